@@ -1,0 +1,117 @@
+"""States of executions, task runs and attempts, and the one table of legal transitions.
+
+The states and their meaning are the reference's (`shared/reference/executions-and-states.md`,
+`task-runs.md`). An illegal transition is a bug: `State.to` raises `IllegalTransition`, it never
+silently applies it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from conveyor.common.base import Model
+from conveyor.common.clock import iso_duration
+from pydantic import computed_field
+
+
+class StateType(StrEnum):
+    CREATED = "CREATED"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    RESTARTED = "RESTARTED"
+    KILLING = "KILLING"
+    RETRYING = "RETRYING"
+    SUCCESS = "SUCCESS"
+    WARNING = "WARNING"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+    RETRIED = "RETRIED"
+    CANCELLED = "CANCELLED"
+    SKIPPED = "SKIPPED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+    @property
+    def failed(self) -> bool:
+        return self in (StateType.FAILED, StateType.KILLED)
+
+
+S = StateType
+TERMINAL = frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.RETRIED, S.CANCELLED, S.SKIPPED})
+
+# state -> the states it may move to. Terminal states move only through an explicit restart or retry.
+TRANSITIONS: dict[StateType, frozenset[StateType]] = {
+    S.CREATED: frozenset(
+        {S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING, S.SKIPPED, S.CANCELLED}
+    ),
+    S.QUEUED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
+    S.RUNNING: frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLING, S.KILLED, S.RETRYING, S.PAUSED}),
+    S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.FAILED}),
+    S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.FAILED, S.RETRIED}),
+    S.RESTARTED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING}),
+    S.KILLING: frozenset({S.KILLED}),
+    S.FAILED: frozenset({S.RESTARTED, S.RETRIED, S.RETRYING}),
+    S.KILLED: frozenset({S.RESTARTED}),
+    S.WARNING: frozenset({S.RESTARTED}),
+    S.SUCCESS: frozenset(),
+    S.RETRIED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.SKIPPED: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    def __init__(self, current: StateType, target: StateType) -> None:
+        super().__init__(f"illegal state transition {current} -> {target}")
+        self.current = current
+        self.target = target
+
+
+class StateHistory(Model):
+    state: StateType
+    date: datetime
+
+
+class State(Model):
+    current: StateType = S.CREATED
+    histories: list[StateHistory] = []
+
+    @classmethod
+    def new(cls, now: datetime, current: StateType = S.CREATED) -> State:
+        return cls(current=current, histories=[StateHistory(state=current, date=now)])
+
+    def to(self, target: StateType, now: datetime) -> State:
+        """The state after moving to `target`; raises `IllegalTransition` when the table forbids it."""
+        if target not in TRANSITIONS[self.current]:
+            raise IllegalTransition(self.current, target)
+        return State(current=target, histories=[*self.histories, StateHistory(state=target, date=now)])
+
+    @property
+    def terminal(self) -> bool:
+        return self.current.terminal
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def start_date(self) -> datetime | None:
+        return self.histories[0].date if self.histories else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def end_date(self) -> datetime | None:
+        return self.histories[-1].date if self.histories and self.terminal else None
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        if not self.histories:
+            return None
+        return self.histories[-1].date - self.histories[0].date
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def duration(self) -> str | None:
+        elapsed = self.elapsed
+        return iso_duration(elapsed) if elapsed is not None else None

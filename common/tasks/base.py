@@ -1,0 +1,61 @@
+"""The base of every task definition. Runnable tasks run on workers; flowable tasks are decided by the
+executor from their children's states."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from conveyor.common.base import Spec
+from conveyor.common.clock import Duration
+from conveyor.common.retry import Retry
+from pydantic import Field
+
+ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+
+
+class LogLevel(StrEnum):
+    TRACE = "TRACE"
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+    @property
+    def rank(self) -> int:
+        return list(LogLevel).index(self)
+
+
+class Task(Spec):
+    # The reference's names for this task type: canonical first, then aliases that still load.
+    type_names: ClassVar[tuple[str, ...]] = ()
+    kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
+
+    id: str = Field(pattern=ID_PATTERN)
+    type: str
+    description: str | None = None
+    retry: Retry | None = None
+    timeout: Duration | None = None
+    disabled: bool = False
+    log_level: LogLevel | None = None
+    allow_failure: bool = False
+    allow_warning: bool = False
+
+    @classmethod
+    def canonical_type(cls) -> str:
+        return cls.type_names[0]
+
+
+class RunnableTask(Task):
+    kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
+
+
+class FlowableTask(Task):
+    kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
+
+    def child_lists(self) -> list[list[Task]]:
+        """Every list of child tasks this flowable declares (for validation and lookups)."""
+        return []
+
+    def error_tasks(self) -> list[Task]:
+        return []

@@ -1,0 +1,144 @@
+"""The core flowable tasks. The executor decides them (see `executor.flowables`); no worker runs them.
+
+Child lists are typed `AnyTask`, the union of every registered task type, resolved by
+`conveyor.common.tasks.registry` once plugins are loaded.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conveyor.common.tasks.base import FlowableTask, Task
+from pydantic import Field, field_validator
+
+if TYPE_CHECKING:
+    AnyTask = Task
+
+
+class Sequential(FlowableTask):
+    type_names = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
+    tasks: list[AnyTask] = Field(min_length=1)
+    errors: list[AnyTask] = []
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class Parallel(FlowableTask):
+    type_names = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
+    tasks: list[AnyTask] = Field(min_length=1)
+    errors: list[AnyTask] = []
+    # `concurrent` is the reference's name; `concurrency` is accepted too. 0 = no limit.
+    concurrent: int = Field(default=0, ge=0)
+    concurrency: int | None = Field(default=None, ge=0)
+
+    @property
+    def limit(self) -> int:
+        return self.concurrency if self.concurrency is not None else self.concurrent
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class ForEach(FlowableTask):
+    type_names = ("io.kestra.plugin.core.flow.ForEach",)
+    values: str | list[Any]
+    tasks: list[AnyTask] = Field(min_length=1)
+    errors: list[AnyTask] = []
+    # 1 = one value at a time (default), 0 = all at once, N = at most N values at once.
+    concurrency_limit: int = Field(default=1, ge=0)
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class EachSequential(FlowableTask):
+    """Deprecated by the reference since 0.19: a ForEach with concurrencyLimit 1."""
+
+    type_names = ("io.kestra.plugin.core.flow.EachSequential", "io.kestra.core.tasks.flows.EachSequential")
+    value: str | list[Any]
+    tasks: list[AnyTask] = Field(min_length=1)
+    errors: list[AnyTask] = []
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class EachParallel(FlowableTask):
+    """Deprecated by the reference since 0.19: a ForEach with concurrencyLimit 0 (or `concurrent`)."""
+
+    type_names = ("io.kestra.plugin.core.flow.EachParallel", "io.kestra.core.tasks.flows.EachParallel")
+    value: str | list[Any]
+    tasks: list[AnyTask] = Field(min_length=1)
+    errors: list[AnyTask] = []
+    concurrent: int = Field(default=0, ge=0)
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class If(FlowableTask):
+    type_names = ("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If")
+    condition: str | bool | int
+    then: list[AnyTask] = Field(min_length=1)
+    else_: list[AnyTask] = Field(default=[], alias="else")
+    errors: list[AnyTask] = []
+
+    @field_validator("else_", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.then), list(self.else_)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
+
+
+class Switch(FlowableTask):
+    type_names = ("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch")
+    value: str | int | bool
+    cases: dict[str, list[AnyTask]] = {}
+    defaults: list[AnyTask] = []
+    errors: list[AnyTask] = []
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _keys_are_strings(cls, value: Any) -> Any:
+        # YAML case keys such as `1:` or `true:` are compared as strings, as in the reference.
+        if isinstance(value, dict):
+            return {_case_key(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("defaults", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+def _case_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
+
+    def child_lists(self) -> list[list[Task]]:
+        return [*(list(c) for c in self.cases.values()), list(self.defaults)]
+
+    def error_tasks(self) -> list[Task]:
+        return list(self.errors)
