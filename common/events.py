@@ -1,0 +1,132 @@
+"""What travels on Conveyor's topics: executor events, worker jobs, logs, and the executor's state.
+
+Every event on `execution-events` carries an `eventId`, so the executor recognises a duplicate even
+when it runs without transactions. `kind` tells the events apart on the wire.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from conveyor.common.base import Model
+from conveyor.common.ids import new_id
+from conveyor.common.model import Execution, MetricEntry, TaskRun
+from conveyor.common.state import StateType
+from conveyor.common.tasks.base import LogLevel
+from pydantic import Field, TypeAdapter
+
+
+class _Event(Model):
+    event_id: str = Field(default_factory=new_id)
+    execution_id: str
+
+
+class ExecutionCreated(_Event):
+    kind: Literal["ExecutionCreated"] = "ExecutionCreated"
+    execution: Execution
+    # The flow definition as JSON, pinned for the whole execution.
+    flow: dict[str, Any]
+
+
+class TaskResult(_Event):
+    """A worker's report on one attempt: RUNNING when it starts, then its final state."""
+
+    kind: Literal["TaskResult"] = "TaskResult"
+    task_run_id: str
+    attempt: int  # 1-based attempt number
+    state: StateType
+    date: datetime
+    worker_id: str | None = None
+    outputs: dict[str, Any] | None = None
+    metrics: list[MetricEntry] = []
+    error: str | None = None
+
+
+class KillRequested(_Event):
+    kind: Literal["KillRequested"] = "KillRequested"
+
+
+class RestartRequested(_Event):
+    kind: Literal["RestartRequested"] = "RestartRequested"
+
+
+class WorkerLost(_Event):
+    kind: Literal["WorkerLost"] = "WorkerLost"
+    worker_id: str
+    task_run_ids: list[str] = []
+
+
+class TimerFired(_Event):
+    kind: Literal["TimerFired"] = "TimerFired"
+    timer_id: str
+
+
+Event = Annotated[
+    ExecutionCreated | TaskResult | KillRequested | RestartRequested | WorkerLost | TimerFired,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+class WorkerJob(Model):
+    """One attempt of one runnable task run, for any worker of the group."""
+
+    task_run: TaskRun
+    attempt: int
+    # The task definition as JSON; the worker renders its properties with `context`.
+    task: dict[str, Any]
+    # The expression variables (`taskrun`, `parents`, `outputs`, `inputs`, `vars`, `execution`, `flow`...).
+    context: dict[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        return f"{self.task_run.id}/{self.attempt}"
+
+
+class LogEntry(Model):
+    namespace: str
+    flow_id: str
+    execution_id: str
+    task_id: str | None = None
+    task_run_id: str | None = None
+    attempt_number: int | None = None
+    level: LogLevel
+    message: str
+    timestamp: datetime
+    worker_id: str | None = None
+
+
+class MetricRecord(Model):
+    """A metric entry with the ids it belongs to, as published on the metrics topic."""
+
+    namespace: str
+    flow_id: str
+    execution_id: str
+    task_id: str
+    task_run_id: str
+    entry: MetricEntry
+
+
+class TaskRunChange(Model):
+    """A task run that changed, with the execution's revision at that change (the `taskruns` topic)."""
+
+    revision: int
+    task_run: TaskRun
+
+
+class Timer(Model):
+    id: str
+    due: datetime
+    # What the timer is for: e.g. "retry" with the task run id in `ref`.
+    purpose: str
+    ref: str | None = None
+
+
+class ExecutorState(Model):
+    """The executor's working state for one execution (the compacted `executor-state` topic)."""
+
+    execution: Execution
+    flow: dict[str, Any]
+    applied: list[str] = []  # the most recent applied event ids, to drop duplicates
+    timers: list[Timer] = []

@@ -1,0 +1,60 @@
+"""Creating and checking Conveyor's topics."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from conveyor.common.kafka.errors import FatalKafkaError
+from conveyor.common.kafka.topics import SPECS, Topics
+from conveyor.common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+def admin_client(settings: KafkaSettings) -> AdminClient:
+    return AdminClient(settings.client_config())
+
+
+def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
+    """Create every missing topic of DESIGN.md under the settings' prefix; returns those it created."""
+    admin = admin_client(settings)
+    topics = Topics.of(settings)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    new = []
+    for spec in SPECS:
+        name = topics.name(spec.name)
+        if name in existing:
+            continue
+        config = {"cleanup.policy": "compact" if spec.compact else "delete"}
+        if spec.compact:
+            config["min.cleanable.dirty.ratio"] = "0.1"
+            config["segment.ms"] = str(10 * 60 * 1000)
+        partitions = 1 if spec.single_partition else settings.partitions
+        new.append(
+            NewTopic(
+                name, num_partitions=partitions, replication_factor=settings.replication_factor, config=config
+            )
+        )
+    if not new:
+        return []
+    created = []
+    for name, future in admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout).items():
+        try:
+            future.result()
+            created.append(name)
+        except Exception as exc:  # already created by a concurrent caller is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise FatalKafkaError(f"cannot create topic {name}: {exc}") from exc
+    log.info("created topics %s", ", ".join(created))
+    return created
+
+
+def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float = 30.0) -> None:
+    admin = admin_client(settings)
+    metadata = admin.list_topics(timeout=timeout)
+    missing = [n for n in names if n not in metadata.topics]
+    if missing:
+        raise FatalKafkaError(
+            f"missing topics {', '.join(missing)} on {settings.bootstrap}: run `conveyor topics create`"
+        )

@@ -1,0 +1,169 @@
+"""Consumers: batch consume, errors turned into our exceptions, offsets stored only after handling."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer as _Consumer
+from confluent_kafka import KafkaError as _KafkaError
+from conveyor.common.kafka.errors import from_kafka
+from conveyor.common.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+Partitions = list[tuple[str, int]]
+OnPartitions = Callable[[Partitions], None]
+
+
+class Consumer:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        group_id: str,
+        topics: list[str] | None = None,
+        *,
+        on_assign: OnPartitions | None = None,
+        on_revoke: OnPartitions | None = None,
+        transactional: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        config = {
+            **settings.client_config(),
+            "group.id": group_id,
+            "enable.auto.commit": not transactional,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 10,
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "cooperative-sticky",
+            "session.timeout.ms": 10000,
+            "heartbeat.interval.ms": 1000,
+            **(extra or {}),
+        }
+        self._consumer = _Consumer(config)
+        self._on_assign = on_assign
+        self._on_revoke = on_revoke
+        if topics:
+            self._consumer.subscribe(
+                topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
+            )
+
+    def _assigned(self, _: Any, partitions: list[TopicPartition]) -> None:
+        if self._on_assign and partitions:
+            self._on_assign([(p.topic, p.partition) for p in partitions])
+
+    def _revoked(self, _: Any, partitions: list[TopicPartition]) -> None:
+        if self._on_revoke and partitions:
+            self._on_revoke([(p.topic, p.partition) for p in partitions])
+
+    def consume(self, max_messages: int = 500, timeout: float = 0.1) -> list[Message]:
+        try:
+            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+        except KafkaException as exc:
+            raise from_kafka(exc.args[0], "consume") from exc
+        out = []
+        for msg in messages:
+            err = msg.error()
+            if err is None:
+                out.append(msg)
+            elif err.code() == _KafkaError._PARTITION_EOF:
+                continue
+            else:
+                raise from_kafka(err, f"consume from {msg.topic()}")
+        return out
+
+    def store(self, messages: Iterable[Message]) -> None:
+        """Mark messages handled: their offsets will be committed (auto-commit or `commit`)."""
+        last: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            key = (msg.topic() or "", msg.partition() or 0)
+            last[key] = max(last.get(key, -1), msg.offset() or 0)
+        if last:
+            self._consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
+
+    def commit(self) -> None:
+        try:
+            self._consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != _KafkaError._NO_OFFSET:
+                raise from_kafka(exc.args[0], "commit") from exc
+
+    def positions(self) -> list[TopicPartition]:
+        return [p for p in self._consumer.position(self._consumer.assignment()) if p.offset >= 0]
+
+    def group_metadata(self) -> Any:
+        return self._consumer.consumer_group_metadata()
+
+    def assignment(self) -> Partitions:
+        return [(p.topic, p.partition) for p in self._consumer.assignment()]
+
+    def pause(self, partitions: Partitions) -> None:
+        self._consumer.pause([TopicPartition(t, p) for t, p in partitions])
+
+    def resume(self, partitions: Partitions) -> None:
+        self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
+
+    def seek_to_committed(self, partitions: Partitions) -> None:
+        """Rewind to the last committed offsets (after an aborted transaction)."""
+        committed = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
+        for tp in committed:
+            self._consumer.seek(
+                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+            )
+
+    def close(self) -> None:
+        try:
+            self._consumer.close()
+        except (RuntimeError, KafkaException) as exc:
+            log.debug("consumer close: %s", exc)
+
+
+def read_partitions_to_end(
+    settings: KafkaSettings, partitions: Partitions, timeout: float = 60.0
+) -> Iterable[Message]:
+    """Every message of the given partitions from the beginning to the high watermark, with a separate,
+    unsubscribed consumer (used to rebuild state from a compacted topic)."""
+    consumer = _Consumer(
+        {
+            **settings.client_config(),
+            "group.id": "conveyor-state-reader",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "fetch.wait.max.ms": 10,
+        }
+    )
+    try:
+        ends: dict[tuple[str, int], int] = {}
+        start: list[TopicPartition] = []
+        for topic, partition in partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if high > low:
+                ends[(topic, partition)] = high
+                start.append(TopicPartition(topic, partition, low))
+        if not start:
+            return
+        consumer.assign(start)
+        while ends:
+            for msg in consumer.consume(num_messages=1000, timeout=1.0):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == _KafkaError._PARTITION_EOF:
+                        continue
+                    raise from_kafka(err, "read state")
+                key = (msg.topic() or "", msg.partition() or 0)
+                yield msg
+                if key in ends and (msg.offset() or 0) + 1 >= ends[key]:
+                    del ends[key]
+            # read_committed: the last offsets may be transaction markers no message reaches
+            for key, high in list(ends.items()):
+                pos = consumer.position([TopicPartition(key[0], key[1])])[0].offset
+                if pos >= high:
+                    del ends[key]
+    finally:
+        consumer.close()
+
+
+__all__ = ["Consumer", "Message", "read_partitions_to_end"]

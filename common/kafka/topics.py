@@ -1,0 +1,100 @@
+"""Conveyor's topics (DESIGN.md), their names under a prefix, and creating them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conveyor.common.settings import KafkaSettings
+
+EXECUTION_EVENTS = "execution-events"
+EXECUTOR_STATE = "executor-state"
+EXECUTIONS = "executions"
+TASKRUNS = "taskruns"
+WORKER_JOBS = "worker-jobs"
+KILLS = "kills"
+WORKER_HEARTBEATS = "worker-heartbeats"
+LOGS = "logs"
+METRICS = "metrics"
+FLOWS = "flows"
+DEAD_LETTER = "dead-letter"
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    compact: bool
+    # Kill signals go to every worker and carry no ordering need: one partition is plenty.
+    single_partition: bool = False
+
+
+SPECS = (
+    TopicSpec(EXECUTION_EVENTS, compact=False),
+    TopicSpec(EXECUTOR_STATE, compact=True),
+    TopicSpec(EXECUTIONS, compact=True),
+    TopicSpec(TASKRUNS, compact=True),
+    TopicSpec(WORKER_JOBS, compact=False),
+    TopicSpec(KILLS, compact=False, single_partition=True),
+    TopicSpec(WORKER_HEARTBEATS, compact=True),
+    TopicSpec(LOGS, compact=False),
+    TopicSpec(METRICS, compact=False),
+    TopicSpec(FLOWS, compact=True),
+    TopicSpec(DEAD_LETTER, compact=False),
+)
+
+
+class Topics:
+    """Full topic names for one prefix: `Topics(settings).worker_jobs` -> `conveyor.worker-jobs`."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def name(self, base: str) -> str:
+        return f"{self.prefix}{base}"
+
+    @property
+    def execution_events(self) -> str:
+        return self.name(EXECUTION_EVENTS)
+
+    @property
+    def executor_state(self) -> str:
+        return self.name(EXECUTOR_STATE)
+
+    @property
+    def executions(self) -> str:
+        return self.name(EXECUTIONS)
+
+    @property
+    def taskruns(self) -> str:
+        return self.name(TASKRUNS)
+
+    @property
+    def worker_jobs(self) -> str:
+        return self.name(WORKER_JOBS)
+
+    @property
+    def kills(self) -> str:
+        return self.name(KILLS)
+
+    @property
+    def worker_heartbeats(self) -> str:
+        return self.name(WORKER_HEARTBEATS)
+
+    @property
+    def logs(self) -> str:
+        return self.name(LOGS)
+
+    @property
+    def metrics(self) -> str:
+        return self.name(METRICS)
+
+    @property
+    def flows(self) -> str:
+        return self.name(FLOWS)
+
+    @property
+    def dead_letter(self) -> str:
+        return self.name(DEAD_LETTER)
+
+    @classmethod
+    def of(cls, settings: KafkaSettings) -> Topics:
+        return cls(settings.topic_prefix)
