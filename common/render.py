@@ -47,8 +47,9 @@ def _is_json(value: Any) -> bool:
 
 
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(undefined=StrictUndefined, finalize=_finalize, autoescape=False,
-                               keep_trailing_newline=True)
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True
+    )
     env.filters["json"] = to_json
     env.filters["toJson"] = to_json
     env.filters["fromJson"] = _from_json

@@ -131,14 +131,14 @@ class Switch(FlowableTask):
     def _none_is_empty(cls, value: Any) -> Any:
         return [] if value is None else value
 
-
-def _case_key(key: Any) -> str:
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    return str(key)
-
     def child_lists(self) -> list[list[Task]]:
         return [*(list(c) for c in self.cases.values()), list(self.defaults)]
 
     def error_tasks(self) -> list[Task]:
         return list(self.errors)
+
+
+def _case_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)

@@ -1,0 +1,179 @@
+"""A single-node Kafka in KRaft mode (broker and controller in one JVM) on loopback ports."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from conveyor.common.servers.java import java
+from conveyor.common.servers.maven import kafka_home
+from conveyor.common.servers.process import ServerProcess, free_port, port_open, run_checked
+
+log = logging.getLogger(__name__)
+
+HEAP = ["-Xms256m", "-Xmx768m"]
+
+_LOG4J = """\
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File={log}
+log4j.appender.file.MaxFileSize=50MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+"""
+
+
+@dataclass
+class KafkaServer:
+    """A running broker; `bootstrap` is its `host:port`. Stop it, or use it as a context manager."""
+
+    bootstrap: str
+    pid: int
+    data_dir: Path
+    _process: ServerProcess = field(repr=False)
+    _remove_data_dir: bool = field(default=False, repr=False)
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        """Block until clients can list topics and a transactional producer can initialise."""
+        deadline = time.monotonic() + timeout
+        port = int(self.bootstrap.rsplit(":", 1)[1])
+        try:
+            self._process.wait_until(lambda: port_open(port), deadline, "listening")
+            self._process.wait_until(lambda: _broker_registered(self.bootstrap), deadline, "serving metadata")
+            if not _transactions_ready(self.bootstrap, max(deadline - time.monotonic(), 1.0)):
+                raise self._process.failure("had no transaction coordinator in time")
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self._process.stop()
+        if self._remove_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> KafkaServer:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_kafka(
+    data_dir: Path | None = None, port: int | None = None, *, timeout: float = 120.0
+) -> KafkaServer:
+    """Start Kafka and wait until it is healthy.
+
+    `data_dir` keeps the broker's logs and data across restarts; without one, a temporary folder
+    is used and removed by `stop()`. Call from a thread that outlives the server (see `process`).
+    """
+    server = launch_kafka(data_dir, port)
+    server.wait_ready(timeout)
+    return server
+
+
+def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> KafkaServer:
+    """Start the Kafka process without waiting for it; `wait_ready()` does that."""
+    home = kafka_home()
+    remove = data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="conveyor-kafka-")) if data_dir is None else data_dir.absolute()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    controller_port = free_port()
+    properties = data_dir / "server.properties"
+    properties.write_text(_server_properties(data_dir / "data", port, controller_port))
+    log4j = data_dir / "log4j.properties"
+    log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
+    classpath = ["-cp", str(home / "libs" / "*"), f"-Dlog4j.configuration={log4j.as_uri()}"]
+    env = {key: value for key, value in os.environ.items() if key != "JAVA_TOOL_OPTIONS"}
+    # --ignore-formatted: a data_dir kept from an earlier run is already formatted, with its own id.
+    format_storage = ["kafka.tools.StorageTool", "format", "--ignore-formatted", "-c", str(properties)]
+    run_checked(
+        "formatting Kafka's storage",
+        [java(), *classpath, *format_storage, "-t", _cluster_id()],
+        cwd=data_dir,
+        env=env,
+    )
+    process = ServerProcess(
+        f"Kafka on 127.0.0.1:{port}",
+        [java(), *HEAP, "-Djava.awt.headless=true", *classpath, "kafka.Kafka", str(properties)],
+        log_path=data_dir / "console.log",
+        server_log=data_dir / "server.log",
+        cwd=data_dir,
+        env=env,
+    )
+    return KafkaServer(f"127.0.0.1:{port}", process.pid, data_dir, process, remove)
+
+
+def _cluster_id() -> str:
+    # What `kafka-storage random-uuid` prints: a UUID in URL-safe base64 without padding.
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def _server_properties(log_dir: Path, port: int, controller_port: int) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(log_dir),
+        "num.partitions": "3",
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        # One partition each: on one broker more only slow the first group join and transaction.
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.num.partitions": "1",
+        "group.initial.rebalance.delay.ms": "0",
+        "num.network.threads": "2",
+        "num.io.threads": "4",
+        "log.segment.bytes": str(64 * 1024 * 1024),
+        "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def _quiet(client: str) -> logging.Logger:
+    # librdkafka logs every refused connection on stderr unless given a logger of ours.
+    return logging.getLogger(f"{__name__}.{client}")
+
+
+def _broker_registered(bootstrap: str) -> bool:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=_quiet("admin"))
+    try:
+        return bool(admin.list_topics(timeout=2).brokers)
+    except KafkaException:
+        return False
+
+
+def _transactions_ready(bootstrap: str, timeout: float) -> bool:
+    from confluent_kafka import KafkaException, Producer
+
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "transactional.id": "conveyor-servers-health-check"},
+        logger=_quiet("producer"),
+    )
+    try:
+        producer.init_transactions(timeout)
+    except KafkaException as error:
+        log.warning("Kafka transactions not ready: %s", error)
+        return False
+    return True

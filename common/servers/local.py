@@ -1,0 +1,40 @@
+"""Kafka and Elasticsearch together, started side by side (Elasticsearch takes ~10-20 s)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from conveyor.common.servers.elasticsearch import ElasticsearchServer, launch_elasticsearch
+from conveyor.common.servers.kafka import KafkaServer, launch_kafka
+from conveyor.common.servers.maven import ensure_fetched
+
+
+def start_local_servers(
+    base_dir: Path | None = None, *, timeout: float = 180.0
+) -> tuple[KafkaServer, ElasticsearchServer]:
+    """Start both servers, in `base_dir`/kafka and `base_dir`/elasticsearch (temporary without one).
+
+    Both processes are spawned from the calling thread (their parent-death signal is tied to it);
+    only the waiting happens on worker threads. If either fails, both are stopped.
+    """
+    ensure_fetched()
+    kafka = launch_kafka(None if base_dir is None else base_dir / "kafka")
+    try:
+        elasticsearch = launch_elasticsearch(None if base_dir is None else base_dir / "elasticsearch")
+    except BaseException:
+        kafka.stop()
+        raise
+    pool = ThreadPoolExecutor(2, thread_name_prefix="conveyor-servers")
+    try:
+        waits = [pool.submit(kafka.wait_ready, timeout), pool.submit(elasticsearch.wait_ready, timeout)]
+        for wait in waits:
+            wait.result()
+    except BaseException:
+        # Stopping first also ends the other wait at once: it sees its process gone.
+        kafka.stop()
+        elasticsearch.stop()
+        raise
+    finally:
+        pool.shutdown()
+    return kafka, elasticsearch

@@ -1,0 +1,179 @@
+"""The server child processes: their own session, dying with us, stopped as a group.
+
+Each server runs in its own session, so `stop()` reaches every process it forked (Elasticsearch's
+launcher starts the real server as a child), and a Ctrl-C in our terminal reaches only us, which
+then stops the servers in order. On Linux each one also gets PR_SET_PDEATHSIG, so a server never
+outlives a parent that was killed outright. The kernel ties that signal to the *thread* that
+spawned the child, so spawn from a thread that lives as long as the server (the main thread).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from conveyor.common.servers.errors import StartError
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+STOP_TIMEOUT = 20.0
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+    return preexec
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the server binds it right after)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError as error:
+        return f"(no log at {path}: {error})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+class ServerProcess:
+    """One running server: its process group, its console log, and a stop that always finishes."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        log_path: Path,
+        cwd: Path,
+        env: Mapping[str, str],
+        user: str | None = None,
+        server_log: Path | None = None,
+    ) -> None:
+        """Start `argv` with its output in `log_path`; `server_log` is where it logs by itself."""
+        self.name = name
+        self.log_path = log_path
+        self.server_log = server_log
+        self._lock = threading.Lock()
+        with log_path.open("ab") as console:
+            self._popen = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=dict(env),
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+                user=user,
+                group=None if user is None else _primary_group(user),
+                extra_groups=None if user is None else [],
+            )
+        log.info("started %s", name, extra={"pid": self.pid, "log": str(log_path)})
+
+    @property
+    def pid(self) -> int:
+        return self._popen.pid
+
+    def running(self) -> bool:
+        return self._popen.poll() is None
+
+    def failure(self, reason: str) -> StartError:
+        tails = [
+            f"last lines of {path}:\n{log_tail(path)}"
+            for path in (self.log_path, self.server_log)
+            if path is not None and path.exists() and path.stat().st_size
+        ]
+        return StartError("\n".join([f"{self.name} {reason}", *tails]))
+
+    def wait_until(self, ready: Callable[[], bool], deadline: float, what: str) -> None:
+        """Poll `ready` until it holds; fail early if the server exits, late at the deadline."""
+        while True:
+            if not self.running():
+                raise self.failure(f"exited with code {self._popen.returncode} before {what}")
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise self.failure(f"was not {what} in time")
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> None:
+        """SIGTERM to the whole group, then SIGKILL after `timeout`. Safe to call twice."""
+        with self._lock:
+            if not self._signal(signal.SIGTERM):
+                self._popen.wait()
+                return
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and self._group_alive():
+                time.sleep(0.1)
+            if self._group_alive():
+                log.warning("%s ignored SIGTERM for %.0f s; killing it", self.name, timeout)
+                self._signal(signal.SIGKILL)
+            self._popen.wait()
+            log.info("stopped %s", self.name, extra={"pid": self.pid})
+
+    def _signal(self, sig: int) -> bool:
+        try:
+            os.killpg(self.pid, sig)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _group_alive(self) -> bool:
+        # Reap our own child first, or its zombie would keep the group "alive".
+        self._popen.poll()
+        try:
+            os.killpg(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def _primary_group(user: str) -> int:
+    return pwd.getpwnam(user).pw_gid
+
+
+def run_checked(name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None) -> None:
+    """Run a short setup command (formatting storage) and fail with its output."""
+    result = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=None if env is None else dict(env),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        raise StartError(f"{name} failed with code {result.returncode}:\n{output}")

@@ -1,0 +1,176 @@
+"""The rules of the flowable tasks: which children to create next, and when the flowable is done.
+
+Each rule returns the flowable's final state (computed from its normal children only, with KILLED >
+FAILED > WARNING > SUCCESS) or None while it is still running.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from conveyor.common.flow import InputType
+from conveyor.common.model import TaskRun
+from conveyor.common.render import render, to_json
+from conveyor.common.state import StateType
+from conveyor.common.tasks import flowable as f
+from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.executor.values import FlowableError, foreach_values, render_condition
+
+if TYPE_CHECKING:
+    from conveyor.executor.decide import _Decider
+
+S = StateType
+
+
+def step(d: _Decider, task: FlowableTask, run: TaskRun) -> StateType | None:
+    if isinstance(task, f.Sequential):
+        return d.step_list(task.tasks, task.errors, run, None)
+    if isinstance(task, f.Parallel):
+        return _parallel(d, task.tasks, task.errors, run, task.limit)
+    if isinstance(task, f.ForEach):
+        return _each(d, task, task.values, task.tasks, task.errors, run, task.concurrency_limit)
+    if isinstance(task, f.EachSequential):
+        return _each(d, task, task.value, task.tasks, task.errors, run, 1)
+    if isinstance(task, f.EachParallel):
+        return _each(d, task, task.value, task.tasks, task.errors, run, task.concurrent)
+    if isinstance(task, f.If):
+        return _if(d, task, run)
+    if isinstance(task, f.Switch):
+        return _switch(d, task, run)
+    raise FlowableError(f"no executor rule for flowable type {task.type}")
+
+
+def _first(tasks: list[Task]) -> Task | None:
+    return next((t for t in tasks if not t.disabled), None)
+
+
+def _parallel(
+    d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int
+) -> StateType | None:
+    state, failed, active, pending = S.SUCCESS, False, 0, False
+    killing = d.ex.state.current == S.KILLING
+    for task in tasks:
+        if task.disabled:
+            continue
+        child = d.index.find(run.id, task.id, None)
+        if child is None:
+            if failed or killing or (limit and active >= limit):
+                pending = pending or not (failed or killing)
+                continue
+            child = d.start(task, run, None)
+        if not child.state.terminal and isinstance(task, FlowableTask):
+            d.step_flowable(child, task)
+        if not child.state.terminal:
+            active += 1
+            continue
+        if child.state.current in (S.FAILED, S.KILLED):
+            failed = True
+        state = _worst(state, child.state.current)
+    if active or pending:
+        return None
+    if killing and state not in (S.FAILED,):
+        state = _worst(state, S.KILLED) if _unstarted(d, tasks, run) else state
+    return _with_errors(d, state, errors, run)
+
+
+def _unstarted(d: _Decider, tasks: list[Task], run: TaskRun) -> bool:
+    return any(d.index.find(run.id, t.id, None) is None for t in tasks if not t.disabled)
+
+
+def _each(
+    d: _Decider,
+    task: FlowableTask,
+    values: str | list[Any],
+    tasks: list[Task],
+    errors: list[Task],
+    run: TaskRun,
+    limit: int,
+) -> StateType | None:
+    items = foreach_values(values, d.context_for(run), task.id)
+    first = _first(tasks)
+    if first is None:
+        return S.SUCCESS
+    state, failed, active = S.SUCCESS, False, 0
+    killing = d.ex.state.current == S.KILLING
+    for iteration, value in enumerate(items):
+        started = d.index.find(run.id, first.id, value) is not None
+        if not started:
+            if failed or killing or (limit and active >= limit):
+                if not (failed or killing):
+                    active += 1  # waiting for room: the loop is not done
+                continue
+            d.start(first, run, value, iteration)
+        result = d.step_list(tasks, [], run, value)
+        if result is None:
+            active += 1
+            continue
+        if result in (S.FAILED, S.KILLED):
+            failed = True
+        state = _worst(state, result)
+    if active:
+        return None
+    if killing and not failed and any(d.index.find(run.id, first.id, v) is None for v in items):
+        state = S.KILLED
+    return _with_errors(d, state, errors, run)
+
+
+def _if(d: _Decider, task: f.If, run: TaskRun) -> StateType | None:
+    if _branch_started(d, task.then, run):
+        branch = task.then
+    elif _branch_started(d, task.else_, run):
+        branch = task.else_
+    else:
+        branch = task.then if render_condition(task.condition, d.context_for(run), task.id) else task.else_
+    if not branch:
+        return S.SUCCESS
+    return d.step_list(branch, task.errors, run, None)
+
+
+def _switch(d: _Decider, task: f.Switch, run: TaskRun) -> StateType | None:
+    if run.outputs is None:
+        value = render(str(task.value), d.context_for(run), task.id)
+        matched = value in task.cases
+        if not matched and not task.defaults:
+            raise FlowableError(
+                f"Switch '{task.id}': no case matches value {value!r} and there are no defaults"
+            )
+        d.set_outputs(run, {"value": value, "defaults": not matched})
+    value = str(run.outputs.get("value")) if run.outputs else ""
+    branch = task.cases.get(value) or task.defaults
+    return d.step_list(branch, task.errors, run, None)
+
+
+def _branch_started(d: _Decider, tasks: list[Task], run: TaskRun) -> bool:
+    return any(d.index.find(run.id, t.id, None) is not None for t in tasks)
+
+
+def _with_errors(d: _Decider, state: StateType, errors: list[Task], run: TaskRun) -> StateType | None:
+    running_errors = state == S.FAILED and errors and d.ex.state.current != S.KILLING
+    if running_errors and d.step_list(errors, [], run, None) is None:
+        return None
+    return state
+
+
+def _worst(a: StateType, b: StateType) -> StateType:
+    from conveyor.executor.decide import worst
+
+    return worst(a, b)
+
+
+def typed_output(kind: InputType, value: Any) -> Any:
+    """A flow output coerced to its declared type (a STRING whose expression gave a map is stored as JSON)."""
+    if kind == InputType.STRING:
+        return value if isinstance(value, str) else to_json(value)
+    if kind == InputType.INT:
+        return int(value)
+    if kind == InputType.FLOAT:
+        return float(value)
+    if kind == InputType.BOOLEAN:
+        return str(value).strip().lower() == "true" if isinstance(value, str) else bool(value)
+    if kind == InputType.JSON and isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+__all__ = ["FlowableError", "step", "typed_output"]

@@ -1,0 +1,123 @@
+"""A pure, in-memory loop around `decide` for unit tests: jobs are "run" inline by simple fakes of the
+core runnable tasks, timers fire by jumping the clock. No Kafka, no threads: only the executor's logic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conveyor.common.errors import RenderError
+from conveyor.common.events import Event, KillRequested, LogEntry, TaskResult, Timer, TimerFired, WorkerJob
+from conveyor.common.flow import Flow
+from conveyor.common.launch import new_execution
+from conveyor.common.loader import load_flow
+from conveyor.common.model import Execution
+from conveyor.common.render import render, render_value
+from conveyor.common.state import StateType
+from conveyor.executor.decide import decide
+from conveyor.executor.values import truthy
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Outcome:
+    state: StateType
+    outputs: dict[str, Any] | None = None
+    error: str | None = None
+    logs: list[str] = field(default_factory=list)
+
+
+def fake_run(job: WorkerJob) -> Outcome:
+    task, ctx = job.task, {**job.context}
+    kind = task["type"].rsplit(".", 1)[-1]
+    try:
+        if kind == "Return":
+            fmt = task.get("format")
+            return Outcome(StateType.SUCCESS, {"value": render(fmt, ctx)} if fmt is not None else None)
+        if kind == "Log":
+            msg = render_value(task["message"], ctx)
+            return Outcome(StateType.SUCCESS, logs=msg if isinstance(msg, list) else [msg])
+        if kind == "Fail":
+            if task.get("condition") is not None and not truthy(render(task["condition"], ctx)):
+                return Outcome(StateType.SUCCESS)
+            return Outcome(StateType.FAILED, error=render(task.get("errorMessage", "Task failure"), ctx))
+        return Outcome(StateType.SUCCESS)
+    except RenderError as exc:
+        return Outcome(StateType.FAILED, error=str(exc))
+
+
+@dataclass
+class Sim:
+    flow: Flow
+    now: datetime = T0
+    execution: Execution | None = None
+    timers: list[Timer] = field(default_factory=list)
+    jobs: list[WorkerJob] = field(default_factory=list)
+    logs: list[tuple[str, str]] = field(default_factory=list)  # (task id, message)
+    executor_logs: list[LogEntry] = field(default_factory=list)
+    kills: list[str] = field(default_factory=list)
+    revisions: list[int] = field(default_factory=list)
+
+    def send(self, event: Event) -> None:
+        decision = decide(self.execution, self.flow, event, self.now, self.timers)
+        self.execution, self.timers = decision.execution, decision.timers
+        self.jobs.extend(decision.jobs)
+        self.kills.extend(decision.kills)
+        self.executor_logs.extend(decision.logs)
+        self.revisions.append(decision.execution.revision)
+
+    def result(self, job: WorkerJob, state: StateType, **kw: Any) -> TaskResult:
+        return TaskResult(execution_id=job.task_run.execution_id, task_run_id=job.task_run.id,
+                          attempt=job.attempt, state=state, date=self.now, worker_id="w1", **kw)
+
+    def run_jobs(self, runner: Any = fake_run) -> None:
+        while self.jobs:
+            job = self.jobs.pop(0)
+            self.now += timedelta(milliseconds=1)
+            self.send(self.result(job, StateType.RUNNING))
+            outcome = runner(job)
+            self.logs.extend((job.task_run.task_id, line) for line in outcome.logs)
+            self.now += timedelta(milliseconds=1)
+            self.send(self.result(job, outcome.state, outputs=outcome.outputs, error=outcome.error))
+
+    def fire_next_timer(self) -> bool:
+        if not self.timers:
+            return False
+        timer = min(self.timers, key=lambda t: t.due)
+        self.now = max(self.now, timer.due)
+        self.send(TimerFired(execution_id=self.ex.id, timer_id=timer.id))
+        return True
+
+    def until_done(self, runner: Any = fake_run) -> Execution:
+        for _ in range(10_000):
+            self.run_jobs(runner)
+            if self.ex.state.terminal or not self.fire_next_timer():
+                break
+        return self.ex
+
+    def kill(self) -> None:
+        self.send(KillRequested(execution_id=self.ex.id))
+
+    @property
+    def ex(self) -> Execution:
+        assert self.execution is not None
+        return self.execution
+
+    def runs(self, task_id: str) -> list[Any]:
+        return [r for r in self.ex.task_run_list if r.task_id == task_id]
+
+
+def start(source: str, inputs: dict[str, Any] | None = None, typed: bool = True) -> Sim:
+    flow = load_flow(source)
+    sim = Sim(flow)
+    sim.send(new_execution(flow, inputs, now=T0, typed=typed))
+    return sim
+
+
+def run_flow(source: str, inputs: dict[str, Any] | None = None, runner: Any = fake_run,
+             typed: bool = True) -> Sim:
+    sim = start(source, inputs, typed)
+    sim.until_done(runner)
+    return sim
