@@ -1,2 +1,177 @@
-def main() -> None:
-    print("conveyor")
+"""The `conveyor` command: users' entry point (local stack, running flows, queries, services).
+
+Exit codes: 0 success; 1 the execution failed (or a command's own failure); 2 invalid input (a flow file,
+inputs, arguments); 3 a server could not be reached or started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from conveyor.cli.output import err_console
+from conveyor.common.errors import FlowError, InputError
+from conveyor.common.kafka.errors import KafkaError
+
+STATES = [
+    "CREATED",
+    "RUNNING",
+    "SUCCESS",
+    "WARNING",
+    "FAILED",
+    "RETRYING",
+    "RETRIED",
+    "KILLING",
+    "KILLED",
+    "RESTARTED",
+    "QUEUED",
+    "PAUSED",
+    "CANCELLED",
+    "SKIPPED",
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conveyor", description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap", help="Kafka bootstrap servers (env CONVEYOR_KAFKA_BOOTSTRAP)")
+    parser.add_argument("--topic-prefix", help="topic prefix (env CONVEYOR_KAFKA_TOPIC_PREFIX, default conveyor.)")
+    parser.add_argument("--elasticsearch", help="Elasticsearch URL (env CONVEYOR_ELASTICSEARCH_URL)")
+    parser.add_argument("--index-prefix", help="index prefix (env CONVEYOR_ELASTICSEARCH_INDEX_PREFIX)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the local stack: Kafka, Elasticsearch, executor, worker, indexer")
+    p.add_argument("--detach", "-d", action="store_true", help="run in the background (stop with `conveyor down`)")
+    p.add_argument("--workers", type=int, default=1, help="number of worker processes (default 1)")
+    sub.add_parser("down", help="stop the local stack started with `conveyor up --detach`")
+    p = sub.add_parser("status", help="where the servers are and whether they answer")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
+    p = sub.add_parser("run", help="run a flow file and wait for the end of its execution")
+    p.add_argument("flow", help="the flow's YAML file")
+    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the end (default 600)")
+
+    p = sub.add_parser("validate", help="check flow files without running them")
+    p.add_argument("flows", nargs="+")
+
+    for name, what in (("taskruns", "search task runs"), ("executions", "search executions")):
+        p = sub.add_parser(name, help=f"{what} (Elasticsearch), newest first")
+        p.add_argument("--namespace", "-n", help="namespace (prefix match)")
+        p.add_argument("--flow", "-f", help="flow id")
+        p.add_argument("--state", "-s", action="append", choices=STATES, help="state (repeatable)")
+        p.add_argument("--size", type=int, default=25)
+        p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        if name == "taskruns":
+            p.add_argument("--execution", "-e", help="execution id")
+            p.add_argument("--task", "-t", help="task id")
+            p.add_argument("--follow", action="store_true", help="refresh every 2 s")
+
+    p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
+    p.add_argument("action", choices=["create", "describe"])
+
+    for service in ("executor", "worker", "indexer"):
+        sub.add_parser(service, help=f"run the {service} service in the foreground")
+
+    p = sub.add_parser("demo", help="start the local stack, run every flow in examples/, print their task runs")
+    p.add_argument("--examples", default="examples", help="folder of flow files (default examples/)")
+    p.add_argument("--keep", action="store_true", help="leave the local stack running afterwards")
+    return parser
+
+
+def _apply_global(args: argparse.Namespace) -> None:
+    for flag, env in (
+        ("bootstrap", "CONVEYOR_KAFKA_BOOTSTRAP"),
+        ("topic_prefix", "CONVEYOR_KAFKA_TOPIC_PREFIX"),
+        ("elasticsearch", "CONVEYOR_ELASTICSEARCH_URL"),
+        ("index_prefix", "CONVEYOR_ELASTICSEARCH_INDEX_PREFIX"),
+    ):
+        value = getattr(args, flag)
+        if value:
+            os.environ[env] = value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _apply_global(args)
+    try:
+        return _dispatch(args)
+    except (FlowError, InputError, ValueError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KafkaError as exc:
+        sys.stderr.write(f"error: Kafka: {exc}\n(is the stack up? `conveyor up --detach` starts one)\n")
+        return 3
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+
+    command = args.command
+    if command == "up":
+        from conveyor.cli import stack
+
+        return stack.up(args.detach, args.workers)
+    if command == "down":
+        from conveyor.cli import stack
+
+        return stack.down()
+    if command == "status":
+        from conveyor.cli import stack
+
+        return stack.status(args.output)
+    if command == "run":
+        from conveyor.cli.run import run
+
+        return run(args.flow, args.input, args.output, args.timeout, KafkaSettings())
+    if command == "validate":
+        from conveyor.common.loader import load_flow_file
+
+        for path in args.flows:
+            flow = load_flow_file(path)
+            err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({len(list(flow.all_tasks()))} tasks)")
+        return 0
+    if command == "taskruns":
+        from conveyor.cli import query
+
+        return query.taskruns(
+            ElasticsearchSettings(),
+            namespace=args.namespace,
+            flow=args.flow,
+            states=args.state,
+            execution=args.execution,
+            task=args.task,
+            size=args.size,
+            output=args.output,
+            follow=args.follow,
+        )
+    if command == "executions":
+        from conveyor.cli import query
+
+        return query.executions(
+            ElasticsearchSettings(),
+            namespace=args.namespace,
+            flow=args.flow,
+            states=args.state,
+            size=args.size,
+            output=args.output,
+        )
+    if command == "topics":
+        from conveyor.cli import topics
+
+        return topics.topics(args.action, KafkaSettings())
+    if command in ("executor", "worker", "indexer"):
+        from conveyor.cli import services
+
+        return int(getattr(services, command)())
+    if command == "demo":
+        from conveyor.cli import demo
+
+        return demo.demo(args.examples, args.keep)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

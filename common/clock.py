@@ -48,6 +48,4 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[
-    timedelta, BeforeValidator(parse_duration), PlainSerializer(iso_duration, return_type=str)
-]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration), PlainSerializer(iso_duration, return_type=str)]

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from pydantic import Field, TypeAdapter
+
 from conveyor.common.base import Model
 from conveyor.common.ids import new_id
 from conveyor.common.model import Execution, MetricEntry, TaskRun
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
-from pydantic import Field, TypeAdapter
 
 
 class _Event(Model):

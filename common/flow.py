@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field, field_validator
+
 from conveyor.common.base import Spec
 from conveyor.common.retry import Retry
 from conveyor.common.tasks.base import ID_PATTERN, FlowableTask, Task
-from pydantic import Field, field_validator
 
 if TYPE_CHECKING:
     AnyTask = Task

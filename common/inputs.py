@@ -16,9 +16,7 @@ def parse_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
     Raises `InputError` naming every input that is unknown, missing or of the wrong type."""
     declared = {i.id: i for i in flow.inputs}
     problems = [
-        f"unknown input '{name}' (declared: {', '.join(declared) or 'none'})"
-        for name in raw
-        if name not in declared
+        f"unknown input '{name}' (declared: {', '.join(declared) or 'none'})" for name in raw if name not in declared
     ]
     values: dict[str, Any] = {}
     for spec in flow.inputs:

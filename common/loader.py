@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
 from conveyor.common.errors import FlowError, Problem
 from conveyor.common.flow import Flow
 from conveyor.common.tasks import registry
-from pydantic import ValidationError
-from pydantic_core import ErrorDetails
 
 Loc = tuple[int | str, ...]
 
@@ -52,11 +53,7 @@ def load_flow(text: str, source: str = "<flow>") -> Flow:
 def _problem(err: ErrorDetails, root: yaml.Node | None, tags: set[str]) -> Problem:
     loc = [part for part in err["loc"] if not (isinstance(part, str) and part in tags)]
     # Pydantic names the member of `str | list` that failed (e.g. "str"); the user wrote one field.
-    loc = [
-        p
-        for p in loc
-        if p not in ("str", "list[any]", "int", "bool", "function-after[_labels(), dict[str,str]]")
-    ]
+    loc = [p for p in loc if p not in ("str", "list[any]", "int", "bool", "function-after[_labels(), dict[str,str]]")]
     node, found = _node_at(root, loc)
     line = node.start_mark.line + 1 if node is not None else None
     column = node.start_mark.column + 1 if node is not None else None

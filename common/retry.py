@@ -7,9 +7,10 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
+from pydantic import Field
+
 from conveyor.common.base import Spec
 from conveyor.common.clock import Duration
-from pydantic import Field
 
 
 class RetryBehavior(StrEnum):

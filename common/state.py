@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from pydantic import computed_field
+
 from conveyor.common.base import Model
 from conveyor.common.clock import iso_duration
-from pydantic import computed_field
 
 
 class StateType(StrEnum):

@@ -142,9 +142,7 @@ class _Decider:
             first_start = run.attempts[0].state.start_date or self.now
             delay = policy.delay(len(run.attempts))
             within_count = policy.max_attempt is None or len(run.attempts) < policy.max_attempt
-            within_time = (
-                policy.max_duration is None or (self.now + delay - first_start) <= policy.max_duration
-            )
+            within_time = policy.max_duration is None or (self.now + delay - first_start) <= policy.max_duration
             if within_count and within_time and policy.behavior == RetryBehavior.RETRY_FAILED_TASK:
                 self._set(run, S.RETRYING)
                 self.timers.append(Timer(id=new_id(), due=self.now + delay, purpose="retry", ref=run.id))
@@ -269,9 +267,7 @@ class _Decider:
         if result is not None:
             self._set(run, self._allowed(task, result))
 
-    def start(
-        self, task: Task, parent: TaskRun | None, value: str | None, iteration: int | None = None
-    ) -> TaskRun:
+    def start(self, task: Task, parent: TaskRun | None, value: str | None, iteration: int | None = None) -> TaskRun:
         run = TaskRun(
             id=new_id(),
             execution_id=self.ex.id,

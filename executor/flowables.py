@@ -45,9 +45,7 @@ def _first(tasks: list[Task]) -> Task | None:
     return next((t for t in tasks if not t.disabled), None)
 
 
-def _parallel(
-    d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int
-) -> StateType | None:
+def _parallel(d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int) -> StateType | None:
     state, failed, active, pending = S.SUCCESS, False, 0, False
     killing = d.ex.state.current == S.KILLING
     for task in tasks:
@@ -132,9 +130,7 @@ def _switch(d: _Decider, task: f.Switch, run: TaskRun) -> StateType | None:
         value = render(str(task.value), d.context_for(run), task.id)
         matched = value in task.cases
         if not matched and not task.defaults:
-            raise FlowableError(
-                f"Switch '{task.id}': no case matches value {value!r} and there are no defaults"
-            )
+            raise FlowableError(f"Switch '{task.id}': no case matches value {value!r} and there are no defaults")
         d.set_outputs(run, {"value": value, "defaults": not matched})
     value = str(run.outputs.get("value")) if run.outputs else ""
     branch = task.cases.get(value) or task.defaults

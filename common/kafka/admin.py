@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
 from conveyor.common.kafka.errors import FatalKafkaError
 from conveyor.common.kafka.topics import SPECS, Topics
 from conveyor.common.settings import KafkaSettings
@@ -32,9 +33,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
             config["segment.ms"] = str(10 * 60 * 1000)
         partitions = 1 if spec.single_partition else settings.partitions
         new.append(
-            NewTopic(
-                name, num_partitions=partitions, replication_factor=settings.replication_factor, config=config
-            )
+            NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor, config=config)
         )
     if not new:
         return []

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError as _KafkaError
-from conveyor.common.kafka.errors import from_kafka
+
+from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,7 @@ class Consumer:
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         if topics:
-            self._consumer.subscribe(
-                topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
-            )
+            self._consumer.subscribe(topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
 
     def _assigned(self, _: Any, partitions: list[TopicPartition]) -> None:
         if self._on_assign and partitions:
@@ -121,9 +121,7 @@ class Consumer:
             log.debug("consumer close: %s", exc)
 
 
-def read_partitions_to_end(
-    settings: KafkaSettings, partitions: Partitions, timeout: float = 60.0
-) -> Iterable[Message]:
+def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, timeout: float = 60.0) -> Iterable[Message]:
     """Every message of the given partitions from the beginning to the high watermark, with a separate,
     unsubscribed consumer (used to rebuild state from a compacted topic)."""
     consumer = _Consumer(
@@ -166,4 +164,32 @@ def read_partitions_to_end(
         consumer.close()
 
 
-__all__ = ["Consumer", "Message", "read_partitions_to_end"]
+def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> Consumer:
+    """A consumer of every partition of `topic` from its high watermark, in no group: each process that
+    calls this sees every message produced after it returns (the kills topic)."""
+    consumer = Consumer(
+        settings,
+        f"{settings.topic_prefix}tail-{uuid.uuid4().hex}",  # required by the client; no group is joined
+        extra={"enable.auto.commit": False},
+    )
+    raw = consumer._consumer
+    try:
+        metadata = raw.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            reason = metadata.error if metadata is not None else "no metadata"
+            raise FatalKafkaError(f"cannot read topic {topic}: {reason}")
+        start = []
+        for partition in sorted(metadata.partitions):
+            _, high = raw.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            start.append(TopicPartition(topic, partition, high))
+        raw.assign(start)
+    except KafkaException as exc:
+        consumer.close()
+        raise from_kafka(exc.args[0], f"tail {topic}") from exc
+    except FatalKafkaError:
+        consumer.close()
+        raise
+    return consumer
+
+
+__all__ = ["Consumer", "Message", "read_partitions_to_end", "tail_consumer"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from confluent_kafka import Message
+
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka import Producer as _Producer
+
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.errors import KafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
@@ -46,9 +47,7 @@ class Producer:
         if err is not None:
             self._failed.append(from_kafka(err, f"delivery to {msg.topic()} failed"))
 
-    def send(
-        self, topic: str, key: str | bytes | None, value: bytes | None, headers: Headers | None = None
-    ) -> None:
+    def send(self, topic: str, key: str | bytes | None, value: bytes | None, headers: Headers | None = None) -> None:
         while True:
             try:
                 self._producer.produce(

@@ -69,8 +69,15 @@ class Sim:
         self.revisions.append(decision.execution.revision)
 
     def result(self, job: WorkerJob, state: StateType, **kw: Any) -> TaskResult:
-        return TaskResult(execution_id=job.task_run.execution_id, task_run_id=job.task_run.id,
-                          attempt=job.attempt, state=state, date=self.now, worker_id="w1", **kw)
+        return TaskResult(
+            execution_id=job.task_run.execution_id,
+            task_run_id=job.task_run.id,
+            attempt=job.attempt,
+            state=state,
+            date=self.now,
+            worker_id="w1",
+            **kw,
+        )
 
     def run_jobs(self, runner: Any = fake_run) -> None:
         while self.jobs:
@@ -116,8 +123,7 @@ def start(source: str, inputs: dict[str, Any] | None = None, typed: bool = True)
     return sim
 
 
-def run_flow(source: str, inputs: dict[str, Any] | None = None, runner: Any = fake_run,
-             typed: bool = True) -> Sim:
+def run_flow(source: str, inputs: dict[str, Any] | None = None, runner: Any = fake_run, typed: bool = True) -> Sim:
     sim = start(source, inputs, typed)
     sim.until_done(runner)
     return sim

@@ -1,0 +1,59 @@
+"""Printing for the CLI: rich tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATE_STYLE = {
+    "SUCCESS": "green",
+    "WARNING": "yellow",
+    "FAILED": "red",
+    "KILLED": "magenta",
+    "KILLING": "magenta",
+    "RUNNING": "cyan",
+    "CREATED": "white",
+    "RETRYING": "yellow",
+    "RETRIED": "yellow",
+    "RESTARTED": "blue",
+}
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def state_text(state: str) -> str:
+    style = STATE_STYLE.get(state, "white")
+    return f"[{style}]{state}[/{style}]"
+
+
+def short(value: Any, width: int = 60) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def duration_ms(state: dict[str, Any]) -> str:
+    ms = state.get("durationMs")
+    if ms is None:
+        return str(state.get("duration") or "")
+    return f"{ms / 1000:.3f}s"
+
+
+def table(title: str, columns: list[str], rows: Iterable[list[str]]) -> Table:
+    out = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        out.add_column(column, overflow="fold")
+    for row in rows:
+        out.add_row(*row)
+    return out

@@ -1,0 +1,128 @@
+"""`conveyor run FLOW.yaml`: submit an execution, show its progress live, print its task runs and outputs."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.live import Live
+
+from conveyor.cli.output import console, err_console, print_json, short, state_text, table
+from conveyor.common.events import LogEntry
+from conveyor.common.kafka.follow import Follower
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.launch import new_execution
+from conveyor.common.loader import load_flow_file
+from conveyor.common.model import Execution
+from conveyor.common.settings import KafkaSettings
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+
+def parse_input_args(pairs: list[str]) -> dict[str, str]:
+    inputs = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--input expects NAME=VALUE, got {pair!r}")
+        inputs[name] = value
+    return inputs
+
+
+def run(path: str, inputs: list[str], output: str, timeout: float, kafka: KafkaSettings) -> int:
+    final = submit_and_wait(path, inputs, kafka, timeout, quiet=output == "json")
+    if final is None:
+        return EXIT_FAILED
+    if output == "json":
+        print_json(final.to_dict())
+    else:
+        console.print(execution_table(final))
+        if final.outputs:
+            console.print("[bold]outputs[/bold]")
+            print_json(final.outputs)
+        console.print(f"execution {final.id} {state_text(final.state.current.value)} in {final.state.duration}")
+    return EXIT_OK if final.state.current.value in ("SUCCESS", "WARNING") else EXIT_FAILED
+
+
+def submit_and_wait(
+    path: str, inputs: list[str], kafka: KafkaSettings, timeout: float, quiet: bool = False
+) -> Execution | None:
+    """Submit an execution of the flow file and follow it to its end (None if it did not end in time)."""
+    flow = load_flow_file(path)  # FlowError -> exit 2 in main
+    created = new_execution(flow, parse_input_args(inputs))  # InputError -> exit 2 in main
+    topics = Topics.of(kafka)
+    follower = Follower(kafka, [topics.executions, topics.logs])
+    producer = Producer(kafka)
+    execution_id = created.execution_id
+    try:
+        producer.send(topics.execution_events, execution_id, created.to_json())
+        producer.flush(30)
+        if not quiet:
+            err_console.print(f"execution [bold]{execution_id}[/bold] of {flow.namespace}.{flow.id} submitted")
+        final = _follow(follower, execution_id, timeout, live=not quiet and console.is_terminal)
+    finally:
+        follower.close()
+    if final is None:
+        err_console.print(f"[red]execution {execution_id} did not finish within {timeout:.0f}s[/red]")
+    return final
+
+
+def _follow(follower: Follower, execution_id: str, timeout: float, live: bool) -> Execution | None:
+    deadline = time.monotonic() + timeout
+    latest: Execution | None = None
+    with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
+        while time.monotonic() < deadline:
+            for msg in follower.poll(0.2):
+                if msg.topic().endswith("logs"):
+                    _print_log(msg.value(), execution_id, live)
+                    continue
+                key = msg.key()
+                if key is None or key.decode() != execution_id or msg.value() is None:
+                    continue
+                snapshot = Execution.model_validate_json(msg.value())
+                if latest is None or snapshot.revision >= latest.revision:
+                    latest = snapshot
+                    view.update(execution_table(latest), refresh=True)
+            if latest is not None and latest.state.terminal:
+                return latest
+    return None
+
+
+def _print_log(raw: bytes | None, execution_id: str, live: bool) -> None:
+    if not live or raw is None:
+        return
+    entry = LogEntry.model_validate_json(raw)
+    if entry.execution_id == execution_id:
+        console.print(f"[dim]{entry.timestamp:%H:%M:%S}[/dim] {entry.level.value:5} {entry.task_id}: {entry.message}")
+
+
+class _NoLive:
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        return None
+
+    def update(self, *_: Any, **__: Any) -> None:
+        return None
+
+
+def execution_table(execution: Execution) -> Any:
+    depth: dict[str, int] = {}
+    rows = []
+    for run in execution.task_run_list:
+        level = depth[run.parent_task_run_id] + 1 if run.parent_task_run_id in depth else 0
+        depth[run.id] = level
+        rows.append(
+            [
+                "  " * level + run.task_id,
+                run.value or "",
+                state_text(run.state.current.value),
+                str(len(run.attempts)),
+                run.state.duration or "",
+                short(run.outputs),
+            ]
+        )
+    title = f"{execution.namespace}.{execution.flow_id} {execution.id} {state_text(execution.state.current.value)}"
+    return table(title, ["task", "value", "state", "attempts", "duration", "outputs"], rows)

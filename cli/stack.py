@@ -1,0 +1,274 @@
+"""`conveyor up | down | status`: the whole local stack on this machine.
+
+`up` starts a real Kafka and a real Elasticsearch (fetched and cached on first use, free loopback ports),
+creates the topics, and runs the executor, the worker(s) and the indexer as child processes, restarting
+any that dies. It writes `$CONVEYOR_HOME/stack.json` (default `~/.conveyor`) so that every other command
+finds the servers without configuration. Ctrl-C (or `conveyor down`) stops everything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from conveyor.cli.output import console, err_console, print_json, table
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.logsetup import configure_logging
+from conveyor.common.servers import start_local_servers
+from conveyor.common.servers.process import ServerProcess, log_tail
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, conveyor_home
+from conveyor.common.shutdown import stop_on_signals
+
+log = logging.getLogger(__name__)
+
+
+def state_file() -> Path:
+    return conveyor_home() / "stack.json"
+
+
+def read_state() -> dict[str, Any] | None:
+    try:
+        data = json.loads(state_file().read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not _alive(int(data.get("pid", 0))):
+        return None
+    return data
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours is not alive
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def up(detach: bool, workers: int, timeout: float = 300.0) -> int:
+    existing = read_state()
+    if existing is not None:
+        err_console.print(f"the local stack is already up (pid {existing['pid']}); `conveyor down` stops it")
+        return 0
+    if detach:
+        return _up_detached(workers, timeout)
+    return _up_foreground(workers)
+
+
+def _up_detached(workers: int, timeout: float) -> int:
+    home = conveyor_home()
+    home.mkdir(parents=True, exist_ok=True)
+    log_path = home / "up.log"
+    with log_path.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + timeout
+    with err_console.status("starting Kafka, Elasticsearch and the services…"):
+        while time.monotonic() < deadline:
+            state = read_state()
+            if state is not None and state.get("pid") == child.pid and state.get("ready"):
+                err_console.print(f"local stack up (pid {child.pid}); logs in {log_path}")
+                return 0
+            if child.poll() is not None:
+                err_console.print(f"[red]the local stack failed to start[/red]:\n{log_tail(log_path)}")
+                return 3
+            time.sleep(0.3)
+    err_console.print(f"[red]the local stack was not ready after {timeout:.0f}s[/red]; see {log_path}")
+    child.terminate()
+    return 3
+
+
+def _up_foreground(workers: int) -> int:
+    configure_logging(service="up")
+    stop = stop_on_signals()
+    home = conveyor_home()
+    data = home / "data"
+    shutil.rmtree(data, ignore_errors=True)  # a fresh cluster each time: ports and ids are new
+    data.mkdir(parents=True)
+    kafka_server, es_server = start_local_servers(data)
+    services: dict[str, ServerProcess] = {}
+    try:
+        kafka = KafkaSettings(bootstrap=kafka_server.bootstrap)
+        ensure_topics(kafka)
+        env = {
+            **os.environ,
+            "CONVEYOR_KAFKA_BOOTSTRAP": kafka_server.bootstrap,
+            "CONVEYOR_ELASTICSEARCH_URL": es_server.url,
+        }
+        names = ["executor", "indexer", *(f"worker-{i + 1}" for i in range(workers))]
+        for name in names:
+            services[name] = _service(name, env, home)
+        state = {
+            "pid": os.getpid(),
+            "ready": True,
+            "kafkaBootstrap": kafka_server.bootstrap,
+            "elasticsearchUrl": es_server.url,
+            "kafkaPid": kafka_server.pid,
+            "elasticsearchPid": es_server.pid,
+            "services": {name: proc.pid for name, proc in services.items()},
+            "dataDir": str(data),
+            "startedAt": time.time(),
+        }
+        _write_state(state)
+        log.info("local stack up: kafka %s, elasticsearch %s", kafka_server.bootstrap, es_server.url)
+        _supervise(services, env, home, state, stop)
+    finally:
+        log.info("stopping the local stack")
+        _stop_services(services)
+        es_server.stop()
+        kafka_server.stop()
+        with _suppress_missing():
+            state_file().unlink()
+    return 0
+
+
+def _service(name: str, env: dict[str, str], home: Path) -> ServerProcess:
+    command = name.split("-", 1)[0]
+    child_env = dict(env)
+    if command == "worker":
+        child_env.setdefault("CONVEYOR_WORKER_WORKER_ID", f"{os.uname().nodename}-{name}")
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return ServerProcess(
+        name,
+        [sys.executable, "-m", "conveyor.cli.main", command],
+        log_path=logs / f"{name}.log",
+        cwd=Path.cwd(),
+        env=child_env,
+    )
+
+
+def _supervise(
+    services: dict[str, ServerProcess],
+    env: dict[str, str],
+    home: Path,
+    state: dict[str, Any],
+    stop: threading.Event,
+) -> None:
+    while not stop.wait(1.0):
+        for name, proc in list(services.items()):
+            if not proc.running():
+                log.error("%s exited; restarting it. Last lines:\n%s", name, log_tail(proc.log_path, 15))
+                services[name] = _service(name, env, home)
+                state["services"][name] = services[name].pid
+                _write_state(state)
+
+
+def _stop_services(services: dict[str, ServerProcess]) -> None:
+    threads = [threading.Thread(target=proc.stop, kwargs={"timeout": 40.0}) for proc in services.values()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
+def _write_state(state: dict[str, Any]) -> None:
+    path = state_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(path)
+
+
+class _suppress_missing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, *_: Any) -> bool:
+        return kind is not None and issubclass(kind, FileNotFoundError)
+
+
+def down(timeout: float = 90.0) -> int:
+    state = read_state()
+    if state is None:
+        err_console.print("no local stack is running")
+        return 0
+    pid = int(state["pid"])
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    with err_console.status("stopping the local stack…"):
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+    err_console.print("local stack stopped")
+    return 0
+
+
+def status(output: str) -> int:
+    state = read_state()
+    kafka, es = KafkaSettings(), ElasticsearchSettings()
+    report: dict[str, Any] = {
+        "localStack": state is not None,
+        "kafka": {
+            "bootstrap": kafka.bootstrap,
+            "reachable": _kafka_ok(kafka),
+            "securityProtocol": kafka.security_protocol,
+            "saslPassword": "**********" if kafka.sasl_password else None,
+        },
+        "elasticsearch": {
+            "url": es.url,
+            "reachable": _es_ok(es),
+            "password": "**********" if es.password else None,
+            "apiKey": "**********" if es.api_key else None,
+        },
+        "services": {
+            name: {"pid": pid, "alive": _alive(pid)} for name, pid in (state or {}).get("services", {}).items()
+        },
+    }
+    if output == "json":
+        print_json(report)
+    else:
+        rows = [
+            ["kafka", kafka.bootstrap, _ok(report["kafka"]["reachable"])],
+            ["elasticsearch", es.url, _ok(report["elasticsearch"]["reachable"])],
+        ]
+        rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["services"].items()]
+        console.print(table("Conveyor" + (" (local stack)" if state else ""), ["component", "where", "status"], rows))
+    healthy = report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
+    return 0 if healthy else 3
+
+
+def _ok(flag: bool) -> str:
+    return "[green]up[/green]" if flag else "[red]down[/red]"
+
+
+def _kafka_ok(settings: KafkaSettings) -> bool:
+    from conveyor.common.kafka.admin import admin_client
+
+    try:
+        admin_client(settings).list_topics(timeout=3)
+        return True
+    except Exception:
+        return False
+
+
+def _es_ok(settings: ElasticsearchSettings) -> bool:
+    from conveyor.common.elastic import elasticsearch_client
+
+    try:
+        return bool(elasticsearch_client(settings).ping())
+    except Exception:
+        return False

@@ -1,0 +1,50 @@
+"""Following a topic from now on, outside any group (the CLI's `run` and `follow`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+from confluent_kafka import Consumer as _Consumer
+from confluent_kafka import KafkaError as _KafkaError
+from confluent_kafka import Message, TopicPartition
+
+from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
+from conveyor.common.settings import KafkaSettings
+
+
+class Follower:
+    """Reads the given topics from their current end: assign every partition at its high watermark,
+    resolved before returning, so nothing produced after construction is missed."""
+
+    def __init__(self, settings: KafkaSettings, topics: list[str], timeout: float = 10.0) -> None:
+        self._consumer = _Consumer(
+            {
+                **settings.client_config(),
+                "group.id": f"conveyor-follow-{uuid.uuid4().hex}",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        metadata = self._consumer.list_topics(timeout=timeout)
+        assignment = []
+        for topic in topics:
+            if topic not in metadata.topics:
+                raise FatalKafkaError(f"topic {topic} does not exist on {settings.bootstrap}")
+            for partition in metadata.topics[topic].partitions:
+                tp = TopicPartition(topic, partition)
+                _, high = self._consumer.get_watermark_offsets(tp, timeout=timeout)
+                assignment.append(TopicPartition(topic, partition, high))
+        self._consumer.assign(assignment)
+
+    def poll(self, timeout: float = 0.2) -> Iterator[Message]:
+        for msg in self._consumer.consume(num_messages=500, timeout=timeout):
+            err = msg.error()
+            if err is None:
+                yield msg
+            elif err.code() != _KafkaError._PARTITION_EOF:
+                raise from_kafka(err, "follow")
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,258 @@
+"""The executor's imperative shell: consume execution events, apply `decide`, publish what it says.
+
+Per batch, inside one Kafka transaction (exactly-once): the executions' new snapshots, the task runs
+that changed, worker jobs, kill signals, executor log lines, the executor's own state (a tombstone when
+an execution ends), and the consumed offsets. Without transactions it is at-least-once, and duplicate
+events are recognised by their ids. Retry delays and kill grace periods are timers kept in the state;
+a due timer becomes a `TimerFired` event applied in the same loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from conveyor.common.clock import utcnow
+from conveyor.common.events import (
+    EVENT_ADAPTER,
+    Event,
+    ExecutionCreated,
+    ExecutorState,
+    TaskRunChange,
+    TimerFired,
+)
+from conveyor.common.flow import Flow
+from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
+from conveyor.common.kafka.deadletter import dead_letter
+from conveyor.common.kafka.errors import KafkaError
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.model import TaskRun
+from conveyor.common.settings import ExecutorSettings, KafkaSettings
+from conveyor.common.tasks import registry
+from conveyor.executor.decide import Decision, decide
+
+log = logging.getLogger(__name__)
+
+# Event ids remembered per execution, to drop a duplicate delivered again after a failure.
+APPLIED_MEMORY = 2000
+
+
+@dataclass
+class _Pending:
+    """What one batch will publish for one execution."""
+
+    state: ExecutorState
+    changed: dict[str, TaskRun] = field(default_factory=dict)
+    ended: bool = False
+
+
+class Executor:
+    def __init__(self, kafka: KafkaSettings, settings: ExecutorSettings | None = None) -> None:
+        self.settings = settings or ExecutorSettings()
+        self.kafka = kafka
+        self.topics = Topics.of(kafka)
+        self.states: dict[str, ExecutorState] = {}
+        self.partition: dict[str, int] = {}
+        self._flows: dict[str, Flow] = {}
+        registry.resolve()
+        transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
+        self.producer = Producer(kafka, transactional_id=transactional_id)
+        self.consumer = Consumer(
+            kafka,
+            group_id=f"{kafka.topic_prefix}executor",
+            topics=[self.topics.execution_events],
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            transactional=self.settings.transactions,
+        )
+        self.ready = threading.Event()
+
+    # ---- partitions
+    def _assigned(self, partitions: Partitions) -> None:
+        numbers = [p for _, p in partitions]
+        state_partitions = [(self.topics.executor_state, p) for p in numbers]
+        loaded = 0
+        for msg in read_partitions_to_end(self.kafka, state_partitions):
+            key = _key(msg)
+            if msg.value() is None:
+                self.states.pop(key, None)
+                continue
+            try:
+                self.states[key] = ExecutorState.model_validate_json(msg.value() or b"")
+                self.partition[key] = msg.partition() or 0
+                loaded += 1
+            except ValidationError as exc:
+                log.error("unreadable executor state for %s: %s", key, exc)
+        log.info("assigned partitions %s; recovered %d execution states", numbers, loaded)
+        self.ready.set()
+
+    def _revoked(self, partitions: Partitions) -> None:
+        numbers = {p for _, p in partitions}
+        for key in [k for k, p in self.partition.items() if p in numbers]:
+            self.states.pop(key, None)
+            self.partition.pop(key, None)
+            self._flows.pop(key, None)
+        log.info("revoked partitions %s", sorted(numbers))
+
+    # ---- the loop
+    def run(self, stop: threading.Event) -> None:
+        log.info("executor started (transactions=%s)", self.settings.transactions)
+        try:
+            while not stop.is_set():
+                self.run_once()
+        finally:
+            self.close()
+
+    def run_once(self) -> int:
+        timeout = self._poll_timeout()
+        messages = self.consumer.consume(self.settings.batch_size, timeout)
+        due = self._due_timers()
+        if not messages and not due:
+            return 0
+        before = {}
+        try:
+            if self.producer.transactional:
+                self.producer.begin()
+            pending: dict[str, _Pending] = {}
+            for msg in messages:
+                self._handle(msg, pending, before)
+            for event in due:
+                self._apply(event, pending, before, partition=self.partition.get(event.execution_id, 0))
+            self._publish(pending)
+            if self.producer.transactional:
+                self.producer.commit(self.consumer)
+            else:
+                self.producer.flush()
+                self.consumer.store(messages)
+        except KafkaError as exc:
+            log.error("batch failed, rolling back: %s", exc)
+            if self.producer.transactional:
+                self.producer.abort()
+            self.states.update({k: v for k, v in before.items() if v is not None})
+            for key in [k for k, v in before.items() if v is None]:
+                self.states.pop(key, None)
+            self.consumer.seek_to_committed(self.consumer.assignment())
+            return 0
+        return len(messages) + len(due)
+
+    def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, Any]) -> None:
+        try:
+            event: Event = EVENT_ADAPTER.validate_json(msg.value() or b"")
+        except ValidationError as exc:
+            dead_letter(self.producer, self.topics, msg, f"undecodable event: {exc}", "executor")
+            return
+        self._apply(event, pending, before, partition=msg.partition() or 0, msg=msg)
+
+    def _apply(
+        self,
+        event: Event,
+        pending: dict[str, _Pending],
+        before: dict[str, Any],
+        partition: int,
+        msg: Message | None = None,
+    ) -> None:
+        key = event.execution_id
+        state = self.states.get(key)
+        if state is not None and event.event_id in state.applied:
+            return  # delivered again: already applied
+        if state is None and not isinstance(event, ExecutionCreated):
+            log.debug("event %s for unknown or ended execution %s", event.kind, key)
+            return
+        before.setdefault(key, state)
+        try:
+            flow = self._flow(key, event.flow if isinstance(event, ExecutionCreated) else state.flow if state else {})
+            decision = decide(state.execution if state else None, flow, event, utcnow(), state.timers if state else [])
+        except Exception as exc:  # a bug or a poison event must not stop the executor
+            log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
+            if msg is not None:
+                dead_letter(self.producer, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
+            return
+        flow_json = event.flow if isinstance(event, ExecutionCreated) else state.flow if state else {}
+        applied = [*(state.applied if state else []), event.event_id][-APPLIED_MEMORY:]
+        new_state = ExecutorState(execution=decision.execution, flow=flow_json, applied=applied, timers=decision.timers)
+        self.states[key] = new_state
+        self.partition[key] = partition
+        entry = pending.setdefault(key, _Pending(new_state))
+        entry.state = new_state
+        entry.ended = decision.ended
+        for run in decision.changed:
+            entry.changed[run.id] = run
+        self._emit(decision)
+
+    def _emit(self, decision: Decision) -> None:
+        for job in decision.jobs:
+            self.producer.send(self.topics.worker_jobs, job.task_run.id, job.to_json())
+        for execution_id in decision.kills:
+            self.producer.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
+        for entry in decision.logs:
+            self.producer.send(self.topics.logs, entry.task_run_id or entry.execution_id, entry.to_json())
+
+    def _publish(self, pending: dict[str, _Pending]) -> None:
+        for key, entry in pending.items():
+            execution = entry.state.execution
+            for run in entry.changed.values():
+                change = TaskRunChange(revision=execution.revision, task_run=run)
+                self.producer.send(self.topics.taskruns, run.id, change.to_json())
+            self.producer.send(self.topics.executions, key, execution.to_json())
+            if entry.ended:
+                self.producer.send(self.topics.executor_state, key, None)
+                self.states.pop(key, None)
+                self.partition.pop(key, None)
+                self._flows.pop(key, None)
+                log.info(
+                    "execution %s ended %s",
+                    key,
+                    execution.state.current,
+                    extra={"executionId": key, "state": execution.state.current.value},
+                )
+            else:
+                self.producer.send(self.topics.executor_state, key, entry.state.to_json())
+        self.producer.poll(0)
+
+    def _flow(self, key: str, flow_json: dict[str, Any]) -> Flow:
+        flow = self._flows.get(key)
+        if flow is None:
+            flow = Flow.model_validate(flow_json)
+            self._flows[key] = flow
+        return flow
+
+    # ---- timers
+    def _due_timers(self) -> list[TimerFired]:
+        now = utcnow()
+        return [
+            TimerFired(execution_id=key, timer_id=timer.id)
+            for key, state in self.states.items()
+            for timer in state.timers
+            if timer.due <= now
+        ]
+
+    def _poll_timeout(self) -> float:
+        timeout = self.settings.poll_timeout
+        now = utcnow()
+        for state in self.states.values():
+            for timer in state.timers:
+                timeout = min(timeout, max((timer.due - now).total_seconds(), 0.0))
+        return timeout
+
+    def close(self) -> None:
+        self.consumer.close()
+        try:
+            self.producer.flush(10)
+        except KafkaError as exc:
+            log.warning("executor producer flush at close: %s", exc)
+        log.info("executor stopped")
+
+
+def _key(msg: Message) -> str:
+    raw = msg.key()
+    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+
+
+def run_executor(kafka: KafkaSettings, settings: ExecutorSettings, stop: threading.Event) -> None:
+    Executor(kafka, settings).run(stop)

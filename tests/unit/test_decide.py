@@ -1,0 +1,363 @@
+"""The executor's pure core, without Kafka: states, sequence, flowables, retries, errors, kill."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from conveyor.common.state import IllegalTransition, State, StateType
+from tests.unit.sim import T0, Outcome, run_flow, start
+
+S = StateType
+
+
+def states(sim, task_id):
+    return [r.state.current for r in sim.runs(task_id)]
+
+
+def test_sequence_runs_tasks_in_order_and_succeeds():
+    sim = run_flow("""
+id: seq
+namespace: t
+tasks:
+  - {id: a, type: io.kestra.plugin.core.debug.Return, format: "A"}
+  - {id: b, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.a.value }}B"}
+""")
+    assert sim.ex.state.current == S.SUCCESS
+    assert [r.task_id for r in sim.ex.task_run_list] == ["a", "b"]
+    assert sim.runs("b")[0].outputs == {"value": "AB"}
+    history = [h.state for h in sim.ex.state.histories]
+    assert history == [S.CREATED, S.RUNNING, S.SUCCESS]
+
+
+def test_only_one_task_is_dispatched_at_a_time_in_a_sequence():
+    sim = start("""
+id: seq
+namespace: t
+tasks:
+  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
+  - {id: b, type: io.kestra.plugin.core.log.Log, message: y}
+""")
+    assert [j.task_run.task_id for j in sim.jobs] == ["a"]
+    assert sim.ex.state.current == S.RUNNING
+
+
+def test_revision_rises_with_every_change():
+    sim = run_flow("id: r\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n")
+    assert sim.revisions == sorted(sim.revisions)
+    assert sim.revisions[0] == 1 and sim.revisions[-1] == len(sim.revisions)
+
+
+def test_taskrun_variable_has_exactly_the_reference_keys():
+    sim = run_flow(
+        "id: taskrun\nnamespace: t\ntasks:\n"
+        "  - {id: return, type: io.kestra.plugin.core.debug.Return, format: '{{ taskrun }}'}\n"
+    )
+    run = sim.runs("return")[0]
+    rendered = json.loads(run.outputs["value"])
+    assert set(rendered) == {"id", "startDate", "attemptsCount"}
+    assert rendered["id"] == run.id and rendered["attemptsCount"] == 0
+
+
+def test_failed_task_fails_the_execution_and_stops_the_sequence():
+    sim = run_flow("""
+id: f
+namespace: t
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
+  - {id: never, type: io.kestra.plugin.core.log.Log, message: x}
+""")
+    assert sim.ex.state.current == S.FAILED
+    assert sim.runs("never") == []
+    assert sim.runs("boom")[0].attempts[0].error == "Task failure"
+
+
+def test_failing_template_fails_only_that_task_run_with_the_message():
+    def runner(job):
+        from tests.unit.sim import fake_run
+
+        return fake_run(job)
+
+    sim = run_flow(
+        "id: f\nnamespace: t\ntasks:\n"
+        "  - {id: bad, type: io.kestra.plugin.core.debug.Return, format: '{{ nope.value }}'}\n",
+        runner=runner,
+    )
+    run = sim.runs("bad")[0]
+    assert run.state.current == S.FAILED
+    assert "nope" in (run.attempts[0].error or "")
+
+
+def test_warning_result_makes_the_execution_warning():
+    sim = run_flow(
+        "id: w\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n",
+        runner=lambda job: Outcome(S.WARNING),
+    )
+    assert sim.ex.state.current == S.WARNING
+
+
+def test_loop_parents_render_like_the_reference(loop_flow):
+    sim = run_flow(loop_flow)
+    assert sim.ex.state.current == S.SUCCESS
+    assert [m for t, m in sim.logs if t == "log"] == ["1", "2"]
+    parents = [json.loads(m) for t, m in sim.logs if t == "log_parent"]
+    assert parents == [[{"taskrun": {"value": "1"}}], [{"taskrun": {"value": "2"}}]]
+    foreach = sim.runs("foreach")[0]
+    ifs = sim.runs("if")
+    assert [r.value for r in ifs] == ["1", "2"] and all(r.parent_task_run_id == foreach.id for r in ifs)
+    for log_parent, if_run in zip(sim.runs("log_parent"), ifs, strict=True):
+        assert log_parent.parent_task_run_id == if_run.id and log_parent.value is None
+
+
+@pytest.fixture
+def loop_flow():
+    return """
+id: loop
+namespace: company.team
+tasks:
+  - id: foreach
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2]
+    tasks:
+      - {id: log, type: io.kestra.plugin.core.log.Log, message: "{{ taskrun.value }}"}
+      - id: if
+        type: io.kestra.plugin.core.flow.If
+        condition: "{{ true }}"
+        then:
+          - {id: log_parent, type: io.kestra.plugin.core.log.Log, message: "{{ parents }}"}
+"""
+
+
+def test_foreach_concurrency_zero_dispatches_every_value_at_once():
+    sim = start("""
+id: fe
+namespace: t
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(50) | list }}"
+    concurrencyLimit: 0
+    tasks:
+      - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1S}
+""")
+    assert len(sim.jobs) == 50
+    assert sorted(j.task_run.value for j in sim.jobs) == sorted(str(i) for i in range(50))
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(1, 1), (2, 2), (3, 3)])
+def test_foreach_concurrency_limit_bounds_active_values(limit, expected):
+    sim = start(f"""
+id: fe
+namespace: t
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["a", "b", "c", "d"]
+    concurrencyLimit: {limit}
+    tasks:
+      - {{id: x, type: io.kestra.plugin.core.log.Log, message: "{{{{ taskrun.value }}}}"}}
+      - {{id: y, type: io.kestra.plugin.core.log.Log, message: "{{{{ taskrun.value }}}}"}}
+""")
+    assert len(sim.jobs) == expected
+    sim.until_done()
+    assert sim.ex.state.current == S.SUCCESS and len(sim.ex.task_run_list) == 9
+
+
+def test_foreach_with_a_null_value_fails():
+    sim = run_flow(
+        "id: n\nnamespace: t\ntasks:\n  - id: e\n    type: io.kestra.plugin.core.flow.ForEach\n"
+        "    values: '[1, null]'\n    tasks:\n      - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
+    )
+    assert sim.ex.state.current == S.FAILED
+    assert "Found '1' null values on Each" in sim.executor_logs[0].message
+
+
+def test_if_condition_render_error_fails_the_if_and_names_the_expression():
+    sim = run_flow(
+        "id: i\nnamespace: t\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n"
+        "    condition: '{{ missing.thing }}'\n    then:\n"
+        "      - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
+    )
+    assert sim.ex.state.current == S.FAILED
+    assert "missing.thing" in sim.executor_logs[0].message and sim.executor_logs[0].task_id == "if"
+
+
+def test_switch_without_match_or_defaults_fails():
+    sim = run_flow(
+        "id: s\nnamespace: t\ntasks:\n  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n"
+        "    value: nothing\n    cases:\n      a:\n        - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
+    )
+    assert sim.ex.state.current == S.FAILED
+
+
+def test_parallel_dispatches_all_children():
+    sim = start("""
+id: p
+namespace: t
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    tasks:
+      - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
+      - {id: b, type: io.kestra.plugin.core.log.Log, message: x}
+      - {id: c, type: io.kestra.plugin.core.log.Log, message: x}
+""")
+    assert sorted(j.task_run.task_id for j in sim.jobs) == ["a", "b", "c"]
+
+
+RETRY = """
+id: r
+namespace: t
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    retry: {type: constant, interval: PT1S, maxAttempt: 3}
+"""
+
+
+def test_constant_retry_keeps_every_attempt_on_one_task_run():
+    sim = run_flow(RETRY)
+    assert sim.ex.state.current == S.FAILED
+    (run,) = sim.runs("flaky")
+    assert [a.state.current for a in run.attempts] == [S.FAILED] * 3
+    starts = [a.state.start_date for a in run.attempts]
+    assert starts[1] - starts[0] >= timedelta(seconds=1)
+    assert S.RETRYING in [h.state for h in run.state.histories]
+
+
+def test_retry_then_success_with_warning_on_retry():
+    calls = []
+
+    def runner(job):
+        calls.append(job.attempt)
+        assert job.context["taskrun"]["attemptsCount"] == job.attempt - 1
+        return Outcome(S.FAILED if job.attempt == 1 else S.SUCCESS)
+
+    flow = (
+        "id: r\nnamespace: t\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
+        "    retry: {type: constant, interval: PT0.1S, maxAttempt: 3, warningOnRetry: WOR}\n"
+    )
+    sim = run_flow(flow.replace("WOR", "false"), runner=runner)
+    assert sim.ex.state.current == S.SUCCESS and calls == [1, 2]
+    calls.clear()
+    sim = run_flow(flow.replace("WOR", "true"), runner=runner)
+    assert sim.ex.state.current == S.WARNING
+
+
+def test_max_duration_stops_retries_early():
+    sim = run_flow("""
+id: r
+namespace: t
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    retry: {type: constant, interval: PT2S, maxAttempt: 10, maxDuration: PT5S}
+""")
+    assert len(sim.runs("flaky")[0].attempts) == 3
+
+
+def test_exponential_intervals_grow():
+    sim = run_flow("""
+id: r
+namespace: t
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    retry: {type: exponential, interval: PT1S, maxInterval: PT10S, maxAttempt: 4}
+""")
+    starts = [a.state.start_date for a in sim.runs("flaky")[0].attempts]
+    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    assert gaps[0] < gaps[1] < gaps[2]
+
+
+def test_allow_failure_and_allow_warning_on_a_runnable():
+    flow = """
+id: a
+namespace: t
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    allowFailure: true
+    ALLOW_WARNING
+    retry: {type: constant, interval: PT0.1S, maxAttempt: 3}
+  - {id: log, type: io.kestra.plugin.core.log.Log, message: x}
+"""
+    sim = run_flow(flow.replace("ALLOW_WARNING", ""))
+    assert sim.ex.state.current == S.WARNING and states(sim, "fail") == [S.WARNING]
+    assert len(sim.runs("fail")[0].attempts) == 3 and states(sim, "log") == [S.SUCCESS]
+    sim = run_flow(flow.replace("ALLOW_WARNING", "allowWarning: true"))
+    assert sim.ex.state.current == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
+
+
+def test_errors_branch_runs_but_the_execution_stays_failed():
+    sim = run_flow("""
+id: e
+namespace: t
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
+errors:
+  - {id: handler, type: io.kestra.plugin.core.log.Log, message: "handling"}
+""")
+    assert sim.ex.state.current == S.FAILED
+    assert states(sim, "handler") == [S.SUCCESS]
+
+
+def test_flow_outputs_render_at_the_end_and_a_failing_one_fails_the_execution():
+    sim = run_flow(
+        "id: o\nnamespace: t\ntasks:\n  - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}\n"
+        "outputs:\n  - {id: out, type: STRING, value: '{{ outputs.r }}'}\n"
+    )
+    assert sim.ex.outputs == {"out": '{"value":"hi"}'}
+    sim = run_flow(
+        "id: o\nnamespace: t\ntasks:\n  - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}\n"
+        "outputs:\n  - {id: out, type: STRING, value: '{{ outputs.nope.value }}'}\n"
+    )
+    assert sim.ex.state.current == S.FAILED and sim.ex.outputs is None
+
+
+def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms():
+    sim = start(
+        "id: k\nnamespace: t\ntasks:\n  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}\n"
+        "  - {id: after, type: io.kestra.plugin.core.log.Log, message: x}\n"
+    )
+    job = sim.jobs.pop()
+    sim.send(sim.result(job, S.RUNNING))
+    sim.kill()
+    assert sim.ex.state.current == S.KILLING and sim.kills == [sim.ex.id]
+    sim.send(sim.result(job, S.KILLED))
+    assert sim.ex.state.current == S.KILLED
+    assert states(sim, "nap") == [S.KILLED] and sim.runs("after") == []
+
+
+def test_kill_without_worker_answer_ends_after_the_grace_period():
+    sim = start("id: k\nnamespace: t\ntasks:\n  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}\n")
+    job = sim.jobs.pop()
+    sim.send(sim.result(job, S.RUNNING))
+    sim.kill()
+    assert sim.fire_next_timer()
+    assert sim.ex.state.current == S.KILLED and states(sim, "nap") == [S.KILLED]
+
+
+def test_stale_and_duplicate_results_are_ignored():
+    sim = start(
+        "id: d\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n"
+        "  - {id: b, type: io.kestra.plugin.core.log.Log, message: x}\n"
+    )
+    job = sim.jobs.pop()
+    sim.send(sim.result(job, S.SUCCESS))
+    revision = sim.ex.revision
+    sim.send(sim.result(job, S.FAILED))  # the same attempt reported again, differently
+    assert states(sim, "a") == [S.SUCCESS] and sim.ex.revision == revision
+
+
+def test_state_transitions_are_enforced():
+    state = State.new(T0)
+    running = state.to(S.RUNNING, T0)
+    done = running.to(S.SUCCESS, T0 + timedelta(seconds=2))
+    assert done.duration == "PT2S" and done.end_date is not None
+    with pytest.raises(IllegalTransition):
+        done.to(S.RUNNING, T0)
+    with pytest.raises(IllegalTransition):
+        state.to(S.RETRYING, T0)
