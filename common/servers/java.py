@@ -16,9 +16,7 @@ def java_home() -> Path:
         return Path(configured)
     found = shutil.which("java")
     if found is None:
-        raise ServerError(
-            "no `java` on PATH and no JAVA_HOME: install a JDK 17+ (apt-get install default-jdk)"
-        )
+        raise ServerError("no `java` on PATH and no JAVA_HOME: install a JDK 17+ (apt-get install default-jdk)")
     # /usr/bin/java -> /etc/alternatives/java -> /usr/lib/jvm/<jdk>/bin/java
     return Path(found).resolve().parent.parent
 

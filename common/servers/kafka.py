@@ -69,9 +69,7 @@ class KafkaServer:
         self.stop()
 
 
-def start_kafka(
-    data_dir: Path | None = None, port: int | None = None, *, timeout: float = 120.0
-) -> KafkaServer:
+def start_kafka(data_dir: Path | None = None, port: int | None = None, *, timeout: float = 120.0) -> KafkaServer:
     """Start Kafka and wait until it is healthy.
 
     `data_dir` keeps the broker's logs and data across restarts; without one, a temporary folder

@@ -4,7 +4,7 @@ Maven's own repository (~/.m2) caches the downloads; the cache folder holds what
 from: `kafka-<version>-<pom hash>/libs/*.jar` and the unpacked `elasticsearch-<version>/`. Each is
 built in a temporary folder next to it and renamed into place, so a fetch killed halfway leaves
 nothing that looks finished, and a file lock keeps two processes (pytest-xdist workers, a test run
-and `conveyor up`) from fetching the same thing at once.
+and `conveyor up`) from fetching at the same time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conveyor.common.servers.errors import FetchError
@@ -29,9 +28,7 @@ log = logging.getLogger(__name__)
 
 KAFKA_VERSION = "3.9.1"  # keep in step with deploy/local/kafka-pom.xml
 ELASTICSEARCH_VERSION = "8.17.4"
-ELASTICSEARCH_ARTIFACT = (
-    f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
-)
+ELASTICSEARCH_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
 # Pinned so the outcome does not depend on the default plugin version of the machine's Maven.
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = ".complete"
@@ -61,17 +58,18 @@ def elasticsearch_home() -> Path:
 
 
 def ensure_fetched() -> None:
-    """Fetch and unpack both servers (in parallel) unless the cache already has them."""
-    with ThreadPoolExecutor(2, thread_name_prefix="conveyor-fetch") as pool:
-        for future in [pool.submit(kafka_home), pool.submit(elasticsearch_home)]:
-            future.result()
+    """Fetch and unpack both servers unless the cache already has them."""
+    kafka_home()
+    elasticsearch_home()
 
 
 def _cached(name: str, fetch: Callable[[Path], None]) -> Path:
     target = cache_dir() / name
     if (target / _COMPLETE).exists():
         return target
-    with locked(cache_dir() / f".{name}.lock"):
+    # One lock for every fetch: Maven 3.8 does not guard its local repository against two
+    # processes downloading the same plugin at once.
+    with locked(cache_dir() / ".fetch.lock"):
         if (target / _COMPLETE).exists():  # another process fetched it while we waited
             return target
         for stale in cache_dir().glob(f".tmp-{name}-*"):  # left by a fetch that was killed
@@ -149,13 +147,9 @@ def _unzip(archive: Path, into: Path) -> None:
 def _mvn(*args: str, cwd: Path) -> None:
     mvn = shutil.which("mvn")
     if mvn is None:
-        raise FetchError(
-            "no `mvn` on PATH: install Maven (apt-get install maven) to fetch Kafka and Elasticsearch"
-        )
+        raise FetchError("no `mvn` on PATH: install Maven (apt-get install maven) to fetch Kafka and Elasticsearch")
     argv = [mvn, "-q", "-B", "-Dstyle.color=never", *args]
-    result = subprocess.run(
-        argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(argv, cwd=cwd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise FetchError(f"{' '.join(argv)} failed with code {result.returncode}:\n{output}")

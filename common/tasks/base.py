@@ -6,10 +6,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from conveyor.common.base import Spec
 from conveyor.common.clock import Duration
 from conveyor.common.retry import Retry
-from pydantic import Field
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from conveyor.common.clock import Duration
 from conveyor.common.tasks.base import LogLevel, RunnableTask
-from pydantic import Field
 
 
 class Return(RunnableTask):

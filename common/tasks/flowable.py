@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from conveyor.common.tasks.base import FlowableTask, Task
 from pydantic import Field, field_validator
+
+from conveyor.common.tasks.base import FlowableTask, Task
 
 if TYPE_CHECKING:
     AnyTask = Task

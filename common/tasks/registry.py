@@ -15,9 +15,10 @@ from functools import cache
 from importlib.metadata import entry_points
 from typing import Annotated, Any, Union
 
+from pydantic import Discriminator, Tag
+
 from conveyor.common.tasks import core, flowable
 from conveyor.common.tasks.base import Task
-from pydantic import Discriminator, Tag
 
 log = logging.getLogger(__name__)
 

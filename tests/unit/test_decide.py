@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 
@@ -268,7 +269,7 @@ tasks:
     retry: {type: exponential, interval: PT1S, maxInterval: PT10S, maxAttempt: 4}
 """)
     starts = [a.state.start_date for a in sim.runs("flaky")[0].attempts]
-    gaps = [(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert gaps[0] < gaps[1] < gaps[2]
 
 

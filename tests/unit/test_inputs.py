@@ -40,6 +40,6 @@ def test_values_are_typed_and_defaults_applied():
     ],
 )
 def test_bad_inputs_are_rejected_with_a_clear_message(raw, message):
-    with pytest.raises(InputError, match="invalid inputs for flow t.i") as caught:
+    with pytest.raises(InputError, match=r"invalid inputs for flow t\.i") as caught:
         parse_inputs(FLOW, raw)
     assert message in str(caught.value)
