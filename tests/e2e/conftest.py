@@ -1,0 +1,106 @@
+"""End-to-end: the real `conveyor` CLI and services as processes, on the real servers.
+
+`e2e_stack` starts an executor, workers and an indexer with a fresh topic prefix and index prefix for
+the test module; `cli(...)` runs the `conveyor` command against them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    kafka: KafkaSettings
+    es: ElasticsearchSettings
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, command: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        out = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "conveyor.cli.main", command], env={**self.env, **(extra_env or {})},
+                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        self.procs[name] = proc
+        return proc
+
+    def stop(self, name: str, timeout: float = 30.0) -> None:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "conveyor.cli.main", *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+
+    def run_json(self, flow: str | Path, *args: str) -> dict[str, Any]:
+        done = self.cli("run", str(flow), "--output", "json", *args)
+        assert done.returncode in (0, 1), f"conveyor run failed ({done.returncode}):\n{done.stderr}\n{self.tail()}"
+        return dict(json.loads(done.stdout))
+
+    def poll(self, check: Callable[[], Any], timeout: float = 60.0, every: float = 0.5) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            result = check()
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(every)
+
+    def tail(self, lines: int = 30) -> str:
+        out = []
+        for path in sorted(self.logs.glob("*.log")):
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {path.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+@pytest.fixture(scope="module")
+def e2e_stack(kafka_bootstrap: str, elasticsearch_url: str, tmp_path_factory: pytest.TempPathFactory,
+              request: pytest.FixtureRequest) -> Iterator[Stack]:
+    name = request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:20]
+    prefix = f"e2e-{name}-{uuid.uuid4().hex[:6]}"
+    logs = tmp_path_factory.mktemp(f"{name}-logs")
+    env = {
+        **os.environ,
+        "CONVEYOR_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CONVEYOR_KAFKA_TOPIC_PREFIX": f"{prefix}.",
+        "CONVEYOR_KAFKA_PARTITIONS": "3",
+        "CONVEYOR_ELASTICSEARCH_URL": elasticsearch_url,
+        "CONVEYOR_ELASTICSEARCH_INDEX_PREFIX": prefix,
+        "CONVEYOR_HOME": str(logs / "home"),
+        "CONVEYOR_INDEXER_FLUSH_INTERVAL": "0.2",
+        "COLUMNS": "200",
+    }
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"{prefix}.", partitions=3)
+    es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
+    ensure_topics(kafka)
+    stack = Stack(env, kafka, es, logs)
+    stack.start("executor", "executor")
+    stack.start("indexer", "indexer")
+    for i in range(getattr(request.module, "WORKERS", 1)):
+        stack.start(f"worker-{i + 1}", "worker", {"CONVEYOR_WORKER_WORKER_ID": f"worker-{i + 1}"})
+    yield stack
+    for proc_name in list(stack.procs):
+        stack.stop(proc_name)
+    if request.session.testsfailed:
+        sys.stderr.write(stack.tail(60) + "\n")
