@@ -29,7 +29,7 @@ from conveyor.common.events import (
 from conveyor.common.flow import Flow
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import KafkaError
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import TaskRun
@@ -105,7 +105,11 @@ class Executor:
         log.info("executor started (transactions=%s)", self.settings.transactions)
         try:
             while not stop.is_set():
-                self.run_once()
+                try:
+                    self.run_once()
+                except RetryableKafkaError as exc:
+                    log.warning("Kafka hiccup, retrying: %s", exc)
+                    stop.wait(1.0)
         finally:
             self.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
@@ -46,7 +47,22 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise FatalKafkaError(f"cannot create topic {name}: {exc}") from exc
     log.info("created topics %s", ", ".join(created))
+    _wait_for_leaders(admin, created, timeout)
     return created
+
+
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> None:
+    """New topics answer with NOT_LEADER for a moment: wait until every partition has a leader."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(
+            n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
+            for n in names
+        ):
+            return
+        time.sleep(0.1)
+    raise FatalKafkaError(f"topics {', '.join(names)} have no leader after {timeout:.0f}s")
 
 
 def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float = 30.0) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -137,7 +138,7 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
         ends: dict[tuple[str, int], int] = {}
         start: list[TopicPartition] = []
         for topic, partition in partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout)
             if high > low:
                 ends[(topic, partition)] = high
                 start.append(TopicPartition(topic, partition, low))
@@ -178,18 +179,32 @@ def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) ->
         if metadata is None or metadata.error is not None or not metadata.partitions:
             reason = metadata.error if metadata is not None else "no metadata"
             raise FatalKafkaError(f"cannot read topic {topic}: {reason}")
-        start = []
+        ends = []
         for partition in sorted(metadata.partitions):
-            _, high = raw.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            start.append(TopicPartition(topic, partition, high))
-        raw.assign(start)
+            _, high = _watermarks(raw, TopicPartition(topic, partition), timeout)
+            ends.append(TopicPartition(topic, partition, high))
+        raw.assign(ends)
     except KafkaException as exc:
         consumer.close()
         raise from_kafka(exc.args[0], f"tail {topic}") from exc
-    except FatalKafkaError:
+    except BaseException:
         consumer.close()
         raise
     return consumer
+
+
+def _watermarks(consumer: _Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """The partition's low and high offsets, retrying while the broker is electing a leader."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            return int(low), int(high)
+        except KafkaException as exc:
+            # a new topic's partitions answer NOT_LEADER for a moment, not flagged retriable
+            if time.monotonic() > deadline:
+                raise from_kafka(exc.args[0], f"watermarks of {tp.topic}[{tp.partition}]") from exc
+            time.sleep(0.2)
 
 
 __all__ = ["Consumer", "Message", "read_partitions_to_end", "tail_consumer"]
