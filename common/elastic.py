@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 
 from conveyor.common.settings import ElasticsearchSettings
@@ -25,7 +26,7 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
     basic_auth = None
     if settings.username:
         basic_auth = (settings.username, settings.password.get_secret_value() if settings.password else "")
-    client = Elasticsearch(
+    return Elasticsearch(
         settings.url,
         api_key=api_key,
         basic_auth=basic_auth,
@@ -33,9 +34,8 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
         max_retries=3,
         retry_on_status=_RETRY_ON_STATUS,
         retry_on_timeout=True,
-        **({"ca_certs": settings.ca_certs} if settings.ca_certs else {}),
+        ca_certs=settings.ca_certs or DEFAULT,
     )
-    return client
 
 
 def describe(settings: ElasticsearchSettings) -> str:

@@ -1,9 +1,14 @@
 """A single-node Elasticsearch on loopback ports, from the integ-test-zip distribution.
 
-That distribution carries x-pack-core and x-pack-security but no other x-pack module (no ML, no
-geoip), so only security is switched off. Elasticsearch refuses to run as root: under root it runs
-as the system user `conveyor-es`, created on first use, and everything it touches must be
-reachable by that user (see `user.py`).
+That distribution is the server plus four modules: transport-netty4, apm, x-pack-core and
+x-pack-security. Security must be switched off (else it turns on TLS by itself). What is missing
+compared with the full distribution: `GET /` and `HEAD /` (rest-root: `info()` fails, `ping()` is
+False; use `cluster.health()`), scripts (lang-painless), and `_reindex`, `_update_by_query`,
+`_delete_by_query` (reindex). Index and component templates, bulk, search with aggregations,
+search_after, point in time, aliases and external versioning all work.
+
+Elasticsearch refuses to run as root: under root it runs as the system user `conveyor-es`, created
+on first use, and everything it touches must be reachable by that user (see `user.py`).
 """
 
 from __future__ import annotations

@@ -94,14 +94,13 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
     log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
     classpath = ["-cp", str(home / "libs" / "*"), f"-Dlog4j.configuration={log4j.as_uri()}"]
     env = {key: value for key, value in os.environ.items() if key != "JAVA_TOOL_OPTIONS"}
-    # --ignore-formatted: a data_dir kept from an earlier run is already formatted, with its own id.
-    format_storage = ["kafka.tools.StorageTool", "format", "--ignore-formatted", "-c", str(properties)]
-    run_checked(
-        "formatting Kafka's storage",
-        [java(), *classpath, *format_storage, "-t", _cluster_id()],
-        cwd=data_dir,
-        env=env,
-    )
+    if not (data_dir / "data" / "meta.properties").exists():  # else formatted by an earlier run
+        run_checked(
+            "formatting Kafka's storage",
+            [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties), "-t", _cluster_id()],
+            cwd=data_dir,
+            env=env,
+        )
     process = ServerProcess(
         f"Kafka on 127.0.0.1:{port}",
         [java(), *HEAP, "-Djava.awt.headless=true", *classpath, "kafka.Kafka", str(properties)],

@@ -58,12 +58,15 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def log_tail(path: Path, lines: int = 40) -> str:
+def log_tail(path: Path, lines: int = 30) -> str:
+    """The last lines of a log, after its last errors (a JVM's shutdown chatter buries the cause)."""
     try:
-        text = path.read_text(errors="replace")
+        text = path.read_text(errors="replace").splitlines()
     except OSError as error:
         return f"(no log at {path}: {error})"
-    return "\n".join(text.splitlines()[-lines:])
+    tail = text[-lines:]
+    errors = [line for line in text[:-lines] if " ERROR " in line or " FATAL " in line or "Exception" in line]
+    return "\n".join([*errors[-10:], *(["..."] if errors else []), *tail])
 
 
 class ServerProcess:
@@ -110,7 +113,7 @@ class ServerProcess:
 
     def failure(self, reason: str) -> StartError:
         tails = [
-            f"last lines of {path}:\n{log_tail(path)}"
+            f"from {path.name}:\n{log_tail(path)}"
             for path in (self.log_path, self.server_log)
             if path is not None and path.exists() and path.stat().st_size
         ]

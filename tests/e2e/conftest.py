@@ -34,9 +34,11 @@ class Stack:
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(self, name: str, command: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        out = (self.logs / f"{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "conveyor.cli.main", command], env={**self.env, **(extra_env or {})},
-                                stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+        with (self.logs / f"{name}.log").open("ab") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "conveyor.cli.main", command],
+                env={**self.env, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+            )
         self.procs[name] = proc
         return proc
 

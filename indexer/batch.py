@@ -1,0 +1,106 @@
+"""The messages polled since the last bulk: decoded as they arrive, reduced to the newest document of
+each entity when the batch is written, and closed by a size or an age bound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from conveyor.indexer.documents import Action, decode
+from conveyor.indexer.errors import DocumentError
+
+
+class Record(Protocol):
+    """What the batch needs of a Kafka message (`confluent_kafka.Message` has it)."""
+
+    def topic(self) -> str | None: ...
+    def partition(self) -> int | None: ...
+    def offset(self) -> int | None: ...
+    def value(self) -> bytes | None: ...
+    def timestamp(self) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A document to write and the message it came from (for the dead-letter topic if it is rejected)."""
+
+    action: Action
+    message: Record
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    message: Record
+    reason: str
+
+
+class Batch:
+    def __init__(self, prefix: str, kinds: dict[str, str]) -> None:
+        """`kinds` maps each consumed topic's full name to the kind of document it holds."""
+        self._prefix = prefix
+        self._kinds = kinds
+        self._entries: list[tuple[Record, Action | DocumentError | None]] = []
+        self.opened_at: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def messages(self) -> list[Record]:
+        return [msg for msg, _ in self._entries]
+
+    def add(self, msg: Record, now: float) -> None:
+        topic = msg.topic() or ""
+        _, ts = msg.timestamp()
+        try:
+            outcome: Action | DocumentError | None = decode(
+                self._prefix,
+                self._kinds.get(topic, ""),
+                msg.value(),
+                topic=topic,
+                partition=msg.partition() or 0,
+                offset=msg.offset() or 0,
+                timestamp_ms=ts if ts > 0 else None,
+            )
+        except DocumentError as exc:
+            outcome = exc
+        if self.opened_at is None:
+            self.opened_at = now
+        self._entries.append((msg, outcome))
+
+    def due(self, now: float, max_size: int, max_age: float) -> bool:
+        """Full, or its oldest message has waited `max_age` seconds."""
+        if not self._entries:
+            return False
+        return len(self._entries) >= max_size or (self.opened_at is not None and now - self.opened_at >= max_age)
+
+    def pending(self) -> list[Pending]:
+        """The newest version of each entity (highest revision; on a tie, the later message), in the
+        order the entities first appeared. Older versions in the batch are superseded, not written."""
+        latest: dict[tuple[str, str], Pending] = {}
+        for msg, outcome in self._entries:
+            if not isinstance(outcome, Action):
+                continue
+            seen = latest.get(outcome.key)
+            if seen is None or (outcome.version or 0) >= (seen.action.version or 0):
+                # Re-inserting after a pop would move the key to the end; assignment keeps its place.
+                latest[outcome.key] = Pending(outcome, msg)
+        return list(latest.values())
+
+    def undecodable(self) -> list[Undecodable]:
+        return [Undecodable(msg, str(out)) for msg, out in self._entries if isinstance(out, DocumentError)]
+
+    def drop_partitions(self, partitions: set[tuple[str, int]]) -> int:
+        """Forget the messages of revoked partitions: their new owner reads them again from the last
+        committed offset. Returns how many were dropped."""
+        before = len(self._entries)
+        self._entries = [
+            (msg, out) for msg, out in self._entries if ((msg.topic() or ""), msg.partition() or 0) not in partitions
+        ]
+        if not self._entries:
+            self.opened_at = None
+        return before - len(self._entries)
+
+    def clear(self) -> None:
+        self._entries = []
+        self.opened_at = None

@@ -1,0 +1,38 @@
+"""Errors of the indexer.
+
+IndexerError (ConveyorError)
+├── DocumentError        a message cannot become a document (not JSON, not the topic's model, no date to
+│                        place it in a monthly index): it goes to the dead-letter topic, the indexer goes on
+├── RetryableIndexError  Elasticsearch is unreachable, answers 5xx, or still 429 after the bulk helper's own
+│                        retries: back off and send the same batch again; offsets stay uncommitted
+├── TemplateError        the index templates cannot be installed (a bad prefix, a refused mapping): fatal
+└── QueryError           a query asks for something the indices cannot answer (unknown sort field, a cursor
+                         that is not ours): the caller's mistake, shown to the user as is
+
+A document Elasticsearch rejects (HTTP 400, e.g. a mapping error) is not an exception: `bulk.write`
+returns it among the rejected, and the service dead-letters it.
+"""
+
+from __future__ import annotations
+
+from conveyor.common.errors import ConveyorError
+
+
+class IndexerError(ConveyorError):
+    """Base of the indexer's errors."""
+
+
+class DocumentError(IndexerError):
+    pass
+
+
+class RetryableIndexError(IndexerError):
+    pass
+
+
+class TemplateError(IndexerError):
+    pass
+
+
+class QueryError(IndexerError, ValueError):
+    pass

@@ -1,0 +1,193 @@
+"""The Task Runs queries: what the CLI and the HTTP API ask of Elasticsearch.
+
+Results are plain dicts in the reference's camelCase shape: a task run is the TaskRun JSON plus
+`attemptsCount`, `workerId` and `revision` (and `state.durationMs`); an execution is the Execution
+JSON without `taskRunList`, plus `taskRunCount`; a log line is the LogEntry JSON.
+
+Filters:
+- `namespace` matches the namespace and every namespace under it: `company` matches `company` and
+  `company.team`, not `companyx` (the reference's rule).
+- `state` is a list of states (any of them); `q` is a case-insensitive substring of an id, the
+  namespace, the flow or task id (or a ForEach value).
+- `start` / `end` bound `state.startDate` (inclusive): what started in that window.
+
+Paging is always `search_after` on the requested sort plus `id` as the tiebreaker; `Page.next` is an
+opaque cursor to pass back as `search_after`, None on the last page. A missing index (nothing indexed
+yet) reads as no results, never as an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+from conveyor.common.state import StateType
+from conveyor.indexer.dsl import (
+    Cursor,
+    When,
+    daily_stats_search,
+    day,
+    encode_cursor,
+    execution_search,
+    log_search,
+    taskrun_search,
+)
+from conveyor.indexer.templates import EXECUTIONS, LOGS, TASKRUNS, alias
+
+
+@dataclass(frozen=True)
+class Page:
+    results: list[dict[str, Any]]
+    total: int
+    next: Cursor | None = None
+
+
+def _search(client: Elasticsearch, index: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.search(index=index, ignore_unavailable=True, allow_no_indices=True, **body)
+    return dict(response.body)
+
+
+def _page(client: Elasticsearch, index: str, body: dict[str, Any]) -> Page:
+    """One page; asks for one hit more than the page holds, so `next` is None exactly on the last page."""
+    size = body["size"]
+    hits = _search(client, index, {**body, "size": size + 1}).get("hits", {})
+    items = hits.get("hits", [])
+    total = hits.get("total", {}).get("value", 0)
+    cursor = encode_cursor(items[size - 1]["sort"]) if len(items) > size else None
+    return Page([h["_source"] for h in items[:size]], total, cursor)
+
+
+def search_taskruns(
+    client: Elasticsearch,
+    prefix: str,
+    *,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    state: list[str] | None = None,
+    execution_id: str | None = None,
+    task_id: str | None = None,
+    q: str | None = None,
+    start: When | None = None,
+    end: When | None = None,
+    size: int = 25,
+    sort: str = "state.startDate:desc",
+    search_after: Cursor | None = None,
+) -> Page:
+    body = taskrun_search(
+        namespace=namespace,
+        flow_id=flow_id,
+        state=state,
+        execution_id=execution_id,
+        task_id=task_id,
+        q=q,
+        start=start,
+        end=end,
+        size=size,
+        sort=sort,
+        search_after=search_after,
+    )
+    return _page(client, alias(prefix, TASKRUNS), body)
+
+
+def search_executions(
+    client: Elasticsearch,
+    prefix: str,
+    *,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    state: list[str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    q: str | None = None,
+    start: When | None = None,
+    end: When | None = None,
+    size: int = 25,
+    sort: str = "state.startDate:desc",
+    search_after: Cursor | None = None,
+) -> Page:
+    body = execution_search(
+        namespace=namespace,
+        flow_id=flow_id,
+        state=state,
+        labels=labels,
+        q=q,
+        start=start,
+        end=end,
+        size=size,
+        sort=sort,
+        search_after=search_after,
+    )
+    return _page(client, alias(prefix, EXECUTIONS), body)
+
+
+def get_execution(client: Elasticsearch, prefix: str, execution_id: str) -> dict[str, Any] | None:
+    """The execution's document (Execution JSON without `taskRunList`), None if not indexed."""
+    body = {"query": {"ids": {"values": [execution_id]}}, "size": 1, "sort": [{"revision": "desc"}]}
+    hits = _search(client, alias(prefix, EXECUTIONS), body).get("hits", {}).get("hits", [])
+    return dict(hits[0]["_source"]) if hits else None
+
+
+def search_logs(
+    client: Elasticsearch,
+    prefix: str,
+    execution_id: str,
+    task_id: str | None = None,
+    *,
+    task_run_id: str | None = None,
+    min_level: str | None = None,
+) -> list[dict[str, Any]]:
+    """Every log line of the execution (or of one task / task run), oldest first."""
+    body = log_search(execution_id, task_id, task_run_id=task_run_id, min_level=min_level)
+    lines: list[dict[str, Any]] = []
+    while True:
+        hits = _search(client, alias(prefix, LOGS), body).get("hits", {}).get("hits", [])
+        for hit in hits:
+            line = dict(hit["_source"])
+            line.pop("partition", None)
+            line.pop("offset", None)
+            lines.append(line)
+        if len(hits) < body["size"]:
+            return lines
+        body["search_after"] = hits[-1]["sort"]
+
+
+def daily_taskrun_stats(
+    client: Elasticsearch,
+    prefix: str,
+    *,
+    start: date | datetime | str,
+    end: date | datetime | str,
+    namespace: str | None = None,
+    flow_id: str | None = None,
+    task_id: str | None = None,
+    state: list[str] | None = None,
+    time_zone: str = "UTC",
+) -> list[dict[str, Any]]:
+    """One entry per day from `start` to `end` (inclusive, empty days too), by the day task runs started:
+    `{"startDate": "2024-05-01", "counts": {"SUCCESS": 3, ...every state...},
+      "duration": {"count": 3, "min": ms, "avg": ms, "max": ms, "sum": ms}}` (None when no task run)."""
+    body = daily_stats_search(
+        start=start, end=end, namespace=namespace, flow_id=flow_id, task_id=task_id, state=state, time_zone=time_zone
+    )
+    response = _search(client, alias(prefix, TASKRUNS), body)
+    buckets = {b["key_as_string"]: b for b in response.get("aggregations", {}).get("days", {}).get("buckets", [])}
+    days = []
+    current, last = day(start), day(end)
+    while current <= last:
+        days.append(_stats_entry(current.isoformat(), buckets.get(current.isoformat())))
+        current += timedelta(days=1)
+    return days
+
+
+def _stats_entry(day: str, bucket: dict[str, Any] | None) -> dict[str, Any]:
+    counts = {s.value: 0 for s in StateType}
+    duration: dict[str, Any] = {"count": 0, "min": None, "avg": None, "max": None, "sum": 0}
+    if bucket:
+        for b in bucket["states"]["buckets"]:
+            counts[b["key"]] = b["doc_count"]
+        stats = bucket["duration"]
+        duration = {k: stats.get(k) for k in ("count", "min", "avg", "max", "sum")}
+    return {"startDate": day, "counts": counts, "duration": duration}

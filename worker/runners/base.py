@@ -1,0 +1,125 @@
+"""What a runner is given and what it gives back.
+
+A runner runs one runnable task type: `run(task, ctx) -> RunOutcome`. It renders properties through
+`ctx.render`, logs through `ctx.log`, reports metrics through `ctx.metric`, and watches `ctx.stopped`, which
+is set when the attempt is killed, times out or the worker shuts down. How the attempt then ends is the
+worker's business (`ctx.reason`), not the runner's: a runner that notices `stopped` just returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol, TypeVar
+
+from conveyor.common.clock import utcnow
+from conveyor.common.events import LogEntry, WorkerJob
+from conveyor.common.model import MetricEntry
+from conveyor.common.render import render_value
+from conveyor.common.state import StateType
+from conveyor.common.tasks.base import LogLevel, Task
+
+log = logging.getLogger(__name__)
+
+T_contra = TypeVar("T_contra", bound=Task, contravariant=True)
+
+
+class StopReason(StrEnum):
+    KILLED = "killed"
+    TIMEOUT = "timeout"
+    # The worker is shutting down and its grace period is over: the attempt is abandoned, not reported.
+    SHUTDOWN = "shutdown"
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    state: StateType
+    outputs: dict[str, Any] | None = None
+    metrics: list[MetricEntry] = field(default_factory=list)
+    error: str | None = None
+
+    @classmethod
+    def success(cls, outputs: dict[str, Any] | None = None) -> RunOutcome:
+        return cls(StateType.SUCCESS, outputs)
+
+    @classmethod
+    def failed(cls, error: str, outputs: dict[str, Any] | None = None) -> RunOutcome:
+        return cls(StateType.FAILED, outputs, error=error)
+
+
+class Runner(Protocol[T_contra]):
+    def run(self, task: T_contra, ctx: RunContext) -> RunOutcome: ...
+
+
+class RunContext:
+    """One attempt's view of the world: its variables, its log and metrics, and its stop event."""
+
+    def __init__(
+        self, job: WorkerJob, *, worker_id: str | None = None, emit: Callable[[LogEntry], None] | None = None
+    ) -> None:
+        self.job = job
+        self.worker_id = worker_id
+        self.task_id = job.task_run.task_id
+        self.task_type = str(job.task.get("type", ""))
+        # Lines below this level are dropped entirely (the task's `logLevel`, set once the task validates).
+        self.log_level: LogLevel | None = None
+        self.stopped = threading.Event()
+        self.reason: StopReason | None = None
+        self.metrics: list[MetricEntry] = []
+        self._emit = emit or (lambda _: None)
+        self._lock = threading.Lock()
+        self._variables = {**job.context, "task": {"id": self.task_id, "type": self.task_type}}
+
+    def stop(self, reason: StopReason) -> bool:
+        """Ask the attempt to stop; the first reason wins. True when this call stopped it."""
+        with self._lock:
+            if self.reason is not None:
+                return False
+            self.reason = reason
+        self.stopped.set()
+        return True
+
+    def render(self, value: Any) -> Any:
+        """Render every expression inside `value`; raises `RenderError` naming the task and the expression."""
+        return render_value(value, self._variables, self.task_id)
+
+    def log(self, level: LogLevel | str, message: str) -> None:
+        level = LogLevel(level)
+        if self.log_level is not None and level.rank < self.log_level.rank:
+            return
+        tr = self.job.task_run
+        self._emit(
+            LogEntry(
+                namespace=tr.namespace,
+                flow_id=tr.flow_id,
+                execution_id=tr.execution_id,
+                task_id=tr.task_id,
+                task_run_id=tr.id,
+                attempt_number=self.job.attempt,
+                level=level,
+                message=message,
+                timestamp=utcnow(),
+                worker_id=self.worker_id,
+            )
+        )
+
+    def metric(
+        self,
+        name: str,
+        value: float,
+        type: Literal["counter", "timer"] = "counter",
+        tags: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a counter, or a timer in seconds; they travel with the attempt's result."""
+        entry = MetricEntry(
+            type=type,
+            name=name,
+            value=value,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            timestamp=utcnow(),
+        )
+        with self._lock:
+            self.metrics.append(entry)
