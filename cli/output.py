@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
@@ -23,8 +24,10 @@ STATE_STYLE = {
     "RESTARTED": "blue",
 }
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (CI logs, `| less`) gets wide tables rather than rich's 80-column default.
+_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 200
+console = Console(width=_WIDTH)
+err_console = Console(stderr=True, width=_WIDTH)
 
 
 def print_json(value: Any) -> None:

@@ -74,13 +74,13 @@ def _follow(follower: Follower, execution_id: str, timeout: float, live: bool) -
     with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
         while time.monotonic() < deadline:
             for msg in follower.poll(0.2):
-                if msg.topic().endswith("logs"):
+                if (msg.topic() or "").endswith("logs"):
                     _print_log(msg.value(), execution_id, live)
                     continue
-                key = msg.key()
-                if key is None or key.decode() != execution_id or msg.value() is None:
+                key, value = msg.key(), msg.value()
+                if key is None or key.decode() != execution_id or value is None:
                     continue
-                snapshot = Execution.model_validate_json(msg.value())
+                snapshot = Execution.model_validate_json(value)
                 if latest is None or snapshot.revision >= latest.revision:
                     latest = snapshot
                     view.update(execution_table(latest), refresh=True)

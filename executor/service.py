@@ -119,7 +119,7 @@ class Executor:
         due = self._due_timers()
         if not messages and not due:
             return 0
-        before = {}
+        before: dict[str, ExecutorState | None] = {}
         try:
             if self.producer.transactional:
                 self.producer.begin()
@@ -145,7 +145,7 @@ class Executor:
             return 0
         return len(messages) + len(due)
 
-    def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, Any]) -> None:
+    def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, ExecutorState | None]) -> None:
         try:
             event: Event = EVENT_ADAPTER.validate_json(msg.value() or b"")
         except ValidationError as exc:

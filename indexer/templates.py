@@ -171,8 +171,9 @@ def index_template(prefix: str, kind: str) -> dict[str, Any]:
 
 
 def install(client: Elasticsearch, prefix: str) -> None:
-    """Put the component and index templates (idempotent: a PUT replaces), then add any new mapping to
-    the monthly indices that already exist, so an upgrade needs no reindex for added fields.
+    """Put the component and index templates (idempotent: a PUT replaces), add any new mapping to the
+    monthly indices that already exist (an upgrade needs no reindex for added fields), and create this
+    month's indices if missing.
 
     Connection errors propagate (the caller retries); a refusal raises `TemplateError`.
     """
@@ -189,6 +190,11 @@ def install(client: Elasticsearch, prefix: str) -> None:
             client.indices.put_mapping(
                 index=index_pattern(prefix, kind), allow_no_indices=True, ignore_unavailable=True, **mappings
             )
+        # The current month's indices exist before the first document, so the aliases always have a
+        # searchable index behind them: a query never races the creation of the only index (a 503).
+        for kind in KINDS:
+            index = monthly_index(prefix, kind, datetime.now(UTC))
+            client.options(ignore_status=400).indices.create(index=index)
     except ApiError as exc:
         if exc.status_code in (429,) or exc.status_code >= 500:
             raise

@@ -138,7 +138,7 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
         ends: dict[tuple[str, int], int] = {}
         start: list[TopicPartition] = []
         for topic, partition in partitions:
-            low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout)
+            low, high = watermarks(consumer, TopicPartition(topic, partition), timeout)
             if high > low:
                 ends[(topic, partition)] = high
                 start.append(TopicPartition(topic, partition, low))
@@ -181,7 +181,7 @@ def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) ->
             raise FatalKafkaError(f"cannot read topic {topic}: {reason}")
         ends = []
         for partition in sorted(metadata.partitions):
-            _, high = _watermarks(raw, TopicPartition(topic, partition), timeout)
+            _, high = watermarks(raw, TopicPartition(topic, partition), timeout)
             ends.append(TopicPartition(topic, partition, high))
         raw.assign(ends)
     except KafkaException as exc:
@@ -193,7 +193,7 @@ def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) ->
     return consumer
 
 
-def _watermarks(consumer: _Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+def watermarks(consumer: _Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
     """The partition's low and high offsets, retrying while the broker is electing a leader."""
     deadline = time.monotonic() + timeout
     while True:
@@ -207,4 +207,4 @@ def _watermarks(consumer: _Consumer, tp: TopicPartition, timeout: float) -> tupl
             time.sleep(0.2)
 
 
-__all__ = ["Consumer", "Message", "read_partitions_to_end", "tail_consumer"]
+__all__ = ["Consumer", "Message", "read_partitions_to_end", "tail_consumer", "watermarks"]

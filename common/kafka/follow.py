@@ -9,6 +9,7 @@ from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError as _KafkaError
 from confluent_kafka import Message, TopicPartition
 
+from conveyor.common.kafka.consumer import watermarks
 from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
 
@@ -34,7 +35,7 @@ class Follower:
                 raise FatalKafkaError(f"topic {topic} does not exist on {settings.bootstrap}")
             for partition in metadata.topics[topic].partitions:
                 tp = TopicPartition(topic, partition)
-                _, high = self._consumer.get_watermark_offsets(tp, timeout=timeout)
+                _, high = watermarks(self._consumer, tp, timeout)
                 assignment.append(TopicPartition(topic, partition, high))
         self._consumer.assign(assignment)
 

@@ -26,13 +26,13 @@ from conveyor.common.servers.errors import FetchError
 
 log = logging.getLogger(__name__)
 
-KAFKA_VERSION = "3.9.1"  # keep in step with deploy/local/kafka-pom.xml
+KAFKA_VERSION = "3.9.1"  # keep in step with kafka-pom.xml beside this file
 ELASTICSEARCH_VERSION = "8.17.4"
 ELASTICSEARCH_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
 # Pinned so the outcome does not depend on the default plugin version of the machine's Maven.
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = ".complete"
-_KAFKA_POM = Path(__file__).resolve().parents[2] / "deploy" / "local" / "kafka-pom.xml"
+_KAFKA_POM = Path(__file__).resolve().parent / "kafka-pom.xml"
 
 
 def cache_dir() -> Path:

@@ -37,7 +37,10 @@ class Stack:
         with (self.logs / f"{name}.log").open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "conveyor.cli.main", command],
-                env={**self.env, **(extra_env or {})}, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT,
+                env={**self.env, **(extra_env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
             )
         self.procs[name] = proc
         return proc
@@ -52,8 +55,15 @@ class Stack:
             proc.wait()
 
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "conveyor.cli.main", *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "conveyor.cli.main", *args],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
     def run_json(self, flow: str | Path, *args: str) -> dict[str, Any]:
         done = self.cli("run", str(flow), "--output", "json", *args)
@@ -77,8 +87,12 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def e2e_stack(kafka_bootstrap: str, elasticsearch_url: str, tmp_path_factory: pytest.TempPathFactory,
-              request: pytest.FixtureRequest) -> Iterator[Stack]:
+def e2e_stack(
+    kafka_bootstrap: str,
+    elasticsearch_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> Iterator[Stack]:
     name = request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")[:20]
     prefix = f"e2e-{name}-{uuid.uuid4().hex[:6]}"
     logs = tmp_path_factory.mktemp(f"{name}-logs")

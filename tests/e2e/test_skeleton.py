@@ -45,8 +45,10 @@ def test_run_prints_task_runs_and_exit_codes_follow_the_state(e2e_stack: Stack, 
     assert done.returncode == 0, done.stderr + e2e_stack.tail()
     assert "greet" in done.stdout and "say" in done.stdout and "SUCCESS" in done.stdout
     failing = tmp_path / "fail.yaml"
-    failing.write_text("id: fail\nnamespace: conveyor.tests\ntasks:\n"
-                       "  - {id: boom, type: io.kestra.plugin.core.execution.Fail, errorMessage: no luck}\n")
+    failing.write_text(
+        "id: fail\nnamespace: conveyor.tests\ntasks:\n"
+        "  - {id: boom, type: io.kestra.plugin.core.execution.Fail, errorMessage: no luck}\n"
+    )
     done = e2e_stack.cli("run", str(failing), "--output", "json")
     assert done.returncode == 1
     execution = json.loads(done.stdout)
@@ -56,8 +58,10 @@ def test_run_prints_task_runs_and_exit_codes_follow_the_state(e2e_stack: Stack, 
 
 def test_invalid_flow_exits_2_naming_file_line_and_field(e2e_stack: Stack, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: bad\nnamespace: conveyor.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
-                   "    mesage: typo\n")
+    bad.write_text(
+        "id: bad\nnamespace: conveyor.tests\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n"
+        "    mesage: typo\n"
+    )
     done = e2e_stack.cli("run", str(bad))
     assert done.returncode == 2
     assert f"{bad}:6:" in done.stderr and "tasks[0].mesage" in done.stderr and "unknown property" in done.stderr
@@ -72,6 +76,7 @@ def test_undecodable_event_goes_to_dead_letter_and_the_executor_goes_on(e2e_stac
     producer.flush()
     consumer = Consumer(e2e_stack.kafka, "test-dead-letter", [topics.dead_letter])
     try:
+
         def dead() -> list:
             return [m for m in consumer.consume(100, 0.5) if m.key() == b"not-an-execution"]
 

@@ -72,8 +72,15 @@ class Harness:
 
     def answer(self, job: WorkerJob, output: str) -> None:
         for state, outputs in ((StateType.RUNNING, None), (StateType.SUCCESS, {"value": output})):
-            result = TaskResult(execution_id=job.task_run.execution_id, task_run_id=job.task_run.id, attempt=job.attempt,
-                                state=state, date=datetime.now(UTC), worker_id="test", outputs=outputs)
+            result = TaskResult(
+                execution_id=job.task_run.execution_id,
+                task_run_id=job.task_run.id,
+                attempt=job.attempt,
+                state=state,
+                date=datetime.now(UTC),
+                worker_id="test",
+                outputs=outputs,
+            )
             self.producer.send(self.topics.execution_events, result.execution_id, result.to_json())
         self.producer.flush()
 
