@@ -24,7 +24,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
 from conveyor.indexer.errors import TemplateError
 
@@ -194,7 +194,11 @@ def install(client: Elasticsearch, prefix: str) -> None:
         # searchable index behind them: a query never races the creation of the only index (a 503).
         for kind in KINDS:
             index = monthly_index(prefix, kind, datetime.now(UTC))
-            client.options(ignore_status=400).indices.create(index=index)
+            try:
+                client.indices.create(index=index)
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
     except ApiError as exc:
         if exc.status_code in (429,) or exc.status_code >= 500:
             raise

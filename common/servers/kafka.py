@@ -97,7 +97,7 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
     if not (data_dir / "data" / "meta.properties").exists():  # else formatted by an earlier run
         run_checked(
             "formatting Kafka's storage",
-            [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties), "-t", _cluster_id()],
+            [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties), f"--cluster-id={_cluster_id()}"],
             cwd=data_dir,
             env=env,
         )
@@ -113,7 +113,8 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
 
 
 def _cluster_id() -> str:
-    # What `kafka-storage random-uuid` prints: a UUID in URL-safe base64 without padding.
+    # What `kafka-storage random-uuid` prints: a UUID in URL-safe base64 without padding. It may start
+    # with "-", hence `--cluster-id=` rather than `-t ID` on the command line.
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 

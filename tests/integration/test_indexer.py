@@ -277,6 +277,13 @@ def test_taskrun_queries_filter_sort_page_and_aggregate(
     with running(kafka_settings, es_settings):
         eventually(lambda: len(docs(client, f"{p}-taskruns")) == len(specs), what="every task run indexed")
 
+    # The templates put every monthly index behind the read alias, with the explicit mapping.
+    this_month = f"{p}-taskruns-{datetime.now(UTC):%Y.%m}"
+    assert set(client.indices.get_alias(name=f"{p}-taskruns")) == {f"{p}-taskruns-2024.05", this_month}
+    mapping = client.indices.get_mapping(index=f"{p}-taskruns-2024.05")[f"{p}-taskruns-2024.05"]["mappings"]
+    assert mapping["dynamic"] == "false"
+    assert mapping["properties"]["state"]["properties"]["durationMs"] == {"type": "long"}
+
     def ids(**kw: Any) -> list[str]:
         return [r["id"] for r in queries.search_taskruns(client, p, size=100, **kw).results]
 
