@@ -97,7 +97,15 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
     if not (data_dir / "data" / "meta.properties").exists():  # else formatted by an earlier run
         run_checked(
             "formatting Kafka's storage",
-            [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties), f"--cluster-id={_cluster_id()}"],
+            [
+                java(),
+                *classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-c",
+                str(properties),
+                f"--cluster-id={_cluster_id()}",
+            ],
             cwd=data_dir,
             env=env,
         )
