@@ -53,6 +53,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the end (default 600)")
+    # Advanced (tests, the conformance corpus): inputs as one JSON object; --raw-inputs skips their typing.
+    p.add_argument("--inputs-json", metavar="JSON", help=argparse.SUPPRESS)
+    p.add_argument("--raw-inputs", action="store_true", help=argparse.SUPPRESS)
+
+    p = sub.add_parser("logs", help="an execution's log lines, oldest first (Elasticsearch)")
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p.add_argument("--task", "-t", help="only this task id's lines")
+    p.add_argument("--level", "-l", choices=["TRACE", "DEBUG", "INFO", "WARN", "ERROR"], help="minimum level")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--wait", type=float, default=0.0, metavar="SECONDS", help="wait up to SECONDS for the execution to end"
+    )
+
+    for name, what in (("kill", "kill a running execution"), ("restart", "restart a FAILED or KILLED execution")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("execution", metavar="EXECUTION_ID")
+        p.add_argument("--wait", action="store_true", help="follow the execution to its end and print it")
+        p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
 
     p = sub.add_parser("validate", help="check flow files without running them")
     p.add_argument("flows", nargs="+")
@@ -74,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
 
     for service in ("executor", "worker", "indexer"):
         sub.add_parser(service, help=f"run the {service} service in the foreground")
+    p = sub.add_parser("server", help="the HTTP API (OpenAPI at /docs) and the Task Runs web page")
+    p.add_argument("--host", help="address to listen on (env CONVEYOR_SERVER_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (env CONVEYOR_SERVER_PORT, default 8080)")
 
     p = sub.add_parser("demo", help="start the local stack, run every flow in examples/, print their task runs")
     p.add_argument("--examples", default="examples", help="folder of flow files (default examples/)")
@@ -125,7 +147,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "run":
         from conveyor.cli.run import run
 
-        return run(args.flow, args.input, args.output, args.timeout, KafkaSettings())
+        return run(
+            args.flow,
+            args.input,
+            args.output,
+            args.timeout,
+            KafkaSettings(),
+            inputs_json=args.inputs_json,
+            raw_inputs=args.raw_inputs,
+        )
+    if command == "logs":
+        from conveyor.cli.logs import logs
+
+        return logs(
+            ElasticsearchSettings(),
+            args.execution,
+            task=args.task,
+            level=args.level,
+            output=args.output,
+            wait=args.wait,
+        )
+    if command in ("kill", "restart"):
+        from conveyor.cli import control
+
+        action = control.kill if command == "kill" else control.restart
+        return action(KafkaSettings(), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
     if command == "validate":
         from conveyor.common.loader import load_flow_file
 
@@ -162,6 +208,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from conveyor.cli import topics
 
         return topics.topics(args.action, KafkaSettings())
+    if command == "server":
+        from conveyor.api.server import serve
+
+        return serve(args.host, args.port)
     if command in ("executor", "worker", "indexer"):
         from conveyor.cli import services
 

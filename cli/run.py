@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -30,8 +31,31 @@ def parse_input_args(pairs: list[str]) -> dict[str, str]:
     return inputs
 
 
-def run(path: str, inputs: list[str], output: str, timeout: float, kafka: KafkaSettings) -> int:
-    final = submit_and_wait(path, inputs, kafka, timeout, quiet=output == "json")
+def parse_inputs_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--inputs-json expects a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"--inputs-json expects a JSON object, got {type(value).__name__}")
+    return value
+
+
+def run(
+    path: str,
+    inputs: list[str],
+    output: str,
+    timeout: float,
+    kafka: KafkaSettings,
+    *,
+    inputs_json: str | None = None,
+    raw_inputs: bool = False,
+) -> int:
+    final = submit_and_wait(
+        path, inputs, kafka, timeout, quiet=output == "json", inputs_json=inputs_json, raw_inputs=raw_inputs
+    )
     if final is None:
         return EXIT_FAILED
     if output == "json":
@@ -46,11 +70,22 @@ def run(path: str, inputs: list[str], output: str, timeout: float, kafka: KafkaS
 
 
 def submit_and_wait(
-    path: str, inputs: list[str], kafka: KafkaSettings, timeout: float, quiet: bool = False
+    path: str,
+    inputs: list[str],
+    kafka: KafkaSettings,
+    timeout: float,
+    quiet: bool = False,
+    *,
+    inputs_json: str | None = None,
+    raw_inputs: bool = False,
 ) -> Execution | None:
-    """Submit an execution of the flow file and follow it to its end (None if it did not end in time)."""
+    """Submit an execution of the flow file and follow it to its end (None if it did not end in time).
+
+    `inputs_json` (a JSON object) gives inputs as JSON values, `inputs` (NAME=VALUE) win over it; with
+    `raw_inputs` they are passed through unchecked and untyped, as the reference's own tests do."""
     flow = load_flow_file(path)  # FlowError -> exit 2 in main
-    created = new_execution(flow, parse_input_args(inputs))  # InputError -> exit 2 in main
+    given = {**parse_inputs_json(inputs_json), **parse_input_args(inputs)}
+    created = new_execution(flow, given, typed=not raw_inputs)  # InputError -> exit 2 in main
     topics = Topics.of(kafka)
     follower = Follower(kafka, [topics.executions, topics.logs])
     producer = Producer(kafka)

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -90,6 +91,8 @@ def _up_detached(workers: int, timeout: float) -> int:
             state = read_state()
             if state is not None and state.get("pid") == child.pid and state.get("ready"):
                 err_console.print(f"local stack up (pid {child.pid}); logs in {log_path}")
+                if state.get("serverUrl"):
+                    err_console.print(f"Task Runs page and API: {state['serverUrl']} (API docs at /docs)")
                 return 0
             if child.poll() is not None:
                 err_console.print(f"[red]the local stack failed to start[/red]:\n{log_tail(log_path)}")
@@ -112,12 +115,15 @@ def _up_foreground(workers: int) -> int:
     try:
         kafka = KafkaSettings(bootstrap=kafka_server.bootstrap)
         ensure_topics(kafka)
+        host, port = os.environ.get("CONVEYOR_SERVER_HOST", "127.0.0.1"), _server_port()
         env = {
             **os.environ,
             "CONVEYOR_KAFKA_BOOTSTRAP": kafka_server.bootstrap,
             "CONVEYOR_ELASTICSEARCH_URL": es_server.url,
+            "CONVEYOR_SERVER_HOST": host,
+            "CONVEYOR_SERVER_PORT": str(port),
         }
-        names = ["executor", "indexer", *(f"worker-{i + 1}" for i in range(workers))]
+        names = ["executor", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
         for name in names:
             services[name] = _service(name, env, home)
         state = {
@@ -125,6 +131,7 @@ def _up_foreground(workers: int) -> int:
             "ready": True,
             "kafkaBootstrap": kafka_server.bootstrap,
             "elasticsearchUrl": es_server.url,
+            "serverUrl": f"http://{host}:{port}",
             "kafkaPid": kafka_server.pid,
             "elasticsearchPid": es_server.pid,
             "services": {name: proc.pid for name, proc in services.items()},
@@ -142,6 +149,20 @@ def _up_foreground(workers: int) -> int:
         with _suppress_missing():
             state_file().unlink()
     return 0
+
+
+def _server_port() -> int:
+    """CONVEYOR_SERVER_PORT if set, else 8080 when free, else any free port."""
+    if os.environ.get("CONVEYOR_SERVER_PORT"):
+        return int(os.environ["CONVEYOR_SERVER_PORT"])
+    for port in (8080, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(probe.getsockname()[1])
+    raise OSError("no free port for the server")
 
 
 def _service(name: str, env: dict[str, str], home: Path) -> ServerProcess:
@@ -238,6 +259,9 @@ def status(output: str) -> int:
             name: {"pid": pid, "alive": _alive(pid)} for name, pid in (state or {}).get("services", {}).items()
         },
     }
+    server_url = (state or {}).get("serverUrl")
+    if server_url:
+        report["server"] = {"url": server_url, "reachable": _server_ok(server_url)}
     if output == "json":
         print_json(report)
     else:
@@ -246,6 +270,8 @@ def status(output: str) -> int:
             ["elasticsearch", es.url, _ok(report["elasticsearch"]["reachable"])],
         ]
         rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["services"].items()]
+        if server_url:
+            rows.append(["web page and API", server_url, _ok(report["server"]["reachable"])])
         console.print(table("Conveyor" + (" (local stack)" if state else ""), ["component", "where", "status"], rows))
     healthy = report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
     return 0 if healthy else 3
@@ -253,6 +279,20 @@ def status(output: str) -> int:
 
 def _ok(flag: bool) -> str:
     return "[green]up[/green]" if flag else "[red]down[/red]"
+
+
+def _server_ok(url: str) -> bool:
+    """The server answers its health endpoint (200, or 503 while Elasticsearch is away)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/health", timeout=3) as answer:
+            return bool(answer.status == 200)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 503
+    except (OSError, ValueError):
+        return False
 
 
 def _kafka_ok(settings: KafkaSettings) -> bool:

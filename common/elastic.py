@@ -35,6 +35,7 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
         retry_on_status=_RETRY_ON_STATUS,
         retry_on_timeout=True,
         ca_certs=settings.ca_certs or DEFAULT,
+        verify_certs=settings.verify_certs,
     )
 
 

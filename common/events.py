@@ -44,15 +44,28 @@ class TaskResult(_Event):
     error: str | None = None
 
 
+# The header on an ended execution's final `executions` snapshot that holds its pinned flow (JSON), so that
+# a restart can rebuild the execution after the executor has dropped its working state.
+FLOW_HEADER = "conveyor.flow"
+
+
 class KillRequested(_Event):
     kind: Literal["KillRequested"] = "KillRequested"
 
 
 class RestartRequested(_Event):
+    """Restart a FAILED or KILLED execution. The executor forgets an execution when it ends, so the request
+    carries the execution's final snapshot and its pinned flow definition (read by the CLI from the
+    `executions` topic, see `FLOW_HEADER`); the executor rebuilds its working state from them."""
+
     kind: Literal["RestartRequested"] = "RestartRequested"
+    execution: Execution | None = None
+    flow: dict[str, Any] | None = None
 
 
 class WorkerLost(_Event):
+    """A worker stopped beating: its running attempts of this execution are lost (see `executor.lost`)."""
+
     kind: Literal["WorkerLost"] = "WorkerLost"
     worker_id: str
     task_run_ids: list[str] = []
@@ -61,6 +74,23 @@ class WorkerLost(_Event):
 class TimerFired(_Event):
     kind: Literal["TimerFired"] = "TimerFired"
     timer_id: str
+
+
+class KillSignal(Model):
+    """Stop every attempt of this execution that runs on any worker (the `kills` topic)."""
+
+    execution_id: str
+
+
+class Heartbeat(Model):
+    """A worker is alive and runs these task runs (the compacted `worker-heartbeats` topic, keyed by worker
+    id, every few seconds; a tombstone when the worker leaves cleanly). Executors read them to find lost
+    workers."""
+
+    worker_id: str
+    host: str
+    running_task_run_ids: list[str] = []
+    time: datetime
 
 
 Event = Annotated[

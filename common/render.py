@@ -1,24 +1,62 @@
-"""Expressions: Jinja2 in its sandbox with strict undefined; dicts and lists render as compact JSON.
+"""Expressions: the reference's (Pebble) syntax on Jinja2 in its sandbox, strict about undefined values.
+
+A template is first translated to Jinja2 (`conveyor.common.pebble`: `a ? b : c`, `??`, `equals`…), then
+compiled once and cached. Dicts and lists render as compact JSON, booleans as `true`/`false`. `a.b` on a
+map reads the key `b` first (so an output named `values` or `items` is the output, not a dict method).
+An undefined value fails the render when it is printed, compared or iterated, but may be passed along
+(`outputs.x.y ?? 'none'`, `… is defined`, `| default('none')`).
 
 The context (`taskrun`, `parents`, `parent`, `outputs`, `inputs`, `vars`, `execution`, `flow`, `task`,
-`labels`) is built by the executor (`conveyor.executor.context`) and shipped in each worker job.
+`labels`) is built by the executor (`conveyor.executor.context`) and shipped in each worker job; the
+functions and filters below are the reference's: `currentEachOutput(outputs.x)`, `errorLogs()`, `now()`,
+`render(s)`, `json(s)`/`fromJson(s)`, `| jq('.a')` (always a list), `| toJson`, `| default(x)`,
+`| keys`, `| values`, `| date('yyyy-MM-dd')`, tests `is json`, `is empty`, `is contains`, `is null`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, UndefinedError, pass_context
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from conveyor.common import pebble
 from conveyor.common.errors import RenderError
+from conveyor.common.jq import JqError, jq
+
+# Longer templates are cut in error messages.
+SHOWN = 300
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class Undefined(ChainableUndefined, StrictUndefined):
+    """Strict when used, chainable when only passed along: `a.b.c` of a missing `a` stays undefined."""
+
+    __slots__ = ()
+
+    @property
+    def _undefined_message(self) -> str:
+        if self._undefined_hint:
+            return self._undefined_hint
+        return f"Unable to find `{self._undefined_name}`"
+
+
+class _Environment(SandboxedEnvironment):
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except (KeyError, TypeError):
+                pass
+        return super().getattr(obj, attribute)
 
 
 def _finalize(value: Any) -> Any:
@@ -46,16 +84,156 @@ def _is_json(value: Any) -> bool:
         return False
 
 
+def _is_empty(value: Any) -> bool:
+    if value is None or isinstance(value, Undefined):
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, Mapping | list | tuple):
+        return len(value) == 0
+    return False
+
+
+def _contains(container: Any, item: Any) -> bool:
+    if isinstance(container, str):
+        return str(item) in container
+    if isinstance(container, Mapping | list | tuple):
+        return item in container
+    return False
+
+
+def _coalesce(value: Any, fallback: Any) -> Any:
+    """Pebble's `??`: the fallback when the value is undefined or null."""
+    return fallback if value is None or isinstance(value, Undefined) else value
+
+
+def _coalesce_undefined(value: Any, fallback: Any) -> Any:
+    """Pebble's `???`: the fallback only when the value is undefined."""
+    return fallback if isinstance(value, Undefined) else value
+
+
+def _default(value: Any, fallback: Any = "") -> Any:
+    return fallback if _is_empty(value) else value
+
+
+def _jq(value: Any, program: str) -> list[Any]:
+    return jq(_plain(value), str(program))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Undefined):
+        raise UndefinedError(value._undefined_message)
+    return value
+
+
+@pass_context
+def _current_each_output(ctx: Context, outputs: Any) -> Any:
+    """The entry of `outputs` for the current value path: the values of the parents, outermost first, then
+    the task run's own value (`outputs.x[v1][v2]` inside two nested ForEach)."""
+    node = _plain(outputs)
+    path = [p.get("taskrun", {}).get("value") for p in reversed(ctx.get("parents") or [])]
+    taskrun = ctx.get("taskrun")
+    path.append(taskrun.get("value") if isinstance(taskrun, Mapping) else None)
+    for value in path:
+        if value is None:
+            continue
+        if not isinstance(node, Mapping) or value not in node:
+            raise UndefinedError(f"Unable to find the output for value `{value}` in currentEachOutput")
+        node = node[value]
+    return node
+
+
+@pass_context
+def _error_logs(ctx: Context) -> list[Any]:
+    """The execution's ERROR log lines so far (one per failed attempt), for `errors` branches."""
+    return list(ctx.get("_errorLogs") or [])
+
+
+@pass_context
+def _render_again(ctx: Context, value: Any) -> Any:
+    """`render(s)`: renders a string that is itself a template (e.g. a variable holding `{{ … }}`)."""
+    if not isinstance(value, str) or not is_template(value):
+        return value
+    return _compile(value).render(ctx.get_all())
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Java date patterns (the reference's `date` filter) to strftime, longest first.
+_JAVA_DATE = [
+    ("yyyy", "%Y"),
+    ("yy", "%y"),
+    ("MMMM", "%B"),
+    ("MMM", "%b"),
+    ("MM", "%m"),
+    ("dd", "%d"),
+    ("HH", "%H"),
+    ("hh", "%I"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("SSS", "{ms}"),
+    ("EEEE", "%A"),
+    ("EEE", "%a"),
+    ("a", "%p"),
+    ("XXX", "{tz}"),
+    ("Z", "%z"),
+]
+
+
+def _date(value: Any, pattern: str = "iso") -> str:
+    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(_plain(value)).replace("Z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if pattern == "iso":
+        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "'":
+            end = pattern.find("'", i + 1)
+            end = len(pattern) if end < 0 else end
+            out.append(pattern[i + 1 : end].replace("%", "%%"))
+            i = end + 1
+            continue
+        for java, code in _JAVA_DATE:
+            if pattern.startswith(java, i):
+                out.append(code)
+                i += len(java)
+                break
+        else:
+            out.append(pattern[i].replace("%", "%%"))
+            i += 1
+    tz = "Z" if when.utcoffset() == UTC.utcoffset(None) else when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:]
+    return when.strftime("".join(out)).replace("{ms}", f"{when.microsecond // 1000:03d}").replace("{tz}", tz)
+
+
 def _environment() -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        undefined=StrictUndefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True
+    env = _Environment(undefined=Undefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
+    env.filters.update(
+        json=to_json,
+        toJson=to_json,
+        fromJson=_from_json,
+        from_json=_from_json,
+        jq=_jq,
+        default=_default,
+        keys=lambda v: list(v.keys()) if isinstance(v, Mapping) else list(range(len(v))),
+        values=lambda v: list(v.values()) if isinstance(v, Mapping) else list(v),
+        date=_date,
     )
-    env.filters["json"] = to_json
-    env.filters["toJson"] = to_json
-    env.filters["fromJson"] = _from_json
-    env.filters["from_json"] = _from_json
-    env.tests["json"] = _is_json
-    env.globals["fromJson"] = _from_json
+    env.tests.update(json=_is_json, empty=_is_empty, contains=_contains, null=lambda v: v is None)
+    env.globals.update(
+        {
+            pebble.COALESCE: _coalesce,
+            pebble.COALESCE_UNDEFINED: _coalesce_undefined,
+            "fromJson": _from_json,
+            "json": _from_json,
+            "currentEachOutput": _current_each_output,
+            "errorLogs": _error_logs,
+            "render": _render_again,
+            "now": _now,
+        }
+    )
     return env
 
 
@@ -64,7 +242,7 @@ ENV = _environment()
 
 @lru_cache(maxsize=4096)
 def _compile(template: str) -> Any:
-    return ENV.from_string(template)
+    return ENV.from_string(pebble.translate(template))
 
 
 def is_template(value: str) -> bool:
@@ -78,11 +256,21 @@ def render(template: str, context: Mapping[str, Any], task_id: str | None = None
     try:
         return str(_compile(template).render(context))
     except UndefinedError as exc:
-        raise RenderError(template, str(exc), task_id) from exc
+        message = str(exc)
+        if message.startswith("Unable to find"):
+            message += f" used in the expression `{_shown(template)}`"
+        raise RenderError(template, message, task_id) from exc
     except TemplateError as exc:
         raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
+    except JqError as exc:
+        raise RenderError(template, str(exc), task_id) from exc
     except Exception as exc:  # a filter or method raised: still the template's failure
         raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
+
+
+def _shown(template: str) -> str:
+    text = template.strip()
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 def render_value(value: Any, context: Mapping[str, Any], task_id: str | None = None) -> Any:

@@ -10,9 +10,9 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,10 @@ def local_stack() -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
 def _default_bootstrap() -> str:
     return str(local_stack().get("kafkaBootstrap") or "127.0.0.1:9092")
 
@@ -40,37 +44,112 @@ def _default_es_url() -> str:
 
 
 class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_KAFKA_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error must never echo the raw input, which holds the password.
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_KAFKA_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     bootstrap: str = Field(default_factory=_default_bootstrap)
     topic_prefix: str = "conveyor."
     # Partitions of the topics Conveyor creates; the executor and worker groups scale up to this.
-    partitions: int = 6
-    replication_factor: int = 1
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str | None = None
+    partitions: int = Field(default=6, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+    # How long a starting service waits for `conveyor topics create` (run by a Job or a one-shot container).
+    topics_timeout: float = Field(default=60.0, ge=0)
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    # Check that the broker's certificate names the host we connect to (turn off only for testing).
+    ssl_endpoint_identification: bool = True
+
+    @field_validator("security_protocol", mode="before")
+    @classmethod
+    def _protocol_upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("sasl_mechanism", mode="before")
+    @classmethod
+    def _mechanism_upper(cls, value: object) -> object:
+        # `scram_sha_512` (KEDA's spelling) and `SCRAM-SHA-512` (Kafka's) both mean SCRAM-SHA-512
+        return (value.strip().upper().replace("_", "-") or None) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> KafkaSettings:
+        check_kafka_security(self)
+        return self
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def uses_ssl(self) -> bool:
+        return self.security_protocol.endswith("SSL")
+
+    def describe(self) -> str:
+        """`broker:9093 (SASL_SSL, SCRAM-SHA-512 as alice)`: where and how we connect, safe to log."""
+        how = self.security_protocol
+        if self.uses_sasl:
+            how += f", {self.sasl_mechanism} as {self.sasl_username}"
+        return f"{self.bootstrap} ({how})"
 
     def client_config(self) -> dict[str, Any]:
+        """librdkafka's configuration, secrets included: hand it to a client, never to a log line."""
         config: dict[str, Any] = {
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
         }
-        if self.sasl_mechanism:
+        if self.uses_sasl:
             config["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
             config["sasl.username"] = self.sasl_username
-        if self.sasl_password:
-            config["sasl.password"] = self.sasl_password.get_secret_value()
-        if self.ssl_ca_location:
-            config["ssl.ca.location"] = self.ssl_ca_location
+            config["sasl.password"] = self.sasl_password.get_secret_value() if self.sasl_password else ""
+        if self.uses_ssl:
+            optional = {
+                "ssl.ca.location": self.ssl_ca_location,
+                "ssl.certificate.location": self.ssl_certificate_location,
+                "ssl.key.location": self.ssl_key_location,
+                "ssl.key.password": self.ssl_key_password.get_secret_value() if self.ssl_key_password else None,
+            }
+            config.update({key: value for key, value in optional.items() if value})
+            config["ssl.endpoint.identification.algorithm"] = "https" if self.ssl_endpoint_identification else "none"
         return config
 
 
+def check_kafka_security(settings: KafkaSettings) -> None:
+    """Reject combinations librdkafka would accept and then fail on at connection time, or silently ignore."""
+    env = "CONVEYOR_KAFKA_"
+    protocol = settings.security_protocol
+    sasl = [settings.sasl_mechanism, settings.sasl_username, settings.sasl_password]
+    if settings.uses_sasl:
+        if settings.sasl_mechanism is None:
+            raise ValueError(f"{env}SASL_MECHANISM must be PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 with {protocol}")
+        if not settings.sasl_username or not settings.sasl_password:
+            raise ValueError(f"{env}SASL_USERNAME and {env}SASL_PASSWORD are required with {protocol}")
+    elif any(sasl):
+        raise ValueError(
+            f"SASL settings are set but {env}SECURITY_PROTOCOL is {protocol}: use SASL_SSL or SASL_PLAINTEXT"
+        )
+    files = {
+        "SSL_CA_LOCATION": settings.ssl_ca_location,
+        "SSL_CERTIFICATE_LOCATION": settings.ssl_certificate_location,
+        "SSL_KEY_LOCATION": settings.ssl_key_location,
+    }
+    if not settings.uses_ssl and (any(files.values()) or settings.ssl_key_password):
+        raise ValueError(f"SSL settings are set but {env}SECURITY_PROTOCOL is {protocol}: use SSL or SASL_SSL")
+    for name, path in files.items():
+        if path and not Path(path).is_file():
+            raise ValueError(f"{env}{name}: no file at {path}")
+
+
 class ElasticsearchSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_ELASTICSEARCH_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_ELASTICSEARCH_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     url: str = Field(default_factory=_default_es_url)
     index_prefix: str = "conveyor"
@@ -78,7 +157,20 @@ class ElasticsearchSettings(BaseSettings):
     password: SecretStr | None = None
     api_key: SecretStr | None = None
     ca_certs: str | None = None
+    # Check the server's certificate (against `ca_certs`, else the system's CAs); off only for testing.
+    verify_certs: bool = True
     request_timeout: float = 30.0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ElasticsearchSettings:
+        env = "CONVEYOR_ELASTICSEARCH_"
+        if self.api_key and (self.username or self.password):
+            raise ValueError(f"set either {env}API_KEY or {env}USERNAME and {env}PASSWORD, not both")
+        if self.password and not self.username:
+            raise ValueError(f"{env}PASSWORD is set without {env}USERNAME")
+        if self.ca_certs and not Path(self.ca_certs).is_file():
+            raise ValueError(f"{env}CA_CERTS: no file at {self.ca_certs}")
+        return self
 
 
 class ExecutorSettings(BaseSettings):
@@ -88,6 +180,9 @@ class ExecutorSettings(BaseSettings):
     poll_timeout: float = 0.1
     # Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.
     transactions: bool = True
+    # A worker whose last heartbeat is older than this (seconds) is lost: its running attempts of the
+    # executions this executor owns end FAILED and run again as new attempts. Workers beat every 3 s.
+    worker_timeout: float = Field(default=15.0, gt=0)
 
 
 class WorkerSettings(BaseSettings):
@@ -105,3 +200,16 @@ class IndexerSettings(BaseSettings):
 
     batch_size: int = 2000
     flush_interval: float = 0.5
+
+
+class MetricsSettings(BaseSettings):
+    """The Prometheus `/metrics` and the `/healthz` `/readyz` endpoint every service can serve."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_METRICS_", frozen=True, extra="ignore")
+
+    # Off when unset (several services share one host locally); the container image sets 9400.
+    # 0 picks a free port, logged at start-up.
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+    # /healthz fails once the service's Kafka loop has not polled for this long (a stuck process).
+    stall_seconds: float = Field(default=120.0, gt=0)

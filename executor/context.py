@@ -6,6 +6,7 @@ from typing import Any
 
 from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
+from conveyor.common.state import StateType
 from conveyor.common.tasks.base import Task
 from conveyor.executor.tree import RunIndex
 
@@ -31,7 +32,37 @@ def base_context(execution: Execution, flow: Flow, index: RunIndex) -> dict[str,
     }
     if flow.inputs:
         ctx["inputs"] = input_values(execution, flow)
+    errors = error_logs(execution)
+    if errors:
+        ctx["_errorLogs"] = errors
     return ctx
+
+
+# At most this many entries of `errorLogs()` travel in a job's context (the most recent ones).
+ERROR_LOGS_SHOWN = 100
+
+
+def error_logs(execution: Execution) -> list[dict[str, Any]]:
+    """What `errorLogs()` returns: one ERROR line per failed attempt with a message, oldest first.
+
+    The executor does not read the logs topic; a failed attempt's message is the line its worker logged."""
+    lines = []
+    for run in execution.task_run_list:
+        for number, attempt in enumerate(run.attempts, start=1):
+            if attempt.state.current != StateType.FAILED or not attempt.error:
+                continue
+            lines.append(
+                {
+                    "executionId": execution.id,
+                    "taskId": run.task_id,
+                    "taskRunId": run.id,
+                    "attemptNumber": number,
+                    "level": "ERROR",
+                    "message": attempt.error,
+                    "timestamp": _iso(attempt.state.end_date),
+                }
+            )
+    return lines[-ERROR_LOGS_SHOWN:]
 
 
 def input_values(execution: Execution, flow: Flow) -> dict[str, Any]:

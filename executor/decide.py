@@ -18,10 +18,12 @@ from conveyor.common.events import (
     ExecutionCreated,
     KillRequested,
     LogEntry,
+    RestartRequested,
     TaskResult,
     Timer,
     TimerFired,
     WorkerJob,
+    WorkerLost,
 )
 from conveyor.common.flow import Flow
 from conveyor.common.ids import new_id
@@ -30,7 +32,7 @@ from conveyor.common.render import render_value
 from conveyor.common.retry import RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor import flowables
+from conveyor.executor import flow_retry, flowables, lost, restart
 from conveyor.executor.context import base_context, run_context
 from conveyor.executor.tree import RunIndex
 
@@ -53,6 +55,8 @@ class Decision:
     timers: list[Timer] = field(default_factory=list)
     changed: list[TaskRun] = field(default_factory=list)
     logs: list[LogEntry] = field(default_factory=list)
+    # New executions to create (flow-level retry, CREATE_NEW_EXECUTION), produced to execution-events.
+    executions: list[ExecutionCreated] = field(default_factory=list)
 
     @property
     def ended(self) -> bool:
@@ -66,6 +70,8 @@ def decide(
         if execution is not None:  # a duplicate creation: nothing new
             return Decision(execution, timers=list(timers or []))
         execution = event.execution
+    if isinstance(event, RestartRequested) and execution is None:
+        execution = event.execution  # the ended execution's final snapshot, brought back
     if execution is None:
         raise ValueError(f"no execution {event.execution_id} for {event.kind}")
     decider = _Decider(execution, flow, now, list(timers or []))
@@ -104,6 +110,10 @@ class _Decider:
             self._on_timer(event)
         elif isinstance(event, KillRequested):
             self._on_kill()
+        elif isinstance(event, RestartRequested):
+            restart.restart(self)
+        elif isinstance(event, WorkerLost):
+            lost.worker_lost(self, event)
         self.advance()
 
     def decision(self) -> Decision:
@@ -123,7 +133,7 @@ class _Decider:
         if attempt.state.current == S.CREATED:
             attempt.state = attempt.state.to(S.RUNNING, result.date)
         attempt.worker_id = result.worker_id or attempt.worker_id
-        if run.state.current in (S.CREATED, S.RETRYING):
+        if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):
             self._set(run, S.RUNNING, result.date)
         self._touch(run)
         if result.state == S.RUNNING:
@@ -140,14 +150,15 @@ class _Decider:
         policy = task.retry or self._inherited_retry(task)
         if state == S.FAILED and self.ex.state.current != S.KILLING and policy is not None:
             first_start = run.attempts[0].state.start_date or self.now
-            delay = policy.delay(len(run.attempts))
-            within_count = policy.max_attempt is None or len(run.attempts) < policy.max_attempt
+            tries = lost.counted(run)  # an attempt lost with its worker is not the task's failure
+            delay = policy.delay(tries)
+            within_count = policy.max_attempt is None or tries < policy.max_attempt
             within_time = policy.max_duration is None or (self.now + delay - first_start) <= policy.max_duration
             if within_count and within_time and policy.behavior == RetryBehavior.RETRY_FAILED_TASK:
                 self._set(run, S.RETRYING)
                 self.timers.append(Timer(id=new_id(), due=self.now + delay, purpose="retry", ref=run.id))
                 return
-        if state == S.SUCCESS and policy is not None and policy.warning_on_retry and len(run.attempts) > 1:
+        if state == S.SUCCESS and policy is not None and policy.warning_on_retry and lost.counted(run) > 1:
             state = S.WARNING
         self._set(run, self._allowed(task, state))
 
@@ -180,6 +191,8 @@ class _Decider:
                 self._set(run, S.KILLED)
             else:
                 self._dispatch(run, self.tasks[run.task_id])
+        elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:
+            flow_retry.retried(self)
         elif timer.purpose == "kill-grace" and self.ex.state.current == S.KILLING:
             for run in self.ex.task_run_list:
                 if not run.state.terminal:
@@ -204,7 +217,7 @@ class _Decider:
             if attempt.state.current == S.CREATED:
                 attempt.state = attempt.state.to(S.RUNNING, self.now)
             attempt.state = attempt.state.to(S.KILLED, self.now)
-        if run.state.current == S.CREATED:
+        if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):  # no attempt of it is running
             self._set(run, S.KILLED)
         else:
             if run.state.current not in (S.RUNNING, S.KILLING):
@@ -213,8 +226,8 @@ class _Decider:
 
     # ---- advancing the flow
     def advance(self) -> None:
-        if self.ex.state.terminal:
-            return
+        if self.ex.state.terminal or self.ex.state.current == S.RETRYING:
+            return  # ended, or waiting to be retried as a new execution
         for _ in range(10_000):
             self.progress = False
             result = self.step_list(self.flow.tasks, self.flow.errors, None, None)
@@ -257,7 +270,7 @@ class _Decider:
         return failure
 
     def step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
-        if run.state.current == S.CREATED:
+        if run.state.current in (S.CREATED, S.RESTARTED):
             self._set(run, S.RUNNING)
         try:
             result = flowables.step(self, task, run)
@@ -304,6 +317,8 @@ class _Decider:
     def _finish(self, result: StateType) -> None:
         if self.ex.state.current == S.KILLING:
             result = S.KILLED
+        if result == S.FAILED and flow_retry.schedule(self):
+            return
         if result in (S.SUCCESS, S.WARNING) and self.flow.outputs:
             try:
                 self.ex.outputs = self._flow_outputs()

@@ -46,34 +46,56 @@ def _first(tasks: list[Task]) -> Task | None:
 
 
 def _parallel(d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int) -> StateType | None:
-    state, failed, active, pending = S.SUCCESS, False, 0, False
-    killing = d.ex.state.current == S.KILLING
+    progress = _Progress(d)
+    waiting: list[Task] = []
     for task in tasks:
         if task.disabled:
             continue
         child = d.index.find(run.id, task.id, None)
         if child is None:
-            if failed or killing or (limit and active >= limit):
-                pending = pending or not (failed or killing)
-                continue
-            child = d.start(task, run, None)
+            waiting.append(task)
+            continue
         if not child.state.terminal and isinstance(task, FlowableTask):
             d.step_flowable(child, task)
-        if not child.state.terminal:
-            active += 1
-            continue
-        if child.state.current in (S.FAILED, S.KILLED):
-            failed = True
-        state = _worst(state, child.state.current)
-    if active or pending:
+        progress.add(None if not child.state.terminal else child.state.current)
+    if waiting and not progress.stopping:
+        # Every child that fits is created at once, before any of them is stepped (as the reference does).
+        room = len(waiting) if limit == 0 else max(limit - progress.running, 0)
+        started = [(task, d.start(task, run, None)) for task in waiting[:room]]
+        waiting = waiting[room:]
+        for task, child in started:
+            if not child.state.terminal and isinstance(task, FlowableTask):
+                d.step_flowable(child, task)
+            progress.add(None if not child.state.terminal else child.state.current)
+    if progress.running or (waiting and not progress.stopping):
         return None
-    if killing and state not in (S.FAILED,):
-        state = _worst(state, S.KILLED) if _unstarted(d, tasks, run) else state
+    state = progress.state
+    if progress.killing and waiting and state != S.FAILED:
+        state = _worst(state, S.KILLED)
     return _with_errors(d, state, errors, run)
 
 
-def _unstarted(d: _Decider, tasks: list[Task], run: TaskRun) -> bool:
-    return any(d.index.find(run.id, t.id, None) is None for t in tasks if not t.disabled)
+class _Progress:
+    """The children of a Parallel or a ForEach so far: how many run, the worst final state, a failure."""
+
+    def __init__(self, d: _Decider) -> None:
+        self.killing = d.ex.state.current == S.KILLING
+        self.state = S.SUCCESS
+        self.failed = False
+        self.running = 0
+
+    def add(self, result: StateType | None) -> None:
+        if result is None:
+            self.running += 1
+            return
+        if result in (S.FAILED, S.KILLED):
+            self.failed = True
+        self.state = _worst(self.state, result)
+
+    @property
+    def stopping(self) -> bool:
+        """No new child starts once one failed or the execution is being killed."""
+        return self.failed or self.killing
 
 
 def _each(
@@ -89,26 +111,25 @@ def _each(
     first = _first(tasks)
     if first is None:
         return S.SUCCESS
-    state, failed, active = S.SUCCESS, False, 0
-    killing = d.ex.state.current == S.KILLING
+    progress = _Progress(d)
+    waiting: list[tuple[int, str]] = []
     for iteration, value in enumerate(items):
-        started = d.index.find(run.id, first.id, value) is not None
-        if not started:
-            if failed or killing or (limit and active >= limit):
-                if not (failed or killing):
-                    active += 1  # waiting for room: the loop is not done
-                continue
-            d.start(first, run, value, iteration)
-        result = d.step_list(tasks, [], run, value)
-        if result is None:
-            active += 1
+        if d.index.find(run.id, first.id, value) is None:
+            waiting.append((iteration, value))
             continue
-        if result in (S.FAILED, S.KILLED):
-            failed = True
-        state = _worst(state, result)
-    if active:
+        progress.add(d.step_list(tasks, [], run, value))
+    if waiting and not progress.stopping:
+        # Every value that fits starts at once, before any of them is stepped (as the reference does).
+        room = len(waiting) if limit == 0 else max(limit - progress.running, 0)
+        started, waiting = waiting[:room], waiting[room:]
+        for iteration, value in started:
+            d.start(first, run, value, iteration)
+        for _, value in started:
+            progress.add(d.step_list(tasks, [], run, value))
+    if progress.running or (waiting and not progress.stopping):
         return None
-    if killing and not failed and any(d.index.find(run.id, first.id, v) is None for v in items):
+    state = progress.state
+    if progress.killing and waiting and not progress.failed:
         state = S.KILLED
     return _with_errors(d, state, errors, run)
 

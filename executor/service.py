@@ -5,24 +5,34 @@ that changed, worker jobs, kill signals, executor log lines, the executor's own 
 an execution ends), and the consumed offsets. Without transactions it is at-least-once, and duplicate
 events are recognised by their ids. Retry delays and kill grace periods are timers kept in the state;
 a due timer becomes a `TimerFired` event applied in the same loop.
+
+An ended execution's state is dropped, but its final `executions` snapshot carries the pinned flow (header
+`conveyor.flow`): `RestartRequested` brings both back (see `executor.restart`). New executions a decision
+creates (flow-level retry) are produced to `execution-events` in the same transaction.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
+from conveyor.common import metrics
 from conveyor.common.clock import utcnow
 from conveyor.common.events import (
     EVENT_ADAPTER,
+    FLOW_HEADER,
     Event,
     ExecutionCreated,
     ExecutorState,
+    RestartRequested,
     TaskRunChange,
     TimerFired,
 )
@@ -36,11 +46,14 @@ from conveyor.common.model import TaskRun
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
 from conveyor.common.tasks import registry
 from conveyor.executor.decide import Decision, decide
+from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
 
 log = logging.getLogger(__name__)
 
 # Event ids remembered per execution, to drop a duplicate delivered again after a failure.
 APPLIED_MEMORY = 2000
+# Ended executions whose final revision is remembered, to drop a restart that carries an older snapshot.
+ENDED_MEMORY = 10_000
 
 
 @dataclass
@@ -60,6 +73,7 @@ class Executor:
         self.states: dict[str, ExecutorState] = {}
         self.partition: dict[str, int] = {}
         self._flows: dict[str, Flow] = {}
+        self._ended: OrderedDict[str, int] = OrderedDict()  # execution id -> final revision
         registry.resolve()
         transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
         self.producer = Producer(kafka, transactional_id=transactional_id)
@@ -71,6 +85,9 @@ class Executor:
             on_revoke=self._revoked,
             transactional=self.settings.transactions,
         )
+        self.watch = WorkerWatch(kafka, self.topics.worker_heartbeats, self.settings.worker_timeout)
+        self._recheck: set[str] = set()  # executions to check against the lost workers
+        self._recheck_all = False
         self.ready = threading.Event()
 
     # ---- partitions
@@ -90,6 +107,7 @@ class Executor:
             except ValidationError as exc:
                 log.error("unreadable executor state for %s: %s", key, exc)
         log.info("assigned partitions %s; recovered %d execution states", numbers, loaded)
+        self._recheck_all = True  # recovered attempts may run on workers already known lost
         self.ready.set()
 
     def _revoked(self, partitions: Partitions) -> None:
@@ -113,10 +131,11 @@ class Executor:
         finally:
             self.close()
 
+    @metrics.timed_batch("batch")
     def run_once(self) -> int:
         timeout = self._poll_timeout()
         messages = self.consumer.consume(self.settings.batch_size, timeout)
-        due = self._due_timers()
+        due: list[Event] = [*self._due_timers(), *self._lost_workers()]
         if not messages and not due:
             return 0
         before: dict[str, ExecutorState | None] = {}
@@ -138,6 +157,7 @@ class Executor:
             log.error("batch failed, rolling back: %s", exc)
             if self.producer.transactional:
                 self.producer.abort()
+            self._recheck_all = True  # WorkerLost events of this batch were rolled back too
             self.states.update({k: v for k, v in before.items() if v is not None})
             for key in [k for k, v in before.items() if v is None]:
                 self.states.pop(key, None)
@@ -165,21 +185,27 @@ class Executor:
         state = self.states.get(key)
         if state is not None and event.event_id in state.applied:
             return  # delivered again: already applied
-        if state is None and not isinstance(event, ExecutionCreated):
+        if state is None and isinstance(event, RestartRequested):
+            if not self._restartable(event):
+                return
+        elif state is None and not isinstance(event, ExecutionCreated):
             log.debug("event %s for unknown or ended execution %s", event.kind, key)
             return
         before.setdefault(key, state)
+        brought = event.flow if isinstance(event, ExecutionCreated | RestartRequested) else None
+        flow_json = state.flow if state else brought
         try:
-            flow = self._flow(key, event.flow if isinstance(event, ExecutionCreated) else state.flow if state else {})
+            flow = self._flow(key, flow_json or {})
             decision = decide(state.execution if state else None, flow, event, utcnow(), state.timers if state else [])
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
                 dead_letter(self.producer, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
             return
-        flow_json = event.flow if isinstance(event, ExecutionCreated) else state.flow if state else {}
         applied = [*(state.applied if state else []), event.event_id][-APPLIED_MEMORY:]
-        new_state = ExecutorState(execution=decision.execution, flow=flow_json, applied=applied, timers=decision.timers)
+        new_state = ExecutorState(
+            execution=decision.execution, flow=flow_json or {}, applied=applied, timers=decision.timers
+        )
         self.states[key] = new_state
         self.partition[key] = partition
         entry = pending.setdefault(key, _Pending(new_state))
@@ -188,6 +214,8 @@ class Executor:
         for run in decision.changed:
             entry.changed[run.id] = run
         self._emit(decision)
+        if self.watch.lost and running_on(decision.changed, self.watch.lost):
+            self._recheck.add(key)  # e.g. a lost worker's RUNNING report, read after its loss
 
     def _emit(self, decision: Decision) -> None:
         for job in decision.jobs:
@@ -196,6 +224,25 @@ class Executor:
             self.producer.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
         for entry in decision.logs:
             self.producer.send(self.topics.logs, entry.task_run_id or entry.execution_id, entry.to_json())
+        for created in decision.executions:
+            self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
+
+    def _restartable(self, event: RestartRequested) -> bool:
+        """A restart of an ended execution must bring its final snapshot and flow, not an older snapshot."""
+        key, snapshot = event.execution_id, event.execution
+        if snapshot is None or event.flow is None or snapshot.id != key:
+            log.warning("restart of %s without its snapshot and flow: ignored", key, extra={"executionId": key})
+            return False
+        if not snapshot.state.terminal or snapshot.revision < self._ended.get(key, 0):
+            log.warning(
+                "restart of %s carries a stale snapshot (revision %d, %s): ignored",
+                key,
+                snapshot.revision,
+                snapshot.state.current,
+                extra={"executionId": key},
+            )
+            return False
+        return True
 
     def _publish(self, pending: dict[str, _Pending]) -> None:
         for key, entry in pending.items():
@@ -203,9 +250,15 @@ class Executor:
             for run in entry.changed.values():
                 change = TaskRunChange(revision=execution.revision, task_run=run)
                 self.producer.send(self.topics.taskruns, run.id, change.to_json())
-            self.producer.send(self.topics.executions, key, execution.to_json())
             if entry.ended:
+                # The final snapshot keeps the pinned flow, so that a restart can bring the execution back.
+                header = (FLOW_HEADER, json.dumps(entry.state.flow, separators=(",", ":")).encode())
+                self.producer.send(self.topics.executions, key, execution.to_json(), headers=[header])
                 self.producer.send(self.topics.executor_state, key, None)
+                self._ended[key] = execution.revision
+                self._ended.move_to_end(key)
+                while len(self._ended) > ENDED_MEMORY:
+                    self._ended.popitem(last=False)
                 self.states.pop(key, None)
                 self.partition.pop(key, None)
                 self._flows.pop(key, None)
@@ -216,6 +269,7 @@ class Executor:
                     extra={"executionId": key, "state": execution.state.current.value},
                 )
             else:
+                self.producer.send(self.topics.executions, key, execution.to_json())
                 self.producer.send(self.topics.executor_state, key, entry.state.to_json())
         self.producer.poll(0)
 
@@ -236,6 +290,16 @@ class Executor:
             if timer.due <= now
         ]
 
+    # ---- lost workers
+    def _lost_workers(self) -> list[Event]:
+        """`WorkerLost` events for owned executions with attempts running on workers silent too long."""
+        newly = self.watch.check(time.monotonic(), utcnow())
+        keys: set[str] | list[str] = list(self.states) if newly or self._recheck_all else self._recheck
+        self._recheck, self._recheck_all = set(), False
+        if not keys or not self.watch.lost:
+            return []
+        return list(lost_events({k: self.states[k] for k in keys if k in self.states}, self.watch.lost))
+
     def _poll_timeout(self) -> float:
         timeout = self.settings.poll_timeout
         now = utcnow()
@@ -246,6 +310,7 @@ class Executor:
 
     def close(self) -> None:
         self.consumer.close()
+        self.watch.close()
         try:
             self.producer.flush(10)
         except KafkaError as exc:

@@ -46,7 +46,7 @@ def foreach_values(values: str | list[Any], context: Mapping[str, Any], task_id:
             items.append(render_value(item, context, task_id) if isinstance(item, str | dict) else item)
     nulls = sum(1 for v in items if v is None)
     if nulls:
-        shown = ", ".join("null" if v is None else str(v) for v in items)
+        shown = ", ".join(java_string(v) for v in items)
         raise FlowableError(f"Found '{nulls}' null values on Each, with values=[{shown}]")
     out: list[str] = []
     for item in items:
@@ -54,6 +54,19 @@ def foreach_values(values: str | list[Any], context: Mapping[str, Any], task_id:
         if text not in out:
             out.append(text)
     return out
+
+
+def java_string(value: Any) -> str:
+    """A value as the reference's messages print it (Java's `toString`): `{key=a, n=1}`, `[1, null]`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={java_string(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(java_string(v) for v in value) + "]"
+    return str(value)
 
 
 __all__ = ["FlowableError", "RenderError", "foreach_values", "render_condition", "truthy"]

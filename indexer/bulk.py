@@ -25,6 +25,7 @@ from typing import Any
 from elasticsearch import ApiError, Elasticsearch, TransportError
 from elasticsearch.helpers import streaming_bulk
 
+from conveyor.common import metrics
 from conveyor.indexer.batch import Pending
 from conveyor.indexer.errors import RetryableIndexError
 
@@ -60,6 +61,7 @@ class Backoff:
     maximum: float = 5.0
 
 
+@metrics.timed_bulk
 def write(client: Elasticsearch, pending: list[Pending], backoff: Backoff = Backoff()) -> BulkResult:
     """Index `pending`; returns what happened, or raises `RetryableIndexError` if anything must be resent."""
     result = BulkResult()

@@ -20,6 +20,8 @@ from conveyor.indexer.errors import QueryError
 
 # One page; the queries ask for one more hit, and `from + size` stays under max_result_window.
 MAX_SIZE = 1_000
+# How far numbered pages (`from`) reach; past it, only the `search_after` cursor pages on.
+MAX_WINDOW = 10_000
 LOG_PAGE = 1_000
 
 _STATE_SORTS = {
@@ -139,10 +141,20 @@ def decode_cursor(cursor: Cursor) -> list[Any]:
 
 
 def search_body(
-    filters: list[dict[str, Any]], *, sort: list[dict[str, Any]], size: int, search_after: Cursor | None
+    filters: list[dict[str, Any]],
+    *,
+    sort: list[dict[str, Any]],
+    size: int,
+    search_after: Cursor | None,
+    offset: int = 0,
 ) -> dict[str, Any]:
+    """`offset` (a numbered page's `from`) is bounded by `MAX_WINDOW` and excludes `search_after`."""
     if not 0 < size <= MAX_SIZE:
         raise QueryError(f"page size must be between 1 and {MAX_SIZE}, not {size}")
+    if offset < 0 or offset + size + 1 > MAX_WINDOW:
+        raise QueryError(f"numbered pages reach the first {MAX_WINDOW - 1} hits; page on with the cursor")
+    if offset and search_after:
+        raise QueryError("a page cursor cannot be combined with an offset")
     body: dict[str, Any] = {
         "query": {"bool": {"filter": filters}} if filters else {"match_all": {}},
         "sort": sort,
@@ -151,6 +163,8 @@ def search_body(
     }
     if search_after:
         body["search_after"] = decode_cursor(search_after)
+    if offset:
+        body["from"] = offset
     return body
 
 
@@ -167,6 +181,7 @@ def taskrun_search(
     size: int = 25,
     sort: str = "state.startDate:desc",
     search_after: Cursor | None = None,
+    offset: int = 0,
 ) -> dict[str, Any]:
     """The `search` arguments for `search_taskruns`."""
     filters = common_filters(namespace=namespace, flow_id=flow_id, state=state, q=q, start=start, end=end)
@@ -174,7 +189,8 @@ def taskrun_search(
         filters.append({"term": {"executionId": execution_id}})
     if task_id:
         filters.append({"term": {"taskId": task_id}})
-    return search_body(filters, sort=parse_sort(sort, TASKRUN_SORTS), size=size, search_after=search_after)
+    sort_clauses = parse_sort(sort, TASKRUN_SORTS)
+    return search_body(filters, sort=sort_clauses, size=size, search_after=search_after, offset=offset)
 
 
 def execution_search(
@@ -237,10 +253,14 @@ def daily_stats_search(
     flow_id: str | None = None,
     task_id: str | None = None,
     state: list[str] | None = None,
+    execution_id: str | None = None,
+    q: str | None = None,
     time_zone: str = "UTC",
 ) -> dict[str, Any]:
     first, last = day(start).isoformat(), day(end).isoformat()
-    filters = common_filters(namespace=namespace, flow_id=flow_id, state=state)
+    filters = common_filters(namespace=namespace, flow_id=flow_id, state=state, q=q)
+    if execution_id:
+        filters.append({"term": {"executionId": execution_id}})
     if task_id:
         filters.append({"term": {"taskId": task_id}})
     filters.append(

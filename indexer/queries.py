@@ -76,7 +76,9 @@ def search_taskruns(
     size: int = 25,
     sort: str = "state.startDate:desc",
     search_after: Cursor | None = None,
+    offset: int = 0,
 ) -> Page:
+    """One page of task runs; `offset` skips that many hits (numbered pages, bounded by `MAX_WINDOW`)."""
     body = taskrun_search(
         namespace=namespace,
         flow_id=flow_id,
@@ -89,6 +91,7 @@ def search_taskruns(
         size=size,
         sort=sort,
         search_after=search_after,
+        offset=offset,
     )
     return _page(client, alias(prefix, TASKRUNS), body)
 
@@ -164,13 +167,23 @@ def daily_taskrun_stats(
     flow_id: str | None = None,
     task_id: str | None = None,
     state: list[str] | None = None,
+    execution_id: str | None = None,
+    q: str | None = None,
     time_zone: str = "UTC",
 ) -> list[dict[str, Any]]:
     """One entry per day from `start` to `end` (inclusive, empty days too), by the day task runs started:
     `{"startDate": "2024-05-01", "counts": {"SUCCESS": 3, ...every state...},
       "duration": {"count": 3, "min": ms, "avg": ms, "max": ms, "sum": ms}}` (None when no task run)."""
     body = daily_stats_search(
-        start=start, end=end, namespace=namespace, flow_id=flow_id, task_id=task_id, state=state, time_zone=time_zone
+        start=start,
+        end=end,
+        namespace=namespace,
+        flow_id=flow_id,
+        task_id=task_id,
+        state=state,
+        execution_id=execution_id,
+        q=q,
+        time_zone=time_zone,
     )
     response = _search(client, alias(prefix, TASKRUNS), body)
     buckets = {b["key_as_string"]: b for b in response.get("aggregations", {}).get("days", {}).get("buckets", [])}

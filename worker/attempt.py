@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from conveyor.common import metrics
 from conveyor.common.clock import iso_duration, utcnow
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import LogEntry, TaskResult, WorkerJob
@@ -76,6 +77,7 @@ class Attempt:
     def running(self) -> TaskResult:
         return self._result(StateType.RUNNING)
 
+    @metrics.timed_attempt
     def run(self) -> TaskResult | None:
         """Run to the end: the final TaskResult, or None when the attempt was abandoned at shutdown."""
         started = time.monotonic()
@@ -89,6 +91,9 @@ class Attempt:
                 timer.daemon = True
                 timer.start()
             outcome = self._runners(task).run(task, self.ctx)
+            if outcome.state is StateType.FAILED and outcome.error and self.ctx.reason is None:
+                # The failure's message is also a line of the task run's log (and what `errorLogs()` shows).
+                self._log_safely(LogLevel.ERROR, outcome.error)
         except Exception as exc:
             outcome = self._failure(exc)
         finally:

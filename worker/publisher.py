@@ -39,3 +39,7 @@ class Publisher:
 
     def heartbeat(self, beat: Heartbeat) -> None:
         self.producer.send(self.topics.worker_heartbeats, beat.worker_id, beat.to_json())
+
+    def leave(self, worker_id: str) -> None:
+        """A tombstone for this worker's heartbeat: it left cleanly, executors forget it."""
+        self.producer.send(self.topics.worker_heartbeats, worker_id, None)

@@ -251,8 +251,9 @@ class Worker:
             attempt.stop(StopReason.SHUTDOWN)
         self._pool.stop()
         self._kills.close()
-        self._consumer.close()
+        self._consumer.close()  # leaves the group: abandoned jobs go to another worker at once
         try:
+            self._publisher.leave(self.worker_id)
             self._producer.flush()
         except KafkaError as exc:
             log.error("results or logs may be lost: %s", exc, extra=self._extra())

@@ -12,6 +12,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPart
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError as _KafkaError
 
+from conveyor.common import metrics
 from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
 
@@ -46,6 +47,9 @@ class Consumer:
             "heartbeat.interval.ms": 1000,
             **(extra or {}),
         }
+        if topics:  # a group member: its lag per partition becomes a metric (librdkafka's statistics)
+            config["stats_cb"] = metrics.LagReporter(group_id, config.get("stats_cb"))
+            config.setdefault("statistics.interval.ms", 5000)
         self._consumer = _Consumer(config)
         self._on_assign = on_assign
         self._on_revoke = on_revoke
@@ -74,6 +78,7 @@ class Consumer:
                 continue
             else:
                 raise from_kafka(err, f"consume from {msg.topic()}")
+        metrics.consumed(msg.topic() for msg in out)
         return out
 
     def store(self, messages: Iterable[Message]) -> None:
@@ -146,6 +151,7 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
             return
         consumer.assign(start)
         while ends:
+            metrics.beat()  # rebuilding a large state is the loop's work too, not a stall
             for msg in consumer.consume(num_messages=1000, timeout=1.0):
                 err = msg.error()
                 if err is not None:
@@ -165,9 +171,12 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
         consumer.close()
 
 
-def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) -> Consumer:
+def tail_consumer(
+    settings: KafkaSettings, topic: str, timeout: float = 30.0, *, from_beginning: bool = False
+) -> Consumer:
     """A consumer of every partition of `topic` from its high watermark, in no group: each process that
-    calls this sees every message produced after it returns (the kills topic)."""
+    calls this sees every message produced after it returns (the kills topic). `from_beginning` starts at
+    the low watermark instead (a compacted topic read whole, then followed: worker heartbeats)."""
     consumer = Consumer(
         settings,
         f"{settings.topic_prefix}tail-{uuid.uuid4().hex}",  # required by the client; no group is joined
@@ -181,8 +190,8 @@ def tail_consumer(settings: KafkaSettings, topic: str, timeout: float = 30.0) ->
             raise FatalKafkaError(f"cannot read topic {topic}: {reason}")
         ends = []
         for partition in sorted(metadata.partitions):
-            _, high = watermarks(raw, TopicPartition(topic, partition), timeout)
-            ends.append(TopicPartition(topic, partition, high))
+            low, high = watermarks(raw, TopicPartition(topic, partition), timeout)
+            ends.append(TopicPartition(topic, partition, low if from_beginning else high))
         raw.assign(ends)
     except KafkaException as exc:
         consumer.close()

@@ -9,6 +9,7 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka import Producer as _Producer
 
+from conveyor.common import metrics
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.errors import KafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
@@ -44,6 +45,7 @@ class Producer:
             self._call(self._producer.init_transactions, 30.0, context="init transactions")
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
+        metrics.delivered(msg.topic(), err is None)
         if err is not None:
             self._failed.append(from_kafka(err, f"delivery to {msg.topic()} failed"))
 

@@ -15,6 +15,7 @@ from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution
 from conveyor.common.render import render, render_value
 from conveyor.common.state import StateType
+from conveyor.common.tasks.base import LogLevel
 from conveyor.executor.decide import decide
 from conveyor.executor.values import truthy
 
@@ -27,6 +28,8 @@ class Outcome:
     outputs: dict[str, Any] | None = None
     error: str | None = None
     logs: list[str] = field(default_factory=list)
+    # The level of each line of `logs` (INFO when not given).
+    levels: list[str] = field(default_factory=list)
 
 
 def fake_run(job: WorkerJob) -> Outcome:
@@ -38,11 +41,17 @@ def fake_run(job: WorkerJob) -> Outcome:
             return Outcome(StateType.SUCCESS, {"value": render(fmt, ctx)} if fmt is not None else None)
         if kind == "Log":
             msg = render_value(task["message"], ctx)
-            return Outcome(StateType.SUCCESS, logs=msg if isinstance(msg, list) else [msg])
+            lines = msg if isinstance(msg, list) else [msg]
+            level = task.get("level", "INFO")
+            if LogLevel(level).rank < LogLevel(task.get("logLevel", "TRACE")).rank:
+                lines = []
+            return Outcome(StateType.SUCCESS, logs=lines, levels=[level] * len(lines))
         if kind == "Fail":
             if task.get("condition") is not None and not truthy(render(task["condition"], ctx)):
                 return Outcome(StateType.SUCCESS)
             return Outcome(StateType.FAILED, error=render(task.get("errorMessage", "Task failure"), ctx))
+        if kind == "Sleep":
+            return Outcome(StateType.SUCCESS)
         return Outcome(StateType.SUCCESS)
     except RenderError as exc:
         return Outcome(StateType.FAILED, error=str(exc))
@@ -56,6 +65,8 @@ class Sim:
     timers: list[Timer] = field(default_factory=list)
     jobs: list[WorkerJob] = field(default_factory=list)
     logs: list[tuple[str, str]] = field(default_factory=list)  # (task id, message)
+    # Every log line as `conveyor logs --output json` shows it: worker lines, failures, executor lines.
+    log_lines: list[dict[str, Any]] = field(default_factory=list)
     executor_logs: list[LogEntry] = field(default_factory=list)
     kills: list[str] = field(default_factory=list)
     revisions: list[int] = field(default_factory=list)
@@ -66,6 +77,7 @@ class Sim:
         self.jobs.extend(decision.jobs)
         self.kills.extend(decision.kills)
         self.executor_logs.extend(decision.logs)
+        self.log_lines.extend(entry.to_dict() for entry in decision.logs)
         self.revisions.append(decision.execution.revision)
 
     def result(self, job: WorkerJob, state: StateType, **kw: Any) -> TaskResult:
@@ -86,8 +98,19 @@ class Sim:
             self.send(self.result(job, StateType.RUNNING))
             outcome = runner(job)
             self.logs.extend((job.task_run.task_id, line) for line in outcome.logs)
+            levels = outcome.levels or ["INFO"] * len(outcome.logs)
+            for level, line in zip(levels, outcome.logs, strict=True):
+                self._log_line(job, level, line)
+            if outcome.state == StateType.FAILED and outcome.error:
+                self._log_line(job, "ERROR", outcome.error)  # as the worker logs a failed attempt
             self.now += timedelta(milliseconds=1)
             self.send(self.result(job, outcome.state, outputs=outcome.outputs, error=outcome.error))
+
+    def _log_line(self, job: WorkerJob, level: str, message: str) -> None:
+        tr = job.task_run
+        self.log_lines.append(
+            {"taskId": tr.task_id, "taskRunId": tr.id, "level": level, "message": message, "timestamp": self.now}
+        )
 
     def fire_next_timer(self) -> bool:
         if not self.timers:

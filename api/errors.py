@@ -1,0 +1,127 @@
+"""Errors of the HTTP API, and how every failure becomes a JSON answer (never a bare 500 for bad input).
+
+ApiError (ConveyorError)        an answer with a status and a message, raised by the routes:
+├── BadParameter                400/422: a parameter is wrong; the answer names it
+└── NotFound                    404: no such execution or flow
+
+Handlers turn the rest into answers too:
+- FastAPI's own validation (a wrong type, a value out of range, an unknown state) → 422 naming each parameter;
+- `FlowError` → 422 with each problem's field, line and column; `InputError` → 422;
+- `QueryError` (indexer) → 400; Elasticsearch refusing a query (4xx) → 400;
+- Elasticsearch or Kafka unreachable → 503.
+
+Every error answer has the shape `{"message": str, "errors": [{"parameter"|"field", "in", "message", ...}]}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from elasticsearch import ApiError as EsApiError
+from elasticsearch import TransportError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from conveyor.common.errors import ConveyorError, FlowError, InputError
+from conveyor.common.kafka.errors import KafkaError
+from conveyor.indexer.errors import QueryError
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(ConveyorError):
+    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors or []
+
+
+class BadParameter(ApiError):
+    def __init__(self, parameter: str, message: str, *, where: str = "query", status: int = 400) -> None:
+        super().__init__(
+            status,
+            f"invalid parameter '{parameter}': {message}",
+            [{"parameter": parameter, "in": where, "message": message}],
+        )
+        self.parameter = parameter
+
+
+class NotFound(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+def _answer(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
+    return JSONResponse({"message": message, "errors": errors or []}, status_code=status)
+
+
+def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = []
+    for err in exc.errors():
+        where, name = _location(tuple(err.get("loc", ())))
+        message = str(err.get("msg", "invalid")).replace("Input should be", "expected")
+        errors.append({"parameter": name, "in": where, "message": message})
+    first = errors[0] if errors else {"parameter": "request", "message": "invalid"}
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return _answer(422, f"invalid parameter '{first['parameter']}': {first['message']}{more}", errors)
+
+
+def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
+    """`("query", "state", 0)` -> `("query", "state")`; `("body", "state", 1)` -> `("body", "state[1]")`."""
+    if not loc:
+        return "request", "request"
+    where, rest = str(loc[0]), loc[1:]
+    if where != "body":
+        return where, str(rest[0]) if rest else where
+    name = ""
+    for part in rest:
+        name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
+    return where, name or "body"
+
+
+def _api(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _answer(exc.status, exc.message, exc.errors)
+
+
+def _flow(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, FlowError)
+    errors = [
+        {"field": p.field, "in": "body", "message": p.message, "line": p.line, "column": p.column} for p in exc.problems
+    ]
+    return _answer(422, str(exc), errors)
+
+
+def _inputs(_: Request, exc: Exception) -> JSONResponse:
+    return _answer(422, str(exc), [{"parameter": "inputs", "in": "body", "message": str(exc)}])
+
+
+def _query(_: Request, exc: Exception) -> JSONResponse:
+    return _answer(400, str(exc))
+
+
+def _elasticsearch(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, EsApiError) and 400 <= exc.status_code < 500 and exc.status_code != 429:
+        return _answer(400, f"Elasticsearch refused the query: {exc.message}")
+    log.warning("Elasticsearch unavailable: %s", exc)
+    return _answer(503, f"Elasticsearch unavailable: {exc}")
+
+
+def _kafka(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("Kafka unavailable: %s", exc)
+    return _answer(503, f"Kafka unavailable: {exc}")
+
+
+def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ApiError, _api)
+    app.add_exception_handler(FlowError, _flow)
+    app.add_exception_handler(InputError, _inputs)
+    app.add_exception_handler(QueryError, _query)
+    app.add_exception_handler(EsApiError, _elasticsearch)
+    app.add_exception_handler(TransportError, _elasticsearch)
+    app.add_exception_handler(KafkaError, _kafka)

@@ -1,0 +1,103 @@
+"""Executions: read one (Elasticsearch), read its logs (Elasticsearch), start one (the `execution-events` topic)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query
+
+from conveyor.api.backends import Backends, backends
+from conveyor.api.errors import BadParameter, NotFound
+from conveyor.common.launch import new_execution
+from conveyor.common.tasks.base import LogLevel
+from conveyor.indexer import queries
+from conveyor.indexer.dsl import MAX_SIZE
+
+router = APIRouter(prefix="/api/v1", tags=["executions"])
+
+# Task runs listed with an execution; a bigger execution's task runs are paged through the search.
+MAX_TASK_RUNS = 10_000
+
+
+@router.get("/executions/{executionId}", summary="An execution and its task runs")
+def get_execution(
+    execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
+    api: Annotated[Backends, Depends(backends)],
+) -> dict[str, Any]:
+    """The indexed execution (the Execution JSON) with its `taskRunList` from the task runs index, in start order."""
+    execution = queries.get_execution(api.client, api.prefix, execution_id)
+    if execution is None:
+        raise NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
+    execution["taskRunList"] = _task_runs(api, execution_id)
+    return execution
+
+
+def _task_runs(api: Backends, execution_id: str) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    cursor = None
+    while len(runs) < MAX_TASK_RUNS:
+        page = queries.search_taskruns(
+            api.client,
+            api.prefix,
+            execution_id=execution_id,
+            sort="state.startDate:asc",
+            size=MAX_SIZE,
+            search_after=cursor,
+        )
+        runs.extend(page.results)
+        cursor = page.next
+        if cursor is None:
+            break
+    return runs
+
+
+@router.get("/logs/{executionId}", summary="The log lines of an execution, oldest first")
+def get_logs(
+    execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
+    api: Annotated[Backends, Depends(backends)],
+    task_id: Annotated[str | None, Query(alias="taskId", max_length=250)] = None,
+    task_run_id: Annotated[str | None, Query(alias="taskRunId", max_length=250)] = None,
+    min_level: Annotated[LogLevel | None, Query(alias="minLevel", description="lowest level shown")] = None,
+) -> list[dict[str, Any]]:
+    return queries.search_logs(
+        api.client,
+        api.prefix,
+        execution_id,
+        task_id,
+        task_run_id=task_run_id,
+        min_level=min_level.value if min_level else None,
+    )
+
+
+@router.post("/executions/{namespace}/{flowId}", summary="Start an execution of a deployed flow")
+def start_execution(
+    namespace: Annotated[str, Path(max_length=250)],
+    flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
+    api: Annotated[Backends, Depends(backends)],
+    inputs: Annotated[
+        dict[str, Any] | None, Body(description="the flow's inputs by id, as JSON values", examples=[{"name": "Ada"}])
+    ] = None,
+    labels: Annotated[list[str] | None, Query(description="key:value (repeatable)")] = None,
+) -> dict[str, Any]:
+    """Publishes `ExecutionCreated` on `execution-events`; the execution then runs on the executor and
+    workers. Answers the new execution (state CREATED): follow it with `GET /api/v1/executions/{id}`."""
+    found = api.catalog.get(namespace, flow_id)
+    if found is None:
+        raise NotFound(f"flow {namespace}.{flow_id} is not deployed (POST /api/v1/flows deploys it)")
+    _, flow = found
+    if flow.disabled:
+        raise BadParameter("flowId", f"flow {namespace}.{flow_id} is disabled", where="path", status=422)
+    created = new_execution(flow, inputs or {}, labels=_labels(labels))  # InputError -> 422
+    api.producer.send(api.topics.execution_events, created.execution_id, created.to_json())
+    api.producer.flush(10.0)
+    return created.execution.to_dict()
+
+
+def _labels(pairs: list[str] | None) -> dict[str, str]:
+    labels = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition(":")
+        if not sep or not key:
+            raise BadParameter("labels", f"expected key:value, got {pair!r}")
+        labels[key] = value
+    return labels

@@ -1,0 +1,398 @@
+// The Task Runs page: filters, daily chart, sortable and paged table, a drawer with one task run's detail.
+// Everything it shows comes from the server's own /api/v1 (same origin); its state lives in the URL.
+"use strict";
+
+const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId"];
+const DEFAULT_SORT = "state.startDate:desc";
+const MAX_CHART_DAYS = 731;
+
+const $ = (selector) => document.querySelector(selector);
+const form = $("#filters");
+
+const view = {
+  filters: { q: "", namespace: "", flowId: "", taskId: "", executionId: "", state: [], startDate: "", endDate: "" },
+  sort: DEFAULT_SORT,
+  size: 25,
+  page: 1,
+  cursors: {}, // page number -> the `after` cursor that reaches it (pages reached by cursor)
+  results: [],
+  selected: null,
+  refresh: Number(document.body.dataset.refresh) || 0,
+  loading: 0,
+  timer: null,
+};
+
+// ---- talking to the API
+
+async function api(path, options) {
+  view.loading++;
+  $("#progress").hidden = false;
+  try {
+    const response = await fetch(path, options);
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = (body && body.message) || `${response.status} ${response.statusText}`;
+      throw new Error(message);
+    }
+    return body;
+  } finally {
+    if (--view.loading === 0) $("#progress").hidden = true;
+  }
+}
+
+function filterParams() {
+  const params = new URLSearchParams();
+  for (const name of TEXT_FILTERS) if (view.filters[name]) params.set(name, view.filters[name]);
+  for (const state of view.filters.state) params.append("state", state);
+  if (view.filters.startDate) params.set("startDate", view.filters.startDate);
+  if (view.filters.endDate) params.set("endDate", view.filters.endDate);
+  return params;
+}
+
+// ---- URL <-> view
+
+function readUrl() {
+  const params = new URLSearchParams(location.search);
+  for (const name of TEXT_FILTERS) view.filters[name] = params.get(name) || "";
+  view.filters.state = params.getAll("state").filter((s) => STATES.includes(s));
+  view.filters.startDate = params.get("startDate") || "";
+  view.filters.endDate = params.get("endDate") || "";
+  view.sort = params.get("sort") || DEFAULT_SORT;
+  view.size = Number(params.get("size")) || 25;
+  view.page = Math.max(1, Number(params.get("page")) || 1);
+  if (params.has("refresh")) view.refresh = Number(params.get("refresh")) || 0;
+}
+
+function writeUrl() {
+  const params = filterParams();
+  if (view.sort !== DEFAULT_SORT) params.set("sort", view.sort);
+  if (view.size !== 25) params.set("size", view.size);
+  if (view.page > 1 && !view.cursors[view.page]) params.set("page", view.page);
+  const query = params.toString();
+  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+}
+
+function fillForm() {
+  for (const name of TEXT_FILTERS) form.elements[name].value = view.filters[name];
+  form.elements.startDate.value = isoToLocal(view.filters.startDate);
+  form.elements.endDate.value = isoToLocal(view.filters.endDate);
+  for (const chip of document.querySelectorAll(".chip")) {
+    chip.setAttribute("aria-pressed", String(view.filters.state.includes(chip.dataset.state)));
+  }
+  $("#size").value = String(view.size);
+  $("#refresh").value = String(view.refresh);
+  if (!$("#refresh").value) $("#refresh").value = "0";
+}
+
+// ---- loading
+
+function filtersChanged() {
+  view.page = 1;
+  view.cursors = {};
+  writeUrl();
+  loadAll();
+}
+
+async function loadAll() {
+  clearError();
+  const spinner = $(".refresh");
+  spinner.classList.add("spinning");
+  try {
+    await Promise.all([loadTable(), loadChart()]);
+    $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    spinner.classList.remove("spinning");
+  }
+}
+
+async function loadTable() {
+  const params = filterParams();
+  params.set("size", view.size);
+  params.set("sort", view.sort);
+  const cursor = view.cursors[view.page];
+  if (cursor) params.set("after", cursor);
+  else if (view.page > 1) params.set("page", view.page);
+  const data = await api(`/api/v1/taskruns/search?${params}`);
+  view.results = data.results;
+  view.next = data.next;
+  view.total = data.total;
+  renderTable();
+  if (view.selected) {
+    const fresh = view.results.find((r) => r.id === view.selected.id);
+    if (fresh) openDrawer(fresh, false);
+  }
+}
+
+function chartWindow() {
+  const end = view.filters.endDate ? new Date(view.filters.endDate) : new Date();
+  let start = view.filters.startDate ? new Date(view.filters.startDate) : new Date(end.getTime() - 29 * 86400000);
+  if ((end - start) / 86400000 >= MAX_CHART_DAYS) start = new Date(end.getTime() - (MAX_CHART_DAYS - 1) * 86400000);
+  if (start > end) start = end;
+  return { startDate: localDay(start), endDate: localDay(end) };
+}
+
+async function loadChart() {
+  const body = { ...chartWindow(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" };
+  for (const name of TEXT_FILTERS) if (view.filters[name]) body[name] = view.filters[name];
+  if (view.filters.state.length) body.state = view.filters.state;
+  const days = await api("/api/v1/stats/taskruns/daily", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  view.days = days;
+  renderChart($("#chart"), $("#chart-legend"), $("#tooltip"), days, pickDay);
+  renderSummary(days);
+}
+
+function renderSummary(days) {
+  let runs = 0, failed = 0, count = 0, sum = 0;
+  for (const day of days) {
+    for (const [state, n] of Object.entries(day.counts)) {
+      runs += n;
+      if (state === "FAILED" || state === "KILLED") failed += n;
+    }
+    count += day.duration.count || 0;
+    sum += day.duration.sum || 0;
+  }
+  const rate = runs ? ((100 * failed) / runs).toFixed(1) + "%" : "–";
+  $("#chart-summary").replaceChildren(
+    el("span", {}, el("b", {}, formatNumber(runs)), "task runs"),
+    el("span", {}, el("b", {}, rate), "failed or killed"),
+    el("span", {}, el("b", {}, count ? formatDuration(sum / count) : "–"), "average duration"),
+    el("span", { class: "muted" }, `${days[0].startDate} → ${days[days.length - 1].startDate}`),
+  );
+}
+
+function pickDay(day) {
+  const [y, m, d] = day.startDate.split("-").map(Number);
+  view.filters.startDate = new Date(y, m - 1, d, 0, 0, 0).toISOString();
+  view.filters.endDate = new Date(y, m - 1, d, 23, 59, 59, 999).toISOString();
+  fillForm();
+  filtersChanged();
+}
+
+// ---- the table
+
+function renderTable() {
+  const body = $("#taskruns tbody");
+  body.replaceChildren(...view.results.map(row));
+  $("#empty").hidden = view.results.length > 0;
+  $("#total").textContent = `${formatNumber(view.total)}`;
+  const first = (view.page - 1) * view.size + 1;
+  const last = first + view.results.length - 1;
+  $("#range").textContent = view.results.length ? `${formatNumber(first)}–${formatNumber(last)} of ${formatNumber(view.total)}` : "";
+  $("#page").textContent = `Page ${view.page}`;
+  $("#prev").disabled = $("#first").disabled = view.page <= 1;
+  $("#next").disabled = !view.next;
+  const [field, order] = view.sort.split(":");
+  for (const th of document.querySelectorAll("#taskruns th[data-sort]")) {
+    const sorted = th.dataset.sort === field;
+    th.classList.toggle("sorted", sorted);
+    th.classList.toggle("asc", sorted && order === "asc");
+    th.setAttribute("aria-sort", sorted ? (order === "asc" ? "ascending" : "descending") : "none");
+  }
+}
+
+function row(run) {
+  const st = run.state || {};
+  const execution = el("a", { href: "#", class: "id", title: `only execution ${run.executionId}` }, shortId(run.executionId));
+  execution.addEventListener("click", (event) => {
+    event.preventDefault();
+    event.stopPropagation();
+    view.filters.executionId = run.executionId;
+    fillForm();
+    filtersChanged();
+  });
+  const tr = el(
+    "tr",
+    { "data-id": run.id, "data-state": st.current, class: view.selected && view.selected.id === run.id ? "selected" : null },
+    el("td", { class: "id", title: run.id }, shortId(run.id)),
+    el("td", {}, execution),
+    el("td", { class: "ns" }, run.namespace),
+    el("td", {}, run.flowId),
+    el("td", { class: "task" }, run.taskId),
+    el("td", { class: "value", title: run.value || "" }, run.value || ""),
+    el("td", { class: "num" }, run.attemptsCount ?? (run.attempts || []).length),
+    el("td", {}, badge(st.current)),
+    el("td", { class: "date" }, formatDate(st.startDate)),
+    el("td", { class: "date" }, formatDate(st.endDate)),
+    el("td", { class: "num date" }, formatDuration(taskRunDuration(run))),
+  );
+  tr.addEventListener("click", () => openDrawer(run, true));
+  return tr;
+}
+
+// ---- the drawer
+
+async function openDrawer(run, fetchNow) {
+  view.selected = run;
+  for (const tr of document.querySelectorAll("#taskruns tbody tr")) tr.classList.toggle("selected", tr.dataset.id === run.id);
+  const st = run.state || {};
+  $("#drawer-title").replaceChildren(el("span", {}, run.taskId), badge(st.current));
+  const meta = [
+    ["Task run", run.id], ["Execution", run.executionId], ["Namespace", run.namespace], ["Flow", run.flowId],
+    ["Value", run.value], ["Iteration", run.iteration], ["Parent task run", run.parentTaskRunId],
+    ["Worker", run.workerId], ["Start", formatDate(st.startDate)], ["End", formatDate(st.endDate)],
+    ["Duration", formatDuration(taskRunDuration(run))], ["Revision", run.revision],
+  ].filter(([, v]) => v !== undefined && v !== null && v !== "");
+  $("#drawer-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+  renderAttempts(run.attempts || []);
+  $("#outputs").textContent = run.outputs && Object.keys(run.outputs).length ? JSON.stringify(run.outputs, null, 2) : "no outputs";
+  const drawer = $("#drawer");
+  drawer.classList.add("open");
+  drawer.setAttribute("aria-hidden", "false");
+  $("#scrim").hidden = false;
+  if (fetchNow || view.refresh) await loadLogs(run);
+}
+
+function renderAttempts(attempts) {
+  const rows = [];
+  attempts.forEach((attempt, i) => {
+    const { start, end, ms } = attemptDates(attempt);
+    rows.push(el("tr", { class: "attempt" },
+      el("td", {}, i + 1),
+      el("td", {}, badge(attempt.state && attempt.state.current)),
+      el("td", { class: "id" }, attempt.workerId || ""),
+      el("td", { class: "date" }, formatDate(start)),
+      el("td", { class: "date" }, formatDate(end)),
+      el("td", { class: "num" }, formatDuration(ms)),
+    ));
+    if (attempt.error) rows.push(el("tr", { class: "error-row" }, el("td", { colspan: 6 }, attempt.error)));
+  });
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "none" }, "no attempt yet")));
+  $("#attempts tbody").replaceChildren(...rows);
+}
+
+async function loadLogs(run) {
+  const logs = $("#logs");
+  try {
+    const params = new URLSearchParams({ taskRunId: run.id });
+    const lines = await api(`/api/v1/logs/${encodeURIComponent(run.executionId)}?${params}`);
+    if (!view.selected || view.selected.id !== run.id) return;
+    logs.replaceChildren(...(lines.length ? lines.map((line) => el("div", { class: `log ${line.level}` },
+      el("span", { class: "muted" }, formatDate(line.timestamp).slice(11)),
+      el("span", { class: "lvl" }, line.level),
+      el("span", { class: "msg" }, line.message),
+    )) : [el("div", { class: "none", style: "padding: 8px 10px" }, "no log lines")]));
+  } catch (error) {
+    logs.replaceChildren(el("div", { class: "none", style: "padding: 8px 10px" }, `logs unavailable: ${error.message}`));
+  }
+}
+
+function closeDrawer() {
+  view.selected = null;
+  $("#drawer").classList.remove("open");
+  $("#drawer").setAttribute("aria-hidden", "true");
+  $("#scrim").hidden = true;
+  for (const tr of document.querySelectorAll("#taskruns tbody tr.selected")) tr.classList.remove("selected");
+}
+
+// ---- errors, health, refresh
+
+function showError(message) {
+  const banner = $("#error");
+  banner.textContent = message;
+  banner.hidden = false;
+}
+
+function clearError() { $("#error").hidden = true; }
+
+async function loadHealth() {
+  const node = $("#health");
+  let status = "DOWN", detail = "the server does not answer";
+  try {
+    const response = await fetch("/api/v1/health");
+    const body = await response.json();
+    status = body.status;
+    detail = `Elasticsearch ${body.elasticsearch.status} · Kafka ${body.kafka.status}`;
+  } catch (_) { /* stays DOWN */ }
+  node.className = "health " + status.toLowerCase();
+  node.querySelector(".label").textContent = status === "UP" ? "healthy" : status.toLowerCase();
+  node.title = detail;
+}
+
+function schedule() {
+  clearTimeout(view.timer);
+  if (view.refresh > 0) {
+    view.timer = setTimeout(async () => {
+      if (!document.hidden) await loadAll();
+      schedule();
+    }, view.refresh * 1000);
+  }
+}
+
+// ---- wiring
+
+function debounce(fn, ms) {
+  let timer;
+  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
+}
+
+function wire() {
+  const chips = $("#state-chips");
+  for (const state of STATES) {
+    const chip = el("button", { type: "button", class: "chip", "data-state": state, "aria-pressed": "false" }, state);
+    chip.style.setProperty("--c", stateColor(state));
+    chip.addEventListener("click", () => {
+      const on = chip.getAttribute("aria-pressed") !== "true";
+      chip.setAttribute("aria-pressed", String(on));
+      view.filters.state = STATES.filter((s) => chips.querySelector(`[data-state="${s}"]`).getAttribute("aria-pressed") === "true");
+      filtersChanged();
+    });
+    chips.append(chip);
+  }
+  const onText = debounce(() => {
+    for (const name of TEXT_FILTERS) view.filters[name] = form.elements[name].value.trim();
+    filtersChanged();
+  }, 350);
+  for (const name of TEXT_FILTERS) form.elements[name].addEventListener("input", onText);
+  for (const name of ["startDate", "endDate"]) {
+    form.elements[name].addEventListener("change", () => {
+      view.filters[name] = localToIso(form.elements[name].value);
+      filtersChanged();
+    });
+  }
+  form.addEventListener("submit", (event) => event.preventDefault());
+  $("#clear").addEventListener("click", () => {
+    view.filters = { q: "", namespace: "", flowId: "", taskId: "", executionId: "", state: [], startDate: "", endDate: "" };
+    fillForm();
+    filtersChanged();
+  });
+  for (const th of document.querySelectorAll("#taskruns th[data-sort]")) {
+    th.addEventListener("click", () => {
+      const [field, order] = view.sort.split(":");
+      const textual = ["id", "executionId", "namespace", "flowId", "taskId", "state.current"].includes(th.dataset.sort);
+      const next = field === th.dataset.sort ? (order === "asc" ? "desc" : "asc") : (textual ? "asc" : "desc");
+      view.sort = `${th.dataset.sort}:${next}`;
+      filtersChanged();
+    });
+  }
+  $("#size").addEventListener("change", () => { view.size = Number($("#size").value); filtersChanged(); });
+  $("#next").addEventListener("click", () => {
+    if (!view.next) return;
+    view.cursors[view.page + 1] = view.next;
+    view.page += 1;
+    writeUrl();
+    loadAll();
+  });
+  $("#prev").addEventListener("click", () => { view.page = Math.max(1, view.page - 1); writeUrl(); loadAll(); });
+  $("#first").addEventListener("click", () => { view.page = 1; writeUrl(); loadAll(); });
+  $("#refresh").addEventListener("change", () => { view.refresh = Number($("#refresh").value); schedule(); });
+  $("#drawer-close").addEventListener("click", closeDrawer);
+  $("#scrim").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeDrawer(); });
+  window.addEventListener("resize", debounce(() => {
+    if (view.days) renderChart($("#chart"), $("#chart-legend"), $("#tooltip"), view.days, pickDay);
+  }, 150));
+}
+
+readUrl();
+wire();
+fillForm();
+loadAll();
+loadHealth();
+setInterval(loadHealth, 30000);
+schedule();

@@ -1,0 +1,586 @@
+"""A small, pure-Python subset of jq for the `jq('…')` expression filter (the reference's `jq` filter).
+
+`jq(value, program)` returns every output of `program` run on `value` as a list, as the reference does
+(a string input is parsed as JSON first when it is JSON). Pure Python on purpose: the C library's `env`
+and `$ENV` would hand a flow the worker's environment.
+
+Supported: `.`, `..`, `.a`, `."a"`, `.[n]`, `.["a"]`, `.[]`, `.[n:m]`, the `?` suffix, `|`, `,`, `//`,
+arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` construction, `(…)`, `if … then
+… elif … else … end`, and the builtins in `_BUILTINS` plus `select`, `map`, `has`, `join`, `split`,
+`startswith`, `endswith`, `contains`, `ltrimstr`, `rtrimstr`, `sort_by`, `min_by`, `max_by`, `range`, `empty`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+Node = tuple[Any, ...]
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+      (?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+    | (?P<str>"(?:[^"\\]|\\.)*")
+    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<op>\.\.|//|==|!=|<=|>=|\?\?|[.\[\]{}()|,:;<>+\-*/%?])
+    )""",
+    re.VERBOSE,
+)
+
+
+class JqError(ValueError):
+    """The program does not parse, or fails on its input (e.g. `.a` of a number)."""
+
+
+def jq(value: Any, program: str) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    return list(_eval(_compile(program), value))
+
+
+@lru_cache(maxsize=512)
+def _compile(program: str) -> Node:
+    parser = _Parser(program)
+    node = parser.pipe()
+    if parser.peek() is not None:
+        raise JqError(f"jq: unexpected {parser.peek()!r} in {program!r}")
+    return node
+
+
+@dataclass
+class _Tok:
+    kind: str
+    text: str
+
+
+class _Parser:
+    def __init__(self, program: str) -> None:
+        self.program = program
+        self.tokens: list[_Tok] = []
+        pos = 0
+        while pos < len(program):
+            if program[pos:].strip() == "":
+                break
+            m = _TOKEN.match(program, pos)
+            if m is None or m.end() == pos:
+                raise JqError(f"jq: cannot parse {program!r} at {program[pos:]!r}")
+            kind = m.lastgroup or "op"
+            self.tokens.append(_Tok(kind, m.group(kind)))
+            pos = m.end()
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> str | None:
+        j = self.i + offset
+        return self.tokens[j].text if j < len(self.tokens) else None
+
+    def next(self) -> _Tok:
+        if self.i >= len(self.tokens):
+            raise JqError(f"jq: unexpected end of {self.program!r}")
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, text: str) -> None:
+        tok = self.next()
+        if tok.text != text:
+            raise JqError(f"jq: expected {text!r}, got {tok.text!r} in {self.program!r}")
+
+    # precedence, lowest first: | , // or and comparison +- */%
+    def pipe(self) -> Node:
+        left = self.comma()
+        while self.peek() == "|":
+            self.next()
+            left = ("pipe", left, self.comma())
+        return left
+
+    def comma(self) -> Node:
+        left = self.alt()
+        while self.peek() == ",":
+            self.next()
+            left = ("comma", left, self.alt())
+        return left
+
+    def alt(self) -> Node:
+        left = self.or_()
+        while self.peek() == "//":
+            self.next()
+            left = ("alt", left, self.or_())
+        return left
+
+    def or_(self) -> Node:
+        left = self.and_()
+        while self.peek() == "or":
+            self.next()
+            left = ("or", left, self.and_())
+        return left
+
+    def and_(self) -> Node:
+        left = self.compare()
+        while self.peek() == "and":
+            self.next()
+            left = ("and", left, self.compare())
+        return left
+
+    def compare(self) -> Node:
+        left = self.additive()
+        if self.peek() in ("==", "!=", "<", "<=", ">", ">="):
+            op = self.next().text
+            left = ("bin", op, left, self.additive())
+        return left
+
+    def additive(self) -> Node:
+        left = self.multiplicative()
+        while self.peek() in ("+", "-"):
+            op = self.next().text
+            left = ("bin", op, left, self.multiplicative())
+        return left
+
+    def multiplicative(self) -> Node:
+        left = self.postfix()
+        while self.peek() in ("*", "/", "%"):
+            op = self.next().text
+            left = ("bin", op, left, self.postfix())
+        return left
+
+    def postfix(self) -> Node:
+        node = self.primary()
+        while True:
+            nxt = self.peek()
+            if nxt is None:
+                return node
+            tok = self.tokens[self.i]
+            if tok.kind == "field":
+                self.next()
+                node = ("index", node, ("lit", tok.text[1:]), False)
+            elif nxt == "." and self.peek(1) is not None and self.tokens[self.i + 1].kind == "str":
+                self.next()
+                node = ("index", node, ("lit", json.loads(self.next().text)), False)
+            elif nxt == "[" or (nxt == "." and self.peek(1) == "["):
+                if nxt == ".":
+                    self.next()
+                node = self.brackets(node)
+            elif nxt == "?":
+                self.next()
+                node = ("try", node)
+            else:
+                return node
+
+    def brackets(self, target: Node) -> Node:
+        self.expect("[")
+        if self.peek() == "]":
+            self.next()
+            return ("each", target)
+        start = None if self.peek() == ":" else self.pipe()
+        if self.peek() == ":":
+            self.next()
+            end = None if self.peek() == "]" else self.pipe()
+            self.expect("]")
+            return ("slice", target, start, end)
+        self.expect("]")
+        assert start is not None
+        return ("index", target, start, False)
+
+    def primary(self) -> Node:
+        tok = self.next()
+        text = tok.text
+        if tok.kind == "num":
+            return ("lit", float(text) if any(c in text for c in ".eE") else int(text))
+        if tok.kind == "str":
+            return ("lit", json.loads(text))
+        if tok.kind == "field":
+            return ("index", ("id",), ("lit", text[1:]), False)
+        if text == ".":
+            nxt = self.peek()
+            if nxt is not None and self.tokens[self.i].kind == "str":
+                return ("index", ("id",), ("lit", json.loads(self.next().text)), False)
+            if nxt == "[":
+                return self.brackets(("id",))
+            return ("id",)
+        if text == "..":
+            return ("recurse",)
+        if text == "(":
+            node = self.pipe()
+            self.expect(")")
+            return node
+        if text == "[":
+            if self.peek() == "]":
+                self.next()
+                return ("array", None)
+            node = self.pipe()
+            self.expect("]")
+            return ("array", node)
+        if text == "{":
+            return self.object()
+        if text == "-":
+            return ("bin", "-", ("lit", 0), self.postfix())
+        if tok.kind == "name":
+            return self.name(text)
+        raise JqError(f"jq: unexpected {text!r} in {self.program!r}")
+
+    def name(self, text: str) -> Node:
+        if text in ("null", "true", "false"):
+            return ("lit", {"null": None, "true": True, "false": False}[text])
+        if text == "if":
+            return self.conditional()
+        args: list[Node] = []
+        if self.peek() == "(":
+            self.next()
+            args.append(self.pipe())
+            while self.peek() == ";":
+                self.next()
+                args.append(self.pipe())
+            self.expect(")")
+        return ("call", text, tuple(args))
+
+    def conditional(self) -> Node:
+        cond = self.pipe()
+        self.expect("then")
+        then = self.pipe()
+        if self.peek() == "elif":
+            self.next()
+            return ("if", cond, then, self.conditional())
+        otherwise: Node = ("id",)
+        if self.peek() == "else":
+            self.next()
+            otherwise = self.pipe()
+        self.expect("end")
+        return ("if", cond, then, otherwise)
+
+    def object(self) -> Node:
+        entries: list[tuple[Node, Node]] = []
+        while self.peek() != "}":
+            tok = self.next()
+            if tok.kind in ("name", "str"):
+                key: Node = ("lit", tok.text if tok.kind == "name" else json.loads(tok.text))
+            elif tok.text == "(":
+                key = self.pipe()
+                self.expect(")")
+            else:
+                raise JqError(f"jq: bad object key {tok.text!r} in {self.program!r}")
+            if self.peek() == ":":
+                self.next()
+                value = self.alt()
+            else:
+                value = ("index", ("id",), key, False)
+            entries.append((key, value))
+            if self.peek() == ",":
+                self.next()
+        self.expect("}")
+        return ("object", tuple(entries))
+
+
+def _eval(node: Node, value: Any) -> Iterator[Any]:
+    kind = node[0]
+    if kind == "id":
+        yield value
+    elif kind == "lit":
+        yield node[1]
+    elif kind == "pipe":
+        for mid in _eval(node[1], value):
+            yield from _eval(node[2], mid)
+    elif kind == "comma":
+        yield from _eval(node[1], value)
+        yield from _eval(node[2], value)
+    elif kind == "alt":
+        good = [v for v in _try(node[1], value) if v is not None and v is not False]
+        yield from good if good else _eval(node[2], value)
+    elif kind in ("and", "or"):
+        for left in _eval(node[1], value):
+            if kind == "and" and not _truthy(left):
+                yield False
+            elif kind == "or" and _truthy(left):
+                yield True
+            else:
+                for right in _eval(node[2], value):
+                    yield _truthy(right)
+    elif kind == "bin":
+        for right in _eval(node[3], value):
+            for left in _eval(node[2], value):
+                yield _binary(node[1], left, right)
+    elif kind == "index":
+        for target in _eval(node[1], value):
+            for key in _eval(node[2], value):
+                yield _index(target, key)
+    elif kind == "slice":
+        for target in _eval(node[1], value):
+            starts = [None] if node[2] is None else list(_eval(node[2], value))
+            ends = [None] if node[3] is None else list(_eval(node[3], value))
+            for start, end in itertools.product(starts, ends):
+                yield _slice(target, start, end)
+    elif kind == "each":
+        for target in _eval(node[1], value):
+            yield from _values(target)
+    elif kind == "try":
+        yield from _try(node[1], value)
+    elif kind == "recurse":
+        yield from _recurse(value)
+    elif kind == "array":
+        yield [] if node[1] is None else list(_eval(node[1], value))
+    elif kind == "object":
+        yield from _object(node[1], value)
+    elif kind == "if":
+        for cond in _eval(node[1], value):
+            yield from _eval(node[2] if _truthy(cond) else node[3], value)
+    elif kind == "call":
+        yield from _call(node[1], node[2], value)
+    else:  # pragma: no cover - the parser makes no other node
+        raise JqError(f"jq: unknown node {kind}")
+
+
+def _try(node: Node, value: Any) -> Iterator[Any]:
+    try:
+        yield from list(_eval(node, value))
+    except JqError:
+        return
+
+
+def _truthy(value: Any) -> bool:
+    return value is not None and value is not False
+
+
+def _type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _index(target: Any, key: Any) -> Any:
+    if target is None:
+        return None
+    if isinstance(target, dict) and isinstance(key, str):
+        return target.get(key)
+    if isinstance(target, list) and isinstance(key, int | float) and not isinstance(key, bool):
+        i = int(key)
+        return target[i] if -len(target) <= i < len(target) else None
+    raise JqError(f"jq: cannot index {_type(target)} with {json.dumps(key)}")
+
+
+def _slice(target: Any, start: Any, end: Any) -> Any:
+    if target is None:
+        return None
+    if not isinstance(target, list | str):
+        raise JqError(f"jq: cannot slice {_type(target)}")
+    return target[None if start is None else int(start) : None if end is None else int(end)]
+
+
+def _values(target: Any) -> Iterator[Any]:
+    if isinstance(target, list):
+        yield from target
+    elif isinstance(target, dict):
+        yield from target.values()
+    else:
+        raise JqError(f"jq: cannot iterate over {_type(target)}")
+
+
+def _recurse(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, list | dict):
+        for child in _values(value):
+            yield from _recurse(child)
+
+
+def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]:
+    choices = []
+    for key_node, value_node in entries:
+        pairs = []
+        for key in _eval(key_node, value):
+            if not isinstance(key, str):
+                raise JqError(f"jq: object keys must be strings, got {_type(key)}")
+            pairs.extend((key, v) for v in _eval(value_node, value))
+        choices.append(pairs)
+    for combination in itertools.product(*choices):
+        yield dict(combination)
+
+
+def _binary(op: str, left: Any, right: Any) -> Any:
+    if op in ("==", "!="):
+        return (left == right) == (op == "==")
+    if op in ("<", "<=", ">", ">="):
+        a, b = _order_key(left), _order_key(right)
+        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+    if op == "+":
+        if left is None:
+            return right
+        if right is None:
+            return left
+        if isinstance(left, dict) and isinstance(right, dict):
+            return {**left, **right}
+    if op == "-" and isinstance(left, list) and isinstance(right, list):
+        return [x for x in left if x not in right]
+    if op == "/" and isinstance(left, str) and isinstance(right, str):
+        return left.split(right)
+    try:
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        if op == "*":
+            return left * right
+        if op == "/":
+            result = left / right
+            return int(result) if isinstance(result, float) and result.is_integer() else result
+        if op == "%":
+            return int(left) % int(right)
+    except (TypeError, ZeroDivisionError) as exc:
+        raise JqError(f"jq: {_type(left)} {op} {_type(right)} cannot be computed") from exc
+    raise JqError(f"jq: unknown operator {op}")
+
+
+_ORDER = {"null": 0, "boolean": 1, "number": 2, "string": 3, "array": 4, "object": 5}
+
+
+def _order_key(value: Any) -> Any:
+    kind = _type(value)
+    if kind == "array":
+        return (_ORDER[kind], [_order_key(v) for v in value])
+    if kind == "object":
+        return (_ORDER[kind], sorted((k, _order_key(v)) for k, v in value.items()))
+    return (_ORDER[kind], value if value is not None else 0)
+
+
+def _length(v: Any) -> Any:
+    if v is None:
+        return 0
+    if isinstance(v, bool):
+        raise JqError("jq: boolean has no length")
+    if isinstance(v, int | float):
+        return abs(v)
+    return len(v)
+
+
+def _keys(v: Any) -> Any:
+    if isinstance(v, dict):
+        return sorted(v)
+    if isinstance(v, list):
+        return list(range(len(v)))
+    raise JqError(f"jq: {_type(v)} has no keys")
+
+
+def _tonumber(v: Any) -> Any:
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return v
+    try:
+        number = float(v)
+    except (TypeError, ValueError) as exc:
+        raise JqError(f"jq: cannot parse {v!r} as a number") from exc
+    return int(number) if number.is_integer() and "." not in str(v) else number
+
+
+def _unique(ordered: list[Any]) -> list[Any]:
+    return [x for i, x in enumerate(ordered) if i == 0 or x != ordered[i - 1]]
+
+
+def _add(v: Any) -> Any:
+    total = None
+    for item in _values(v):
+        total = _binary("+", total, item)
+    return total
+
+
+_BUILTINS: dict[str, Callable[[Any], Any]] = {
+    "length": _length,
+    "keys": _keys,
+    "keys_unsorted": lambda v: list(v) if isinstance(v, dict) else _keys(v),
+    "values": lambda v: list(_values(v)),
+    "type": _type,
+    "not": lambda v: not _truthy(v),
+    "tostring": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
+    "tojson": lambda v: json.dumps(v, separators=(",", ":")),
+    "fromjson": lambda v: json.loads(v),
+    "tonumber": _tonumber,
+    "ascii_downcase": lambda v: str(v).lower(),
+    "ascii_upcase": lambda v: str(v).upper(),
+    "first": lambda v: v[0] if v else None,
+    "last": lambda v: v[-1] if v else None,
+    "reverse": lambda v: v[::-1] if v is not None else [],
+    "sort": lambda v: sorted(v, key=_order_key),
+    "unique": lambda v: _unique(sorted(v, key=_order_key)),
+    "min": lambda v: min(v, key=_order_key) if v else None,
+    "max": lambda v: max(v, key=_order_key) if v else None,
+    "add": _add,
+    "floor": lambda v: math.floor(v),
+    "to_entries": lambda v: [{"key": k, "value": x} for k, x in v.items()],
+    "from_entries": lambda v: {str(e.get("key", e.get("name"))): e.get("value") for e in v},
+}
+
+
+def _call(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    if not args and name in _BUILTINS:
+        try:
+            yield _BUILTINS[name](value)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise JqError(f"jq: {name} of {_type(value)} failed: {exc}") from exc
+        return
+    if name == "empty" and not args:
+        return
+    if name == "select" and len(args) == 1:
+        if any(_truthy(c) for c in _eval(args[0], value)):
+            yield value
+        return
+    if name == "map" and len(args) == 1:
+        yield [out for item in _values(value) for out in _eval(args[0], item)]
+        return
+    if name == "range" and len(args) in (1, 2):
+        bounds = [next(iter(_eval(a, value))) for a in args]
+        yield from range(*(int(b) for b in bounds))
+        return
+    if name in ("sort_by", "min_by", "max_by") and len(args) == 1:
+        ranked = sorted(_values(value), key=lambda item: _order_key(list(_eval(args[0], item))))
+        if name == "sort_by":
+            yield ranked
+        else:
+            yield (ranked[0] if name == "min_by" else ranked[-1]) if ranked else None
+        return
+    if len(args) == 1:
+        for arg in _eval(args[0], value):
+            yield _with_arg(name, value, arg)
+        return
+    raise JqError(f"jq: unknown function {name}/{len(args)}")
+
+
+def _with_arg(name: str, value: Any, arg: Any) -> Any:
+    if name == "has":
+        return arg in value if isinstance(value, dict) else isinstance(arg, int) and 0 <= arg < len(value)
+    if name == "join":
+        return str(arg).join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in value)
+    if name == "split":
+        return str(value).split(str(arg))
+    if name == "startswith":
+        return str(value).startswith(str(arg))
+    if name == "endswith":
+        return str(value).endswith(str(arg))
+    if name == "contains":
+        return _contains(value, arg)
+    if name == "ltrimstr":
+        return value[len(arg) :] if isinstance(value, str) and value.startswith(arg) else value
+    if name == "rtrimstr":
+        return value[: -len(arg)] if isinstance(value, str) and arg and value.endswith(arg) else value
+    raise JqError(f"jq: unknown function {name}/1")
+
+
+def _contains(a: Any, b: Any) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(k in a and _contains(a[k], v) for k, v in b.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return all(any(_contains(x, y) for x in a) for y in b)
+    if isinstance(a, str) and isinstance(b, str):
+        return b in a
+    return bool(a == b)

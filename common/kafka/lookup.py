@@ -1,0 +1,71 @@
+"""The latest record of one key in a compacted topic (the CLI's `kill` and `restart` read an execution).
+
+The key's partition is the one the producers chose: librdkafka's default `consistent_random` partitioner
+puts a keyed record in `crc32(key) % partitions`. That partition is read from its beginning to its high
+watermark (read_committed); if the key is not found there, every partition is read, so a topic written
+by a producer with another partitioner still answers, only more slowly.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer as _Consumer
+from confluent_kafka import KafkaException
+
+from conveyor.common.kafka.consumer import read_partitions_to_end
+from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
+from conveyor.common.settings import KafkaSettings
+
+
+@dataclass(frozen=True)
+class Record:
+    value: bytes
+    headers: dict[str, bytes]
+    partition: int
+    offset: int
+
+
+def default_partition(key: str, partitions: int) -> int:
+    """The partition librdkafka's default partitioner gives a non-empty key."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def partition_count(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> int:
+    consumer = _Consumer({**settings.client_config(), "group.id": "conveyor-lookup"})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    except KafkaException as exc:
+        raise from_kafka(exc.args[0], f"describe {topic}") from exc
+    finally:
+        consumer.close()
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        raise FatalKafkaError(f"topic {topic} does not exist on {settings.bootstrap}")
+    return len(metadata.partitions)
+
+
+def latest(settings: KafkaSettings, topic: str, key: str) -> Record | None:
+    """The key's latest record, None when the key has none or its latest is a tombstone."""
+    count = partition_count(settings, topic)
+    first = default_partition(key, count)
+    found, seen = _scan(settings, topic, [first], key)
+    if not seen and count > 1:
+        found, _ = _scan(settings, topic, [p for p in range(count) if p != first], key)
+    return found
+
+
+def _scan(settings: KafkaSettings, topic: str, partitions: list[int], key: str) -> tuple[Record | None, bool]:
+    wanted = key.encode()
+    found: Record | None = None
+    seen = False
+    for msg in read_partitions_to_end(settings, [(topic, p) for p in partitions]):
+        if msg.key() != wanted:
+            continue
+        seen = True
+        value = msg.value()
+        raw = msg.headers() or []
+        pairs = list(raw.items()) if isinstance(raw, dict) else raw  # consumed messages give a list
+        headers = {name: data.encode() if isinstance(data, str) else bytes(data or b"") for name, data in pairs}
+        found = None if value is None else Record(value, headers, msg.partition() or 0, msg.offset() or 0)
+    return found, seen

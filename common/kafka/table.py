@@ -1,0 +1,110 @@
+"""A compacted topic read as a table: the latest value of every key, kept current by catching up on demand.
+
+`TopicTable.refresh()` reads every partition from where the last refresh stopped to the high watermark
+it finds now, so a value produced (and acknowledged) before the call is always seen: read-your-writes
+for the process that produced it, and for any other process once it refreshes. A tombstone removes
+its key. The consumer joins no group and commits nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+from confluent_kafka import Consumer as _Consumer
+from confluent_kafka import KafkaError as _KafkaError
+
+from conveyor.common.kafka.consumer import watermarks
+from conveyor.common.kafka.errors import FatalKafkaError, RetryableKafkaError, from_kafka
+from conveyor.common.settings import KafkaSettings
+
+
+class TopicTable:
+    def __init__(self, settings: KafkaSettings, topic: str, timeout: float = 10.0) -> None:
+        self.topic = topic
+        self._settings = settings
+        self._timeout = timeout
+        self._consumer: _Consumer | None = None
+        self._values: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def refresh(self) -> dict[str, bytes]:
+        """Catch up with the topic; returns a copy of the table (key -> latest value)."""
+        with self._lock:
+            try:
+                self._catch_up()
+            except KafkaException as exc:
+                raise from_kafka(exc.args[0], f"read {self.topic}") from exc
+            return dict(self._values)
+
+    def get(self, key: str) -> bytes | None:
+        """The key's latest value after catching up, None if absent or deleted."""
+        return self.refresh().get(key)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._consumer is not None:
+                self._consumer.close()
+                self._consumer = None
+
+    def _open(self) -> _Consumer:
+        consumer = _Consumer(
+            {
+                **self._settings.client_config(),
+                "group.id": f"{self._settings.topic_prefix}table-reader",  # required; never joined
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
+        metadata = consumer.list_topics(self.topic, timeout=self._timeout).topics.get(self.topic)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            consumer.close()
+            reason = metadata.error if metadata is not None else "no metadata"
+            raise FatalKafkaError(f"cannot read topic {self.topic}: {reason}")
+        consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)])
+        return consumer
+
+    def _catch_up(self) -> None:
+        if self._consumer is None:
+            self._consumer = self._open()
+        consumer = self._consumer
+        bounds: dict[int, tuple[int, int]] = {}
+        for tp in consumer.assignment():
+            bounds[tp.partition] = watermarks(consumer, TopicPartition(tp.topic, tp.partition), self._timeout)
+        deadline = time.monotonic() + self._timeout
+        while True:
+            behind = self._behind(consumer, bounds)
+            if not behind:
+                return
+            if time.monotonic() > deadline:
+                raise RetryableKafkaError(f"read {self.topic}: partitions {behind} not caught up in {self._timeout}s")
+            for msg in consumer.consume(num_messages=1000, timeout=0.5):
+                err = msg.error()
+                if err is not None:
+                    if err.code() == _KafkaError._PARTITION_EOF:
+                        continue
+                    raise from_kafka(err, f"read {self.topic}")
+                key = (msg.key() or b"").decode("utf-8", "replace")
+                value = msg.value()
+                if value is None:
+                    self._values.pop(key, None)
+                else:
+                    self._values[key] = value
+
+    def _behind(self, consumer: _Consumer, bounds: dict[int, tuple[int, int]]) -> list[int]:
+        """Partitions whose position is still short of the high watermark seen at the start of this refresh.
+        Before the first fetch the position is unknown (negative): the low watermark stands for it. Under
+        read_committed the position may rest on a transaction marker no message reaches; it still counts."""
+        positions = consumer.position([TopicPartition(self.topic, p) for p in bounds])
+        behind = []
+        for tp in positions:
+            low, high = bounds[tp.partition]
+            position = tp.offset if tp.offset >= 0 else low
+            if position < high:
+                behind.append(tp.partition)
+        return behind
+
+
+__all__ = ["TopicTable"]

@@ -1,0 +1,327 @@
+"""The reference's expression syntax (Pebble) translated to Jinja2 before a template is compiled.
+
+Pebble and Jinja2 share most of their syntax (`{{ }}`, `{% %}`, filters, `and`/`or`/`not`, `is` tests,
+whitespace control). What differs is rewritten token by token inside `{{ }}` and `{% %}` blocks, never in
+text, strings or comments:
+
+| Pebble                | Jinja2                                  |
+|-----------------------|-----------------------------------------|
+| `c ? a : b`           | `(a if c else b)`                       |
+| `a ?? b` / `a ??? b`  | `_coalesce(a, b)` / `_coalesce_undefined(a, b)` (undefined-safe) |
+| `a equals b`          | `a == b`                                |
+| `a contains b`        | `a is contains b`                       |
+| `null`                | `none`                                  |
+| `{% elseif %}`        | `{% elif %}`                            |
+| `{% verbatim %}`      | `{% raw %}`                             |
+
+A block that does not tokenize is left as written, so Jinja2 reports the syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_OPENER = re.compile(r"\{\{|\{%|\{#")
+_TOKEN = re.compile(
+    r"""(?P<ws>\s+)
+    | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+    | (?P<num>\d+(?:\.\d+)?)
+    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<op>\?\?\?|\?\?|==|!=|<=|>=|//|\*\*|.)""",
+    re.VERBOSE | re.DOTALL,
+)
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+COALESCE = "_coalesce"
+COALESCE_UNDEFINED = "_coalesce_undefined"
+
+
+@dataclass(frozen=True)
+class Tok:
+    kind: str
+    text: str
+
+
+def translate(template: str) -> str:
+    out: list[str] = []
+    pos = 0
+    while True:
+        m = _OPENER.search(template, pos)
+        if m is None:
+            out.append(template[pos:])
+            return "".join(out)
+        out.append(template[pos : m.start()])
+        if m.group() == "{#":
+            end = template.find("#}", m.end())
+            stop = len(template) if end < 0 else end + 2
+            out.append(template[m.start() : stop])
+            pos = stop
+            continue
+        tag = m.group() == "{%"
+        start = m.end()
+        if start < len(template) and template[start] in "-+":
+            start += 1
+        block = _scan(template, start, tag)
+        if block is None:  # unterminated: Jinja2 says so
+            out.append(template[m.start() :])
+            return "".join(out)
+        tokens, end = block
+        close = template.index("%}" if tag else "}}", end) + 2
+        if tag and _tag_name(tokens) in ("raw", "verbatim"):
+            body_end, after = _raw_end(template, close, _tag_name(tokens) or "raw")
+            out.append("{% raw %}" + template[close:body_end] + "{% endraw %}")
+            pos = after
+            continue
+        body = _tag(tokens) if tag else _expression(tokens)
+        out.append(template[m.start() : start] + _text(body) + template[end:close])
+        pos = close
+
+
+def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
+    """The block's tokens up to its closer (`}}` or `%}`, with an optional `-`), and where the closer starts."""
+    closer = "%}" if tag else "}}"
+    tokens: list[Tok] = []
+    depth = 0
+    while pos < len(template):
+        if depth == 0 and (template.startswith(closer, pos) or template.startswith("-" + closer, pos)):
+            return tokens, pos
+        m = _TOKEN.match(template, pos)
+        if m is None:  # pragma: no cover - `.` matches any character
+            return None
+        kind = m.lastgroup or "op"
+        text = m.group()
+        if kind == "str" and (len(text) < 2 or text[-1] != text[0]):
+            return None
+        if text in _CLOSE:
+            depth += 1
+        elif text in _CLOSE.values():
+            depth = max(depth - 1, 0)
+        tokens.append(Tok(kind, text))
+        pos = m.end()
+    return None
+
+
+def _raw_end(template: str, pos: int, name: str) -> tuple[int, int]:
+    m = re.compile(r"\{%-?\s*end" + name + r"\s*-?%\}").search(template, pos)
+    if m is None:
+        return len(template), len(template)
+    return m.start(), m.end()
+
+
+def _text(tokens: list[Tok]) -> str:
+    return "".join(t.text for t in tokens)
+
+
+def _tag_name(tokens: list[Tok]) -> str | None:
+    return next((t.text for t in tokens if t.kind != "ws"), None)
+
+
+def _tag(tokens: list[Tok]) -> list[Tok]:
+    """A `{% %}` block: its name, then the expression part translated (`if`, `elif`, `set … =`, `for … in`)."""
+    tokens = _words(tokens)
+    name = _tag_name(tokens)
+    if name is None:
+        return tokens
+    head = next(i for i, t in enumerate(tokens) if t.kind != "ws")
+    if name == "elseif":
+        tokens = [*tokens[:head], Tok("name", "elif"), *tokens[head + 1 :]]
+        name = "elif"
+    split: int | None = None
+    if name in ("if", "elif"):
+        split = head
+    elif name == "set":
+        split = _find(tokens, lambda t: t.text == "=")
+    elif name == "for":
+        split = _find(tokens, lambda t: t.kind == "name" and t.text == "in")
+    if split is None:
+        return tokens
+    return [*tokens[: split + 1], *_convert(tokens[split + 1 :])]
+
+
+def _expression(tokens: list[Tok]) -> list[Tok]:
+    return _convert(_words(tokens))
+
+
+def _words(tokens: list[Tok]) -> list[Tok]:
+    """Pebble's word operators and literals that Jinja2 spells differently."""
+    out: list[Tok] = []
+    for i, tok in enumerate(tokens):
+        prev = _prev(out)
+        after_dot = prev is not None and prev.text in (".", "|")
+        if tok.kind == "name" and not after_dot:
+            if tok.text == "equals":
+                out.append(Tok("op", "=="))
+                continue
+            if tok.text == "null":
+                out.append(Tok("name", "none"))
+                continue
+            if tok.text == "contains" and _operand_end(prev) and _next(tokens, i) is not None:
+                out += [Tok("name", "is"), Tok("ws", " "), tok]
+                continue
+        out.append(tok)
+    return out
+
+
+def _prev(tokens: list[Tok]) -> Tok | None:
+    return next((t for t in reversed(tokens) if t.kind != "ws"), None)
+
+
+def _next(tokens: list[Tok], i: int) -> Tok | None:
+    return next((t for t in tokens[i + 1 :] if t.kind != "ws"), None)
+
+
+def _operand_end(tok: Tok | None) -> bool:
+    if tok is None:
+        return False
+    if tok.kind in ("str", "num"):
+        return True
+    if tok.kind == "name":
+        return tok.text not in ("is", "not", "and", "or", "in", "if", "else")
+    return tok.text in (")", "]", "}")
+
+
+def _top(tokens: list[Tok]) -> list[int]:
+    """The indexes of the tokens at bracket depth 0."""
+    out = []
+    depth = 0
+    for i, tok in enumerate(tokens):
+        if tok.text in _CLOSE.values():
+            depth -= 1
+        if depth == 0:
+            out.append(i)
+        if tok.text in _CLOSE:
+            depth += 1
+    return out
+
+
+def _find(tokens: list[Tok], pred: Callable[[Tok], bool], start: int = 0) -> int | None:
+    """The index of the first token at bracket depth 0 (from `start`) for which `pred` holds."""
+    return next((i for i in _top(tokens) if i >= start and pred(tokens[i])), None)
+
+
+def _split(tokens: list[Tok], sep: str) -> list[list[Tok]]:
+    parts: list[list[Tok]] = [[]]
+    depth = 0
+    for tok in tokens:
+        if depth == 0 and tok.text == sep:
+            parts.append([])
+            continue
+        if tok.text in _CLOSE:
+            depth += 1
+        elif tok.text in _CLOSE.values():
+            depth -= 1
+        parts[-1].append(tok)
+    return parts
+
+
+def _join(parts: list[list[Tok]], sep: str) -> list[Tok]:
+    out: list[Tok] = []
+    for i, part in enumerate(parts):
+        if i:
+            out.append(Tok("op", sep))
+        out += part
+    return out
+
+
+def _convert(tokens: list[Tok]) -> list[Tok]:
+    """A comma-separated list of expressions (a block, or the inside of brackets)."""
+    return _join([_convert_one(part) for part in _split(tokens, ",")], ",")
+
+
+def _convert_one(tokens: list[Tok]) -> list[Tok]:
+    tokens = _groups(tokens)
+    q = _find(tokens, lambda t: t.text == "?")
+    if q is None:
+        return _coalesce(tokens)
+    colon = _matching_colon(tokens, q + 1)
+    if colon is None:
+        return tokens  # not a ternary Jinja2 understands either: let it report the error
+    cond, then, other = tokens[:q], tokens[q + 1 : colon], tokens[colon + 1 :]
+    space = Tok("ws", " ")
+    return [
+        Tok("op", "("),
+        *_convert_one(then),
+        space,
+        Tok("name", "if"),
+        space,
+        *_coalesce(cond),
+        space,
+        Tok("name", "else"),
+        space,
+        *_convert_one(other),
+        Tok("op", ")"),
+    ]
+
+
+def _matching_colon(tokens: list[Tok], start: int) -> int | None:
+    pending = 0
+    i = start
+    while True:
+        found = _find(tokens, lambda t: t.text in ("?", ":"), i)
+        if found is None:
+            return None
+        if tokens[found].text == "?":
+            pending += 1
+        elif pending == 0:
+            return found
+        else:
+            pending -= 1
+        i = found + 1
+
+
+def _groups(tokens: list[Tok]) -> list[Tok]:
+    """Translate inside every top-level bracket group; in `{…}` only the values of `key: value` pairs."""
+    out: list[Tok] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.text not in _CLOSE:
+            out.append(tok)
+            i += 1
+            continue
+        end = _closing(tokens, i)
+        if end is None:
+            return out + tokens[i:]
+        inner = tokens[i + 1 : end]
+        if tok.text == "{":
+            inner = _join([_pair(entry) for entry in _split(inner, ",")], ",")
+        else:
+            inner = _convert(inner)
+        out += [tok, *inner, tokens[end]]
+        i = end + 1
+    return out
+
+
+def _pair(entry: list[Tok]) -> list[Tok]:
+    colon = _find(entry, lambda t: t.text == ":")
+    if colon is None:
+        return _convert_one(entry)
+    return [*entry[: colon + 1], *_convert_one(entry[colon + 1 :])]
+
+
+def _closing(tokens: list[Tok], i: int) -> int | None:
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j].text in _CLOSE:
+            depth += 1
+        elif tokens[j].text in _CLOSE.values():
+            depth -= 1
+            if depth == 0:
+                return j
+    return None
+
+
+def _coalesce(tokens: list[Tok]) -> list[Tok]:
+    """`a ?? b ?? c` as nested `_coalesce(...)` calls (left to right, like the reference)."""
+    ops = [i for i in _top(tokens) if tokens[i].text in ("??", "???")]
+    if not ops:
+        return tokens
+    result = tokens[: ops[0]]
+    bounds = [*ops, len(tokens)]
+    for k, op in enumerate(ops):
+        function = COALESCE if tokens[op].text == "??" else COALESCE_UNDEFINED
+        right = tokens[op + 1 : bounds[k + 1]]
+        call = [Tok("name", function), Tok("op", "("), *result, Tok("op", ","), *right, Tok("op", ")")]
+        result = [Tok("ws", " "), *call] if k == 0 else call
+    return result

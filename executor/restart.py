@@ -1,0 +1,87 @@
+"""Restarting a FAILED or KILLED execution (`conveyor restart`), as a rule of the pure core.
+
+The execution goes RESTARTED then RUNNING. Every failed or killed task run whose failure made the execution
+fail goes RESTARTED: a runnable one gets a new attempt at once (its old attempts are kept), a flowable one is
+stepped again, so its own failed children restart and its unstarted children start. Task runs that ended
+well are kept as they are, and so are the runs of `errors` branches (they ran for the old failure). A failed
+run under a parent that tolerated it (`allowFailure`, so the parent is WARNING or SUCCESS) is not restarted.
+
+Where the execution comes from: the executor drops an execution's working state when it ends (a tombstone
+on `executor-state`), so a restart brings it back. The executor writes the pinned flow definition into the
+final snapshot on the compacted `executions` topic (header `conveyor.flow`); `conveyor restart` reads that
+snapshot and sends it with the flow inside `RestartRequested`; the shell rebuilds the state from them.
+Retry limits (`maxAttempt`, `maxDuration`) keep counting every attempt of a task run, old ones included.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.common.flow import Flow
+from conveyor.common.model import Execution, TaskRun
+from conveyor.common.state import StateType
+from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
+from conveyor.executor.tree import RunIndex
+
+if TYPE_CHECKING:
+    from conveyor.executor.decide import _Decider
+
+S = StateType
+RESTARTABLE = frozenset({S.FAILED, S.KILLED})
+
+
+def refusal(execution: Execution) -> str | None:
+    """Why the execution cannot be restarted, None when it can."""
+    if execution.state.current in RESTARTABLE:
+        return None
+    return (
+        f"execution {execution.id} is {execution.state.current.value}: "
+        "only a FAILED or KILLED execution can be restarted"
+    )
+
+
+def restart(d: _Decider) -> None:
+    reason = refusal(d.ex)
+    if reason is not None:
+        d.log(None, LogLevel.WARN, f"restart refused: {reason}")
+        return
+    runs = runs_to_restart(d.ex, d.flow, d.index)
+    d.ex.state = d.ex.state.to(S.RESTARTED, d.now).to(S.RUNNING, d.now)
+    d.ex.outputs = None
+    d.dirty = True
+    for run in runs:  # creation order: a parent before its children
+        d._set(run, S.RESTARTED)
+        task = d.tasks[run.task_id]
+        if not isinstance(task, FlowableTask):
+            d._dispatch(run, task)
+    d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")
+
+
+def runs_to_restart(execution: Execution, flow: Flow, index: RunIndex) -> list[TaskRun]:
+    """The FAILED or KILLED task runs, outside `errors` branches, whose every ancestor failed too."""
+    in_errors = _error_branch_task_ids(flow)
+    known = {task.id for task in flow.all_tasks()}
+    chosen = []
+    for run in execution.task_run_list:
+        if run.state.current not in RESTARTABLE or run.task_id in in_errors or run.task_id not in known:
+            continue
+        if all(parent.state.current in RESTARTABLE for parent in index.ancestors(run)):
+            chosen.append(run)
+    return chosen
+
+
+def _error_branch_task_ids(flow: Flow) -> set[str]:
+    ids: set[str] = set()
+
+    def walk(tasks: list[Task], inside: bool) -> None:
+        for task in tasks:
+            if inside:
+                ids.add(task.id)
+            if isinstance(task, FlowableTask):
+                for children in task.child_lists():
+                    walk(children, inside)
+                walk(task.error_tasks(), True)
+
+    walk(flow.tasks, False)
+    walk(flow.errors, True)
+    return ids

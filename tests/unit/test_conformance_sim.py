@@ -1,0 +1,27 @@
+"""The Kestra conformance corpus through the pure executor core (`tests.unit.sim`): every case's `expect`
+and `inferred` blocks hold for the execution `decide` produces with the simulated runners."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conformance import CORPUS, Case, check, load_cases
+from tests.unit.sim import run_flow
+
+CASES = load_cases() if CORPUS.exists() else []
+
+
+@pytest.mark.skipif(not CASES, reason="the shared conformance corpus is not beside the project")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
+def test_case_holds_in_the_executor_core(case: Case) -> None:
+    sim = run_flow(case.flow.read_text(), case.inputs, typed=case.inputs_mode != "raw")
+    execution = sim.ex
+    assert execution.state.terminal
+    problems = check(case, execution.to_dict(), sim.log_lines, inferred=True, now=execution.state.start_date)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_corpus_has_fifty_cases() -> None:
+    if not CORPUS.exists():
+        pytest.skip("the shared conformance corpus is not beside the project")
+    assert len(CASES) == 50 and len({c.label for c in CASES}) == 50
