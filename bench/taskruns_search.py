@@ -79,9 +79,9 @@ def documents(count: int, start: datetime, days: int, seed: int = 7) -> Iterator
         at = start + timedelta(seconds=rng.random() * span)
         foreach = rng.random() < 0.2
         for task_id in tasks:
-            if made >= count:
-                return
             for value in ("a", "b", "c") if foreach and task_id == tasks[-1] else (None,):
+                if made >= count:
+                    return
                 at += timedelta(milliseconds=rng.randint(5, 400))
                 state = rng.choices(world.states, world.weights)[0]
                 ms = int(rng.lognormvariate(6.5, 1.4))
@@ -238,11 +238,12 @@ def report(
     stats = client.indices.stats(index=templates.alias(prefix, templates.TASKRUNS), metric="store,docs")["_all"][
         "primaries"
     ]
-    info = client.info()
+    # the node's version (the integration-test distribution refuses `GET /`)
+    node = client.cat.nodes(h="version,heap.max", format="json")[0]
     print(f"\nTask Runs search bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"Elasticsearch {info['version']['number']}"
+        f"Elasticsearch {node['version']} ({node['heap.max']} heap)"
     )
     print(
         f"documents: {stats['docs']['count']:,} task runs, {stats['store']['size_in_bytes'] / 2**20:,.0f} MiB on disk"

@@ -90,6 +90,13 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
+    p.add_argument("--partitions", type=int, help="partitions of new topics (env CONVEYOR_KAFKA_PARTITIONS, default 6)")
+    p.add_argument(
+        "--replication-factor",
+        type=int,
+        help="replicas of new topics (env CONVEYOR_KAFKA_REPLICATION_FACTOR, default 1)",
+    )
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
     for service in ("executor", "worker", "indexer"):
         sub.add_parser(service, help=f"run the {service} service in the foreground")
@@ -132,6 +139,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
     command = args.command
+    if command in ("run", "kill", "restart"):
+        # Wrong credentials or an unreachable broker: one clear error now, not a client retrying forever.
+        from conveyor.common.kafka.verify import connect
+
+        connect(KafkaSettings(), timeout=30)
     if command == "up":
         from conveyor.cli import stack
 
@@ -207,11 +219,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "topics":
         from conveyor.cli import topics
 
-        return topics.topics(args.action, KafkaSettings())
+        overrides = {"partitions": args.partitions, "replication_factor": args.replication_factor}
+        kafka = KafkaSettings(**{k: v for k, v in overrides.items() if v is not None})
+        return topics.topics(args.action, kafka, args.output)
     if command == "server":
-        from conveyor.api.server import serve
+        from conveyor.cli import services
 
-        return serve(args.host, args.port)
+        return services.server(args.host, args.port)
     if command in ("executor", "worker", "indexer"):
         from conveyor.cli import services
 

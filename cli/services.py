@@ -1,4 +1,9 @@
-"""`conveyor executor|worker|indexer`: one service in the foreground, for a cluster or the local stack."""
+"""`conveyor executor|worker|indexer|server`: one service in the foreground, for a cluster or the local stack.
+
+Each one first serves its metrics and health endpoint (when `CONVEYOR_METRICS_PORT` is set, see
+`common/observability.py`), then checks that Kafka accepts its credentials and that the topics are as
+DESIGN.md says (`common/kafka/verify.py`), and fails with a clear message otherwise.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,9 @@ import logging
 import threading
 from collections.abc import Callable
 
-from conveyor.common.kafka.admin import wait_for_topics
-from conveyor.common.kafka.topics import SPECS, Topics
+from conveyor.common.kafka.verify import verify_topics
 from conveyor.common.logsetup import configure_logging
+from conveyor.common.observability import serve_observability
 from conveyor.common.settings import (
     ElasticsearchSettings,
     ExecutorSettings,
@@ -25,9 +30,9 @@ def _serve(name: str, body: Callable[[KafkaSettings, threading.Event], None]) ->
     configure_logging(service=name)
     stop = stop_on_signals()
     kafka = KafkaSettings()
-    topics = Topics.of(kafka)
-    wait_for_topics(kafka, [topics.name(s.name) for s in SPECS])
-    log.info("%s connecting to %s (topics %s*)", name, kafka.bootstrap, kafka.topic_prefix)
+    serve_observability(name)
+    log.info("%s connecting to %s (topics %s*)", name, kafka.describe(), kafka.topic_prefix)
+    verify_topics(kafka)
     body(kafka, stop)
     return 0
 
@@ -51,3 +56,12 @@ def indexer() -> int:
         "indexer",
         lambda kafka, stop: run_indexer(kafka, ElasticsearchSettings(), IndexerSettings(), stop),
     )
+
+
+def server(host: str | None, port: int | None) -> int:
+    """The HTTP API; its metrics endpoint is ready at once (it has no Kafka loop to wait for)."""
+    from conveyor.api.server import serve
+
+    configure_logging(service="server")
+    serve_observability("server", polls=False)
+    return serve(host, port)

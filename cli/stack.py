@@ -239,21 +239,34 @@ def down(timeout: float = 90.0) -> int:
 
 
 def status(output: str) -> int:
+    from conveyor.common.elastic import describe
+
     state = read_state()
     kafka, es = KafkaSettings(), ElasticsearchSettings()
+    kafka_error, es_error = _kafka_error(kafka), _es_error(es)
+    secret = "**********"
     report: dict[str, Any] = {
         "localStack": state is not None,
         "kafka": {
             "bootstrap": kafka.bootstrap,
-            "reachable": _kafka_ok(kafka),
+            "reachable": kafka_error is None,
+            "error": kafka_error,
             "securityProtocol": kafka.security_protocol,
-            "saslPassword": "**********" if kafka.sasl_password else None,
+            "saslMechanism": kafka.sasl_mechanism,
+            "saslUsername": kafka.sasl_username,
+            "saslPassword": secret if kafka.sasl_password else None,
+            "sslCaLocation": kafka.ssl_ca_location,
+            "sslKeyPassword": secret if kafka.ssl_key_password else None,
         },
         "elasticsearch": {
-            "url": es.url,
-            "reachable": _es_ok(es),
-            "password": "**********" if es.password else None,
-            "apiKey": "**********" if es.api_key else None,
+            # `describe` drops any user:password written into the URL
+            "url": describe(es),
+            "reachable": es_error is None,
+            "error": es_error,
+            "username": es.username,
+            "password": secret if es.password else None,
+            "apiKey": secret if es.api_key else None,
+            "caCerts": es.ca_certs,
         },
         "services": {
             name: {"pid": pid, "alive": _alive(pid)} for name, pid in (state or {}).get("services", {}).items()
@@ -266,19 +279,21 @@ def status(output: str) -> int:
         print_json(report)
     else:
         rows = [
-            ["kafka", kafka.bootstrap, _ok(report["kafka"]["reachable"])],
-            ["elasticsearch", es.url, _ok(report["elasticsearch"]["reachable"])],
+            ["kafka", kafka.describe(), _ok(kafka_error is None, kafka_error)],
+            ["elasticsearch", describe(es), _ok(es_error is None, es_error)],
         ]
         rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["services"].items()]
         if server_url:
             rows.append(["web page and API", server_url, _ok(report["server"]["reachable"])])
         console.print(table("Conveyor" + (" (local stack)" if state else ""), ["component", "where", "status"], rows))
-    healthy = report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
+    healthy = kafka_error is None and es_error is None
     return 0 if healthy else 3
 
 
-def _ok(flag: bool) -> str:
-    return "[green]up[/green]" if flag else "[red]down[/red]"
+def _ok(flag: bool, error: str | None = None) -> str:
+    if flag:
+        return "[green]up[/green]"
+    return "[red]down[/red]" + (f" ({error})" if error else "")
 
 
 def _server_ok(url: str) -> bool:
@@ -295,21 +310,24 @@ def _server_ok(url: str) -> bool:
         return False
 
 
-def _kafka_ok(settings: KafkaSettings) -> bool:
-    from conveyor.common.kafka.admin import admin_client
+def _kafka_error(settings: KafkaSettings) -> str | None:
+    """None when Kafka answers with these settings' credentials, else why not (never a secret)."""
+    from conveyor.common.kafka.errors import KafkaError
+    from conveyor.common.kafka.verify import connect
 
     try:
-        admin_client(settings).list_topics(timeout=3)
-        return True
-    except Exception:
-        return False
+        connect(settings, timeout=3)
+        return None
+    except KafkaError as exc:
+        return str(exc)
 
 
-def _es_ok(settings: ElasticsearchSettings) -> bool:
+def _es_error(settings: ElasticsearchSettings) -> str | None:
     from conveyor.common.elastic import elasticsearch_client
 
     try:
         # cluster health, not ping(): the integration-test distribution answers 405 on `HEAD /`
-        return elasticsearch_client(settings).cluster.health(timeout="3s")["status"] in ("green", "yellow")
-    except Exception:
-        return False
+        health = elasticsearch_client(settings).options(max_retries=0).cluster.health(timeout="3s")["status"]
+    except Exception as exc:
+        return type(exc).__name__ + (f" {exc.status_code}" if hasattr(exc, "status_code") else "")
+    return None if health in ("green", "yellow") else f"cluster health {health}"

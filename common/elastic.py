@@ -48,8 +48,8 @@ def describe(settings: ElasticsearchSettings) -> str:
     url = urlunsplit((parts.scheme, host, parts.path, "", ""))
     if settings.api_key:
         how = "API key"
-    elif settings.username:
-        how = f"basic auth as {settings.username}"
+    elif settings.username or parts.username:
+        how = f"basic auth as {settings.username or parts.username}"
     else:
         how = "no auth"
     return f"{url} ({how})"

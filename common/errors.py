@@ -51,7 +51,11 @@ class RenderError(ConveyorError):
         self.reason = reason
         self.task_id = task_id
         where = f"task '{task_id}': " if task_id else ""
-        super().__init__(f"{where}cannot render {expression!r}: {reason}")
+        # A reason that already quotes the expression ("… used in the expression `{{ x }}`") stands alone.
+        what = (
+            reason if expression.strip() and expression.strip() in reason else f"cannot render {expression!r}: {reason}"
+        )
+        super().__init__(f"{where}{what}")
 
 
 class DecodeError(ConveyorError):

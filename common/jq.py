@@ -12,6 +12,7 @@ arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` constru
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -41,10 +42,8 @@ class JqError(ValueError):
 
 def jq(value: Any, program: str) -> list[Any]:
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = json.loads(value)
-        except ValueError:
-            pass
     return list(_eval(_compile(program), value))
 
 
@@ -398,9 +397,9 @@ def _recurse(value: Any) -> Iterator[Any]:
 
 
 def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]:
-    choices = []
+    choices: list[list[tuple[str, Any]]] = []
     for key_node, value_node in entries:
-        pairs = []
+        pairs: list[tuple[str, Any]] = []
         for key in _eval(key_node, value):
             if not isinstance(key, str):
                 raise JqError(f"jq: object keys must be strings, got {_type(key)}")

@@ -58,9 +58,7 @@ _SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000)
 CONSUMED = Counter(
     "conveyor_messages_consumed", "Messages consumed from Kafka", ["service", "topic"], registry=REGISTRY
 )
-PRODUCED = Counter(
-    "conveyor_messages_produced", "Messages delivered to Kafka", ["service", "topic"], registry=REGISTRY
-)
+PRODUCED = Counter("conveyor_messages_produced", "Messages delivered to Kafka", ["service", "topic"], registry=REGISTRY)
 PRODUCE_ERRORS = Counter(
     "conveyor_produce_errors", "Messages Kafka did not accept", ["service", "topic"], registry=REGISTRY
 )
@@ -155,11 +153,11 @@ class LagReporter:
         except (ValueError, TypeError, AttributeError) as exc:
             log.debug("unreadable consumer statistics: %s", exc)
             return
-        labels = {(topic, str(partition)) for topic, partition in lag}
+        labels = {(topic, str(number)) for topic, number in lag}
         for topic, partition in self._labels - labels:  # revoked since the last report
             LAG.remove(_service, self._group, topic, partition)
-        for (topic, partition), value in lag.items():
-            LAG.labels(_service, self._group, topic, str(partition)).set(value)
+        for (topic, number), value in lag.items():
+            LAG.labels(_service, self._group, topic, str(number)).set(value)
         self._labels = labels
 
 

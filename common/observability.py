@@ -71,7 +71,7 @@ def serve_observability(
     service: str, settings: MetricsSettings | None = None, *, polls: bool = True
 ) -> ObservabilityServer | None:
     """Name this process's service in the metrics and, when a port is configured, serve the endpoint.
-    Raises `OSError` (with the address) when the port cannot be bound: an operator asked for it."""
+    Raises `ValueError` (with the address) when the port cannot be bound: an operator asked for it."""
     settings = settings or MetricsSettings()
     metrics.set_service(service)
     if settings.port is None:
@@ -79,7 +79,7 @@ def serve_observability(
     try:
         server = ObservabilityServer(settings, Health(settings.stall_seconds, polls)).start()
     except OSError as exc:
-        raise OSError(f"cannot serve metrics on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
+        raise ValueError(f"cannot serve metrics on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
     log.info("%s metrics on http://%s:%d/metrics (health: /healthz, /readyz)", service, settings.host, server.port)
     return server
 

@@ -284,10 +284,7 @@ def _groups(tokens: list[Tok]) -> list[Tok]:
         if end is None:
             return out + tokens[i:]
         inner = tokens[i + 1 : end]
-        if tok.text == "{":
-            inner = _join([_pair(entry) for entry in _split(inner, ",")], ",")
-        else:
-            inner = _convert(inner)
+        inner = _join([_pair(entry) for entry in _split(inner, ",")], ",") if tok.text == "{" else _convert(inner)
         out += [tok, *inner, tokens[end]]
         i = end + 1
     return out

@@ -93,10 +93,8 @@ class KafkaSettings(BaseSettings):
 
     def describe(self) -> str:
         """`broker:9093 (SASL_SSL, SCRAM-SHA-512 as alice)`: where and how we connect, safe to log."""
-        how = self.security_protocol
-        if self.uses_sasl:
-            how += f", {self.sasl_mechanism} as {self.sasl_username}"
-        return f"{self.bootstrap} ({how})"
+        how = f"{self.security_protocol}, {self.sasl_mechanism} as {self.sasl_username}"
+        return f"{self.bootstrap} ({how if self.uses_sasl else self.security_protocol})"
 
     def client_config(self) -> dict[str, Any]:
         """librdkafka's configuration, secrets included: hand it to a client, never to a log line."""
@@ -163,13 +161,9 @@ class ElasticsearchSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> ElasticsearchSettings:
-        env = "CONVEYOR_ELASTICSEARCH_"
-        if self.api_key and (self.username or self.password):
-            raise ValueError(f"set either {env}API_KEY or {env}USERNAME and {env}PASSWORD, not both")
-        if self.password and not self.username:
-            raise ValueError(f"{env}PASSWORD is set without {env}USERNAME")
+        # (basic auth together with an API key is refused where the client is built: `elastic.py`)
         if self.ca_certs and not Path(self.ca_certs).is_file():
-            raise ValueError(f"{env}CA_CERTS: no file at {self.ca_certs}")
+            raise ValueError(f"CONVEYOR_ELASTICSEARCH_CA_CERTS: no file at {self.ca_certs}")
         return self
 
 
@@ -213,3 +207,8 @@ class MetricsSettings(BaseSettings):
     host: str = "127.0.0.1"
     # /healthz fails once the service's Kafka loop has not polled for this long (a stuck process).
     stall_seconds: float = Field(default=120.0, gt=0)
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value

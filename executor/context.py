@@ -108,7 +108,8 @@ def run_context(
     ctx = dict(base)
     count = attempts_count if attempts_count is not None else len(run.attempts)
     ctx["taskrun"] = taskrun_variable(run, count)
-    ctx["task"] = {"id": task.id, "type": task.type}
+    # `{{ task.type }}` is the canonical type name, also when the flow uses an older alias.
+    ctx["task"] = {"id": task.id, "type": type(task).canonical_type() if type(task).type_names else task.type}
     parents = parents_variable(run, index)
     if parents:
         ctx["parents"] = parents

@@ -96,11 +96,11 @@ class _View:
         actual = self.ex["state"]["current"]
         return [] if actual == expected else [f"execution state {actual}, expected {expected}"]
 
-    def _taskRunCount(self, expected: int) -> list[str]:  # noqa: N802 - the corpus' key
+    def _taskRunCount(self, expected: int) -> list[str]:
         ids = [r["taskId"] for r in self.runs]
         return [] if len(ids) == expected else [f"{len(ids)} task runs, expected {expected}: {ids}"]
 
-    def _taskRuns(self, expected: dict[str, dict[str, Any]]) -> list[str]:  # noqa: N802
+    def _taskRuns(self, expected: dict[str, dict[str, Any]]) -> list[str]:
         problems = []
         for task_id, spec in expected.items():
             runs = [r for r in self.runs if r["taskId"] == task_id]
@@ -122,7 +122,7 @@ class _View:
             problems += [f"{task_id}: {p}" for p in self._run(first, rest)]
         return problems
 
-    def _taskRunsByIndex(self, expected: dict[str, dict[str, Any]]) -> list[str]:  # noqa: N802
+    def _taskRunsByIndex(self, expected: dict[str, dict[str, Any]]) -> list[str]:
         problems = []
         for key, spec in expected.items():
             i = int(key)
@@ -132,7 +132,7 @@ class _View:
             problems += [f"[{i}]: {p}" for p in self._run(self.runs[i], spec)]
         return problems
 
-    def _taskRunsByValuePath(self, expected: list[dict[str, Any]]) -> list[str]:  # noqa: N802
+    def _taskRunsByValuePath(self, expected: list[dict[str, Any]]) -> list[str]:
         problems = []
         for spec in expected:
             run = self._find(spec["taskId"], spec["valuePath"])
@@ -147,7 +147,7 @@ class _View:
     def _outputs(self, expected: dict[str, Any]) -> list[str]:
         return match(self.index.outputs_tree(), expected, "outputs")
 
-    def _executionOutputs(self, expected: dict[str, Any] | None) -> list[str]:  # noqa: N802
+    def _executionOutputs(self, expected: dict[str, Any] | None) -> list[str]:
         actual = self.ex.get("outputs") or None
         if expected is None:
             return [] if actual is None else [f"expected no outputs, got {actual}"]
@@ -155,7 +155,7 @@ class _View:
             return [f"no outputs, expected {expected}"]
         return match(actual, expected, "outputs")
 
-    def _executionOutputsSize(self, expected: int) -> list[str]:  # noqa: N802
+    def _executionOutputsSize(self, expected: int) -> list[str]:
         size = len(self.ex.get("outputs") or {})
         return [] if size == expected else [f"{size} outputs, expected {expected}"]
 
@@ -179,10 +179,12 @@ class _View:
             else:
                 found = any(spec["messageContains"] in str(line.get("message")) for line in lines)
             if not found:
-                problems.append(f"{spec}: no such log line in {[(x.get('taskId'), x.get('message')) for x in self.logs]}")
+                problems.append(
+                    f"{spec}: no such log line in {[(x.get('taskId'), x.get('message')) for x in self.logs]}"
+                )
         return problems
 
-    def _logCount(self, expected: dict[str, Any]) -> list[str]:  # noqa: N802
+    def _logCount(self, expected: dict[str, Any]) -> list[str]:
         floor = LEVELS.index(expected["minLevel"])
         lines = [line for line in self.logs if LEVELS.index(line.get("level", "INFO")) >= floor]
         if len(lines) == expected["count"]:
@@ -241,12 +243,14 @@ def match(actual: Any, expected: Any, where: str, now: datetime | None = None) -
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             return [f"{where}: {actual!r} != {expected!r}"]
-        return [p for i, (a, e) in enumerate(zip(actual, expected, strict=True)) for p in match(a, e, f"{where}[{i}]", now)]
+        return [
+            p for i, (a, e) in enumerate(zip(actual, expected, strict=True)) for p in match(a, e, f"{where}[{i}]", now)
+        ]
     return [] if actual == expected else [f"{where}: {actual!r} != {expected!r}"]
 
 
 def _matcher(actual: Any, spec: dict[str, Any], where: str, now: datetime) -> list[str]:
-    (name, arg), = spec.items()
+    ((name, arg),) = spec.items()
     ok = False
     if name == "$contains":
         ok = isinstance(actual, str) and arg in actual

@@ -72,7 +72,8 @@ class Worker:
         self._next_commit = 0.0
         self._stored = False  # offsets stored since the last commit
 
-        self._producer = Producer(kafka)
+        # Results are retried until delivered (no message timeout): an outage never drops one.
+        self._producer = Producer(kafka, extra={"message.timeout.ms": 0})
         self._publisher = Publisher(self._producer, self.topics)
         self._kills = tail_consumer(kafka, self.topics.kills)
         self._consumer = Consumer(
@@ -123,7 +124,10 @@ class Worker:
     def _housekeeping(self) -> None:
         self._obey_kills()
         self._beat()
-        self._commit()
+        try:
+            self._commit()
+        except RetryableKafkaError as exc:  # e.g. the group is rebalancing: the next turn commits them
+            log.warning("committing worker-job offsets: %s", exc, extra=self._extra())
         self._producer.poll(0)
 
     def _dispatch(self, msg: Message) -> None:

@@ -228,6 +228,7 @@ function row(run) {
 // ---- the drawer
 
 async function openDrawer(run, fetchNow) {
+  if (fetchNow) $("#logs").replaceChildren(el("div", { class: "none", style: "padding: 8px 10px" }, "loading…"));
   view.selected = run;
   for (const tr of document.querySelectorAll("#taskruns tbody tr")) tr.classList.toggle("selected", tr.dataset.id === run.id);
   const st = run.state || {};

@@ -1,4 +1,5 @@
-"""Creating and checking Conveyor's topics."""
+"""Creating Conveyor's topics with the partitions, replication and cleanup policies of DESIGN.md; checking
+them is `verify.py`'s."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 
 from conveyor.common.kafka.errors import FatalKafkaError
 from conveyor.common.kafka.topics import SPECS, Topics
+from conveyor.common.kafka.verify import connect, verify_topics
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
     """Create every missing topic of DESIGN.md under the settings' prefix; returns those it created."""
-    admin = admin_client(settings)
+    admin = connect(settings, timeout)
     topics = Topics.of(settings)
     existing = set(admin.list_topics(timeout=timeout).topics)
     new = []
@@ -65,11 +67,8 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
     raise FatalKafkaError(f"topics {', '.join(names)} have no leader after {timeout:.0f}s")
 
 
-def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float = 30.0) -> None:
-    admin = admin_client(settings)
-    metadata = admin.list_topics(timeout=timeout)
-    missing = [n for n in names if n not in metadata.topics]
-    if missing:
-        raise FatalKafkaError(
-            f"missing topics {', '.join(missing)} on {settings.bootstrap}: run `conveyor topics create`"
-        )
+def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float | None = None) -> None:
+    """Verify the named topics of DESIGN.md (see `verify.verify_topics`): wait for missing ones, then
+    raise `FatalKafkaError` naming what is wrong."""
+    topics = Topics.of(settings)
+    verify_topics(settings, [spec for spec in SPECS if topics.name(spec.name) in names], timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -41,6 +42,8 @@ class KafkaServer:
     data_dir: Path
     _process: ServerProcess = field(repr=False)
     _remove_data_dir: bool = field(default=False, repr=False)
+    # With `sasl_users`: the SASL_PLAINTEXT listener (SCRAM-SHA-256, SCRAM-SHA-512 and PLAIN).
+    sasl_bootstrap: str | None = None
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         """Block until clients can list topics and a transactional producer can initialise."""
@@ -69,18 +72,29 @@ class KafkaServer:
         self.stop()
 
 
-def start_kafka(data_dir: Path | None = None, port: int | None = None, *, timeout: float = 120.0) -> KafkaServer:
+def start_kafka(
+    data_dir: Path | None = None,
+    port: int | None = None,
+    *,
+    timeout: float = 120.0,
+    sasl_users: dict[str, str] | None = None,
+) -> KafkaServer:
     """Start Kafka and wait until it is healthy.
 
     `data_dir` keeps the broker's logs and data across restarts; without one, a temporary folder
     is used and removed by `stop()`. Call from a thread that outlives the server (see `process`).
+    `sasl_users` (name -> password) adds a SASL_PLAINTEXT listener at `sasl_bootstrap` that accepts
+    them with SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN; `bootstrap` stays PLAINTEXT (inter-broker traffic
+    and the health checks), as a cluster's internal listener would.
     """
-    server = launch_kafka(data_dir, port)
+    server = launch_kafka(data_dir, port, sasl_users=sasl_users)
     server.wait_ready(timeout)
     return server
 
 
-def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> KafkaServer:
+def launch_kafka(
+    data_dir: Path | None = None, port: int | None = None, *, sasl_users: dict[str, str] | None = None
+) -> KafkaServer:
     """Start the Kafka process without waiting for it; `wait_ready()` does that."""
     home = kafka_home()
     remove = data_dir is None
@@ -89,7 +103,11 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
     port = port or free_port()
     controller_port = free_port()
     properties = data_dir / "server.properties"
-    properties.write_text(_server_properties(data_dir / "data", port, controller_port))
+    sasl_port = free_port() if sasl_users else None
+    settings = _server_properties(data_dir / "data", port, controller_port)
+    if sasl_users and sasl_port:
+        settings.update(_sasl_properties(port, sasl_port, controller_port, sasl_users))
+    properties.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     log4j = data_dir / "log4j.properties"
     log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
     classpath = ["-cp", str(home / "libs" / "*"), f"-Dlog4j.configuration={log4j.as_uri()}"]
@@ -105,6 +123,7 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
                 "-c",
                 str(properties),
                 f"--cluster-id={_cluster_id()}",
+                *_scram_credentials(sasl_users or {}),
             ],
             cwd=data_dir,
             env=env,
@@ -117,7 +136,8 @@ def launch_kafka(data_dir: Path | None = None, port: int | None = None) -> Kafka
         cwd=data_dir,
         env=env,
     )
-    return KafkaServer(f"127.0.0.1:{port}", process.pid, data_dir, process, remove)
+    sasl_bootstrap = f"127.0.0.1:{sasl_port}" if sasl_port else None
+    return KafkaServer(f"127.0.0.1:{port}", process.pid, data_dir, process, remove, sasl_bootstrap)
 
 
 def _cluster_id() -> str:
@@ -126,7 +146,7 @@ def _cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
-def _server_properties(log_dir: Path, port: int, controller_port: int) -> str:
+def _server_properties(log_dir: Path, port: int, controller_port: int) -> dict[str, str]:
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
@@ -151,7 +171,39 @@ def _server_properties(log_dir: Path, port: int, controller_port: int) -> str:
         "log.segment.bytes": str(64 * 1024 * 1024),
         "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
     }
-    return "".join(f"{key}={value}\n" for key, value in settings.items())
+    return settings
+
+
+_SCRAM = ("SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+def _sasl_properties(port: int, sasl_port: int, controller_port: int, users: dict[str, str]) -> dict[str, str]:
+    """A SASL_PLAINTEXT listener beside the PLAINTEXT one; SCRAM users live in the metadata log
+    (`_scram_credentials`), PLAIN users in the listener's JAAS configuration."""
+    for name, password in users.items():
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or any(c in password for c in '",=[]\\\n'):
+            raise ValueError(f"SASL user {name!r}: use simple names and passwords without quotes, commas or brackets")
+    prefix = "listener.name.sasl_plaintext."
+    plain_users = " ".join(f'user_{name}="{password}"' for name, password in users.items())
+    return {
+        "listeners": (
+            f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},CONTROLLER://127.0.0.1:{controller_port}"
+        ),
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": ",".join([*_SCRAM, "PLAIN"]),
+        **{f"{prefix}{m.lower()}.sasl.jaas.config": _jaas("scram.ScramLoginModule") for m in _SCRAM},
+        f"{prefix}plain.sasl.jaas.config": _jaas("plain.PlainLoginModule", plain_users),
+    }
+
+
+def _jaas(module: str, options: str = "") -> str:
+    return f"org.apache.kafka.common.security.{module} required {options};".replace("  ", " ")
+
+
+def _scram_credentials(users: dict[str, str]) -> list[str]:
+    """StorageTool's `--add-scram` arguments: the SCRAM users are written into the bootstrap metadata."""
+    return [f"--add-scram={m}=[name={name},password={password}]" for name, password in users.items() for m in _SCRAM]
 
 
 def _quiet(client: str) -> logging.Logger:

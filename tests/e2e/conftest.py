@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import ConsumerGroupState
+from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
@@ -78,6 +80,23 @@ class Stack:
                 return result
             time.sleep(every)
 
+    def wait_for_workers(self, count: int, timeout: float = 60.0) -> None:
+        """Until the worker group is stable with `count` members sharing every worker-jobs partition, so no
+        rebalance (and no job run twice by at-least-once delivery) happens while a test runs."""
+        admin = AdminClient(self.kafka.client_config())
+        group = f"{self.kafka.topic_prefix}worker"
+
+        def stable() -> bool:
+            (description,) = [f.result() for f in admin.describe_consumer_groups([group]).values()]
+            assigned = sum(len(m.assignment.topic_partitions) for m in description.members)
+            return (
+                description.state == ConsumerGroupState.STABLE
+                and len(description.members) == count
+                and assigned == self.kafka.partitions
+            )
+
+        assert self.poll(stable, timeout), f"the worker group is not stable with {count} members\n{self.tail()}"
+
     def tail(self, lines: int = 30) -> str:
         out = []
         for path in sorted(self.logs.glob("*.log")):
@@ -113,8 +132,10 @@ def e2e_stack(
     stack = Stack(env, kafka, es, logs)
     stack.start("executor", "executor")
     stack.start("indexer", "indexer")
+    # A module may set WORKERS (how many worker processes) and WORKER_ENV (e.g. their concurrency).
+    worker_env = getattr(request.module, "WORKER_ENV", {})
     for i in range(getattr(request.module, "WORKERS", 1)):
-        stack.start(f"worker-{i + 1}", "worker", {"CONVEYOR_WORKER_WORKER_ID": f"worker-{i + 1}"})
+        stack.start(f"worker-{i + 1}", "worker", {**worker_env, "CONVEYOR_WORKER_WORKER_ID": f"worker-{i + 1}"})
     yield stack
     for proc_name in list(stack.procs):
         stack.stop(proc_name)

@@ -63,6 +63,7 @@ def _run(stack: Stack, case: Case) -> Ran:
 
 @pytest.fixture(scope="module")
 def ran(e2e_stack: Stack) -> dict[str, Ran]:
+    e2e_stack.wait_for_workers(WORKERS)
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         futures = {case.label: pool.submit(_run, e2e_stack, case) for case in CASES}
         return {label: future.result() for label, future in futures.items()}

@@ -69,6 +69,7 @@ def test_up_detach_status_run_down(tmp_path: Path) -> None:
         assert status.returncode == 0 and report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
         assert report["kafka"]["bootstrap"] == state["kafkaBootstrap"]
         assert all(s["alive"] for s in report["services"].values()) and "executor" in report["services"]
+        assert "server" in report["services"] and report["server"] == {"url": state["serverUrl"], "reachable": True}
         run = _cli(env, "run", str(ROOT / "examples" / "hello.yaml"), "--output", "json")
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["state"]["current"] == "SUCCESS"

@@ -25,3 +25,12 @@ def test_the_corpus_has_fifty_cases() -> None:
     if not CORPUS.exists():
         pytest.skip("the shared conformance corpus is not beside the project")
     assert len(CASES) == 50 and len({c.label for c in CASES}) == 50
+
+
+def test_task_type_renders_the_canonical_name_for_an_alias() -> None:
+    flow = (
+        "id: alias\nnamespace: conveyor.tests\ntasks:\n"
+        "  - {id: t, type: io.kestra.core.tasks.debugs.Return, format: '{{ task.type }} {{ task.id }}'}\n"
+    )
+    sim = run_flow(flow)
+    assert sim.ex.task_run_list[0].outputs == {"value": "io.kestra.plugin.core.debug.Return t"}

@@ -84,8 +84,11 @@ def test_current_each_output_follows_the_value_path():
     outputs = {"o": {"v1": {"v2": {"v3": {"value": "deep"}}}}, "flat": {"a": {"value": "A"}}}
     ctx = {
         "outputs": outputs,
-        "parents": [{"taskrun": {"value": "v2"}}, {"taskrun": {"value": None}, "outputs": {"x": 1}},
-                    {"taskrun": {"value": "v1"}}],
+        "parents": [
+            {"taskrun": {"value": "v2"}},
+            {"taskrun": {"value": None}, "outputs": {"x": 1}},
+            {"taskrun": {"value": "v1"}},
+        ],
         "taskrun": {"value": "v3"},
     }
     assert render("{{ currentEachOutput(outputs.o).value }}", ctx) == "deep"
@@ -108,7 +111,9 @@ def test_render_function_renders_a_variable_holding_a_template():
 
 
 def test_default_treats_null_and_empty_as_missing():
-    assert render("{{ a | default('d') }}|{{ b | default('d') }}|{{ c | default('d') }}", {"b": "", "c": None}) == "d|d|d"
+    assert (
+        render("{{ a | default('d') }}|{{ b | default('d') }}|{{ c | default('d') }}", {"b": "", "c": None}) == "d|d|d"
+    )
     assert render("{{ a | default('d') }}", {"a": "set"}) == "set"
 
 

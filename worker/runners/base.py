@@ -71,7 +71,8 @@ class RunContext:
         self.metrics: list[MetricEntry] = []
         self._emit = emit or (lambda _: None)
         self._lock = threading.Lock()
-        self._variables = {**job.context, "task": {"id": self.task_id, "type": self.task_type}}
+        # The executor's `task` variable (with the canonical type name) wins over the job's own.
+        self._variables = {"task": {"id": self.task_id, "type": self.task_type}, **job.context}
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""

@@ -1,0 +1,186 @@
+"""The Task Runs page in a real browser: `conveyor server` as a process beside the e2e stack, flows deployed
+and executions started through its API, run by the real executor and workers, indexed by the real indexer;
+then headless Chromium (Debian's, driven by Playwright) loads the page, filters, sorts and opens a task run.
+
+Screenshots land in `test-output/` (gitignored): `web-taskruns.png` (filtered by state) and
+`web-taskrun-drawer.png` (one task run's attempts, outputs and logs).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conveyor.common.servers.process import free_port
+from tests.e2e.conftest import ROOT, Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+WORKERS = 2
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = ROOT / "test-output"
+
+GREETINGS = """\
+id: greetings
+namespace: web.test
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.debug.Return
+    format: "hello {{ inputs.who }}"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["ada", "grace"]
+    tasks:
+      - id: say
+        type: io.kestra.plugin.core.log.Log
+        message: "hello {{ taskrun.value }}"
+inputs:
+  - id: who
+    type: STRING
+"""
+
+FLAKY = """\
+id: flaky
+namespace: web.test
+tasks:
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "always failing"
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 2
+"""
+
+# 3 executions of greetings (greet, each, say x2) and 2 of flaky (fail, twice attempted)
+EXPECTED = 3 * 4 + 2
+
+
+@pytest.fixture(scope="module")
+def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
+    port = free_port()
+    e2e_stack.start("server", "server", {"CONVEYOR_SERVER_PORT": str(port), "CONVEYOR_SERVER_REFRESH_SECONDS": "0"})
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+
+    def healthy() -> bool:
+        try:
+            return client.get("/api/v1/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    assert e2e_stack.poll(healthy, timeout=60), f"the server did not answer\n{e2e_stack.tail()}"
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def executed(e2e_stack: Stack, server: httpx.Client) -> dict[str, Any]:
+    """Deploy the two flows and start their executions through the API; wait until every task run ended."""
+    for source in (GREETINGS, FLAKY):
+        deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
+        assert deployed.status_code == 201, deployed.text
+    started = [server.post("/api/v1/executions/web.test/greetings", json={"who": w}) for w in ("ada", "bob", "cy")]
+    started += [server.post("/api/v1/executions/web.test/flaky") for _ in range(2)]
+    assert all(s.status_code == 200 for s in started), [s.text for s in started]
+
+    def all_ended() -> dict[str, Any] | None:
+        page = server.get("/api/v1/taskruns/search", params={"namespace": "web.test", "size": 100}).json()
+        ended = [r for r in page["results"] if r["state"].get("endDate")]
+        return page if page["total"] == EXPECTED and len(ended) == EXPECTED else None
+
+    page = e2e_stack.poll(all_ended, timeout=120)
+    assert page, f"task runs not all indexed and ended\n{e2e_stack.tail()}"
+    return dict(page)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium when run as root")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; ./dev test does it as root)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_the_api_ran_and_indexed_the_executions(executed: dict[str, Any]) -> None:
+    states: dict[str, int] = {}
+    for run in executed["results"]:
+        states[run["state"]["current"]] = states.get(run["state"]["current"], 0) + 1
+    assert states == {"SUCCESS": 12, "FAILED": 2}
+    fails = [r for r in executed["results"] if r["taskId"] == "fail"]
+    assert [r["attemptsCount"] for r in fails] == [2, 2]
+
+
+def test_the_page_filters_sorts_and_shows_a_task_run(
+    executed: dict[str, Any], server: httpx.Client, browser: Any
+) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.base_url}/?namespace=web.test")
+    rows = page.locator("#taskruns tbody tr")
+    rows.first.wait_for()
+    assert rows.count() == EXPECTED
+    assert page.locator("#total").inner_text() == str(EXPECTED)
+    # the daily chart: today's bar, with a segment per state
+    page.locator("#chart svg rect.bar").first.wait_for()
+    assert set(page.locator("#chart svg rect.bar").evaluate_all("els => els.map(e => e.dataset.state)")) == {
+        "SUCCESS",
+        "FAILED",
+    }
+
+    # sort by task (ascending on the first click): "each" < "fail" < "greet" < "say"
+    page.click("#taskruns th[data-sort='taskId']")
+    page.wait_for_url("**sort=taskId%3Aasc**")
+    page.wait_for_function("document.querySelector('#taskruns tbody tr td.task').textContent === 'each'")
+    tasks = page.locator("#taskruns tbody td.task").all_inner_texts()
+    assert tasks == sorted(tasks) and tasks.count("say") == 6
+
+    # filter by state: only the two failed task runs remain
+    page.click(".chip[data-state='FAILED']")
+    page.wait_for_function("document.querySelectorAll('#taskruns tbody tr').length === 2")
+    assert page.locator("#taskruns tbody tr").evaluate_all("rs => rs.map(r => r.dataset.state)") == ["FAILED"] * 2
+    assert page.locator("#taskruns tbody td.task").all_inner_texts() == ["fail", "fail"]
+    assert "state=FAILED" in page.url
+    page.screenshot(path=str(OUTPUT / "web-taskruns.png"), full_page=True, animations="disabled")
+
+    # a click on a row: its attempts (two, each with the failure), then a logging task run's logs
+    page.locator("#taskruns tbody tr").first.click()
+    page.locator("#drawer.open").wait_for()
+    assert page.locator("#attempts tbody tr.attempt").count() == 2
+    assert page.locator("#attempts tbody tr.error-row").first.inner_text().startswith("always failing")
+    page.click("#drawer-close")
+    page.click(".chip[data-state='FAILED']")
+    page.fill("input[name='taskId']", "say")
+    page.wait_for_function("document.querySelectorAll('#taskruns tbody tr').length === 6")
+    page.locator("#taskruns tbody tr").first.click()
+    page.locator("#logs .log").first.wait_for()
+    value = page.locator("#drawer-meta").inner_text()
+    assert "ada" in value or "grace" in value
+    assert page.locator("#logs .log .msg").first.inner_text() in ("hello ada", "hello grace")
+    assert page.locator("#attempts tbody tr.attempt").count() == 1
+    page.screenshot(path=str(OUTPUT / "web-taskrun-drawer.png"), animations="disabled")
+    assert errors == []
+    assert (OUTPUT / "web-taskruns.png").stat().st_size > 10_000
+    page.close()
