@@ -16,22 +16,30 @@ if TYPE_CHECKING:
     AnyTask = Task
 
 
-class Sequential(FlowableTask):
-    type_names = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
-    tasks: list[AnyTask] = Field(min_length=1)
-    errors: list[AnyTask] = []
+class _WithErrors(FlowableTask):
+    """A flowable with an `errors` branch: tasks that run when its normal tasks fail."""
 
-    def child_lists(self) -> list[list[Task]]:
-        return [list(self.tasks)]
+    errors: list[AnyTask] = []
 
     def error_tasks(self) -> list[Task]:
         return list(self.errors)
 
 
-class Parallel(FlowableTask):
-    type_names = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
+class _WithTasks(_WithErrors):
+    """A flowable whose children are one `tasks` list."""
+
     tasks: list[AnyTask] = Field(min_length=1)
-    errors: list[AnyTask] = []
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]
+
+
+class Sequential(_WithTasks):
+    type_names = ("io.kestra.plugin.core.flow.Sequential", "io.kestra.core.tasks.flows.Sequential")
+
+
+class Parallel(_WithTasks):
+    type_names = ("io.kestra.plugin.core.flow.Parallel", "io.kestra.core.tasks.flows.Parallel")
     # `concurrent` is the reference's name; `concurrency` is accepted too. 0 = no limit.
     concurrent: int = Field(default=0, ge=0)
     concurrency: int | None = Field(default=None, ge=0)
@@ -40,65 +48,34 @@ class Parallel(FlowableTask):
     def limit(self) -> int:
         return self.concurrency if self.concurrency is not None else self.concurrent
 
-    def child_lists(self) -> list[list[Task]]:
-        return [list(self.tasks)]
 
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
-
-
-class ForEach(FlowableTask):
+class ForEach(_WithTasks):
     type_names = ("io.kestra.plugin.core.flow.ForEach",)
     values: str | list[Any]
-    tasks: list[AnyTask] = Field(min_length=1)
-    errors: list[AnyTask] = []
     # 1 = one value at a time (default), 0 = all at once, N = at most N values at once.
     concurrency_limit: int = Field(default=1, ge=0)
 
-    def child_lists(self) -> list[list[Task]]:
-        return [list(self.tasks)]
 
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
-
-
-class EachSequential(FlowableTask):
+class EachSequential(_WithTasks):
     """Deprecated by the reference since 0.19: a ForEach with concurrencyLimit 1."""
 
     type_names = ("io.kestra.plugin.core.flow.EachSequential", "io.kestra.core.tasks.flows.EachSequential")
     value: str | list[Any]
-    tasks: list[AnyTask] = Field(min_length=1)
-    errors: list[AnyTask] = []
-
-    def child_lists(self) -> list[list[Task]]:
-        return [list(self.tasks)]
-
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
 
 
-class EachParallel(FlowableTask):
+class EachParallel(_WithTasks):
     """Deprecated by the reference since 0.19: a ForEach with concurrencyLimit 0 (or `concurrent`)."""
 
     type_names = ("io.kestra.plugin.core.flow.EachParallel", "io.kestra.core.tasks.flows.EachParallel")
     value: str | list[Any]
-    tasks: list[AnyTask] = Field(min_length=1)
-    errors: list[AnyTask] = []
     concurrent: int = Field(default=0, ge=0)
 
-    def child_lists(self) -> list[list[Task]]:
-        return [list(self.tasks)]
 
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
-
-
-class If(FlowableTask):
+class If(_WithErrors):
     type_names = ("io.kestra.plugin.core.flow.If", "io.kestra.core.tasks.flows.If")
     condition: str | bool | int
     then: list[AnyTask] = Field(min_length=1)
     else_: list[AnyTask] = Field(default=[], alias="else")
-    errors: list[AnyTask] = []
 
     @field_validator("else_", mode="before")
     @classmethod
@@ -108,16 +85,12 @@ class If(FlowableTask):
     def child_lists(self) -> list[list[Task]]:
         return [list(self.then), list(self.else_)]
 
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
 
-
-class Switch(FlowableTask):
+class Switch(_WithErrors):
     type_names = ("io.kestra.plugin.core.flow.Switch", "io.kestra.core.tasks.flows.Switch")
     value: str | int | bool
     cases: dict[str, list[AnyTask]] = {}
     defaults: list[AnyTask] = []
-    errors: list[AnyTask] = []
 
     @field_validator("cases", mode="before")
     @classmethod
@@ -134,9 +107,6 @@ class Switch(FlowableTask):
 
     def child_lists(self) -> list[list[Task]]:
         return [*(list(c) for c in self.cases.values()), list(self.defaults)]
-
-    def error_tasks(self) -> list[Task]:
-        return list(self.errors)
 
 
 def _case_key(key: Any) -> str:
