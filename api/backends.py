@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -12,9 +13,12 @@ from fastapi import Request
 from conveyor.api.catalog import FlowCatalog
 from conveyor.api.settings import ServerSettings
 from conveyor.common.elastic import elasticsearch_client
+from conveyor.common.kafka.errors import KafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,11 +59,15 @@ class Backends:
             return self._catalog
 
     def close(self) -> None:
-        if self._catalog is not None:
-            self._catalog.close()
-        if self._producer is not None:
-            self._producer.flush(10.0)
-        self.client.close()
+        try:
+            if self._catalog is not None:
+                self._catalog.close()
+            if self._producer is not None:
+                self._producer.flush(10.0)
+        except KafkaError as exc:
+            log.warning("Kafka at shutdown: %s", exc)
+        finally:
+            self.client.close()
 
 
 def backends(request: Request) -> Backends:

@@ -126,6 +126,7 @@ def _up_foreground(workers: int) -> int:
         names = ["executor", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
         for name in names:
             services[name] = _service(name, env, home)
+        _wait_for_server(f"http://{host}:{port}", services["server"], stop)
         state = {
             "pid": os.getpid(),
             "ready": True,
@@ -149,6 +150,18 @@ def _up_foreground(workers: int) -> int:
         with _suppress_missing():
             state_file().unlink()
     return 0
+
+
+def _wait_for_server(url: str, proc: ServerProcess, stop: threading.Event, timeout: float = 60.0) -> None:
+    """Until the server answers (so `up --detach` returns with the page reachable), its process dies, or
+    `timeout`; the supervisor restarts a server that died."""
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and proc.running() and time.monotonic() < deadline:
+        if _server_ok(url):
+            return
+        stop.wait(0.2)
+    if not stop.is_set():
+        log.warning("the server at %s does not answer yet; see %s", url, proc.log_path)
 
 
 def _server_port() -> int:

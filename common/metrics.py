@@ -132,8 +132,16 @@ def consumed(topics: Iterable[str | None]) -> None:
         CONSUMED.labels(_service, topic).inc(count)
 
 
+_delivered: dict[tuple[str, str, bool], Any] = {}
+
+
 def delivered(topic: str | None, ok: bool) -> None:
-    (PRODUCED if ok else PRODUCE_ERRORS).labels(_service, topic or "").inc()
+    """A delivery report (one per message produced: the children are cached, this runs on the hot path)."""
+    key = (_service, topic or "", ok)
+    child = _delivered.get(key)
+    if child is None:
+        child = _delivered[key] = (PRODUCED if ok else PRODUCE_ERRORS).labels(_service, topic or "")
+    child.inc()
 
 
 class LagReporter:

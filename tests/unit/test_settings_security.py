@@ -104,7 +104,7 @@ def test_elasticsearch_basic_auth_and_urls_with_credentials_are_described_withou
 
 
 def test_elasticsearch_needs_an_existing_ca_file_and_one_kind_of_auth() -> None:
-    with pytest.raises(ValidationError, match="CA_CERTS: no file at /nonexistent/ca.crt"):
+    with pytest.raises(ValidationError, match=r"CA_CERTS: no file at /nonexistent/ca\.crt"):
         ElasticsearchSettings(url="https://es:9200", ca_certs="/nonexistent/ca.crt")
     both = ElasticsearchSettings(url="https://es:9200", api_key=PASSWORD, username="elastic", password=PASSWORD)
     with pytest.raises(ValueError, match="not both") as error:
