@@ -87,6 +87,13 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--execution", "-e", help="execution id")
             p.add_argument("--task", "-t", help="task id")
             p.add_argument("--follow", action="store_true", help="refresh every 2 s")
+            p.add_argument("--q", "-q", help="free text over ids, namespace, flow, task and value")
+            p.add_argument("--after-date", dest="start", metavar="ISO", help="started at or after this date-time")
+            p.add_argument("--before-date", dest="end", metavar="ISO", help="started at or before this date-time")
+            p.add_argument(
+                "--sort", default="state.startDate:desc", help="FIELD:asc|desc (default state.startDate:desc)"
+            )
+            p.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the previous page printed")
 
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
@@ -204,6 +211,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             size=args.size,
             output=args.output,
             follow=args.follow,
+            q=args.q,
+            start=args.start,
+            end=args.end,
+            sort=args.sort,
+            after=args.after,
         )
     if command == "executions":
         from conveyor.cli import query

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from conveyor.cli.output import console, duration_ms, print_json, short, state_text, table
+from conveyor.cli.output import console, duration_ms, err_console, print_json, short, state_text, table
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.settings import ElasticsearchSettings
 from conveyor.indexer import queries
@@ -22,6 +22,11 @@ def taskruns(
     size: int,
     output: str,
     follow: bool = False,
+    q: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    sort: str = "state.startDate:desc",
+    after: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     while True:
@@ -33,8 +38,15 @@ def taskruns(
             state=states or None,
             execution_id=execution,
             task_id=task,
+            q=q,
+            start=start,
+            end=end,
             size=size,
+            sort=sort,
+            search_after=after,
         )
+        if page.next and not follow:
+            err_console.print(f"more task runs: add --after {page.next}", highlight=False)
         if output == "json":
             print_json(page.results)
         else:

@@ -87,3 +87,26 @@ def test_undecodable_event_goes_to_dead_letter_and_the_executor_goes_on(e2e_stac
         consumer.close()
     execution = e2e_stack.run_json(ROOT / "examples" / "hello.yaml")
     assert execution["state"]["current"] == "SUCCESS"
+
+
+def test_taskruns_cli_filters_sorts_and_pages(e2e_stack: Stack) -> None:
+    execution = e2e_stack.run_json(ROOT / "examples" / "hello.yaml")
+    ids = {r["id"] for r in execution["taskRunList"]}
+
+    def search(*args: str) -> tuple[list[dict], str]:
+        done = e2e_stack.cli("taskruns", "--execution", execution["id"], "--output", "json", *args)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout), done.stderr
+
+    assert e2e_stack.poll(lambda: len(search()[0]) == len(ids))
+    by_task, _ = search("--sort", "taskId:asc")
+    assert [r["taskId"] for r in by_task] == ["greet", "say"]
+    (found,), _ = search("--q", "gree")
+    assert found["taskId"] == "greet"
+    first, hint = search("--size", "1", "--sort", "taskId:asc")
+    cursor = hint.split("--after", 1)[1].split()[0]
+    second, _ = search("--size", "1", "--sort", "taskId:asc", "--after", cursor)
+    assert [r["taskId"] for r in first + second] == ["greet", "say"]
+    assert search("--after-date", "2999-01-01T00:00:00Z")[0] == []
+    bad = e2e_stack.cli("taskruns", "--sort", "nope:sideways")
+    assert bad.returncode == 2 and "sort" in bad.stderr
