@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import ConsumerGroupState
+from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.admin import ensure_topics
@@ -56,6 +56,12 @@ class Stack:
             proc.kill()
             proc.wait()
 
+    def kill(self, name: str) -> None:
+        """SIGKILL: the process dies at once, as on a crash (no drain, no clean leave)."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "conveyor.cli.main", *args],
@@ -87,7 +93,12 @@ class Stack:
         group = f"{self.kafka.topic_prefix}worker"
 
         def stable() -> bool:
-            (description,) = [f.result() for f in admin.describe_consumer_groups([group]).values()]
+            try:
+                (description,) = [
+                    f.result() for f in admin.describe_consumer_groups([group], request_timeout=10).values()
+                ]
+            except KafkaException:  # the group coordinator of a young broker can time out: ask again
+                return False
             assigned = sum(len(m.assignment.topic_partitions) for m in description.members)
             return (
                 description.state == ConsumerGroupState.STABLE
@@ -125,12 +136,16 @@ def e2e_stack(
         "CONVEYOR_HOME": str(logs / "home"),
         "CONVEYOR_INDEXER_FLUSH_INTERVAL": "0.2",
         "COLUMNS": "200",
+        # A module may set ENV: more settings for every process (e.g. CONVEYOR_EXECUTOR_WORKER_TIMEOUT).
+        **getattr(request.module, "ENV", {}),
     }
     kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"{prefix}.", partitions=3)
     es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
     ensure_topics(kafka)
     stack = Stack(env, kafka, es, logs)
     stack.start("executor", "executor")
+    for i in range(1, getattr(request.module, "EXECUTORS", 1)):  # a module may set EXECUTORS (default 1)
+        stack.start(f"executor-{i + 1}", "executor")
     stack.start("indexer", "indexer")
     # A module may set WORKERS (how many worker processes) and WORKER_ENV (e.g. their concurrency).
     worker_env = getattr(request.module, "WORKER_ENV", {})
