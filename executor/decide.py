@@ -81,7 +81,7 @@ def decide(
 
 class _Decider:
     def __init__(self, execution: Execution, flow: Flow, now: datetime, timers: list[Timer]) -> None:
-        self.ex = execution.model_copy(deep=True)
+        self.ex = execution.deep_copy()
         self.flow = flow
         self.now = now
         self.timers = timers
@@ -307,7 +307,7 @@ class _Decider:
         context = run_context(self.base(), run, task, self.index, attempts_count=len(run.attempts) - 1)
         self.out.jobs.append(
             WorkerJob(
-                task_run=run.model_copy(deep=True),
+                task_run=run.deep_copy(),
                 attempt=len(run.attempts),
                 task=task.model_dump(mode="json", by_alias=True, exclude_none=True),
                 context=context,

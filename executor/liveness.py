@@ -72,7 +72,7 @@ def lost_events(states: Mapping[str, ExecutorState], lost: Mapping[str, Heartbea
             if run.state.terminal or not run.attempts or run.attempts[-1].state.terminal:
                 continue
             worker_id = run.attempts[-1].worker_id or listed.get(run.id)
-            if worker_id in lost:
+            if worker_id is not None and worker_id in lost:
                 workers.setdefault(worker_id, []).append(run.id)
         for worker_id, run_ids in workers.items():
             events.append(WorkerLost(execution_id=key, worker_id=worker_id, task_run_ids=run_ids))

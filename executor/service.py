@@ -76,7 +76,9 @@ class Executor:
         self._ended: OrderedDict[str, int] = OrderedDict()  # execution id -> final revision
         registry.resolve()
         transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
-        self.producer = Producer(kafka, transactional_id=transactional_id)
+        # A killed executor's open transaction holds back read_committed readers of its partitions (workers,
+        # the next owner's state recovery) until the broker aborts it: keep that wait short.
+        self.producer = Producer(kafka, transactional_id=transactional_id, extra={"transaction.timeout.ms": 15_000})
         self.consumer = Consumer(
             kafka,
             group_id=f"{kafka.topic_prefix}executor",
@@ -88,6 +90,7 @@ class Executor:
         self.watch = WorkerWatch(kafka, self.topics.worker_heartbeats, self.settings.worker_timeout)
         self._recheck: set[str] = set()  # executions to check against the lost workers
         self._recheck_all = False
+        self._rewind = False  # a failed batch was rolled back: consume again from the committed offsets
         self.ready = threading.Event()
 
     # ---- partitions
@@ -133,6 +136,8 @@ class Executor:
 
     @metrics.timed_batch("batch")
     def run_once(self) -> int:
+        if self._rewind or self.producer.broken:
+            self._recover()
         timeout = self._poll_timeout()
         messages = self.consumer.consume(self.settings.batch_size, timeout)
         due: list[Event] = [*self._due_timers(), *self._lost_workers()]
@@ -161,9 +166,18 @@ class Executor:
             self.states.update({k: v for k, v in before.items() if v is not None})
             for key in [k for k, v in before.items() if v is None]:
                 self.states.pop(key, None)
-            self.consumer.seek_to_committed(self.consumer.assignment())
+            self._rewind = True
             return 0
         return len(messages) + len(due)
+
+    def _recover(self) -> None:
+        """After a failed batch: replace a stuck producer, and rewind to the committed offsets. Either raises
+        `RetryableKafkaError` while Kafka is away, and `run` tries again."""
+        if self.producer.broken:
+            self.producer = self.producer.reopen()
+        if self._rewind:
+            self.consumer.seek_to_committed(self.consumer.assignment())
+            self._rewind = False
 
     def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, ExecutorState | None]) -> None:
         try:
@@ -269,8 +283,9 @@ class Executor:
                     extra={"executionId": key, "state": execution.state.current.value},
                 )
             else:
-                self.producer.send(self.topics.executions, key, execution.to_json())
-                self.producer.send(self.topics.executor_state, key, entry.state.to_json())
+                snapshot = execution.to_json()
+                self.producer.send(self.topics.executions, key, snapshot)
+                self.producer.send(self.topics.executor_state, key, state_json(entry.state, snapshot))
         self.producer.poll(0)
 
     def _flow(self, key: str, flow_json: dict[str, Any]) -> Flow:
@@ -316,6 +331,15 @@ class Executor:
         except KafkaError as exc:
             log.warning("executor producer flush at close: %s", exc)
         log.info("executor stopped")
+
+
+def state_json(state: ExecutorState, execution_json: bytes) -> bytes:
+    """`state.to_json()`, reusing the execution's JSON already made for its `executions` snapshot (the
+    execution is most of the state: serialising it once per batch instead of twice)."""
+    flow = json.dumps(state.flow, separators=(",", ":")).encode()
+    applied = json.dumps(state.applied, separators=(",", ":")).encode()
+    timers = b",".join(timer.to_json() for timer in state.timers)
+    return b'{"execution":%b,"flow":%b,"applied":%b,"timers":[%b]}' % (execution_json, flow, applied, timers)
 
 
 def _key(msg: Message) -> str:

@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 
 from pydantic import ValidationError
 
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_INTERVAL = 3.0
 COMMIT_INTERVAL = 1.0
+# How long the backlog may stay full before the job partitions are paused (see `_apply_backpressure`).
+PAUSE_AFTER = 1.0
 # After the drain period, how long abandoned attempts get to stop (a Commands process group: SIGTERM,
 # then SIGKILL two seconds later) before the worker closes its clients anyway.
 ABANDON_GRACE = 5.0
@@ -68,6 +71,10 @@ class Worker:
         self._done: queue.SimpleQueue[tuple[Attempt, bool]] = queue.SimpleQueue()
         self._offsets: OffsetTracker[Message] = OffsetTracker()
         self._backpressure = Backpressure()
+        # Jobs received but not started yet (at most `concurrency` of them): a freed slot takes the next one
+        # at once, without waiting for a fetch.
+        self._backlog: deque[Message] = deque()
+        self._full_since: float | None = None
         self._next_heartbeat = 0.0
         self._next_commit = 0.0
         self._stored = False  # offsets stored since the last commit
@@ -109,17 +116,29 @@ class Worker:
 
     def _turn(self) -> None:
         self._settle(timeout=0.0)
+        self._start_backlog()
         self._apply_backpressure()
-        room = self.settings.concurrency - len(self._running)
-        # When the pool is full every partition is paused: this call serves callbacks and fetches nothing.
-        try:
-            messages = self._consumer.consume(max_messages=max(room, 1), timeout=self.settings.poll_timeout)
-        except RetryableKafkaError as exc:  # the client reconnects by itself; a fatal error stops the worker
-            log.warning("consuming worker jobs: %s", exc, extra=self._extra())
-            messages = []
-        for msg in messages:
-            self._dispatch(msg)
+        room = self.settings.concurrency - len(self._backlog)
+        if room <= 0:  # wait for a slot to free, not for jobs there is no room for
+            self._settle(timeout=self.settings.poll_timeout)
+            self._start_backlog()
+        if room > 0 or self._backpressure.paused:  # paused: the call serves callbacks and fetches nothing
+            try:
+                messages = self._consumer.consume(
+                    max_messages=max(room, 1), timeout=self.settings.poll_timeout if room > 0 else 0
+                )
+            except RetryableKafkaError as exc:  # the client reconnects by itself; a fatal error stops the worker
+                log.warning("consuming worker jobs: %s", exc, extra=self._extra())
+                messages = []
+            for msg in messages:
+                self._offsets.start((msg.topic() or "", msg.partition() or 0), msg.offset() or 0, msg)
+                self._backlog.append(msg)
+            self._start_backlog()
         self._housekeeping()
+
+    def _start_backlog(self) -> None:
+        while self._backlog and len(self._running) < self.settings.concurrency:
+            self._dispatch(self._backlog.popleft())
 
     def _housekeeping(self) -> None:
         self._obey_kills()
@@ -132,8 +151,7 @@ class Worker:
 
     def _dispatch(self, msg: Message) -> None:
         partition: Partition = (msg.topic() or "", msg.partition() or 0)
-        offset = msg.offset() or 0
-        self._offsets.start(partition, offset, msg)
+        offset = msg.offset() or 0  # tracked since it was received (`_turn`)
         try:
             job = WorkerJob.model_validate_json(msg.value() or b"")
         except ValidationError as exc:
@@ -172,8 +190,17 @@ class Worker:
             self._stored = True
 
     def _apply_backpressure(self) -> None:
-        full = len(self._running) >= self.settings.concurrency
-        pause, resume = self._backpressure.update(full, set(self._consumer.assignment()))
+        # No room in the backlog: the loop stops consuming. Only after PAUSE_AFTER without room are the
+        # partitions paused (so that polling goes on for the group), since resuming costs a fresh fetch
+        # (about a second in librdkafka): worth it for long tasks, not for a pool of quick ones.
+        full = len(self._backlog) >= self.settings.concurrency
+        now = time.monotonic()
+        if not full:
+            self._full_since = None
+        elif self._full_since is None:
+            self._full_since = now
+        pausing = full and (bool(self._backpressure.paused) or now - (self._full_since or now) >= PAUSE_AFTER)
+        pause, resume = self._backpressure.update(pausing, set(self._consumer.assignment()))
         if pause:
             self._consumer.pause(pause)
             log.debug("pool full: paused %s", pause, extra=self._extra())
@@ -227,6 +254,8 @@ class Worker:
         except KafkaError as exc:  # partitions lost rather than revoked: nothing left to commit to
             log.warning("commit on revocation failed: %s", exc, extra=self._extra())
         self._offsets.forget(partitions)
+        gone = set(partitions)
+        self._backlog = deque(m for m in self._backlog if (m.topic() or "", m.partition() or 0) not in gone)
         log.info("partitions revoked: %s", partitions, extra=self._extra())
 
     def _drain(self) -> None:

@@ -65,8 +65,15 @@ class Consumer:
             self._on_revoke([(p.topic, p.partition) for p in partitions])
 
     def consume(self, max_messages: int = 500, timeout: float = 0.1) -> list[Message]:
+        """Up to `max_messages`: what is already fetched, else the first to arrive within `timeout` and
+        what came with it. (librdkafka's own batch call waits out the whole timeout unless the batch fills,
+        which would add the timeout to every step of every execution.)"""
         try:
-            messages = self._consumer.consume(num_messages=max_messages, timeout=timeout)
+            messages = self._consumer.consume(num_messages=max_messages, timeout=0)
+            if not messages and timeout > 0:
+                messages = self._consumer.consume(num_messages=1, timeout=timeout)
+                if messages and max_messages > 1:
+                    messages += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
         except KafkaException as exc:
             raise from_kafka(exc.args[0], "consume") from exc
         out = []
@@ -114,11 +121,14 @@ class Consumer:
 
     def seek_to_committed(self, partitions: Partitions) -> None:
         """Rewind to the last committed offsets (after an aborted transaction)."""
-        committed = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
-        for tp in committed:
-            self._consumer.seek(
-                TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
-            )
+        try:
+            committed = self._consumer.committed([TopicPartition(t, p) for t, p in partitions], timeout=10)
+            for tp in committed:
+                self._consumer.seek(
+                    TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
+                )
+        except KafkaException as exc:
+            raise from_kafka(exc.args[0], "rewind to the committed offsets") from exc
 
     def close(self) -> None:
         try:

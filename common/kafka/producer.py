@@ -1,9 +1,18 @@
-"""One producer per process: idempotent, acks=all, lz4, a short linger; optionally transactional."""
+"""One producer per process: idempotent, acks=all, lz4, a short linger; optionally transactional.
+
+The transactional calls that wait for a coordinator run on a helper thread and are given up after their
+timeout: librdkafka can block in `send_offsets_to_transaction` past its own timeout when the coordinator
+goes away (librdkafka issues 5456, 5511; seen on a broker restart). A producer given up on is `broken`:
+`reopen` makes a new one with the same transactional id, whose initialisation fences the old one and
+aborts its open transaction on the broker.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import queue
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
@@ -11,7 +20,7 @@ from confluent_kafka import Producer as _Producer
 
 from conveyor.common import metrics
 from conveyor.common.kafka.consumer import Consumer
-from conveyor.common.kafka.errors import KafkaError, from_kafka
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError, from_kafka
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -38,11 +47,16 @@ class Producer:
         }
         if transactional_id:
             config["transactional.id"] = transactional_id
+        self._settings, self._extra = settings, extra
         self._producer = _Producer(config)
         self._failed: list[KafkaError] = []
+        self.transactional_id = transactional_id
         self.transactional = transactional_id is not None
+        self.broken = False
+        self._caller: _Caller | None = None
         if self.transactional:
-            self._call(self._producer.init_transactions, 30.0, context="init transactions")
+            self._caller = _Caller()
+            self._bounded(self._producer.init_transactions, 30.0, context="init transactions")
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         metrics.delivered(msg.topic(), err is None)
@@ -79,32 +93,87 @@ class Producer:
     def begin(self) -> None:
         self._call(self._producer.begin_transaction, context="begin transaction")
 
-    def commit(self, consumer: Consumer | None = None, timeout: float = 30.0) -> None:
+    def commit(self, consumer: Consumer | None = None, timeout: float = 10.0) -> None:
         if consumer is not None:
             positions = consumer.positions()
             if positions:
-                self._call(
+                self._bounded(
                     self._producer.send_offsets_to_transaction,
                     positions,
                     consumer.group_metadata(),
                     timeout,
                     context="send offsets",
                 )
-        self._call(self._producer.commit_transaction, timeout, context="commit transaction")
+        self._bounded(self._producer.commit_transaction, timeout, context="commit transaction")
         self.raise_failures()
 
     def abort(self, timeout: float = 30.0) -> None:
-        try:
-            self._producer.abort_transaction(timeout)
-        except KafkaException as exc:
-            log.warning("abort transaction failed: %s", exc)
+        if not self.broken:  # a broken producer's transaction is aborted by `reopen`
+            try:
+                self._bounded(self._producer.abort_transaction, timeout, context="abort transaction")
+            except KafkaError as exc:
+                log.warning("abort transaction failed: %s", exc)
         self._failed = []
+
+    def reopen(self) -> Producer:
+        """A new producer with this one's transactional id (fencing this one); raises while Kafka is away."""
+        if self._caller is not None:
+            self._caller.close()
+        log.warning("replacing the transactional producer %s", self.transactional_id)
+        return Producer(self._settings, transactional_id=self.transactional_id, extra=self._extra)
+
+    def _bounded(self, fn: Any, *args: Any, context: str) -> Any:
+        """A transactional call (its last argument is its timeout), given up on a little after that timeout."""
+        assert self._caller is not None
+        try:
+            return self._caller.call(fn, args, float(args[-1]) + 5.0)
+        except TimeoutError:
+            self.broken = True
+            raise RetryableKafkaError(f"{context}: no answer from Kafka in {args[-1]:.0f}s") from None
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal():
+                self.broken = True
+            raise from_kafka(error, context) from exc
 
     def _call(self, fn: Any, *args: Any, context: str) -> Any:
         try:
             return fn(*args)
         except KafkaException as exc:
             raise from_kafka(exc.args[0], context) from exc
+
+
+class _Caller:
+    """One daemon thread running the calls handed to it, while the caller waits with its own deadline (a
+    call stuck in librdkafka then strands only this thread, which never keeps the process alive)."""
+
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], list[Any], threading.Event] | None]
+        self._calls = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="conveyor-transactions", daemon=True).start()
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], limit: float) -> Any:
+        box: list[Any] = []
+        done = threading.Event()
+        self._calls.put((fn, args, box, done))
+        if not done.wait(limit):
+            raise TimeoutError
+        ok, value = box[0]
+        if ok:
+            return value
+        raise value
+
+    def _loop(self) -> None:
+        while (item := self._calls.get()) is not None:
+            fn, args, box, done = item
+            try:
+                box.append((True, fn(*args)))
+            except BaseException as exc:  # handed back to the waiting caller
+                box.append((False, exc))
+            done.set()
+
+    def close(self) -> None:
+        self._calls.put(None)
 
 
 def from_kafka_timeout(remaining: int) -> KafkaError:

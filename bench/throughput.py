@@ -1,0 +1,300 @@
+"""Conveyor's throughput and latency benchmark: the numbers the README quotes.
+
+    .venv/bin/python bench/throughput.py --workers 2            # on CONVEYOR_KAFKA_BOOTSTRAP/_ELASTICSEARCH_URL
+    .venv/bin/python bench/throughput.py --workers 2 --local    # on fresh servers of its own
+
+It starts one executor, N workers and one indexer as processes under a fresh topic and index prefix, then:
+1. sustained task runs/s for one-task and ten-task flows (a burst of executions, all submitted at once);
+2. latency from creation to SUCCESS of a one-task execution (p50, p99) at light load (5/s) and at half the
+   one-task peak, submitted at a steady rate (open loop);
+3. worker scaling 1 -> 2 -> 4 workers on Sleep-bound tasks, as a ratio to the ideal (workers x concurrency
+   / sleep);
+4. the indexer: documents/s while the one-task burst is indexed, and its lag behind the last execution.
+
+Rates and latencies come from the dates the system records (the execution's CREATED and end dates, stamped
+by the submitter and the executor on this one machine), not from the watcher's own clock. Everything
+(Kafka, Elasticsearch, the services and this load generator) shares the machine: that is what is measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from conveyor.common.clock import utcnow  # noqa: E402
+from conveyor.common.elastic import elasticsearch_client  # noqa: E402
+from conveyor.common.events import FLOW_HEADER, ExecutionCreated  # noqa: E402
+from conveyor.common.kafka.admin import ensure_topics  # noqa: E402
+from conveyor.common.kafka.consumer import Consumer  # noqa: E402
+from conveyor.common.kafka.producer import Producer  # noqa: E402
+from conveyor.common.kafka.topics import Topics  # noqa: E402
+from conveyor.common.launch import new_execution  # noqa: E402
+from conveyor.common.loader import load_flow  # noqa: E402
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings  # noqa: E402
+
+ONE = load_flow("id: one\nnamespace: bench\ntasks:\n  - {id: t, type: io.kestra.plugin.core.debug.Return, format: x}\n")
+TEN = load_flow(
+    "id: ten\nnamespace: bench\ntasks:\n"
+    + "".join(f"  - {{id: t{i}, type: io.kestra.plugin.core.debug.Return, format: x}}\n" for i in range(10))
+)
+SLEEP_SECONDS = 0.5
+SLEEPY = load_flow(
+    "id: sleepy\nnamespace: bench\ntasks:\n"
+    f"  - {{id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT{SLEEP_SECONDS}S}}\n"
+)
+
+
+def parse_date(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+class Bench:
+    def __init__(self, kafka: KafkaSettings, es: ElasticsearchSettings, logs: Path, concurrency: int) -> None:
+        self.kafka, self.es, self.logs, self.concurrency = kafka, es, logs, concurrency
+        self.topics = Topics.of(kafka)
+        self.env = {
+            **os.environ,
+            "CONVEYOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+            "CONVEYOR_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+            "CONVEYOR_KAFKA_PARTITIONS": str(kafka.partitions),
+            "CONVEYOR_ELASTICSEARCH_URL": es.url,
+            "CONVEYOR_ELASTICSEARCH_INDEX_PREFIX": es.index_prefix,
+            "CONVEYOR_WORKER_CONCURRENCY": str(concurrency),
+            "CONVEYOR_LOG_LEVEL": "WARNING",
+        }
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.producer = Producer(kafka)
+        self.ended: dict[str, dict[str, Any]] = {}  # execution id -> final snapshot (id, state)
+        self._final = Consumer(kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions])
+
+    # ---- processes
+    def start(self, name: str, command: str, env: dict[str, str] | None = None) -> None:
+        with (self.logs / f"{name}.log").open("ab") as out:
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "conveyor.cli.main", command],
+                env={**self.env, **(env or {})},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+            )
+
+    def stop(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def workers(self, count: int) -> None:
+        for name in [n for n in self.procs if n.startswith("worker")]:
+            self.stop(name)
+        for i in range(count):
+            self.start(f"worker-{i + 1}", "worker", {"CONVEYOR_WORKER_WORKER_ID": f"bench-worker-{i + 1}"})
+
+    # ---- load
+    def created(self, flow: Any, count: int) -> list[ExecutionCreated]:
+        return [new_execution(flow) for _ in range(count)]
+
+    def send(self, event: ExecutionCreated) -> None:
+        # stamp the creation now: latency counts from the moment it is handed to Kafka
+        event.execution.state.histories[0].date = utcnow()
+        self.producer.send(self.topics.execution_events, event.execution_id, event.to_json())
+
+    def burst(self, events: list[ExecutionCreated]) -> list[str]:
+        for event in events:
+            self.send(event)
+        self.producer.flush()
+        return [e.execution_id for e in events]
+
+    def steady(self, events: list[ExecutionCreated], rate: float) -> list[str]:
+        started = time.monotonic()
+        for i, event in enumerate(events):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            self.send(event)
+            self.producer.poll(0)
+            self.read_final(0)
+        self.producer.flush()
+        return [e.execution_id for e in events]
+
+    def read_final(self, timeout: float) -> None:
+        for msg in self._final.consume(5000, timeout):
+            headers = dict(msg.headers() or [])
+            if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
+                continue
+            snapshot = json.loads(msg.value())
+            histories = snapshot["state"]["histories"]
+            self.ended[snapshot["id"]] = {
+                "state": snapshot["state"]["current"],
+                "created": parse_date(histories[0]["date"]),
+                "ended": parse_date(histories[-1]["date"]),
+                "runs": len(snapshot["taskRunList"]),
+            }
+
+    def wait(self, ids: list[str], timeout: float = 600.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while any(i not in self.ended for i in ids):
+            if time.monotonic() > deadline:
+                missing = sum(1 for i in ids if i not in self.ended)
+                raise SystemExit(f"{missing} of {len(ids)} executions did not end in {timeout:.0f}s; see {self.logs}")
+            self.read_final(0.2)
+        finals = [self.ended[i] for i in ids]
+        bad = [f for f in finals if f["state"] != "SUCCESS"]
+        if bad:
+            raise SystemExit(f"{len(bad)} executions did not succeed: {bad[:3]}")
+        return finals
+
+    # ---- measurements
+    def rate(self, flow: Any, count: int) -> tuple[float, float, list[dict[str, Any]]]:
+        """Task runs/s and executions/s of a burst, from the first creation to the last end."""
+        ids = self.burst(self.created(flow, count))
+        finals = self.wait(ids)
+        span = max(f["ended"] for f in finals) - min(f["created"] for f in finals)
+        runs = sum(f["runs"] for f in finals)
+        return runs / span, count / span, finals
+
+    def latency(self, count: int, rate: float) -> tuple[float, float]:
+        ids = self.steady(self.created(ONE, count), rate)
+        finals = self.wait(ids)
+        latencies = sorted((f["ended"] - f["created"]) * 1000 for f in finals)
+        return statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)]
+
+    def index_watch(self, expected: int, timeout: float = 300.0) -> tuple[float, float]:
+        """Polls the task-run index until it holds `expected` documents: (docs/s, seconds to the last)."""
+        client = elasticsearch_client(self.es)
+        index = f"{self.es.index_prefix}-taskruns"
+        first: tuple[float, int] | None = None
+        deadline = time.monotonic() + timeout
+        count = 0
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    count = int(client.count(index=index, query={"term": {"state.current": "SUCCESS"}})["count"])
+                except Exception:  # the index appears with the first document
+                    count = 0
+                now = time.monotonic()
+                if first is None and count:
+                    first = (now, count)
+                if count >= expected:
+                    break
+                time.sleep(0.1)
+        finally:
+            client.close()
+        if first is None or count < expected:
+            return 0.0, float("nan")
+        elapsed = max(time.monotonic() - first[0], 1e-3)
+        return (count - first[1]) / elapsed, time.time()
+
+    def profile(self, folder: Path, seconds: int) -> None:
+        """py-spy (collapsed stacks) of every service during the one-task burst that follows."""
+        folder.mkdir(parents=True, exist_ok=True)
+        spy = Path(sys.executable).with_name("py-spy")
+        for name, proc in self.procs.items():
+            out = folder / f"{name}.txt"
+            cmd = [str(spy), "record", "-p", str(proc.pid), "-d", str(seconds), "-f", "raw", "-o", str(out), "-n"]
+            subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def close(self) -> None:
+        for name in list(self.procs):
+            self.stop(name)
+        self._final.close()
+
+
+def run(args: argparse.Namespace) -> None:
+    with ExitStack() as stack:
+        bootstrap = os.environ.get("CONVEYOR_KAFKA_BOOTSTRAP")
+        es_url = os.environ.get("CONVEYOR_ELASTICSEARCH_URL")
+        if args.local or not bootstrap or not es_url:
+            from conveyor.common.servers import start_local_servers
+
+            kafka_server, es_server = start_local_servers()
+            stack.callback(kafka_server.stop)
+            stack.callback(es_server.stop)
+            bootstrap, es_url = kafka_server.bootstrap, es_server.url
+        prefix = f"bench-{uuid.uuid4().hex[:6]}"
+        kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"{prefix}.", partitions=args.partitions)
+        es = ElasticsearchSettings(url=es_url, index_prefix=prefix)
+        ensure_topics(kafka)
+        logs = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+        bench = Bench(kafka, es, logs, args.concurrency)
+        stack.callback(bench.close)
+        for i in range(args.executors):
+            bench.start(f"executor-{i + 1}", "executor")
+        bench.start("indexer", "indexer")
+        bench.workers(args.workers)
+        rows: list[tuple[str, str]] = []
+
+        bench.wait(bench.burst(bench.created(ONE, 200)), timeout=300)  # warm-up: groups joined, code loaded
+        if args.profile:
+            bench.profile(Path(args.profile), seconds=20)
+        one_rate, one_exec_rate, finals = bench.rate(ONE, args.executions)
+        last_end = max(f["ended"] for f in finals)
+        docs_rate, indexed_at = bench.index_watch(200 + args.executions)
+        rows.append((f"one-task flow: task runs/s (burst of {args.executions})", f"{one_rate:,.0f}"))
+        ten_rate, _, _ = bench.rate(TEN, max(args.executions // 5, 20))
+        rows.append((f"ten-task flow: task runs/s (burst of {max(args.executions // 5, 20)})", f"{ten_rate:,.0f}"))
+        p50, p99 = bench.latency(args.latency_count, 5.0)
+        rows.append(("latency created -> SUCCESS, light load (5/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
+        half = one_exec_rate / 2
+        p50, p99 = bench.latency(max(int(half * args.half_load_seconds), 50), half)
+        rows.append((f"latency at 50% of peak ({half:,.0f}/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
+        rows.append(("indexer: task-run documents/s (one-task burst)", f"{docs_rate:,.0f}"))
+        rows.append(("indexer: lag behind the burst's last execution end", f"{indexed_at - last_end:.1f} s"))
+
+        ideal_base = None
+        for count in (1, 2, 4):
+            bench.workers(count)
+            ideal = count * args.concurrency / SLEEP_SECONDS
+            executions = int(ideal * args.scaling_seconds)
+            bench.wait(bench.burst(bench.created(SLEEPY, count * args.concurrency)), timeout=120)  # warm-up
+            _, exec_rate, _ = bench.rate(SLEEPY, executions)
+            ideal_base = ideal_base or exec_rate
+            rows.append(
+                (
+                    f"Sleep {SLEEP_SECONDS}s tasks, {count} worker(s) x {args.concurrency}: executions/s",
+                    f"{exec_rate:,.1f} ({exec_rate / ideal:.0%} of ideal {ideal:.0f}; x{exec_rate / ideal_base:.2f})",
+                )
+            )
+        width = max(len(r[0]) for r in rows)
+        print(
+            f"\nConveyor benchmark: {args.executors} executor(s), {args.workers} worker(s) x {args.concurrency}, "
+            f"{args.partitions} partitions, logs in {logs}"
+        )
+        for label, value in rows:
+            print(f"  {label.ljust(width)}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes for the throughput runs")
+    parser.add_argument("--executors", type=int, default=1, help="executor processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="attempts one worker runs at once")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions of the bench topics")
+    parser.add_argument("--executions", type=int, default=3000, help="one-task executions in the burst")
+    parser.add_argument("--latency-count", type=int, default=150, help="executions at light load")
+    parser.add_argument("--half-load-seconds", type=float, default=10.0, help="length of the 50%% load run")
+    parser.add_argument("--scaling-seconds", type=float, default=6.0, help="ideal length of each scaling run")
+    parser.add_argument("--local", action="store_true", help="start fresh Kafka and Elasticsearch servers")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy every service during the one-task burst")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
