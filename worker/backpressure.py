@@ -1,7 +1,7 @@
-"""Backpressure on worker-jobs: pause every assigned partition while the pool is full, resume when not.
+"""Backpressure on worker-jobs: pause every assigned partition while the worker has no room, resume when it has.
 
-The worker never fetches more jobs than it has room to run, so nothing waits in memory; a job that is not
-fetched stays in Kafka for another worker of the group.
+The worker holds at most `concurrency` received jobs beyond those running (see `Worker._apply_backpressure`);
+a job that is not fetched stays in Kafka for another worker of the group.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """The worker's imperative shell: consume worker jobs, run them on a bounded pool, publish their results.
 
 Read it like dramatiq's ConsumerThread/WorkerThread pair. The calling thread is the consumer: each turn it
-settles finished attempts (their offsets move the low-water mark), pauses or resumes the job partitions for
-backpressure, takes in at most as many jobs as the pool has room for (RUNNING is published, the attempt
-handed to the pool), obeys kill signals, beats its heartbeat, commits, and polls the producer once. The
+settles finished attempts (their offsets move the low-water mark), starts received jobs while the pool has
+room (RUNNING is published, the attempt handed to the pool), receives jobs while its backlog of received jobs
+has room (at most `concurrency`; past that it stops consuming, and pauses the partitions after a second),
+obeys kill signals, beats its heartbeat, commits, and polls the producer once. The
 pool's threads run attempts and publish their final results; "done" goes back in a `finally`.
 
 At-least-once: an offset is stored only once the job's final result is published, and committed only after
 the producer has flushed it. A job abandoned at shutdown is never reported and its offset never stored,
-so another worker runs it again.
+so another worker runs it again, and so are the backlog's jobs never started.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ def test_state_json_reads_back_as_the_state() -> None:
     sim = run_flow("id: s\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.debug.Return, format: x}\n")
     state = ExecutorState(
         execution=sim.ex,
-        flow={"id": "s", "namespace": "t", "tasks": [{"id": "a", "format": "é \"q\" \\ end"}]},
+        flow={"id": "s", "namespace": "t", "tasks": [{"id": "a", "format": 'é "q" \\ end'}]},
         applied=["e1", "e2"],
         timers=[Timer(id="t1", due=T0 + timedelta(seconds=1), purpose="retry", ref="r")],
     )
