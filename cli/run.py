@@ -17,6 +17,7 @@ from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow_file
 from conveyor.common.model import Execution
 from conveyor.common.settings import KafkaSettings
+from conveyor.common.state import StateType
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -104,24 +105,39 @@ def submit_and_wait(
 
 
 def _follow(follower: Follower, execution_id: str, timeout: float, live: bool) -> Execution | None:
+    """The execution's snapshots until it ends. A flow retried with CREATE_NEW_EXECUTION ends RETRIED and a
+    new execution (same `originalId`, next `attemptNumber`) takes over: follow it, to the last one."""
     deadline = time.monotonic() + timeout
+    current = execution_id
     latest: Execution | None = None
     with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
         while time.monotonic() < deadline:
             for msg in follower.poll(0.2):
                 if (msg.topic() or "").endswith("logs"):
-                    _print_log(msg.value(), execution_id, live)
+                    _print_log(msg.value(), current, live)
                     continue
                 key, value = msg.key(), msg.value()
-                if key is None or key.decode() != execution_id or value is None:
+                if key is None or value is None:
                     continue
-                snapshot = Execution.model_validate_json(value)
-                if latest is None or snapshot.revision >= latest.revision:
-                    latest = snapshot
-                    view.update(execution_table(latest), refresh=True)
-            if latest is not None and latest.state.terminal:
+                if key.decode() == current:
+                    snapshot = Execution.model_validate_json(value)
+                    if latest is None or snapshot.revision >= latest.revision:
+                        latest = snapshot
+                        view.update(execution_table(latest), refresh=True)
+                elif latest is not None and latest.state.current == StateType.RETRIED:
+                    successor = Execution.model_validate_json(value)
+                    if _succeeds(successor, latest):
+                        err_console.print(f"retried as execution [bold]{successor.id}[/bold]")
+                        current, latest = successor.id, successor
+                        view.update(execution_table(latest), refresh=True)
+            if latest is not None and latest.state.terminal and latest.state.current != StateType.RETRIED:
                 return latest
     return None
+
+
+def _succeeds(candidate: Execution, retried: Execution) -> bool:
+    root = retried.original_id or retried.id
+    return candidate.original_id == root and candidate.metadata.attempt_number == retried.metadata.attempt_number + 1
 
 
 def _print_log(raw: bytes | None, execution_id: str, live: bool) -> None:

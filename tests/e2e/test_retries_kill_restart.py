@@ -195,21 +195,23 @@ def test_exponential_intervals_grow(launched: Launched) -> None:
 
 
 def test_create_new_execution_retries_the_flow_as_a_linked_execution(launched: Launched) -> None:
-    first = launched.result("new-execution")
-    assert current(first) == "RETRIED"
-    assert [h["state"] for h in first["state"]["histories"]][-2:] == ["RETRYING", "RETRIED"]
-    assert [len(r["attempts"]) for r in first["taskRunList"]] == [1]
+    # `conveyor run` follows the retried execution to the new one that replaced it, to the last
+    last = launched.result("new-execution")
+    assert current(last) == "FAILED" and last["metadata"]["attemptNumber"] == 2
+    assert last["originalId"] != last["id"]
+    assert [len(r["attempts"]) for r in last["taskRunList"]] == [1]
 
-    def second() -> dict[str, Any] | None:
+    def first() -> dict[str, Any] | None:
         done = launched.stack.cli("executions", "--flow", "new-execution", "--output", "json")
         assert done.returncode == 0, done.stderr
-        found = [e for e in json.loads(done.stdout) if e.get("originalId") == first["id"]]
-        return found[0] if found and found[0]["state"]["current"] == "FAILED" else None
+        found = [e for e in json.loads(done.stdout) if e["id"] == last["originalId"]]
+        return found[0] if found and found[0]["state"]["current"] == "RETRIED" else None
 
-    linked = launched.stack.poll(second, timeout=60)
-    assert linked, launched.stack.tail()
-    assert linked["id"] != first["id"] and linked["metadata"]["attemptNumber"] == 2
-    assert when(linked["state"], "CREATED") >= when(first["state"], "RETRYING") + timedelta(seconds=0.3)
+    retried = launched.stack.poll(first, timeout=60)
+    assert retried, launched.stack.tail()
+    assert [h["state"] for h in retried["state"]["histories"]][-2:] == ["RETRYING", "RETRIED"]
+    assert retried["metadata"]["attemptNumber"] == 1
+    assert when(last["state"], "CREATED") >= when(retried["state"], "RETRYING") + timedelta(seconds=0.3)
 
 
 def test_timeout_fails_the_attempt_as_timed_out(launched: Launched) -> None:
