@@ -22,12 +22,11 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from conveyor.common.servers import user
 from conveyor.common.servers.java import java_home
 from conveyor.common.servers.maven import elasticsearch_home
-from conveyor.common.servers.process import ServerProcess, free_port, port_open
+from conveyor.common.servers.process import RunningServer, ServerProcess, free_port, port_open
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ HEAP = "-Xms512m -Xmx1g"
 
 
 @dataclass
-class ElasticsearchServer:
+class ElasticsearchServer(RunningServer):
     """A running node; `url` is its `http://host:port`. Stop it, or use it as a context manager."""
 
     url: str
@@ -54,19 +53,6 @@ class ElasticsearchServer:
         except BaseException:
             self.stop()
             raise
-
-    def stop(self) -> None:
-        self._process.stop()
-        if self._remove_data_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> ElasticsearchServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_elasticsearch(

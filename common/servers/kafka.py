@@ -6,17 +6,15 @@ import base64
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from conveyor.common.servers.java import java
 from conveyor.common.servers.maven import kafka_home
-from conveyor.common.servers.process import ServerProcess, free_port, port_open, run_checked
+from conveyor.common.servers.process import RunningServer, ServerProcess, free_port, port_open, run_checked
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 
 
 @dataclass
-class KafkaServer:
+class KafkaServer(RunningServer):
     """A running broker; `bootstrap` is its `host:port`. Stop it, or use it as a context manager."""
 
     bootstrap: str
@@ -57,19 +55,6 @@ class KafkaServer:
         except BaseException:
             self.stop()
             raise
-
-    def stop(self) -> None:
-        self._process.stop()
-        if self._remove_data_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def __enter__(self) -> KafkaServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_kafka(

@@ -13,6 +13,7 @@ import ctypes
 import logging
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 from conveyor.common.servers.errors import StartError
 
@@ -180,3 +183,25 @@ def run_checked(name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, 
     if result.returncode != 0:
         output = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise StartError(f"{name} failed with code {result.returncode}:\n{output}")
+
+
+class RunningServer:
+    """What a started server offers besides its address: `stop()` (also removing a temporary data folder),
+    and use as a context manager. Subclasses are dataclasses with `data_dir`, `_process`, `_remove_data_dir`."""
+
+    data_dir: Path
+    _process: ServerProcess
+    _remove_data_dir: bool
+
+    def stop(self) -> None:
+        self._process.stop()
+        if self._remove_data_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
