@@ -21,8 +21,9 @@ class Model(BaseModel):
 
     def deep_copy(self) -> Self:
         """A deep copy made by pydantic-core (dump, then validate): about three times faster than
-        `model_copy(deep=True)`, which goes through `copy.deepcopy` field by field (the executor's hot path)."""
-        return self.model_validate(self.model_dump())
+        `model_copy(deep=True)`, which goes through `copy.deepcopy` field by field (the executor's hot path).
+        Computed fields are left out of the dump: validation would only drop them."""
+        return self.model_validate(self.model_dump(exclude_computed_fields=True))
 
 
 class Spec(BaseModel):

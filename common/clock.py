@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -13,8 +14,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@functools.lru_cache(maxsize=4096)
 def iso_duration(delta: timedelta) -> str:
-    """`PT1.5S`-style ISO-8601 duration, as the reference prints `state.duration`."""
+    """`PT1.5S`-style ISO-8601 duration, as the reference prints `state.duration` (cached: every snapshot of an
+    execution prints the same durations again)."""
     total = delta.total_seconds()
     sign = "-" if total < 0 else ""
     total = abs(total)

@@ -64,35 +64,79 @@ class Decision:
 
 
 def decide(
-    execution: Execution | None, flow: Flow, event: Event, now: datetime, timers: list[Timer] | None = None
+    execution: Execution | None,
+    flow: Flow,
+    event: Event,
+    now: datetime,
+    timers: list[Timer] | None = None,
+    *,
+    owned: bool = False,
 ) -> Decision:
+    """`owned`: the caller hands the event over and never reads it again, so a creation's execution may be
+    worked on in place instead of copied (the executor's shell, which decodes each event for this call)."""
+    fresh = False
     if isinstance(event, ExecutionCreated):
         if execution is not None:  # a duplicate creation: nothing new
             return Decision(execution, timers=list(timers or []))
-        execution = event.execution
+        execution, fresh = event.execution, owned
     if isinstance(event, RestartRequested) and execution is None:
         execution = event.execution  # the ended execution's final snapshot, brought back
     if execution is None:
         raise ValueError(f"no execution {event.execution_id} for {event.kind}")
-    decider = _Decider(execution, flow, now, list(timers or []))
+    decider = _Decider(execution if fresh else execution.deep_copy(), flow, now, list(timers or []))
     decider.apply(event)
     return decider.decision()
 
 
+@dataclass
+class _FlowIndex:
+    """What `decide` looks up in a flow, built once per flow object (read-only: the shell reuses one flow
+    object for the executions of one flow revision)."""
+
+    tasks: dict[str, Task]
+    parents: dict[str, FlowableTask]
+    _task_json: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def task_json(self, task: Task) -> dict[str, Any]:
+        """The task's JSON for a worker job, dumped once (read-only: a job is serialised as soon as it is made)."""
+        cached = self._task_json.get(task.id)
+        if cached is None:
+            cached = self._task_json[task.id] = task.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return cached
+
+
+# id(flow) -> (flow, index); the flow is held so that its id is not reused while the entry lives.
+_FLOW_INDEXES: dict[int, tuple[Flow, _FlowIndex]] = {}
+FLOW_INDEX_MEMORY = 1024
+
+
+def _flow_index(flow: Flow) -> _FlowIndex:
+    entry = _FLOW_INDEXES.get(id(flow))
+    if entry is not None and entry[0] is flow:
+        return entry[1]
+    tasks = {task.id: task for task in flow.all_tasks()}
+    parents: dict[str, FlowableTask] = {}
+    for task in tasks.values():
+        if isinstance(task, FlowableTask):
+            for children in [*task.child_lists(), task.error_tasks()]:
+                for child in children:
+                    parents[child.id] = task
+    index = _FlowIndex(tasks, parents)
+    if len(_FLOW_INDEXES) >= FLOW_INDEX_MEMORY:
+        _FLOW_INDEXES.pop(next(iter(_FLOW_INDEXES)))
+    _FLOW_INDEXES[id(flow)] = (flow, index)
+    return index
+
+
 class _Decider:
     def __init__(self, execution: Execution, flow: Flow, now: datetime, timers: list[Timer]) -> None:
-        self.ex = execution.deep_copy()
+        self.ex = execution  # a copy of the caller's, or one handed over
         self.flow = flow
         self.now = now
         self.timers = timers
         self.index = RunIndex(self.ex)
-        self.tasks = {task.id: task for task in flow.all_tasks()}
-        self.parents: dict[str, FlowableTask] = {}
-        for task in flow.all_tasks():
-            if isinstance(task, FlowableTask):
-                for children in [*task.child_lists(), task.error_tasks()]:
-                    for child in children:
-                        self.parents[child.id] = task
+        self.flow_index = _flow_index(flow)
+        self.tasks, self.parents = self.flow_index.tasks, self.flow_index.parents
         self.out = Decision(self.ex)
         self.changed: dict[str, TaskRun] = {}
         self.dirty = False
@@ -309,7 +353,7 @@ class _Decider:
             WorkerJob(
                 task_run=run.deep_copy(),
                 attempt=len(run.attempts),
-                task=task.model_dump(mode="json", by_alias=True, exclude_none=True),
+                task=self.flow_index.task_json(task),
                 context=context,
             )
         )

@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 APPLIED_MEMORY = 2000
 # Ended executions whose final revision is remembered, to drop a restart that carries an older snapshot.
 ENDED_MEMORY = 10_000
+# Distinct flow definitions (JSON) whose validated flow the executor keeps for reuse.
+FLOW_MEMORY = 256
 
 
 @dataclass
@@ -72,7 +74,8 @@ class Executor:
         self.topics = Topics.of(kafka)
         self.states: dict[str, ExecutorState] = {}
         self.partition: dict[str, int] = {}
-        self._flows: dict[str, Flow] = {}
+        self._flows: dict[str, tuple[Flow, bytes]] = {}  # execution id -> its flow and the flow's JSON
+        self._flow_cache: OrderedDict[bytes, Flow] = OrderedDict()  # one flow object per flow JSON
         self._ended: OrderedDict[str, int] = OrderedDict()  # execution id -> final revision
         registry.resolve()
         transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
@@ -210,14 +213,16 @@ class Executor:
         flow_json = state.flow if state else brought
         try:
             flow = self._flow(key, flow_json or {})
-            decision = decide(state.execution if state else None, flow, event, utcnow(), state.timers if state else [])
+            execution, timers = (state.execution, state.timers) if state else (None, [])
+            decision = decide(execution, flow, event, utcnow(), timers, owned=True)
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
                 dead_letter(self.producer, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
             return
         applied = [*(state.applied if state else []), event.event_id][-APPLIED_MEMORY:]
-        new_state = ExecutorState(
+        # Built from validated parts: no need to validate them again.
+        new_state = ExecutorState.model_construct(
             execution=decision.execution, flow=flow_json or {}, applied=applied, timers=decision.timers
         )
         self.states[key] = new_state
@@ -266,7 +271,7 @@ class Executor:
                 self.producer.send(self.topics.taskruns, run.id, change.to_json())
             if entry.ended:
                 # The final snapshot keeps the pinned flow, so that a restart can bring the execution back.
-                header = (FLOW_HEADER, json.dumps(entry.state.flow, separators=(",", ":")).encode())
+                header = (FLOW_HEADER, self._flow_blob(key, entry.state.flow))
                 self.producer.send(self.topics.executions, key, execution.to_json(), headers=[header])
                 self.producer.send(self.topics.executor_state, key, None)
                 self._ended[key] = execution.revision
@@ -285,15 +290,29 @@ class Executor:
             else:
                 snapshot = execution.to_json()
                 self.producer.send(self.topics.executions, key, snapshot)
-                self.producer.send(self.topics.executor_state, key, state_json(entry.state, snapshot))
+                state = state_json(entry.state, snapshot, self._flow_blob(key, entry.state.flow))
+                self.producer.send(self.topics.executor_state, key, state)
         self.producer.poll(0)
 
     def _flow(self, key: str, flow_json: dict[str, Any]) -> Flow:
-        flow = self._flows.get(key)
-        if flow is None:
-            flow = Flow.model_validate(flow_json)
-            self._flows[key] = flow
-        return flow
+        """The execution's flow, validated once per flow JSON: the executions of one flow revision share one
+        (read-only) flow object, and with it `decide`'s per-flow lookups."""
+        entry = self._flows.get(key)
+        if entry is None:
+            blob = _json(flow_json)
+            flow = self._flow_cache.get(blob)
+            if flow is None:
+                flow = Flow.model_validate(flow_json)
+                self._flow_cache[blob] = flow
+                while len(self._flow_cache) > FLOW_MEMORY:
+                    self._flow_cache.popitem(last=False)
+            self._flow_cache.move_to_end(blob)
+            entry = self._flows[key] = (flow, blob)
+        return entry[0]
+
+    def _flow_blob(self, key: str, flow_json: dict[str, Any]) -> bytes:
+        entry = self._flows.get(key)
+        return entry[1] if entry is not None else _json(flow_json)
 
     # ---- timers
     def _due_timers(self) -> list[TimerFired]:
@@ -333,13 +352,17 @@ class Executor:
         log.info("executor stopped")
 
 
-def state_json(state: ExecutorState, execution_json: bytes) -> bytes:
+def state_json(state: ExecutorState, execution_json: bytes, flow_json: bytes | None = None) -> bytes:
     """`state.to_json()`, reusing the execution's JSON already made for its `executions` snapshot (the
-    execution is most of the state: serialising it once per batch instead of twice)."""
-    flow = json.dumps(state.flow, separators=(",", ":")).encode()
-    applied = json.dumps(state.applied, separators=(",", ":")).encode()
+    execution is most of the state: serialising it once per batch instead of twice) and the flow's JSON."""
+    flow = flow_json if flow_json is not None else _json(state.flow)
+    applied = _json(state.applied)
     timers = b",".join(timer.to_json() for timer in state.timers)
     return b'{"execution":%b,"flow":%b,"applied":%b,"timers":[%b]}' % (execution_json, flow, applied, timers)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def _key(msg: Message) -> str:
