@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.cli.output import console, err_console, print_json, state_text
@@ -49,52 +50,73 @@ def latest_execution(kafka: KafkaSettings, execution_id: str) -> tuple[Execution
 
 
 def kill(kafka: KafkaSettings, execution_id: str, *, wait: bool, timeout: float, output: str) -> int:
-    follower = Follower(kafka, [Topics.of(kafka).executions]) if wait else None
-    try:
-        try:
-            execution, _ = latest_execution(kafka, execution_id)
-        except ControlError as exc:
-            return _refuse(str(exc))
+    def request(execution: Execution, _: dict[str, Any] | None) -> bytes:
         state = execution.state.current
         if state.terminal:
-            return _refuse(f"execution {execution_id} has already ended {state.value}: there is nothing to kill")
-        _send(kafka, execution_id, KillRequested(execution_id=execution_id).to_json())
-        err_console.print(f"kill of execution [bold]{execution_id}[/bold] requested (it was {state_text(state.value)})")
-        if follower is None:
-            return EXIT_OK
-        final = _until_ended(follower, execution_id, execution.revision, timeout)
-    finally:
-        if follower is not None:
-            follower.close()
-    return _report(final, execution_id, timeout, output, ok=lambda _: True)
+            raise ControlError(f"execution {execution_id} has already ended {state.value}: there is nothing to kill")
+        return KillRequested(execution_id=execution_id).to_json()
+
+    return _control(kafka, execution_id, "kill", request, wait=wait, timeout=timeout, output=output, ok=lambda _: True)
 
 
 def restart(kafka: KafkaSettings, execution_id: str, *, wait: bool, timeout: float, output: str) -> int:
-    follower = Follower(kafka, [Topics.of(kafka).executions]) if wait else None
-    try:
-        try:
-            execution, flow = latest_execution(kafka, execution_id)
-        except ControlError as exc:
-            return _refuse(str(exc))
+    def request(execution: Execution, flow: dict[str, Any] | None) -> bytes:
         state = execution.state.current
         if state not in RESTARTABLE:
             what = "it has not ended" if not state.terminal else "it did not fail"
-            return _refuse(
+            raise ControlError(
                 f"execution {execution_id} is {state.value} ({what}): "
                 "only a FAILED or KILLED execution can be restarted"
             )
         if flow is None:
-            return _refuse(f"execution {execution_id}: its final snapshot carries no flow definition to restart with")
-        event = RestartRequested(execution_id=execution_id, execution=execution, flow=flow)
-        _send(kafka, execution_id, event.to_json())
-        err_console.print(f"restart of execution [bold]{execution_id}[/bold] ({state_text(state.value)}) requested")
+            raise ControlError(
+                f"execution {execution_id}: its final snapshot carries no flow definition to restart with"
+            )
+        return RestartRequested(execution_id=execution_id, execution=execution, flow=flow).to_json()
+
+    return _control(
+        kafka,
+        execution_id,
+        "restart",
+        request,
+        wait=wait,
+        timeout=timeout,
+        output=output,
+        ok=lambda e: e.state.current.value in ("SUCCESS", "WARNING"),
+    )
+
+
+def _control(
+    kafka: KafkaSettings,
+    execution_id: str,
+    action: str,
+    request: Callable[[Execution, dict[str, Any] | None], bytes],
+    *,
+    wait: bool,
+    timeout: float,
+    output: str,
+    ok: Callable[[Execution], bool],
+) -> int:
+    """Look the execution up, let `request` refuse it (ControlError) or build the event, send it, and with
+    `wait` follow the execution to its next end. The follower starts before the event is sent, so the end
+    cannot be missed."""
+    follower = Follower(kafka, [Topics.of(kafka).executions]) if wait else None
+    try:
+        try:
+            execution, flow = latest_execution(kafka, execution_id)
+            event = request(execution, flow)
+        except ControlError as exc:
+            return _refuse(str(exc))
+        _send(kafka, execution_id, event)
+        state = execution.state.current.value
+        err_console.print(f"{action} of execution [bold]{execution_id}[/bold] requested (it was {state_text(state)})")
         if follower is None:
             return EXIT_OK
         final = _until_ended(follower, execution_id, execution.revision, timeout)
     finally:
         if follower is not None:
             follower.close()
-    return _report(final, execution_id, timeout, output, ok=lambda e: e.state.current.value in ("SUCCESS", "WARNING"))
+    return _report(final, execution_id, timeout, output, ok=ok)
 
 
 def _refuse(message: str) -> int:
@@ -123,7 +145,9 @@ def _until_ended(follower: Follower, execution_id: str, after_revision: int, tim
     return None
 
 
-def _report(final: Execution | None, execution_id: str, timeout: float, output: str, ok: Any) -> int:
+def _report(
+    final: Execution | None, execution_id: str, timeout: float, output: str, ok: Callable[[Execution], bool]
+) -> int:
     if final is None:
         err_console.print(f"[red]execution {execution_id} did not end within {timeout:.0f}s[/red]")
         return EXIT_FAILED
