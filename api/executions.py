@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -12,6 +13,7 @@ from conveyor.common.launch import new_execution
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import queries
 from conveyor.indexer.dsl import MAX_SIZE
+from conveyor.indexer.filters import Paging, TaskRunFilters
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 
@@ -34,20 +36,14 @@ def get_execution(
 
 def _task_runs(api: Backends, execution_id: str) -> list[dict[str, Any]]:
     runs: list[dict[str, Any]] = []
-    cursor = None
+    filters = TaskRunFilters(execution_id=execution_id)
+    paging = Paging(size=MAX_SIZE, sort="state.startDate:asc")
     while len(runs) < MAX_TASK_RUNS:
-        page = queries.search_taskruns(
-            api.client,
-            api.prefix,
-            execution_id=execution_id,
-            sort="state.startDate:asc",
-            size=MAX_SIZE,
-            search_after=cursor,
-        )
+        page = queries.search_taskruns(api.client, api.prefix, filters, paging)
         runs.extend(page.results)
-        cursor = page.next
-        if cursor is None:
+        if page.next is None:
             break
+        paging = replace(paging, search_after=page.next)
     return runs
 
 

@@ -1,4 +1,5 @@
-"""The Task Runs filters as HTTP parameters, checked here so that a bad one is answered 400/422 by name.
+"""The Task Runs filters and pages as HTTP parameters, checked here so that a bad one is answered 400/422 by
+name, and turned into the indexer's `TaskRunFilters` and `Paging`.
 
 Dates are ISO-8601: a date-time (a naive one is UTC) or a plain date, which as `startDate` means the start
 of that day and as `endDate` its end (both bounds are inclusive).
@@ -6,17 +7,19 @@ of that day and as `endDate` its end (both bounds are inclusive).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Query
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from conveyor.api.errors import BadParameter
 from conveyor.common.state import StateType
-from conveyor.indexer.dsl import TASKRUN_SORTS, decode_cursor, parse_sort
+from conveyor.indexer.dsl import MAX_SIZE, MAX_WINDOW, TASKRUN_SORTS, decode_cursor, parse_sort
 from conveyor.indexer.errors import QueryError
+from conveyor.indexer.filters import DEFAULT_SIZE, DEFAULT_SORT, Paging, TaskRunFilters, When
 
 DATE_HELP = "ISO-8601 date-time (UTC if no offset) or date"
 
@@ -65,56 +68,65 @@ def check_time_zone(name: str, where: str = "body") -> str:
     return name
 
 
-@dataclass(frozen=True)
-class TaskRunFilters:
-    q: str | None
-    namespace: str | None
-    flow_id: str | None
-    execution_id: str | None
-    task_id: str | None
-    state: list[str] | None
-    start: datetime | None
-    end: datetime | None
+class TaskRunFilterParams(BaseModel):
+    """The task-run filters as HTTP parameters: the search's query string, the daily statistics' JSON body."""
 
-    def query_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of `queries.search_taskruns`."""
-        return {
-            "q": self.q,
-            "namespace": self.namespace,
-            "flow_id": self.flow_id,
-            "execution_id": self.execution_id,
-            "task_id": self.task_id,
-            "state": self.state,
-            "start": self.start,
-            "end": self.end,
-        }
+    model_config = ConfigDict(alias_generator=to_camel)
 
-
-def taskrun_filters(
-    q: Annotated[
-        str | None, Query(max_length=200, description="substring of an id, namespace, flow, task or value")
-    ] = None,
-    namespace: Annotated[str | None, Query(max_length=250, description="namespace and the namespaces under it")] = None,
-    flow_id: Annotated[str | None, Query(alias="flowId", max_length=250)] = None,
-    execution_id: Annotated[str | None, Query(alias="executionId", max_length=250)] = None,
-    task_id: Annotated[str | None, Query(alias="taskId", max_length=250)] = None,
-    state: Annotated[list[StateType] | None, Query(description="current state (repeatable: any of them)")] = None,
-    start_date: Annotated[
-        str | None, Query(alias="startDate", description=f"started at or after ({DATE_HELP})")
-    ] = None,
-    end_date: Annotated[str | None, Query(alias="endDate", description=f"started at or before ({DATE_HELP})")] = None,
-) -> TaskRunFilters:
-    """FastAPI dependency: the filters of a task-run search."""
-    start = parse_when(start_date, "startDate")
-    end = parse_when(end_date, "endDate", end=True)
-    check_window(start, end)
-    return TaskRunFilters(
-        q=q or None,
-        namespace=namespace or None,
-        flow_id=flow_id or None,
-        execution_id=execution_id or None,
-        task_id=task_id or None,
-        state=[s.value for s in state] if state else None,
-        start=start,
-        end=end,
+    q: str | None = Field(
+        default=None, max_length=200, description="substring of an id, namespace, flow, task or value"
     )
+    namespace: str | None = Field(default=None, max_length=250, description="namespace and the namespaces under it")
+    flow_id: str | None = Field(default=None, max_length=250)
+    execution_id: str | None = Field(default=None, max_length=250)
+    task_id: str | None = Field(default=None, max_length=250)
+    state: list[StateType] | None = Field(default=None, description="current state (repeatable: any of them)")
+    start_date: str | None = Field(default=None, description=f"started at or after ({DATE_HELP})")
+    end_date: str | None = Field(default=None, description=f"started at or before ({DATE_HELP})")
+
+    def window(self, where: str = "query") -> tuple[datetime | None, datetime | None]:
+        """`startDate` and `endDate` parsed (a plain `endDate` is the end of its day) and checked in order."""
+        start = parse_when(self.start_date, "startDate", where=where)
+        end = parse_when(self.end_date, "endDate", end=True, where=where)
+        check_window(start, end, where)
+        return start, end
+
+    def filters(self, start: When | None, end: When | None) -> TaskRunFilters:
+        """The filters over the window from `start` to `end`; an empty parameter filters nothing."""
+        return TaskRunFilters(
+            q=self.q or None,
+            namespace=self.namespace or None,
+            flow_id=self.flow_id or None,
+            execution_id=self.execution_id or None,
+            task_id=self.task_id or None,
+            state=[s.value for s in self.state] if self.state else None,
+            start=start,
+            end=end,
+        )
+
+
+def taskrun_filters(params: Annotated[TaskRunFilterParams, Query()]) -> TaskRunFilters:
+    """FastAPI dependency: the filters of a task-run search."""
+    return params.filters(*params.window())
+
+
+class PageParams(BaseModel):
+    """A page of a search as HTTP parameters: numbered (`page`), or on from a cursor (`after`)."""
+
+    page: int = Field(default=1, ge=1, description=f"1-based page number, within the first {MAX_WINDOW} hits")
+    size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
+    sort: str = Field(
+        default=DEFAULT_SORT, max_length=200, description="field:asc|desc, e.g. state.startDate:desc, taskId:asc"
+    )
+    after: str | None = Field(
+        default=None, max_length=2000, description="the `next` cursor of the previous page (overrides `page`)"
+    )
+
+    def paging(self) -> Paging:
+        """The checked page; bad `sort`, then `after`, then `page` are answered 400 by name."""
+        check_sort(self.sort)
+        check_cursor(self.after)
+        offset = 0 if self.after else (self.page - 1) * self.size
+        if offset + self.size >= MAX_WINDOW:
+            raise BadParameter("page", f"page x size must stay under {MAX_WINDOW}; page on with the `next` cursor")
+        return Paging(size=self.size, sort=self.sort, search_after=self.after, offset=offset)

@@ -9,6 +9,7 @@ from conveyor.cli.output import console, duration_ms, err_console, print_json, s
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.settings import ElasticsearchSettings
 from conveyor.indexer import queries
+from conveyor.indexer.filters import DEFAULT_SORT, ExecutionFilters, Paging, TaskRunFilters
 
 
 def taskruns(
@@ -25,26 +26,23 @@ def taskruns(
     q: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    sort: str = "state.startDate:desc",
+    sort: str = DEFAULT_SORT,
     after: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
+    filters = TaskRunFilters(
+        namespace=namespace,
+        flow_id=flow,
+        state=states or None,
+        execution_id=execution,
+        task_id=task,
+        q=q,
+        start=start,
+        end=end,
+    )
+    paging = Paging(size=size, sort=sort, search_after=after)
     while True:
-        page = queries.search_taskruns(
-            client,
-            es.index_prefix,
-            namespace=namespace,
-            flow_id=flow,
-            state=states or None,
-            execution_id=execution,
-            task_id=task,
-            q=q,
-            start=start,
-            end=end,
-            size=size,
-            sort=sort,
-            search_after=after,
-        )
+        page = queries.search_taskruns(client, es.index_prefix, filters, paging)
         if page.next and not follow:
             err_console.print(f"more task runs: add --after {page.next}", highlight=False)
         if output == "json":
@@ -100,9 +98,8 @@ def executions(
     output: str,
 ) -> int:
     client = elasticsearch_client(es)
-    page = queries.search_executions(
-        client, es.index_prefix, namespace=namespace, flow_id=flow, state=states or None, size=size
-    )
+    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None)
+    page = queries.search_executions(client, es.index_prefix, filters, Paging(size=size))
     if output == "json":
         print_json(page.results)
         return 0

@@ -1,8 +1,8 @@
 """The Elasticsearch query DSL behind the Task Runs queries: filters, sort, cursors, aggregations.
 
-Pure functions from the queries' arguments to `search` arguments, unit-tested without a server; the
+Pure functions from the queries' filters and page to `search` arguments, unit-tested without a server; the
 rules (namespace prefix, `q`, the `start`/`end` window, `id` as the paging tiebreaker) are described in
-`conveyor.indexer.queries`.
+`conveyor.indexer.filters`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer.errors import QueryError
+from conveyor.indexer.filters import Cursor, ExecutionFilters, Paging, SearchFilters, TaskRunFilters, When
 
 # One page; the queries ask for one more hit, and `from + size` stays under max_result_window.
 MAX_SIZE = 1_000
@@ -49,9 +51,6 @@ EXECUTION_SORTS = {**_STATE_SORTS, **_COMMON_SORTS, "flowRevision": "flowRevisio
 TASKRUN_TEXT_FIELDS = ("id", "executionId", "namespace", "flowId", "taskId", "value")
 EXECUTION_TEXT_FIELDS = ("id", "namespace", "flowId")
 
-Cursor = str
-When = datetime | str
-
 
 def namespace_filter(namespace: str) -> dict[str, Any]:
     return {
@@ -75,36 +74,47 @@ def text_filter(q: str, fields: tuple[str, ...]) -> dict[str, Any]:
 def _when(value: When) -> str:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
     return value
 
 
-def common_filters(
-    *,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    state: list[str] | None = None,
-    q: str | None = None,
-    text_fields: tuple[str, ...] = TASKRUN_TEXT_FIELDS,
-    start: When | None = None,
-    end: When | None = None,
-) -> list[dict[str, Any]]:
-    filters: list[dict[str, Any]] = []
-    if namespace:
-        filters.append(namespace_filter(namespace))
-    if flow_id:
-        filters.append({"term": {"flowId": flow_id}})
-    if state:
-        filters.append({"terms": {"state.current": [str(s) for s in state]}})
-    if q:
-        filters.append(text_filter(q, text_fields))
-    if start is not None or end is not None:
+def common_filters(filters: SearchFilters, text_fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if filters.namespace:
+        clauses.append(namespace_filter(filters.namespace))
+    if filters.flow_id:
+        clauses.append({"term": {"flowId": filters.flow_id}})
+    if filters.state:
+        clauses.append({"terms": {"state.current": [str(s) for s in filters.state]}})
+    if filters.q:
+        clauses.append(text_filter(filters.q, text_fields))
+    if filters.start is not None or filters.end is not None:
         bounds = {}
-        if start is not None:
-            bounds["gte"] = _when(start)
-        if end is not None:
-            bounds["lte"] = _when(end)
-        filters.append({"range": {"state.startDate": bounds}})
-    return filters
+        if filters.start is not None:
+            bounds["gte"] = _when(filters.start)
+        if filters.end is not None:
+            bounds["lte"] = _when(filters.end)
+        clauses.append({"range": {"state.startDate": bounds}})
+    return clauses
+
+
+def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
+    clauses = common_filters(filters, TASKRUN_TEXT_FIELDS)
+    if filters.execution_id:
+        clauses.append({"term": {"executionId": filters.execution_id}})
+    if filters.task_id:
+        clauses.append({"term": {"taskId": filters.task_id}})
+    return clauses
+
+
+def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
+    """Every label given must be on the execution."""
+    clauses = common_filters(filters, EXECUTION_TEXT_FIELDS)
+    for key, value in (filters.labels or {}).items():
+        match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
+        clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
+    return clauses
 
 
 def parse_sort(sort: str, fields: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -140,15 +150,10 @@ def decode_cursor(cursor: Cursor) -> list[Any]:
     return values
 
 
-def search_body(
-    filters: list[dict[str, Any]],
-    *,
-    sort: list[dict[str, Any]],
-    size: int,
-    search_after: Cursor | None,
-    offset: int = 0,
-) -> dict[str, Any]:
-    """`offset` (a numbered page's `from`) is bounded by `MAX_WINDOW` and excludes `search_after`."""
+def search_body(clauses: list[dict[str, Any]], paging: Paging, sortable: Mapping[str, str]) -> dict[str, Any]:
+    """`paging.offset` (a numbered page's `from`) is bounded by `MAX_WINDOW` and excludes `search_after`."""
+    sort = parse_sort(paging.sort, sortable)
+    size, offset, search_after = paging.size, paging.offset, paging.search_after
     if not 0 < size <= MAX_SIZE:
         raise QueryError(f"page size must be between 1 and {MAX_SIZE}, not {size}")
     if offset < 0 or offset + size + 1 > MAX_WINDOW:
@@ -156,7 +161,7 @@ def search_body(
     if offset and search_after:
         raise QueryError("a page cursor cannot be combined with an offset")
     body: dict[str, Any] = {
-        "query": {"bool": {"filter": filters}} if filters else {"match_all": {}},
+        "query": {"bool": {"filter": clauses}} if clauses else {"match_all": {}},
         "sort": sort,
         "size": size,
         "track_total_hits": True,
@@ -168,52 +173,14 @@ def search_body(
     return body
 
 
-def taskrun_search(
-    *,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    state: list[str] | None = None,
-    execution_id: str | None = None,
-    task_id: str | None = None,
-    q: str | None = None,
-    start: When | None = None,
-    end: When | None = None,
-    size: int = 25,
-    sort: str = "state.startDate:desc",
-    search_after: Cursor | None = None,
-    offset: int = 0,
-) -> dict[str, Any]:
+def taskrun_search(filters: TaskRunFilters | None = None, paging: Paging | None = None) -> dict[str, Any]:
     """The `search` arguments for `search_taskruns`."""
-    filters = common_filters(namespace=namespace, flow_id=flow_id, state=state, q=q, start=start, end=end)
-    if execution_id:
-        filters.append({"term": {"executionId": execution_id}})
-    if task_id:
-        filters.append({"term": {"taskId": task_id}})
-    sort_clauses = parse_sort(sort, TASKRUN_SORTS)
-    return search_body(filters, sort=sort_clauses, size=size, search_after=search_after, offset=offset)
+    return search_body(taskrun_filters(filters or TaskRunFilters()), paging or Paging(), TASKRUN_SORTS)
 
 
-def execution_search(
-    *,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    state: list[str] | None = None,
-    labels: Mapping[str, str] | None = None,
-    q: str | None = None,
-    start: When | None = None,
-    end: When | None = None,
-    size: int = 25,
-    sort: str = "state.startDate:desc",
-    search_after: Cursor | None = None,
-) -> dict[str, Any]:
-    """The `search` arguments for `search_executions`; every label given must be on the execution."""
-    filters = common_filters(
-        namespace=namespace, flow_id=flow_id, state=state, q=q, text_fields=EXECUTION_TEXT_FIELDS, start=start, end=end
-    )
-    for key, value in (labels or {}).items():
-        match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
-        filters.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
-    return search_body(filters, sort=parse_sort(sort, EXECUTION_SORTS), size=size, search_after=search_after)
+def execution_search(filters: ExecutionFilters | None = None, paging: Paging | None = None) -> dict[str, Any]:
+    """The `search` arguments for `search_executions`."""
+    return search_body(execution_filters(filters or ExecutionFilters()), paging or Paging(), EXECUTION_SORTS)
 
 
 def log_search(
@@ -237,7 +204,7 @@ def log_search(
     return {"query": {"bool": {"filter": filters}}, "sort": sort, "size": size}
 
 
-def day(value: date | datetime | str) -> date:
+def day(value: When) -> date:
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -245,25 +212,18 @@ def day(value: date | datetime | str) -> date:
     return date.fromisoformat(value[:10])
 
 
-def daily_stats_search(
-    *,
-    start: date | datetime | str,
-    end: date | datetime | str,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    task_id: str | None = None,
-    state: list[str] | None = None,
-    execution_id: str | None = None,
-    q: str | None = None,
-    time_zone: str = "UTC",
-) -> dict[str, Any]:
-    first, last = day(start).isoformat(), day(end).isoformat()
-    filters = common_filters(namespace=namespace, flow_id=flow_id, state=state, q=q)
-    if execution_id:
-        filters.append({"term": {"executionId": execution_id}})
-    if task_id:
-        filters.append({"term": {"taskId": task_id}})
-    filters.append(
+def days_of(filters: SearchFilters) -> tuple[date, date]:
+    """The first and the last day of the filters' window, which the daily statistics need."""
+    if filters.start is None or filters.end is None:
+        raise QueryError("daily statistics need a start and an end")
+    return day(filters.start), day(filters.end)
+
+
+def daily_stats_search(filters: TaskRunFilters, *, time_zone: str = "UTC") -> dict[str, Any]:
+    """Task runs per day, the days (in `time_zone`) from `filters.start`'s to `filters.end`'s."""
+    first, last = (d.isoformat() for d in days_of(filters))
+    clauses = taskrun_filters(replace(filters, start=None, end=None))
+    clauses.append(
         {
             "range": {
                 "state.startDate": {
@@ -284,7 +244,7 @@ def daily_stats_search(
         "extended_bounds": {"min": first, "max": last},
     }
     return {
-        "query": {"bool": {"filter": filters}},
+        "query": {"bool": {"filter": clauses}},
         "size": 0,
         "aggs": {
             "days": {

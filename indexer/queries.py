@@ -4,12 +4,8 @@ Results are plain dicts in the reference's camelCase shape: a task run is the Ta
 `attemptsCount`, `workerId` and `revision` (and `state.durationMs`); an execution is the Execution
 JSON without `taskRunList`, plus `taskRunCount`; a log line is the LogEntry JSON.
 
-Filters:
-- `namespace` matches the namespace and every namespace under it: `company` matches `company` and
-  `company.team`, not `companyx` (the reference's rule).
-- `state` is a list of states (any of them); `q` is a case-insensitive substring of an id, the
-  namespace, the flow or task id (or a ForEach value).
-- `start` / `end` bound `state.startDate` (inclusive): what started in that window.
+The searches take their filters and page as `conveyor.indexer.filters` models (which describes the filters),
+or field by field as keywords: `search_taskruns(client, prefix, execution_id=x, size=1)`.
 
 Paging is always `search_after` on the requested sort plus `id` as the tiebreaker; `Page.next` is an
 opaque cursor to pass back as `search_after`, None on the last page. A missing index (nothing indexed
@@ -18,24 +14,22 @@ yet) reads as no results, never as an error.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from conveyor.common.state import StateType
 from conveyor.indexer.dsl import (
-    Cursor,
-    When,
     daily_stats_search,
-    day,
+    days_of,
     encode_cursor,
     execution_search,
     log_search,
     taskrun_search,
 )
+from conveyor.indexer.filters import Cursor, ExecutionFilters, Paging, TaskRunFilters, with_fields
 from conveyor.indexer.templates import EXECUTIONS, LOGS, TASKRUNS, alias
 
 
@@ -64,66 +58,24 @@ def _page(client: Elasticsearch, index: str, body: dict[str, Any]) -> Page:
 def search_taskruns(
     client: Elasticsearch,
     prefix: str,
-    *,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    state: list[str] | None = None,
-    execution_id: str | None = None,
-    task_id: str | None = None,
-    q: str | None = None,
-    start: When | None = None,
-    end: When | None = None,
-    size: int = 25,
-    sort: str = "state.startDate:desc",
-    search_after: Cursor | None = None,
-    offset: int = 0,
+    filters: TaskRunFilters | None = None,
+    paging: Paging | None = None,
+    **named: Any,
 ) -> Page:
-    """One page of task runs; `offset` skips that many hits (numbered pages, bounded by `MAX_WINDOW`)."""
-    body = taskrun_search(
-        namespace=namespace,
-        flow_id=flow_id,
-        state=state,
-        execution_id=execution_id,
-        task_id=task_id,
-        q=q,
-        start=start,
-        end=end,
-        size=size,
-        sort=sort,
-        search_after=search_after,
-        offset=offset,
-    )
-    return _page(client, alias(prefix, TASKRUNS), body)
+    """One page of task runs; `paging.offset` skips that many hits (numbered pages, bounded by `MAX_WINDOW`)."""
+    filters, paging = with_fields(filters or TaskRunFilters(), paging or Paging(), named)
+    return _page(client, alias(prefix, TASKRUNS), taskrun_search(filters, paging))
 
 
 def search_executions(
     client: Elasticsearch,
     prefix: str,
-    *,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    state: list[str] | None = None,
-    labels: Mapping[str, str] | None = None,
-    q: str | None = None,
-    start: When | None = None,
-    end: When | None = None,
-    size: int = 25,
-    sort: str = "state.startDate:desc",
-    search_after: Cursor | None = None,
+    filters: ExecutionFilters | None = None,
+    paging: Paging | None = None,
+    **named: Any,
 ) -> Page:
-    body = execution_search(
-        namespace=namespace,
-        flow_id=flow_id,
-        state=state,
-        labels=labels,
-        q=q,
-        start=start,
-        end=end,
-        size=size,
-        sort=sort,
-        search_after=search_after,
-    )
-    return _page(client, alias(prefix, EXECUTIONS), body)
+    filters, paging = with_fields(filters or ExecutionFilters(), paging or Paging(), named)
+    return _page(client, alias(prefix, EXECUTIONS), execution_search(filters, paging))
 
 
 def get_execution(client: Elasticsearch, prefix: str, execution_id: str) -> dict[str, Any] | None:
@@ -160,35 +112,20 @@ def search_logs(
 def daily_taskrun_stats(
     client: Elasticsearch,
     prefix: str,
+    filters: TaskRunFilters | None = None,
     *,
-    start: date | datetime | str,
-    end: date | datetime | str,
-    namespace: str | None = None,
-    flow_id: str | None = None,
-    task_id: str | None = None,
-    state: list[str] | None = None,
-    execution_id: str | None = None,
-    q: str | None = None,
     time_zone: str = "UTC",
+    **named: Any,
 ) -> list[dict[str, Any]]:
-    """One entry per day from `start` to `end` (inclusive, empty days too), by the day task runs started:
-    `{"startDate": "2024-05-01", "counts": {"SUCCESS": 3, ...every state...},
+    """One entry per day from `start`'s to `end`'s (inclusive, empty days too; both required), by the day
+    task runs started: `{"startDate": "2024-05-01", "counts": {"SUCCESS": 3, ...every state...},
       "duration": {"count": 3, "min": ms, "avg": ms, "max": ms, "sum": ms}}` (None when no task run)."""
-    body = daily_stats_search(
-        start=start,
-        end=end,
-        namespace=namespace,
-        flow_id=flow_id,
-        task_id=task_id,
-        state=state,
-        execution_id=execution_id,
-        q=q,
-        time_zone=time_zone,
-    )
+    filters = replace(filters or TaskRunFilters(), **named)
+    body = daily_stats_search(filters, time_zone=time_zone)
     response = _search(client, alias(prefix, TASKRUNS), body)
     buckets = {b["key_as_string"]: b for b in response.get("aggregations", {}).get("days", {}).get("buckets", [])}
     days = []
-    current, last = day(start), day(end)
+    current, last = days_of(filters)
     while current <= last:
         days.append(_stats_entry(current.isoformat(), buckets.get(current.isoformat())))
         current += timedelta(days=1)

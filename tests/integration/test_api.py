@@ -277,6 +277,8 @@ def test_paging_with_the_cursor_and_numbered_pages(api: Api) -> None:
         ({"startDate": "2024-05-04", "endDate": "2024-05-01"}, 400, "endDate"),
         ({"after": "not-a-cursor!"}, 400, "after"),
         ({"q": "x" * 201}, 422, "q"),
+        ({"state": "DONE", "sort": "nope"}, 422, "state"),  # validation answers before the page is checked
+        ({"startDate": "soon", "size": 0}, 422, "startDate"),  # the filters are read before the page
     ],
 )
 def test_bad_search_parameters_are_named(api: Api, params: dict[str, Any], status: int, parameter: str) -> None:

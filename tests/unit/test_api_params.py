@@ -11,6 +11,7 @@ from conveyor.api.params import check_cursor, check_sort, check_time_zone, parse
 from conveyor.api.settings import ServerSettings
 from conveyor.indexer.dsl import MAX_WINDOW, daily_stats_search, encode_cursor, taskrun_search
 from conveyor.indexer.errors import QueryError
+from conveyor.indexer.filters import Paging, TaskRunFilters
 
 
 def test_dates_are_iso_and_a_plain_date_is_the_whole_day() -> None:
@@ -55,16 +56,16 @@ def test_validation_locations_read_as_parameter_names() -> None:
 
 
 def test_numbered_pages_are_a_bounded_from_and_exclude_the_cursor() -> None:
-    assert taskrun_search(size=25, offset=50)["from"] == 50
-    assert "from" not in taskrun_search(size=25)
+    assert taskrun_search(paging=Paging(size=25, offset=50))["from"] == 50
+    assert "from" not in taskrun_search(paging=Paging(size=25))
     with pytest.raises(QueryError):
-        taskrun_search(size=25, offset=MAX_WINDOW - 25)
+        taskrun_search(paging=Paging(size=25, offset=MAX_WINDOW - 25))
     with pytest.raises(QueryError):
-        taskrun_search(size=25, offset=25, search_after=encode_cursor(["x"]))
+        taskrun_search(paging=Paging(size=25, offset=25, search_after=encode_cursor(["x"])))
 
 
 def test_daily_stats_take_the_search_filters() -> None:
-    body = daily_stats_search(start="2024-05-01", end="2024-05-02", execution_id="ex1", q="Foo")
+    body = daily_stats_search(TaskRunFilters(start="2024-05-01", end="2024-05-02", execution_id="ex1", q="Foo"))
     filters = body["query"]["bool"]["filter"]
     assert {"term": {"executionId": "ex1"}} in filters
     assert any("wildcard" in str(f) and "*Foo*" in str(f) for f in filters)

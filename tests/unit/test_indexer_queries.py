@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -16,6 +16,7 @@ from conveyor.indexer.dsl import (
     taskrun_search,
 )
 from conveyor.indexer.errors import QueryError
+from conveyor.indexer.filters import ExecutionFilters, Paging, TaskRunFilters, with_fields
 
 
 def test_no_filter_is_match_all_sorted_by_start_date_then_id() -> None:
@@ -33,15 +34,17 @@ def test_no_filter_is_match_all_sorted_by_start_date_then_id() -> None:
 
 def test_every_taskrun_filter_becomes_a_filter_clause() -> None:
     body = taskrun_search(
-        namespace="company.team",
-        flow_id="hello",
-        state=["FAILED", "WARNING"],
-        execution_id="ex1",
-        task_id="say",
-        q="Sa*y",
-        start=datetime(2024, 5, 1, tzinfo=UTC),
-        end="2024-05-31T23:59:59Z",
-        size=10,
+        TaskRunFilters(
+            namespace="company.team",
+            flow_id="hello",
+            state=["FAILED", "WARNING"],
+            execution_id="ex1",
+            task_id="say",
+            q="Sa*y",
+            start=datetime(2024, 5, 1, tzinfo=UTC),
+            end="2024-05-31T23:59:59Z",
+        ),
+        Paging(size=10),
     )
     filters = body["query"]["bool"]["filter"]
     assert filters == [
@@ -88,7 +91,7 @@ def test_search_after_cursors_round_trip_and_reject_garbage() -> None:
     cursor = encode_cursor(values)
     assert "=" not in cursor
     assert decode_cursor(cursor) == values
-    assert taskrun_search(search_after=cursor)["search_after"] == values
+    assert taskrun_search(paging=Paging(search_after=cursor))["search_after"] == values
     with pytest.raises(QueryError, match="not a page cursor"):
         decode_cursor("!!!")
     with pytest.raises(QueryError, match="not a page cursor"):
@@ -97,13 +100,13 @@ def test_search_after_cursors_round_trip_and_reject_garbage() -> None:
 
 def test_page_size_is_bounded() -> None:
     with pytest.raises(QueryError, match="page size"):
-        taskrun_search(size=0)
+        taskrun_search(paging=Paging(size=0))
     with pytest.raises(QueryError, match="page size"):
-        taskrun_search(size=1_001)
+        taskrun_search(paging=Paging(size=1_001))
 
 
 def test_execution_labels_are_nested_queries_on_key_and_value() -> None:
-    body = execution_search(labels={"env": "prod"}, q="hel", sort="taskRunCount:desc")
+    body = execution_search(ExecutionFilters(labels={"env": "prod"}, q="hel"), Paging(sort="taskRunCount:desc"))
     filters = body["query"]["bool"]["filter"]
     assert filters[-1] == {
         "nested": {
@@ -126,7 +129,8 @@ def test_logs_are_ordered_by_timestamp_then_topic_position() -> None:
 
 
 def test_daily_stats_histogram_covers_every_day_of_the_range() -> None:
-    body = daily_stats_search(start="2024-05-01T10:00:00Z", end=datetime(2024, 5, 7, tzinfo=UTC), namespace="company")
+    window = TaskRunFilters(start="2024-05-01T10:00:00Z", end=datetime(2024, 5, 7, tzinfo=UTC), namespace="company")
+    body = daily_stats_search(window)
     days = body["aggs"]["days"]
     assert days["date_histogram"]["calendar_interval"] == "day"
     assert days["date_histogram"]["min_doc_count"] == 0
@@ -135,3 +139,30 @@ def test_daily_stats_histogram_covers_every_day_of_the_range() -> None:
     assert days["aggs"]["states"]["terms"]["field"] == "state.current"
     assert body["query"]["bool"]["filter"][-1]["range"]["state.startDate"]["lte"] == "2024-05-07||/d"
     assert body["size"] == 0
+
+
+def test_keywords_fill_the_filters_and_the_page_each_where_it_belongs() -> None:
+    filters, paging = with_fields(TaskRunFilters(q="x"), Paging(size=5), {"task_id": "say", "sort": "taskId"})
+    assert filters == TaskRunFilters(q="x", task_id="say")
+    assert paging == Paging(size=5, sort="taskId")
+    with pytest.raises(TypeError):
+        with_fields(ExecutionFilters(), Paging(), {"task_id": "say"})  # executions have no task id
+
+
+def test_daily_stats_need_the_whole_window() -> None:
+    with pytest.raises(QueryError, match="a start and an end"):
+        daily_stats_search(TaskRunFilters(start="2024-05-01"))
+    body = daily_stats_search(TaskRunFilters(start=date(2024, 5, 1), end=date(2024, 5, 2)), time_zone="Europe/Paris")
+    assert body["aggs"]["days"]["date_histogram"]["extended_bounds"] == {"min": "2024-05-01", "max": "2024-05-02"}
+    assert body["query"]["bool"]["filter"] == [
+        {
+            "range": {
+                "state.startDate": {
+                    "gte": "2024-05-01||/d",
+                    "lte": "2024-05-02||/d",
+                    "format": "yyyy-MM-dd",
+                    "time_zone": "Europe/Paris",
+                }
+            }
+        }
+    ]

@@ -1,0 +1,74 @@
+"""What a Task Runs search asks for: its filters and its page, each declared once.
+
+The HTTP API (`conveyor.api.params`) and the CLI (`conveyor.cli.query`) build these; the query builders
+(`conveyor.indexer.dsl`, `conveyor.indexer.queries`) take them.
+
+- `namespace` matches the namespace and every namespace under it: `company` matches `company` and
+  `company.team`, not `companyx` (the reference's rule).
+- `state` is a list of states (any of them); `q` is a case-insensitive substring of an id, the
+  namespace, the flow or task id (or a ForEach value).
+- `start` / `end` bound `state.startDate` (inclusive): what started in that window. The daily statistics
+  count the whole days from `start`'s to `end`'s.
+- A page is `size` hits in `sort` order (`id` breaks ties), after the `search_after` cursor or, for
+  numbered pages, after the first `offset` hits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+Cursor = str
+# A date-time (naive is UTC), a date, or an ISO-8601 string passed to Elasticsearch as it is.
+When = datetime | date | str
+
+DEFAULT_SIZE = 25
+DEFAULT_SORT = "state.startDate:desc"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SearchFilters:
+    """The filters task runs and executions share."""
+
+    namespace: str | None = None
+    flow_id: str | None = None
+    state: list[str] | None = None
+    q: str | None = None
+    start: When | None = None
+    end: When | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskRunFilters(SearchFilters):
+    execution_id: str | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecutionFilters(SearchFilters):
+    """`labels`: every one given must be on the execution."""
+
+    labels: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Paging:
+    size: int = DEFAULT_SIZE
+    sort: str = DEFAULT_SORT
+    search_after: Cursor | None = None
+    offset: int = 0
+
+
+F = TypeVar("F", bound=SearchFilters)
+
+
+def with_fields(filters: F, paging: Paging, named: Mapping[str, Any]) -> tuple[F, Paging]:
+    """`filters` and `paging` with the fields `named` set, each where it belongs (a shorthand for callers that
+    pass them one by one); a name neither has is a TypeError."""
+    page_names = {f.name for f in fields(Paging)}
+    return (
+        replace(filters, **{k: v for k, v in named.items() if k not in page_names}),
+        replace(paging, **{k: v for k, v in named.items() if k in page_names}),
+    )
