@@ -77,6 +77,8 @@ class Bench:
             "CONVEYOR_LOG_LEVEL": "WARNING",
         }
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # Process groups of the bench's own servers (--local): their CPU is told apart from other users'.
+        self.server_groups: dict[int, str] = {}
         self.producer = Producer(kafka)
         self.ended: dict[str, dict[str, Any]] = {}  # execution id -> final snapshot (id, state)
         self._final = Consumer(kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions])
@@ -202,6 +204,30 @@ class Bench:
         elapsed = max(time.monotonic() - first[0], 1e-3)
         return (count - first[1]) / elapsed, time.time()
 
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each service, the servers and this load generator.
+        Servers not started by the bench are found by their command line: any other use of them counts too."""
+        tick = os.sysconf("SC_CLK_TCK")
+        used: dict[str, float] = {"load generator": sum(os.times()[:2])}
+        names = {proc.pid: name.split("-")[0] for name, proc in self.procs.items()}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                pid = int(stat.parent.name)
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
+                continue  # ended meanwhile
+            name = names.get(pid) or self.server_groups.get(int(fields[2]))
+            if name is None and self.server_groups:
+                continue
+            if name is None and b"kafka.Kafka" in cmdline:
+                name = "Kafka"
+            elif name is None and b"org.elasticsearch" in cmdline:
+                name = "Elasticsearch"
+            if name is not None:
+                used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return used
+
     def profile(self, folder: Path, seconds: int) -> None:
         """py-spy (collapsed stacks) of every service during the one-task burst that follows."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -221,6 +247,7 @@ def run(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         bootstrap = os.environ.get("CONVEYOR_KAFKA_BOOTSTRAP")
         es_url = os.environ.get("CONVEYOR_ELASTICSEARCH_URL")
+        groups: dict[int, str] = {}
         if args.local or not bootstrap or not es_url:
             from conveyor.common.servers import start_local_servers
 
@@ -228,12 +255,14 @@ def run(args: argparse.Namespace) -> None:
             stack.callback(kafka_server.stop)
             stack.callback(es_server.stop)
             bootstrap, es_url = kafka_server.bootstrap, es_server.url
+            groups = {kafka_server.pid: "Kafka", es_server.pid: "Elasticsearch"}
         prefix = f"bench-{uuid.uuid4().hex[:6]}"
         kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"{prefix}.", partitions=args.partitions)
         es = ElasticsearchSettings(url=es_url, index_prefix=prefix)
         ensure_topics(kafka)
         logs = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
         bench = Bench(kafka, es, logs, args.concurrency)
+        bench.server_groups = groups
         stack.callback(bench.close)
         for i in range(args.executors):
             bench.start(f"executor-{i + 1}", "executor")
@@ -241,13 +270,32 @@ def run(args: argparse.Namespace) -> None:
         bench.workers(args.workers)
         rows: list[tuple[str, str]] = []
 
-        bench.wait(bench.burst(bench.created(ONE, 200)), timeout=300)  # warm-up: groups joined, code loaded
+        # warm-up: groups joined, code loaded, and the servers' JVMs past their JIT compilation (a fresh
+        # Kafka or Elasticsearch spends several times more CPU per message in its first seconds)
+        for _ in range(args.warmup_bursts):
+            bench.wait(bench.burst(bench.created(ONE, 1000)), timeout=300)
+        bench.index_watch(1000 * args.warmup_bursts)  # the indexer caught up: its backlog is not measured
         if args.profile:
             bench.profile(Path(args.profile), seconds=20)
+        cpu_before = bench.cpu()
         one_rate, one_exec_rate, finals = bench.rate(ONE, args.executions)
         last_end = max(f["ended"] for f in finals)
-        docs_rate, indexed_at = bench.index_watch(200 + args.executions)
+        docs_rate, indexed_at = bench.index_watch(1000 * args.warmup_bursts + args.executions)
+        cpu_after = bench.cpu()  # after the indexer caught up: the whole cost of the burst
         rows.append((f"one-task flow: task runs/s (burst of {args.executions})", f"{one_rate:,.0f}"))
+        cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+        split = ", ".join(
+            f"{k} {v * 1000 / args.executions:.2f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])
+        )
+        rows.append(
+            (
+                "CPU ms per one-task execution (burst) by process",
+                f"{sum(cpu.values()) * 1000 / args.executions:.2f}: {split}",
+            )
+        )
+        if args.burst_only:
+            _print(args, logs, rows)
+            return
         ten_rate, _, _ = bench.rate(TEN, max(args.executions // 5, 20))
         rows.append((f"ten-task flow: task runs/s (burst of {max(args.executions // 5, 20)})", f"{ten_rate:,.0f}"))
         p50, p99 = bench.latency(args.latency_count, 5.0)
@@ -272,13 +320,17 @@ def run(args: argparse.Namespace) -> None:
                     f"{exec_rate:,.1f} ({exec_rate / ideal:.0%} of ideal {ideal:.0f}; x{exec_rate / ideal_base:.2f})",
                 )
             )
-        width = max(len(r[0]) for r in rows)
-        print(
-            f"\nConveyor benchmark: {args.executors} executor(s), {args.workers} worker(s) x {args.concurrency}, "
-            f"{args.partitions} partitions, logs in {logs}"
-        )
-        for label, value in rows:
-            print(f"  {label.ljust(width)}  {value}")
+        _print(args, logs, rows)
+
+
+def _print(args: argparse.Namespace, logs: Path, rows: list[tuple[str, str]]) -> None:
+    width = max(len(r[0]) for r in rows)
+    print(
+        f"\nConveyor benchmark: {args.executors} executor(s), {args.workers} worker(s) x {args.concurrency}, "
+        f"{args.partitions} partitions, logs in {logs}"
+    )
+    for label, value in rows:
+        print(f"  {label.ljust(width)}  {value}")
 
 
 def main() -> None:
@@ -291,6 +343,8 @@ def main() -> None:
     parser.add_argument("--latency-count", type=int, default=150, help="executions at light load")
     parser.add_argument("--half-load-seconds", type=float, default=10.0, help="length of the 50%% load run")
     parser.add_argument("--scaling-seconds", type=float, default=6.0, help="ideal length of each scaling run")
+    parser.add_argument("--warmup-bursts", type=int, default=3, help="one-task bursts of 1,000 run first")
+    parser.add_argument("--burst-only", action="store_true", help="measure the one-task burst only")
     parser.add_argument("--local", action="store_true", help="start fresh Kafka and Elasticsearch servers")
     parser.add_argument("--profile", metavar="DIR", help="py-spy every service during the one-task burst")
     run(parser.parse_args())

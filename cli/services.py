@@ -11,6 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 
+from conveyor.common.gctune import tune_gc
 from conveyor.common.kafka.verify import verify_topics
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.observability import serve_observability
@@ -33,6 +34,7 @@ def _serve(name: str, body: Callable[[KafkaSettings, threading.Event], None]) ->
     serve_observability(name)
     log.info("%s connecting to %s (topics %s*)", name, kafka.describe(), kafka.topic_prefix)
     verify_topics(kafka)
+    tune_gc()
     body(kafka, stop)
     return 0
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from conveyor.common.settings import ElasticsearchSettings
 
@@ -36,6 +37,8 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
         retry_on_timeout=True,
         ca_certs=settings.ca_certs or DEFAULT,
         verify_certs=settings.verify_certs,
+        # orjson writes a bulk request's documents several times faster than the standard json module
+        serializer=OrjsonSerializer(),
     )
 
 

@@ -31,13 +31,16 @@ class ExecutionCreated(_Event):
 
 
 class TaskResult(_Event):
-    """A worker's report on one attempt: RUNNING when it starts, then its final state."""
+    """A worker's report on one attempt: RUNNING once it has run for a moment (see the worker's
+    `running_report_delay`), then its final state. `started` is when the attempt started: a final report
+    that comes without a RUNNING one before it still records the start."""
 
     kind: Literal["TaskResult"] = "TaskResult"
     task_run_id: str
     attempt: int  # 1-based attempt number
     state: StateType
     date: datetime
+    started: datetime | None = None
     worker_id: str | None = None
     outputs: dict[str, Any] | None = None
     metrics: list[MetricEntry] = []

@@ -187,6 +187,9 @@ class WorkerSettings(BaseSettings):
     poll_timeout: float = 0.1
     # How long running attempts may take to finish after SIGTERM before they are abandoned.
     drain_seconds: float = 30.0
+    # An attempt still running after this long is reported RUNNING; one that ends sooner is reported once,
+    # with its start date (fewer events for quick tasks). 0 reports every attempt RUNNING as it starts.
+    running_report_delay: float = Field(default=0.1, ge=0)
 
 
 class IndexerSettings(BaseSettings):

@@ -174,11 +174,12 @@ class _Decider:
         attempt = run.attempts[-1]
         if attempt.state.terminal:
             return
+        started = result.started or result.date
         if attempt.state.current == S.CREATED:
-            attempt.state = attempt.state.to(S.RUNNING, result.date)
+            attempt.state = attempt.state.to(S.RUNNING, started)
         attempt.worker_id = result.worker_id or attempt.worker_id
         if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):
-            self._set(run, S.RUNNING, result.date)
+            self._set(run, S.RUNNING, started)
         self._touch(run)
         if result.state == S.RUNNING:
             return

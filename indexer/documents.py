@@ -11,6 +11,11 @@
 Every `state` also gets `durationMs` (a long number of milliseconds, the indexed duration) beside the
 reference's ISO `duration`. Executions and task runs are written with `version_type=external` and
 `version=revision`: Elasticsearch keeps whichever revision is highest, whatever the arrival order.
+
+Every message is validated against its model (an invalid one is a `DocumentError`, dead-lettered), but
+the document is the message's own JSON (the models' JSON form, as the services wrote it) with the added
+fields: reading it again with orjson costs a tenth of dumping the validated model. A field the model does
+not know stays in `_source` and is not indexed (the mappings are `dynamic: false`).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from conveyor.common.events import LogEntry, MetricRecord, TaskRunChange
@@ -58,8 +64,7 @@ def duration_ms(state: State) -> int | None:
     return round(elapsed / timedelta(milliseconds=1)) if elapsed is not None else None
 
 
-def _state(state: State) -> dict[str, Any]:
-    out = state.to_dict()
+def _with_duration(out: dict[str, Any], state: State) -> dict[str, Any]:
     ms = duration_ms(state)
     if ms is not None:
         out["durationMs"] = ms
@@ -72,10 +77,11 @@ def _first_date(state: State, what: str) -> datetime:
     return state.start_date
 
 
-def taskrun_document(change: TaskRunChange) -> dict[str, Any]:
+def taskrun_document(change: TaskRunChange, raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`raw`: the message's JSON, read as it is (by default, the validated change's)."""
     task_run = change.task_run
-    doc = task_run.to_dict()
-    doc["state"] = _state(task_run.state)
+    doc: dict[str, Any] = (raw or change.to_dict())["taskRun"]
+    _with_duration(doc["state"], task_run.state)
     doc["attemptsCount"] = task_run.attempts_count
     worker_id = task_run.attempts[-1].worker_id if task_run.attempts else None
     if worker_id is not None:
@@ -84,10 +90,10 @@ def taskrun_document(change: TaskRunChange) -> dict[str, Any]:
     return doc
 
 
-def execution_document(execution: Execution) -> dict[str, Any]:
-    doc = execution.to_dict()
+def execution_document(execution: Execution, raw: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = raw or execution.to_dict()
     doc.pop("taskRunList", None)
-    doc["state"] = _state(execution.state)
+    _with_duration(doc["state"], execution.state)
     doc["taskRunCount"] = len(execution.task_run_list)
     return doc
 
@@ -110,21 +116,21 @@ def metric_document(record: MetricRecord, timestamp: datetime) -> dict[str, Any]
     return doc
 
 
-def taskrun_action(prefix: str, change: TaskRunChange) -> Action:
+def taskrun_action(prefix: str, change: TaskRunChange, raw: dict[str, Any] | None = None) -> Action:
     task_run = change.task_run
     date = _first_date(task_run.state, f"task run {task_run.id}")
     return Action(
-        TASKRUNS, monthly_index(prefix, TASKRUNS, date), task_run.id, taskrun_document(change), change.revision
+        TASKRUNS, monthly_index(prefix, TASKRUNS, date), task_run.id, taskrun_document(change, raw), change.revision
     )
 
 
-def execution_action(prefix: str, execution: Execution) -> Action:
+def execution_action(prefix: str, execution: Execution, raw: dict[str, Any] | None = None) -> Action:
     date = _first_date(execution.state, f"execution {execution.id}")
     return Action(
         EXECUTIONS,
         monthly_index(prefix, EXECUTIONS, date),
         execution.id,
-        execution_document(execution),
+        execution_document(execution, raw),
         execution.revision,
     )
 
@@ -166,9 +172,9 @@ def decode(
         return None
     try:
         if kind == EXECUTIONS:
-            return execution_action(prefix, Execution.model_validate_json(value))
+            return execution_action(prefix, Execution.model_validate_json(value), orjson.loads(value))
         if kind == TASKRUNS:
-            return taskrun_action(prefix, TaskRunChange.model_validate_json(value))
+            return taskrun_action(prefix, TaskRunChange.model_validate_json(value), orjson.loads(value))
         if kind == LOGS:
             return log_action(prefix, LogEntry.model_validate_json(value), topic, partition, offset)
         if kind == METRICS:

@@ -138,7 +138,9 @@ def monthly_index(prefix: str, kind: str, date: datetime) -> str:
     """`{prefix}-{kind}-YYYY.MM`, the month of `date` in UTC (a naive date is taken as UTC)."""
     if date.tzinfo is None:
         date = date.replace(tzinfo=UTC)
-    return f"{prefix}-{kind}-{date.astimezone(UTC):%Y.%m}"
+    elif date.utcoffset():
+        date = date.astimezone(UTC)
+    return f"{prefix}-{kind}-{date.year:04d}.{date.month:02d}"
 
 
 def index_pattern(prefix: str, kind: str) -> str:

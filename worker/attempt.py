@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,6 +31,7 @@ from conveyor.worker.runners.base import RunContext, RunOutcome, StopReason
 log = logging.getLogger(__name__)
 
 RunnerLookup = Callable[[Task], Runner[Any]]
+Publish = Callable[[WorkerJob, TaskResult], None]
 
 
 class Attempt:
@@ -47,6 +49,14 @@ class Attempt:
         self._runners = runners
         # The (partition, offset) of every message that asked for this attempt (a redelivered job joins it).
         self.offsets: list[tuple[tuple[str, int], int]] = []
+        # Created when the worker hands it to its pool, which has room: that is when it starts.
+        self.started = utcnow()
+        self.started_at = time.monotonic()
+        # RUNNING is reported at most once and never after the end (the consumer thread reports RUNNING,
+        # a pool thread the end).
+        self._report = threading.Lock()
+        self.running_reported = False
+        self._end_reported = False
 
     @property
     def job_id(self) -> str:
@@ -75,7 +85,20 @@ class Attempt:
             log.info("stopping attempt %s: %s", self.job_id, reason, extra=self.log_extra())
 
     def running(self) -> TaskResult:
-        return self._result(StateType.RUNNING)
+        return self._result(StateType.RUNNING, date=self.started)
+
+    def report_running(self, publish: Publish) -> None:
+        """Publish RUNNING, unless it was already, or the end was."""
+        with self._report:
+            if self.running_reported or self._end_reported:
+                return
+            self.running_reported = True
+            publish(self.job, self.running())
+
+    def report_end(self, result: TaskResult, publish: Publish) -> None:
+        with self._report:
+            self._end_reported = True
+            publish(self.job, result)
 
     @metrics.timed_attempt
     def run(self) -> TaskResult | None:
@@ -148,13 +171,15 @@ class Attempt:
         outputs: dict[str, Any] | None = None,
         metrics: list[MetricEntry] | None = None,
         error: str | None = None,
+        date: datetime | None = None,
     ) -> TaskResult:
         return TaskResult(
             execution_id=self.execution_id,
             task_run_id=self.task_run_id,
             attempt=self.job.attempt,
             state=state,
-            date=utcnow(),
+            date=date or utcnow(),
+            started=self.started,
             worker_id=self.worker_id,
             outputs=outputs,
             metrics=metrics or [],

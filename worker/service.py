@@ -2,10 +2,12 @@
 
 Read it like dramatiq's ConsumerThread/WorkerThread pair. The calling thread is the consumer: each turn it
 settles finished attempts (their offsets move the low-water mark), starts received jobs while the pool has
-room (RUNNING is published, the attempt handed to the pool), receives jobs while its backlog of received jobs
-has room (at most `concurrency`; past that it stops consuming, and pauses the partitions after a second),
-obeys kill signals, beats its heartbeat, commits, and polls the producer once. The
-pool's threads run attempts and publish their final results; "done" goes back in a `finally`.
+room (the attempt handed to the pool), receives jobs while its backlog of received jobs has room (at most
+`concurrency`; past that it stops consuming, and pauses the partitions after a second), reports RUNNING for
+attempts running longer than `running_report_delay` (a quicker one is reported once, at its end, with its
+start date: a third fewer events for quick tasks), obeys kill signals, beats its heartbeat, commits, and
+polls the producer once. The pool's threads run attempts and publish their final results; "done" goes back
+in a `finally`.
 
 At-least-once: an offset is stored only once the job's final result is published, and committed only after
 the producer has flushed it. A job abandoned at shutdown is never reported and its offset never stored,
@@ -142,6 +144,7 @@ class Worker:
             self._dispatch(self._backlog.popleft())
 
     def _housekeeping(self) -> None:
+        self._report_running()
         self._obey_kills()
         self._beat()
         try:
@@ -167,7 +170,8 @@ class Worker:
         attempt = Attempt(job, worker_id=self.worker_id, emit_log=self._publisher.log, runners=self._runners)
         attempt.offsets.append((partition, offset))
         self._running[job.job_id] = attempt
-        self._publisher.result(job, attempt.running())
+        if not self.settings.running_report_delay:
+            attempt.report_running(self._publisher.result)
         log.info("attempt %s started", attempt.job_id, extra=attempt.log_extra())
         self._pool.submit(attempt)
 
@@ -208,6 +212,12 @@ class Worker:
         if resume:
             self._consumer.resume(resume)
             log.debug("room in the pool: resumed %s", resume, extra=self._extra())
+
+    def _report_running(self) -> None:
+        since = time.monotonic() - self.settings.running_report_delay
+        for attempt in self._running.values():
+            if not attempt.running_reported and attempt.started_at <= since:
+                attempt.report_running(self._publisher.result)
 
     def _obey_kills(self) -> None:
         try:
@@ -298,7 +308,7 @@ class Worker:
         try:
             result = attempt.run()
             if result is not None:
-                self._publisher.result(attempt.job, result)
+                attempt.report_end(result, self._publisher.result)
                 published = True
                 log.info("attempt %s ended %s", attempt.job_id, result.state, extra=attempt.log_extra())
         except Exception:

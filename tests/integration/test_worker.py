@@ -80,7 +80,14 @@ def started(*jobs: WorkerJob) -> Callable[[list[TaskResult]], bool]:
 
 @contextmanager
 def running_worker(settings: KafkaSettings, **overrides: Any) -> Iterator[Worker]:
-    config: dict[str, Any] = {"poll_timeout": 0.05, "drain_seconds": 5.0, "concurrency": 4, **overrides}
+    # RUNNING at once unless a test says otherwise: most tests follow an attempt from its start.
+    config: dict[str, Any] = {
+        "poll_timeout": 0.05,
+        "drain_seconds": 5.0,
+        "concurrency": 4,
+        "running_report_delay": 0,
+        **overrides,
+    }
     worker = Worker(settings, WorkerSettings(**config))
     stop = threading.Event()
     failures: list[BaseException] = []
@@ -119,6 +126,25 @@ def send_kill(producer: Producer, settings: KafkaSettings, execution_id: str) ->
     signal = KillSignal(execution_id=execution_id)
     producer.send(Topics.of(settings).kills, execution_id, signal.to_json())
     producer.flush()
+
+
+def test_quick_attempts_report_once_and_longer_ones_report_running_first(
+    kafka_settings: KafkaSettings, producer: Producer
+) -> None:
+    quick = make_job({"id": "quick", "type": RETURN, "format": "x"})
+    nap = make_job({"id": "nap", "type": SLEEP, "duration": "PT1S"})
+    events = results(kafka_settings)
+    with running_worker(kafka_settings, running_report_delay=0.3):
+        send_jobs(producer, kafka_settings, quick, nap)
+        items = events.wait_for(ended(quick, nap))
+    events.close()
+    [done] = of(items, quick)  # one report: its end, with when it started
+    assert done.state == StateType.SUCCESS
+    assert done.started is not None and done.started <= done.date
+    running, slept = of(items, nap)
+    assert (running.state, slept.state) == (StateType.RUNNING, StateType.SUCCESS)
+    assert running.date == slept.started  # RUNNING carries the start, not the moment it was reported
+    assert (slept.date - running.date).total_seconds() >= 1.0
 
 
 def test_jobs_are_run_and_reported(kafka_settings: KafkaSettings, producer: Producer) -> None:

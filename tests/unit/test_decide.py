@@ -33,6 +33,24 @@ tasks:
     assert history == [S.CREATED, S.RUNNING, S.SUCCESS]
 
 
+def test_a_final_result_without_running_before_it_records_the_attempts_start():
+    sim = start("id: quick\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n")
+    job = sim.jobs.pop(0)
+    began = sim.now + timedelta(milliseconds=3)
+    sim.now += timedelta(milliseconds=5)
+    sim.send(sim.result(job, S.SUCCESS, started=began))
+    [run] = sim.runs("a")
+    assert [(h.state, h.date) for h in run.state.histories] == [
+        (S.CREATED, T0),
+        (S.RUNNING, began),
+        (S.SUCCESS, sim.now),
+    ]
+    [attempt] = run.attempts
+    assert [(h.state, h.date) for h in attempt.state.histories][1:] == [(S.RUNNING, began), (S.SUCCESS, sim.now)]
+    assert attempt.worker_id == "w1"
+    assert sim.ex.state.current == S.SUCCESS
+
+
 def test_only_one_task_is_dispatched_at_a_time_in_a_sequence():
     sim = start("""
 id: seq
