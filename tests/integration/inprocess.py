@@ -1,0 +1,97 @@
+"""What the server restart tests share: services in threads of the test process, executions of one small
+flow submitted to Kafka, and the newest record of each key of a topic read back."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Protocol, TypeVar
+
+from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.launch import new_execution
+from conveyor.common.loader import load_flow
+from conveyor.common.model import Execution
+from conveyor.common.settings import KafkaSettings
+
+T = TypeVar("T")
+
+FLOW = load_flow("""
+id: nap
+namespace: conveyor.tests
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT0.2S}
+  - {id: done, type: io.kestra.plugin.core.debug.Return, format: "{{ taskrun.id }}"}
+""")
+
+
+class Service(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+
+class InThreads:
+    """Each service runs in its own thread until `close()`; whatever one of them raised is in `failures`."""
+
+    def __init__(self, services: Iterable[Service]) -> None:
+        self.stop = threading.Event()
+        self.failures: list[BaseException] = []
+        self._threads = [threading.Thread(target=self._run, args=(s,), daemon=True) for s in services]
+        for thread in self._threads:
+            thread.start()
+
+    def _run(self, service: Service) -> None:
+        try:
+            service.run(self.stop)
+        except BaseException as exc:  # surfaced by the test
+            self.failures.append(exc)
+
+    def close(self, timeout: float = 60.0) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+
+def submit(settings: KafkaSettings, count: int) -> list[str]:
+    """Create `count` executions of `FLOW`; returns their ids."""
+    producer = Producer(settings)
+    ids = []
+    for _ in range(count):
+        created = new_execution(FLOW)
+        producer.send(Topics.of(settings).execution_events, created.execution_id, created.to_json())
+        ids.append(created.execution_id)
+    producer.flush()
+    return ids
+
+
+def newest(
+    settings: KafkaSettings,
+    topic: str,
+    parse: Callable[[bytes], T],
+    done: Callable[[dict[str, T]], bool],
+    timeout: float,
+) -> dict[str, T]:
+    """The newest value of each key of `topic`, read from its start until `done(values)` or `timeout`."""
+    consumer = Consumer(settings, f"test-newest-{uuid.uuid4().hex[:8]}", [topic])
+    latest: dict[str, T] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while not done(latest) and time.monotonic() < deadline:
+            for msg in consumer.consume(500, 0.5):
+                key, value = msg.key(), msg.value()
+                if key is not None and value is not None:
+                    latest[key.decode() if isinstance(key, bytes) else key] = parse(value)
+    finally:
+        consumer.close()
+    return latest
+
+
+def ended(settings: KafkaSettings, ids: list[str], timeout: float = 150.0) -> dict[str, Execution]:
+    """The newest snapshot of each execution on the `executions` topic, once all of `ids` ended (or `timeout`)."""
+
+    def all_ended(latest: dict[str, Execution]) -> bool:
+        return all(i in latest and latest[i].state.terminal for i in ids)
+
+    return newest(settings, Topics.of(settings).executions, Execution.model_validate_json, all_ended, timeout)
