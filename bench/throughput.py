@@ -284,15 +284,7 @@ def run(args: argparse.Namespace) -> None:
         cpu_after = bench.cpu()  # after the indexer caught up: the whole cost of the burst
         rows.append((f"one-task flow: task runs/s (burst of {args.executions})", f"{one_rate:,.0f}"))
         cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-        split = ", ".join(
-            f"{k} {v * 1000 / args.executions:.2f}" for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])
-        )
-        rows.append(
-            (
-                "CPU ms per one-task execution (burst) by process",
-                f"{sum(cpu.values()) * 1000 / args.executions:.2f}: {split}",
-            )
-        )
+        rows.append(("CPU ms per one-task execution (burst) by process", _split(cpu, 1000 / args.executions)))
         if args.burst_only:
             _print(args, logs, rows)
             return
@@ -301,8 +293,12 @@ def run(args: argparse.Namespace) -> None:
         p50, p99 = bench.latency(args.latency_count, 5.0)
         rows.append(("latency created -> SUCCESS, light load (5/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
         half = one_exec_rate / 2
+        cpu_before, started = bench.cpu(), time.monotonic()
         p50, p99 = bench.latency(max(int(half * args.half_load_seconds), 50), half)
+        cores = {k: v - cpu_before.get(k, 0.0) for k, v in bench.cpu().items()}
+        elapsed = time.monotonic() - started
         rows.append((f"latency at 50% of peak ({half:,.0f}/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
+        rows.append(("cores busy during the 50% run, by process", _split(cores, 1 / elapsed)))
         rows.append(("indexer: task-run documents/s (one-task burst)", f"{docs_rate:,.0f}"))
         rows.append(("indexer: lag behind the burst's last execution end", f"{indexed_at - last_end:.1f} s"))
 
@@ -321,6 +317,12 @@ def run(args: argparse.Namespace) -> None:
                 )
             )
         _print(args, logs, rows)
+
+
+def _split(used: dict[str, float], scale: float) -> str:
+    """`total: name value, ...` with each value scaled, largest first."""
+    parts = ", ".join(f"{k} {v * scale:.2f}" for k, v in sorted(used.items(), key=lambda kv: -kv[1]))
+    return f"{sum(used.values()) * scale:.2f}: {parts}"
 
 
 def _print(args: argparse.Namespace, logs: Path, rows: list[tuple[str, str]]) -> None:

@@ -1,19 +1,19 @@
-"""Identifiers: 22-character base62 UUIDs, the shape the reference uses for execution and task run ids."""
+"""Identifiers: 22 base62 characters, the shape the reference uses for execution and task run ids.
+
+Each character is one random byte (`os.urandom`) mapped onto the alphabet, which makes an id in about a
+tenth of the time a UUID's base62 conversion takes (ids are drawn for every event). The mapping favours
+the alphabet's first eight characters slightly (256 = 4 x 62 + 8): about 130.7 bits of randomness per id,
+more than a UUID's 122.
+"""
 
 from __future__ import annotations
 
 import os
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-# The version (4) and variant (RFC 4122) bits of a random UUID, set as `uuid.uuid4()` sets them.
-_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_SET = (0x4000 << 64) | (0x8000 << 48)
+_ALPHABET = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_TABLE = bytes(_ALPHABET[i % len(_ALPHABET)] for i in range(256))
+LENGTH = 22
 
 
 def new_id() -> str:
-    n = (int.from_bytes(os.urandom(16), "big") & _CLEAR) | _SET  # `uuid.uuid4().int`, without the UUID object
-    out = []
-    while n:
-        n, r = divmod(n, 62)
-        out.append(_ALPHABET[r])
-    return "".join(reversed(out)).rjust(22, "0")
+    return os.urandom(LENGTH).translate(_TABLE).decode("ascii")

@@ -54,6 +54,9 @@ class KafkaSettings(BaseSettings):
     # Partitions of the topics Conveyor creates; the executor and worker groups scale up to this.
     partitions: int = Field(default=6, ge=1)
     replication_factor: int = Field(default=1, ge=1)
+    # How long the broker holds a consumer's fetch when there is nothing new (it answers as soon as there
+    # is): longer means fewer empty fetches from idle consumers, a cost to the broker.
+    fetch_wait_ms: int = Field(default=100, ge=0)
     # How long a starting service waits for `conveyor topics create` (run by a Job or a one-shot container).
     topics_timeout: float = Field(default=60.0, ge=0)
     security_protocol: SecurityProtocol = "PLAINTEXT"

@@ -40,7 +40,7 @@ class Consumer:
             "enable.auto.commit": not transactional,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "fetch.wait.max.ms": 10,
+            "fetch.wait.max.ms": settings.fetch_wait_ms,
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "cooperative-sticky",
             "session.timeout.ms": 10000,
