@@ -79,7 +79,8 @@ def test_services_are_ready_and_running_a_flow_moves_their_metrics(observed: tup
     assert total(worker, "conveyor_attempts_total", state="SUCCESS") >= 2
     assert total(worker, "conveyor_processing_seconds_count", operation="attempt") >= 2
     assert total(worker, "conveyor_attempts_running") == 0
-    assert total(worker, "conveyor_messages_produced_total", topic=f"{prefix}execution-events") >= 4
+    # one result per quick attempt (RUNNING is reported only for attempts that run longer)
+    assert total(worker, "conveyor_messages_produced_total", topic=f"{prefix}execution-events") >= 2
 
     # librdkafka reports the lag every 5 s; the indexer flushes every 0.2 s
     def worker_lag_reported() -> bool:
