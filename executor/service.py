@@ -13,7 +13,6 @@ creates (flow-level retry) are produced to `execution-events` in the same transa
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -22,6 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from conveyor.common import metrics
@@ -362,7 +362,7 @@ def state_json(state: ExecutorState, execution_json: bytes, flow_json: bytes | N
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return orjson.dumps(value)
 
 
 def _key(msg: Message) -> str:
