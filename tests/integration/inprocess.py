@@ -1,4 +1,4 @@
-"""What the server restart tests share: services in threads of the test process, executions of one small
+"""What the integration tests share: services in threads of the test process, executions of one small
 flow submitted to Kafka, and the newest record of each key of a topic read back."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from conveyor.common.kafka.consumer import Consumer
@@ -32,6 +33,10 @@ class Service(Protocol):
     def run(self, stop: threading.Event) -> None: ...
 
 
+class Assigned(Service, Protocol):
+    ready: threading.Event  # set once the service's consumer got its partitions
+
+
 class InThreads:
     """Each service runs in its own thread until `close()`; whatever one of them raised is in `failures`."""
 
@@ -52,6 +57,28 @@ class InThreads:
         self.stop.set()
         for thread in self._threads:
             thread.join(timeout)
+
+    @property
+    def stuck(self) -> list[threading.Thread]:
+        """The threads still running (after `close()`: those whose service did not stop)."""
+        return [thread for thread in self._threads if thread.is_alive()]
+
+
+A = TypeVar("A", bound=Assigned)
+
+
+@contextmanager
+def serving(service: A, ready_timeout: float = 30.0) -> Iterator[A]:
+    """`service` in a thread of its own, with its partitions assigned, for the `with` block; stopped when the
+    block ends, which then asserts that it stopped and raised nothing."""
+    threads = InThreads([service])
+    try:
+        assert service.ready.wait(ready_timeout), f"the {type(service).__name__} got no partitions"
+        yield service
+    finally:
+        threads.close(30.0)
+    assert not threads.stuck, f"the {type(service).__name__} did not stop"
+    assert not threads.failures, threads.failures
 
 
 def submit(settings: KafkaSettings, count: int) -> list[str]:

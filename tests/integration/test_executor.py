@@ -5,11 +5,11 @@ checked is the executor alone."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -23,6 +23,7 @@ from conveyor.common.model import Execution
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
 from conveyor.common.state import StateType
 from conveyor.executor.service import Executor
+from tests.integration.inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -35,18 +36,9 @@ tasks:
 """)
 
 
-@contextmanager
-def executor(settings: KafkaSettings, transactions: bool = True) -> Iterator[Executor]:
-    stop = threading.Event()
-    service = Executor(settings, ExecutorSettings(transactions=transactions, poll_timeout=0.05))
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        assert service.ready.wait(30), "the executor got no partitions"
-        yield service
-    finally:
-        stop.set()
-        thread.join(30)
+def executor(settings: KafkaSettings, **overrides: Any) -> AbstractContextManager[Executor]:
+    """An executor in a thread for a `with` block; `overrides` are `ExecutorSettings` fields."""
+    return serving(Executor(settings, ExecutorSettings(**{"poll_timeout": 0.05, **overrides})))
 
 
 class Harness:
@@ -108,7 +100,7 @@ def harness(kafka_settings: KafkaSettings) -> Iterator[Harness]:
 
 @pytest.mark.parametrize("transactions", [True, False], ids=["exactly-once", "at-least-once"])
 def test_jobs_go_out_results_come_in_and_snapshots_rise(kafka_settings, harness, transactions) -> None:
-    with executor(kafka_settings, transactions):
+    with executor(kafka_settings, transactions=transactions):
         execution_id = harness.submit()
         first = harness.next_job()
         assert first.task_run.task_id == "first" and first.attempt == 1

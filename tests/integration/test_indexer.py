@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, Kaf
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import queries
 from conveyor.indexer.service import Indexer
+from tests.integration.inprocess import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -33,27 +34,10 @@ MAY = datetime(2024, 5, 31, 23, 0, tzinfo=UTC)
 S = StateType
 
 
-@contextmanager
-def running(kafka: KafkaSettings, es: ElasticsearchSettings, **kw: Any) -> Iterator[Indexer]:
-    stop = threading.Event()
-    indexer = Indexer(
-        kafka,
-        es,
-        IndexerSettings(batch_size=100, flush_interval=0.2),
-        backoff=(0.1, 0.5),
-        lag_interval=1.0,
-        stats_interval_ms=200,
-        **kw,
-    )
-    thread = threading.Thread(target=indexer.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        assert indexer.ready.wait(60), "the indexer got no partitions"
-        yield indexer
-    finally:
-        stop.set()
-        thread.join(30)
-        assert not thread.is_alive()
+def running(kafka: KafkaSettings, es: ElasticsearchSettings, **kw: Any) -> AbstractContextManager[Indexer]:
+    settings = IndexerSettings(batch_size=100, flush_interval=0.2)
+    indexer = Indexer(kafka, es, settings, backoff=(0.1, 0.5), lag_interval=1.0, stats_interval_ms=200, **kw)
+    return serving(indexer, ready_timeout=60)
 
 
 def eventually(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:

@@ -4,36 +4,19 @@ The test plays the worker (heartbeats, RUNNING, results) by hand, as `test_execu
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
 
 from conveyor.common.events import Heartbeat, TaskResult, WorkerJob
 from conveyor.common.kafka.topics import Topics
-from conveyor.common.settings import ExecutorSettings, KafkaSettings
+from conveyor.common.settings import KafkaSettings
 from conveyor.common.state import StateType
-from conveyor.executor.service import Executor
-from tests.integration.test_executor import Harness
+from tests.integration.test_executor import Harness, executor
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-@contextmanager
-def executor(settings: KafkaSettings) -> Iterator[Executor]:
-    stop = threading.Event()
-    service = Executor(settings, ExecutorSettings(poll_timeout=0.05, worker_timeout=2.0))
-    thread = threading.Thread(target=service.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        assert service.ready.wait(30), "the executor got no partitions"
-        yield service
-    finally:
-        stop.set()
-        thread.join(30)
 
 
 @pytest.fixture
@@ -63,7 +46,7 @@ def running(harness: Harness, job: WorkerJob, worker: str) -> None:
 
 
 def test_a_silent_worker_s_attempt_is_resubmitted_and_a_departed_one_is_not(kafka_settings, harness) -> None:
-    with executor(kafka_settings) as service:
+    with executor(kafka_settings, worker_timeout=2.0) as service:
         lost_id = harness.submit()
         job = harness.next_job()
         beat(harness, "ghost", job.task_run.id)

@@ -128,11 +128,15 @@ def send_kill(producer: Producer, settings: KafkaSettings, execution_id: str) ->
     producer.flush()
 
 
+def sleep_job(task_id: str, duration: str) -> WorkerJob:
+    return make_job({"id": task_id, "type": SLEEP, "duration": duration})
+
+
 def test_quick_attempts_report_once_and_longer_ones_report_running_first(
     kafka_settings: KafkaSettings, producer: Producer
 ) -> None:
     quick = make_job({"id": "quick", "type": RETURN, "format": "x"})
-    nap = make_job({"id": "nap", "type": SLEEP, "duration": "PT1S"})
+    nap = sleep_job("nap", "PT1S")
     events = results(kafka_settings)
     with running_worker(kafka_settings, running_report_delay=0.3):
         send_jobs(producer, kafka_settings, quick, nap)
@@ -241,8 +245,8 @@ def test_a_full_pool_takes_no_more_jobs(kafka_settings: KafkaSettings, producer:
 def test_a_drain_finishes_short_attempts_and_leaves_long_ones_to_the_next_worker(
     kafka_settings: KafkaSettings, producer: Producer
 ) -> None:
-    short = make_job({"id": "short", "type": SLEEP, "duration": "PT1S"})
-    long = make_job({"id": "long", "type": SLEEP, "duration": "PT60S"})
+    short = sleep_job("short", "PT1S")
+    long = sleep_job("long", "PT60S")
     events = results(kafka_settings)
     with running_worker(kafka_settings, worker_id="first", drain_seconds=2.0):
         # One partition, `short` first: its offset can be committed while `long` still runs.

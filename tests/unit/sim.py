@@ -80,16 +80,22 @@ class Sim:
         self.log_lines.extend(entry.to_dict() for entry in decision.logs)
         self.revisions.append(decision.execution.revision)
 
-    def result(self, job: WorkerJob, state: StateType, **kw: Any) -> TaskResult:
+    def result(self, job: WorkerJob, state: StateType, worker_id: str = "w1", **kw: Any) -> TaskResult:
         return TaskResult(
             execution_id=job.task_run.execution_id,
             task_run_id=job.task_run.id,
             attempt=job.attempt,
             state=state,
             date=self.now,
-            worker_id="w1",
+            worker_id=worker_id,
             **kw,
         )
+
+    def take(self, worker_id: str = "w1") -> WorkerJob:
+        """The first pending job, taken and reported RUNNING by `worker_id`."""
+        job = self.jobs.pop(0)
+        self.send(self.result(job, StateType.RUNNING, worker_id))
+        return job
 
     def run_jobs(self, runner: Any = fake_run) -> None:
         while self.jobs:

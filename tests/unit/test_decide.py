@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from conveyor.common.state import IllegalTransition, State, StateType
+from tests.unit.flows import SLEEPY, failing, flow
 from tests.unit.sim import T0, Outcome, run_flow, start
 
 S = StateType
@@ -19,13 +20,12 @@ def states(sim, task_id):
 
 
 def test_sequence_runs_tasks_in_order_and_succeeds():
-    sim = run_flow("""
-id: seq
-namespace: t
-tasks:
+    sim = run_flow(
+        flow("""
   - {id: a, type: io.kestra.plugin.core.debug.Return, format: "A"}
   - {id: b, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.a.value }}B"}
 """)
+    )
     assert sim.ex.state.current == S.SUCCESS
     assert [r.task_id for r in sim.ex.task_run_list] == ["a", "b"]
     assert sim.runs("b")[0].outputs == {"value": "AB"}
@@ -34,7 +34,7 @@ tasks:
 
 
 def test_a_final_result_without_running_before_it_records_the_attempts_start():
-    sim = start("id: quick\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n")
+    sim = start(flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"))
     job = sim.jobs.pop(0)
     began = sim.now + timedelta(milliseconds=3)
     sim.now += timedelta(milliseconds=5)
@@ -52,28 +52,24 @@ def test_a_final_result_without_running_before_it_records_the_attempts_start():
 
 
 def test_only_one_task_is_dispatched_at_a_time_in_a_sequence():
-    sim = start("""
-id: seq
-namespace: t
-tasks:
+    sim = start(
+        flow("""
   - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
   - {id: b, type: io.kestra.plugin.core.log.Log, message: y}
 """)
+    )
     assert [j.task_run.task_id for j in sim.jobs] == ["a"]
     assert sim.ex.state.current == S.RUNNING
 
 
 def test_revision_rises_with_every_change():
-    sim = run_flow("id: r\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n")
+    sim = run_flow(flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"))
     assert sim.revisions == sorted(sim.revisions)
     assert sim.revisions[0] == 1 and sim.revisions[-1] == len(sim.revisions)
 
 
 def test_taskrun_variable_has_exactly_the_reference_keys():
-    sim = run_flow(
-        "id: taskrun\nnamespace: t\ntasks:\n"
-        "  - {id: return, type: io.kestra.plugin.core.debug.Return, format: '{{ taskrun }}'}\n"
-    )
+    sim = run_flow(flow("  - {id: return, type: io.kestra.plugin.core.debug.Return, format: '{{ taskrun }}'}"))
     run = sim.runs("return")[0]
     rendered = json.loads(run.outputs["value"])
     assert set(rendered) == {"id", "startDate", "attemptsCount"}
@@ -81,13 +77,12 @@ def test_taskrun_variable_has_exactly_the_reference_keys():
 
 
 def test_failed_task_fails_the_execution_and_stops_the_sequence():
-    sim = run_flow("""
-id: f
-namespace: t
-tasks:
+    sim = run_flow(
+        flow("""
   - {id: boom, type: io.kestra.plugin.core.execution.Fail}
   - {id: never, type: io.kestra.plugin.core.log.Log, message: x}
 """)
+    )
     assert sim.ex.state.current == S.FAILED
     assert sim.runs("never") == []
     assert sim.runs("boom")[0].attempts[0].error == "Task failure"
@@ -100,9 +95,7 @@ def test_failing_template_fails_only_that_task_run_with_the_message():
         return fake_run(job)
 
     sim = run_flow(
-        "id: f\nnamespace: t\ntasks:\n"
-        "  - {id: bad, type: io.kestra.plugin.core.debug.Return, format: '{{ nope.value }}'}\n",
-        runner=runner,
+        flow("  - {id: bad, type: io.kestra.plugin.core.debug.Return, format: '{{ nope.value }}'}"), runner=runner
     )
     run = sim.runs("bad")[0]
     assert run.state.current == S.FAILED
@@ -111,8 +104,7 @@ def test_failing_template_fails_only_that_task_run_with_the_message():
 
 def test_warning_result_makes_the_execution_warning():
     sim = run_flow(
-        "id: w\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n",
-        runner=lambda job: Outcome(S.WARNING),
+        flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"), runner=lambda job: Outcome(S.WARNING)
     )
     assert sim.ex.state.current == S.WARNING
 
@@ -150,10 +142,8 @@ tasks:
 
 
 def test_foreach_concurrency_zero_dispatches_every_value_at_once():
-    sim = start("""
-id: fe
-namespace: t
-tasks:
+    sim = start(
+        flow("""
   - id: each
     type: io.kestra.plugin.core.flow.ForEach
     values: "{{ range(50) | list }}"
@@ -161,16 +151,15 @@ tasks:
     tasks:
       - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1S}
 """)
+    )
     assert len(sim.jobs) == 50
     assert sorted(j.task_run.value for j in sim.jobs) == sorted(str(i) for i in range(50))
 
 
 @pytest.mark.parametrize(("limit", "expected"), [(1, 1), (2, 2), (3, 3)])
 def test_foreach_concurrency_limit_bounds_active_values(limit, expected):
-    sim = start(f"""
-id: fe
-namespace: t
-tasks:
+    sim = start(
+        flow(f"""
   - id: each
     type: io.kestra.plugin.core.flow.ForEach
     values: ["a", "b", "c", "d"]
@@ -179,43 +168,38 @@ tasks:
       - {{id: x, type: io.kestra.plugin.core.log.Log, message: "{{{{ taskrun.value }}}}"}}
       - {{id: y, type: io.kestra.plugin.core.log.Log, message: "{{{{ taskrun.value }}}}"}}
 """)
+    )
     assert len(sim.jobs) == expected
     sim.until_done()
     assert sim.ex.state.current == S.SUCCESS and len(sim.ex.task_run_list) == 9
 
 
-def test_foreach_with_a_null_value_fails():
-    sim = run_flow(
-        "id: n\nnamespace: t\ntasks:\n  - id: e\n    type: io.kestra.plugin.core.flow.ForEach\n"
-        "    values: '[1, null]'\n    tasks:\n      - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
-    )
+@pytest.mark.parametrize(
+    ("flowable", "logged"),
+    [
+        (
+            "{id: fail, type: io.kestra.plugin.core.flow.ForEach, values: '[1, null]', tasks: [X]}",
+            "Found '1' null values on Each",
+        ),
+        (
+            "{id: fail, type: io.kestra.plugin.core.flow.If, condition: '{{ missing.thing }}', then: [X]}",
+            "missing.thing",
+        ),
+        ("{id: fail, type: io.kestra.plugin.core.flow.Switch, value: nothing, cases: {a: [X]}}", "no case matches"),
+    ],
+    ids=["foreach-with-a-null-value", "if-condition-render-error", "switch-without-match-or-defaults"],
+)
+def test_a_flowable_that_cannot_resolve_fails_the_execution_and_logs_why(flowable, logged):
+    child = "{id: x, type: io.kestra.plugin.core.log.Log, message: x}"
+    sim = run_flow(flow("  - " + flowable.replace("[X]", f"[{child}]")))
     assert sim.ex.state.current == S.FAILED
-    assert "Found '1' null values on Each" in sim.executor_logs[0].message
-
-
-def test_if_condition_render_error_fails_the_if_and_names_the_expression():
-    sim = run_flow(
-        "id: i\nnamespace: t\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n"
-        "    condition: '{{ missing.thing }}'\n    then:\n"
-        "      - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
-    )
-    assert sim.ex.state.current == S.FAILED
-    assert "missing.thing" in sim.executor_logs[0].message and sim.executor_logs[0].task_id == "if"
-
-
-def test_switch_without_match_or_defaults_fails():
-    sim = run_flow(
-        "id: s\nnamespace: t\ntasks:\n  - id: sw\n    type: io.kestra.plugin.core.flow.Switch\n"
-        "    value: nothing\n    cases:\n      a:\n        - {id: x, type: io.kestra.plugin.core.log.Log, message: x}\n"
-    )
-    assert sim.ex.state.current == S.FAILED
+    (entry,) = sim.executor_logs
+    assert logged in entry.message and entry.task_id == "fail"
 
 
 def test_parallel_dispatches_all_children():
-    sim = start("""
-id: p
-namespace: t
-tasks:
+    sim = start(
+        flow("""
   - id: par
     type: io.kestra.plugin.core.flow.Parallel
     tasks:
@@ -223,21 +207,12 @@ tasks:
       - {id: b, type: io.kestra.plugin.core.log.Log, message: x}
       - {id: c, type: io.kestra.plugin.core.log.Log, message: x}
 """)
+    )
     assert sorted(j.task_run.task_id for j in sim.jobs) == ["a", "b", "c"]
 
 
-RETRY = """
-id: r
-namespace: t
-tasks:
-  - id: flaky
-    type: io.kestra.plugin.core.execution.Fail
-    retry: {type: constant, interval: PT1S, maxAttempt: 3}
-"""
-
-
 def test_constant_retry_keeps_every_attempt_on_one_task_run():
-    sim = run_flow(RETRY)
+    sim = run_flow(failing("{type: constant, interval: PT1S, maxAttempt: 3}"))
     assert sim.ex.state.current == S.FAILED
     (run,) = sim.runs("flaky")
     assert [a.state.current for a in run.attempts] == [S.FAILED] * 3
@@ -254,95 +229,74 @@ def test_retry_then_success_with_warning_on_retry():
         assert job.context["taskrun"]["attemptsCount"] == job.attempt - 1
         return Outcome(S.FAILED if job.attempt == 1 else S.SUCCESS)
 
-    flow = (
-        "id: r\nnamespace: t\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: x\n"
-        "    retry: {type: constant, interval: PT0.1S, maxAttempt: 3, warningOnRetry: WOR}\n"
-    )
-    sim = run_flow(flow.replace("WOR", "false"), runner=runner)
+    source = flow("""
+  - id: t
+    type: io.kestra.plugin.core.log.Log
+    message: x
+    retry: {type: constant, interval: PT0.1S, maxAttempt: 3, warningOnRetry: WOR}
+""")
+    sim = run_flow(source.replace("WOR", "false"), runner=runner)
     assert sim.ex.state.current == S.SUCCESS and calls == [1, 2]
     calls.clear()
-    sim = run_flow(flow.replace("WOR", "true"), runner=runner)
+    sim = run_flow(source.replace("WOR", "true"), runner=runner)
     assert sim.ex.state.current == S.WARNING
 
 
 def test_max_duration_stops_retries_early():
-    sim = run_flow("""
-id: r
-namespace: t
-tasks:
-  - id: flaky
-    type: io.kestra.plugin.core.execution.Fail
-    retry: {type: constant, interval: PT2S, maxAttempt: 10, maxDuration: PT5S}
-""")
+    sim = run_flow(failing("{type: constant, interval: PT2S, maxAttempt: 10, maxDuration: PT5S}"))
     assert len(sim.runs("flaky")[0].attempts) == 3
 
 
 def test_exponential_intervals_grow():
-    sim = run_flow("""
-id: r
-namespace: t
-tasks:
-  - id: flaky
-    type: io.kestra.plugin.core.execution.Fail
-    retry: {type: exponential, interval: PT1S, maxInterval: PT10S, maxAttempt: 4}
-""")
+    sim = run_flow(failing("{type: exponential, interval: PT1S, maxInterval: PT10S, maxAttempt: 4}"))
     starts = [a.state.start_date for a in sim.runs("flaky")[0].attempts]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert gaps[0] < gaps[1] < gaps[2]
 
 
 def test_allow_failure_and_allow_warning_on_a_runnable():
-    flow = """
-id: a
-namespace: t
-tasks:
+    source = flow("""
   - id: fail
     type: io.kestra.plugin.core.execution.Fail
     allowFailure: true
     ALLOW_WARNING
     retry: {type: constant, interval: PT0.1S, maxAttempt: 3}
   - {id: log, type: io.kestra.plugin.core.log.Log, message: x}
-"""
-    sim = run_flow(flow.replace("ALLOW_WARNING", ""))
+""")
+    sim = run_flow(source.replace("ALLOW_WARNING", ""))
     assert sim.ex.state.current == S.WARNING and states(sim, "fail") == [S.WARNING]
     assert len(sim.runs("fail")[0].attempts) == 3 and states(sim, "log") == [S.SUCCESS]
-    sim = run_flow(flow.replace("ALLOW_WARNING", "allowWarning: true"))
+    sim = run_flow(source.replace("ALLOW_WARNING", "allowWarning: true"))
     assert sim.ex.state.current == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
 
 
 def test_errors_branch_runs_but_the_execution_stays_failed():
-    sim = run_flow("""
-id: e
-namespace: t
-tasks:
+    sim = run_flow(
+        flow("""
   - {id: boom, type: io.kestra.plugin.core.execution.Fail}
 errors:
   - {id: handler, type: io.kestra.plugin.core.log.Log, message: "handling"}
 """)
+    )
     assert sim.ex.state.current == S.FAILED
     assert states(sim, "handler") == [S.SUCCESS]
 
 
 def test_flow_outputs_render_at_the_end_and_a_failing_one_fails_the_execution():
-    sim = run_flow(
-        "id: o\nnamespace: t\ntasks:\n  - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}\n"
-        "outputs:\n  - {id: out, type: STRING, value: '{{ outputs.r }}'}\n"
-    )
+    source = flow("""
+  - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}
+outputs:
+  - {id: out, type: STRING, value: 'OUTPUT'}
+""")
+    sim = run_flow(source.replace("OUTPUT", "{{ outputs.r }}"))
     assert sim.ex.outputs == {"out": '{"value":"hi"}'}
-    sim = run_flow(
-        "id: o\nnamespace: t\ntasks:\n  - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}\n"
-        "outputs:\n  - {id: out, type: STRING, value: '{{ outputs.nope.value }}'}\n"
-    )
+    sim = run_flow(source.replace("OUTPUT", "{{ outputs.nope.value }}"))
     assert sim.ex.state.current == S.FAILED and sim.ex.outputs is None
 
 
 def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms():
-    sim = start(
-        "id: k\nnamespace: t\ntasks:\n  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}\n"
-        "  - {id: after, type: io.kestra.plugin.core.log.Log, message: x}\n"
-    )
-    job = sim.jobs.pop()
-    sim.send(sim.result(job, S.RUNNING))
+    sim = start(SLEEPY)
+    job = sim.take()
     sim.kill()
     assert sim.ex.state.current == S.KILLING and sim.kills == [sim.ex.id]
     sim.send(sim.result(job, S.KILLED))
@@ -351,9 +305,8 @@ def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms():
 
 
 def test_kill_without_worker_answer_ends_after_the_grace_period():
-    sim = start("id: k\nnamespace: t\ntasks:\n  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}\n")
-    job = sim.jobs.pop()
-    sim.send(sim.result(job, S.RUNNING))
+    sim = start(SLEEPY)
+    sim.take()
     sim.kill()
     assert sim.fire_next_timer()
     assert sim.ex.state.current == S.KILLED and states(sim, "nap") == [S.KILLED]
@@ -361,8 +314,10 @@ def test_kill_without_worker_answer_ends_after_the_grace_period():
 
 def test_stale_and_duplicate_results_are_ignored():
     sim = start(
-        "id: d\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n"
-        "  - {id: b, type: io.kestra.plugin.core.log.Log, message: x}\n"
+        flow("""
+  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
+  - {id: b, type: io.kestra.plugin.core.log.Log, message: x}
+""")
     )
     job = sim.jobs.pop()
     sim.send(sim.result(job, S.SUCCESS))

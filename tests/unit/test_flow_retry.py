@@ -9,6 +9,7 @@ import pytest
 from conveyor.common.events import ExecutionCreated
 from conveyor.common.state import StateType
 from tests.unit import sim as sim_module
+from tests.unit.flows import flow
 from tests.unit.sim import Sim, start
 
 S = StateType
@@ -95,18 +96,15 @@ def test_kill_while_waiting_for_the_new_execution_ends_killed(created):
 
 
 def test_task_level_create_new_execution_and_retry_failed_task_side_by_side(created):
-    first = start("""
-id: mixed
-namespace: t
-tasks:
+    first = start(
+        flow("""
   - id: flaky
     type: io.kestra.plugin.core.execution.Fail
     retry: {type: constant, interval: PT1S, maxAttempt: 2}
-  - id: never
-    type: io.kestra.plugin.core.log.Log
-    message: x
+  - {id: never, type: io.kestra.plugin.core.log.Log, message: x}
 retry: {type: constant, interval: PT1S, maxAttempt: 2, behavior: CREATE_NEW_EXECUTION}
 """)
+    )
     first.until_done()
     # the task's own policy wins: two attempts on one task run, then the execution fails for good
     assert first.ex.state.current == S.FAILED and created == []

@@ -9,6 +9,7 @@ import pytest
 
 from conveyor.common.events import RestartRequested
 from conveyor.common.state import StateType
+from tests.unit.flows import SLEEPY, flow
 from tests.unit.sim import Outcome, Sim, fake_run, run_flow, start
 
 S = StateType
@@ -38,14 +39,11 @@ def history(state) -> list[StateType]:
     return [h.state for h in state.histories]
 
 
-SEQUENCE = """
-id: seq
-namespace: t
-tasks:
+SEQUENCE = flow("""
   - {id: a, type: io.kestra.plugin.core.debug.Return, format: A}
   - {id: b, type: io.kestra.plugin.core.log.Log, message: "{{ outputs.a.value }}"}
   - {id: c, type: io.kestra.plugin.core.log.Log, message: C}
-"""
+""")
 
 
 def test_restart_runs_the_failed_task_again_and_keeps_what_succeeded():
@@ -68,13 +66,7 @@ def test_restart_runs_the_failed_task_again_and_keeps_what_succeeded():
     assert sim.revisions == sorted(sim.revisions)
 
 
-def test_restart_inside_flowables_restarts_only_the_failed_branch():
-    runner = flaky({"p2": 1, "each_log": 1})
-    sim = run_flow(
-        """
-id: nested
-namespace: t
-tasks:
+NESTED = flow("""
   - id: par
     type: io.kestra.plugin.core.flow.Parallel
     tasks:
@@ -86,9 +78,12 @@ tasks:
     concurrencyLimit: 0
     tasks:
       - {id: each_log, type: io.kestra.plugin.core.log.Log, message: "{{ taskrun.value }}"}
-""",
-        runner=runner,
-    )
+""")
+
+
+def test_restart_inside_flowables_restarts_only_the_failed_branch():
+    runner = flaky({"p2": 1, "each_log": 1})
+    sim = run_flow(NESTED, runner=runner)
     assert sim.ex.state.current == S.FAILED and sim.runs("each") == []
     restart(sim)
     assert [j.task_run.task_id for j in sim.jobs] == ["p2"]
@@ -106,12 +101,8 @@ tasks:
 
 
 def test_restart_of_a_killed_execution_gives_the_killed_run_a_new_attempt():
-    sim = start(
-        "id: k\nnamespace: t\ntasks:\n  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}\n"
-        "  - {id: after, type: io.kestra.plugin.core.log.Log, message: x}\n"
-    )
-    job = sim.jobs.pop()
-    sim.send(sim.result(job, S.RUNNING))
+    sim = start(SLEEPY)
+    job = sim.take()
     sim.kill()
     sim.send(sim.result(job, S.KILLED))
     assert sim.ex.state.current == S.KILLED
@@ -124,13 +115,7 @@ def test_restart_of_a_killed_execution_gives_the_killed_run_a_new_attempt():
     assert [r.state.current for r in sim.runs("after")] == [S.SUCCESS]
 
 
-def test_restart_leaves_errors_branches_and_tolerated_failures_alone():
-    runner = flaky({"boom": 1, "tolerated": 5})
-    sim = run_flow(
-        """
-id: e
-namespace: t
-tasks:
+TOLERANT = flow("""
   - id: soft
     type: io.kestra.plugin.core.flow.Sequential
     allowFailure: true
@@ -139,9 +124,12 @@ tasks:
   - {id: boom, type: io.kestra.plugin.core.log.Log, message: y}
 errors:
   - {id: handler, type: io.kestra.plugin.core.log.Log, message: handled}
-""",
-        runner=runner,
-    )
+""")
+
+
+def test_restart_leaves_errors_branches_and_tolerated_failures_alone():
+    runner = flaky({"boom": 1, "tolerated": 5})
+    sim = run_flow(TOLERANT, runner=runner)
     assert sim.ex.state.current == S.FAILED
     assert [r.state.current for r in sim.runs("handler")] == [S.SUCCESS]
     restart(sim)

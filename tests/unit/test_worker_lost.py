@@ -8,34 +8,18 @@ from datetime import timedelta
 from conveyor.common.events import ExecutorState, Heartbeat, WorkerLost
 from conveyor.common.state import StateType
 from conveyor.executor.liveness import Liveness, lost_events, running_on
+from tests.unit.flows import SLEEPY, failing
 from tests.unit.sim import T0, start
 
 S = StateType
 
-SLEEPY = """
-id: sleepy
-namespace: t
-tasks:
-  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1M}
-  - {id: after, type: io.kestra.plugin.core.debug.Return, format: done}
-"""
-
-FLAKY = """
-id: flaky
-namespace: t
-tasks:
-  - id: boom
-    type: io.kestra.plugin.core.execution.Fail
-    retry: {type: constant, interval: PT1S, maxAttempt: 2}
-"""
+FLAKY = failing("{type: constant, interval: PT1S, maxAttempt: 2}")
 
 
 def running(source: str, worker: str = "w1"):
     """A sim whose first job was taken and reported RUNNING by `worker`."""
     sim = start(source)
-    job = sim.jobs.pop(0)
-    sim.send(sim.result(job, S.RUNNING).model_copy(update={"worker_id": worker}))
-    return sim, job
+    return sim, sim.take(worker)
 
 
 def test_a_lost_attempt_fails_and_runs_again_as_a_new_attempt():
@@ -59,7 +43,7 @@ def test_a_lost_attempt_does_not_count_against_the_retry_policy():
     sim, _ = running(FLAKY)
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
     sim.until_done()
-    (run,) = sim.runs("boom")
+    (run,) = sim.runs("flaky")
     assert sim.ex.state.current == S.FAILED
     # maxAttempt 2: two tries of the task itself, after the one lost with its worker
     assert [a.state.current for a in run.attempts] == [S.FAILED, S.FAILED, S.FAILED]
@@ -106,14 +90,12 @@ def test_a_lost_worker_while_killing_ends_the_kill():
 
 
 def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing():
-    sim = start(SLEEPY)
-    job = sim.jobs.pop(0)
-    sim.send(sim.result(job, S.RUNNING))
+    sim, job = running(SLEEPY)
     sim.send(sim.result(job, S.SUCCESS))
     revision, jobs = sim.ex.revision, list(sim.jobs)
     # another worker runs the redelivered job: RUNNING then SUCCESS of the same, ended attempt
-    sim.send(sim.result(job, S.RUNNING).model_copy(update={"worker_id": "w2"}))
-    sim.send(sim.result(job, S.FAILED).model_copy(update={"worker_id": "w2"}))
+    sim.send(sim.result(job, S.RUNNING, "w2"))
+    sim.send(sim.result(job, S.FAILED, "w2"))
     assert sim.ex.revision == revision and sim.jobs == jobs
     assert sim.runs("nap")[0].attempts[0].worker_id == "w1"
     sim.until_done()
@@ -123,11 +105,11 @@ def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing():
 def test_a_duplicate_report_while_retrying_changes_nothing():
     sim, job = running(FLAKY)
     sim.send(sim.result(job, S.FAILED))
-    assert sim.runs("boom")[0].state.current == S.RETRYING
+    assert sim.runs("flaky")[0].state.current == S.RETRYING
     revision = sim.ex.revision
     sim.send(sim.result(job, S.RUNNING))
     sim.send(sim.result(job, S.SUCCESS))
-    assert sim.ex.revision == revision and sim.runs("boom")[0].state.current == S.RETRYING
+    assert sim.ex.revision == revision and sim.runs("flaky")[0].state.current == S.RETRYING
 
 
 def beat(worker: str, age: float, runs: list[str] | None = None) -> Heartbeat:
