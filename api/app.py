@@ -14,7 +14,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from conveyor.api import executions, flows, health, taskruns
+from conveyor.api import control, executions, flows, health, taskruns
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
 from conveyor.api.settings import ServerSettings
@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 
-DESCRIPTION = """Every task run of every execution, searchable; executions, their logs; deploying flows and
-starting executions. Errors answer `{"message": ..., "errors": [{"parameter": ..., "message": ...}]}`."""
+DESCRIPTION = """Every task run of every execution, searchable; executions, their logs; deploying flows;
+starting, killing and restarting executions. Errors answer
+`{"message": ..., "errors": [{"parameter": ..., "message": ...}]}`."""
 
 
 def create_app(
@@ -50,7 +51,8 @@ def create_app(
     )
     app.state.backends = api
     install_handlers(app)
-    for module in (taskruns, executions, flows, health):
+    # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
+    for module in (taskruns, control, executions, flows, health):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")

@@ -2,7 +2,8 @@
 
 ApiError (ConveyorError)        an answer with a status and a message, raised by the routes:
 ├── BadParameter                400/422: a parameter is wrong; the answer names it
-└── NotFound                    404: no such execution or flow
+├── NotFound                    404: no such execution or flow
+└── Conflict                    409: the execution's state does not allow the request (kill, restart)
 
 Handlers turn the rest into answers too:
 - FastAPI's own validation (a wrong type, a value out of range, an unknown state) → 422 naming each parameter;
@@ -52,6 +53,11 @@ class BadParameter(ApiError):
 class NotFound(ApiError):
     def __init__(self, message: str) -> None:
         super().__init__(404, message)
+
+
+class Conflict(ApiError):
+    def __init__(self, message: str) -> None:
+        super().__init__(409, message)
 
 
 def _answer(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from conveyor.cli.output import err_console
 from conveyor.common.errors import FlowError, InputError
 from conveyor.common.kafka.errors import KafkaError
+
+if TYPE_CHECKING:
+    from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 STATES = [
     "CREATED",
@@ -133,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _apply_global(args)
     try:
-        return _dispatch(args)
+        return HANDLERS[args.command](args)
     except (FlowError, InputError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
@@ -142,111 +146,132 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 3
 
 
-def _dispatch(args: argparse.Namespace) -> int:
-    from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+# Each handler imports what its command needs when it runs, so that `conveyor --help` stays quick.
+def _kafka() -> KafkaSettings:
+    """Kafka's settings once the broker answered: wrong credentials or an unreachable broker are one clear
+    error now, not a client retrying forever."""
+    from conveyor.common.kafka.verify import connect
+    from conveyor.common.settings import KafkaSettings
 
-    command = args.command
-    if command in ("run", "kill", "restart"):
-        # Wrong credentials or an unreachable broker: one clear error now, not a client retrying forever.
-        from conveyor.common.kafka.verify import connect
+    settings = KafkaSettings()
+    connect(settings, timeout=30)
+    return settings
 
-        connect(KafkaSettings(), timeout=30)
-    if command == "up":
-        from conveyor.cli import stack
 
+def _elasticsearch() -> ElasticsearchSettings:
+    from conveyor.common.settings import ElasticsearchSettings
+
+    return ElasticsearchSettings()
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from conveyor.cli import stack
+
+    if args.command == "up":
         return stack.up(args.detach, args.workers)
-    if command == "down":
-        from conveyor.cli import stack
+    return stack.down() if args.command == "down" else stack.status(args.output)
 
-        return stack.down()
-    if command == "status":
-        from conveyor.cli import stack
 
-        return stack.status(args.output)
-    if command == "run":
-        from conveyor.cli.run import run
+def _run(args: argparse.Namespace) -> int:
+    from conveyor.cli.run import run
 
-        return run(
-            args.flow,
-            args.input,
-            args.output,
-            args.timeout,
-            KafkaSettings(),
-            inputs_json=args.inputs_json,
-            raw_inputs=args.raw_inputs,
-        )
-    if command == "logs":
-        from conveyor.cli.logs import logs
+    return run(
+        args.flow,
+        args.input,
+        args.output,
+        args.timeout,
+        _kafka(),
+        inputs_json=args.inputs_json,
+        raw_inputs=args.raw_inputs,
+    )
 
-        return logs(
-            ElasticsearchSettings(),
-            args.execution,
-            task=args.task,
-            level=args.level,
-            output=args.output,
-            wait=args.wait,
-        )
-    if command in ("kill", "restart"):
-        from conveyor.cli import control
 
-        action = control.kill if command == "kill" else control.restart
-        return action(KafkaSettings(), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
-    if command == "validate":
-        from conveyor.common.loader import load_flow_file
+def _logs(args: argparse.Namespace) -> int:
+    from conveyor.cli.logs import logs
 
-        for path in args.flows:
-            flow = load_flow_file(path)
-            err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({len(list(flow.all_tasks()))} tasks)")
-        return 0
-    if command == "taskruns":
-        from conveyor.cli import query
+    return logs(_elasticsearch(), args.execution, task=args.task, level=args.level, output=args.output, wait=args.wait)
 
-        return query.taskruns(
-            ElasticsearchSettings(),
-            namespace=args.namespace,
-            flow=args.flow,
-            states=args.state,
-            execution=args.execution,
-            task=args.task,
-            size=args.size,
-            output=args.output,
-            follow=args.follow,
-            q=args.q,
-            start=args.start,
-            end=args.end,
-            sort=args.sort,
-            after=args.after,
-        )
-    if command == "executions":
-        from conveyor.cli import query
 
-        return query.executions(
-            ElasticsearchSettings(),
-            namespace=args.namespace,
-            flow=args.flow,
-            states=args.state,
-            size=args.size,
-            output=args.output,
-        )
-    if command == "topics":
-        from conveyor.cli import topics
+def _control(args: argparse.Namespace) -> int:
+    from conveyor.cli import control
 
-        overrides = {"partitions": args.partitions, "replication_factor": args.replication_factor}
-        kafka = KafkaSettings(**{k: v for k, v in overrides.items() if v is not None})
-        return topics.topics(args.action, kafka, args.output)
-    if command == "server":
-        from conveyor.cli import services
+    action = control.kill if args.command == "kill" else control.restart
+    return action(_kafka(), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
 
+
+def _validate(args: argparse.Namespace) -> int:
+    from conveyor.common.loader import load_flow_file
+
+    for path in args.flows:
+        flow = load_flow_file(path)
+        err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({len(list(flow.all_tasks()))} tasks)")
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    from conveyor.cli import query
+
+    es = _elasticsearch()
+    shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
+    if args.command == "executions":
+        return query.executions(es, output=args.output, **shared)
+    return query.taskruns(
+        es,
+        output=args.output,
+        **shared,
+        execution=args.execution,
+        task=args.task,
+        follow=args.follow,
+        q=args.q,
+        start=args.start,
+        end=args.end,
+        sort=args.sort,
+        after=args.after,
+    )
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from conveyor.cli import topics
+    from conveyor.common.settings import KafkaSettings
+
+    overrides = {"partitions": args.partitions, "replication_factor": args.replication_factor}
+    kafka = KafkaSettings(**{k: v for k, v in overrides.items() if v is not None})
+    return topics.topics(args.action, kafka, args.output)
+
+
+def _services(args: argparse.Namespace) -> int:
+    from conveyor.cli import services
+
+    if args.command == "server":
         return services.server(args.host, args.port)
-    if command in ("executor", "worker", "indexer"):
-        from conveyor.cli import services
+    return int(getattr(services, args.command)())
 
-        return int(getattr(services, command)())
-    if command == "demo":
-        from conveyor.cli import demo
 
-        return demo.demo(args.examples, args.keep)
-    raise AssertionError(command)
+def _demo(args: argparse.Namespace) -> int:
+    from conveyor.cli import demo
+
+    return demo.demo(args.examples, args.keep)
+
+
+# Every command of `_parser` and its handler.
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "up": _stack,
+    "down": _stack,
+    "status": _stack,
+    "run": _run,
+    "logs": _logs,
+    "kill": _control,
+    "restart": _control,
+    "validate": _validate,
+    "taskruns": _query,
+    "executions": _query,
+    "topics": _topics,
+    "executor": _services,
+    "worker": _services,
+    "indexer": _services,
+    "server": _services,
+    "demo": _demo,
+}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """`conveyor server`'s HTTP API on the real Elasticsearch and Kafka: every endpoint, the filters, paging
-with the cursor, the daily statistics, deploying flows and starting executions, and bad parameters
-answered 400/422 by name (never 500).
+with the cursor, the daily statistics, deploying flows and starting executions, kill and restart refused
+for an unknown execution or without Kafka, and bad parameters answered 400/422 by name (never 500).
 
 The task runs, executions and log lines are the indexer's own documents (`indexer.documents`) written
 into indices made by the real templates; the server runs in uvicorn on a free port and is called over HTTP.
@@ -8,8 +8,6 @@ into indices made by the real templates; the server runs in uvicorn on a free po
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,11 +15,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from elasticsearch.helpers import bulk
 
-from conveyor.api.app import create_app
-from conveyor.api.settings import ServerSettings
 from conveyor.common.deployed import DeployedFlow
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.events import ExecutionCreated, LogEntry, TaskRunChange
@@ -35,6 +30,7 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import documents, templates
+from tests.apiserver import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -180,21 +176,10 @@ def api(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[Api]:
     es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
     ensure_topics(kafka)
     _index(es)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(kafka, es, ServerSettings(port=port)), host="127.0.0.1", port=port, log_config=None)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    client = Api(f"http://127.0.0.1:{port}", kafka, es)
-    yield client
-    client.http.close()
-    server.should_exit = True
-    thread.join(30)
+    with serving(kafka, es) as base:
+        client = Api(base, kafka, es)
+        yield client
+        client.http.close()
 
 
 def test_search_defaults_to_newest_first_with_the_task_run_documents(api: Api) -> None:
@@ -433,6 +418,8 @@ def test_health_docs_and_page(api: Api) -> None:
         "/api/v1/executions/{executionId}",
         "/api/v1/logs/{executionId}",
         "/api/v1/executions/{namespace}/{flowId}",
+        "/api/v1/executions/{executionId}/kill",
+        "/api/v1/executions/{executionId}/restart",
         "/api/v1/flows",
         "/api/v1/health",
     ):
@@ -447,3 +434,16 @@ def test_health_docs_and_page(api: Api) -> None:
     assert page.status_code == 200 and '<table id="taskruns">' in page.text and "cdn" not in page.text.lower()
     for asset in ("app.js", "chart.js", "format.js", "style.css", "favicon.svg"):
         assert api.http.get(f"/static/{asset}").status_code == 200, asset
+
+
+def test_kill_or_restart_an_unknown_execution_is_404_and_503_while_kafka_is_unreachable(api: Api) -> None:
+    # kill and restart of running and ended executions: tests/e2e/test_api_control.py
+    for action in ("kill", "restart"):
+        answer = api.http.post(f"/api/v1/executions/no-such-execution/{action}")
+        assert answer.status_code == 404, answer.text
+        assert answer.json()["message"].startswith("no execution no-such-execution")
+    away = KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}", topic_prefix=api.kafka.topic_prefix)
+    with serving(away, api.es) as base:
+        answer = httpx.post(f"{base}/api/v1/executions/ex-a/kill", timeout=60)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["message"].startswith("Kafka unavailable")
