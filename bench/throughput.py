@@ -62,6 +62,22 @@ def parse_date(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+STEPS = ("submitted -> executor", "executor -> worker", "run", "worker -> executor")
+
+
+def steps(snapshot: dict[str, Any]) -> tuple[float, ...]:
+    """Where a one-task execution's time went, from its recorded dates (seconds): created -> RUNNING (the
+    executor took the creation), task run CREATED -> attempt RUNNING (the job reached a worker), the attempt
+    itself, attempt end -> execution end (the result reached the executor)."""
+    execution = [parse_date(h["date"]) for h in snapshot["state"]["histories"]]
+    if len(snapshot["taskRunList"]) != 1 or len(execution) < 3:
+        return (0.0,) * len(STEPS)
+    run = snapshot["taskRunList"][0]
+    attempt = [parse_date(h["date"]) for h in run["attempts"][-1]["state"]["histories"]]
+    created = parse_date(run["state"]["histories"][0]["date"])
+    return (execution[1] - execution[0], attempt[1] - created, attempt[-1] - attempt[1], execution[-1] - attempt[-1])
+
+
 class Bench:
     def __init__(self, kafka: KafkaSettings, es: ElasticsearchSettings, logs: Path, concurrency: int) -> None:
         self.kafka, self.es, self.logs, self.concurrency = kafka, es, logs, concurrency
@@ -148,6 +164,7 @@ class Bench:
                 "created": parse_date(histories[0]["date"]),
                 "ended": parse_date(histories[-1]["date"]),
                 "runs": len(snapshot["taskRunList"]),
+                "steps": steps(snapshot),
             }
 
     def wait(self, ids: list[str], timeout: float = 600.0) -> list[dict[str, Any]]:
@@ -172,11 +189,14 @@ class Bench:
         runs = sum(f["runs"] for f in finals)
         return runs / span, count / span, finals
 
-    def latency(self, count: int, rate: float) -> tuple[float, float]:
+    def latency(self, count: int, rate: float) -> tuple[str, str]:
+        """p50 / p99 of creation -> SUCCESS, and the median of each step (see `steps`)."""
         ids = self.steady(self.created(ONE, count), rate)
         finals = self.wait(ids)
         latencies = sorted((f["ended"] - f["created"]) * 1000 for f in finals)
-        return statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        p50, p99 = statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        medians = [statistics.median(f["steps"][i] for f in finals) * 1000 for i in range(len(STEPS))]
+        return f"{p50:.0f} ms / {p99:.0f} ms", ", ".join(f"{n} {m:.1f}" for n, m in zip(STEPS, medians, strict=True))
 
     def index_watch(self, expected: int, timeout: float = 300.0) -> tuple[float, float]:
         """Polls the task-run index until it holds `expected` documents: (docs/s, seconds to the last)."""
@@ -244,6 +264,8 @@ class Bench:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.warmup_bursts is None:
+        args.warmup_bursts = 40 if args.local else 3
     with ExitStack() as stack:
         bootstrap = os.environ.get("CONVEYOR_KAFKA_BOOTSTRAP")
         es_url = os.environ.get("CONVEYOR_ELASTICSEARCH_URL")
@@ -290,14 +312,16 @@ def run(args: argparse.Namespace) -> None:
             return
         ten_rate, _, _ = bench.rate(TEN, max(args.executions // 5, 20))
         rows.append((f"ten-task flow: task runs/s (burst of {max(args.executions // 5, 20)})", f"{ten_rate:,.0f}"))
-        p50, p99 = bench.latency(args.latency_count, 5.0)
-        rows.append(("latency created -> SUCCESS, light load (5/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
+        light, light_steps = bench.latency(args.latency_count, 5.0)
+        rows.append(("latency created -> SUCCESS, light load (5/s): p50 / p99", light))
+        rows.append(("  median of each step, ms", light_steps))
         half = one_exec_rate / 2
         cpu_before, started = bench.cpu(), time.monotonic()
-        p50, p99 = bench.latency(max(int(half * args.half_load_seconds), 50), half)
+        loaded, loaded_steps = bench.latency(max(int(half * args.half_load_seconds), 50), half)
         cores = {k: v - cpu_before.get(k, 0.0) for k, v in bench.cpu().items()}
         elapsed = time.monotonic() - started
-        rows.append((f"latency at 50% of peak ({half:,.0f}/s): p50 / p99", f"{p50:.0f} ms / {p99:.0f} ms"))
+        rows.append((f"latency at 50% of peak ({half:,.0f}/s): p50 / p99", loaded))
+        rows.append(("  median of each step, ms", loaded_steps))
         rows.append(("cores busy during the 50% run, by process", _split(cores, 1 / elapsed)))
         rows.append(("indexer: task-run documents/s (one-task burst)", f"{docs_rate:,.0f}"))
         rows.append(("indexer: lag behind the burst's last execution end", f"{indexed_at - last_end:.1f} s"))
@@ -345,7 +369,12 @@ def main() -> None:
     parser.add_argument("--latency-count", type=int, default=150, help="executions at light load")
     parser.add_argument("--half-load-seconds", type=float, default=10.0, help="length of the 50%% load run")
     parser.add_argument("--scaling-seconds", type=float, default=6.0, help="ideal length of each scaling run")
-    parser.add_argument("--warmup-bursts", type=int, default=3, help="one-task bursts of 1,000 run first")
+    parser.add_argument(
+        "--warmup-bursts",
+        type=int,
+        help="one-task bursts of 1,000 run first (default 3; 40 with --local: fresh JVMs need about three minutes"
+        " of load before Kafka and Elasticsearch spend per message what they do on servers that have run a while)",
+    )
     parser.add_argument("--burst-only", action="store_true", help="measure the one-task burst only")
     parser.add_argument("--local", action="store_true", help="start fresh Kafka and Elasticsearch servers")
     parser.add_argument("--profile", metavar="DIR", help="py-spy every service during the one-task burst")
