@@ -30,9 +30,7 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution
 from conveyor.common.settings import KafkaSettings
-from conveyor.common.state import StateType
-
-RESTARTABLE = frozenset({StateType.FAILED, StateType.KILLED})
+from conveyor.common.state import RESTARTABLE
 
 
 class Action(StrEnum):

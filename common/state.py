@@ -43,6 +43,8 @@ class StateType(StrEnum):
 
 S = StateType
 TERMINAL = frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.RETRIED, S.CANCELLED, S.SKIPPED})
+# What a restart brings back: an execution (and the task runs in it) that ended FAILED or KILLED.
+RESTARTABLE = frozenset({S.FAILED, S.KILLED})
 
 # state -> the states it may move to. Terminal states move only through an explicit restart or retry.
 TRANSITIONS: dict[StateType, frozenset[StateType]] = {

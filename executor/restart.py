@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
-from conveyor.common.state import StateType
+from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.executor.tree import RunIndex
 
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from conveyor.executor.decide import _Decider
 
 S = StateType
-RESTARTABLE = frozenset({S.FAILED, S.KILLED})
 
 
 def refusal(execution: Execution) -> str | None:
