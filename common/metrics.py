@@ -169,9 +169,12 @@ class LagReporter:
         self._labels = labels
 
 
-def partition_lag(stats: dict[str, Any]) -> dict[tuple[str, int], int]:
-    """(topic, partition) -> messages not read yet: the end offset (the last stable offset under
-    read_committed) minus the position, else the committed offset, else the log start."""
+def partition_lag(
+    stats: dict[str, Any], positions: tuple[str, ...] = ("app_offset", "committed_offset")
+) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> messages behind, for the partitions this consumer holds: the end offset (the
+    last stable offset under read_committed) minus the first of `positions` librdkafka knows (by default
+    the position, else the committed offset), else minus the log start."""
     out: dict[tuple[str, int], int] = {}
     for topic, data in (stats.get("topics") or {}).items():
         for key, p in (data.get("partitions") or {}).items():
@@ -183,7 +186,7 @@ def partition_lag(stats: dict[str, Any]) -> dict[tuple[str, int], int]:
                 end = p.get("hi_offset", -1)
             if end < 0:
                 continue
-            position = next((p[k] for k in ("app_offset", "committed_offset") if p.get(k, -1) >= 0), None)
+            position = next((p[k] for k in positions if p.get(k, -1) >= 0), None)
             if position is None:
                 position = max(p.get("lo_offset", 0), 0)
             out[(topic, partition)] = max(end - position, 0)

@@ -12,6 +12,8 @@ import json
 import logging
 from typing import Any
 
+from conveyor.common.metrics import partition_lag
+
 log = logging.getLogger(__name__)
 
 Partition = tuple[str, int]
@@ -38,23 +40,7 @@ class Lag:
 
 def parse(stats: dict[str, Any]) -> dict[Partition, int]:
     """(topic, partition) -> messages not yet committed, for the partitions this consumer holds."""
-    out: dict[Partition, int] = {}
-    for topic, data in (stats.get("topics") or {}).items():
-        for key, p in (data.get("partitions") or {}).items():
-            partition = int(key)
-            # -1 is librdkafka's internal "unassigned" partition; `desired` marks the assigned ones.
-            if partition < 0 or not p.get("desired"):
-                continue
-            end = p.get("ls_offset", -1)
-            if end < 0:
-                end = p.get("hi_offset", -1)
-            if end < 0:
-                continue
-            done = p.get("committed_offset", -1)
-            if done < 0:
-                done = max(p.get("lo_offset", 0), 0)
-            out[(topic, partition)] = max(end - done, 0)
-    return out
+    return partition_lag(stats, positions=("committed_offset",))
 
 
 def describe(lag: dict[Partition, int]) -> str:
