@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from conveyor.cli.output import console, duration_ms, err_console, print_json, short, state_text, table
@@ -50,39 +51,7 @@ def taskruns(
         else:
             if follow:
                 console.clear()
-            rows = [
-                [
-                    r.get("id", ""),
-                    r.get("executionId", ""),
-                    r.get("namespace", ""),
-                    r.get("flowId", ""),
-                    r.get("taskId", ""),
-                    short(r.get("value"), 20),
-                    str(r.get("attemptsCount", 0)),
-                    state_text(_state(r)),
-                    _date(r, "startDate"),
-                    duration_ms(r.get("state") or {}),
-                ]
-                for r in page.results
-            ]
-            console.print(
-                table(
-                    f"Task runs ({len(page.results)} of {page.total})",
-                    [
-                        "id",
-                        "execution",
-                        "namespace",
-                        "flow",
-                        "task",
-                        "value",
-                        "attempts",
-                        "state",
-                        "start",
-                        "duration",
-                    ],
-                    rows,
-                )
-            )
+            _print_table("Task runs", TASKRUN_COLUMNS, page)
         if not follow:
             return 0
         time.sleep(2)
@@ -103,26 +72,15 @@ def executions(
     if output == "json":
         print_json(page.results)
         return 0
-    rows = [
-        [
-            r.get("id", ""),
-            r.get("namespace", ""),
-            r.get("flowId", ""),
-            state_text(_state(r)),
-            str(r.get("taskRunCount", "")),
-            _date(r, "startDate"),
-            duration_ms(r.get("state") or {}),
-        ]
-        for r in page.results
-    ]
-    console.print(
-        table(
-            f"Executions ({len(page.results)} of {page.total})",
-            ["id", "namespace", "flow", "state", "task runs", "start", "duration"],
-            rows,
-        )
-    )
+    _print_table("Executions", EXECUTION_COLUMNS, page)
     return 0
+
+
+Column = tuple[str, Callable[[dict[str, Any]], str]]
+
+
+def _field(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda doc: str(doc.get(name, ""))
 
 
 def _state(doc: dict[str, Any]) -> str:
@@ -132,3 +90,35 @@ def _state(doc: dict[str, Any]) -> str:
 def _date(doc: dict[str, Any], name: str) -> str:
     value = (doc.get("state") or {}).get(name) or ""
     return str(value)[:23].replace("T", " ")
+
+
+def _duration(doc: dict[str, Any]) -> str:
+    return duration_ms(doc.get("state") or {})
+
+
+TASKRUN_COLUMNS: list[Column] = [
+    ("id", _field("id")),
+    ("execution", _field("executionId")),
+    ("namespace", _field("namespace")),
+    ("flow", _field("flowId")),
+    ("task", _field("taskId")),
+    ("value", lambda doc: short(doc.get("value"), 20)),
+    ("attempts", lambda doc: str(doc.get("attemptsCount", 0))),
+    ("state", lambda doc: state_text(_state(doc))),
+    ("start", lambda doc: _date(doc, "startDate")),
+    ("duration", _duration),
+]
+EXECUTION_COLUMNS: list[Column] = [
+    ("id", _field("id")),
+    ("namespace", _field("namespace")),
+    ("flow", _field("flowId")),
+    ("state", lambda doc: state_text(_state(doc))),
+    ("task runs", _field("taskRunCount")),
+    ("start", lambda doc: _date(doc, "startDate")),
+    ("duration", _duration),
+]
+
+
+def _print_table(title: str, columns: list[Column], page: queries.Page) -> None:
+    rows = [[cell(doc) for _, cell in columns] for doc in page.results]
+    console.print(table(f"{title} ({len(page.results)} of {page.total})", [name for name, _ in columns], rows))
