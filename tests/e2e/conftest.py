@@ -23,8 +23,7 @@ from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli import ROOT, run_cli
 
 
 @dataclass
@@ -63,15 +62,7 @@ class Stack:
         proc.wait()
 
     def cli(self, *args: str, timeout: float = 180.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "conveyor.cli.main", *args],
-            env=self.env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_cli(self.env, *args, timeout=timeout)
 
     def run_json(self, flow: str | Path, *args: str) -> dict[str, Any]:
         done = self.cli("run", str(flow), "--output", "json", *args)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import run_cli
 from tests.e2e.conftest import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -24,15 +25,7 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor.cli.main", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(env, *args, timeout=timeout)
 
 
 def _alive(pid: int) -> bool:

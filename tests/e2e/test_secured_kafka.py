@@ -19,6 +19,7 @@ from conveyor.common.kafka.verify import connect
 from conveyor.common.servers.kafka import KafkaServer, start_kafka
 from conveyor.common.servers.process import free_port
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from tests.cli import run_cli
 from tests.e2e.conftest import ROOT, Stack
 from tests.e2e.observed import ready
 
@@ -73,15 +74,7 @@ def secured(
 
 
 def run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conveyor.cli.main", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(env, *args)
 
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"])

@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 import threading
 import uuid
-from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
@@ -20,9 +17,9 @@ from conveyor.common.kafka.errors import FatalKafkaError
 from conveyor.common.kafka.topics import SPECS, Topics
 from conveyor.common.kafka.verify import inspect_topics, verify_topics
 from conveyor.common.settings import KafkaSettings
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def fresh(kafka_bootstrap: str, **overrides: object) -> KafkaSettings:
@@ -122,15 +119,7 @@ def test_a_service_on_wrong_topics_exits_with_a_clear_message(kafka_bootstrap: s
         "CONVEYOR_KAFKA_TOPIC_PREFIX": settings.topic_prefix,
         "CONVEYOR_KAFKA_TOPICS_TIMEOUT": "0",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "conveyor.cli.main", "executor"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(env, "executor")
     assert done.returncode == 3
     assert f"{settings.topic_prefix}executor-state: cleanup.policy is delete, must be compact" in done.stderr
     assert "Traceback" not in done.stderr
