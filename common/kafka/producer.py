@@ -63,11 +63,20 @@ class Producer:
         if err is not None:
             self._failed.append(from_kafka(err, f"delivery to {msg.topic()} failed"))
 
-    def send(self, topic: str, key: str | bytes | None, value: bytes | None, headers: Headers | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """`partition`: where the record goes (default: the partitioner's choice from the key)."""
+        extra: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=list(headers or []), on_delivery=self._on_delivery
+                    topic, value=value, key=key, headers=list(headers or []), on_delivery=self._on_delivery, **extra
                 )
                 return
             except BufferError:

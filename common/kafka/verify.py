@@ -25,10 +25,13 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.errors import FatalKafkaError
-from conveyor.common.kafka.topics import EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, Topics, TopicSpec
+from conveyor.common.kafka.topics import CONTROL, EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, TASKRUNS, Topics, TopicSpec
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+# Topics whose partition p holds what execution-events' partition p holds (records keyed by execution id).
+CO_PARTITIONED = (EXECUTOR_STATE, CONTROL, TASKRUNS)
 
 # librdkafka's error codes that no retry will cure
 _AUTH = {"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "TOPIC_AUTHORIZATION_FAILED"}
@@ -116,11 +119,12 @@ def inspect_topics(
                 f"replication factor {report.replication} is below the configured {settings.replication_factor}"
             )
     by_spec = {r.spec.name: r for r in reports}
-    events, state = by_spec.get(EXECUTION_EVENTS), by_spec.get(EXECUTOR_STATE)
-    if events and state and events.partitions and state.partitions and events.partitions != state.partitions:
-        state.problems.append(
-            f"{state.partitions} partitions but {events.name} has {events.partitions}: they must be equal"
-        )
+    events = by_spec.get(EXECUTION_EVENTS)
+    for other in (by_spec.get(name) for name in CO_PARTITIONED):
+        if events and other and events.partitions and other.partitions and events.partitions != other.partitions:
+            other.problems.append(
+                f"{other.partitions} partitions but {events.name} has {events.partitions}: they must be equal"
+            )
     return reports
 
 
