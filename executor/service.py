@@ -46,6 +46,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.lookup import EXECUTION_HEADER
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import TaskRun
@@ -64,8 +65,6 @@ log = logging.getLogger(__name__)
 ENDED_MEMORY = 10_000
 # Distinct flow definitions (JSON) whose validated flow and plan the executor keeps for reuse.
 FLOW_MEMORY = 256
-# The header a `taskruns` record carries: its execution's id (a reader of one execution filters on it).
-EXECUTION_HEADER = "conveyor.execution"
 # The executor's fetch queue is kept short, so that a control request fetched behind a backlog of events
 # reaches a batch soon (librdkafka's default queues up to 64 MB per consumer).
 QUEUE_KBYTES = 2048

@@ -69,3 +69,24 @@ def _scan(settings: KafkaSettings, topic: str, partitions: list[int], key: str) 
         headers = {name: data.encode() if isinstance(data, str) else bytes(data or b"") for name, data in pairs}
         found = None if value is None else Record(value, headers, msg.partition() or 0, msg.offset() or 0)
     return found, seen
+
+
+# The header each `taskruns` record carries: the id of the execution it belongs to.
+EXECUTION_HEADER = "conveyor.execution"
+
+
+def task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> list[bytes]:
+    """The latest record of each task run of one execution on the compacted `taskruns` topic: the executor
+    writes them to the partition of the execution's events (`crc32(id) % partitions` of that topic), with the
+    execution's id in a header, so one partition is read and filtered without decoding."""
+    count = partition_count(settings, topic)
+    wanted = execution_id.encode()
+    latest: dict[bytes, bytes | None] = {}
+    for msg in read_partitions_to_end(settings, [(topic, default_partition(execution_id, count))]):
+        raw = msg.headers() or []
+        pairs = list(raw.items()) if isinstance(raw, dict) else raw
+        if not any(name == EXECUTION_HEADER and bytes(data or b"") == wanted for name, data in pairs):
+            continue
+        key = msg.key()
+        latest[key.encode() if isinstance(key, str) else bytes(key or b"")] = msg.value()
+    return [value for value in latest.values() if value is not None]

@@ -15,6 +15,7 @@ import pytest
 
 from conveyor.common.events import TaskResult, WorkerJob
 from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.executions import ExecutionReader
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -46,8 +47,7 @@ class Harness:
         self.topics = Topics.of(settings)
         self.producer = Producer(settings)
         self.jobs = Consumer(settings, "test-jobs", [self.topics.worker_jobs])
-        self.snapshots = Consumer(settings, "test-snapshots", [self.topics.executions])
-        self.latest: dict[str, Execution] = {}
+        self.snapshots = ExecutionReader(settings)
 
     def submit(self) -> str:
         created = new_execution(FLOW)
@@ -77,14 +77,10 @@ class Harness:
         self.producer.flush()
 
     def final(self, execution_id: str, timeout: float = 30) -> Execution:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for msg in self.snapshots.consume(100, 0.2):
-                snapshot = Execution.model_validate_json(msg.value())
-                self.latest[snapshot.id] = snapshot
-            if execution_id in self.latest and self.latest[execution_id].state.terminal:
-                return self.latest[execution_id]
-        raise AssertionError(f"execution {execution_id} did not end: {self.latest.get(execution_id)}")
+        found = self.snapshots.ended([execution_id], timeout)
+        if execution_id not in found or not found[execution_id].state.terminal:
+            raise AssertionError(f"execution {execution_id} did not end: {found.get(execution_id)}")
+        return found[execution_id]
 
     def close(self) -> None:
         self.jobs.close()
