@@ -85,8 +85,12 @@ def task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> list[by
     for msg in read_partitions_to_end(settings, [(topic, default_partition(execution_id, count))]):
         raw = msg.headers() or []
         pairs = list(raw.items()) if isinstance(raw, dict) else raw
-        if not any(name == EXECUTION_HEADER and bytes(data or b"") == wanted for name, data in pairs):
+        if not any(name == EXECUTION_HEADER and _raw(data) == wanted for name, data in pairs):
             continue
         key = msg.key()
         latest[key.encode() if isinstance(key, str) else bytes(key or b"")] = msg.value()
     return [value for value in latest.values() if value is not None]
+
+
+def _raw(data: str | bytes | None) -> bytes:
+    return data.encode() if isinstance(data, str) else bytes(data or b"")
