@@ -18,7 +18,15 @@ class Follower:
     """Reads the given topics from their current end: assign every partition at its high watermark,
     resolved before returning, so nothing produced after construction is missed."""
 
-    def __init__(self, settings: KafkaSettings, topics: list[str], timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: list[str],
+        timeout: float = 10.0,
+        *,
+        partitions: dict[tuple[str, int], int] | None = None,
+    ) -> None:
+        """`partitions`: read only these (topic, partition) from these offsets instead (`topics` unused)."""
         self._consumer = _Consumer(
             {
                 **settings.client_config(),
@@ -28,6 +36,9 @@ class Follower:
                 "fetch.wait.max.ms": 10,
             }
         )
+        if partitions is not None:
+            self._consumer.assign([TopicPartition(t, p, offset) for (t, p), offset in partitions.items()])
+            return
         metadata = self._consumer.list_topics(timeout=timeout)
         assignment = []
         for topic in topics:
