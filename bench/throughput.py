@@ -1,4 +1,4 @@
-"""Conveyor's throughput and latency benchmark: the numbers the README quotes.
+"""Conveyor's throughput and latency benchmark: the numbers docs/benchmarks.md quotes.
 
     .venv/bin/python bench/throughput.py --workers 2            # on CONVEYOR_KAFKA_BOOTSTRAP/_ELASTICSEARCH_URL
     .venv/bin/python bench/throughput.py --workers 2 --local    # on fresh servers of its own

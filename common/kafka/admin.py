@@ -1,4 +1,4 @@
-"""Creating Conveyor's topics with the partitions, replication and cleanup policies of DESIGN.md; checking
+"""Creating Conveyor's topics with the partitions, replication and cleanup policies of docs/architecture.md; checking
 them is `verify.py`'s."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
-    """Create every missing topic of DESIGN.md under the settings' prefix; returns those it created."""
+    """Create every missing topic of docs/architecture.md under the settings' prefix; returns those it created."""
     admin = connect(settings, timeout)
     topics = Topics.of(settings)
     existing = set(admin.list_topics(timeout=timeout).topics)
@@ -68,7 +68,7 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
 
 
 def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float | None = None) -> None:
-    """Verify the named topics of DESIGN.md (see `verify.verify_topics`): wait for missing ones, then
+    """Verify the named topics of docs/architecture.md (see `verify.verify_topics`): wait for missing ones, then
     raise `FatalKafkaError` naming what is wrong."""
     topics = Topics.of(settings)
     verify_topics(settings, [spec for spec in SPECS if topics.name(spec.name) in names], timeout)

@@ -1,4 +1,4 @@
-"""Conveyor's topics (DESIGN.md), their names under a prefix, and creating them."""
+"""Conveyor's topics (docs/architecture.md), their names under a prefix, and creating them."""
 
 from __future__ import annotations
 

@@ -2,11 +2,11 @@
 
 `connect` fails fast with a clear message when the broker refuses the credentials (librdkafka only says
 so through its error callback; a plain metadata request would just time out). `inspect_topics` compares
-every topic of DESIGN.md with what the cluster holds: `conveyor topics describe` prints it, and
+every topic of docs/architecture.md with what the cluster holds: `conveyor topics describe` prints it, and
 `verify_topics` raises `FatalKafkaError` on what would break Conveyor:
 - a missing topic (after waiting `topics_timeout` for `conveyor topics create`, run by a Job or a
   one-shot container alongside the services);
-- a cleanup policy other than DESIGN.md's: a `compact` topic that deletes loses executor state and the
+- a cleanup policy other than docs/architecture.md's: a `compact` topic that deletes loses executor state and the
   latest snapshots; a `delete` topic that compacts loses events sharing a key;
 - `executor-state` partitioned unlike `execution-events` (the executor rebuilds the state of partition N
   of the events from partition N of the state).

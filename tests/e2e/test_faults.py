@@ -1,7 +1,7 @@
 """Faults, end to end: processes killed mid-run, poison on every input topic, and Elasticsearch checked
 against Kafka. Two executors, three workers and an indexer run as processes on the real servers.
 
-`CONVEYOR_CHAOS_EXECUTIONS` sets how many executions the chaos test runs (300 by default; the README
+`CONVEYOR_CHAOS_EXECUTIONS` sets how many executions the chaos test runs (300 by default; docs/operations.md
 quotes a run of 1,000+)."""
 
 from __future__ import annotations
