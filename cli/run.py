@@ -113,10 +113,10 @@ def _follow(follower: Follower, execution_id: str, timeout: float, live: bool) -
     with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
         while time.monotonic() < deadline:
             for msg in follower.poll(0.2):
-                if (msg.topic() or "").endswith("logs"):
-                    _print_log(msg.value(), current, live)
+                if msg.topic.endswith("logs"):
+                    _print_log(msg.value, current, live)
                     continue
-                key, value = msg.key(), msg.value()
+                key, value = msg.key, msg.value
                 if key is None or value is None:
                     continue
                 if key.decode() == current:

@@ -123,10 +123,9 @@ class WorkerWatch:
         while True:
             messages = self._consumer.consume(1000, 0)
             for msg in messages:
-                value = msg.value()
+                value = msg.value
                 if value is None:
-                    raw = msg.key()
-                    self.liveness.left(raw.decode() if isinstance(raw, bytes) else str(raw))
+                    self.liveness.left(msg.key_str)
                     continue
                 try:
                     self.liveness.beat(Heartbeat.model_validate_json(value))

@@ -108,12 +108,12 @@ class Executor:
         loaded = 0
         for msg in read_partitions_to_end(self.kafka, state_partitions):
             key = _key(msg)
-            if msg.value() is None:
+            if msg.value is None:
                 self.states.pop(key, None)
                 continue
             try:
-                self.states[key] = ExecutorState.model_validate_json(msg.value() or b"")
-                self.partition[key] = msg.partition() or 0
+                self.states[key] = ExecutorState.model_validate_json(msg.value)
+                self.partition[key] = msg.partition
                 loaded += 1
             except ValidationError as exc:
                 log.error("unreadable executor state for %s: %s", key, exc)
@@ -189,11 +189,11 @@ class Executor:
 
     def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, ExecutorState | None]) -> None:
         try:
-            event: Event = EVENT_ADAPTER.validate_json(msg.value() or b"")
+            event: Event = EVENT_ADAPTER.validate_json(msg.value or b"")
         except ValidationError as exc:
             dead_letter(self.producer, self.topics, msg, f"undecodable event: {exc}", "executor")
             return
-        self._apply(event, pending, before, partition=msg.partition() or 0, msg=msg)
+        self._apply(event, pending, before, partition=msg.partition, msg=msg)
 
     def _apply(
         self,
@@ -371,8 +371,7 @@ def _json(value: Any) -> bytes:
 
 
 def _key(msg: Message) -> str:
-    raw = msg.key()
-    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
+    return msg.key_str
 
 
 def run_executor(kafka: KafkaSettings, settings: ExecutorSettings, stop: threading.Event) -> None:

@@ -134,7 +134,7 @@ class Worker:
                 log.warning("consuming worker jobs: %s", exc, extra=self._extra())
                 messages = []
             for msg in messages:
-                self._offsets.start((msg.topic() or "", msg.partition() or 0), msg.offset() or 0, msg)
+                self._offsets.start(msg.topic_partition, msg.offset, msg)
                 self._backlog.append(msg)
             self._start_backlog()
         self._housekeeping()
@@ -154,10 +154,10 @@ class Worker:
         self._producer.poll(0)
 
     def _dispatch(self, msg: Message) -> None:
-        partition: Partition = (msg.topic() or "", msg.partition() or 0)
-        offset = msg.offset() or 0  # tracked since it was received (`_turn`)
+        partition: Partition = msg.topic_partition
+        offset = msg.offset  # tracked since it was received (`_turn`)
         try:
-            job = WorkerJob.model_validate_json(msg.value() or b"")
+            job = WorkerJob.model_validate_json(msg.value or b"")
         except ValidationError as exc:
             dead_letter(self._producer, self.topics, msg, f"undecodable worker job: {exc}", "worker")
             self._finish(partition, offset)
@@ -227,7 +227,7 @@ class Worker:
             return
         for msg in messages:
             try:
-                signal = KillSignal.model_validate_json(msg.value() or b"")
+                signal = KillSignal.model_validate_json(msg.value or b"")
             except ValidationError as exc:
                 log.warning("ignored an undecodable kill signal: %s", exc, extra=self._extra())
                 continue
@@ -266,7 +266,7 @@ class Worker:
             log.warning("commit on revocation failed: %s", exc, extra=self._extra())
         self._offsets.forget(partitions)
         gone = set(partitions)
-        self._backlog = deque(m for m in self._backlog if (m.topic() or "", m.partition() or 0) not in gone)
+        self._backlog = deque(m for m in self._backlog if m.topic_partition not in gone)
         log.info("partitions revoked: %s", partitions, extra=self._extra())
 
     def _drain(self) -> None:
