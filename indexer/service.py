@@ -17,7 +17,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from conveyor.common.elastic import describe, elasticsearch_client
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import RetryableKafkaError
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
@@ -194,10 +194,9 @@ class Indexer:
         try:
             self._consumer.store(self._batch.messages)
             self._consumer.commit()
-        except Exception as exc:
+        except KafkaError as exc:
             # The documents are written, so nothing is lost: offsets stored here ride on the next
             # commit, and a partition lost meanwhile is read again (idempotently) by its new owner.
-            # `Consumer.store` lets confluent's own KafkaException through, hence the broad catch.
             log.warning("offsets of %d indexed messages not committed: %s", len(self._batch), exc)
 
     def _wait(self, delay: float, stop: threading.Event) -> None:
