@@ -125,7 +125,8 @@ class WorkerWatch:
             for msg in messages:
                 value = msg.value
                 if value is None:
-                    self.liveness.left(msg.key_str)
+                    raw = msg.key
+                    self.liveness.left(raw.decode() if isinstance(raw, bytes) else str(raw))
                     continue
                 try:
                     self.liveness.beat(Heartbeat.model_validate_json(value))

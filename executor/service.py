@@ -371,7 +371,8 @@ def _json(value: Any) -> bytes:
 
 
 def _key(msg: Message) -> str:
-    return msg.key_str
+    raw = msg.key
+    return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 
 def run_executor(kafka: KafkaSettings, settings: ExecutorSettings, stop: threading.Event) -> None:
