@@ -154,10 +154,10 @@ class Bench:
 
     def read_final(self, timeout: float) -> None:
         for msg in self._final.consume(5000, timeout):
-            headers = dict(msg.headers() or [])
+            headers = dict(msg.headers)
             if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
                 continue
-            snapshot = json.loads(msg.value())
+            snapshot = json.loads(msg.value)
             histories = snapshot["state"]["histories"]
             self.ended[snapshot["id"]] = {
                 "state": snapshot["state"]["current"],

@@ -110,8 +110,8 @@ def _until_ended(follower: Follower, execution_id: str, after_revision: int, tim
     wanted = execution_id.encode()
     while time.monotonic() < deadline:
         for msg in follower.poll(0.2):
-            value = msg.value()
-            if msg.key() != wanted or value is None:
+            value = msg.value
+            if msg.key != wanted or value is None:
                 continue
             snapshot = Execution.model_validate_json(value)
             if snapshot.revision > after_revision and snapshot.state.terminal:

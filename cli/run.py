@@ -121,7 +121,7 @@ def _follow(
         while time.monotonic() < deadline:
             changed = False
             for msg in follower.poll(0.2):
-                topic, value = msg.topic() or "", msg.value()
+                topic, value = msg.topic, msg.value
                 if value is None:
                     continue
                 if topic.endswith("logs"):

@@ -166,8 +166,8 @@ def outcome(kafka: KafkaSettings, found: Found, timeout: float = 10.0) -> Execut
     try:
         while time.monotonic() < deadline:
             for msg in follower.poll(0.2):
-                value = msg.value()
-                if msg.key() == wanted and value is not None:
+                value = msg.value
+                if msg.key == wanted and value is not None:
                     header = Execution.model_validate_json(value)
                     if header.revision > found.execution.revision:
                         return header

@@ -125,9 +125,9 @@ class WorkerWatch:
         while True:
             messages = self._consumer.consume(1000, 0)
             for msg in messages:
-                value = msg.value()
+                value = msg.value
                 if value is None:
-                    raw = msg.key()
+                    raw = msg.key
                     self.liveness.left(raw.decode() if isinstance(raw, bytes) else str(raw))
                     continue
                 try:

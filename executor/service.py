@@ -132,7 +132,7 @@ class Executor:
         loaded = 0
         for number in numbers:
             found = records.rebuild(
-                (_key(msg), msg.value())
+                (_key(msg), msg.value)
                 for msg in read_partitions_to_end(self.kafka, [(self.topics.executor_state, number)])
             )
             for key, state in found.items():
@@ -178,7 +178,7 @@ class Executor:
         if not messages and not due:
             return 0
         # Control requests first: a kill is applied before the task results fetched with it.
-        messages.sort(key=lambda m: m.topic() != self.topics.control)
+        messages.sort(key=lambda m: m.topic != self.topics.control)
         try:
             if self.producer.transactional:
                 self.producer.begin()
@@ -218,11 +218,11 @@ class Executor:
 
     def _handle(self, msg: Message, pending: dict[str, _Pending]) -> None:
         try:
-            event: Event = EVENT_ADAPTER.validate_json(msg.value() or b"")
+            event: Event = EVENT_ADAPTER.validate_json(msg.value or b"")
         except ValidationError as exc:
             dead_letter(self.producer, self.topics, msg, f"undecodable event: {exc}", "executor")
             return
-        self._apply(event, pending, partition=msg.partition() or 0, msg=msg)
+        self._apply(event, pending, partition=msg.partition, msg=msg)
 
     def _apply(self, event: Event, pending: dict[str, _Pending], partition: int, msg: Message | None = None) -> None:
         key = event.execution_id
@@ -452,7 +452,7 @@ def _json(value: Any) -> bytes:
 
 
 def _key(msg: Message) -> str:
-    raw = msg.key()
+    raw = msg.key
     return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 

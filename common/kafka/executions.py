@@ -26,10 +26,10 @@ class ExecutionReader:
         """Read what arrived; the ids of the executions it changed."""
         touched: set[str] = set()
         for msg in self._consumer.consume(1000, timeout):
-            value = msg.value()
+            value = msg.value
             if value is None:
                 continue
-            if msg.topic() == self.topics.executions:
+            if msg.topic == self.topics.executions:
                 touched.add(self.assembler.header(value).id)
             else:
                 execution_id = self.assembler.task_run(value)

@@ -24,7 +24,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
-from conveyor.common.kafka.errors import FatalKafkaError
+from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
 from conveyor.common.kafka.topics import CONTROL, EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, TASKRUNS, Topics, TopicSpec
 from conveyor.common.settings import KafkaSettings
 
@@ -74,7 +74,8 @@ def connect(settings: KafkaSettings, timeout: float = 30.0) -> AdminClient:
     """An admin client that has fetched metadata; `FatalKafkaError` naming the cause otherwise."""
     errors = _Errors()
     config: dict[str, Any] = {**settings.client_config(), "error_cb": errors, "logger": _Debug()}
-    admin = AdminClient(config)
+    with kafka_errors(f"connect to Kafka at {settings.describe()}"):
+        admin = AdminClient(config)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -100,7 +101,8 @@ def inspect_topics(
     """What the cluster holds for each topic of `specs`, and what is wrong with it."""
     admin = admin or connect(settings)
     names = Topics.of(settings)
-    metadata = admin.list_topics(timeout=30).topics
+    with kafka_errors("list topics"):
+        metadata = admin.list_topics(timeout=30).topics
     reports = [TopicReport(spec, names.name(spec.name)) for spec in specs]
     present = [r for r in reports if r.name in metadata and metadata[r.name].error is None]
     configs = _cleanup_policies(admin, [r.name for r in present])
@@ -160,7 +162,9 @@ def _cleanup_policies(admin: AdminClient, names: list[str]) -> dict[str, str]:
         return {}
     resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
     out = {}
-    for resource, future in admin.describe_configs(resources, request_timeout=30).items():
+    with kafka_errors("describe topics"):
+        futures = admin.describe_configs(resources, request_timeout=30)
+    for resource, future in futures.items():
         try:
             entries = future.result()
         except KafkaException as exc:

@@ -78,10 +78,10 @@ def test_undecodable_event_goes_to_dead_letter_and_the_executor_goes_on(e2e_stac
     try:
 
         def dead() -> list:
-            return [m for m in consumer.consume(100, 0.5) if m.key() == b"not-an-execution"]
+            return [m for m in consumer.consume(100, 0.5) if m.key == b"not-an-execution"]
 
         (msg,) = e2e_stack.poll(dead, timeout=30)
-        headers = dict(msg.headers() or [])
+        headers = dict(msg.headers)
         assert headers["conveyor.service"] == b"executor" and b"undecodable" in headers["conveyor.reason"]
     finally:
         consumer.close()

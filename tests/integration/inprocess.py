@@ -108,7 +108,7 @@ def newest(
     try:
         while not done(latest) and time.monotonic() < deadline:
             for msg in consumer.consume(500, 0.5):
-                key, value = msg.key(), msg.value()
+                key, value = msg.key, msg.value
                 if key is not None and value is not None:
                     latest[key.decode() if isinstance(key, bytes) else key] = parse(value)
     finally:

@@ -59,7 +59,7 @@ class Harness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for msg in self.jobs.consume(1, 0.2):
-                return WorkerJob.model_validate_json(msg.value())
+                return WorkerJob.model_validate_json(msg.value)
         raise AssertionError("no worker job")
 
     def answer(self, job: WorkerJob, output: str) -> None:
@@ -139,7 +139,7 @@ def test_undecodable_event_is_dead_lettered_and_processing_goes_on(kafka_setting
         deadline = time.monotonic() + 20
         while not messages and time.monotonic() < deadline:
             messages = dead.consume(10, 0.5)
-        assert [m.key() for m in messages] == [b"garbage"]
-        assert b"undecodable event" in dict(messages[0].headers())["conveyor.reason"]
+        assert [m.key for m in messages] == [b"garbage"]
+        assert b"undecodable event" in dict(messages[0].headers)["conveyor.reason"]
     finally:
         dead.close()
