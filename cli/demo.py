@@ -9,6 +9,7 @@ from conveyor.cli import stack
 from conveyor.cli.output import console, err_console
 from conveyor.cli.query import taskruns
 from conveyor.cli.run import execution_table, submit_and_wait
+from conveyor.cli.statefile import read_state
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.model import Execution
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, local_stack
@@ -20,7 +21,7 @@ def demo(examples: str, keep: bool) -> int:
     if not paths:
         err_console.print(f"no flow files in {examples}/")
         return 2
-    started = stack.read_state() is None
+    started = read_state() is None
     if started:
         code = stack.up(detach=True, workers=2)
         if code:

@@ -169,7 +169,11 @@ def _stack(args: argparse.Namespace) -> int:
 
     if args.command == "up":
         return stack.up(args.detach, args.workers)
-    return stack.down() if args.command == "down" else stack.status(args.output)
+    if args.command == "down":
+        return stack.down()
+    from conveyor.cli.status import status
+
+    return status(args.output)
 
 
 def _run(args: argparse.Namespace) -> int:
