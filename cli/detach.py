@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,13 @@ from conveyor.common.settings import conveyor_home
 EXIT_OK, EXIT_UNAVAILABLE = 0, 3
 
 
-def up_detached(workers: int, timeout: float) -> int:
-    """0 once the background stack is ready; 3 when it died first or was not ready within `timeout` seconds
-    (then it is stopped)."""
+def up_detached(workers: int, timeout: float, env: Mapping[str, str]) -> int:
+    """0 once the background stack, started with the environment `env`, is ready; 3 when it died first or
+    was not ready within `timeout` seconds (then it is stopped)."""
     home = conveyor_home()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "up.log"
-    child = _spawn(workers, log_path)
+    child = _spawn(workers, log_path, env)
     with err_console.status("starting Kafka, Elasticsearch and the services…"):
         code = _wait_ready(child, log_path, time.monotonic() + timeout)
     if code is None:
@@ -33,7 +34,7 @@ def up_detached(workers: int, timeout: float) -> int:
     return code
 
 
-def _spawn(workers: int, log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(workers: int, log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers)],
@@ -41,6 +42,7 @@ def _spawn(workers: int, log_path: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            env=env,
         )
 
 

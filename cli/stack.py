@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.cli.detach import up_detached
+from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import err_console
 from conveyor.cli.probes import server_ok
 from conveyor.cli.statefile import read_state, remove_state, write_state
@@ -29,23 +30,23 @@ from conveyor.common.logsetup import configure_logging
 from conveyor.common.procfs import alive
 from conveyor.common.servers import ElasticsearchServer, KafkaServer, start_local_servers
 from conveyor.common.servers.process import ServerProcess
-from conveyor.common.settings import KafkaSettings, conveyor_home
+from conveyor.common.settings import conveyor_home
 from conveyor.common.shutdown import stop_on_signals
 
 log = logging.getLogger(__name__)
 
 
-def up(detach: bool, workers: int, timeout: float = 300.0) -> int:
+def up(detach: bool, workers: int, flags: GlobalFlags, timeout: float = 300.0) -> int:
     existing = read_state()
     if existing is not None:
         err_console.print(f"the local stack is already up (pid {existing['pid']}); `conveyor down` stops it")
         return 0
     if detach:
-        return up_detached(workers, timeout)
-    return _up_foreground(workers)
+        return up_detached(workers, timeout, {**os.environ, **flags.environ()})
+    return _up_foreground(workers, flags)
 
 
-def _up_foreground(workers: int) -> int:
+def _up_foreground(workers: int, flags: GlobalFlags) -> int:
     """The servers and the services until SIGINT/SIGTERM; then all of them stop and the state file goes."""
     configure_logging(service="up")
     stop = stop_on_signals()
@@ -54,10 +55,10 @@ def _up_foreground(workers: int) -> int:
     kafka_server, es_server = start_local_servers(data)
     supervisor = Supervisor(home)
     try:
-        ensure_topics(KafkaSettings(bootstrap=kafka_server.bootstrap))
+        ensure_topics(flags.kafka(bootstrap=kafka_server.bootstrap))
         host, port = os.environ.get("CONVEYOR_SERVER_HOST", "127.0.0.1"), _server_port()
         server_url = f"http://{host}:{port}"
-        supervisor.start(_service_names(workers), _service_env(kafka_server, es_server, host, port))
+        supervisor.start(_service_names(workers), _service_env(flags, kafka_server, es_server, host, port))
         _wait_for_server(server_url, supervisor.services["server"], stop)
         state = _ready_state(kafka_server, es_server, server_url, supervisor, data)
         write_state(state)
@@ -84,10 +85,13 @@ def _service_names(workers: int) -> list[str]:
     return ["executor", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
 
 
-def _service_env(kafka: KafkaServer, es: ElasticsearchServer, host: str, port: int) -> dict[str, str]:
-    """The services' environment: ours, pointed at the local servers."""
+def _service_env(
+    flags: GlobalFlags, kafka: KafkaServer, es: ElasticsearchServer, host: str, port: int
+) -> dict[str, str]:
+    """The services' environment: ours with the global flags, pointed at the local servers."""
     return {
         **os.environ,
+        **flags.environ(),
         "CONVEYOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "CONVEYOR_ELASTICSEARCH_URL": es.url,
         "CONVEYOR_SERVER_HOST": host,

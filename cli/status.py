@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import console, print_json, table
 from conveyor.cli.probes import elasticsearch_error, kafka_error, server_ok
 from conveyor.cli.redact import elasticsearch_security, kafka_security
@@ -14,9 +15,9 @@ from conveyor.common.procfs import alive
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 
-def status(output: str) -> int:
+def status(output: str, flags: GlobalFlags) -> int:
     state = read_state()
-    kafka, es = KafkaSettings(), ElasticsearchSettings()
+    kafka, es = flags.kafka(), flags.elasticsearch()
     report = _report(state, kafka, es)
     if output == "json":
         print_json(report)
