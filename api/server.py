@@ -15,11 +15,8 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 log = logging.getLogger(__name__)
 
 
-def serve(host: str | None = None, port: int | None = None) -> int:
+def serve(settings: ServerSettings, kafka: KafkaSettings, es: ElasticsearchSettings) -> int:
     configure_logging(service="server")
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = ServerSettings(**overrides)  # type: ignore[arg-type]
-    kafka, es = KafkaSettings(), ElasticsearchSettings()
     app = create_app(kafka, es, settings)
     log.info(
         "conveyor server on %s (API docs at %s/docs); Elasticsearch %s, index prefix %s; Kafka %s, topics %s*",

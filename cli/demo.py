@@ -6,28 +6,30 @@ import time
 from pathlib import Path
 
 from conveyor.cli import stack
+from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import console, err_console
 from conveyor.cli.query import taskruns
 from conveyor.cli.run import execution_table, submit_and_wait
+from conveyor.cli.statefile import read_state
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.model import Execution
-from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, local_stack
+from conveyor.common.settings import ElasticsearchSettings, local_stack
 from conveyor.indexer import queries
 
 
-def demo(examples: str, keep: bool) -> int:
+def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
     paths = sorted(p for p in Path(examples).glob("*.y*ml"))
     if not paths:
         err_console.print(f"no flow files in {examples}/")
         return 2
-    started = stack.read_state() is None
+    started = read_state() is None
     if started:
-        code = stack.up(detach=True, workers=2)
+        code = stack.up(detach=True, workers=2, flags=flags)
         if code:
             return code
     local_stack.cache_clear()
     try:
-        kafka, es = KafkaSettings(), ElasticsearchSettings()
+        kafka, es = flags.kafka(), flags.elasticsearch()
         finished: list[Execution] = []
         for path in paths:
             console.rule(f"[bold]{path}")

@@ -1,23 +1,33 @@
 """The `conveyor` command: users' entry point (local stack, running flows, queries, services).
 
 Exit codes: 0 success; 1 the execution failed (or a command's own failure); 2 invalid input (a flow file,
-inputs, arguments); 3 a server could not be reached or started.
+inputs, arguments, settings); 3 a server could not be reached or started. A bug is a traceback and exit 1.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import err_console
-from conveyor.common.errors import FlowError, InputError
+from conveyor.common.errors import FlowError, InputError, UsageError
 from conveyor.common.kafka.errors import KafkaError
+from conveyor.indexer.errors import QueryError
 
 if TYPE_CHECKING:
-    from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+    from conveyor.common.settings import KafkaSettings
+
+EXIT_INVALID, EXIT_UNAVAILABLE = 2, 3
+
+# What the user can correct (a flow file, inputs, a flag or setting, a query) exits 2 with its message. Any
+# other exception is a bug: it surfaces as a traceback and exit 1, never disguised as bad input.
+USER_ERRORS = (FlowError, InputError, UsageError, QueryError)
+
+# A command's handler: its arguments, and the global flags to build its settings with.
+Handler = Callable[[argparse.Namespace, GlobalFlags], int]
 
 STATES = [
     "CREATED",
@@ -121,85 +131,82 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _apply_global(args: argparse.Namespace) -> None:
-    for flag, env in (
-        ("bootstrap", "CONVEYOR_KAFKA_BOOTSTRAP"),
-        ("topic_prefix", "CONVEYOR_KAFKA_TOPIC_PREFIX"),
-        ("elasticsearch", "CONVEYOR_ELASTICSEARCH_URL"),
-        ("index_prefix", "CONVEYOR_ELASTICSEARCH_INDEX_PREFIX"),
-    ):
-        value = getattr(args, flag)
-        if value:
-            os.environ[env] = value
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    _apply_global(args)
     try:
-        return HANDLERS[args.command](args)
-    except (FlowError, InputError, ValueError) as exc:
+        return HANDLERS[args.command](args, GlobalFlags.of(args))
+    except USER_ERRORS as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 2
+        return EXIT_INVALID
     except KafkaError as exc:
         sys.stderr.write(f"error: Kafka: {exc}\n(is the stack up? `conveyor up --detach` starts one)\n")
-        return 3
+        return EXIT_UNAVAILABLE
 
 
 # Each handler imports what its command needs when it runs, so that `conveyor --help` stays quick.
-def _kafka() -> KafkaSettings:
+def _kafka(flags: GlobalFlags) -> KafkaSettings:
     """Kafka's settings once the broker answered: wrong credentials or an unreachable broker are one clear
     error now, not a client retrying forever."""
     from conveyor.common.kafka.verify import connect
-    from conveyor.common.settings import KafkaSettings
 
-    settings = KafkaSettings()
+    settings = flags.kafka()
     connect(settings, timeout=30)
     return settings
 
 
-def _elasticsearch() -> ElasticsearchSettings:
-    from conveyor.common.settings import ElasticsearchSettings
-
-    return ElasticsearchSettings()
-
-
-def _stack(args: argparse.Namespace) -> int:
+def _stack(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import stack
 
     if args.command == "up":
-        return stack.up(args.detach, args.workers)
-    return stack.down() if args.command == "down" else stack.status(args.output)
+        return stack.up(args.detach, args.workers, flags)
+    if args.command == "down":
+        return stack.down()
+    from conveyor.cli.status import status
+
+    return status(args.output, flags)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.run import run
 
+    _check_inputs(args)
     return run(
         args.flow,
         args.input,
         args.output,
         args.timeout,
-        _kafka(),
+        _kafka(flags),
         inputs_json=args.inputs_json,
         raw_inputs=args.raw_inputs,
     )
 
 
-def _logs(args: argparse.Namespace) -> int:
+def _check_inputs(args: argparse.Namespace) -> None:
+    """`--input NAME=VALUE` and `--inputs-json` as `run` parses them: their `ValueError` is the user's."""
+    from conveyor.cli.run import parse_input_args, parse_inputs_json
+
+    try:
+        parse_inputs_json(args.inputs_json)
+        parse_input_args(args.input)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _logs(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.logs import logs
 
-    return logs(_elasticsearch(), args.execution, task=args.task, level=args.level, output=args.output, wait=args.wait)
+    es = flags.elasticsearch()
+    return logs(es, args.execution, task=args.task, level=args.level, output=args.output, wait=args.wait)
 
 
-def _control(args: argparse.Namespace) -> int:
+def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import control
 
     action = control.kill if args.command == "kill" else control.restart
-    return action(_kafka(), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
+    return action(_kafka(flags), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
 
 
-def _validate(args: argparse.Namespace) -> int:
+def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.common.loader import load_flow_file
 
     for path in args.flows:
@@ -208,10 +215,10 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _query(args: argparse.Namespace) -> int:
+def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import query
 
-    es = _elasticsearch()
+    es = flags.elasticsearch()
     shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
     if args.command == "executions":
         return query.executions(es, output=args.output, **shared)
@@ -230,31 +237,30 @@ def _query(args: argparse.Namespace) -> int:
     )
 
 
-def _topics(args: argparse.Namespace) -> int:
+def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import topics
-    from conveyor.common.settings import KafkaSettings
 
     overrides = {"partitions": args.partitions, "replication_factor": args.replication_factor}
-    kafka = KafkaSettings(**{k: v for k, v in overrides.items() if v is not None})
+    kafka = flags.kafka(**{k: v for k, v in overrides.items() if v is not None})
     return topics.topics(args.action, kafka, args.output)
 
 
-def _services(args: argparse.Namespace) -> int:
+def _services(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import services
 
     if args.command == "server":
-        return services.server(args.host, args.port)
-    return int(getattr(services, args.command)())
+        return services.server(flags, args.host, args.port)
+    return int(getattr(services, args.command)(flags))
 
 
-def _demo(args: argparse.Namespace) -> int:
+def _demo(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import demo
 
-    return demo.demo(args.examples, args.keep)
+    return demo.demo(args.examples, args.keep, flags)
 
 
 # Every command of `_parser` and its handler.
-HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+HANDLERS: dict[str, Handler] = {
     "up": _stack,
     "down": _stack,
     "status": _stack,

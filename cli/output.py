@@ -6,10 +6,13 @@ import json
 import os
 import sys
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from conveyor.common.clock import human_duration, parse_duration
 
 STATE_STYLE = {
     "SUCCESS": "green",
@@ -46,11 +49,21 @@ def short(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def duration_ms(state: dict[str, Any]) -> str:
+def duration_text(elapsed: timedelta | None) -> str:
+    """A duration for the tables (`383 ms`, `2 min 5 s`), empty when there is none."""
+    return "" if elapsed is None else human_duration(elapsed)
+
+
+def indexed_duration(state: dict[str, Any]) -> str:
+    """An indexed document's `state` duration for the tables: its `durationMs`, else its ISO `duration`."""
     ms = state.get("durationMs")
-    if ms is None:
-        return str(state.get("duration") or "")
-    return f"{ms / 1000:.3f}s"
+    if ms is not None:
+        return human_duration(timedelta(milliseconds=ms))
+    iso = state.get("duration") or ""
+    try:
+        return duration_text(parse_duration(iso)) if iso else ""
+    except ValueError:
+        return str(iso)
 
 
 def table(title: str, columns: list[str], rows: Iterable[list[str]]) -> Table:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from conveyor.cli.output import console, duration_ms, err_console, print_json, short, state_text, table
+from conveyor.cli.output import console, err_console, indexed_duration, print_json, short, state_text, table
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.settings import ElasticsearchSettings
 from conveyor.indexer import queries
@@ -93,7 +93,7 @@ def _date(doc: dict[str, Any], name: str) -> str:
 
 
 def _duration(doc: dict[str, Any]) -> str:
-    return duration_ms(doc.get("state") or {})
+    return indexed_duration(doc.get("state") or {})
 
 
 TASKRUN_COLUMNS: list[Column] = [

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.live import Live
 
-from conveyor.cli.output import console, err_console, print_json, short, state_text, table
+from conveyor.cli.output import console, duration_text, err_console, print_json, short, state_text, table
 from conveyor.common.assemble import Assembler
 from conveyor.common.events import LogEntry
 from conveyor.common.kafka.follow import Follower
@@ -68,7 +68,9 @@ def run(
         if final.outputs:
             console.print("[bold]outputs[/bold]")
             print_json(final.outputs)
-        console.print(f"execution {final.id} {state_text(final.state.current.value)} in {final.state.duration}")
+        console.print(
+            f"execution {final.id} {state_text(final.state.current.value)} in {duration_text(final.state.elapsed)}"
+        )
     return EXIT_OK if final.state.current.value in ("SUCCESS", "WARNING") else EXIT_FAILED
 
 
@@ -178,7 +180,7 @@ def execution_table(execution: Execution) -> Any:
                 run.value or "",
                 state_text(run.state.current.value),
                 str(len(run.attempts)),
-                run.state.duration or "",
+                duration_text(run.state.elapsed),
                 short(run.outputs),
             ]
         )

@@ -11,15 +11,16 @@ import logging
 import threading
 from collections.abc import Callable
 
+from conveyor.cli.flags import GlobalFlags, settings_from
 from conveyor.common.gctune import tune_gc
 from conveyor.common.kafka.verify import verify_topics
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.observability import serve_observability
 from conveyor.common.settings import (
-    ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
     KafkaSettings,
+    MetricsSettings,
     WorkerSettings,
 )
 from conveyor.common.shutdown import stop_on_signals
@@ -27,11 +28,11 @@ from conveyor.common.shutdown import stop_on_signals
 log = logging.getLogger(__name__)
 
 
-def _serve(name: str, body: Callable[[KafkaSettings, threading.Event], None]) -> int:
+def _serve(name: str, flags: GlobalFlags, body: Callable[[KafkaSettings, threading.Event], None]) -> int:
     configure_logging(service=name)
     stop = stop_on_signals()
-    kafka = KafkaSettings()
-    serve_observability(name)
+    kafka = flags.kafka()
+    serve_observability(name, settings_from(MetricsSettings))
     log.info("%s connecting to %s (topics %s*)", name, kafka.describe(), kafka.topic_prefix)
     verify_topics(kafka)
     tune_gc()
@@ -39,31 +40,34 @@ def _serve(name: str, body: Callable[[KafkaSettings, threading.Event], None]) ->
     return 0
 
 
-def executor() -> int:
+def executor(flags: GlobalFlags) -> int:
     from conveyor.executor.service import run_executor
 
-    return _serve("executor", lambda kafka, stop: run_executor(kafka, ExecutorSettings(), stop))
+    return _serve("executor", flags, lambda kafka, stop: run_executor(kafka, settings_from(ExecutorSettings), stop))
 
 
-def worker() -> int:
+def worker(flags: GlobalFlags) -> int:
     from conveyor.worker.main import run_worker
 
-    return _serve("worker", lambda kafka, stop: run_worker(kafka, WorkerSettings(), stop))
+    return _serve("worker", flags, lambda kafka, stop: run_worker(kafka, settings_from(WorkerSettings), stop))
 
 
-def indexer() -> int:
+def indexer(flags: GlobalFlags) -> int:
     from conveyor.indexer.main import run_indexer
 
     return _serve(
         "indexer",
-        lambda kafka, stop: run_indexer(kafka, ElasticsearchSettings(), IndexerSettings(), stop),
+        flags,
+        lambda kafka, stop: run_indexer(kafka, flags.elasticsearch(), settings_from(IndexerSettings), stop),
     )
 
 
-def server(host: str | None, port: int | None) -> int:
+def server(flags: GlobalFlags, host: str | None, port: int | None) -> int:
     """The HTTP API; its metrics endpoint is ready at once (it has no Kafka loop to wait for)."""
     from conveyor.api.server import serve
+    from conveyor.api.settings import ServerSettings
 
     configure_logging(service="server")
-    serve_observability("server", polls=False)
-    return serve(host, port)
+    serve_observability("server", settings_from(MetricsSettings), polls=False)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    return serve(settings_from(ServerSettings, **overrides), flags.kafka(), flags.elasticsearch())

@@ -33,6 +33,25 @@ def iso_duration(delta: timedelta) -> str:
     return out
 
 
+def human_duration(delta: timedelta) -> str:
+    """`383 ms`, `1.27 s`, `12.3 s`, `2 min 5 s`, `1 h 2 min`: a duration for people (the CLI's tables); JSON
+    and the API keep ISO-8601 (`iso_duration`). Each unit serves until its rounded value reaches the next."""
+    seconds = delta.total_seconds()
+    if seconds < 0:
+        return "-" + human_duration(-delta)
+    if round(seconds * 1000) < 1000:
+        return f"{round(seconds * 1000)} ms"
+    if round(seconds, 2) < 10:
+        return f"{seconds:.2f} s"
+    if round(seconds, 1) < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
 _ISO = re.compile(
     r"^(?P<sign>-)?P(?:(?P<days>\d+(?:\.\d+)?)D)?"
     r"(?:T(?:(?P<hours>\d+(?:\.\d+)?)H)?(?:(?P<minutes>\d+(?:\.\d+)?)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"

@@ -12,6 +12,7 @@ from elastic_transport.client_utils import DEFAULT
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 
+from conveyor.common.errors import UsageError
 from conveyor.common.settings import ElasticsearchSettings
 
 # Transport-level retries for a connection that drops or a node answering 502/503/504. A 429 is left
@@ -20,9 +21,10 @@ _RETRY_ON_STATUS = (502, 503, 504)
 
 
 def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
-    """A client for `settings.url`; raises `ValueError` when both basic auth and an API key are set."""
+    """A client for `settings.url`; raises `UsageError` (a `ValueError`) when both basic auth and an API key
+    are set."""
     if settings.api_key and (settings.username or settings.password):
-        raise ValueError("set either an Elasticsearch API key or a username and password, not both")
+        raise UsageError("set either an Elasticsearch API key or a username and password, not both")
     api_key = settings.api_key.get_secret_value() if settings.api_key else None
     basic_auth = None
     if settings.username:

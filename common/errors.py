@@ -3,6 +3,7 @@
 ConveyorError
 ├── FlowError          a flow file or definition is invalid (names file, line, field, expectation)
 ├── InputError         execution inputs do not match the flow's declared inputs
+├── UsageError         a command's flags or settings cannot work (names the flag or variable); also a ValueError
 ├── RenderError        an expression failed to render (names the expression)
 └── DecodeError        a message on a topic could not be decoded (goes to the dead-letter topic)
 """
@@ -43,6 +44,11 @@ class FlowError(ConveyorError):
 
 class InputError(ConveyorError):
     pass
+
+
+class UsageError(ConveyorError, ValueError):
+    """What the user asked for cannot work: a flag, a `CONVEYOR_*` variable, a combination of settings. The
+    message names it and says what is expected; the CLI prints it and exits 2."""
 
 
 class RenderError(ConveyorError):

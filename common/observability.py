@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from conveyor.common import metrics
+from conveyor.common.errors import UsageError
 from conveyor.common.settings import MetricsSettings
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,8 @@ def serve_observability(
     service: str, settings: MetricsSettings | None = None, *, polls: bool = True
 ) -> ObservabilityServer | None:
     """Name this process's service in the metrics and, when a port is configured, serve the endpoint.
-    Raises `ValueError` (with the address) when the port cannot be bound: an operator asked for it."""
+    Raises `UsageError` (a `ValueError`, with the address) when the port cannot be bound: an operator asked
+    for it."""
     settings = settings or MetricsSettings()
     metrics.set_service(service)
     if settings.port is None:
@@ -79,7 +81,7 @@ def serve_observability(
     try:
         server = ObservabilityServer(settings, Health(settings.stall_seconds, polls)).start()
     except OSError as exc:
-        raise ValueError(f"cannot serve metrics on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot serve metrics on {settings.host}:{settings.port}: {exc.strerror or exc}") from exc
     log.info("%s metrics on http://%s:%d/metrics (health: /healthz, /readyz)", service, settings.host, server.port)
     return server
 

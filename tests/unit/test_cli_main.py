@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.main import HANDLERS, _parser, main
+from conveyor.common.errors import UsageError
+from conveyor.common.settings import KafkaSettings
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -28,3 +34,66 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["nope"])
     assert exited.value.code == 2
+
+
+def test_a_bug_is_a_traceback_and_exit_1_not_an_input_error() -> None:
+    """A ValueError that no user input caused (here: inside the flow loader) is not exit 2."""
+    script = (
+        "import sys\n"
+        "from conveyor.cli.main import main\n"
+        "from conveyor.common import loader\n"
+        "def bug(path):\n"
+        "    raise ValueError('a bug, not the user')\n"
+        "loader.load_flow_file = bug\n"
+        f"sys.exit(main(['validate', {str(EXAMPLES / 'hello.yaml')!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" in done.stderr and "ValueError: a bug, not the user" in done.stderr
+
+
+def test_main_lets_a_bug_through_and_turns_user_errors_into_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def bug(args: argparse.Namespace, flags: GlobalFlags) -> int:
+        raise ValueError("a bug")
+
+    def mistake(args: argparse.Namespace, flags: GlobalFlags) -> int:
+        raise UsageError("--flag expects a number")
+
+    monkeypatch.setitem(HANDLERS, "validate", bug)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["validate", "x.yaml"])
+    monkeypatch.setitem(HANDLERS, "validate", mistake)
+    assert main(["validate", "x.yaml"]) == 2
+
+
+def test_bad_inputs_and_settings_are_exit_2_before_any_server_is_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(EXAMPLES / "hello.yaml"), "--input", "no-equals-sign"]) == 2
+    assert "--input expects NAME=VALUE" in capsys.readouterr().err
+    assert main(["run", str(EXAMPLES / "hello.yaml"), "--inputs-json", "[1]"]) == 2
+    assert "--inputs-json expects a JSON object" in capsys.readouterr().err
+    assert main(["topics", "describe", "--partitions", "0"]) == 2
+    assert "partitions" in capsys.readouterr().err
+
+
+def test_global_flags_reach_the_settings_without_touching_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_KAFKA_BOOTSTRAP", "from-env:9092")
+    monkeypatch.delenv("CONVEYOR_ELASTICSEARCH_INDEX_PREFIX", raising=False)
+    before = dict(os.environ)
+    seen: list[KafkaSettings] = []
+    monkeypatch.setattr("conveyor.cli.topics.topics", lambda action, kafka, output: seen.append(kafka) or 0)
+    flags = ["--bootstrap", "from-flag:9092", "--topic-prefix", "t.", "--index-prefix", "ix"]
+    assert main([*flags, "topics", "describe", "--partitions", "3"]) == 0
+    (kafka,) = seen
+    assert (kafka.bootstrap, kafka.topic_prefix, kafka.partitions) == ("from-flag:9092", "t.", 3)
+    assert dict(os.environ) == before
+
+
+def test_global_flags_win_over_variables_and_are_handed_to_child_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_ELASTICSEARCH_URL", "http://from-env:9200")
+    monkeypatch.setenv("CONVEYOR_ELASTICSEARCH_INDEX_PREFIX", "env-prefix")
+    flags = GlobalFlags(elasticsearch_url="http://from-flag:9200", kafka_topic_prefix="")
+    es = flags.elasticsearch()
+    assert (es.url, es.index_prefix) == ("http://from-flag:9200", "env-prefix")
+    assert flags.kafka(bootstrap="given:1").bootstrap == "given:1"
+    # an empty flag is no flag, as before
+    assert flags.environ() == {"CONVEYOR_ELASTICSEARCH_URL": "http://from-flag:9200"}

@@ -1,0 +1,75 @@
+"""The local stack's services (executor, indexer, server, workers) as child processes of `conveyor up`:
+started together, each restarted when it dies, stopped together.
+
+Each service is `conveyor SERVICE` with the environment the supervisor was given, its console in
+`HOME/logs/NAME.log`. A name `worker-N` runs the `worker` command with its own worker id.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+
+from conveyor.common.servers.process import ServerProcess, log_tail
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 40.0
+
+
+class Supervisor:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.env: dict[str, str] = {}
+        self.services: dict[str, ServerProcess] = {}
+
+    def start(self, names: Iterable[str], env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        for name in names:
+            self.services[name] = self._spawn(name)
+
+    def pids(self) -> dict[str, int]:
+        return {name: proc.pid for name, proc in self.services.items()}
+
+    def watch(self, stop: threading.Event, on_restart: Callable[[str, int], None]) -> None:
+        """Every second until `stop`: restart the services that died, telling `on_restart` their new pid."""
+        while not stop.wait(1.0):
+            for name in self.restart_dead():
+                on_restart(name, self.services[name].pid)
+
+    def restart_dead(self) -> list[str]:
+        """Restart every service that is not running; their names."""
+        dead = [name for name, proc in self.services.items() if not proc.running()]
+        for name in dead:
+            log.error("%s exited; restarting it. Last lines:\n%s", name, log_tail(self.services[name].log_path, 15))
+            self.services[name] = self._spawn(name)
+        return dead
+
+    def stop(self) -> None:
+        """Stop every service at once (each one may take up to STOP_TIMEOUT seconds to drain)."""
+        threads = [
+            threading.Thread(target=proc.stop, kwargs={"timeout": STOP_TIMEOUT}) for proc in self.services.values()
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _spawn(self, name: str) -> ServerProcess:
+        command = name.split("-", 1)[0]
+        env = dict(self.env)
+        if command == "worker":
+            env.setdefault("CONVEYOR_WORKER_WORKER_ID", f"{os.uname().nodename}-{name}")
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        return ServerProcess(
+            name,
+            [sys.executable, "-m", "conveyor.cli.main", command],
+            log_path=logs / f"{name}.log",
+            cwd=Path.cwd(),
+            env=env,
+        )
