@@ -156,9 +156,9 @@ def request(kafka: KafkaSettings, producer: Producer, action: Action, execution_
 
 
 def outcome(kafka: KafkaSettings, found: Found, timeout: float = 10.0) -> Execution | None:
-    """The execution's first header after the one the request was made on (None if none came in `timeout`):
-    KILLING or KILLED once a kill is applied, RESTARTED/RUNNING once a restart is, or an end reached before
-    the request was applied (`KillTooLate` says so for a kill)."""
+    """The execution's first header after the one a kill was requested on that shows the kill applied
+    (KILLING, KILLED) or an end reached before it (`check_kill` then raises `KillTooLate`); None if none came
+    within `timeout`."""
     topic = Topics.of(kafka).executions
     follower = Follower(kafka, [], partitions={(topic, found.partition): found.offset + 1})
     wanted = found.execution.id.encode()
@@ -169,7 +169,8 @@ def outcome(kafka: KafkaSettings, found: Found, timeout: float = 10.0) -> Execut
                 value = msg.value
                 if msg.key == wanted and value is not None:
                     header = Execution.model_validate_json(value)
-                    if header.revision > found.execution.revision:
+                    settled = header.state.terminal or header.state.current == StateType.KILLING
+                    if header.revision > found.execution.revision and settled:
                         return header
     finally:
         follower.close()
