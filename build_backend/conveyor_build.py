@@ -21,4 +21,5 @@ def build_editable(
 ) -> str:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", r"Editable installation\.", InformationOnly)
-        return build_meta.build_editable(wheel_directory, config_settings, metadata_directory)
+        wheel: str = build_meta.build_editable(wheel_directory, config_settings, metadata_directory)
+    return wheel
