@@ -141,7 +141,7 @@ class Sim:
         assert self.execution is not None
         return self.execution
 
-    def state(self) -> StateType:
+    def current(self) -> StateType:
         """The execution's current state. A call, not a property: a type checker narrows `sim.ex.state.current`
         after one assert and would keep that narrowing across the next `send`."""
         return self.ex.state.current

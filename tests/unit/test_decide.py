@@ -27,7 +27,7 @@ def test_sequence_runs_tasks_in_order_and_succeeds() -> None:
   - {id: b, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.a.value }}B"}
 """)
     )
-    assert sim.state() == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [r.task_id for r in sim.ex.task_run_list] == ["a", "b"]
     assert sim.runs("b")[0].outputs == {"value": "AB"}
     history = [h.state for h in sim.ex.state.histories]
@@ -49,7 +49,7 @@ def test_a_final_result_without_running_before_it_records_the_attempts_start() -
     [attempt] = run.attempts
     assert [(h.state, h.date) for h in attempt.state.histories][1:] == [(S.RUNNING, began), (S.SUCCESS, sim.now)]
     assert attempt.worker_id == "w1"
-    assert sim.state() == S.SUCCESS
+    assert sim.current() == S.SUCCESS
 
 
 def test_only_one_task_is_dispatched_at_a_time_in_a_sequence() -> None:
@@ -60,7 +60,7 @@ def test_only_one_task_is_dispatched_at_a_time_in_a_sequence() -> None:
 """)
     )
     assert [j.task_run.task_id for j in sim.jobs] == ["a"]
-    assert sim.state() == S.RUNNING
+    assert sim.current() == S.RUNNING
 
 
 def test_revision_rises_with_every_change() -> None:
@@ -84,7 +84,7 @@ def test_failed_task_fails_the_execution_and_stops_the_sequence() -> None:
   - {id: never, type: io.kestra.plugin.core.log.Log, message: x}
 """)
     )
-    assert sim.state() == S.FAILED
+    assert sim.current() == S.FAILED
     assert sim.runs("never") == []
     assert sim.runs("boom")[0].attempts[0].error == "Task failure"
 
@@ -107,12 +107,12 @@ def test_warning_result_makes_the_execution_warning() -> None:
     sim = run_flow(
         flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"), runner=lambda job: Outcome(S.WARNING)
     )
-    assert sim.state() == S.WARNING
+    assert sim.current() == S.WARNING
 
 
 def test_loop_parents_render_like_the_reference(loop_flow: str) -> None:
     sim = run_flow(loop_flow)
-    assert sim.state() == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [m for t, m in sim.logs if t == "log"] == ["1", "2"]
     parents = [json.loads(m) for t, m in sim.logs if t == "log_parent"]
     assert parents == [[{"taskrun": {"value": "1"}}], [{"taskrun": {"value": "2"}}]]
@@ -172,7 +172,7 @@ def test_foreach_concurrency_limit_bounds_active_values(limit: int, expected: in
     )
     assert len(sim.jobs) == expected
     sim.until_done()
-    assert sim.state() == S.SUCCESS and len(sim.ex.task_run_list) == 9
+    assert sim.current() == S.SUCCESS and len(sim.ex.task_run_list) == 9
 
 
 @pytest.mark.parametrize(
@@ -193,7 +193,7 @@ def test_foreach_concurrency_limit_bounds_active_values(limit: int, expected: in
 def test_a_flowable_that_cannot_resolve_fails_the_execution_and_logs_why(flowable: str, logged: str) -> None:
     child = "{id: x, type: io.kestra.plugin.core.log.Log, message: x}"
     sim = run_flow(flow("  - " + flowable.replace("[X]", f"[{child}]")))
-    assert sim.state() == S.FAILED
+    assert sim.current() == S.FAILED
     (entry,) = sim.executor_logs
     assert logged in entry.message and entry.task_id == "fail"
 
@@ -214,7 +214,7 @@ def test_parallel_dispatches_all_children() -> None:
 
 def test_constant_retry_keeps_every_attempt_on_one_task_run() -> None:
     sim = run_flow(failing("{type: constant, interval: PT1S, maxAttempt: 3}"))
-    assert sim.state() == S.FAILED
+    assert sim.current() == S.FAILED
     (run,) = sim.runs("flaky")
     assert [a.state.current for a in run.attempts] == [S.FAILED] * 3
     starts = [a.state.start_date for a in run.attempts]
@@ -237,10 +237,10 @@ def test_retry_then_success_with_warning_on_retry() -> None:
     retry: {type: constant, interval: PT0.1S, maxAttempt: 3, warningOnRetry: WOR}
 """)
     sim = run_flow(source.replace("WOR", "false"), runner=runner)
-    assert sim.state() == S.SUCCESS and calls == [1, 2]
+    assert sim.current() == S.SUCCESS and calls == [1, 2]
     calls.clear()
     sim = run_flow(source.replace("WOR", "true"), runner=runner)
-    assert sim.state() == S.WARNING
+    assert sim.current() == S.WARNING
 
 
 def test_max_duration_stops_retries_early() -> None:
@@ -265,10 +265,10 @@ def test_allow_failure_and_allow_warning_on_a_runnable() -> None:
   - {id: log, type: io.kestra.plugin.core.log.Log, message: x}
 """)
     sim = run_flow(source.replace("ALLOW_WARNING", ""))
-    assert sim.state() == S.WARNING and states(sim, "fail") == [S.WARNING]
+    assert sim.current() == S.WARNING and states(sim, "fail") == [S.WARNING]
     assert len(sim.runs("fail")[0].attempts) == 3 and states(sim, "log") == [S.SUCCESS]
     sim = run_flow(source.replace("ALLOW_WARNING", "allowWarning: true"))
-    assert sim.state() == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
+    assert sim.current() == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
 
 
 def test_errors_branch_runs_but_the_execution_stays_failed() -> None:
@@ -279,7 +279,7 @@ errors:
   - {id: handler, type: io.kestra.plugin.core.log.Log, message: "handling"}
 """)
     )
-    assert sim.state() == S.FAILED
+    assert sim.current() == S.FAILED
     assert states(sim, "handler") == [S.SUCCESS]
 
 
@@ -292,16 +292,16 @@ outputs:
     sim = run_flow(source.replace("OUTPUT", "{{ outputs.r }}"))
     assert sim.ex.outputs == {"out": '{"value":"hi"}'}
     sim = run_flow(source.replace("OUTPUT", "{{ outputs.nope.value }}"))
-    assert sim.state() == S.FAILED and sim.ex.outputs is None
+    assert sim.current() == S.FAILED and sim.ex.outputs is None
 
 
 def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms() -> None:
     sim = start(SLEEPY)
     job = sim.take()
     sim.kill()
-    assert sim.state() == S.KILLING and sim.kills == [sim.ex.id]
+    assert sim.current() == S.KILLING and sim.kills == [sim.ex.id]
     sim.send(sim.result(job, S.KILLED))
-    assert sim.state() == S.KILLED
+    assert sim.current() == S.KILLED
     assert states(sim, "nap") == [S.KILLED] and sim.runs("after") == []
 
 
@@ -310,7 +310,7 @@ def test_kill_without_worker_answer_ends_after_the_grace_period() -> None:
     sim.take()
     sim.kill()
     assert sim.fire_next_timer()
-    assert sim.state() == S.KILLED and states(sim, "nap") == [S.KILLED]
+    assert sim.current() == S.KILLED and states(sim, "nap") == [S.KILLED]
 
 
 def test_stale_and_duplicate_results_are_ignored() -> None:

@@ -55,11 +55,11 @@ def follow(first: Sim, event: ExecutionCreated) -> Sim:
 def test_failed_execution_ends_retried_and_a_linked_execution_starts(created: list[ExecutionCreated]) -> None:
     first = start(FLOW, {"who": "ada"})
     first.run_jobs()
-    assert first.state() == S.RETRYING and created == []
+    assert first.current() == S.RETRYING and created == []
     assert [len(r.attempts) for r in first.runs("boom")] == [1]  # no new attempt: a new execution instead
     failed_at = first.now
     assert first.fire_next_timer()
-    assert first.state() == S.RETRIED
+    assert first.current() == S.RETRIED
     assert [h.state for h in first.ex.state.histories] == [S.CREATED, S.RUNNING, S.RETRYING, S.RETRIED]
     (event,) = created
     second = event.execution
@@ -76,9 +76,9 @@ def test_max_attempt_counts_executions(created: list[ExecutionCreated]) -> None:
     first = start(FLOW, {"who": "ada"})
     first.until_done()
     second = follow(first, created[0])
-    assert second.state() == S.RETRIED
+    assert second.current() == S.RETRIED
     third = follow(second, created[1])
-    assert third.state() == S.FAILED and len(created) == 2
+    assert third.current() == S.FAILED and len(created) == 2
     assert third.ex.metadata.attempt_number == 3 and third.ex.original_id == first.ex.id
 
 
@@ -87,15 +87,15 @@ def test_max_duration_counts_from_the_first_execution(created: list[ExecutionCre
     first = start(flow, {"who": "ada"})
     first.until_done()
     second = follow(first, created[0])
-    assert second.state() == S.FAILED and len(created) == 1  # 30 s + 30 s > 50 s
+    assert second.current() == S.FAILED and len(created) == 1  # 30 s + 30 s > 50 s
 
 
 def test_kill_while_waiting_for_the_new_execution_ends_killed(created: list[ExecutionCreated]) -> None:
     first = start(FLOW, {"who": "ada"})
     first.run_jobs()
-    assert first.state() == S.RETRYING
+    assert first.current() == S.RETRYING
     first.kill()
-    assert first.state() == S.KILLED and first.timers == [] and created == []
+    assert first.current() == S.KILLED and first.timers == [] and created == []
 
 
 def test_task_level_create_new_execution_and_retry_failed_task_side_by_side(created: list[ExecutionCreated]) -> None:
@@ -110,5 +110,5 @@ retry: {type: constant, interval: PT1S, maxAttempt: 2, behavior: CREATE_NEW_EXEC
     )
     first.until_done()
     # the task's own policy wins: two attempts on one task run, then the execution fails for good
-    assert first.state() == S.FAILED and created == []
+    assert first.current() == S.FAILED and created == []
     assert [len(r.attempts) for r in first.runs("flaky")] == [2]

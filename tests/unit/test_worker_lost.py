@@ -34,7 +34,7 @@ def test_a_lost_attempt_fails_and_runs_again_as_a_new_attempt() -> None:
     assert again.context["taskrun"]["attemptsCount"] == 1
     assert any("lost with worker w1" in entry.message for entry in sim.executor_logs)
     sim.until_done()
-    assert sim.state() == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [r.task_id for r in sim.ex.task_run_list] == ["nap", "after"]
     assert [a.state.current for a in sim.runs("nap")[0].attempts] == [S.FAILED, S.SUCCESS]
 
@@ -44,7 +44,7 @@ def test_a_lost_attempt_does_not_count_against_the_retry_policy() -> None:
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
     sim.until_done()
     (run,) = sim.runs("flaky")
-    assert sim.state() == S.FAILED
+    assert sim.current() == S.FAILED
     # maxAttempt 2: two tries of the task itself, after the one lost with its worker
     assert [a.state.current for a in run.attempts] == [S.FAILED, S.FAILED, S.FAILED]
     assert [a.error for a in run.attempts] == ["worker w1 lost", "Task failure", "Task failure"]
@@ -83,9 +83,9 @@ def test_an_unreported_attempt_is_lost_only_when_the_heartbeat_listed_it() -> No
 def test_a_lost_worker_while_killing_ends_the_kill() -> None:
     sim, _ = running(SLEEPY)
     sim.kill()
-    assert sim.state() == S.KILLING
+    assert sim.current() == S.KILLING
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
-    assert sim.state() == S.KILLED
+    assert sim.current() == S.KILLED
     assert sim.runs("nap")[0].state.current == S.KILLED and sim.jobs == []
 
 
@@ -99,7 +99,7 @@ def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing() -> None
     assert sim.ex.revision == revision and sim.jobs == jobs
     assert sim.runs("nap")[0].attempts[0].worker_id == "w1"
     sim.until_done()
-    assert sim.state() == S.SUCCESS
+    assert sim.current() == S.SUCCESS
 
 
 def test_a_duplicate_report_while_retrying_changes_nothing() -> None:
