@@ -60,17 +60,24 @@ _ROUTES = {
 }
 
 
+# How long a kill request waits for the executor to apply it (or to say the execution ended first).
+KILL_WAIT = 5.0
+
+
 def _endpoint(action: Action) -> Callable[..., Requested]:
     def endpoint(
         execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
         api: Annotated[Backends, Depends(backends)],
     ) -> Requested:
         try:
-            execution = control.request(api.kafka, api.producer, action, execution_id)
+            found = control.request(api.kafka, api.producer, action, execution_id)
+            if action == Action.KILL:  # a kill that came too late is answered as such, never dropped silently
+                control.check_kill(found, control.outcome(api.kafka, found, timeout=KILL_WAIT))
         except UnknownExecution as exc:
             raise NotFound(str(exc)) from exc
         except Refused as exc:
             raise Conflict(str(exc)) from exc
+        execution = found.execution
         return Requested(
             execution_id=execution.id,
             namespace=execution.namespace,

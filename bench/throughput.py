@@ -1,4 +1,4 @@
-"""Conveyor's throughput and latency benchmark: the numbers the README quotes.
+"""Conveyor's throughput and latency benchmark: the numbers docs/benchmarks.md quotes.
 
     .venv/bin/python bench/throughput.py --workers 2            # on CONVEYOR_KAFKA_BOOTSTRAP/_ELASTICSEARCH_URL
     .venv/bin/python bench/throughput.py --workers 2 --local    # on fresh servers of its own
@@ -154,10 +154,10 @@ class Bench:
 
     def read_final(self, timeout: float) -> None:
         for msg in self._final.consume(5000, timeout):
-            headers = dict(msg.headers() or [])
+            headers = dict(msg.headers)
             if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
                 continue
-            snapshot = json.loads(msg.value() or b"")
+            snapshot = json.loads(msg.value or b"")
             histories = snapshot["state"]["histories"]
             self.ended[snapshot["id"]] = {
                 "state": snapshot["state"]["current"],

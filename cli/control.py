@@ -16,6 +16,7 @@ from collections.abc import Callable
 from conveyor.cli.output import console, err_console, print_json, state_text
 from conveyor.cli.run import execution_table
 from conveyor.common import control
+from conveyor.common.assemble import Assembler
 from conveyor.common.control import Action, ControlError
 from conveyor.common.kafka.follow import Follower
 from conveyor.common.kafka.producer import Producer
@@ -24,6 +25,8 @@ from conveyor.common.model import Execution
 from conveyor.common.settings import KafkaSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+# How long `conveyor kill` waits for the executor to apply the kill (or to tell it came too late).
+KILL_WAIT = 10.0
 
 
 def kill(kafka: KafkaSettings, execution_id: str, *, wait: bool, timeout: float, output: str) -> int:
@@ -57,18 +60,43 @@ def _control(
     follower = Follower(kafka, [Topics.of(kafka).executions]) if wait else None
     try:
         try:
-            execution = control.request(kafka, Producer(kafka), action, execution_id)
+            found = control.request(kafka, Producer(kafka), action, execution_id)
+            execution = found.execution
+            state = execution.state.current.value
+            err_console.print(
+                f"{action} of execution [bold]{execution_id}[/bold] requested (it was {state_text(state)})"
+            )
+            if action == Action.KILL:
+                control.check_kill(found, _applied(kafka, found))
         except ControlError as exc:
             return _refuse(str(exc))
-        state = execution.state.current.value
-        err_console.print(f"{action} of execution [bold]{execution_id}[/bold] requested (it was {state_text(state)})")
         if follower is None:
             return EXIT_OK
         final = _until_ended(follower, execution_id, execution.revision, timeout)
     finally:
         if follower is not None:
             follower.close()
+    if final is not None:
+        final = _whole(kafka, final)
     return _report(final, execution_id, timeout, output, ok=ok)
+
+
+def _applied(kafka: KafkaSettings, found: control.Found) -> Execution | None:
+    after = control.outcome(kafka, found, timeout=KILL_WAIT)
+    if after is None:
+        err_console.print(f"[yellow]the executor has not applied it within {KILL_WAIT:.0f}s[/yellow]")
+    elif not after.state.terminal or after.state.current.value == "KILLED":
+        err_console.print(f"execution {found.execution.id} is {state_text(after.state.current.value)}")
+    return after
+
+
+def _whole(kafka: KafkaSettings, header: Execution) -> Execution:
+    """The ended execution with its task runs (read from `taskruns`)."""
+    parts = Assembler({header.id})
+    parts.header(header.to_json())
+    for raw in control.task_runs(kafka, header.id):
+        parts.task_run(raw)
+    return parts.execution(header.id) or header
 
 
 def _refuse(message: str) -> int:
@@ -82,8 +110,8 @@ def _until_ended(follower: Follower, execution_id: str, after_revision: int, tim
     wanted = execution_id.encode()
     while time.monotonic() < deadline:
         for msg in follower.poll(0.2):
-            value = msg.value()
-            if msg.key() != wanted or value is None:
+            value = msg.value
+            if msg.key != wanted or value is None:
                 continue
             snapshot = Execution.model_validate_json(value)
             if snapshot.revision > after_revision and snapshot.state.terminal:

@@ -9,8 +9,10 @@ from typing import Any
 from rich.live import Live
 
 from conveyor.cli.output import console, err_console, print_json, short, state_text, table
+from conveyor.common.assemble import Assembler
 from conveyor.common.events import LogEntry
 from conveyor.common.kafka.follow import Follower
+from conveyor.common.kafka.lookup import task_runs
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -88,7 +90,7 @@ def submit_and_wait(
     given = {**parse_inputs_json(inputs_json), **parse_input_args(inputs)}
     created = new_execution(flow, given, typed=not raw_inputs)  # InputError -> exit 2 in main
     topics = Topics.of(kafka)
-    follower = Follower(kafka, [topics.executions, topics.logs])
+    follower = Follower(kafka, [topics.executions, topics.taskruns, topics.logs])
     producer = Producer(kafka)
     execution_id = created.execution_id
     try:
@@ -96,7 +98,7 @@ def submit_and_wait(
         producer.flush(30)
         if not quiet:
             err_console.print(f"execution [bold]{execution_id}[/bold] of {flow.namespace}.{flow.id} submitted")
-        final = _follow(follower, execution_id, timeout, live=not quiet and console.is_terminal)
+        final = _follow(kafka, follower, execution_id, timeout, live=not quiet and console.is_terminal)
     finally:
         follower.close()
     if final is None:
@@ -104,40 +106,45 @@ def submit_and_wait(
     return final
 
 
-def _follow(follower: Follower, execution_id: str, timeout: float, live: bool) -> Execution | None:
-    """The execution's snapshots until it ends. A flow retried with CREATE_NEW_EXECUTION ends RETRIED and a
-    new execution (same `originalId`, next `attemptNumber`) takes over: follow it, to the last one."""
+def _follow(
+    kafka: KafkaSettings, follower: Follower, execution_id: str, timeout: float, live: bool
+) -> Execution | None:
+    """The execution, assembled from its headers and task runs, until it ends. A flow retried with
+    CREATE_NEW_EXECUTION ends RETRIED and a new execution (same `originalId`, next `attemptNumber`) takes
+    over: follow it, to the last one."""
     deadline = time.monotonic() + timeout
     current = execution_id
+    parts = Assembler({execution_id})
+    follower_topics = Topics.of(kafka)
     latest: Execution | None = None
     with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
         while time.monotonic() < deadline:
+            changed = False
             for msg in follower.poll(0.2):
-                if (msg.topic() or "").endswith("logs"):
-                    _print_log(msg.value(), current, live)
+                topic, value = msg.topic, msg.value
+                if value is None:
                     continue
-                key, value = msg.key(), msg.value()
-                if key is None or value is None:
-                    continue
-                if key.decode() == current:
-                    snapshot = Execution.model_validate_json(value)
-                    if latest is None or snapshot.revision >= latest.revision:
-                        latest = snapshot
-                        view.update(execution_table(latest), refresh=True)
-                elif latest is not None and latest.state.current == StateType.RETRIED:
-                    successor = Execution.model_validate_json(value)
-                    if _succeeds(successor, latest):
-                        err_console.print(f"retried as execution [bold]{successor.id}[/bold]")
-                        current, latest = successor.id, successor
-                        view.update(execution_table(latest), refresh=True)
-            if latest is not None and latest.state.terminal and latest.state.current != StateType.RETRIED:
-                return latest
+                if topic.endswith("logs"):
+                    _print_log(value, current, live)
+                elif topic.endswith("taskruns"):
+                    changed = parts.task_run(value) == current or changed
+                else:
+                    header = parts.header(value)
+                    changed = changed or header.id == current
+                    retried = parts.header_of(current)
+                    if retried is not None and retried.state.current == StateType.RETRIED:
+                        successor = parts.successor(retried)
+                        if successor is not None:
+                            err_console.print(f"retried as execution [bold]{successor}[/bold]")
+                            current, changed = successor, True
+                            parts.want(successor, task_runs(kafka, follower_topics.taskruns, successor))
+            if changed:
+                latest = parts.execution(current)
+                if latest is not None:
+                    view.update(execution_table(latest), refresh=True)
+            if latest is not None and latest.state.current != StateType.RETRIED and parts.complete(current):
+                return parts.execution(current)
     return None
-
-
-def _succeeds(candidate: Execution, retried: Execution) -> bool:
-    root = retried.original_id or retried.id
-    return candidate.original_id == root and candidate.metadata.attempt_number == retried.metadata.attempt_number + 1
 
 
 def _print_log(raw: bytes | None, execution_id: str, live: bool) -> None:

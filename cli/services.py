@@ -2,7 +2,7 @@
 
 Each one first serves its metrics and health endpoint (when `CONVEYOR_METRICS_PORT` is set, see
 `common/observability.py`), then checks that Kafka accepts its credentials and that the topics are as
-DESIGN.md says (`common/kafka/verify.py`), and fails with a clear message otherwise.
+docs/architecture.md says (`common/kafka/verify.py`), and fails with a clear message otherwise.
 """
 
 from __future__ import annotations

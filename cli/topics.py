@@ -1,5 +1,5 @@
 """`conveyor topics create|describe`: Conveyor's Kafka topics with the partitions, replication factor and
-cleanup policies of DESIGN.md, and what the cluster actually holds.
+cleanup policies of docs/architecture.md, and what the cluster actually holds.
 
 Both print one row per topic (partitions, replication factor, cleanup policy, and what is wrong with it)
 and exit 1 when a topic is missing or wrong: services refuse to start on such topics (`verify.py`).

@@ -6,31 +6,39 @@ record, never behind it as Elasticsearch may be). What cannot be done is refused
 state: killing an execution that has ended, restarting one that is not FAILED or KILLED. Otherwise
 `KillRequested` / `RestartRequested` goes to `execution-events`.
 
-Restart: the executor forgot the execution when it ended. Its final snapshot carries the pinned flow
-definition (header `conveyor.flow`); `RestartRequested` carries both, and the executor rebuilds the
-execution's working state from them (`executor.restart`).
+Requests go to the control topic, which the executor reads before the events of its partitions. A kill is
+followed to its outcome (`outcome`): the execution KILLING, or an end reached first (`KillTooLate`).
+
+Restart: the executor forgot the execution when it ended. Its final header carries the pinned flow
+definition (header `conveyor.flow`); `RestartRequested` carries both and the task-run count, its task runs
+follow in `RestoreTaskRuns` chunks read from `taskruns`, and the executor rebuilds the execution's working
+state from them (`executor.restore`, `executor.restart`).
 
 ControlError (ConveyorError)
 ├── UnknownExecution    no execution with that id (the CLI exits 2, the API answers 404)
 └── Refused             the execution's state does not allow it (the CLI exits 2, the API answers 409)
+    └── KillTooLate     it ended before the kill was applied (the same)
 Kafka being unreachable raises `KafkaError` (the CLI exits 3, the API answers 503).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from conveyor.common.errors import ConveyorError
-from conveyor.common.events import FLOW_HEADER, KillRequested, RestartRequested
+from conveyor.common.events import FLOW_HEADER, KillRequested, RestartRequested, RestoreTaskRuns, TaskRunChange
 from conveyor.common.kafka import lookup
+from conveyor.common.kafka.follow import Follower
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
-from conveyor.common.model import Execution
+from conveyor.common.model import Execution, TaskRun
 from conveyor.common.settings import KafkaSettings
-from conveyor.common.state import RESTARTABLE
+from conveyor.common.state import RESTARTABLE, StateType
 
 
 class Action(StrEnum):
@@ -50,8 +58,26 @@ class Refused(ControlError):
     pass
 
 
-def latest_execution(kafka: KafkaSettings, execution_id: str) -> tuple[Execution, dict[str, Any] | None]:
-    """The execution's latest snapshot and, once it has ended, its pinned flow definition."""
+class KillTooLate(Refused):
+    """The kill reached the executor after the execution had ended (the CLI exits 2, the API answers 409)."""
+
+
+# Task runs brought back for a restart travel in chunks of about this many bytes of JSON.
+CHUNK_BYTES = 64_000
+
+
+@dataclass(frozen=True)
+class Found:
+    """An execution's latest header, with its pinned flow once it has ended, and where the header is."""
+
+    execution: Execution
+    flow: dict[str, Any] | None
+    partition: int
+    offset: int
+
+
+def latest_execution(kafka: KafkaSettings, execution_id: str) -> Found:
+    """The execution's latest header and, once it has ended, its pinned flow definition."""
     record = lookup.latest(kafka, Topics.of(kafka).executions, execution_id)
     if record is None:
         raise UnknownExecution(
@@ -59,17 +85,21 @@ def latest_execution(kafka: KafkaSettings, execution_id: str) -> tuple[Execution
         )
     execution = Execution.model_validate_json(record.value)
     raw_flow = record.headers.get(FLOW_HEADER)
-    return execution, json.loads(raw_flow) if raw_flow else None
+    return Found(execution, json.loads(raw_flow) if raw_flow else None, record.partition, record.offset)
 
 
-def kill_event(execution: Execution, _: dict[str, Any] | None) -> bytes:
+def kill_events(_: KafkaSettings, found: Found) -> list[bytes]:
+    execution = found.execution
     state = execution.state.current
     if state.terminal:
         raise Refused(f"execution {execution.id} has already ended {state.value}: there is nothing to kill")
-    return KillRequested(execution_id=execution.id).to_json()
+    return [KillRequested(execution_id=execution.id).to_json()]
 
 
-def restart_event(execution: Execution, flow: dict[str, Any] | None) -> bytes:
+def restart_events(kafka: KafkaSettings, found: Found) -> list[bytes]:
+    """The restart request, then the execution's task runs (read from `taskruns`) in chunks that keep every
+    record under the bound."""
+    execution, flow = found.execution, found.flow
     state = execution.state.current
     if state not in RESTARTABLE:
         what = "it has not ended" if not state.terminal else "it did not fail"
@@ -78,20 +108,77 @@ def restart_event(execution: Execution, flow: dict[str, Any] | None) -> bytes:
         )
     if flow is None:
         raise Refused(f"execution {execution.id}: its final snapshot carries no flow definition to restart with")
-    return RestartRequested(execution_id=execution.id, execution=execution, flow=flow).to_json()
+    runs = [TaskRunChange.model_validate_json(raw).task_run for raw in task_runs(kafka, execution.id)]
+    if len(runs) < execution.task_run_count:
+        raise Refused(
+            f"execution {execution.id}: {len(runs)} of its {execution.task_run_count} task runs found on "
+            f"{Topics.of(kafka).taskruns}: cannot restart it"
+        )
+    restart = RestartRequested(execution_id=execution.id, execution=execution, flow=flow, task_run_count=len(runs))
+    out = [restart.to_json()]
+    for chunk in _chunks(runs):
+        out.append(RestoreTaskRuns(execution_id=execution.id, restart_id=restart.event_id, task_runs=chunk).to_json())
+    return out
 
 
-EVENTS: dict[Action, Callable[[Execution, dict[str, Any] | None], bytes]] = {
-    Action.KILL: kill_event,
-    Action.RESTART: restart_event,
+def task_runs(kafka: KafkaSettings, execution_id: str) -> list[bytes]:
+    """The latest `taskruns` record of each task run of the execution."""
+    return lookup.task_runs(kafka, Topics.of(kafka).taskruns, execution_id)
+
+
+def _chunks(runs: list[TaskRun]) -> list[list[TaskRun]]:
+    chunks: list[list[TaskRun]] = []
+    size = CHUNK_BYTES
+    for run in runs:
+        length = len(run.to_json())
+        if size + length > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(run)
+        size += length
+    return chunks
+
+
+EVENTS: dict[Action, Callable[[KafkaSettings, Found], list[bytes]]] = {
+    Action.KILL: kill_events,
+    Action.RESTART: restart_events,
 }
 
 
-def request(kafka: KafkaSettings, producer: Producer, action: Action, execution_id: str) -> Execution:
-    """Look the execution up, refuse (`ControlError`) or send the request and wait for its delivery.
-    Answers the snapshot the request was made on: its state is the one the execution was in."""
-    execution, flow = latest_execution(kafka, execution_id)
-    event = EVENTS[action](execution, flow)
-    producer.send(Topics.of(kafka).execution_events, execution_id, event)
+def request(kafka: KafkaSettings, producer: Producer, action: Action, execution_id: str) -> Found:
+    """Look the execution up, refuse (`ControlError`) or send the request on the control topic and wait for
+    its delivery. Answers what the request was made on: the execution's header and where it was read."""
+    found = latest_execution(kafka, execution_id)
+    for event in EVENTS[action](kafka, found):
+        producer.send(Topics.of(kafka).control, execution_id, event)
     producer.flush(30)
-    return execution
+    return found
+
+
+def outcome(kafka: KafkaSettings, found: Found, timeout: float = 10.0) -> Execution | None:
+    """The execution's first header after the one the request was made on (None if none came in `timeout`):
+    KILLING or KILLED once a kill is applied, RESTARTED/RUNNING once a restart is, or an end reached before
+    the request was applied (`KillTooLate` says so for a kill)."""
+    topic = Topics.of(kafka).executions
+    follower = Follower(kafka, [], partitions={(topic, found.partition): found.offset + 1})
+    wanted = found.execution.id.encode()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for msg in follower.poll(0.2):
+                value = msg.value
+                if msg.key == wanted and value is not None:
+                    header = Execution.model_validate_json(value)
+                    if header.revision > found.execution.revision:
+                        return header
+    finally:
+        follower.close()
+    return None
+
+
+def check_kill(found: Found, after: Execution | None) -> None:
+    """Raise `KillTooLate` if the execution ended otherwise before the kill was applied."""
+    if after is not None and after.state.terminal and after.state.current != StateType.KILLED:
+        raise KillTooLate(
+            f"execution {found.execution.id} ended {after.state.current.value} before the kill was applied"
+        )

@@ -58,12 +58,24 @@ class KillRequested(_Event):
 
 class RestartRequested(_Event):
     """Restart a FAILED or KILLED execution. The executor forgets an execution when it ends, so the request
-    carries the execution's final snapshot and its pinned flow definition (read by the CLI from the
-    `executions` topic, see `FLOW_HEADER`); the executor rebuilds its working state from them."""
+    carries the execution's final header and its pinned flow definition (read by the CLI from the
+    `executions` topic, see `FLOW_HEADER`), and its `taskRunCount` task runs follow in `RestoreTaskRuns`
+    events (read from the `taskruns` topic), in chunks that keep every record small; the executor rebuilds
+    its working state from them, then restarts it (`executor.restore`). A request whose `execution` holds
+    its task runs (`taskRunList`) needs no chunks."""
 
     kind: Literal["RestartRequested"] = "RestartRequested"
     execution: Execution | None = None
     flow: dict[str, Any] | None = None
+    task_run_count: int = 0
+
+
+class RestoreTaskRuns(_Event):
+    """Task runs of an ended execution that a `RestartRequested` brings back (on the same topic, after it)."""
+
+    kind: Literal["RestoreTaskRuns"] = "RestoreTaskRuns"
+    restart_id: str  # the event id of the RestartRequested these belong to
+    task_runs: list[TaskRun]
 
 
 class WorkerLost(_Event):
@@ -97,7 +109,7 @@ class Heartbeat(Model):
 
 
 Event = Annotated[
-    ExecutionCreated | TaskResult | KillRequested | RestartRequested | WorkerLost | TimerFired,
+    ExecutionCreated | TaskResult | KillRequested | RestartRequested | RestoreTaskRuns | WorkerLost | TimerFired,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -155,12 +167,3 @@ class Timer(Model):
     # What the timer is for: e.g. "retry" with the task run id in `ref`.
     purpose: str
     ref: str | None = None
-
-
-class ExecutorState(Model):
-    """The executor's working state for one execution (the compacted `executor-state` topic)."""
-
-    execution: Execution
-    flow: dict[str, Any]
-    applied: list[str] = []  # the most recent applied event ids, to drop duplicates
-    timers: list[Timer] = []

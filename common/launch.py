@@ -21,6 +21,8 @@ def new_execution(
     labels: dict[str, str] | None = None,
     now: datetime | None = None,
     typed: bool = True,
+    execution_id: str | None = None,
+    event_id: str | None = None,
 ) -> ExecutionCreated:
     """The creation event of a new execution; inputs are checked (raises `InputError`) unless `typed=False`,
     which passes them through as given (the reference's "raw" inputs)."""
@@ -28,7 +30,7 @@ def new_execution(
     inputs = parse_inputs(flow, raw_inputs or {}) if typed else dict(raw_inputs or {})
     all_labels = {**flow.labels, **(labels or {})}
     execution = Execution(
-        id=new_id(),
+        id=execution_id or new_id(),
         namespace=flow.namespace,
         flow_id=flow.id,
         flow_revision=flow.revision,
@@ -38,4 +40,6 @@ def new_execution(
         metadata=ExecutionMetadata(attempt_number=1, original_created_date=now),
     )
     flow_json = flow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
-    return ExecutionCreated(execution_id=execution.id, execution=execution, flow=flow_json)
+    return ExecutionCreated(
+        event_id=event_id or new_id(), execution_id=execution.id, execution=execution, flow=flow_json
+    )

@@ -70,6 +70,8 @@ class Execution(Model):
     metadata: ExecutionMetadata = ExecutionMetadata()
     # Rises by one with every change the executor publishes: the external version in Elasticsearch.
     revision: int = 0
+    # How many task runs the execution has (the `executions` topic carries the execution without them).
+    task_run_count: int = 0
 
     def task_run(self, task_run_id: str) -> TaskRun:
         for tr in self.task_run_list:

@@ -157,8 +157,16 @@ def _render_again(ctx: Context, value: Any) -> Any:
     return _compile(value).render(ctx.get_all())
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+# The context key that pins `now()`: the executor renders with its decision's clock, so that a decision is
+# reproducible; without it (a worker rendering a task's properties) `now()` is the wall clock.
+NOW_KEY = "_now"
+
+
+@pass_context
+def _now(ctx: Context) -> str:
+    pinned = ctx.get(NOW_KEY)
+    when = pinned if isinstance(pinned, datetime) else datetime.now(UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # Java date patterns (the reference's `date` filter) to strftime, longest first.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from enum import StrEnum
+from random import Random
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -24,7 +24,7 @@ class _Retry(Spec):
     warning_on_retry: bool = False
     behavior: RetryBehavior = RetryBehavior.RETRY_FAILED_TASK
 
-    def delay(self, attempts_done: int) -> timedelta:  # pragma: no cover - overridden
+    def delay(self, attempts_done: int, rand: Random) -> timedelta:  # pragma: no cover - overridden
         raise NotImplementedError
 
 
@@ -32,7 +32,7 @@ class ConstantRetry(_Retry):
     type: Literal["constant"]
     interval: Duration
 
-    def delay(self, attempts_done: int) -> timedelta:
+    def delay(self, attempts_done: int, rand: Random) -> timedelta:
         return self.interval
 
 
@@ -42,7 +42,7 @@ class ExponentialRetry(_Retry):
     max_interval: Duration
     delay_factor: float = 2.0
 
-    def delay(self, attempts_done: int) -> timedelta:
+    def delay(self, attempts_done: int, rand: Random) -> timedelta:
         grown = self.interval * (self.delay_factor ** max(attempts_done - 1, 0))
         return min(grown, self.max_interval)
 
@@ -52,9 +52,9 @@ class RandomRetry(_Retry):
     min_interval: Duration
     max_interval: Duration
 
-    def delay(self, attempts_done: int) -> timedelta:
+    def delay(self, attempts_done: int, rand: Random) -> timedelta:
         low, high = self.min_interval.total_seconds(), self.max_interval.total_seconds()
-        return timedelta(seconds=random.uniform(low, high))
+        return timedelta(seconds=rand.uniform(low, high))
 
 
 Retry = Annotated[ConstantRetry | ExponentialRetry | RandomRetry, Field(discriminator="type")]

@@ -44,31 +44,66 @@ def _default_es_url() -> str:
 
 
 class KafkaSettings(BaseSettings):
+    """Kafka: where the brokers are, how to reach them (TLS, SASL), and the topics Conveyor creates."""
+
     # hide_input_in_errors: a validation error must never echo the raw input, which holds the password.
     model_config = SettingsConfigDict(
         env_prefix="CONVEYOR_KAFKA_", frozen=True, extra="ignore", hide_input_in_errors=True
     )
 
-    bootstrap: str = Field(default_factory=_default_bootstrap)
-    topic_prefix: str = "conveyor."
-    # Partitions of the topics Conveyor creates; the executor and worker groups scale up to this.
-    partitions: int = Field(default=6, ge=1)
-    replication_factor: int = Field(default=1, ge=1)
-    # How long the broker holds a consumer's fetch when there is nothing new (it answers as soon as there
-    # is): longer means fewer empty fetches from idle consumers, a cost to the broker.
-    fetch_wait_ms: int = Field(default=100, ge=0)
-    # How long a starting service waits for `conveyor topics create` (run by a Job or a one-shot container).
-    topics_timeout: float = Field(default=60.0, ge=0)
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: str | None = None
-    ssl_certificate_location: str | None = None
-    ssl_key_location: str | None = None
-    ssl_key_password: SecretStr | None = None
-    # Check that the broker's certificate names the host we connect to (turn off only for testing).
-    ssl_endpoint_identification: bool = True
+    bootstrap: str = Field(
+        default_factory=_default_bootstrap,
+        description="Kafka bootstrap servers (`host:port,...`). Unset: the local stack `conveyor up` started, "
+        "else `127.0.0.1:9092`.",
+    )
+    topic_prefix: str = Field(default="conveyor.", description="Prefix of every topic name.")
+    partitions: int = Field(
+        default=6,
+        ge=1,
+        description="Partitions of the topics `conveyor topics create` makes; the executor and worker groups "
+        "scale up to this. Pick a multiple of the worker counts you scale between.",
+    )
+    replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas of the topics `conveyor topics create` makes; a topic with fewer is a warning at "
+        "start-up.",
+    )
+    fetch_wait_ms: int = Field(
+        default=100,
+        ge=0,
+        description="How long (ms) the broker holds a consumer's fetch when there is nothing new (it answers as "
+        "soon as there is): longer means fewer empty fetches from idle consumers, a cost to the broker.",
+    )
+    topics_timeout: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long (s) a starting service waits for missing topics (`conveyor topics create` run by "
+        "a Job or a one-shot container) before it refuses to start.",
+    )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="How clients reach the brokers (case-insensitive)."
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None,
+        description="SASL mechanism; required with `SASL_SSL`/`SASL_PLAINTEXT` (`scram_sha_512` is accepted too).",
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user; required with `SASL_*`.")
+    sasl_password: SecretStr | None = Field(default=None, description="SASL password; required with `SASL_*`.")
+    ssl_ca_location: str | None = Field(
+        default=None, description="CA certificate file (PEM) for the brokers' certificates; with `SSL`/`SASL_SSL`."
+    )
+    ssl_certificate_location: str | None = Field(
+        default=None, description="Client certificate file (PEM) for mutual TLS; with `SSL`/`SASL_SSL`."
+    )
+    ssl_key_location: str | None = Field(
+        default=None, description="Client private key file (PEM) for mutual TLS; with `SSL`/`SASL_SSL`."
+    )
+    ssl_key_password: SecretStr | None = Field(default=None, description="Password of the client private key.")
+    ssl_endpoint_identification: bool = Field(
+        default=True,
+        description="Check that the broker's certificate names the host we connect to (turn off only for testing).",
+    )
 
     @field_validator("security_protocol", mode="before")
     @classmethod
@@ -148,19 +183,27 @@ def check_kafka_security(settings: KafkaSettings) -> None:
 
 
 class ElasticsearchSettings(BaseSettings):
+    """Elasticsearch: where the indexer writes and the queries (CLI, API) read."""
+
     model_config = SettingsConfigDict(
         env_prefix="CONVEYOR_ELASTICSEARCH_", frozen=True, extra="ignore", hide_input_in_errors=True
     )
 
-    url: str = Field(default_factory=_default_es_url)
-    index_prefix: str = "conveyor"
-    username: str | None = None
-    password: SecretStr | None = None
-    api_key: SecretStr | None = None
-    ca_certs: str | None = None
-    # Check the server's certificate (against `ca_certs`, else the system's CAs); off only for testing.
-    verify_certs: bool = True
-    request_timeout: float = 30.0
+    url: str = Field(
+        default_factory=_default_es_url,
+        description="Elasticsearch URL (`http://` or `https://`). Unset: the local stack `conveyor up` started, "
+        "else `http://127.0.0.1:9200`.",
+    )
+    index_prefix: str = Field(default="conveyor", description="Prefix of every index, template and alias.")
+    username: str | None = Field(default=None, description="Basic-auth user (not together with an API key).")
+    password: SecretStr | None = Field(default=None, description="Basic-auth password.")
+    api_key: SecretStr | None = Field(default=None, description="API key (not together with basic auth).")
+    ca_certs: str | None = Field(default=None, description="CA certificate file (PEM) of an `https://` URL.")
+    verify_certs: bool = Field(
+        default=True,
+        description="Check the server's certificate (against `CA_CERTS`, else the system's CAs); off only for testing.",
+    )
+    request_timeout: float = Field(default=30.0, description="Timeout (s) of one Elasticsearch request.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ElasticsearchSettings:
@@ -171,35 +214,56 @@ class ElasticsearchSettings(BaseSettings):
 
 
 class ExecutorSettings(BaseSettings):
+    """The executor service (`conveyor executor`)."""
+
     model_config = SettingsConfigDict(env_prefix="CONVEYOR_EXECUTOR_", frozen=True, extra="ignore")
 
-    batch_size: int = 500
-    poll_timeout: float = 0.1
-    # Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.
-    transactions: bool = True
-    # A worker whose last heartbeat is older than this (seconds) is lost: its running attempts of the
-    # executions this executor owns end FAILED and run again as new attempts. Workers beat every 3 s.
-    worker_timeout: float = Field(default=15.0, gt=0)
+    batch_size: int = Field(default=500, description="Most events the executor consumes and decides in one batch.")
+    poll_timeout: float = Field(
+        default=0.1, description="Longest wait (s) for events in one poll (never past the next due timer)."
+    )
+    transactions: bool = Field(
+        default=True,
+        description="Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.",
+    )
+    worker_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        description="A worker whose last heartbeat is older than this (s) is lost: its running attempts of the "
+        "executions this executor owns end FAILED and run again as new attempts. Workers beat every 3 s.",
+    )
 
 
 class WorkerSettings(BaseSettings):
+    """The worker service (`conveyor worker`)."""
+
     model_config = SettingsConfigDict(env_prefix="CONVEYOR_WORKER_", frozen=True, extra="ignore")
 
-    concurrency: int = 8
-    worker_id: str | None = None
-    poll_timeout: float = 0.1
-    # How long running attempts may take to finish after SIGTERM before they are abandoned.
-    drain_seconds: float = 30.0
-    # An attempt still running after this long is reported RUNNING; one that ends sooner is reported once,
-    # with its start date (fewer events for quick tasks). 0 reports every attempt RUNNING as it starts.
-    running_report_delay: float = Field(default=0.1, ge=0)
+    concurrency: int = Field(default=8, description="Attempts one worker runs at once.")
+    worker_id: str | None = Field(
+        default=None, description="The worker id recorded on attempts and heartbeats. Unset: `host-pid-random`."
+    )
+    poll_timeout: float = Field(default=0.1, description="Longest wait (s) for jobs in one poll.")
+    drain_seconds: float = Field(
+        default=30.0,
+        description="How long (s) running attempts may take to finish after SIGTERM before they are handed back.",
+    )
+    running_report_delay: float = Field(
+        default=0.1,
+        ge=0,
+        description="An attempt still running after this long (s) is reported RUNNING; one that ends sooner is "
+        "reported once, with its start date (fewer events for quick tasks). 0 reports every attempt RUNNING as it "
+        "starts.",
+    )
 
 
 class IndexerSettings(BaseSettings):
+    """The indexer service (`conveyor indexer`): how it batches its writes to Elasticsearch."""
+
     model_config = SettingsConfigDict(env_prefix="CONVEYOR_INDEXER_", frozen=True, extra="ignore")
 
-    batch_size: int = 2000
-    flush_interval: float = 0.5
+    batch_size: int = Field(default=2000, description="Most messages in one Elasticsearch bulk.")
+    flush_interval: float = Field(default=0.5, description="Longest time (s) a message waits for its bulk.")
 
 
 class MetricsSettings(BaseSettings):
@@ -207,12 +271,19 @@ class MetricsSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="CONVEYOR_METRICS_", frozen=True, extra="ignore")
 
-    # Off when unset (several services share one host locally); the container image sets 9400.
-    # 0 picks a free port, logged at start-up.
-    port: int | None = Field(default=None, ge=0, le=65535)
-    host: str = "127.0.0.1"
-    # /healthz fails once the service's Kafka loop has not polled for this long (a stuck process).
-    stall_seconds: float = Field(default=120.0, gt=0)
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of `/metrics`, `/healthz` and `/readyz`. Off when unset or empty (several services "
+        "share one host locally); the container image sets 9400. 0 picks a free port, logged at start-up.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the metrics endpoint listens on.")
+    stall_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="`/healthz` fails once the service's Kafka loop has not polled for this long (s): a stuck process.",
+    )
 
     @field_validator("port", mode="before")
     @classmethod

@@ -1,8 +1,8 @@
 """States of executions, task runs and attempts, and the one table of legal transitions.
 
-The states and their meaning are the reference's (`shared/reference/executions-and-states.md`,
-`task-runs.md`). An illegal transition is a bug: `State.to` raises `IllegalTransition`, it never
-silently applies it.
+The states and their meaning are the reference's (Kestra's documentation of executions, states and
+task runs; summarised in docs/architecture.md). An illegal transition is a bug: `State.to` raises
+`IllegalTransition`, it never silently applies it.
 """
 
 from __future__ import annotations

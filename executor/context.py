@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.common.flow import Flow
-from conveyor.common.model import Execution, TaskRun
-from conveyor.common.state import StateType
+from conveyor.common.model import Attempt, Execution, TaskRun
 from conveyor.common.tasks.base import Task
-from conveyor.executor.tree import RunIndex
+from conveyor.executor.plan import Plan, Reads
+from conveyor.executor.state import ExecutionState
 
 
 def _iso(value: Any) -> str | None:
@@ -17,7 +17,8 @@ def _iso(value: Any) -> str | None:
     return str(value.isoformat().replace("+00:00", "Z"))
 
 
-def base_context(execution: Execution, flow: Flow, index: RunIndex) -> dict[str, Any]:
+def base_context(execution: Execution, flow: Flow) -> dict[str, Any]:
+    """The part of every context that is the execution's and the flow's, not a task run's (small)."""
     ctx: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
         "execution": {
@@ -26,43 +27,54 @@ def base_context(execution: Execution, flow: Flow, index: RunIndex) -> dict[str,
             "originalId": execution.original_id or execution.id,
             "state": execution.state.current.value,
         },
-        "outputs": index.outputs_tree(),
         "vars": flow.variables,
         "labels": {**flow.labels, **{label.key: label.value for label in execution.labels}},
     }
     if flow.inputs:
         ctx["inputs"] = input_values(execution, flow)
-    errors = error_logs(execution)
-    if errors:
-        ctx["_errorLogs"] = errors
     return ctx
 
 
-# At most this many entries of `errorLogs()` travel in a job's context (the most recent ones).
-ERROR_LOGS_SHOWN = 100
+def error_entry(execution_id: str, run: TaskRun, number: int, attempt: Attempt) -> dict[str, Any]:
+    """What `errorLogs()` shows of a failed attempt: the ERROR line its worker logged."""
+    return {
+        "executionId": execution_id,
+        "taskId": run.task_id,
+        "taskRunId": run.id,
+        "attemptNumber": number,
+        "level": "ERROR",
+        "message": attempt.error,
+        "timestamp": _iso(attempt.state.end_date),
+    }
 
 
-def error_logs(execution: Execution) -> list[dict[str, Any]]:
-    """What `errorLogs()` returns: one ERROR line per failed attempt with a message, oldest first.
+def outputs_for(state: ExecutionState, plan: Plan, run: TaskRun | None, reads: Reads) -> dict[str, Any]:
+    """The `outputs` variable as `run` sees it: `outputs[taskId]`, nested by value path inside loops.
 
-    The executor does not read the logs topic; a failed attempt's message is the line its worker logged."""
-    lines = []
-    for run in execution.task_run_list:
-        for number, attempt in enumerate(run.attempts, start=1):
-            if attempt.state.current != StateType.FAILED or not attempt.error:
-                continue
-            lines.append(
-                {
-                    "executionId": execution.id,
-                    "taskId": run.task_id,
-                    "taskRunId": run.id,
-                    "attemptNumber": number,
-                    "level": "ERROR",
-                    "message": attempt.error,
-                    "timestamp": _iso(attempt.state.end_date),
-                }
-            )
-    return lines[-ERROR_LOGS_SHOWN:]
+    Only the tasks in `reads` (None: every task, whole). Of a task whose every read follows `run`'s own
+    iterations (`outputs.x[taskrun.value]`, `currentEachOutput(outputs.x)`), only the runs of those
+    iterations. So a context holds what its task can read, not the whole execution."""
+    path = state.value_path(run) if run is not None else ()
+    tree: dict[str, Any] = {}
+    for name in [n for n in state.by_task if reads is None or n in reads]:
+        own = reads is not None and reads[name] and run is not None
+        prefix = path[: plan.shared_loops(name, run.task_id)] if own and run is not None else ()
+        for other in state.under(name, prefix):
+            if other.outputs:
+                _place(tree, name, state.value_path(other), other.outputs)
+    return tree
+
+
+def _place(tree: dict[str, Any], name: str, path: tuple[str, ...], outputs: dict[str, Any]) -> None:
+    if not path:
+        tree[name] = outputs
+        return
+    node = tree.setdefault(name, {})
+    if not isinstance(node, dict):
+        return
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+    node[path[-1]] = outputs
 
 
 def input_values(execution: Execution, flow: Flow) -> dict[str, Any]:
@@ -89,10 +101,10 @@ def taskrun_variable(run: TaskRun, attempts_count: int) -> dict[str, Any]:
     return variable
 
 
-def parents_variable(run: TaskRun, index: RunIndex) -> list[dict[str, Any]]:
+def parents_variable(run: TaskRun, state: ExecutionState) -> list[dict[str, Any]]:
     """Nearest first; an ancestor counts only if it has a value or outputs."""
     parents = []
-    for ancestor in index.ancestors(run):
+    for ancestor in state.ancestors(run):
         if ancestor.value is None and not ancestor.outputs:
             continue
         entry: dict[str, Any] = {"taskrun": {"value": ancestor.value}}
@@ -103,14 +115,26 @@ def parents_variable(run: TaskRun, index: RunIndex) -> list[dict[str, Any]]:
 
 
 def run_context(
-    base: dict[str, Any], run: TaskRun, task: Task, index: RunIndex, attempts_count: int | None = None
+    base: dict[str, Any],
+    state: ExecutionState,
+    plan: Plan,
+    run: TaskRun,
+    task: Task,
+    attempts_count: int | None = None,
+    *,
+    everything: bool = False,
 ) -> dict[str, Any]:
+    """A task run's context: `base`, plus the outputs it can read (`everything`: all of them), its
+    `taskrun`, `task`, `parents` and, if it calls `errorLogs()`, the execution's latest errors."""
     ctx = dict(base)
+    ctx["outputs"] = outputs_for(state, plan, run, None if everything else plan.reads(task))
+    if state.errors and (everything or plan.reads_errors(task)):
+        ctx["_errorLogs"] = list(state.errors)
     count = attempts_count if attempts_count is not None else len(run.attempts)
     ctx["taskrun"] = taskrun_variable(run, count)
     # `{{ task.type }}` is the canonical type name, also when the flow uses an older alias.
     ctx["task"] = {"id": task.id, "type": type(task).canonical_type() if type(task).type_names else task.type}
-    parents = parents_variable(run, index)
+    parents = parents_variable(run, state)
     if parents:
         ctx["parents"] = parents
         ctx["parent"] = parents[0]

@@ -1,15 +1,23 @@
-"""The executor's functional core: `decide(execution, flow, event, now, timers) -> Decision`.
+"""The executor's functional core: `decide(state, plan, event, env) -> Decision`.
 
-No I/O happens here. Every flow semantic (sequence, flowables, retries, allowFailure/allowWarning,
-error branches, kill) is a rule applied to a working copy of the execution; the Kafka shell
-(`executor.service`) publishes what the decision says: the new snapshot, the task runs that changed,
-worker jobs, kill signals, timers and log lines.
+No I/O happens here, and nothing is drawn from the world but through `env` (the clock, ids, randomness):
+the same state, plan, event and env give the same decision. Every flow semantic (sequence, flowables,
+retries, allowFailure/allowWarning, error branches, kill) is a rule applied to the execution's working
+state (`executor.state`), changed in place; the rules work through the interface of `executor.rules`.
+The Kafka shell (`executor.service`) publishes what the decision says: the header, the task runs that
+changed, worker jobs, kill signals, timers and log lines.
+
+The work of one event follows what it changes: a task run is found by id or by (parent, task, value), a
+loop steps only the iterations with a change beneath them (`Loop.dirty`), and a worker job carries only
+the outputs its task can read (`executor.context.outputs_for`). What scans every task run happens once
+per execution at most: a kill, a restart, the end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from random import Random
 from typing import Any
 
 from conveyor.common.errors import RenderError
@@ -26,128 +34,123 @@ from conveyor.common.events import (
     WorkerLost,
 )
 from conveyor.common.flow import Flow
-from conveyor.common.ids import new_id
+from conveyor.common.limits import MAX_RECORD_BYTES
 from conveyor.common.model import Attempt, Execution, TaskRun
-from conveyor.common.render import render_value
-from conveyor.common.retry import RetryBehavior
+from conveyor.common.render import NOW_KEY, render_value
+from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.executor import flow_retry, flowables, lost, restart
-from conveyor.executor.context import base_context, run_context
-from conveyor.executor.tree import RunIndex
+from conveyor.executor.context import base_context, error_entry, outputs_for, run_context
+from conveyor.executor.env import Env
+from conveyor.executor.plan import Plan
+from conveyor.executor.state import ExecutionState, worst
 
 S = StateType
 # How long the executor waits for workers to confirm a kill before it ends the kill itself.
 KILL_GRACE = timedelta(seconds=20)
-# Precedence when a parent's state is computed from its children's.
-SEVERITY = {S.SUCCESS: 0, S.SKIPPED: 0, S.WARNING: 1, S.PAUSED: 2, S.FAILED: 3, S.KILLED: 4}
 
-
-def worst(a: StateType, b: StateType) -> StateType:
-    return a if SEVERITY.get(a, 0) >= SEVERITY.get(b, 0) else b
+__all__ = ["KILL_GRACE", "Decision", "decide", "worst"]
 
 
 @dataclass
 class Decision:
-    execution: Execution
+    state: ExecutionState
     jobs: list[WorkerJob] = field(default_factory=list)
+    # Each job's JSON, made once (its size was checked against the record bound).
+    encoded_jobs: list[bytes] = field(default_factory=list)
     kills: list[str] = field(default_factory=list)
+    # Timers this decision armed (the execution's timers are `state.timers`).
     timers: list[Timer] = field(default_factory=list)
     changed: list[TaskRun] = field(default_factory=list)
     logs: list[LogEntry] = field(default_factory=list)
     # New executions to create (flow-level retry, CREATE_NEW_EXECUTION), produced to execution-events.
     executions: list[ExecutionCreated] = field(default_factory=list)
+    # Whether anything changed: the header (with its new revision) is to be published.
+    header_changed: bool = False
+
+    @property
+    def execution(self) -> Execution:
+        """The execution's header (without its task runs)."""
+        return self.state.header
 
     @property
     def ended(self) -> bool:
-        return self.execution.state.terminal
+        return self.state.header.state.terminal
 
 
-def decide(
-    execution: Execution | None,
-    flow: Flow,
-    event: Event,
-    now: datetime,
-    timers: list[Timer] | None = None,
-    *,
-    owned: bool = False,
-) -> Decision:
-    """`owned`: the caller hands the event over and never reads it again, so a creation's execution may be
-    worked on in place instead of copied (the executor's shell, which decodes each event for this call)."""
-    fresh = False
+def decide(state: ExecutionState | None, plan: Plan, event: Event, env: Env) -> Decision:
+    """Apply `event` to the execution's working state (changed in place; a creation makes it)."""
     if isinstance(event, ExecutionCreated):
-        if execution is not None:  # a duplicate creation: nothing new
-            return Decision(execution, timers=list(timers or []))
-        execution, fresh = event.execution, owned
-    if isinstance(event, RestartRequested) and execution is None:
-        execution = event.execution  # the ended execution's final snapshot, brought back
-    if execution is None:
+        if state is not None:  # a duplicate creation: nothing new
+            return Decision(state)
+        state = ExecutionState.create(event.execution, event.flow)
+    if isinstance(event, RestartRequested) and state is None and event.execution is not None:
+        state = ExecutionState.create(event.execution, event.flow or {})  # brought back whole
+    if state is None:
         raise ValueError(f"no execution {event.execution_id} for {event.kind}")
-    decider = _Decider(execution if fresh else execution.deep_copy(), flow, now, list(timers or []))
+    decider = Decider(state, plan, env)
     decider.apply(event)
     return decider.decision()
 
 
-@dataclass
-class _FlowIndex:
-    """What `decide` looks up in a flow, built once per flow object (read-only: the shell reuses one flow
-    object for the executions of one flow revision)."""
+class Decider:
+    """One decision: implements `executor.rules.Rules` for the rule modules."""
 
-    tasks: dict[str, Task]
-    parents: dict[str, FlowableTask]
-    _task_json: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    def task_json(self, task: Task) -> dict[str, Any]:
-        """The task's JSON for a worker job, dumped once (read-only: a job is serialised as soon as it is made)."""
-        cached = self._task_json.get(task.id)
-        if cached is None:
-            cached = self._task_json[task.id] = task.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return cached
-
-
-# id(flow) -> (flow, index); the flow is held so that its id is not reused while the entry lives.
-_FLOW_INDEXES: dict[int, tuple[Flow, _FlowIndex]] = {}
-FLOW_INDEX_MEMORY = 1024
-
-
-def _flow_index(flow: Flow) -> _FlowIndex:
-    entry = _FLOW_INDEXES.get(id(flow))
-    if entry is not None and entry[0] is flow:
-        return entry[1]
-    tasks = {task.id: task for task in flow.all_tasks()}
-    parents: dict[str, FlowableTask] = {}
-    for task in tasks.values():
-        if isinstance(task, FlowableTask):
-            for children in [*task.child_lists(), task.error_tasks()]:
-                for child in children:
-                    parents[child.id] = task
-    index = _FlowIndex(tasks, parents)
-    if len(_FLOW_INDEXES) >= FLOW_INDEX_MEMORY:
-        _FLOW_INDEXES.pop(next(iter(_FLOW_INDEXES)))
-    _FLOW_INDEXES[id(flow)] = (flow, index)
-    return index
-
-
-class _Decider:
-    def __init__(self, execution: Execution, flow: Flow, now: datetime, timers: list[Timer]) -> None:
-        self.ex = execution  # a copy of the caller's, or one handed over
-        self.flow = flow
-        self.now = now
-        self.timers = timers
-        self.index = RunIndex(self.ex)
-        self.flow_index = _flow_index(flow)
-        self.tasks, self.parents = self.flow_index.tasks, self.flow_index.parents
-        self.out = Decision(self.ex)
+    def __init__(self, state: ExecutionState, plan: Plan, env: Env) -> None:
+        self._state = state
+        self.plan = plan
+        self.env = env
+        self.ex = state.header
+        self.out = Decision(state)
         self.changed: dict[str, TaskRun] = {}
-        self.dirty = False
+        self.header_changed = False
         self.progress = False
         self._base: dict[str, Any] | None = None
 
+    # ---- what the rules read
+    @property
+    def execution(self) -> Execution:
+        return self.ex
+
+    @property
+    def state(self) -> ExecutionState:
+        return self._state
+
+    @property
+    def flow(self) -> Flow:
+        return self.plan.flow
+
+    @property
+    def now(self) -> datetime:
+        return self.env.now
+
+    @property
+    def rand(self) -> Random:
+        return self.env.rand
+
+    @property
+    def killing(self) -> bool:
+        return self.ex.state.current == S.KILLING
+
+    def new_id(self) -> str:
+        return self.env.ids()
+
+    def task(self, task_id: str) -> Task:
+        return self.plan.tasks[task_id]
+
+    def flow_task(self, task_id: str) -> Task | None:
+        return self.plan.tasks.get(task_id)
+
+    def retry_policy(self, task: Task) -> Retry | None:
+        found: Retry | None = task.retry or self.plan.inherited_retry(task)
+        return found
+
     # ---- events
     def apply(self, event: Event) -> None:
+        self._state.remember(event.event_id)
         if isinstance(event, ExecutionCreated):
-            self.ex.state = self.ex.state.to(S.RUNNING, self.now)
-            self.dirty = True
+            self.set_execution_state(S.RUNNING)
         elif isinstance(event, TaskResult):
             self._on_result(event)
         elif isinstance(event, TimerFired):
@@ -162,13 +165,13 @@ class _Decider:
 
     def decision(self) -> Decision:
         self.out.changed = list(self.changed.values())
-        self.out.timers = self.timers
-        if self.changed or self.dirty:
+        if self.changed or self.header_changed:
             self.ex.revision += 1
+            self.out.header_changed = True
         return self.out
 
     def _on_result(self, result: TaskResult) -> None:
-        run = self.index.by_id.get(result.task_run_id)
+        run = self._state.runs.get(result.task_run_id)
         if run is None or run.state.terminal or result.attempt != len(run.attempts):
             return  # unknown, finished, or a stale attempt's late report
         attempt = run.attempts[-1]
@@ -179,100 +182,75 @@ class _Decider:
             attempt.state = attempt.state.to(S.RUNNING, started)
         attempt.worker_id = result.worker_id or attempt.worker_id
         if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):
-            self._set(run, S.RUNNING, started)
+            self.set_state(run, S.RUNNING, started)
         self._touch(run)
         if result.state == S.RUNNING:
             return
         attempt.state = attempt.state.to(result.state, result.date)
         attempt.metrics = result.metrics
         attempt.error = result.error
+        self._state.attempt_closed(run)
+        if result.state == S.FAILED and attempt.error:
+            self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
         if result.outputs is not None:
             run.outputs = result.outputs
-            self._base = None
-        self._attempt_ended(run, self.tasks[run.task_id], result.state)
+        self._attempt_ended(run, self.task(run.task_id), result.state)
 
     def _attempt_ended(self, run: TaskRun, task: Task, state: StateType) -> None:
-        policy = task.retry or self._inherited_retry(task)
-        if state == S.FAILED and self.ex.state.current != S.KILLING and policy is not None:
+        policy = self.retry_policy(task)
+        if state == S.FAILED and not self.killing and policy is not None:
             first_start = run.attempts[0].state.start_date or self.now
             tries = lost.counted(run)  # an attempt lost with its worker is not the task's failure
-            delay = policy.delay(tries)
+            delay = policy.delay(tries, self.rand)
             within_count = policy.max_attempt is None or tries < policy.max_attempt
             within_time = policy.max_duration is None or (self.now + delay - first_start) <= policy.max_duration
             if within_count and within_time and policy.behavior == RetryBehavior.RETRY_FAILED_TASK:
-                self._set(run, S.RETRYING)
-                self.timers.append(Timer(id=new_id(), due=self.now + delay, purpose="retry", ref=run.id))
+                self.set_state(run, S.RETRYING)
+                self.start_timer(self.now + delay, "retry", run.id)
                 return
         if state == S.SUCCESS and policy is not None and policy.warning_on_retry and lost.counted(run) > 1:
             state = S.WARNING
-        self._set(run, self._allowed(task, state))
-
-    def _inherited_retry(self, task: Task) -> Any:
-        parent = self.parents.get(task.id)
-        while parent is not None:
-            if parent.retry is not None:
-                return parent.retry
-            parent = self.parents.get(parent.id)
-        return self.flow.retry
-
-    @staticmethod
-    def _allowed(task: Task, state: StateType) -> StateType:
-        if state == S.FAILED and task.allow_failure:
-            state = S.WARNING
-        if state == S.WARNING and task.allow_warning:
-            state = S.SUCCESS
-        return state
+        self.set_state(run, allowed(task, state))
 
     def _on_timer(self, event: TimerFired) -> None:
-        timer = next((t for t in self.timers if t.id == event.timer_id), None)
+        timer = self._state.timers.pop(event.timer_id, None)
         if timer is None:
             return
-        self.timers.remove(timer)
+        self.header_changed = True
         if timer.purpose == "retry" and timer.ref:
-            run = self.index.by_id.get(timer.ref)
+            run = self._state.runs.get(timer.ref)
             if run is None or run.state.current != S.RETRYING:
                 return
-            if self.ex.state.current == S.KILLING:
-                self._set(run, S.KILLED)
+            self._touch(run)  # its record holds the timer
+            if self.killing:
+                self.set_state(run, S.KILLED)
             else:
-                self._dispatch(run, self.tasks[run.task_id])
+                self.dispatch(run, self.task(run.task_id))
         elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:
             flow_retry.retried(self)
-        elif timer.purpose == "kill-grace" and self.ex.state.current == S.KILLING:
-            for run in self.ex.task_run_list:
+        elif timer.purpose == "kill-grace" and self.killing:
+            for run in self._state.in_order():
                 if not run.state.terminal:
-                    self._kill_run(run)
+                    self.kill_run(run)
 
     def _on_kill(self) -> None:
-        if self.ex.state.terminal or self.ex.state.current == S.KILLING:
+        if self.ex.state.terminal or self.killing:
             return
-        self.ex.state = self.ex.state.to(S.KILLING, self.now)
-        self.dirty = True
+        self.set_execution_state(S.KILLING)
         self.out.kills.append(self.ex.id)
-        for run in self.ex.task_run_list:
+        for run in self._state.in_order():
             running = run.attempts and run.attempts[-1].state.current == S.RUNNING
-            if not run.state.terminal and not running and self.tasks[run.task_id].kind == "runnable":
-                self._kill_run(run)
-        self.timers = [t for t in self.timers if t.purpose != "retry"]
-        self.timers.append(Timer(id=new_id(), due=self.now + KILL_GRACE, purpose="kill-grace"))
-
-    def _kill_run(self, run: TaskRun) -> None:
-        if run.attempts and not run.attempts[-1].state.terminal:
-            attempt = run.attempts[-1]
-            if attempt.state.current == S.CREATED:
-                attempt.state = attempt.state.to(S.RUNNING, self.now)
-            attempt.state = attempt.state.to(S.KILLED, self.now)
-        if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):  # no attempt of it is running
-            self._set(run, S.KILLED)
-        else:
-            if run.state.current not in (S.RUNNING, S.KILLING):
-                self._set(run, S.RUNNING)
-            self._set(run, S.KILLED)
+            if not run.state.terminal and not running and self.task(run.task_id).kind == "runnable":
+                self.kill_run(run)
+        for loop in self._state.loops.values():  # every running loop decides again: nothing new starts
+            loop.dirty.update(loop.open)
+        self.cancel_timers("retry")
+        self.start_timer(self.now + KILL_GRACE, "kill-grace")
 
     # ---- advancing the flow
     def advance(self) -> None:
-        if self.ex.state.terminal or self.ex.state.current == S.RETRYING:
-            return  # ended, or waiting to be retried as a new execution
+        if self.ex.state.terminal or self.ex.state.current == S.RETRYING or self._state.restoring:
+            return  # ended, waiting to be retried as a new execution, or not yet restored
         for _ in range(10_000):
             self.progress = False
             result = self.step_list(self.flow.tasks, self.flow.errors, None, None)
@@ -293,9 +271,9 @@ class _Decider:
         for task in tasks:
             if task.disabled:
                 continue
-            run = self.index.find(parent_id, task.id, value)
+            run = self._state.find(parent_id, task.id, value)
             if run is None:
-                if self.ex.state.current == S.KILLING:
+                if self.killing:
                     return S.KILLED
                 self.start(task, parent, value)
                 return None
@@ -309,25 +287,26 @@ class _Decider:
             state = worst(state, run.state.current)
         if failure is None:
             return state
-        running_errors = errors and failure == S.FAILED and self.ex.state.current != S.KILLING
+        running_errors = errors and failure == S.FAILED and not self.killing
         if running_errors and self.step_list(errors, [], parent, value) is None:
             return None
         return failure
 
     def step_flowable(self, run: TaskRun, task: FlowableTask) -> None:
         if run.state.current in (S.CREATED, S.RESTARTED):
-            self._set(run, S.RUNNING)
+            self.set_state(run, S.RUNNING)
         try:
             result = flowables.step(self, task, run)
         except (flowables.FlowableError, RenderError) as exc:
             self.log(run, LogLevel.ERROR, str(exc))
             result = S.FAILED
         if result is not None:
-            self._set(run, self._allowed(task, result))
+            self._state.loops.pop(run.id, None)
+            self.set_state(run, allowed(task, result))
 
     def start(self, task: Task, parent: TaskRun | None, value: str | None, iteration: int | None = None) -> TaskRun:
         run = TaskRun(
-            id=new_id(),
+            id=self.new_id(),
             execution_id=self.ex.id,
             namespace=self.ex.namespace,
             flow_id=self.ex.flow_id,
@@ -337,30 +316,60 @@ class _Decider:
             iteration=iteration,
             state=State.new(self.now),
         )
-        self.ex.task_run_list.append(run)
-        self.index.add(run)
+        self._state.add(run)
         self._touch(run)
         if isinstance(task, FlowableTask):
             self.step_flowable(run, task)
         else:
-            self._dispatch(run, task)
+            self.dispatch(run, task)
         return run
 
-    def _dispatch(self, run: TaskRun, task: Task) -> None:
+    def dispatch(self, run: TaskRun, task: Task) -> None:
         run.attempts.append(Attempt(state=State.new(self.now)))
+        self._state.attempt_opened(run)
         self._touch(run)
-        context = run_context(self.base(), run, task, self.index, attempts_count=len(run.attempts) - 1)
-        self.out.jobs.append(
-            WorkerJob(
-                task_run=run.deep_copy(),
-                attempt=len(run.attempts),
-                task=self.flow_index.task_json(task),
-                context=context,
-            )
+        context = run_context(self.base(), self._state, self.plan, run, task, attempts_count=len(run.attempts) - 1)
+        job = WorkerJob(
+            task_run=run.deep_copy(), attempt=len(run.attempts), task=self.plan.task_json(task), context=context
         )
+        encoded = job.to_json()
+        if len(encoded) > MAX_RECORD_BYTES:
+            self._too_big(run, task, len(encoded))
+            return
+        self.out.jobs.append(job)
+        self.out.encoded_jobs.append(encoded)
+
+    def _too_big(self, run: TaskRun, task: Task, size: int) -> None:
+        """A job whose context (the outputs its task reads) exceeds the record bound is not sent: it fails."""
+        attempt = run.attempts[-1]
+        attempt.error = (
+            f"task {task.id}: its job would be {size:,} bytes, more than the bound of {MAX_RECORD_BYTES:,} bytes "
+            "of a Kafka record (the outputs it reads are too large; storage for large outputs comes later)"
+        )
+        attempt.state = attempt.state.to(S.RUNNING, self.now).to(S.FAILED, self.now)
+        self._state.attempt_closed(run)
+        self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
+        self.log(run, LogLevel.ERROR, attempt.error)
+        if run.state.current not in (S.RUNNING,):
+            self.set_state(run, S.RUNNING)
+        self.set_state(run, allowed(task, S.FAILED))
+
+    def kill_run(self, run: TaskRun) -> None:
+        if run.attempts and not run.attempts[-1].state.terminal:
+            attempt = run.attempts[-1]
+            if attempt.state.current == S.CREATED:
+                attempt.state = attempt.state.to(S.RUNNING, self.now)
+            attempt.state = attempt.state.to(S.KILLED, self.now)
+            self._state.attempt_closed(run)
+        if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):  # no attempt of it is running
+            self.set_state(run, S.KILLED)
+        else:
+            if run.state.current not in (S.RUNNING, S.KILLING):
+                self.set_state(run, S.RUNNING)
+            self.set_state(run, S.KILLED)
 
     def _finish(self, result: StateType) -> None:
-        if self.ex.state.current == S.KILLING:
+        if self.killing:
             result = S.KILLED
         if result == S.FAILED and flow_retry.schedule(self):
             return
@@ -371,31 +380,60 @@ class _Decider:
                 self.log(None, LogLevel.ERROR, f"flow outputs: {exc}")
                 self.ex.outputs = None
                 result = S.FAILED
-        self.ex.state = self.ex.state.to(result, self.now)
-        self.timers = []
-        self.dirty = True
+        self.set_execution_state(result)
+        self.cancel_timers()
 
     def _flow_outputs(self) -> dict[str, Any]:
-        ctx = self.base()
+        ctx = {**self.base(), "outputs": outputs_for(self._state, self.plan, None, None), NOW_KEY: self.now}
         outputs: dict[str, Any] = {}
         for output in self.flow.outputs:
             rendered = render_value(output.value, ctx, f"outputs.{output.id}")
             outputs[output.id] = flowables.typed_output(output.type, rendered)
         return outputs
 
-    # ---- helpers used by the flowable rules
+    # ---- the rules' operations
     def base(self) -> dict[str, Any]:
         if self._base is None:
-            self._base = base_context(self.ex, self.flow, self.index)
+            self._base = base_context(self.ex, self.flow)
         return self._base
 
     def context_for(self, run: TaskRun) -> dict[str, Any]:
-        return run_context(self.base(), run, self.tasks[run.task_id], self.index)
+        ctx = run_context(self.base(), self._state, self.plan, run, self.task(run.task_id), everything=True)
+        ctx[NOW_KEY] = self.now
+        return ctx
 
     def set_outputs(self, run: TaskRun, outputs: dict[str, Any]) -> None:
         run.outputs = outputs
-        self._base = None
         self._touch(run)
+
+    def set_execution_state(self, state: StateType) -> None:
+        self.ex.state = self.ex.state.to(state, self.now)
+        self.header_changed = True
+        self._base = None
+
+    def set_execution_outputs(self, outputs: dict[str, Any] | None) -> None:
+        self.ex.outputs = outputs
+        self.header_changed = True
+
+    def start_timer(self, due: datetime, purpose: str, ref: str | None = None) -> Timer:
+        timer = Timer(id=self.new_id(), due=due, purpose=purpose, ref=ref)
+        self._state.timers[timer.id] = timer
+        self.out.timers.append(timer)
+        self.header_changed = True
+        if ref is not None and ref in self._state.runs:
+            self._touch(self._state.runs[ref])
+        return timer
+
+    def cancel_timers(self, purpose: str | None = None) -> None:
+        for timer in list(self._state.timers.values()):
+            if purpose is None or timer.purpose == purpose:
+                del self._state.timers[timer.id]
+                if timer.ref is not None and timer.ref in self._state.runs:
+                    self._touch(self._state.runs[timer.ref])
+                self.header_changed = True
+
+    def create_execution(self, created: ExecutionCreated) -> None:
+        self.out.executions.append(created)
 
     def log(self, run: TaskRun | None, level: LogLevel, message: str) -> None:
         self.out.logs.append(
@@ -411,10 +449,22 @@ class _Decider:
             )
         )
 
-    def _set(self, run: TaskRun, state: StateType, when: datetime | None = None) -> None:
+    def set_state(self, run: TaskRun, state: StateType, when: datetime | None = None) -> None:
         run.state = run.state.to(state, when or self.now)
+        if run.state.terminal:
+            self._state.attempt_closed(run)
         self._touch(run)
 
     def _touch(self, run: TaskRun) -> None:
         self.changed[run.id] = run
         self.progress = True
+        self._state.mark(run)
+
+
+def allowed(task: Task, state: StateType) -> StateType:
+    """A final state as the task's `allowFailure` / `allowWarning` turn it."""
+    if state == S.FAILED and task.allow_failure:
+        state = S.WARNING
+    if state == S.WARNING and task.allow_warning:
+        state = S.SUCCESS
+    return state

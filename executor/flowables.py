@@ -15,15 +15,16 @@ from conveyor.common.render import render, to_json
 from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
 if TYPE_CHECKING:
-    from conveyor.executor.decide import _Decider
+    from conveyor.executor.rules import Rules
 
 S = StateType
 
 
-def step(d: _Decider, task: FlowableTask, run: TaskRun) -> StateType | None:
+def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
     if isinstance(task, f.Sequential):
         return d.step_list(task.tasks, task.errors, run, None)
     if isinstance(task, f.Parallel):
@@ -45,13 +46,13 @@ def _first(tasks: list[Task]) -> Task | None:
     return next((t for t in tasks if not t.disabled), None)
 
 
-def _parallel(d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int) -> StateType | None:
+def _parallel(d: Rules, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int) -> StateType | None:
     progress = _Progress(d)
     waiting: list[Task] = []
     for task in tasks:
         if task.disabled:
             continue
-        child = d.index.find(run.id, task.id, None)
+        child = d.state.find(run.id, task.id, None)
         if child is None:
             waiting.append(task)
             continue
@@ -71,15 +72,15 @@ def _parallel(d: _Decider, tasks: list[Task], errors: list[Task], run: TaskRun, 
         return None
     state = progress.state
     if progress.killing and waiting and state != S.FAILED:
-        state = _worst(state, S.KILLED)
+        state = worst(state, S.KILLED)
     return _with_errors(d, state, errors, run)
 
 
 class _Progress:
     """The children of a Parallel or a ForEach so far: how many run, the worst final state, a failure."""
 
-    def __init__(self, d: _Decider) -> None:
-        self.killing = d.ex.state.current == S.KILLING
+    def __init__(self, d: Rules) -> None:
+        self.killing = d.killing
         self.state = S.SUCCESS
         self.failed = False
         self.running = 0
@@ -90,7 +91,7 @@ class _Progress:
             return
         if result in (S.FAILED, S.KILLED):
             self.failed = True
-        self.state = _worst(self.state, result)
+        self.state = worst(self.state, result)
 
     @property
     def stopping(self) -> bool:
@@ -99,7 +100,7 @@ class _Progress:
 
 
 def _each(
-    d: _Decider,
+    d: Rules,
     task: FlowableTask,
     values: str | list[Any],
     tasks: list[Task],
@@ -107,34 +108,46 @@ def _each(
     run: TaskRun,
     limit: int,
 ) -> StateType | None:
-    items = foreach_values(values, d.context_for(run), task.id)
+    """A loop: its values are rendered once, its iterations start in order (at most `limit` open at once,
+    0 = all), and each step looks only at the iterations with a change beneath them."""
     first = _first(tasks)
     if first is None:
         return S.SUCCESS
-    progress = _Progress(d)
-    waiting: list[tuple[int, str]] = []
-    for iteration, value in enumerate(items):
-        if d.index.find(run.id, first.id, value) is None:
-            waiting.append((iteration, value))
-            continue
-        progress.add(d.step_list(tasks, [], run, value))
-    if waiting and not progress.stopping:
+    loop = d.state.loops.get(run.id)
+    if loop is None:  # a new loop, or one brought back (a recovery, a restart): its values rendered again
+        items = foreach_values(values, d.context_for(run), task.id)
+        loop = d.state.loops[run.id] = Loop.resume(items, lambda v: d.state.find(run.id, first.id, v) is not None)
+    for value in loop.take_dirty():
+        if value in loop.open:
+            _step_iteration(d, loop, tasks, run, value)
+    stopping = loop.failed or d.killing
+    if loop.waiting and not stopping:
         # Every value that fits starts at once, before any of them is stepped (as the reference does).
-        room = len(waiting) if limit == 0 else max(limit - progress.running, 0)
-        started, waiting = waiting[:room], waiting[room:]
-        for iteration, value in started:
+        room = loop.waiting if limit == 0 else max(limit - len(loop.open), 0)
+        started = loop.values[loop.started : loop.started + room]
+        for iteration, value in enumerate(started, start=loop.started):
+            loop.open[value] = None
             d.start(first, run, value, iteration)
-        for _, value in started:
-            progress.add(d.step_list(tasks, [], run, value))
-    if progress.running or (waiting and not progress.stopping):
+        loop.started += len(started)
+        for value in started:
+            _step_iteration(d, loop, tasks, run, value)
+        for value in started:  # stepped just now
+            loop.dirty.pop(value, None)
+    if loop.open or (loop.waiting and not (loop.failed or d.killing)):
         return None
-    state = progress.state
-    if progress.killing and waiting and not progress.failed:
+    state = loop.state
+    if d.killing and loop.waiting and not loop.failed:
         state = S.KILLED
     return _with_errors(d, state, errors, run)
 
 
-def _if(d: _Decider, task: f.If, run: TaskRun) -> StateType | None:
+def _step_iteration(d: Rules, loop: Loop, tasks: list[Task], run: TaskRun, value: str) -> None:
+    result = d.step_list(tasks, [], run, value)
+    if result is not None:
+        loop.close(value, result)
+
+
+def _if(d: Rules, task: f.If, run: TaskRun) -> StateType | None:
     if _branch_started(d, task.then, run):
         branch = task.then
     elif _branch_started(d, task.else_, run):
@@ -146,7 +159,7 @@ def _if(d: _Decider, task: f.If, run: TaskRun) -> StateType | None:
     return d.step_list(branch, task.errors, run, None)
 
 
-def _switch(d: _Decider, task: f.Switch, run: TaskRun) -> StateType | None:
+def _switch(d: Rules, task: f.Switch, run: TaskRun) -> StateType | None:
     if run.outputs is None:
         value = render(str(task.value), d.context_for(run), task.id)
         matched = value in task.cases
@@ -158,21 +171,15 @@ def _switch(d: _Decider, task: f.Switch, run: TaskRun) -> StateType | None:
     return d.step_list(branch, task.errors, run, None)
 
 
-def _branch_started(d: _Decider, tasks: list[Task], run: TaskRun) -> bool:
-    return any(d.index.find(run.id, t.id, None) is not None for t in tasks)
+def _branch_started(d: Rules, tasks: list[Task], run: TaskRun) -> bool:
+    return any(d.state.find(run.id, t.id, None) is not None for t in tasks)
 
 
-def _with_errors(d: _Decider, state: StateType, errors: list[Task], run: TaskRun) -> StateType | None:
-    running_errors = state == S.FAILED and errors and d.ex.state.current != S.KILLING
+def _with_errors(d: Rules, state: StateType, errors: list[Task], run: TaskRun) -> StateType | None:
+    running_errors = state == S.FAILED and errors and not d.killing
     if running_errors and d.step_list(errors, [], run, None) is None:
         return None
     return state
-
-
-def _worst(a: StateType, b: StateType) -> StateType:
-    from conveyor.executor.decide import worst
-
-    return worst(a, b)
 
 
 def typed_output(kind: InputType, value: Any) -> Any:

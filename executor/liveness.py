@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from conveyor.common.events import ExecutorState, Heartbeat, WorkerLost
+from conveyor.common.events import Heartbeat, WorkerLost
 from conveyor.common.kafka.consumer import tail_consumer
 from conveyor.common.kafka.errors import RetryableKafkaError
 from conveyor.common.model import TaskRun
 from conveyor.common.settings import KafkaSettings
+from conveyor.executor.state import ExecutionState
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +61,16 @@ class Liveness:
         return silent
 
 
-def lost_events(states: Mapping[str, ExecutorState], lost: Mapping[str, Heartbeat]) -> list[WorkerLost]:
-    """One `WorkerLost` per (execution, lost worker) with an attempt of that execution still running there."""
+def lost_events(states: Mapping[str, ExecutionState], lost: Mapping[str, Heartbeat]) -> list[WorkerLost]:
+    """One `WorkerLost` per (execution, lost worker) with an attempt of that execution still running there
+    (only the task runs with an open attempt are looked at)."""
     if not lost:
         return []
     listed = {run_id: worker_id for worker_id, beat in lost.items() for run_id in beat.running_task_run_ids}
     events = []
     for key, state in states.items():
         workers: dict[str, list[str]] = {}
-        for run in state.execution.task_run_list:
+        for run in (state.runs[run_id] for run_id in state.active):
             if run.state.terminal or not run.attempts or run.attempts[-1].state.terminal:
                 continue
             worker_id = run.attempts[-1].worker_id or listed.get(run.id)
@@ -123,9 +125,9 @@ class WorkerWatch:
         while True:
             messages = self._consumer.consume(1000, 0)
             for msg in messages:
-                value = msg.value()
+                value = msg.value
                 if value is None:
-                    raw = msg.key()
+                    raw = msg.key
                     self.liveness.left(raw.decode() if isinstance(raw, bytes) else str(raw))
                     continue
                 try:

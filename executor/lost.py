@@ -26,7 +26,7 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 
 if TYPE_CHECKING:
-    from conveyor.executor.decide import _Decider
+    from conveyor.executor.rules import Rules
 
 S = StateType
 
@@ -48,9 +48,11 @@ def counted(run: TaskRun) -> int:
     return sum(1 for attempt in run.attempts if not is_lost(attempt))
 
 
-def worker_lost(d: _Decider, event: WorkerLost) -> None:
+def worker_lost(d: Rules, event: WorkerLost) -> None:
+    """Only the task runs with an open attempt are looked at (`state.active`), not the whole execution."""
     listed = set(event.task_run_ids)
-    for run in list(d.ex.task_run_list):
+    for run_id in list(d.state.active):
+        run = d.state.runs[run_id]
         if run.state.terminal or not run.attempts:
             continue
         attempt = run.attempts[-1]
@@ -59,11 +61,12 @@ def worker_lost(d: _Decider, event: WorkerLost) -> None:
         if attempt.worker_id != event.worker_id and not (attempt.worker_id is None and run.id in listed):
             continue
         attempt.worker_id = event.worker_id
-        if d.ex.state.current == S.KILLING:
-            d._kill_run(run)
+        if d.killing:
+            d.kill_run(run)
             continue
         attempt.state = attempt.state.to(S.FAILED, d.now)
         attempt.error = lost_error(event.worker_id)
+        d.state.attempt_closed(run)
         number = len(run.attempts)
         d.log(run, LogLevel.WARN, f"attempt {number} lost with worker {event.worker_id}: run again as {number + 1}")
-        d._dispatch(run, d.tasks[run.task_id])
+        d.dispatch(run, d.task(run.task_id))

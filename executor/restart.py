@@ -21,10 +21,10 @@ from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor.tree import RunIndex
+from conveyor.executor.state import ExecutionState
 
 if TYPE_CHECKING:
-    from conveyor.executor.decide import _Decider
+    from conveyor.executor.rules import Rules
 
 S = StateType
 
@@ -39,32 +39,32 @@ def refusal(execution: Execution) -> str | None:
     )
 
 
-def restart(d: _Decider) -> None:
-    reason = refusal(d.ex)
+def restart(d: Rules) -> None:
+    reason = refusal(d.execution)
     if reason is not None:
         d.log(None, LogLevel.WARN, f"restart refused: {reason}")
         return
-    runs = runs_to_restart(d.ex, d.flow, d.index)
-    d.ex.state = d.ex.state.to(S.RESTARTED, d.now).to(S.RUNNING, d.now)
-    d.ex.outputs = None
-    d.dirty = True
+    runs = runs_to_restart(d.state, d.flow)
+    d.set_execution_state(S.RESTARTED)
+    d.set_execution_state(S.RUNNING)
+    d.set_execution_outputs(None)
     for run in runs:  # creation order: a parent before its children
-        d._set(run, S.RESTARTED)
-        task = d.tasks[run.task_id]
+        d.set_state(run, S.RESTARTED)
+        task = d.task(run.task_id)
         if not isinstance(task, FlowableTask):
-            d._dispatch(run, task)
+            d.dispatch(run, task)
     d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")
 
 
-def runs_to_restart(execution: Execution, flow: Flow, index: RunIndex) -> list[TaskRun]:
+def runs_to_restart(state: ExecutionState, flow: Flow) -> list[TaskRun]:
     """The FAILED or KILLED task runs, outside `errors` branches, whose every ancestor failed too."""
     in_errors = _error_branch_task_ids(flow)
     known = {task.id for task in flow.all_tasks()}
     chosen = []
-    for run in execution.task_run_list:
+    for run in state.in_order():
         if run.state.current not in RESTARTABLE or run.task_id in in_errors or run.task_id not in known:
             continue
-        if all(parent.state.current in RESTARTABLE for parent in index.ancestors(run)):
+        if all(parent.state.current in RESTARTABLE for parent in state.ancestors(run)):
             chosen.append(run)
     return chosen
 

@@ -1,18 +1,25 @@
 """The executor's imperative shell: consume execution events, apply `decide`, publish what it says.
 
-Per batch, inside one Kafka transaction (exactly-once): the executions' new snapshots, the task runs
-that changed, worker jobs, kill signals, executor log lines, the executor's own state (a tombstone when
-an execution ends), and the consumed offsets. Without transactions it is at-least-once, and duplicate
-events are recognised by their ids. Retry delays and kill grace periods are timers kept in the state;
-a due timer becomes a `TimerFired` event applied in the same loop.
+Per batch, inside one Kafka transaction (exactly-once): for each execution that changed, its header on
+`executions`, the task runs that changed on `taskruns`, the matching records of `executor-state` (one per
+task run plus the header: `executor.records`), worker jobs, kill signals, executor log lines, and the
+consumed offsets. Without transactions it is at-least-once, and duplicate events are recognised by their
+ids (and every rule is idempotent). Retry delays and kill grace periods are timers kept in the state and
+in a heap here; a due timer becomes a `TimerFired` event applied in the same loop.
 
-An ended execution's state is dropped, but its final `executions` snapshot carries the pinned flow (header
-`conveyor.flow`): `RestartRequested` brings both back (see `executor.restart`). New executions a decision
-creates (flow-level retry) are produced to `execution-events` in the same transaction.
+Control requests (kill, restart) come on their own topic, co-partitioned with `execution-events` (the
+executor's group uses the range assignor, so partition p of both topics has one owner), and each batch
+applies them before the events: a kill never waits behind a backlog of task results.
+
+An ended execution's records get tombstones, but its final `executions` header carries the pinned flow
+(header `conveyor.flow`): `RestartRequested` brings both back with the task runs (`executor.restore`).
+New executions a decision creates (flow-level retry) are produced to `execution-events` in the same
+transaction.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -31,40 +38,48 @@ from conveyor.common.events import (
     FLOW_HEADER,
     Event,
     ExecutionCreated,
-    ExecutorState,
     RestartRequested,
-    TaskRunChange,
+    RestoreTaskRuns,
     TimerFired,
 )
 from conveyor.common.flow import Flow
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.lookup import EXECUTION_HEADER
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import TaskRun
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
 from conveyor.common.tasks import registry
+from conveyor.executor import records, restore
 from conveyor.executor.decide import Decision, decide
+from conveyor.executor.env import Env
 from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
+from conveyor.executor.plan import Plan
+from conveyor.executor.state import ExecutionState
 
 log = logging.getLogger(__name__)
 
-# Event ids remembered per execution, to drop a duplicate delivered again after a failure.
-APPLIED_MEMORY = 2000
 # Ended executions whose final revision is remembered, to drop a restart that carries an older snapshot.
 ENDED_MEMORY = 10_000
-# Distinct flow definitions (JSON) whose validated flow the executor keeps for reuse.
+# Distinct flow definitions (JSON) whose validated flow and plan the executor keeps for reuse.
 FLOW_MEMORY = 256
+# The executor's fetch queue is kept short, so that a control request fetched behind a backlog of events
+# reaches a batch soon (librdkafka's default queues up to 64 MB per consumer).
+QUEUE_KBYTES = 2048
 
 
 @dataclass
 class _Pending:
     """What one batch will publish for one execution."""
 
-    state: ExecutorState
+    state: ExecutionState
+    partition: int
     changed: dict[str, TaskRun] = field(default_factory=dict)
-    ended: bool = False
+    header: bool = False
+    new: bool = False  # its flow record is to be written
+    restored: list[TaskRun] = field(default_factory=list)  # task runs brought back: state records only
 
 
 class Executor:
@@ -72,11 +87,13 @@ class Executor:
         self.settings = settings or ExecutorSettings()
         self.kafka = kafka
         self.topics = Topics.of(kafka)
-        self.states: dict[str, ExecutorState] = {}
+        self.states: dict[str, ExecutionState] = {}
         self.partition: dict[str, int] = {}
-        self._flows: dict[str, tuple[Flow, bytes]] = {}  # execution id -> its flow and the flow's JSON
-        self._flow_cache: OrderedDict[bytes, Flow] = OrderedDict()  # one flow object per flow JSON
+        self._plans: dict[str, tuple[Plan, bytes]] = {}  # execution id -> its plan and its flow's JSON
+        self._plan_cache: OrderedDict[bytes, Plan] = OrderedDict()  # one plan per flow JSON
         self._ended: OrderedDict[str, int] = OrderedDict()  # execution id -> final revision
+        self._timers: list[tuple[Any, str, str]] = []  # heap of (due, execution id, timer id)
+        self._assignment: list[int] = []
         registry.resolve()
         transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
         # A killed executor's open transaction holds back read_committed readers of its partitions (workers,
@@ -87,47 +104,57 @@ class Executor:
         self.producer = Producer(
             kafka, transactional_id=transactional_id, extra={"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5}
         )
+        # The range assignor gives partition p of both topics to one executor (co-partitioned topics).
         self.consumer = Consumer(
             kafka,
             group_id=f"{kafka.topic_prefix}executor",
-            topics=[self.topics.execution_events],
+            topics=[self.topics.control, self.topics.execution_events],
             on_assign=self._assigned,
             on_revoke=self._revoked,
             transactional=self.settings.transactions,
+            extra={"partition.assignment.strategy": "range", "queued.max.messages.kbytes": QUEUE_KBYTES},
         )
         self.watch = WorkerWatch(kafka, self.topics.worker_heartbeats, self.settings.worker_timeout)
         self._recheck: set[str] = set()  # executions to check against the lost workers
         self._recheck_all = False
-        self._rewind = False  # a failed batch was rolled back: consume again from the committed offsets
+        self._rewind = False  # a failed batch was rolled back: reload the state, consume again from the offsets
         self.ready = threading.Event()
 
     # ---- partitions
     def _assigned(self, partitions: Partitions) -> None:
-        numbers = [p for _, p in partitions]
-        state_partitions = [(self.topics.executor_state, p) for p in numbers]
-        loaded = 0
-        for msg in read_partitions_to_end(self.kafka, state_partitions):
-            key = _key(msg)
-            if msg.value() is None:
-                self.states.pop(key, None)
-                continue
-            try:
-                self.states[key] = ExecutorState.model_validate_json(msg.value() or b"")
-                self.partition[key] = msg.partition() or 0
-                loaded += 1
-            except ValidationError as exc:
-                log.error("unreadable executor state for %s: %s", key, exc)
-        log.info("assigned partitions %s; recovered %d execution states", numbers, loaded)
-        self._recheck_all = True  # recovered attempts may run on workers already known lost
+        numbers = sorted({p for topic, p in partitions if topic == self.topics.execution_events})
+        self._load(numbers)
+        self._assignment = sorted({*self._assignment, *numbers})
         self.ready.set()
 
+    def _load(self, numbers: list[int]) -> None:
+        """Rebuild the executions of these partitions from `executor-state` (linear in their records)."""
+        loaded = 0
+        for number in numbers:
+            found = records.rebuild(
+                (_key(msg), msg.value)
+                for msg in read_partitions_to_end(self.kafka, [(self.topics.executor_state, number)])
+            )
+            for key, state in found.items():
+                self.states[key] = state
+                self.partition[key] = number
+                for timer in state.timers.values():
+                    heapq.heappush(self._timers, (timer.due, key, timer.id))
+            loaded += len(found)
+        log.info("assigned partitions %s; recovered %d execution states", numbers, loaded)
+        self._recheck_all = True  # recovered attempts may run on workers already known lost
+
     def _revoked(self, partitions: Partitions) -> None:
-        numbers = {p for _, p in partitions}
+        numbers = {p for topic, p in partitions if topic == self.topics.execution_events}
         for key in [k for k, p in self.partition.items() if p in numbers]:
-            self.states.pop(key, None)
-            self.partition.pop(key, None)
-            self._flows.pop(key, None)
+            self._forget(key)
+        self._assignment = [p for p in self._assignment if p not in numbers]
         log.info("revoked partitions %s", sorted(numbers))
+
+    def _forget(self, key: str) -> None:
+        self.states.pop(key, None)
+        self.partition.pop(key, None)
+        self._plans.pop(key, None)
 
     # ---- the loop
     def run(self, stop: threading.Event) -> None:
@@ -146,20 +173,20 @@ class Executor:
     def run_once(self) -> int:
         if self._rewind or self.producer.broken:
             self._recover()
-        timeout = self._poll_timeout()
-        messages = self.consumer.consume(self.settings.batch_size, timeout)
+        messages = self.consumer.consume(self.settings.batch_size, self._poll_timeout())
         due: list[Event] = [*self._due_timers(), *self._lost_workers()]
         if not messages and not due:
             return 0
-        before: dict[str, ExecutorState | None] = {}
+        # Control requests first: a kill is applied before the task results fetched with it.
+        messages.sort(key=lambda m: m.topic != self.topics.control)
         try:
             if self.producer.transactional:
                 self.producer.begin()
             pending: dict[str, _Pending] = {}
             for msg in messages:
-                self._handle(msg, pending, before)
+                self._handle(msg, pending)
             for event in due:
-                self._apply(event, pending, before, partition=self.partition.get(event.execution_id, 0))
+                self._apply(event, pending, partition=self.partition.get(event.execution_id, 0))
             self._publish(pending)
             if self.producer.transactional:
                 self.producer.commit(self.consumer)
@@ -171,79 +198,121 @@ class Executor:
             if self.producer.transactional:
                 self.producer.abort()
             self._recheck_all = True  # WorkerLost events of this batch were rolled back too
-            self.states.update({k: v for k, v in before.items() if v is not None})
-            for key in [k for k, v in before.items() if v is None]:
-                self.states.pop(key, None)
             self._rewind = True
             return 0
         return len(messages) + len(due)
 
     def _recover(self) -> None:
-        """After a failed batch: replace a stuck producer, and rewind to the committed offsets. Either raises
-        `RetryableKafkaError` while Kafka is away, and `run` tries again."""
+        """After a failed batch: replace a stuck producer, reload the states the batch changed in place, and
+        rewind to the committed offsets. Either raises `RetryableKafkaError` while Kafka is away, and `run`
+        tries again."""
         if self.producer.broken:
             self.producer = self.producer.reopen()
         if self._rewind:
+            for key in list(self.states):
+                self._forget(key)
+            self._timers = []
+            self._load(self._assignment)
             self.consumer.seek_to_committed(self.consumer.assignment())
             self._rewind = False
 
-    def _handle(self, msg: Message, pending: dict[str, _Pending], before: dict[str, ExecutorState | None]) -> None:
+    def _handle(self, msg: Message, pending: dict[str, _Pending]) -> None:
         try:
-            event: Event = EVENT_ADAPTER.validate_json(msg.value() or b"")
+            event: Event = EVENT_ADAPTER.validate_json(msg.value or b"")
         except ValidationError as exc:
             dead_letter(self.producer, self.topics, msg, f"undecodable event: {exc}", "executor")
             return
-        self._apply(event, pending, before, partition=msg.partition() or 0, msg=msg)
+        self._apply(event, pending, partition=msg.partition, msg=msg)
 
-    def _apply(
-        self,
-        event: Event,
-        pending: dict[str, _Pending],
-        before: dict[str, Any],
-        partition: int,
-        msg: Message | None = None,
-    ) -> None:
+    def _apply(self, event: Event, pending: dict[str, _Pending], partition: int, msg: Message | None = None) -> None:
         key = event.execution_id
         state = self.states.get(key)
         if state is not None and event.event_id in state.applied:
             return  # delivered again: already applied
-        if state is None and isinstance(event, RestartRequested):
-            if not self._restartable(event):
-                return
-        elif state is None and not isinstance(event, ExecutionCreated):
-            log.debug("event %s for unknown or ended execution %s", event.kind, key)
-            return
-        before.setdefault(key, state)
-        brought = event.flow if isinstance(event, ExecutionCreated | RestartRequested) else None
-        flow_json = state.flow if state else brought
         try:
-            flow = self._flow(key, flow_json or {})
-            execution, timers = (state.execution, state.timers) if state else (None, [])
-            decision = decide(execution, flow, event, utcnow(), timers, owned=True)
+            if isinstance(event, RestoreTaskRuns):
+                self._restore(event, state, pending, partition)
+                return
+            if state is None and isinstance(event, ExecutionCreated):
+                decision = decide(None, self._plan(key, event.flow), event, Env.live())
+                self._register(key, decision.state, pending, partition)
+            else:
+                state = self._admit(event, state, pending, partition)
+                if state is None:
+                    return
+                decision = decide(state, self._plan(key, state.flow), event, Env.live())
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
                 dead_letter(self.producer, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
             return
-        applied = [*(state.applied if state else []), event.event_id][-APPLIED_MEMORY:]
-        # Built from validated parts: no need to validate them again.
-        new_state = ExecutorState.model_construct(
-            execution=decision.execution, flow=flow_json or {}, applied=applied, timers=decision.timers
-        )
-        self.states[key] = new_state
+        self._took(key, decision, pending, partition)
+
+    def _admit(
+        self, event: Event, state: ExecutionState | None, pending: dict[str, _Pending], partition: int
+    ) -> ExecutionState | None:
+        """The state the event applies to: the known one, a new one (a creation), a restored one (a restart of
+        an ended execution, once its task runs are back), or None (nothing to apply it to)."""
+        key = event.execution_id
+        if state is not None:
+            return None if state.restoring else state
+        if not isinstance(event, RestartRequested) or not self._restartable(event):
+            log.info("%s for unknown or ended execution %s: ignored", event.kind, key, extra={"executionId": key})
+            return None
+        state = restore.begin(event)
+        entry = self._register(key, state, pending, partition)
+        entry.restored.extend(state.runs.values())
+        if state.restoring:
+            entry.header = True
+            return None
+        return state
+
+    def _register(self, key: str, state: ExecutionState, pending: dict[str, _Pending], partition: int) -> _Pending:
+        """A new execution in this executor's care (created, or brought back): its flow record is written."""
+        self.states[key] = state
         self.partition[key] = partition
-        entry = pending.setdefault(key, _Pending(new_state))
-        entry.state = new_state
-        entry.ended = decision.ended
+        entry = self._entry(key, state, pending, partition)
+        entry.new = True
+        return entry
+
+    def _restore(
+        self, event: RestoreTaskRuns, state: ExecutionState | None, pending: dict[str, _Pending], partition: int
+    ) -> None:
+        if state is None or not state.restoring:
+            log.info("task runs for %s that no restart waits for: ignored", event.execution_id)
+            return
+        before = set(state.runs)
+        complete = restore.add(state, event)
+        entry = self._entry(event.execution_id, state, pending, partition)
+        entry.restored.extend(run for run in event.task_runs if run.id not in before)
+        entry.header = True
+        state.remember(event.event_id)
+        if complete:
+            key = event.execution_id
+            decision = decide(state, self._plan(key, state.flow), restore.restart_event(state), Env.live())
+            self._took(key, decision, pending, partition)
+
+    def _entry(self, key: str, state: ExecutionState, pending: dict[str, _Pending], partition: int) -> _Pending:
+        entry = pending.get(key)
+        if entry is None:
+            entry = pending[key] = _Pending(state, partition)
+        return entry
+
+    def _took(self, key: str, decision: Decision, pending: dict[str, _Pending], partition: int) -> None:
+        """Record what a decision changed for the batch's publication, and send what it asks for."""
+        entry = self._entry(key, decision.state, pending, partition)
+        entry.header = entry.header or decision.header_changed
         for run in decision.changed:
             entry.changed[run.id] = run
+        for timer in decision.timers:
+            heapq.heappush(self._timers, (timer.due, key, timer.id))
         self._emit(decision)
         if self.watch.lost and running_on(decision.changed, self.watch.lost):
             self._recheck.add(key)  # e.g. a lost worker's RUNNING report, read after its loss
 
     def _emit(self, decision: Decision) -> None:
-        for job in decision.jobs:
-            self.producer.send(self.topics.worker_jobs, job.task_run.id, job.to_json())
+        for job, encoded in zip(decision.jobs, decision.encoded_jobs, strict=True):
+            self.producer.send(self.topics.worker_jobs, job.task_run.id, encoded)
         for execution_id in decision.kills:
             self.producer.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
         for entry in decision.logs:
@@ -252,7 +321,7 @@ class Executor:
             self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
 
     def _restartable(self, event: RestartRequested) -> bool:
-        """A restart of an ended execution must bring its final snapshot and flow, not an older snapshot."""
+        """A restart of an ended execution must bring its final header and flow, not an older header."""
         key, snapshot = event.execution_id, event.execution
         if snapshot is None or event.flow is None or snapshot.id != key:
             log.warning("restart of %s without its snapshot and flow: ignored", key, extra={"executionId": key})
@@ -268,69 +337,98 @@ class Executor:
             return False
         return True
 
+    # ---- publishing
     def _publish(self, pending: dict[str, _Pending]) -> None:
         for key, entry in pending.items():
-            execution = entry.state.execution
+            state, partition = entry.state, entry.partition
+            revision = state.header.revision
+            header = [(EXECUTION_HEADER, key.encode())]
+            run_json: dict[str, bytes] = {}
             for run in entry.changed.values():
-                change = TaskRunChange(revision=execution.revision, task_run=run)
-                self.producer.send(self.topics.taskruns, run.id, change.to_json())
-            if entry.ended:
-                # The final snapshot keeps the pinned flow, so that a restart can bring the execution back.
-                header = (FLOW_HEADER, self._flow_blob(key, entry.state.flow))
-                self.producer.send(self.topics.executions, key, execution.to_json(), headers=[header])
-                self.producer.send(self.topics.executor_state, key, None)
-                self._ended[key] = execution.revision
-                self._ended.move_to_end(key)
-                while len(self._ended) > ENDED_MEMORY:
-                    self._ended.popitem(last=False)
-                self.states.pop(key, None)
-                self.partition.pop(key, None)
-                self._flows.pop(key, None)
-                log.info(
-                    "execution %s ended %s",
-                    key,
-                    execution.state.current,
-                    extra={"executionId": key, "state": execution.state.current.value},
-                )
-            else:
-                snapshot = execution.to_json()
-                self.producer.send(self.topics.executions, key, snapshot)
-                state = state_json(entry.state, snapshot, self._flow_blob(key, entry.state.flow))
-                self.producer.send(self.topics.executor_state, key, state)
+                blob = run_json[run.id] = run.to_json()
+                change = b'{"revision":%d,"taskRun":%b}' % (revision, blob)
+                self.producer.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
+            if state.header.state.terminal and not state.restoring:
+                self._ended_execution(key, entry)
+                continue
+            self._state_records(key, entry, run_json)
         self.producer.poll(0)
 
-    def _flow(self, key: str, flow_json: dict[str, Any]) -> Flow:
-        """The execution's flow, validated once per flow JSON: the executions of one flow revision share one
-        (read-only) flow object, and with it `decide`'s per-flow lookups."""
-        entry = self._flows.get(key)
+    def _state_records(self, key: str, entry: _Pending, run_json: dict[str, bytes]) -> None:
+        state, partition = entry.state, entry.partition
+        topic = self.topics.executor_state
+        if entry.new:
+            self.producer.send(topic, records.flow_key(key), self._flow_blob(key, state.flow), partition=partition)
+        for run in [*entry.restored, *entry.changed.values()]:
+            blob = run_json.get(run.id) or run.to_json()
+            value = records.run_value(state, run, blob)
+            self.producer.send(topic, records.run_key(key, run.id), value, partition=partition)
+        if entry.header or entry.changed or entry.new:
+            header_json = state.header.to_json()
+            if not state.restoring:
+                self.producer.send(self.topics.executions, key, header_json, partition=partition)
+            value = records.header_value(state, header_json)
+            self.producer.send(topic, records.header_key(key), value, partition=partition)
+
+    def _ended_execution(self, key: str, entry: _Pending) -> None:
+        state, partition = entry.state, entry.partition
+        execution = state.header
+        # The final header keeps the pinned flow, so that a restart can bring the execution back.
+        flow_header = (FLOW_HEADER, self._flow_blob(key, state.flow))
+        self.producer.send(self.topics.executions, key, execution.to_json(), headers=[flow_header], partition=partition)
+        for record_key in records.keys(state):  # once per execution: linear in its task runs
+            self.producer.send(self.topics.executor_state, record_key, None, partition=partition)
+        self._ended[key] = execution.revision
+        self._ended.move_to_end(key)
+        while len(self._ended) > ENDED_MEMORY:
+            self._ended.popitem(last=False)
+        self._forget(key)
+        log.info(
+            "execution %s ended %s",
+            key,
+            execution.state.current,
+            extra={"executionId": key, "state": execution.state.current.value},
+        )
+
+    def _plan(self, key: str, flow_json: dict[str, Any]) -> Plan:
+        """The execution's plan, made once per flow JSON: the executions of one flow revision share one
+        (read-only) flow object and plan, and with them `decide`'s per-flow lookups."""
+        entry = self._plans.get(key)
         if entry is None:
             blob = _json(flow_json)
-            flow = self._flow_cache.get(blob)
-            if flow is None:
-                flow = Flow.model_validate(flow_json)
-                self._flow_cache[blob] = flow
-                while len(self._flow_cache) > FLOW_MEMORY:
-                    self._flow_cache.popitem(last=False)
-            self._flow_cache.move_to_end(blob)
-            entry = self._flows[key] = (flow, blob)
+            plan = self._plan_cache.get(blob)
+            if plan is None:
+                plan = Plan.of(Flow.model_validate(flow_json))
+                self._plan_cache[blob] = plan
+                while len(self._plan_cache) > FLOW_MEMORY:
+                    self._plan_cache.popitem(last=False)
+            self._plan_cache.move_to_end(blob)
+            entry = self._plans[key] = (plan, blob)
         return entry[0]
 
     def _flow_blob(self, key: str, flow_json: dict[str, Any]) -> bytes:
-        entry = self._flows.get(key)
+        entry = self._plans.get(key)
         return entry[1] if entry is not None else _json(flow_json)
 
     # ---- timers
     def _due_timers(self) -> list[TimerFired]:
         now = utcnow()
-        return [
-            TimerFired(execution_id=key, timer_id=timer.id)
-            for key, state in self.states.items()
-            for timer in state.timers
-            if timer.due <= now
-        ]
+        fired = []
+        while self._timers and self._timers[0][0] <= now:
+            _, key, timer_id = heapq.heappop(self._timers)
+            state = self.states.get(key)
+            if state is not None and timer_id in state.timers:
+                fired.append(TimerFired(execution_id=key, timer_id=timer_id))
+        return fired
+
+    def _poll_timeout(self) -> float:
+        timeout = self.settings.poll_timeout
+        if self._timers:
+            timeout = min(timeout, max((self._timers[0][0] - utcnow()).total_seconds(), 0.0))
+        return timeout
 
     # ---- lost workers
-    def _lost_workers(self) -> list[Event]:
+    def _lost_workers(self) -> list[Any]:
         """`WorkerLost` events for owned executions with attempts running on workers silent too long."""
         newly = self.watch.check(time.monotonic(), utcnow())
         keys: set[str] | list[str] = list(self.states) if newly or self._recheck_all else self._recheck
@@ -338,14 +436,6 @@ class Executor:
         if not keys or not self.watch.lost:
             return []
         return list(lost_events({k: self.states[k] for k in keys if k in self.states}, self.watch.lost))
-
-    def _poll_timeout(self) -> float:
-        timeout = self.settings.poll_timeout
-        now = utcnow()
-        for state in self.states.values():
-            for timer in state.timers:
-                timeout = min(timeout, max((timer.due - now).total_seconds(), 0.0))
-        return timeout
 
     def close(self) -> None:
         self.consumer.close()
@@ -357,21 +447,12 @@ class Executor:
         log.info("executor stopped")
 
 
-def state_json(state: ExecutorState, execution_json: bytes, flow_json: bytes | None = None) -> bytes:
-    """`state.to_json()`, reusing the execution's JSON already made for its `executions` snapshot (the
-    execution is most of the state: serialising it once per batch instead of twice) and the flow's JSON."""
-    flow = flow_json if flow_json is not None else _json(state.flow)
-    applied = _json(state.applied)
-    timers = b",".join(timer.to_json() for timer in state.timers)
-    return b'{"execution":%b,"flow":%b,"applied":%b,"timers":[%b]}' % (execution_json, flow, applied, timers)
-
-
 def _json(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
 def _key(msg: Message) -> str:
-    raw = msg.key()
+    raw = msg.key
     return raw.decode() if isinstance(raw, bytes) else str(raw or "")
 
 

@@ -4,20 +4,10 @@ each entity when the batch is written, and closed by a size or an age bound."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
+from conveyor.common.kafka.message import Message
 from conveyor.indexer.documents import Action, decode
 from conveyor.indexer.errors import DocumentError
-
-
-class Record(Protocol):
-    """What the batch needs of a Kafka message (`confluent_kafka.Message` has it)."""
-
-    def topic(self) -> str | None: ...
-    def partition(self) -> int | None: ...
-    def offset(self) -> int | None: ...
-    def value(self) -> bytes | None: ...
-    def timestamp(self) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -25,12 +15,12 @@ class Pending:
     """A document to write and the message it came from (for the dead-letter topic if it is rejected)."""
 
     action: Action
-    message: Record
+    message: Message
 
 
 @dataclass(frozen=True)
 class Undecodable:
-    message: Record
+    message: Message
     reason: str
 
 
@@ -39,28 +29,26 @@ class Batch:
         """`kinds` maps each consumed topic's full name to the kind of document it holds."""
         self._prefix = prefix
         self._kinds = kinds
-        self._entries: list[tuple[Record, Action | DocumentError | None]] = []
+        self._entries: list[tuple[Message, Action | DocumentError | None]] = []
         self.opened_at: float | None = None
 
     def __len__(self) -> int:
         return len(self._entries)
 
     @property
-    def messages(self) -> list[Record]:
+    def messages(self) -> list[Message]:
         return [msg for msg, _ in self._entries]
 
-    def add(self, msg: Record, now: float) -> None:
-        topic = msg.topic() or ""
-        _, ts = msg.timestamp()
+    def add(self, msg: Message, now: float) -> None:
         try:
             outcome: Action | DocumentError | None = decode(
                 self._prefix,
-                self._kinds.get(topic, ""),
-                msg.value(),
-                topic=topic,
-                partition=msg.partition() or 0,
-                offset=msg.offset() or 0,
-                timestamp_ms=ts if ts > 0 else None,
+                self._kinds.get(msg.topic, ""),
+                msg.value,
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                timestamp_ms=msg.timestamp_ms,
             )
         except DocumentError as exc:
             outcome = exc
@@ -94,9 +82,7 @@ class Batch:
         """Forget the messages of revoked partitions: their new owner reads them again from the last
         committed offset. Returns how many were dropped."""
         before = len(self._entries)
-        self._entries = [
-            (msg, out) for msg, out in self._entries if ((msg.topic() or ""), msg.partition() or 0) not in partitions
-        ]
+        self._entries = [(msg, out) for msg, out in self._entries if msg.topic_partition not in partitions]
         if not self._entries:
             self.opened_at = None
         return before - len(self._entries)

@@ -94,7 +94,7 @@ def execution_document(execution: Execution, raw: dict[str, Any] | None = None) 
     doc = raw or execution.to_dict()
     doc.pop("taskRunList", None)
     _with_duration(doc["state"], execution.state)
-    doc["taskRunCount"] = len(execution.task_run_list)
+    doc["taskRunCount"] = max(execution.task_run_count, len(execution.task_run_list))
     return doc
 
 

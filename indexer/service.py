@@ -11,14 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import cast
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from conveyor.common.elastic import describe, elasticsearch_client
-from conveyor.common.kafka.consumer import Consumer, Message
+from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import RetryableKafkaError
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
@@ -171,11 +170,11 @@ class Indexer:
         result = bulk.write(self._client, pending)
         undecodable = self._batch.undecodable()
         for u in undecodable:
-            dead_letter(self._producer, self._topics, cast(Message, u.message), u.reason, SERVICE)
+            dead_letter(self._producer, self._topics, u.message, u.reason, SERVICE)
         for r in result.rejected:
             action = r.pending.action
             reason = f"Elasticsearch rejected {action.kind} document {action.id} ({r.status}): {r.reason}"
-            dead_letter(self._producer, self._topics, cast(Message, r.pending.message), reason, SERVICE)
+            dead_letter(self._producer, self._topics, r.pending.message, reason, SERVICE)
         if undecodable or result.rejected:
             self._producer.flush()
         count = len(self._batch)
@@ -193,12 +192,11 @@ class Indexer:
 
     def _commit(self) -> None:
         try:
-            self._consumer.store(cast(list[Message], self._batch.messages))
+            self._consumer.store(self._batch.messages)
             self._consumer.commit()
-        except Exception as exc:
+        except KafkaError as exc:
             # The documents are written, so nothing is lost: offsets stored here ride on the next
             # commit, and a partition lost meanwhile is read again (idempotently) by its new owner.
-            # `Consumer.store` lets confluent's own KafkaException through, hence the broad catch.
             log.warning("offsets of %d indexed messages not committed: %s", len(self._batch), exc)
 
     def _wait(self, delay: float, stop: threading.Event) -> None:

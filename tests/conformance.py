@@ -1,9 +1,10 @@
-"""The Kestra conformance corpus (`../shared/conformance/kestra/`): its cases and a matcher for them.
+"""The Kestra conformance corpus (`tests/corpus/kestra/`, vendored): its cases and a matcher for them.
 
 `check(case, execution, logs)` evaluates a case's `expect` (and, with `inferred=True`, its `inferred`
 block too) against a final Execution JSON (camelCase, as `conveyor run --output json` prints it) and the
 execution's log lines (dicts with `taskId`, `taskRunId`, `level`, `message`). It returns the list of
-mismatches, empty when the case holds. The format is described in the corpus' README.
+mismatches, empty when the case holds. The format is described in the corpus' README (its origin and
+licence in its NOTICE).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from conveyor.common.model import Execution
 from conveyor.executor.tree import RunIndex
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "conformance" / "kestra"
+CORPUS = Path(__file__).resolve().parent / "corpus" / "kestra"
 LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 
 

@@ -17,11 +17,7 @@ import grimp
 PACKAGE = "conveyor"
 
 # Known cycles, each as the modules it runs through, to be removed by their owners; nothing else may be added.
-ALLOWED: set[frozenset[str]] = {
-    # TODO(issue 11): executor/flowables.py imports executor/decide.py inside a function; the executor's
-    # owner is removing it in another branch, then deletes this entry.
-    frozenset({"conveyor.executor.decide", "conveyor.executor.flowables"}),
-}
+ALLOWED: set[frozenset[str]] = set()
 
 
 def import_graph(package: str = PACKAGE) -> dict[str, set[str]]:

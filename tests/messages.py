@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from confluent_kafka import Message
+from conveyor.common.kafka.message import Message
 
 
 def headers_of(msg: Message) -> dict[str, bytes]:
-    """A consumed message's headers by name (a consumer gives a list of pairs; the type allows a dict too)."""
-    raw = msg.headers() or []
-    pairs = list(raw.items()) if isinstance(raw, dict) else raw
-    return {name: value.encode() if isinstance(value, str) else (value or b"") for name, value in pairs}
+    """A consumed message's headers by name (a null header value, which Conveyor never writes, reads as b"")."""
+    return {name: value or b"" for name, value in msg.headers}

@@ -118,28 +118,41 @@ class Worker:
         log.info("worker %s stopped", self.worker_id, extra=self._extra())
 
     def _turn(self) -> None:
+        """One pass of the consumer loop (the steps of the module's docstring, in order)."""
         self._settle(timeout=0.0)
         self._start_backlog()
         self._apply_backpressure()
-        room = self.settings.concurrency - len(self._backlog)
-        if room <= 0:  # wait for a slot to free, not for jobs there is no room for
-            self._settle(timeout=self.settings.poll_timeout)
-            self._start_backlog()
+        room = self._backlog_room()
+        if room <= 0:
+            self._wait_for_a_slot()
         if room > 0 or self._backpressure.paused:  # paused: the call serves callbacks and fetches nothing
-            try:
-                messages = self._consumer.consume(
-                    max_messages=max(room, 1), timeout=self.settings.poll_timeout if room > 0 else 0
-                )
-            except RetryableKafkaError as exc:  # the client reconnects by itself; a fatal error stops the worker
-                log.warning("consuming worker jobs: %s", exc, extra=self._extra())
-                messages = []
-            for msg in messages:
-                self._offsets.start((msg.topic() or "", msg.partition() or 0), msg.offset() or 0, msg)
-                self._backlog.append(msg)
+            self._receive(max_messages=max(room, 1), timeout=self.settings.poll_timeout if room > 0 else 0)
             self._start_backlog()
         self._housekeeping()
 
+    def _backlog_room(self) -> int:
+        """How many more received jobs the backlog takes (it holds at most `concurrency`)."""
+        return self.settings.concurrency - len(self._backlog)
+
+    def _wait_for_a_slot(self) -> None:
+        """The backlog is full: wait for an attempt to end (up to the poll timeout), not for jobs there is no
+        room for, and start the next job in the slot it frees."""
+        self._settle(timeout=self.settings.poll_timeout)
+        self._start_backlog()
+
+    def _receive(self, max_messages: int, timeout: float) -> None:
+        """Consume worker jobs into the backlog; each offset is tracked from its receipt."""
+        try:
+            messages = self._consumer.consume(max_messages=max_messages, timeout=timeout)
+        except RetryableKafkaError as exc:  # the client reconnects by itself; a fatal error stops the worker
+            log.warning("consuming worker jobs: %s", exc, extra=self._extra())
+            return
+        for msg in messages:
+            self._offsets.start(msg.topic_partition, msg.offset, msg)
+            self._backlog.append(msg)
+
     def _start_backlog(self) -> None:
+        """Hand received jobs to the pool while it has a free slot."""
         while self._backlog and len(self._running) < self.settings.concurrency:
             self._dispatch(self._backlog.popleft())
 
@@ -154,10 +167,10 @@ class Worker:
         self._producer.poll(0)
 
     def _dispatch(self, msg: Message) -> None:
-        partition: Partition = (msg.topic() or "", msg.partition() or 0)
-        offset = msg.offset() or 0  # tracked since it was received (`_turn`)
+        partition: Partition = msg.topic_partition
+        offset = msg.offset  # tracked since it was received (`_receive`)
         try:
-            job = WorkerJob.model_validate_json(msg.value() or b"")
+            job = WorkerJob.model_validate_json(msg.value or b"")
         except ValidationError as exc:
             dead_letter(self._producer, self.topics, msg, f"undecodable worker job: {exc}", "worker")
             self._finish(partition, offset)
@@ -227,7 +240,7 @@ class Worker:
             return
         for msg in messages:
             try:
-                signal = KillSignal.model_validate_json(msg.value() or b"")
+                signal = KillSignal.model_validate_json(msg.value or b"")
             except ValidationError as exc:
                 log.warning("ignored an undecodable kill signal: %s", exc, extra=self._extra())
                 continue
@@ -266,7 +279,7 @@ class Worker:
             log.warning("commit on revocation failed: %s", exc, extra=self._extra())
         self._offsets.forget(partitions)
         gone = set(partitions)
-        self._backlog = deque(m for m in self._backlog if (m.topic() or "", m.partition() or 0) not in gone)
+        self._backlog = deque(m for m in self._backlog if m.topic_partition not in gone)
         log.info("partitions revoked: %s", partitions, extra=self._extra())
 
     def _drain(self) -> None:

@@ -1,4 +1,4 @@
-"""Creating Conveyor's topics with the partitions, replication and cleanup policies of DESIGN.md; checking
+"""Creating Conveyor's topics with the partitions, replication and cleanup policies of docs/architecture.md; checking
 them is `verify.py`'s."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from conveyor.common.kafka.errors import FatalKafkaError
+from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
 from conveyor.common.kafka.topics import SPECS, Topics
 from conveyor.common.kafka.verify import connect, verify_topics
 from conveyor.common.settings import KafkaSettings
@@ -17,14 +17,16 @@ log = logging.getLogger(__name__)
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(settings.client_config())
+    with kafka_errors("create an admin client"):
+        return AdminClient(settings.client_config())
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
-    """Create every missing topic of DESIGN.md under the settings' prefix; returns those it created."""
+    """Create every missing topic of docs/architecture.md under the settings' prefix; returns those it created."""
     admin = connect(settings, timeout)
     topics = Topics.of(settings)
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    with kafka_errors("list topics"):
+        existing = set(admin.list_topics(timeout=timeout).topics)
     new = []
     for spec in SPECS:
         name = topics.name(spec.name)
@@ -41,7 +43,9 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
     if not new:
         return []
     created = []
-    for name, future in admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout).items():
+    with kafka_errors("create topics"):
+        futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
+    for name, future in futures.items():
         try:
             future.result()
             created.append(name)
@@ -57,7 +61,8 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
     """New topics answer with NOT_LEADER for a moment: wait until every partition has a leader."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        topics = admin.list_topics(timeout=timeout).topics
+        with kafka_errors("list topics"):
+            topics = admin.list_topics(timeout=timeout).topics
         if all(
             n in topics and topics[n].partitions and all(p.leader >= 0 for p in topics[n].partitions.values())
             for n in names
@@ -68,7 +73,7 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout: float) -> N
 
 
 def wait_for_topics(settings: KafkaSettings, names: list[str], timeout: float | None = None) -> None:
-    """Verify the named topics of DESIGN.md (see `verify.verify_topics`): wait for missing ones, then
+    """Verify the named topics of docs/architecture.md (see `verify.verify_topics`): wait for missing ones, then
     raise `FatalKafkaError` naming what is wrong."""
     topics = Topics.of(settings)
     verify_topics(settings, [spec for spec in SPECS if topics.name(spec.name) in names], timeout)

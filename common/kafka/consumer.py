@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, Message, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError as _KafkaError
 
 from conveyor.common import metrics
-from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
+from conveyor.common.kafka.errors import FatalKafkaError, from_exception, kafka_errors
+from conveyor.common.kafka.message import Message, received
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -50,11 +51,18 @@ class Consumer:
         if topics:  # a group member: its lag per partition becomes a metric (librdkafka's statistics)
             config["stats_cb"] = metrics.LagReporter(group_id, config.get("stats_cb"))
             config.setdefault("statistics.interval.ms", 5000)
-        self._consumer = _Consumer(config)
+        with kafka_errors(f"consumer of group {group_id}"):
+            self._consumer = _Consumer(config)
         self._on_assign = on_assign
         self._on_revoke = on_revoke
         if topics:
-            self._consumer.subscribe(topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked)
+            try:
+                self._consumer.subscribe(
+                    topics, on_assign=self._assigned, on_revoke=self._revoked, on_lost=self._revoked
+                )
+            except KafkaException as exc:
+                self.close()
+                raise from_exception(exc, f"subscribe to {', '.join(topics)}") from exc
 
     def _assigned(self, _: Any, partitions: list[TopicPartition]) -> None:
         if self._on_assign and partitions:
@@ -75,49 +83,51 @@ class Consumer:
                 if messages and max_messages > 1:
                     messages += self._consumer.consume(num_messages=max_messages - 1, timeout=0)
         except KafkaException as exc:
-            raise from_kafka(exc.args[0], "consume") from exc
-        out = []
-        for msg in messages:
-            err = msg.error()
-            if err is None:
-                out.append(msg)
-            elif err.code() == _KafkaError._PARTITION_EOF:
-                continue
-            else:
-                raise from_kafka(err, f"consume from {msg.topic()}")
-        metrics.consumed(msg.topic() for msg in out)
+            raise from_exception(exc, "consume") from exc
+        out = received(messages, "consume from")
+        metrics.consumed(msg.topic for msg in out)
         return out
 
     def store(self, messages: Iterable[Message]) -> None:
         """Mark messages handled: their offsets will be committed (auto-commit or `commit`)."""
         last: dict[tuple[str, int], int] = {}
         for msg in messages:
-            key = (msg.topic() or "", msg.partition() or 0)
-            last[key] = max(last.get(key, -1), msg.offset() or 0)
+            key = (msg.topic, msg.partition)
+            last[key] = max(last.get(key, -1), msg.offset)
         if last:
-            self._consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
+            try:
+                self._consumer.store_offsets(offsets=[TopicPartition(t, p, o + 1) for (t, p), o in last.items()])
+            except KafkaException as exc:
+                raise from_exception(exc, "store offsets") from exc
 
     def commit(self) -> None:
         try:
             self._consumer.commit(asynchronous=False)
         except KafkaException as exc:
-            if exc.args[0].code() != _KafkaError._NO_OFFSET:
-                raise from_kafka(exc.args[0], "commit") from exc
+            error = exc.args[0] if exc.args else None
+            if not (isinstance(error, _KafkaError) and error.code() == _KafkaError._NO_OFFSET):
+                raise from_exception(exc, "commit") from exc
 
     def positions(self) -> list[TopicPartition]:
-        return [p for p in self._consumer.position(self._consumer.assignment()) if p.offset >= 0]
+        """The assigned partitions' positions (what `Producer.commit` sends to a transaction)."""
+        with kafka_errors("read positions"):
+            return [p for p in self._consumer.position(self._consumer.assignment()) if p.offset >= 0]
 
     def group_metadata(self) -> Any:
-        return self._consumer.consumer_group_metadata()
+        with kafka_errors("read the group metadata"):
+            return self._consumer.consumer_group_metadata()
 
     def assignment(self) -> Partitions:
-        return [(p.topic, p.partition) for p in self._consumer.assignment()]
+        with kafka_errors("read the assignment"):
+            return [(p.topic, p.partition) for p in self._consumer.assignment()]
 
     def pause(self, partitions: Partitions) -> None:
-        self._consumer.pause([TopicPartition(t, p) for t, p in partitions])
+        with kafka_errors("pause"):
+            self._consumer.pause([TopicPartition(t, p) for t, p in partitions])
 
     def resume(self, partitions: Partitions) -> None:
-        self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
+        with kafka_errors("resume"):
+            self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
 
     def seek_to_committed(self, partitions: Partitions) -> None:
         """Rewind to the last committed offsets (after an aborted transaction)."""
@@ -128,7 +138,7 @@ class Consumer:
                     TopicPartition(tp.topic, tp.partition, tp.offset if tp.offset >= 0 else OFFSET_BEGINNING)
                 )
         except KafkaException as exc:
-            raise from_kafka(exc.args[0], "rewind to the committed offsets") from exc
+            raise from_exception(exc, "rewind to the committed offsets") from exc
 
     def close(self) -> None:
         try:
@@ -140,15 +150,16 @@ class Consumer:
 def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, timeout: float = 60.0) -> Iterable[Message]:
     """Every message of the given partitions from the beginning to the high watermark, with a separate,
     unsubscribed consumer (used to rebuild state from a compacted topic)."""
-    consumer = _Consumer(
-        {
-            **settings.client_config(),
-            "group.id": "conveyor-state-reader",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "fetch.wait.max.ms": 10,
-        }
-    )
+    with kafka_errors("open a state reader"):
+        consumer = _Consumer(
+            {
+                **settings.client_config(),
+                "group.id": "conveyor-state-reader",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+                "fetch.wait.max.ms": 10,
+            }
+        )
     try:
         ends: dict[tuple[str, int], int] = {}
         start: list[TopicPartition] = []
@@ -159,26 +170,28 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
                 start.append(TopicPartition(topic, partition, low))
         if not start:
             return
-        consumer.assign(start)
+        with kafka_errors("read state"):
+            consumer.assign(start)
         while ends:
             metrics.beat()  # rebuilding a large state is the loop's work too, not a stall
-            for msg in consumer.consume(num_messages=1000, timeout=1.0):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == _KafkaError._PARTITION_EOF:
-                        continue
-                    raise from_kafka(err, "read state")
-                key = (msg.topic() or "", msg.partition() or 0)
+            try:
+                raw = consumer.consume(num_messages=1000, timeout=1.0)
+            except KafkaException as exc:
+                raise from_exception(exc, "read state") from exc
+            for msg in received(raw, "read state from"):
+                key = msg.topic_partition
                 yield msg
-                if key in ends and (msg.offset() or 0) + 1 >= ends[key]:
+                if key in ends and msg.offset + 1 >= ends[key]:
                     del ends[key]
             # read_committed: the last offsets may be transaction markers no message reaches
             for key, high in list(ends.items()):
-                pos = consumer.position([TopicPartition(key[0], key[1])])[0].offset
+                with kafka_errors("read state"):
+                    pos = consumer.position([TopicPartition(key[0], key[1])])[0].offset
                 if pos >= high:
                     del ends[key]
     finally:
-        consumer.close()
+        with kafka_errors("close the state reader"):
+            consumer.close()
 
 
 def tail_consumer(
@@ -205,7 +218,7 @@ def tail_consumer(
         raw.assign(ends)
     except KafkaException as exc:
         consumer.close()
-        raise from_kafka(exc.args[0], f"tail {topic}") from exc
+        raise from_exception(exc, f"tail {topic}") from exc
     except BaseException:
         consumer.close()
         raise
@@ -222,8 +235,8 @@ def watermarks(consumer: _Consumer, tp: TopicPartition, timeout: float) -> tuple
         except KafkaException as exc:
             # a new topic's partitions answer NOT_LEADER for a moment, not flagged retriable
             if time.monotonic() > deadline:
-                raise from_kafka(exc.args[0], f"watermarks of {tp.topic}[{tp.partition}]") from exc
+                raise from_exception(exc, f"watermarks of {tp.topic}[{tp.partition}]") from exc
             time.sleep(0.2)
 
 
-__all__ = ["Consumer", "Message", "read_partitions_to_end", "tail_consumer", "watermarks"]
+__all__ = ["Consumer", "Message", "Partitions", "read_partitions_to_end", "tail_consumer", "watermarks"]

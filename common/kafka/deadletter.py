@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import Message
-
+from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 
@@ -16,22 +15,22 @@ def dead_letter(producer: Producer, topics: Topics, msg: Message, reason: str, s
     """Send `msg` to the dead-letter topic under its original key, with headers naming where it came from."""
     log.error(
         "dead-lettered a message from %s[%s]@%s: %s",
-        msg.topic(),
-        msg.partition(),
-        msg.offset(),
+        msg.topic,
+        msg.partition,
+        msg.offset,
         reason,
         extra={
-            "topic": msg.topic(),
-            "partition": msg.partition(),
-            "offset": msg.offset(),
+            "topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
             "service": service,
         },
     )
     headers = [
         ("conveyor.reason", reason[:4000]),
-        ("conveyor.topic", msg.topic() or ""),
-        ("conveyor.partition", str(msg.partition())),
-        ("conveyor.offset", str(msg.offset())),
+        ("conveyor.topic", msg.topic),
+        ("conveyor.partition", str(msg.partition)),
+        ("conveyor.offset", str(msg.offset)),
         ("conveyor.service", service),
     ]
-    producer.send(topics.dead_letter, msg.key(), msg.value(), headers=headers)
+    producer.send(topics.dead_letter, msg.key, msg.value, headers=headers)

@@ -12,10 +12,9 @@ import zlib
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer as _Consumer
-from confluent_kafka import KafkaException
 
 from conveyor.common.kafka.consumer import read_partitions_to_end
-from conveyor.common.kafka.errors import FatalKafkaError, from_kafka
+from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
 from conveyor.common.settings import KafkaSettings
 
 
@@ -33,13 +32,12 @@ def default_partition(key: str, partitions: int) -> int:
 
 
 def partition_count(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> int:
-    consumer = _Consumer({**settings.client_config(), "group.id": "conveyor-lookup"})
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
-    except KafkaException as exc:
-        raise from_kafka(exc.args[0], f"describe {topic}") from exc
-    finally:
-        consumer.close()
+    with kafka_errors(f"describe {topic}"):
+        consumer = _Consumer({**settings.client_config(), "group.id": "conveyor-lookup"})
+        try:
+            metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        finally:
+            consumer.close()
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise FatalKafkaError(f"topic {topic} does not exist on {settings.bootstrap}")
     return len(metadata.partitions)
@@ -60,12 +58,27 @@ def _scan(settings: KafkaSettings, topic: str, partitions: list[int], key: str) 
     found: Record | None = None
     seen = False
     for msg in read_partitions_to_end(settings, [(topic, p) for p in partitions]):
-        if msg.key() != wanted:
+        if msg.key != wanted:
             continue
         seen = True
-        value = msg.value()
-        raw = msg.headers() or []
-        pairs = list(raw.items()) if isinstance(raw, dict) else raw  # consumed messages give a list
-        headers = {name: data.encode() if isinstance(data, str) else bytes(data or b"") for name, data in pairs}
-        found = None if value is None else Record(value, headers, msg.partition() or 0, msg.offset() or 0)
+        headers = {name: data or b"" for name, data in msg.headers}
+        found = None if msg.value is None else Record(msg.value, headers, msg.partition, msg.offset)
     return found, seen
+
+
+# The header each `taskruns` record carries: the id of the execution it belongs to.
+EXECUTION_HEADER = "conveyor.execution"
+
+
+def task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> list[bytes]:
+    """The latest record of each task run of one execution on the compacted `taskruns` topic: the executor
+    writes them to the partition of the execution's events (`crc32(id) % partitions` of that topic), with the
+    execution's id in a header, so one partition is read and filtered without decoding."""
+    count = partition_count(settings, topic)
+    wanted = execution_id.encode()
+    latest: dict[bytes, bytes | None] = {}
+    for msg in read_partitions_to_end(settings, [(topic, default_partition(execution_id, count))]):
+        if not any(name == EXECUTION_HEADER and data == wanted for name, data in msg.headers):
+            continue
+        latest[msg.key or b""] = msg.value
+    return [value for value in latest.values() if value is not None]

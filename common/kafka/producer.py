@@ -15,12 +15,13 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError as _KafkaError
+from confluent_kafka import KafkaException
 from confluent_kafka import Producer as _Producer
 
 from conveyor.common import metrics
 from conveyor.common.kafka.consumer import Consumer
-from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError, from_kafka
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError, from_exception, from_kafka, kafka_errors
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class Producer:
         if transactional_id:
             config["transactional.id"] = transactional_id
         self._settings, self._extra = settings, extra
-        self._producer = _Producer(config)
+        with kafka_errors("create a producer"):
+            self._producer = _Producer(config)
         self._failed: list[KafkaError] = []
         self.transactional_id = transactional_id
         self.transactional = transactional_id is not None
@@ -63,23 +65,43 @@ class Producer:
         if err is not None:
             self._failed.append(from_kafka(err, f"delivery to {msg.topic()} failed"))
 
-    def send(self, topic: str, key: str | bytes | None, value: bytes | None, headers: Headers | None = None) -> None:
+    def send(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+    ) -> None:
+        """`partition`: where the record goes (default: the partitioner's choice from the key)."""
+        extra: dict[str, Any] = {} if partition is None else {"partition": partition}
         while True:
             try:
                 self._producer.produce(
-                    topic, value=value, key=key, headers=list(headers or []), on_delivery=self._on_delivery
+                    topic, value=value, key=key, headers=list(headers or []), on_delivery=self._on_delivery, **extra
                 )
                 return
             except BufferError:
                 # The local queue is full: serve delivery reports until there is room.
-                self._producer.poll(0.05)
+                self._serve(0.05)
+            except KafkaException as exc:
+                raise from_exception(exc, f"send to {topic}") from exc
+
+    def _serve(self, timeout: float) -> None:
+        try:
+            self._producer.poll(timeout)
+        except KafkaException as exc:
+            raise from_exception(exc, "serve delivery reports") from exc
 
     def poll(self, timeout: float = 0.0) -> None:
-        self._producer.poll(timeout)
+        self._serve(timeout)
         self.raise_failures()
 
     def flush(self, timeout: float = 30.0) -> None:
-        remaining = self._producer.flush(timeout)
+        try:
+            remaining = self._producer.flush(timeout)
+        except KafkaException as exc:
+            raise from_exception(exc, "flush") from exc
         self.raise_failures()
         if remaining:
             raise from_kafka_timeout(remaining)
@@ -131,16 +153,16 @@ class Producer:
             self.broken = True
             raise RetryableKafkaError(f"{context}: no answer from Kafka in {args[-1]:.0f}s") from None
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.fatal():
+            error = exc.args[0] if exc.args else None
+            if isinstance(error, _KafkaError) and error.fatal():
                 self.broken = True
-            raise from_kafka(error, context) from exc
+            raise from_exception(exc, context) from exc
 
     def _call(self, fn: Any, *args: Any, context: str) -> Any:
         try:
             return fn(*args)
         except KafkaException as exc:
-            raise from_kafka(exc.args[0], context) from exc
+            raise from_exception(exc, context) from exc
 
 
 class _Caller:
@@ -182,4 +204,4 @@ def from_kafka_timeout(remaining: int) -> KafkaError:
     return RetryableKafkaError(f"{remaining} messages not delivered before the flush timeout")
 
 
-__all__ = ["Producer", "TopicPartition"]
+__all__ = ["Producer"]

@@ -13,10 +13,10 @@ import time
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import Consumer as _Consumer
-from confluent_kafka import KafkaError as _KafkaError
 
 from conveyor.common.kafka.consumer import watermarks
-from conveyor.common.kafka.errors import FatalKafkaError, RetryableKafkaError, from_kafka
+from conveyor.common.kafka.errors import FatalKafkaError, RetryableKafkaError, from_exception, kafka_errors
+from conveyor.common.kafka.message import received
 from conveyor.common.settings import KafkaSettings
 
 
@@ -35,7 +35,7 @@ class TopicTable:
             try:
                 self._catch_up()
             except KafkaException as exc:
-                raise from_kafka(exc.args[0], f"read {self.topic}") from exc
+                raise from_exception(exc, f"read {self.topic}") from exc
             return dict(self._values)
 
     def get(self, key: str) -> bytes | None:
@@ -45,8 +45,9 @@ class TopicTable:
     def close(self) -> None:
         with self._lock:
             if self._consumer is not None:
-                self._consumer.close()
-                self._consumer = None
+                consumer, self._consumer = self._consumer, None
+                with kafka_errors(f"close the reader of {self.topic}"):
+                    consumer.close()
 
     def _open(self) -> _Consumer:
         consumer = _Consumer(
@@ -80,18 +81,12 @@ class TopicTable:
                 return
             if time.monotonic() > deadline:
                 raise RetryableKafkaError(f"read {self.topic}: partitions {behind} not caught up in {self._timeout}s")
-            for msg in consumer.consume(num_messages=1000, timeout=0.5):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == _KafkaError._PARTITION_EOF:
-                        continue
-                    raise from_kafka(err, f"read {self.topic}")
-                key = (msg.key() or b"").decode("utf-8", "replace")
-                value = msg.value()
-                if value is None:
+            for msg in received(consumer.consume(num_messages=1000, timeout=0.5), "read"):
+                key = (msg.key or b"").decode("utf-8", "replace")
+                if msg.value is None:
                     self._values.pop(key, None)
                 else:
-                    self._values[key] = value
+                    self._values[key] = msg.value
 
     def _behind(self, consumer: _Consumer, bounds: dict[int, tuple[int, int]]) -> list[int]:
         """Partitions whose position is still short of the high watermark seen at the start of this refresh.

@@ -1,4 +1,4 @@
-"""Conveyor's topics (DESIGN.md), their names under a prefix, and creating them."""
+"""Conveyor's topics (docs/architecture.md), their names under a prefix, and creating them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from conveyor.common.settings import KafkaSettings
 
 EXECUTION_EVENTS = "execution-events"
+# Kill and restart requests: read by the executor before the events of its partitions, so that control
+# never waits behind a backlog of task results (same partition count and key as execution-events).
+CONTROL = "execution-control"
 EXECUTOR_STATE = "executor-state"
 EXECUTIONS = "executions"
 TASKRUNS = "taskruns"
@@ -29,6 +32,7 @@ class TopicSpec:
 
 SPECS = (
     TopicSpec(EXECUTION_EVENTS, compact=False),
+    TopicSpec(CONTROL, compact=False),
     TopicSpec(EXECUTOR_STATE, compact=True),
     TopicSpec(EXECUTIONS, compact=True),
     TopicSpec(TASKRUNS, compact=True),
@@ -54,6 +58,10 @@ class Topics:
     @property
     def execution_events(self) -> str:
         return self.name(EXECUTION_EVENTS)
+
+    @property
+    def control(self) -> str:
+        return self.name(CONTROL)
 
     @property
     def executor_state(self) -> str:

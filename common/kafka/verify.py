@@ -2,11 +2,11 @@
 
 `connect` fails fast with a clear message when the broker refuses the credentials (librdkafka only says
 so through its error callback; a plain metadata request would just time out). `inspect_topics` compares
-every topic of DESIGN.md with what the cluster holds: `conveyor topics describe` prints it, and
+every topic of docs/architecture.md with what the cluster holds: `conveyor topics describe` prints it, and
 `verify_topics` raises `FatalKafkaError` on what would break Conveyor:
 - a missing topic (after waiting `topics_timeout` for `conveyor topics create`, run by a Job or a
   one-shot container alongside the services);
-- a cleanup policy other than DESIGN.md's: a `compact` topic that deletes loses executor state and the
+- a cleanup policy other than docs/architecture.md's: a `compact` topic that deletes loses executor state and the
   latest snapshots; a `delete` topic that compacts loses events sharing a key;
 - `executor-state` partitioned unlike `execution-events` (the executor rebuilds the state of partition N
   of the events from partition N of the state).
@@ -24,11 +24,14 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
-from conveyor.common.kafka.errors import FatalKafkaError
-from conveyor.common.kafka.topics import EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, Topics, TopicSpec
+from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
+from conveyor.common.kafka.topics import CONTROL, EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, TASKRUNS, Topics, TopicSpec
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+# Topics whose partition p holds what execution-events' partition p holds (records keyed by execution id).
+CO_PARTITIONED = (EXECUTOR_STATE, CONTROL, TASKRUNS)
 
 # librdkafka's error codes that no retry will cure
 _AUTH = {"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "TOPIC_AUTHORIZATION_FAILED"}
@@ -71,7 +74,8 @@ def connect(settings: KafkaSettings, timeout: float = 30.0) -> AdminClient:
     """An admin client that has fetched metadata; `FatalKafkaError` naming the cause otherwise."""
     errors = _Errors()
     config: dict[str, Any] = {**settings.client_config(), "error_cb": errors, "logger": _Debug()}
-    admin = AdminClient(config)
+    with kafka_errors(f"connect to Kafka at {settings.describe()}"):
+        admin = AdminClient(config)
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -97,7 +101,8 @@ def inspect_topics(
     """What the cluster holds for each topic of `specs`, and what is wrong with it."""
     admin = admin or connect(settings)
     names = Topics.of(settings)
-    metadata = admin.list_topics(timeout=30).topics
+    with kafka_errors("list topics"):
+        metadata = admin.list_topics(timeout=30).topics
     reports = [TopicReport(spec, names.name(spec.name)) for spec in specs]
     present = [r for r in reports if r.name in metadata and metadata[r.name].error is None]
     configs = _cleanup_policies(admin, [r.name for r in present])
@@ -116,11 +121,12 @@ def inspect_topics(
                 f"replication factor {report.replication} is below the configured {settings.replication_factor}"
             )
     by_spec = {r.spec.name: r for r in reports}
-    events, state = by_spec.get(EXECUTION_EVENTS), by_spec.get(EXECUTOR_STATE)
-    if events and state and events.partitions and state.partitions and events.partitions != state.partitions:
-        state.problems.append(
-            f"{state.partitions} partitions but {events.name} has {events.partitions}: they must be equal"
-        )
+    events = by_spec.get(EXECUTION_EVENTS)
+    for other in (by_spec.get(name) for name in CO_PARTITIONED):
+        if events and other and events.partitions and other.partitions and events.partitions != other.partitions:
+            other.problems.append(
+                f"{other.partitions} partitions but {events.name} has {events.partitions}: they must be equal"
+            )
     return reports
 
 
@@ -156,7 +162,9 @@ def _cleanup_policies(admin: AdminClient, names: list[str]) -> dict[str, str]:
         return {}
     resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
     out = {}
-    for resource, future in admin.describe_configs(resources, request_timeout=30).items():
+    with kafka_errors("describe topics"):
+        futures = admin.describe_configs(resources, request_timeout=30)
+    for resource, future in futures.items():
         try:
             entries = future.result()
         except KafkaException as exc:

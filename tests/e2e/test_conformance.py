@@ -1,4 +1,4 @@
-"""The Kestra conformance corpus end to end: every case of `../shared/conformance/kestra/expectations.json`
+"""The Kestra conformance corpus end to end: every case of `tests/corpus/kestra/expectations.json`
 run through the real CLI, executor, workers and indexer on the real servers.
 
 All cases run at once (a thread pool of `conveyor run --output json` processes) in one module fixture;
@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conformance import CORPUS, Case, check, load_cases
+from tests.conformance import Case, check, load_cases
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 WORKERS = 2
 # Cases run at once; each is a `conveyor run` process (and a `conveyor logs` one where logs matter).
 PARALLEL = 10
-CASES = load_cases() if CORPUS.exists() else []
+CASES = load_cases()
 # Cases that cannot pass by design, with the reason.
 XFAIL: dict[str, str] = {}
 
@@ -74,7 +74,6 @@ def _param(case: Case) -> Any:
     return pytest.param(case, id=case.label, marks=marks)
 
 
-@pytest.mark.skipif(not CASES, reason="the shared conformance corpus is not beside the project")
 @pytest.mark.parametrize("case", [_param(c) for c in CASES])
 def test_case_holds_end_to_end(case: Case, ran: dict[str, Ran], e2e_stack: Stack) -> None:
     result = ran[case.label]

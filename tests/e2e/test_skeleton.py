@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Message
 
 from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from tests.cli import ROOT
@@ -82,7 +82,7 @@ def test_undecodable_event_goes_to_dead_letter_and_the_executor_goes_on(e2e_stac
     try:
 
         def dead() -> list[Message]:
-            return [m for m in consumer.consume(100, 0.5) if m.key() == b"not-an-execution"]
+            return [m for m in consumer.consume(100, 0.5) if m.key == b"not-an-execution"]
 
         (msg,) = e2e_stack.poll(dead, timeout=30)
         headers = headers_of(msg)

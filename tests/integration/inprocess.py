@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.executions import ExecutionReader
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -107,7 +108,7 @@ def newest(
     try:
         while not done(latest) and time.monotonic() < deadline:
             for msg in consumer.consume(500, 0.5):
-                key, value = msg.key(), msg.value()
+                key, value = msg.key, msg.value
                 if key is not None and value is not None:
                     latest[key.decode() if isinstance(key, bytes) else key] = parse(value)
     finally:
@@ -116,9 +117,10 @@ def newest(
 
 
 def ended(settings: KafkaSettings, ids: list[str], timeout: float = 150.0) -> dict[str, Execution]:
-    """The newest snapshot of each execution on the `executions` topic, once all of `ids` ended (or `timeout`)."""
-
-    def all_ended(latest: dict[str, Execution]) -> bool:
-        return all(i in latest and latest[i].state.terminal for i in ids)
-
-    return newest(settings, Topics.of(settings).executions, Execution.model_validate_json, all_ended, timeout)
+    """Each execution of `ids` with its task runs (from `executions` and `taskruns`), once all ended (or
+    what there is at `timeout`)."""
+    reader = ExecutionReader(settings, set(ids))
+    try:
+        return reader.ended(ids, timeout)
+    finally:
+        reader.close()

@@ -370,7 +370,7 @@ def test_deploy_a_flow_then_start_executions_of_it(api: Api) -> None:
 
     topic = Topics.of(api.kafka).execution_events
     events = [
-        ExecutionCreated.model_validate_json(m.value() or b"")
+        ExecutionCreated.model_validate_json(m.value or b"")
         for m in read_partitions_to_end(api.kafka, [(topic, 0), (topic, 1)])
     ]
     assert [e.execution_id for e in events] == [execution["id"]]

@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Message
 
 from conveyor.common.events import TaskResult, WorkerJob
 from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.executions import ExecutionReader
+from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -48,8 +49,7 @@ class Harness:
         self.topics = Topics.of(settings)
         self.producer = Producer(settings)
         self.jobs = Consumer(settings, "test-jobs", [self.topics.worker_jobs])
-        self.snapshots = Consumer(settings, "test-snapshots", [self.topics.executions])
-        self.latest: dict[str, Execution] = {}
+        self.snapshots = ExecutionReader(settings)
 
     def submit(self) -> str:
         created = new_execution(FLOW)
@@ -61,7 +61,7 @@ class Harness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for msg in self.jobs.consume(1, 0.2):
-                return WorkerJob.model_validate_json(msg.value() or b"")
+                return WorkerJob.model_validate_json(msg.value or b"")
         raise AssertionError("no worker job")
 
     def answer(self, job: WorkerJob, output: str) -> None:
@@ -79,14 +79,10 @@ class Harness:
         self.producer.flush()
 
     def final(self, execution_id: str, timeout: float = 30) -> Execution:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for msg in self.snapshots.consume(100, 0.2):
-                snapshot = Execution.model_validate_json(msg.value() or b"")
-                self.latest[snapshot.id] = snapshot
-            if execution_id in self.latest and self.latest[execution_id].state.terminal:
-                return self.latest[execution_id]
-        raise AssertionError(f"execution {execution_id} did not end: {self.latest.get(execution_id)}")
+        found = self.snapshots.ended([execution_id], timeout)
+        if execution_id not in found or not found[execution_id].state.terminal:
+            raise AssertionError(f"execution {execution_id} did not end: {found.get(execution_id)}")
+        return found[execution_id]
 
     def close(self) -> None:
         self.jobs.close()
@@ -149,7 +145,7 @@ def test_undecodable_event_is_dead_lettered_and_processing_goes_on(
         deadline = time.monotonic() + 20
         while not messages and time.monotonic() < deadline:
             messages = dead.consume(10, 0.5)
-        assert [m.key() for m in messages] == [b"garbage"]
+        assert [m.key for m in messages] == [b"garbage"]
         assert b"undecodable event" in headers_of(messages[0])["conveyor.reason"]
     finally:
         dead.close()

@@ -46,7 +46,7 @@ class Tail:
             assert time.monotonic() < deadline, f"timed out; got {self.items}"
             for msg in self._consumer.consume(max_messages=500, timeout=0.2):
                 self.messages.append(msg)
-                self.items.append(self._decode(msg.value() or b""))
+                self.items.append(self._decode(msg.value or b""))
         return self.items
 
     def read_for(self, seconds: float) -> list[Any]:
@@ -186,7 +186,7 @@ def test_jobs_are_run_and_reported(kafka_settings: KafkaSettings, producer: Prod
         last = of(items, job)[-1]
         assert [m.name for m in last.metrics] == ["duration"]
     # Keyed by execution id: every event of an execution lands in its partition.
-    assert {m.key() for m in events.messages} == {j.task_run.execution_id.encode() for j in (ret, hello, broken)}
+    assert {m.key for m in events.messages} == {j.task_run.execution_id.encode() for j in (ret, hello, broken)}
 
     assert of(items, ret)[-1].outputs == {"value": ret.task_run.id}
     failure = of(items, broken)[-1]
@@ -195,20 +195,20 @@ def test_jobs_are_run_and_reported(kafka_settings: KafkaSettings, producer: Prod
     by_task = {(e.task_id, e.level, e.message) for e in logs.items}
     assert ("hello", LogLevel.INFO, "hello w") in by_task
     assert ("broken", LogLevel.ERROR, failure.error) in by_task
-    assert {m.key() for m in logs.messages} == {hello.task_run.id.encode(), broken.task_run.id.encode()}
+    assert {m.key for m in logs.messages} == {hello.task_run.id.encode(), broken.task_run.id.encode()}
 
     assert {(r.task_run_id, r.entry.name) for r in metrics.items} >= {
         (j.task_run.id, "duration") for j in (ret, hello, broken)
     }
 
     [letter] = dead.messages
-    assert (letter.key(), letter.value()) == (b"garbage", b"not a worker job")
-    headers = dict(letter.headers() or [])
+    assert (letter.key, letter.value) == (b"garbage", b"not a worker job")
+    headers = dict(letter.headers)
     assert b"undecodable worker job" in headers["conveyor.reason"]
     assert headers["conveyor.service"] == b"worker"
 
     assert beats.items[0].worker_id == "worker-a"
-    assert {m.key() for m in beats.messages} == {b"worker-a"}
+    assert {m.key for m in beats.messages} == {b"worker-a"}
     for tail in (events, logs, metrics, dead, beats):
         tail.close()
 

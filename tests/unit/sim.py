@@ -3,6 +3,7 @@ core runnable tasks, timers fire by jumping the clock. No Kafka, no threads: onl
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +18,14 @@ from conveyor.common.render import render, render_value
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.executor.decide import decide
+from conveyor.executor.env import Env
+from conveyor.executor.plan import Plan
+from conveyor.executor.state import ExecutionState
 from conveyor.executor.values import truthy
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+# Each simulated execution draws its ids from its own seed (reproducible, and distinct between executions).
+_SEEDS = itertools.count(7)
 
 
 @dataclass
@@ -61,8 +67,8 @@ def fake_run(job: WorkerJob) -> Outcome:
 class Sim:
     flow: Flow
     now: datetime = T0
-    execution: Execution | None = None
-    timers: list[Timer] = field(default_factory=list)
+    state: ExecutionState | None = None
+    seed: int = field(default_factory=lambda: next(_SEEDS))
     jobs: list[WorkerJob] = field(default_factory=list)
     logs: list[tuple[str, str]] = field(default_factory=list)  # (task id, message)
     # Every log line as `conveyor logs --output json` shows it: worker lines, failures, executor lines.
@@ -70,10 +76,24 @@ class Sim:
     executor_logs: list[LogEntry] = field(default_factory=list)
     kills: list[str] = field(default_factory=list)
     revisions: list[int] = field(default_factory=list)
+    decisions: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.plan = Plan.of(self.flow)
+        self.env = Env.seeded(self.now, self.seed)
+
+    @property
+    def execution(self) -> Execution | None:
+        return self.state.execution() if self.state is not None else None
+
+    @property
+    def timers(self) -> list[Timer]:
+        return list(self.state.timers.values()) if self.state is not None else []
 
     def send(self, event: Event) -> None:
-        decision = decide(self.execution, self.flow, event, self.now, self.timers)
-        self.execution, self.timers = decision.execution, decision.timers
+        decision = decide(self.state, self.plan, event, self.env.at(self.now))
+        self.state = decision.state
+        self.decisions.append(decision)
         self.jobs.extend(decision.jobs)
         self.kills.extend(decision.kills)
         self.executor_logs.extend(decision.logs)
@@ -149,11 +169,15 @@ class Sim:
     def runs(self, task_id: str) -> list[Any]:
         return [r for r in self.ex.task_run_list if r.task_id == task_id]
 
+    def header(self) -> Execution:
+        assert self.state is not None
+        return self.state.header
+
 
 def start(source: str, inputs: dict[str, Any] | None = None, typed: bool = True) -> Sim:
     flow = load_flow(source)
     sim = Sim(flow)
-    sim.send(new_execution(flow, inputs, now=T0, typed=typed))
+    sim.send(new_execution(flow, inputs, now=T0, typed=typed, execution_id=sim.env.ids(), event_id=sim.env.ids()))
     return sim
 
 

@@ -3,7 +3,7 @@ strict) and KEDA's CRD schemas (vendored in tests/unit/schemas/keda), the compos
 Specification schema (vendored by check-jsonschema), and the facts that tie them to the code: commands,
 settings names, ports, the worker drain, the worker group and its partitions, the dashboard's metrics.
 
-What only a real cluster shows (see the README): that the image builds and the pods pull it, that KEDA
+What only a real cluster shows (see docs/operations.md): that the image builds and the pods pull it, that KEDA
 reads the lag and scales, that probes pass within their delays, that Kafka and Elasticsearch are reachable
 at the configured addresses with the configured credentials.
 """

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from conveyor.common.events import LogEntry, TaskRunChange
+from conveyor.common.kafka.message import Message
 from conveyor.common.model import TaskRun
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer.batch import Batch
@@ -14,27 +14,8 @@ T0 = datetime(2024, 5, 1, tzinfo=UTC)
 KINDS = {"p.taskruns": "taskruns", "p.logs": "logs", "p.executions": "executions"}
 
 
-@dataclass
-class FakeMessage:
-    _topic: str
-    _partition: int
-    _offset: int
-    _value: bytes | None
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def value(self) -> bytes | None:
-        return self._value
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, int(T0.timestamp() * 1000))
+def message(topic: str, partition: int, offset: int, value: bytes | None) -> Message:
+    return Message(topic, partition, offset, None, value, timestamp_ms=int(T0.timestamp() * 1000))
 
 
 def change(tr_id: str, revision: int, current: str = "RUNNING") -> bytes:
@@ -54,7 +35,7 @@ def log_line(text: str) -> bytes:
     return LogEntry(namespace="n", flow_id="f", execution_id="e", level="INFO", message=text, timestamp=T0).to_json()
 
 
-def batch_of(*messages: FakeMessage) -> Batch:
+def batch_of(*messages: Message) -> Batch:
     batch = Batch("cv", KINDS)
     for m in messages:
         batch.add(m, now=0.0)
@@ -63,22 +44,22 @@ def batch_of(*messages: FakeMessage) -> Batch:
 
 def test_only_the_newest_revision_of_each_entity_is_written_whatever_the_order() -> None:
     batch = batch_of(
-        FakeMessage("p.taskruns", 0, 0, change("a", 2)),
-        FakeMessage("p.taskruns", 1, 0, change("b", 1)),
-        FakeMessage("p.taskruns", 0, 1, change("a", 5, "SUCCESS")),
-        FakeMessage("p.taskruns", 0, 2, change("a", 3)),  # a late, older revision
+        message("p.taskruns", 0, 0, change("a", 2)),
+        message("p.taskruns", 1, 0, change("b", 1)),
+        message("p.taskruns", 0, 1, change("a", 5, "SUCCESS")),
+        message("p.taskruns", 0, 2, change("a", 3)),  # a late, older revision
     )
     pending = batch.pending()
     assert [(p.action.id, p.action.version) for p in pending] == [("a", 5), ("b", 1)]
     assert pending[0].action.source["state"]["current"] == "SUCCESS"
-    assert pending[0].message.offset() == 1  # the message to dead-letter if this document is rejected
+    assert pending[0].message.offset == 1  # the message to dead-letter if this document is rejected
     assert len(batch) == 4  # every message's offset is committed, superseded or not
 
 
 def test_on_equal_revisions_the_later_message_wins() -> None:
     batch = batch_of(
-        FakeMessage("p.taskruns", 0, 0, change("a", 2, "RUNNING")),
-        FakeMessage("p.taskruns", 0, 1, change("a", 2, "SUCCESS")),
+        message("p.taskruns", 0, 0, change("a", 2, "RUNNING")),
+        message("p.taskruns", 0, 1, change("a", 2, "SUCCESS")),
     )
     [only] = batch.pending()
     assert only.action.source["state"]["current"] == "SUCCESS"
@@ -86,24 +67,24 @@ def test_on_equal_revisions_the_later_message_wins() -> None:
 
 def test_log_lines_are_never_merged_and_undecodable_messages_are_set_aside() -> None:
     batch = batch_of(
-        FakeMessage("p.logs", 0, 0, log_line("one")),
-        FakeMessage("p.logs", 0, 1, b"\xff garbage"),
-        FakeMessage("p.logs", 0, 2, log_line("one")),
-        FakeMessage("p.executions", 0, 0, None),  # tombstone: nothing to index, nothing to dead-letter
+        message("p.logs", 0, 0, log_line("one")),
+        message("p.logs", 0, 1, b"\xff garbage"),
+        message("p.logs", 0, 2, log_line("one")),
+        message("p.executions", 0, 0, None),  # tombstone: nothing to index, nothing to dead-letter
     )
     assert [p.action.id for p in batch.pending()] == ["p.logs-0-0", "p.logs-0-2"]
     [bad] = batch.undecodable()
-    assert bad.message.offset() == 1 and "cannot decode a logs message" in bad.reason
+    assert bad.message.offset == 1 and "cannot decode a logs message" in bad.reason
     assert len(batch) == 4
 
 
 def test_a_batch_is_due_when_full_or_old_enough() -> None:
     batch = Batch("cv", KINDS)
     assert not batch.due(100.0, max_size=2, max_age=0.5)
-    batch.add(FakeMessage("p.logs", 0, 0, log_line("x")), now=10.0)
+    batch.add(message("p.logs", 0, 0, log_line("x")), now=10.0)
     assert not batch.due(10.4, max_size=2, max_age=0.5)
     assert batch.due(10.5, max_size=2, max_age=0.5)
-    batch.add(FakeMessage("p.logs", 0, 1, log_line("y")), now=10.1)
+    batch.add(message("p.logs", 0, 1, log_line("y")), now=10.1)
     assert batch.due(10.1, max_size=2, max_age=0.5)
     batch.clear()
     assert len(batch) == 0 and batch.opened_at is None
@@ -111,9 +92,9 @@ def test_a_batch_is_due_when_full_or_old_enough() -> None:
 
 def test_revoked_partitions_are_dropped_from_the_batch() -> None:
     batch = batch_of(
-        FakeMessage("p.taskruns", 0, 0, change("a", 1)),
-        FakeMessage("p.taskruns", 1, 0, change("b", 1)),
-        FakeMessage("p.logs", 1, 0, log_line("x")),
+        message("p.taskruns", 0, 0, change("a", 1)),
+        message("p.taskruns", 1, 0, change("b", 1)),
+        message("p.logs", 1, 0, log_line("x")),
     )
     assert batch.drop_partitions({("p.taskruns", 1)}) == 1
     assert [p.action.id for p in batch.pending()] == ["a", "p.logs-1-0"]

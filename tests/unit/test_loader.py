@@ -11,7 +11,7 @@ from conveyor.common.loader import load_flow, load_flow_file
 from conveyor.common.tasks import core, flowable
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "conformance" / "kestra" / "flows"
+CORPUS_FLOWS = ROOT / "tests" / "corpus" / "kestra" / "flows"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
@@ -19,9 +19,8 @@ def test_examples_load(path: Path) -> None:
     assert load_flow_file(path).namespace == "conveyor.examples"
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="the shared conformance corpus is not beside the project")
 def test_every_reference_flow_loads() -> None:
-    flows = [load_flow_file(p) for p in sorted(SHARED.glob("*.yaml"))]
+    flows = [load_flow_file(p) for p in sorted(CORPUS_FLOWS.glob("*.yaml"))]
     assert len(flows) == 40
 
 

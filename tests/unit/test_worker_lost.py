@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conveyor.common.events import ExecutorState, Heartbeat, WorkerJob, WorkerLost
+from conveyor.common.events import Heartbeat, WorkerJob, WorkerLost
 from conveyor.common.state import StateType
 from conveyor.executor.liveness import Liveness, lost_events, running_on
 from tests.unit.flows import SLEEPY, failing
@@ -139,7 +139,7 @@ def test_lost_events_name_each_owned_execution_with_an_attempt_on_a_lost_worker(
     on_w2, _ = running(SLEEPY, worker="w2")
     unreported = start(SLEEPY)
     listed = unreported.jobs[0].task_run.id
-    states = {sim.ex.id: ExecutorState(execution=sim.ex, flow={}) for sim in (on_w1, on_w2, unreported)}
+    states = {sim.ex.id: sim.state for sim in (on_w1, on_w2, unreported) if sim.state is not None}
     lost = {"w1": beat("w1", 60, [listed])}
     events = lost_events(states, lost)
     assert sorted((e.execution_id, e.worker_id) for e in events) == sorted(

@@ -1,0 +1,38 @@
+"""Bringing an ended execution back for a restart (the shell's part; the restart rule is `executor.restart`).
+
+The executor forgets an execution when it ends. `conveyor restart` (and the API) send `RestartRequested`
+with the execution's final header and flow and its task-run count, then its task runs in `RestoreTaskRuns`
+chunks read from the `taskruns` topic, all on the control topic under the execution's key (one partition,
+in order). The executor keeps the execution in a *restoring* state (its records are written as they come,
+so a recovery resumes the restore) until every task run is back, then applies the restart.
+"""
+
+from __future__ import annotations
+
+from conveyor.common.events import RestartRequested, RestoreTaskRuns
+from conveyor.executor.state import ExecutionState
+
+
+def begin(event: RestartRequested) -> ExecutionState:
+    """The restoring state of the execution the request brings (complete when `restoring` is 0)."""
+    assert event.execution is not None and event.flow is not None
+    state = ExecutionState.create(event.execution, event.flow)
+    state.restoring = max(event.task_run_count - len(state.runs), 0)
+    state.restart_id = event.event_id
+    return state
+
+
+def add(state: ExecutionState, event: RestoreTaskRuns) -> bool:
+    """Add a chunk; True once the last task run is back. A chunk of another restart is ignored."""
+    if not state.restoring or event.restart_id != state.restart_id:
+        return False
+    for run in event.task_runs:
+        if run.id not in state.runs:
+            state.add(run)
+            state.restoring -= 1
+    return state.restoring <= 0
+
+
+def restart_event(state: ExecutionState) -> RestartRequested:
+    """The request to apply once the execution is whole again (its id is the original request's)."""
+    return RestartRequested(event_id=state.restart_id or "", execution_id=state.header.id)
