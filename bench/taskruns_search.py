@@ -214,7 +214,11 @@ def measure(client: Elasticsearch, prefix: str, start: datetime, days: int, roun
         for name, kwargs in search_mix(rng, world, start, days):
             results.setdefault(name, []).append(timed(search, client, prefix, size=25, **kwargs))
     # pages reached with the cursor: 40 pages deep (1,000 hits in), no filter and a flow filter
-    for name, kwargs in (("cursor page 41", {}), ("cursor page 41, flow", {"flow_id": "flow07"})):
+    cursor_pages: list[tuple[str, dict[str, Any]]] = [
+        ("cursor page 41", {}),
+        ("cursor page 41, flow", {"flow_id": "flow07"}),
+    ]
+    for name, kwargs in cursor_pages:
         for _ in range(max(3, rounds // 10)):
             cursor = None
             for _ in range(40):
@@ -239,7 +243,9 @@ def report(
         "primaries"
     ]
     # the node's version (the integration-test distribution refuses `GET /`)
-    node = client.cat.nodes(h="version,heap.max", format="json")[0]
+    nodes = client.cat.nodes(h="version,heap.max", format="json").body
+    assert isinstance(nodes, list)  # format=json: one object per node
+    node = nodes[0]
     print(f"\nTask Runs search bench, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "

@@ -157,7 +157,7 @@ class Bench:
             headers = dict(msg.headers)
             if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
                 continue
-            snapshot = json.loads(msg.value)
+            snapshot = json.loads(msg.value or b"")
             histories = snapshot["state"]["histories"]
             self.ended[snapshot["id"]] = {
                 "state": snapshot["state"]["current"],

@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import json
 import math
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -191,20 +192,23 @@ class _Parser:
 
     def primary(self) -> Node:
         tok = self.next()
+        if tok.kind in ("num", "str", "field"):
+            return self.literal(tok)
+        if tok.kind == "name":
+            return self.name(tok.text)
+        return self.punctuation(tok.text)
+
+    def literal(self, tok: _Tok) -> Node:
         text = tok.text
         if tok.kind == "num":
             return ("lit", float(text) if any(c in text for c in ".eE") else int(text))
         if tok.kind == "str":
             return ("lit", json.loads(text))
-        if tok.kind == "field":
-            return ("index", ("id",), ("lit", text[1:]), False)
+        return ("index", ("id",), ("lit", text[1:]), False)  # a field: `.name`
+
+    def punctuation(self, text: str) -> Node:
         if text == ".":
-            nxt = self.peek()
-            if nxt is not None and self.tokens[self.i].kind == "str":
-                return ("index", ("id",), ("lit", json.loads(self.next().text)), False)
-            if nxt == "[":
-                return self.brackets(("id",))
-            return ("id",)
+            return self.dot()
         if text == "..":
             return ("recurse",)
         if text == "(":
@@ -212,19 +216,28 @@ class _Parser:
             self.expect(")")
             return node
         if text == "[":
-            if self.peek() == "]":
-                self.next()
-                return ("array", None)
-            node = self.pipe()
-            self.expect("]")
-            return ("array", node)
+            return self.array()
         if text == "{":
             return self.object()
         if text == "-":
             return ("bin", "-", ("lit", 0), self.postfix())
-        if tok.kind == "name":
-            return self.name(text)
         raise JqError(f"jq: unexpected {text!r} in {self.program!r}")
+
+    def dot(self) -> Node:
+        nxt = self.peek()
+        if nxt is not None and self.tokens[self.i].kind == "str":
+            return ("index", ("id",), ("lit", json.loads(self.next().text)), False)
+        if nxt == "[":
+            return self.brackets(("id",))
+        return ("id",)
+
+    def array(self) -> Node:
+        if self.peek() == "]":
+            self.next()
+            return ("array", None)
+        node = self.pipe()
+        self.expect("]")
+        return ("array", node)
 
     def name(self, text: str) -> Node:
         if text in ("null", "true", "false"):
@@ -279,61 +292,99 @@ class _Parser:
 
 
 def _eval(node: Node, value: Any) -> Iterator[Any]:
-    kind = node[0]
-    if kind == "id":
-        yield value
-    elif kind == "lit":
-        yield node[1]
-    elif kind == "pipe":
-        for mid in _eval(node[1], value):
-            yield from _eval(node[2], mid)
-    elif kind == "comma":
-        yield from _eval(node[1], value)
-        yield from _eval(node[2], value)
-    elif kind == "alt":
-        good = [v for v in _try(node[1], value) if v is not None and v is not False]
-        yield from good if good else _eval(node[2], value)
-    elif kind in ("and", "or"):
-        for left in _eval(node[1], value):
-            if kind == "and" and not _truthy(left):
-                yield False
-            elif kind == "or" and _truthy(left):
-                yield True
-            else:
-                for right in _eval(node[2], value):
-                    yield _truthy(right)
-    elif kind == "bin":
-        for right in _eval(node[3], value):
-            for left in _eval(node[2], value):
-                yield _binary(node[1], left, right)
-    elif kind == "index":
-        for target in _eval(node[1], value):
-            for key in _eval(node[2], value):
-                yield _index(target, key)
-    elif kind == "slice":
-        for target in _eval(node[1], value):
-            starts = [None] if node[2] is None else list(_eval(node[2], value))
-            ends = [None] if node[3] is None else list(_eval(node[3], value))
-            for start, end in itertools.product(starts, ends):
-                yield _slice(target, start, end)
-    elif kind == "each":
-        for target in _eval(node[1], value):
-            yield from _values(target)
-    elif kind == "try":
-        yield from _try(node[1], value)
-    elif kind == "recurse":
-        yield from _recurse(value)
-    elif kind == "array":
-        yield [] if node[1] is None else list(_eval(node[1], value))
-    elif kind == "object":
-        yield from _object(node[1], value)
-    elif kind == "if":
-        for cond in _eval(node[1], value):
-            yield from _eval(node[2] if _truthy(cond) else node[3], value)
-    elif kind == "call":
-        yield from _call(node[1], node[2], value)
-    else:  # pragma: no cover - the parser makes no other node
-        raise JqError(f"jq: unknown node {kind}")
+    evaluate = _EVALUATORS.get(node[0])
+    if evaluate is None:  # pragma: no cover - the parser makes no other node
+        raise JqError(f"jq: unknown node {node[0]}")
+    yield from evaluate(node, value)
+
+
+def _eval_id(node: Node, value: Any) -> Iterator[Any]:
+    yield value
+
+
+def _eval_lit(node: Node, value: Any) -> Iterator[Any]:
+    yield node[1]
+
+
+def _eval_pipe(node: Node, value: Any) -> Iterator[Any]:
+    for mid in _eval(node[1], value):
+        yield from _eval(node[2], mid)
+
+
+def _eval_comma(node: Node, value: Any) -> Iterator[Any]:
+    yield from _eval(node[1], value)
+    yield from _eval(node[2], value)
+
+
+def _eval_alt(node: Node, value: Any) -> Iterator[Any]:
+    good = [v for v in _try(node[1], value) if v is not None and v is not False]
+    yield from good if good else _eval(node[2], value)
+
+
+def _eval_logic(node: Node, value: Any) -> Iterator[Any]:
+    """`and` / `or`: the right side runs only when the left one does not decide."""
+    decided_by = node[0] == "or"  # `or` is decided by a true left side, `and` by a false one
+    for left in _eval(node[1], value):
+        if _truthy(left) == decided_by:
+            yield decided_by
+        else:
+            for right in _eval(node[2], value):
+                yield _truthy(right)
+
+
+def _eval_bin(node: Node, value: Any) -> Iterator[Any]:
+    for right in _eval(node[3], value):
+        for left in _eval(node[2], value):
+            yield _binary(node[1], left, right)
+
+
+def _eval_index(node: Node, value: Any) -> Iterator[Any]:
+    for target in _eval(node[1], value):
+        for key in _eval(node[2], value):
+            yield _index(target, key)
+
+
+def _eval_slice(node: Node, value: Any) -> Iterator[Any]:
+    for target in _eval(node[1], value):
+        starts = [None] if node[2] is None else list(_eval(node[2], value))
+        ends = [None] if node[3] is None else list(_eval(node[3], value))
+        for start, end in itertools.product(starts, ends):
+            yield _slice(target, start, end)
+
+
+def _eval_each(node: Node, value: Any) -> Iterator[Any]:
+    for target in _eval(node[1], value):
+        yield from _values(target)
+
+
+def _eval_array(node: Node, value: Any) -> Iterator[Any]:
+    yield [] if node[1] is None else list(_eval(node[1], value))
+
+
+def _eval_if(node: Node, value: Any) -> Iterator[Any]:
+    for cond in _eval(node[1], value):
+        yield from _eval(node[2] if _truthy(cond) else node[3], value)
+
+
+_EVALUATORS: dict[str, Callable[[Node, Any], Iterator[Any]]] = {
+    "id": _eval_id,
+    "lit": _eval_lit,
+    "pipe": _eval_pipe,
+    "comma": _eval_comma,
+    "alt": _eval_alt,
+    "and": _eval_logic,
+    "or": _eval_logic,
+    "bin": _eval_bin,
+    "index": _eval_index,
+    "slice": _eval_slice,
+    "each": _eval_each,
+    "try": lambda node, value: _try(node[1], value),
+    "recurse": lambda node, value: _recurse(value),
+    "array": _eval_array,
+    "object": lambda node, value: _object(node[1], value),
+    "if": _eval_if,
+    "call": lambda node, value: _call(node[1], node[2], value),
+}
 
 
 def _try(node: Node, value: Any) -> Iterator[Any]:
@@ -412,35 +463,54 @@ def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]
 def _binary(op: str, left: Any, right: Any) -> Any:
     if op in ("==", "!="):
         return (left == right) == (op == "==")
-    if op in ("<", "<=", ">", ">="):
-        a, b = _order_key(left), _order_key(right)
-        return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
-    if op == "+":
-        if left is None:
-            return right
-        if right is None:
-            return left
-        if isinstance(left, dict) and isinstance(right, dict):
-            return {**left, **right}
-    if op == "-" and isinstance(left, list) and isinstance(right, list):
-        return [x for x in left if x not in right]
-    if op == "/" and isinstance(left, str) and isinstance(right, str):
-        return left.split(right)
+    if op in _COMPARISONS:
+        return _COMPARISONS[op](_order_key(left), _order_key(right))
+    arithmetic = _ARITHMETIC.get(op)
+    if arithmetic is None:
+        raise JqError(f"jq: unknown operator {op}")
     try:
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
-        if op == "/":
-            result = left / right
-            return int(result) if isinstance(result, float) and result.is_integer() else result
-        if op == "%":
-            return int(left) % int(right)
+        return arithmetic(left, right)
     except (TypeError, ZeroDivisionError) as exc:
         raise JqError(f"jq: {_type(left)} {op} {_type(right)} cannot be computed") from exc
-    raise JqError(f"jq: unknown operator {op}")
+
+
+def _plus(left: Any, right: Any) -> Any:
+    """null is the identity; objects merge (the right one wins)."""
+    if left is None:
+        return right
+    if right is None:
+        return left
+    if isinstance(left, dict) and isinstance(right, dict):
+        return {**left, **right}
+    return left + right
+
+
+def _minus(left: Any, right: Any) -> Any:
+    if isinstance(left, list) and isinstance(right, list):
+        return [x for x in left if x not in right]
+    return left - right
+
+
+def _divide(left: Any, right: Any) -> Any:
+    if isinstance(left, str) and isinstance(right, str):
+        return left.split(right)
+    result = left / right
+    return int(result) if isinstance(result, float) and result.is_integer() else result
+
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": _plus,
+    "-": _minus,
+    "*": operator.mul,
+    "/": _divide,
+    "%": lambda left, right: int(left) % int(right),
+}
 
 
 _ORDER = {"null": 0, "boolean": 1, "number": 2, "string": 3, "array": 4, "object": 5}
@@ -523,36 +593,74 @@ _BUILTINS: dict[str, Callable[[Any], Any]] = {
 
 def _call(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
     if not args and name in _BUILTINS:
-        try:
-            yield _BUILTINS[name](value)
-        except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            raise JqError(f"jq: {name} of {_type(value)} failed: {exc}") from exc
+        yield _builtin(name, value)
         return
-    if name == "empty" and not args:
-        return
-    if name == "select" and len(args) == 1:
-        if any(_truthy(c) for c in _eval(args[0], value)):
-            yield value
-        return
-    if name == "map" and len(args) == 1:
-        yield [out for item in _values(value) for out in _eval(args[0], item)]
-        return
-    if name == "range" and len(args) in (1, 2):
-        bounds = [next(iter(_eval(a, value))) for a in args]
-        yield from range(*(int(b) for b in bounds))
-        return
-    if name in ("sort_by", "min_by", "max_by") and len(args) == 1:
-        ranked = sorted(_values(value), key=lambda item: _order_key(list(_eval(args[0], item))))
-        if name == "sort_by":
-            yield ranked
-        else:
-            yield (ranked[0] if name == "min_by" else ranked[-1]) if ranked else None
+    form = _FORMS.get((name, len(args)))
+    if form is not None:
+        yield from form(args, value)
         return
     if len(args) == 1:
         for arg in _eval(args[0], value):
             yield _with_arg(name, value, arg)
         return
     raise JqError(f"jq: unknown function {name}/{len(args)}")
+
+
+def _builtin(name: str, value: Any) -> Any:
+    try:
+        return _BUILTINS[name](value)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise JqError(f"jq: {name} of {_type(value)} failed: {exc}") from exc
+
+
+def _empty(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield from ()
+
+
+def _select(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    if any(_truthy(c) for c in _eval(args[0], value)):
+        yield value
+
+
+def _map(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield [out for item in _values(value) for out in _eval(args[0], item)]
+
+
+def _range(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    bounds = [next(iter(_eval(a, value))) for a in args]
+    yield from range(*(int(b) for b in bounds))
+
+
+def _ranked(args: tuple[Node, ...], value: Any) -> list[Any]:
+    return sorted(_values(value), key=lambda item: _order_key(list(_eval(args[0], item))))
+
+
+def _sort_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield _ranked(args, value)
+
+
+def _min_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    ranked = _ranked(args, value)
+    yield ranked[0] if ranked else None
+
+
+def _max_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    ranked = _ranked(args, value)
+    yield ranked[-1] if ranked else None
+
+
+# The functions that take their arguments as programs (name, arity); the other one-argument functions
+# (`_with_arg`) take each value of their argument.
+_FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] = {
+    ("empty", 0): _empty,
+    ("select", 1): _select,
+    ("map", 1): _map,
+    ("range", 1): _range,
+    ("range", 2): _range,
+    ("sort_by", 1): _sort_by,
+    ("min_by", 1): _min_by,
+    ("max_by", 1): _max_by,
+}
 
 
 def _with_arg(name: str, value: Any, arg: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import ConsumerGroupState, KafkaException
-from confluent_kafka.admin import AdminClient  # type: ignore[attr-defined]
+from confluent_kafka.admin import AdminClient
 
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings

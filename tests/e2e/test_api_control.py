@@ -100,6 +100,7 @@ def lasted(thing: dict[str, Any]) -> timedelta:
 
 
 def the_run(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
+    run: dict[str, Any]
     (run,) = [r for r in execution["taskRunList"] if r["taskId"] == task_id]
     return run
 
@@ -107,7 +108,7 @@ def the_run(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
 def sleeping(execution: dict[str, Any]) -> bool:
     runs = execution.get("taskRunList") or [{}]
     attempts = runs[0].get("attempts") or [{}]
-    return attempts[-1].get("state", {}).get("current") == "RUNNING"
+    return bool(attempts[-1].get("state", {}).get("current") == "RUNNING")
 
 
 def test_kill_through_the_api_stops_a_running_sleep_and_ends_killed(started: Started) -> None:

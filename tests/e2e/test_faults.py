@@ -27,6 +27,7 @@ from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution
 from conveyor.common.state import StateType
 from tests.e2e.conftest import Stack
+from tests.messages import headers_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -135,7 +136,7 @@ class Snapshots:
 
     def read(self) -> None:
         for msg in self._consumer.consume(2000, 0.2):
-            execution = Execution.model_validate_json(msg.value)
+            execution = Execution.model_validate_json(msg.value or b"")
             known = self.latest.get(execution.id)
             if known is None or execution.revision >= known.revision:
                 self.latest[execution.id] = execution
@@ -191,7 +192,7 @@ def kafka_taskruns(stack: Stack) -> dict[str, tuple[int, str]]:
     latest: dict[str, tuple[int, str]] = {}
     partitions = [(topic, p) for p in range(stack.kafka.partitions)]
     for msg in read_partitions_to_end(stack.kafka, partitions):
-        change = TaskRunChange.model_validate_json(msg.value)
+        change = TaskRunChange.model_validate_json(msg.value or b"")
         known = latest.get(change.task_run.id)
         if known is None or change.revision >= known[0]:
             latest[change.task_run.id] = (change.revision, change.task_run.state.current.value)
@@ -336,7 +337,7 @@ def test_poison_on_every_input_goes_to_dead_letter_with_a_reason(e2e_stack: Stac
 
         def arrived() -> bool:
             for msg in dead.consume(100, 0.5):
-                letters[msg.key] = dict(msg.headers)
+                letters[msg.key or b""] = headers_of(msg)
             return {key for _, key in poison} <= letters.keys()
 
         wait_for(arrived, 60, "every poison message on the dead-letter topic")

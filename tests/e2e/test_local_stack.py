@@ -9,11 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.cli import run_cli
-from tests.e2e.conftest import ROOT
+from tests.cli import ROOT, run_cli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -43,7 +43,7 @@ def _wait_gone(pids: list[int], timeout: float = 60) -> list[int]:
     return [p for p in pids if _alive(p)]
 
 
-def _stack_pids(state: dict) -> list[int]:
+def _stack_pids(state: dict[str, Any]) -> list[int]:
     return [state["pid"], state["kafkaPid"], state["elasticsearchPid"], *state["services"].values()]
 
 

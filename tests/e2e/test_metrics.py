@@ -12,7 +12,8 @@ import pytest
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.servers.process import free_port
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
 from tests.e2e.observed import fetch, ready, scrape, total
 
 pytestmark = pytest.mark.e2e

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -149,6 +150,7 @@ def current(thing: dict[str, Any]) -> str:
 
 
 def the_run(execution: dict[str, Any], task_id: str) -> dict[str, Any]:
+    run: dict[str, Any]
     (run,) = [r for r in execution["taskRunList"] if r["taskId"] == task_id]
     return run
 

@@ -19,8 +19,8 @@ from conveyor.common.kafka.verify import connect
 from conveyor.common.servers.kafka import KafkaServer, start_kafka
 from conveyor.common.servers.process import free_port
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-from tests.cli import run_cli
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT, run_cli
+from tests.e2e.conftest import Stack
 from tests.e2e.observed import ready
 
 pytestmark = pytest.mark.e2e

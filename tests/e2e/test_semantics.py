@@ -14,7 +14,8 @@ import pytest
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.indexer.templates import METRICS, alias
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -111,8 +112,12 @@ def test_commands_outputs_and_metrics_arrive_and_feed_later_tasks(stack: Stack) 
     client = elasticsearch_client(stack.es)
 
     def indexed() -> set[tuple[str, str]]:
-        body = {"query": {"term": {"executionId": execution["id"]}}, "size": 100}
-        response = client.search(index=alias(stack.es.index_prefix, METRICS), ignore_unavailable=True, **body)
+        response = client.search(
+            index=alias(stack.es.index_prefix, METRICS),
+            ignore_unavailable=True,
+            query={"term": {"executionId": execution["id"]}},
+            size=100,
+        )
         found = {(hit["_source"]["taskId"], hit["_source"]["name"]) for hit in response["hits"]["hits"]}
         return found if {("shell", "rows"), ("shell", "duration"), ("use", "duration")} <= found else set()
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from conveyor.common.kafka.consumer import Consumer
+from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
+from tests.messages import headers_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -25,7 +29,7 @@ def test_taskrun_flow_renders_the_reference_keys_and_is_searchable(e2e_stack: St
     assert [a["state"]["current"] for a in run["attempts"]] == ["SUCCESS"]
     assert run["attempts"][0]["workerId"] == "worker-1"
 
-    def found() -> list[dict]:
+    def found() -> list[dict[str, Any]]:
         done = e2e_stack.cli("taskruns", "--namespace", "conveyor.examples", "--flow", "taskrun", "--output", "json")
         assert done.returncode == 0, done.stderr
         return [r for r in json.loads(done.stdout) if r["id"] == run["id"] and r["state"]["current"] == "SUCCESS"]
@@ -33,7 +37,7 @@ def test_taskrun_flow_renders_the_reference_keys_and_is_searchable(e2e_stack: St
     (doc,) = e2e_stack.poll(found)
     assert doc["executionId"] == execution["id"] and doc["taskId"] == "return" and doc["attemptsCount"] == 1
 
-    def execution_found() -> list[dict]:
+    def execution_found() -> list[dict[str, Any]]:
         done = e2e_stack.cli("executions", "--flow", "taskrun", "--state", "SUCCESS", "--output", "json")
         return [e for e in json.loads(done.stdout) if e["id"] == execution["id"]]
 
@@ -77,11 +81,11 @@ def test_undecodable_event_goes_to_dead_letter_and_the_executor_goes_on(e2e_stac
     consumer = Consumer(e2e_stack.kafka, "test-dead-letter", [topics.dead_letter])
     try:
 
-        def dead() -> list:
+        def dead() -> list[Message]:
             return [m for m in consumer.consume(100, 0.5) if m.key == b"not-an-execution"]
 
         (msg,) = e2e_stack.poll(dead, timeout=30)
-        headers = dict(msg.headers)
+        headers = headers_of(msg)
         assert headers["conveyor.service"] == b"executor" and b"undecodable" in headers["conveyor.reason"]
     finally:
         consumer.close()
@@ -93,7 +97,7 @@ def test_taskruns_cli_filters_sorts_and_pages(e2e_stack: Stack) -> None:
     execution = e2e_stack.run_json(ROOT / "examples" / "hello.yaml")
     ids = {r["id"] for r in execution["taskRunList"]}
 
-    def search(*args: str) -> tuple[list[dict], str]:
+    def search(*args: str) -> tuple[list[dict[str, Any]], str]:
         done = e2e_stack.cli("taskruns", "--execution", execution["id"], "--output", "json", *args)
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout), done.stderr

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from conveyor.common.servers.process import free_port
-from tests.e2e.conftest import ROOT, Stack
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

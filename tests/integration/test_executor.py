@@ -16,6 +16,7 @@ import pytest
 from conveyor.common.events import TaskResult, WorkerJob
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.executions import ExecutionReader
+from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -25,6 +26,7 @@ from conveyor.common.settings import ExecutorSettings, KafkaSettings
 from conveyor.common.state import StateType
 from conveyor.executor.service import Executor
 from tests.integration.inprocess import serving
+from tests.messages import headers_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -59,7 +61,7 @@ class Harness:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for msg in self.jobs.consume(1, 0.2):
-                return WorkerJob.model_validate_json(msg.value)
+                return WorkerJob.model_validate_json(msg.value or b"")
         raise AssertionError("no worker job")
 
     def answer(self, job: WorkerJob, output: str) -> None:
@@ -95,7 +97,9 @@ def harness(kafka_settings: KafkaSettings) -> Iterator[Harness]:
 
 
 @pytest.mark.parametrize("transactions", [True, False], ids=["exactly-once", "at-least-once"])
-def test_jobs_go_out_results_come_in_and_snapshots_rise(kafka_settings, harness, transactions) -> None:
+def test_jobs_go_out_results_come_in_and_snapshots_rise(
+    kafka_settings: KafkaSettings, harness: Harness, transactions: bool
+) -> None:
     with executor(kafka_settings, transactions=transactions):
         execution_id = harness.submit()
         first = harness.next_job()
@@ -111,7 +115,7 @@ def test_jobs_go_out_results_come_in_and_snapshots_rise(kafka_settings, harness,
     assert final.revision >= 5
 
 
-def test_a_new_executor_recovers_state_from_the_state_topic(kafka_settings, harness) -> None:
+def test_a_new_executor_recovers_state_from_the_state_topic(kafka_settings: KafkaSettings, harness: Harness) -> None:
     with executor(kafka_settings):
         execution_id = harness.submit()
         harness.answer(harness.next_job(), "one")
@@ -124,7 +128,9 @@ def test_a_new_executor_recovers_state_from_the_state_topic(kafka_settings, harn
     assert final.state.current == StateType.SUCCESS and len(final.task_run_list) == 2
 
 
-def test_undecodable_event_is_dead_lettered_and_processing_goes_on(kafka_settings, harness) -> None:
+def test_undecodable_event_is_dead_lettered_and_processing_goes_on(
+    kafka_settings: KafkaSettings, harness: Harness
+) -> None:
     topics = Topics.of(kafka_settings)
     dead = Consumer(kafka_settings, "test-dead", [topics.dead_letter])
     try:
@@ -135,11 +141,11 @@ def test_undecodable_event_is_dead_lettered_and_processing_goes_on(kafka_setting
             harness.answer(harness.next_job(), "one")
             harness.answer(harness.next_job(), "two")
             assert harness.final(execution_id).state.current == StateType.SUCCESS
-        messages = []
+        messages: list[Message] = []
         deadline = time.monotonic() + 20
         while not messages and time.monotonic() < deadline:
             messages = dead.consume(10, 0.5)
         assert [m.key for m in messages] == [b"garbage"]
-        assert b"undecodable event" in dict(messages[0].headers)["conveyor.reason"]
+        assert b"undecodable event" in headers_of(messages[0])["conveyor.reason"]
     finally:
         dead.close()

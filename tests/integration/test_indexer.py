@@ -26,6 +26,7 @@ from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import queries
 from conveyor.indexer.service import Indexer
 from tests.integration.inprocess import serving
+from tests.messages import headers_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
@@ -98,14 +99,14 @@ def dead_letters(kafka: KafkaSettings, count: int, timeout: float = 30.0) -> lis
 
 
 def headers(msg: Message) -> dict[str, str]:
-    return {k: (v or b"").decode() for k, v in msg.headers}
+    return {k: v.decode() for k, v in headers_of(msg).items()}
 
 
 def docs(client: Elasticsearch, index: str, **query: Any) -> list[dict[str, Any]]:
-    body = {"query": {"term": query}} if query else {"query": {"match_all": {}}}
+    match = {"term": query} if query else {"match_all": {}}
     try:
         client.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-        response = client.search(index=index, size=100, ignore_unavailable=True, allow_no_indices=True, **body)
+        response = client.search(index=index, size=100, ignore_unavailable=True, allow_no_indices=True, query=match)
     except ApiError as exc:
         # The indexer's first bulk is creating the index: its shard is not searchable for a moment.
         if exc.status_code == 503:

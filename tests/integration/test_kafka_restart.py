@@ -74,7 +74,9 @@ def test_services_ride_out_a_broker_restart(
     found: set[str] = set()
     while time.monotonic() < deadline and found != expected:
         client.indices.refresh(index=index, ignore_unavailable=True)
-        hits = client.search(index=index, size=1000, query={"term": {"state.current": "SUCCESS"}}, source=["id"])
+        hits = client.search(
+            index=index, size=1000, query={"term": {"state.current": "SUCCESS"}}, source_includes=["id"]
+        )
         found = {hit["_id"] for hit in hits["hits"]["hits"]}
         time.sleep(0.5)
     client.close()

@@ -45,7 +45,9 @@ def running(harness: Harness, job: WorkerJob, worker: str) -> None:
     harness.producer.flush()
 
 
-def test_a_silent_worker_s_attempt_is_resubmitted_and_a_departed_one_is_not(kafka_settings, harness) -> None:
+def test_a_silent_worker_s_attempt_is_resubmitted_and_a_departed_one_is_not(
+    kafka_settings: KafkaSettings, harness: Harness
+) -> None:
     with executor(kafka_settings, worker_timeout=2.0) as service:
         lost_id = harness.submit()
         job = harness.next_job()

@@ -46,7 +46,7 @@ class Tail:
             assert time.monotonic() < deadline, f"timed out; got {self.items}"
             for msg in self._consumer.consume(max_messages=500, timeout=0.2):
                 self.messages.append(msg)
-                self.items.append(self._decode(msg.value))
+                self.items.append(self._decode(msg.value or b""))
         return self.items
 
     def read_for(self, seconds: float) -> list[Any]:

@@ -161,6 +161,11 @@ class Sim:
         assert self.execution is not None
         return self.execution
 
+    def current(self) -> StateType:
+        """The execution's current state. A call, not a property: a type checker narrows `sim.ex.state.current`
+        after one assert and would keep that narrowing across the next `send`."""
+        return self.ex.state.current
+
     def runs(self, task_id: str) -> list[Any]:
         return [r for r in self.ex.task_run_list if r.task_id == task_id]
 

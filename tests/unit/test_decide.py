@@ -8,32 +8,33 @@ from datetime import timedelta
 
 import pytest
 
+from conveyor.common.events import WorkerJob
 from conveyor.common.state import IllegalTransition, State, StateType
 from tests.unit.flows import SLEEPY, failing, flow
-from tests.unit.sim import T0, Outcome, run_flow, start
+from tests.unit.sim import T0, Outcome, Sim, run_flow, start
 
 S = StateType
 
 
-def states(sim, task_id):
+def states(sim: Sim, task_id: str) -> list[StateType]:
     return [r.state.current for r in sim.runs(task_id)]
 
 
-def test_sequence_runs_tasks_in_order_and_succeeds():
+def test_sequence_runs_tasks_in_order_and_succeeds() -> None:
     sim = run_flow(
         flow("""
   - {id: a, type: io.kestra.plugin.core.debug.Return, format: "A"}
   - {id: b, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.a.value }}B"}
 """)
     )
-    assert sim.ex.state.current == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [r.task_id for r in sim.ex.task_run_list] == ["a", "b"]
     assert sim.runs("b")[0].outputs == {"value": "AB"}
     history = [h.state for h in sim.ex.state.histories]
     assert history == [S.CREATED, S.RUNNING, S.SUCCESS]
 
 
-def test_a_final_result_without_running_before_it_records_the_attempts_start():
+def test_a_final_result_without_running_before_it_records_the_attempts_start() -> None:
     sim = start(flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"))
     job = sim.jobs.pop(0)
     began = sim.now + timedelta(milliseconds=3)
@@ -48,10 +49,10 @@ def test_a_final_result_without_running_before_it_records_the_attempts_start():
     [attempt] = run.attempts
     assert [(h.state, h.date) for h in attempt.state.histories][1:] == [(S.RUNNING, began), (S.SUCCESS, sim.now)]
     assert attempt.worker_id == "w1"
-    assert sim.ex.state.current == S.SUCCESS
+    assert sim.current() == S.SUCCESS
 
 
-def test_only_one_task_is_dispatched_at_a_time_in_a_sequence():
+def test_only_one_task_is_dispatched_at_a_time_in_a_sequence() -> None:
     sim = start(
         flow("""
   - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
@@ -59,16 +60,16 @@ def test_only_one_task_is_dispatched_at_a_time_in_a_sequence():
 """)
     )
     assert [j.task_run.task_id for j in sim.jobs] == ["a"]
-    assert sim.ex.state.current == S.RUNNING
+    assert sim.current() == S.RUNNING
 
 
-def test_revision_rises_with_every_change():
+def test_revision_rises_with_every_change() -> None:
     sim = run_flow(flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"))
     assert sim.revisions == sorted(sim.revisions)
     assert sim.revisions[0] == 1 and sim.revisions[-1] == len(sim.revisions)
 
 
-def test_taskrun_variable_has_exactly_the_reference_keys():
+def test_taskrun_variable_has_exactly_the_reference_keys() -> None:
     sim = run_flow(flow("  - {id: return, type: io.kestra.plugin.core.debug.Return, format: '{{ taskrun }}'}"))
     run = sim.runs("return")[0]
     rendered = json.loads(run.outputs["value"])
@@ -76,20 +77,20 @@ def test_taskrun_variable_has_exactly_the_reference_keys():
     assert rendered["id"] == run.id and rendered["attemptsCount"] == 0
 
 
-def test_failed_task_fails_the_execution_and_stops_the_sequence():
+def test_failed_task_fails_the_execution_and_stops_the_sequence() -> None:
     sim = run_flow(
         flow("""
   - {id: boom, type: io.kestra.plugin.core.execution.Fail}
   - {id: never, type: io.kestra.plugin.core.log.Log, message: x}
 """)
     )
-    assert sim.ex.state.current == S.FAILED
+    assert sim.current() == S.FAILED
     assert sim.runs("never") == []
     assert sim.runs("boom")[0].attempts[0].error == "Task failure"
 
 
-def test_failing_template_fails_only_that_task_run_with_the_message():
-    def runner(job):
+def test_failing_template_fails_only_that_task_run_with_the_message() -> None:
+    def runner(job: WorkerJob) -> Outcome:
         from tests.unit.sim import fake_run
 
         return fake_run(job)
@@ -102,16 +103,16 @@ def test_failing_template_fails_only_that_task_run_with_the_message():
     assert "nope" in (run.attempts[0].error or "")
 
 
-def test_warning_result_makes_the_execution_warning():
+def test_warning_result_makes_the_execution_warning() -> None:
     sim = run_flow(
         flow("  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}"), runner=lambda job: Outcome(S.WARNING)
     )
-    assert sim.ex.state.current == S.WARNING
+    assert sim.current() == S.WARNING
 
 
-def test_loop_parents_render_like_the_reference(loop_flow):
+def test_loop_parents_render_like_the_reference(loop_flow: str) -> None:
     sim = run_flow(loop_flow)
-    assert sim.ex.state.current == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [m for t, m in sim.logs if t == "log"] == ["1", "2"]
     parents = [json.loads(m) for t, m in sim.logs if t == "log_parent"]
     assert parents == [[{"taskrun": {"value": "1"}}], [{"taskrun": {"value": "2"}}]]
@@ -123,7 +124,7 @@ def test_loop_parents_render_like_the_reference(loop_flow):
 
 
 @pytest.fixture
-def loop_flow():
+def loop_flow() -> str:
     return """
 id: loop
 namespace: company.team
@@ -141,7 +142,7 @@ tasks:
 """
 
 
-def test_foreach_concurrency_zero_dispatches_every_value_at_once():
+def test_foreach_concurrency_zero_dispatches_every_value_at_once() -> None:
     sim = start(
         flow("""
   - id: each
@@ -153,11 +154,11 @@ def test_foreach_concurrency_zero_dispatches_every_value_at_once():
 """)
     )
     assert len(sim.jobs) == 50
-    assert sorted(j.task_run.value for j in sim.jobs) == sorted(str(i) for i in range(50))
+    assert sorted(str(j.task_run.value) for j in sim.jobs) == sorted(str(i) for i in range(50))
 
 
 @pytest.mark.parametrize(("limit", "expected"), [(1, 1), (2, 2), (3, 3)])
-def test_foreach_concurrency_limit_bounds_active_values(limit, expected):
+def test_foreach_concurrency_limit_bounds_active_values(limit: int, expected: int) -> None:
     sim = start(
         flow(f"""
   - id: each
@@ -171,7 +172,7 @@ def test_foreach_concurrency_limit_bounds_active_values(limit, expected):
     )
     assert len(sim.jobs) == expected
     sim.until_done()
-    assert sim.ex.state.current == S.SUCCESS and len(sim.ex.task_run_list) == 9
+    assert sim.current() == S.SUCCESS and len(sim.ex.task_run_list) == 9
 
 
 @pytest.mark.parametrize(
@@ -189,15 +190,15 @@ def test_foreach_concurrency_limit_bounds_active_values(limit, expected):
     ],
     ids=["foreach-with-a-null-value", "if-condition-render-error", "switch-without-match-or-defaults"],
 )
-def test_a_flowable_that_cannot_resolve_fails_the_execution_and_logs_why(flowable, logged):
+def test_a_flowable_that_cannot_resolve_fails_the_execution_and_logs_why(flowable: str, logged: str) -> None:
     child = "{id: x, type: io.kestra.plugin.core.log.Log, message: x}"
     sim = run_flow(flow("  - " + flowable.replace("[X]", f"[{child}]")))
-    assert sim.ex.state.current == S.FAILED
+    assert sim.current() == S.FAILED
     (entry,) = sim.executor_logs
     assert logged in entry.message and entry.task_id == "fail"
 
 
-def test_parallel_dispatches_all_children():
+def test_parallel_dispatches_all_children() -> None:
     sim = start(
         flow("""
   - id: par
@@ -211,9 +212,9 @@ def test_parallel_dispatches_all_children():
     assert sorted(j.task_run.task_id for j in sim.jobs) == ["a", "b", "c"]
 
 
-def test_constant_retry_keeps_every_attempt_on_one_task_run():
+def test_constant_retry_keeps_every_attempt_on_one_task_run() -> None:
     sim = run_flow(failing("{type: constant, interval: PT1S, maxAttempt: 3}"))
-    assert sim.ex.state.current == S.FAILED
+    assert sim.current() == S.FAILED
     (run,) = sim.runs("flaky")
     assert [a.state.current for a in run.attempts] == [S.FAILED] * 3
     starts = [a.state.start_date for a in run.attempts]
@@ -221,10 +222,10 @@ def test_constant_retry_keeps_every_attempt_on_one_task_run():
     assert S.RETRYING in [h.state for h in run.state.histories]
 
 
-def test_retry_then_success_with_warning_on_retry():
-    calls = []
+def test_retry_then_success_with_warning_on_retry() -> None:
+    calls: list[int] = []
 
-    def runner(job):
+    def runner(job: WorkerJob) -> Outcome:
         calls.append(job.attempt)
         assert job.context["taskrun"]["attemptsCount"] == job.attempt - 1
         return Outcome(S.FAILED if job.attempt == 1 else S.SUCCESS)
@@ -236,25 +237,25 @@ def test_retry_then_success_with_warning_on_retry():
     retry: {type: constant, interval: PT0.1S, maxAttempt: 3, warningOnRetry: WOR}
 """)
     sim = run_flow(source.replace("WOR", "false"), runner=runner)
-    assert sim.ex.state.current == S.SUCCESS and calls == [1, 2]
+    assert sim.current() == S.SUCCESS and calls == [1, 2]
     calls.clear()
     sim = run_flow(source.replace("WOR", "true"), runner=runner)
-    assert sim.ex.state.current == S.WARNING
+    assert sim.current() == S.WARNING
 
 
-def test_max_duration_stops_retries_early():
+def test_max_duration_stops_retries_early() -> None:
     sim = run_flow(failing("{type: constant, interval: PT2S, maxAttempt: 10, maxDuration: PT5S}"))
     assert len(sim.runs("flaky")[0].attempts) == 3
 
 
-def test_exponential_intervals_grow():
+def test_exponential_intervals_grow() -> None:
     sim = run_flow(failing("{type: exponential, interval: PT1S, maxInterval: PT10S, maxAttempt: 4}"))
     starts = [a.state.start_date for a in sim.runs("flaky")[0].attempts]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
     assert gaps[0] < gaps[1] < gaps[2]
 
 
-def test_allow_failure_and_allow_warning_on_a_runnable():
+def test_allow_failure_and_allow_warning_on_a_runnable() -> None:
     source = flow("""
   - id: fail
     type: io.kestra.plugin.core.execution.Fail
@@ -264,13 +265,13 @@ def test_allow_failure_and_allow_warning_on_a_runnable():
   - {id: log, type: io.kestra.plugin.core.log.Log, message: x}
 """)
     sim = run_flow(source.replace("ALLOW_WARNING", ""))
-    assert sim.ex.state.current == S.WARNING and states(sim, "fail") == [S.WARNING]
+    assert sim.current() == S.WARNING and states(sim, "fail") == [S.WARNING]
     assert len(sim.runs("fail")[0].attempts) == 3 and states(sim, "log") == [S.SUCCESS]
     sim = run_flow(source.replace("ALLOW_WARNING", "allowWarning: true"))
-    assert sim.ex.state.current == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
+    assert sim.current() == S.SUCCESS and states(sim, "fail") == [S.SUCCESS]
 
 
-def test_errors_branch_runs_but_the_execution_stays_failed():
+def test_errors_branch_runs_but_the_execution_stays_failed() -> None:
     sim = run_flow(
         flow("""
   - {id: boom, type: io.kestra.plugin.core.execution.Fail}
@@ -278,11 +279,11 @@ errors:
   - {id: handler, type: io.kestra.plugin.core.log.Log, message: "handling"}
 """)
     )
-    assert sim.ex.state.current == S.FAILED
+    assert sim.current() == S.FAILED
     assert states(sim, "handler") == [S.SUCCESS]
 
 
-def test_flow_outputs_render_at_the_end_and_a_failing_one_fails_the_execution():
+def test_flow_outputs_render_at_the_end_and_a_failing_one_fails_the_execution() -> None:
     source = flow("""
   - {id: r, type: io.kestra.plugin.core.debug.Return, format: hi}
 outputs:
@@ -291,28 +292,28 @@ outputs:
     sim = run_flow(source.replace("OUTPUT", "{{ outputs.r }}"))
     assert sim.ex.outputs == {"out": '{"value":"hi"}'}
     sim = run_flow(source.replace("OUTPUT", "{{ outputs.nope.value }}"))
-    assert sim.ex.state.current == S.FAILED and sim.ex.outputs is None
+    assert sim.current() == S.FAILED and sim.ex.outputs is None
 
 
-def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms():
+def test_kill_marks_pending_runs_killed_and_ends_after_the_worker_confirms() -> None:
     sim = start(SLEEPY)
     job = sim.take()
     sim.kill()
-    assert sim.ex.state.current == S.KILLING and sim.kills == [sim.ex.id]
+    assert sim.current() == S.KILLING and sim.kills == [sim.ex.id]
     sim.send(sim.result(job, S.KILLED))
-    assert sim.ex.state.current == S.KILLED
+    assert sim.current() == S.KILLED
     assert states(sim, "nap") == [S.KILLED] and sim.runs("after") == []
 
 
-def test_kill_without_worker_answer_ends_after_the_grace_period():
+def test_kill_without_worker_answer_ends_after_the_grace_period() -> None:
     sim = start(SLEEPY)
     sim.take()
     sim.kill()
     assert sim.fire_next_timer()
-    assert sim.ex.state.current == S.KILLED and states(sim, "nap") == [S.KILLED]
+    assert sim.current() == S.KILLED and states(sim, "nap") == [S.KILLED]
 
 
-def test_stale_and_duplicate_results_are_ignored():
+def test_stale_and_duplicate_results_are_ignored() -> None:
     sim = start(
         flow("""
   - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
@@ -326,7 +327,7 @@ def test_stale_and_duplicate_results_are_ignored():
     assert states(sim, "a") == [S.SUCCESS] and sim.ex.revision == revision
 
 
-def test_state_transitions_are_enforced():
+def test_state_transitions_are_enforced() -> None:
     state = State.new(T0)
     running = state.to(S.RUNNING, T0)
     done = running.to(S.SUCCESS, T0 + timedelta(seconds=2))

@@ -8,7 +8,13 @@ from conveyor.indexer.lag import Lag, describe, parse
 
 
 def partition(**kw: object) -> dict[str, object]:
-    base = {"desired": True, "hi_offset": -1, "ls_offset": -1, "lo_offset": 0, "committed_offset": -1001}
+    base: dict[str, object] = {
+        "desired": True,
+        "hi_offset": -1,
+        "ls_offset": -1,
+        "lo_offset": 0,
+        "committed_offset": -1001,
+    }
     base.update(kw)
     return base
 

@@ -23,7 +23,7 @@ tasks:
 """)
 
 
-def test_values_are_typed_and_defaults_applied():
+def test_values_are_typed_and_defaults_applied() -> None:
     values = parse_inputs(FLOW, {"s": "x", "f": "1.5", "b": "TRUE", "d": "2024-01-02T03:04:05Z", "j": '{"a": 1}'})
     assert values == {"s": "x", "n": 3, "f": 1.5, "b": True, "d": "2024-01-02T03:04:05Z", "j": {"a": 1}}
 
@@ -39,7 +39,7 @@ def test_values_are_typed_and_defaults_applied():
         ({"s": "x", "zzz": "1"}, "unknown input 'zzz'"),
     ],
 )
-def test_bad_inputs_are_rejected_with_a_clear_message(raw, message):
+def test_bad_inputs_are_rejected_with_a_clear_message(raw: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=r"invalid inputs for flow t\.i") as caught:
         parse_inputs(FLOW, raw)
     assert message in str(caught.value)

@@ -15,22 +15,22 @@ CORPUS_FLOWS = ROOT / "tests" / "corpus" / "kestra" / "flows"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name)
-def test_examples_load(path):
+def test_examples_load(path: Path) -> None:
     assert load_flow_file(path).namespace == "conveyor.examples"
 
 
-def test_every_reference_flow_loads():
+def test_every_reference_flow_loads() -> None:
     flows = [load_flow_file(p) for p in sorted(CORPUS_FLOWS.glob("*.yaml"))]
     assert len(flows) == 40
 
 
-def problems(text):
+def problems(text: str) -> FlowError:
     with pytest.raises(FlowError) as caught:
         load_flow(text, "flows/bad.yaml")
     return caught.value
 
 
-def test_unknown_property_names_file_line_and_field():
+def test_unknown_property_names_file_line_and_field() -> None:
     err = problems(
         "id: x\nnamespace: a\ntasks:\n  - id: t1\n    type: io.kestra.plugin.core.log.Log\n"
         "    message: hi\n    mesage: typo\n"
@@ -40,25 +40,25 @@ def test_unknown_property_names_file_line_and_field():
     assert str(err).startswith("invalid flow flows/bad.yaml:") and "flows/bad.yaml:7:" in str(err)
 
 
-def test_missing_required_property():
+def test_missing_required_property() -> None:
     (p,) = problems("id: x\nnamespace: a\ntasks:\n  - id: t1\n    type: io.kestra.plugin.core.log.Log\n").problems
     assert p.field == "tasks[0].message" and p.message == "required property is missing" and p.line == 4
 
 
-def test_unknown_type_lists_the_known_ones():
+def test_unknown_type_lists_the_known_ones() -> None:
     (p,) = problems("id: x\nnamespace: a\ntasks:\n  - id: t1\n    type: io.nope.Task\n").problems
     assert "unknown task type 'io.nope.Task'" in p.message
     assert "io.kestra.plugin.core.debug.Return" in p.message and "io.kestra.plugin.core.log.Log" in p.message
 
 
-def test_wrong_type_says_what_was_expected():
+def test_wrong_type_says_what_was_expected() -> None:
     (p,) = problems(
         "id: x\nnamespace: a\ntasks:\n  - id: t1\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: soon\n"
     ).problems
     assert p.field == "tasks[0].duration" and "ISO-8601 duration" in p.message and p.line == 6
 
 
-def test_nested_errors_point_inside_flowables():
+def test_nested_errors_point_inside_flowables() -> None:
     (p,) = problems(
         "id: x\nnamespace: a\ntasks:\n  - id: if\n    type: io.kestra.plugin.core.flow.If\n"
         "    condition: 'true'\n    then:\n      - id: t\n        type: io.kestra.plugin.core.log.Log\n"
@@ -66,13 +66,13 @@ def test_nested_errors_point_inside_flowables():
     assert p.field == "tasks[0].then[0].message" and p.line == 8
 
 
-def test_invalid_yaml_and_non_mapping():
+def test_invalid_yaml_and_non_mapping() -> None:
     (p,) = problems("id: x\nnamespace: [a\n").problems
     assert p.message.startswith("invalid YAML") and p.line == 3
     assert "expected a mapping" in problems("- just\n- a list\n").problems[0].message
 
 
-def test_duplicate_task_ids_are_rejected():
+def test_duplicate_task_ids_are_rejected() -> None:
     err = problems(
         "id: x\nnamespace: a\ntasks:\n  - {id: t, type: io.kestra.plugin.core.log.Log, message: a}\n"
         "  - {id: t, type: io.kestra.plugin.core.log.Log, message: b}\n"
@@ -80,12 +80,12 @@ def test_duplicate_task_ids_are_rejected():
     assert "duplicate task id 't'" in str(err)
 
 
-def test_missing_file_is_a_flow_error():
+def test_missing_file_is_a_flow_error() -> None:
     with pytest.raises(FlowError, match="cannot read the file"):
         load_flow_file("does/not/exist.yaml")
 
 
-def test_aliases_load_as_the_current_types():
+def test_aliases_load_as_the_current_types() -> None:
     flow = load_flow(
         "id: x\nnamespace: a\ntasks:\n  - {id: r, type: io.kestra.core.tasks.debugs.Return, format: a}\n"
         "  - id: s\n    type: io.kestra.core.tasks.flows.Sequential\n    tasks:\n"
@@ -95,8 +95,9 @@ def test_aliases_load_as_the_current_types():
     assert isinstance(flow.tasks[1].tasks[0], core.Log)
 
 
-def test_durations_accept_the_reference_spellings():
+def test_durations_accept_the_reference_spellings() -> None:
     flow = load_flow(
         "id: x\nnamespace: a\ntasks:\n  - {id: s, type: io.kestra.plugin.core.flow.Sleep, duration: PT0.25s}\n"
     )
-    assert flow.tasks[0].duration.total_seconds() == 0.25
+    (sleep,) = flow.tasks
+    assert isinstance(sleep, core.Sleep) and sleep.duration.total_seconds() == 0.25

@@ -38,16 +38,16 @@ DOC = {"a": [1, 2, {"b": 3}], "name": "x", "nested": {"k": "v", "n": None}}
         ('.name == "x" and (.a | length) >= 3', [True]),
     ],
 )
-def test_programs(program, expected):
+def test_programs(program: str, expected: list[object]) -> None:
     assert jq(DOC, program) == expected
 
 
-def test_a_string_input_is_parsed_as_json_when_it_is_json():
+def test_a_string_input_is_parsed_as_json_when_it_is_json() -> None:
     assert jq('{"key": "my-key"}', ".key") == ["my-key"]
     assert jq("plain text", ".") == ["plain text"]
 
 
-def test_errors_name_the_problem():
+def test_errors_name_the_problem() -> None:
     with pytest.raises(JqError, match="cannot index number"):
         jq(1, ".a")
     with pytest.raises(JqError, match="unexpected"):

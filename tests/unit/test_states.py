@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from conveyor.common.events import RestartRequested
+from conveyor.common.events import RestartRequested, WorkerJob
 from conveyor.common.model import Execution
 from conveyor.common.state import TERMINAL, TRANSITIONS, IllegalTransition, State, StateType
 from tests.unit.sim import T0, Outcome, Sim, fake_run, run_flow, start
@@ -26,12 +26,12 @@ ALLOWED = sorted((a, b) for a, targets in TRANSITIONS.items() for b in targets)
 FORBIDDEN = sorted((a, b) for a, b in itertools.product(StateType, StateType) if b not in TRANSITIONS[a])
 
 
-def test_every_reference_state_exists_and_has_a_row():
+def test_every_reference_state_exists_and_has_a_row() -> None:
     assert {s.value for s in StateType} == REFERENCE | LATER
     assert set(TRANSITIONS) == set(StateType)
 
 
-def test_terminal_states_move_only_to_restart_or_retry():
+def test_terminal_states_move_only_to_restart_or_retry() -> None:
     assert {S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.RETRIED} <= TERMINAL
     assert {S.CREATED, S.RUNNING, S.RETRYING, S.KILLING, S.RESTARTED} & TERMINAL == set()
     for state in TERMINAL:
@@ -121,7 +121,7 @@ def _scenarios() -> Iterator[Execution]:
     # restart of a failed execution (through a flowable) and of a killed one
     calls: list[str] = []
 
-    def once(job):
+    def once(job: WorkerJob) -> Outcome:
         calls.append(job.task_run.task_id)
         return Outcome(S.FAILED) if calls.count(job.task_run.task_id) == 1 else fake_run(job)
 
@@ -179,7 +179,7 @@ DECIDE_EDGES: dict[str, set[Edge]] = {
 }
 
 
-def test_decide_takes_every_listed_edge_and_only_edges_of_the_table():
+def test_decide_takes_every_listed_edge_and_only_edges_of_the_table() -> None:
     seen: dict[str, set[Edge]] = {"execution": set(), "taskrun": set(), "attempt": set()}
     for execution in _scenarios():
         for what, found in all_edges(execution).items():

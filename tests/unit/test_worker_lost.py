@@ -5,24 +5,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conveyor.common.events import Heartbeat, WorkerLost
+from conveyor.common.events import Heartbeat, WorkerJob, WorkerLost
 from conveyor.common.state import StateType
 from conveyor.executor.liveness import Liveness, lost_events, running_on
 from tests.unit.flows import SLEEPY, failing
-from tests.unit.sim import T0, start
+from tests.unit.sim import T0, Sim, start
 
 S = StateType
 
 FLAKY = failing("{type: constant, interval: PT1S, maxAttempt: 2}")
 
 
-def running(source: str, worker: str = "w1"):
+def running(source: str, worker: str = "w1") -> tuple[Sim, WorkerJob]:
     """A sim whose first job was taken and reported RUNNING by `worker`."""
     sim = start(source)
     return sim, sim.take(worker)
 
 
-def test_a_lost_attempt_fails_and_runs_again_as_a_new_attempt():
+def test_a_lost_attempt_fails_and_runs_again_as_a_new_attempt() -> None:
     sim, job = running(SLEEPY)
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1", task_run_ids=[job.task_run.id]))
     (run,) = sim.runs("nap")
@@ -34,23 +34,23 @@ def test_a_lost_attempt_fails_and_runs_again_as_a_new_attempt():
     assert again.context["taskrun"]["attemptsCount"] == 1
     assert any("lost with worker w1" in entry.message for entry in sim.executor_logs)
     sim.until_done()
-    assert sim.ex.state.current == S.SUCCESS
+    assert sim.current() == S.SUCCESS
     assert [r.task_id for r in sim.ex.task_run_list] == ["nap", "after"]
     assert [a.state.current for a in sim.runs("nap")[0].attempts] == [S.FAILED, S.SUCCESS]
 
 
-def test_a_lost_attempt_does_not_count_against_the_retry_policy():
+def test_a_lost_attempt_does_not_count_against_the_retry_policy() -> None:
     sim, _ = running(FLAKY)
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
     sim.until_done()
     (run,) = sim.runs("flaky")
-    assert sim.ex.state.current == S.FAILED
+    assert sim.current() == S.FAILED
     # maxAttempt 2: two tries of the task itself, after the one lost with its worker
     assert [a.state.current for a in run.attempts] == [S.FAILED, S.FAILED, S.FAILED]
     assert [a.error for a in run.attempts] == ["worker w1 lost", "Task failure", "Task failure"]
 
 
-def test_late_reports_of_the_lost_attempt_are_ignored():
+def test_late_reports_of_the_lost_attempt_are_ignored() -> None:
     sim, job = running(SLEEPY)
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
     revision = sim.ex.revision
@@ -60,7 +60,7 @@ def test_late_reports_of_the_lost_attempt_are_ignored():
     assert [a.state.current for a in run.attempts] == [S.FAILED, S.CREATED]
 
 
-def test_worker_lost_is_idempotent_and_spares_other_workers():
+def test_worker_lost_is_idempotent_and_spares_other_workers() -> None:
     sim, _ = running(SLEEPY, worker="w2")
     revision = sim.ex.revision
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
@@ -70,7 +70,7 @@ def test_worker_lost_is_idempotent_and_spares_other_workers():
     assert len(sim.jobs) == 1 and len(sim.runs("nap")[0].attempts) == 2
 
 
-def test_an_unreported_attempt_is_lost_only_when_the_heartbeat_listed_it():
+def test_an_unreported_attempt_is_lost_only_when_the_heartbeat_listed_it() -> None:
     sim = start(SLEEPY)
     (job,) = sim.jobs
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1", task_run_ids=[]))
@@ -80,16 +80,16 @@ def test_an_unreported_attempt_is_lost_only_when_the_heartbeat_listed_it():
     assert [(a.state.current, a.worker_id) for a in attempts] == [(S.FAILED, "w1"), (S.CREATED, None)]
 
 
-def test_a_lost_worker_while_killing_ends_the_kill():
+def test_a_lost_worker_while_killing_ends_the_kill() -> None:
     sim, _ = running(SLEEPY)
     sim.kill()
-    assert sim.ex.state.current == S.KILLING
+    assert sim.current() == S.KILLING
     sim.send(WorkerLost(execution_id=sim.ex.id, worker_id="w1"))
-    assert sim.ex.state.current == S.KILLED
+    assert sim.current() == S.KILLED
     assert sim.runs("nap")[0].state.current == S.KILLED and sim.jobs == []
 
 
-def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing():
+def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing() -> None:
     sim, job = running(SLEEPY)
     sim.send(sim.result(job, S.SUCCESS))
     revision, jobs = sim.ex.revision, list(sim.jobs)
@@ -99,10 +99,10 @@ def test_a_job_delivered_again_after_its_attempt_ended_changes_nothing():
     assert sim.ex.revision == revision and sim.jobs == jobs
     assert sim.runs("nap")[0].attempts[0].worker_id == "w1"
     sim.until_done()
-    assert sim.ex.state.current == S.SUCCESS
+    assert sim.current() == S.SUCCESS
 
 
-def test_a_duplicate_report_while_retrying_changes_nothing():
+def test_a_duplicate_report_while_retrying_changes_nothing() -> None:
     sim, job = running(FLAKY)
     sim.send(sim.result(job, S.FAILED))
     assert sim.runs("flaky")[0].state.current == S.RETRYING
@@ -116,7 +116,7 @@ def beat(worker: str, age: float, runs: list[str] | None = None) -> Heartbeat:
     return Heartbeat(worker_id=worker, host="h", running_task_run_ids=runs or [], time=T0 - timedelta(seconds=age))
 
 
-def test_liveness_reports_a_silent_worker_once_until_it_beats_again():
+def test_liveness_reports_a_silent_worker_once_until_it_beats_again() -> None:
     liveness = Liveness(timedelta(seconds=10))
     liveness.beat(beat("w1", 0))
     liveness.beat(beat("w2", 0))
@@ -134,7 +134,7 @@ def test_liveness_reports_a_silent_worker_once_until_it_beats_again():
     assert liveness.newly_lost(T0 + timedelta(days=1)) == []
 
 
-def test_lost_events_name_each_owned_execution_with_an_attempt_on_a_lost_worker():
+def test_lost_events_name_each_owned_execution_with_an_attempt_on_a_lost_worker() -> None:
     on_w1, _ = running(SLEEPY, worker="w1")
     on_w2, _ = running(SLEEPY, worker="w2")
     unreported = start(SLEEPY)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from conveyor.common.errors import RenderError
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel, Task
+from conveyor.common.tasks.core import Fail, Log, Return, Sleep
 from conveyor.common.tasks.registry import task_classes
 from conveyor.worker.runners import runner_for
 from conveyor.worker.runners.base import RunContext, StopReason
@@ -23,14 +24,19 @@ SLEEP = "io.kestra.plugin.core.flow.Sleep"
 FAIL = "io.kestra.plugin.core.execution.Fail"
 
 
-def task_of(spec: dict[str, Any]) -> Task:
-    return task_classes()[spec["type"]].model_validate(spec)
+T = TypeVar("T", bound=Task)
+
+
+def task_of(spec: dict[str, Any], kind: type[T]) -> T:
+    task = task_classes()[spec["type"]].model_validate(spec)
+    assert isinstance(task, kind)
+    return task
 
 
 def test_return_renders_format_into_value() -> None:
     spec = {"id": "ret", "type": RETURN, "format": "{{ taskrun.id }} in {{ task.id }}"}
     ctx, _ = run_context(spec, {"taskrun": {"id": "tr1"}})
-    outcome = ReturnRunner().run(task_of(spec), ctx)
+    outcome = ReturnRunner().run(task_of(spec, Return), ctx)
     assert outcome.state is StateType.SUCCESS
     assert outcome.outputs == {"value": "tr1 in ret"}
 
@@ -38,7 +44,7 @@ def test_return_renders_format_into_value() -> None:
 def test_return_without_format_has_no_outputs() -> None:
     spec = {"id": "ret", "type": RETURN}
     ctx, _ = run_context(spec)
-    outcome = ReturnRunner().run(task_of(spec), ctx)
+    outcome = ReturnRunner().run(task_of(spec, Return), ctx)
     assert outcome.state is StateType.SUCCESS
     assert outcome.outputs is None
 
@@ -47,13 +53,13 @@ def test_return_with_an_undefined_variable_raises_a_render_error_naming_the_task
     spec = {"id": "ret", "type": RETURN, "format": "{{ nope.value }}"}
     ctx, _ = run_context(spec)
     with pytest.raises(RenderError, match=r"task 'ret'.*nope"):
-        ReturnRunner().run(task_of(spec), ctx)
+        ReturnRunner().run(task_of(spec, Return), ctx)
 
 
 def test_log_renders_each_message_of_a_list_at_its_level() -> None:
     spec = {"id": "log", "type": LOG, "message": ["one {{ inputs.x }}", "two"], "level": "WARN"}
     ctx, logs = run_context(spec, {"inputs": {"x": 1}})
-    outcome = LogRunner().run(task_of(spec), ctx)
+    outcome = LogRunner().run(task_of(spec, Log), ctx)
     assert outcome.state is StateType.SUCCESS
     assert [(e.level, e.message) for e in logs] == [(LogLevel.WARN, "one 1"), (LogLevel.WARN, "two")]
     entry = logs[0]
@@ -91,7 +97,7 @@ def test_fail_fails_unless_its_condition_is_falsy(condition: str | None, state: 
     if condition is not None:
         spec["condition"] = condition
     ctx, _ = run_context(spec, {"inputs": {"x": "input"}})
-    outcome = FailRunner().run(task_of(spec), ctx)
+    outcome = FailRunner().run(task_of(spec, Fail), ctx)
     assert outcome.state is state
     assert outcome.error == ("bad input" if state is StateType.FAILED else None)
 
@@ -100,7 +106,7 @@ def test_sleep_waits_its_duration() -> None:
     spec = {"id": "nap", "type": SLEEP, "duration": "PT0.2S"}
     ctx, _ = run_context(spec)
     started = time.monotonic()
-    assert SleepRunner().run(task_of(spec), ctx).state is StateType.SUCCESS
+    assert SleepRunner().run(task_of(spec, Sleep), ctx).state is StateType.SUCCESS
     assert time.monotonic() - started >= 0.2
 
 
@@ -109,7 +115,7 @@ def test_sleep_ends_as_soon_as_the_attempt_is_stopped() -> None:
     ctx, _ = run_context(spec)
     threading.Timer(0.1, ctx.stop, (StopReason.KILLED,)).start()
     started = time.monotonic()
-    SleepRunner().run(task_of(spec), ctx)
+    SleepRunner().run(task_of(spec, Sleep), ctx)
     assert time.monotonic() - started < 5
     assert ctx.reason is StopReason.KILLED
 
