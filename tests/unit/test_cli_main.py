@@ -80,7 +80,12 @@ def test_global_flags_reach_the_settings_without_touching_os_environ(monkeypatch
     monkeypatch.delenv("CONVEYOR_ELASTICSEARCH_INDEX_PREFIX", raising=False)
     before = dict(os.environ)
     seen: list[KafkaSettings] = []
-    monkeypatch.setattr("conveyor.cli.topics.topics", lambda action, kafka, output: seen.append(kafka) or 0)
+
+    def record(action: str, kafka: KafkaSettings, output: str) -> int:
+        seen.append(kafka)
+        return 0
+
+    monkeypatch.setattr("conveyor.cli.topics.topics", record)
     flags = ["--bootstrap", "from-flag:9092", "--topic-prefix", "t.", "--index-prefix", "ix"]
     assert main([*flags, "topics", "describe", "--partitions", "3"]) == 0
     (kafka,) = seen
