@@ -117,7 +117,6 @@ def _follow(
     deadline = time.monotonic() + timeout
     current = execution_id
     parts = Assembler({execution_id})
-    follower_topics = Topics.of(kafka)
     latest: Execution | None = None
     with Live(console=console, auto_refresh=False, transient=True) if live else _NoLive() as view:
         while time.monotonic() < deadline:
@@ -131,15 +130,10 @@ def _follow(
                 elif topic.endswith("taskruns"):
                     changed = parts.task_run(value) == current or changed
                 else:
-                    header = parts.header(value)
-                    changed = changed or header.id == current
-                    retried = parts.header_of(current)
-                    if retried is not None and retried.state.current == StateType.RETRIED:
-                        successor = parts.successor(retried)
-                        if successor is not None:
-                            err_console.print(f"retried as execution [bold]{successor}[/bold]")
-                            current, changed = successor, True
-                            parts.want(successor, task_runs(kafka, follower_topics.taskruns, successor))
+                    changed = parts.header(value).id == current or changed
+                    successor = _successor(kafka, parts, current)
+                    if successor is not None:
+                        current, changed = successor, True
             if changed:
                 latest = parts.execution(current)
                 if latest is not None:
@@ -147,6 +141,19 @@ def _follow(
             if latest is not None and latest.state.current != StateType.RETRIED and parts.complete(current):
                 return parts.execution(current)
     return None
+
+
+def _successor(kafka: KafkaSettings, parts: Assembler, current: str) -> str | None:
+    """The execution that retries `current` once it has ended RETRIED and the next one is seen (then followed
+    from its task runs so far)."""
+    retried = parts.header_of(current)
+    if retried is None or retried.state.current != StateType.RETRIED:
+        return None
+    successor = parts.successor(retried)
+    if successor is not None:
+        err_console.print(f"retried as execution [bold]{successor}[/bold]")
+        parts.want(successor, task_runs(kafka, Topics.of(kafka).taskruns, successor))
+    return successor
 
 
 def _print_log(raw: bytes | None, execution_id: str, live: bool) -> None:

@@ -120,25 +120,28 @@ def _each(
     for value in loop.take_dirty():
         if value in loop.open:
             _step_iteration(d, loop, tasks, run, value)
-    stopping = loop.failed or d.killing
-    if loop.waiting and not stopping:
-        # Every value that fits starts at once, before any of them is stepped (as the reference does).
-        room = loop.waiting if limit == 0 else max(limit - len(loop.open), 0)
-        started = loop.values[loop.started : loop.started + room]
-        for iteration, value in enumerate(started, start=loop.started):
-            loop.open[value] = None
-            d.start(first, run, value, iteration)
-        loop.started += len(started)
-        for value in started:
-            _step_iteration(d, loop, tasks, run, value)
-        for value in started:  # stepped just now
-            loop.dirty.pop(value, None)
+    if loop.waiting and not (loop.failed or d.killing):
+        _start_values(d, loop, first, tasks, run, limit)
     if loop.open or (loop.waiting and not (loop.failed or d.killing)):
         return None
     state = loop.state
     if d.killing and loop.waiting and not loop.failed:
         state = S.KILLED
     return _with_errors(d, state, errors, run)
+
+
+def _start_values(d: Rules, loop: Loop, first: Task, tasks: list[Task], run: TaskRun, limit: int) -> None:
+    """Every value that fits starts at once, before any of them is stepped (as the reference does)."""
+    room = loop.waiting if limit == 0 else max(limit - len(loop.open), 0)
+    started = loop.values[loop.started : loop.started + room]
+    for iteration, value in enumerate(started, start=loop.started):
+        loop.open[value] = None
+        d.start(first, run, value, iteration)
+    loop.started += len(started)
+    for value in started:
+        _step_iteration(d, loop, tasks, run, value)
+    for value in started:  # stepped just now
+        loop.dirty.pop(value, None)
 
 
 def _step_iteration(d: Rules, loop: Loop, tasks: list[Task], run: TaskRun, value: str) -> None:
