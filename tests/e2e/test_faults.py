@@ -20,6 +20,7 @@ from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.events import TaskRunChange
 from conveyor.common.flow import Flow
 from conveyor.common.kafka.consumer import Consumer, read_partitions_to_end
+from conveyor.common.kafka.executions import ExecutionReader
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
@@ -126,24 +127,21 @@ tasks:
 
 
 class Snapshots:
-    """The newest snapshot of every execution, from the `executions` topic."""
+    """Every execution with its task runs, from the `executions` and `taskruns` topics."""
 
     def __init__(self, stack: Stack) -> None:
-        self._consumer = Consumer(
-            stack.kafka, f"test-faults-{time.monotonic_ns()}", [Topics.of(stack.kafka).executions]
-        )
+        self._reader = ExecutionReader(stack.kafka)
         self.latest: dict[str, Execution] = {}
 
     def read(self) -> None:
-        for msg in self._consumer.consume(2000, 0.2):
-            execution = Execution.model_validate_json(msg.value or b"")
-            known = self.latest.get(execution.id)
-            if known is None or execution.revision >= known.revision:
-                self.latest[execution.id] = execution
+        for execution_id in self._reader.poll(0.2):
+            found = self._reader.execution(execution_id)
+            if found is not None:
+                self.latest[execution_id] = found
 
     def ended(self, ids: list[str]) -> int:
         self.read()
-        return sum(1 for i in ids if i in self.latest and self.latest[i].state.terminal)
+        return sum(1 for i in ids if self._reader.assembler.complete(i))
 
     def wait(self, ids: list[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -151,7 +149,7 @@ class Snapshots:
             pass
 
     def close(self) -> None:
-        self._consumer.close()
+        self._reader.close()
 
 
 def submit(stack: Stack, count: int, cases: list[Case] = CASES) -> dict[str, Case]:
