@@ -261,6 +261,8 @@ class Bench:
         for name in list(self.procs):
             self.stop(name)
         self._final.close()
+        self.producer.flush()
+        del self.producer  # its client ends now, not at exit after the servers it talks to were stopped
 
 
 def servers(stack: ExitStack, local: bool) -> tuple[str, str, dict[int, str]]:
