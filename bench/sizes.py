@@ -238,7 +238,7 @@ def measure(one: Case, bench: Bench, args: argparse.Namespace) -> list[str]:
             one.name,
             f"{ended_runs:,} of {one.expected:,} ended",
             f"timeout after {args.timeout:.0f} s",
-            f"{ended_runs / args.timeout:,.0f}",
+            _rate(ended_runs / args.timeout),
             f"{cpu * 1e6 / ended_runs:,.0f}" if ended_runs else "-",
             peak,
             record,
@@ -247,7 +247,11 @@ def measure(one: Case, bench: Bench, args: argparse.Namespace) -> list[str]:
     runs = final["runs"]
     state = "" if final["state"] == "SUCCESS" else f" {final['state']}"
     runs_text = f"{runs:,}" + ("" if runs == one.expected else f" (expected {one.expected:,})") + state
-    return [one.name, runs_text, f"{wall:,.1f} s", f"{runs / wall:,.0f}", f"{cpu * 1e6 / runs:,.0f}", peak, record]
+    return [one.name, runs_text, f"{wall:,.1f} s", _rate(runs / wall), f"{cpu * 1e6 / runs:,.0f}", peak, record]
+
+
+def _rate(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:.1f}"
 
 
 def header(args: argparse.Namespace, logs: Path) -> list[str]:
@@ -284,6 +288,14 @@ COLUMNS = (
 )
 
 
+NOTES = (
+    "wall: CREATED to end date as recorded; CPU: utime + stime of the executor process (/proc/<pid>/stat),",
+    "  submission to end; peak RSS: VmHWM of each case's own fresh executor process (its start-up and 20 warm-up",
+    "  executions included), rise: VmHWM minus its VmRSS just before the submission; largest record: key + value",
+    "  as consumers see them (before compression), written from the submission to the end.",
+)
+
+
 def run(args: argparse.Namespace) -> None:
     logs = Path(tempfile.mkdtemp(prefix="conveyor-sizes-"))
     for line in header(args, logs):
@@ -305,6 +317,8 @@ def run(args: argparse.Namespace) -> None:
             widths = [max(len(r[c]) for r in [list(COLUMNS), *rows]) for c in range(len(COLUMNS))]
             for row in [list(COLUMNS), *rows]:
                 print("  " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip(), flush=True)
+            for note in NOTES:
+                print(f"  {note}")
 
         if args.executions:
             bench = new_bench(bootstrap, es_url, groups, args.partitions, args.concurrency, logs / "bursts")
@@ -320,6 +334,8 @@ def run(args: argparse.Namespace) -> None:
             print(f"\n  bench/throughput.py bursts (fresh services, {args.warmup_bursts} warm-up bursts of 1,000):")
             for label, value in rows:
                 print(f"  {label.ljust(width)}  {value}", flush=True)
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"\n  load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores: other work shares them")
 
 
 def main() -> None:
