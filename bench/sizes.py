@@ -12,7 +12,7 @@ measure the execution, not its flow.
 Each case runs alone, on fresh services (1 executor, `--workers` workers, 1 indexer) under a topic and index
 prefix of its own, after 20 one-task executions (groups joined, code loaded). For each case:
 - wall time: the execution's CREATED date to its end date, as the system records them;
-- task runs/s: the final snapshot's task runs over the wall time;
+- task runs/s: the task runs ended (their last change on the taskruns topic is terminal) over the wall time;
 - executor CPU µs per task run: user + system time of the executor process (/proc/<pid>/stat), read just
   before the execution is submitted and when it ends;
 - executor peak RSS: VmHWM (/proc/<pid>/status) of that fresh executor process, and in brackets how far it
@@ -244,7 +244,7 @@ def measure(one: Case, bench: Bench, args: argparse.Namespace) -> list[str]:
             record,
         ]
     wall = final["ended"] - final["created"]
-    runs = final["runs"]
+    runs = ended_runs  # from the taskruns topic, not the final record (whose shape is the executor's)
     state = "" if final["state"] == "SUCCESS" else f" {final['state']}"
     runs_text = f"{runs:,}" + ("" if runs == one.expected else f" (expected {one.expected:,})") + state
     return [one.name, runs_text, f"{wall:,.1f} s", _rate(runs / wall), f"{cpu * 1e6 / runs:,.0f}", peak, record]
