@@ -261,30 +261,80 @@ class Bench:
         for name in list(self.procs):
             self.stop(name)
         self._final.close()
+        self.producer.flush()
+        del self.producer  # its client ends now, not at exit after the servers it talks to were stopped
+
+
+def servers(stack: ExitStack, local: bool) -> tuple[str, str, dict[int, str]]:
+    """Kafka bootstrap, Elasticsearch URL and the process groups of the servers the bench started: the ones
+    CONVEYOR_KAFKA_BOOTSTRAP/_ELASTICSEARCH_URL name, else (or with `local`) fresh ones stopped with `stack`."""
+    bootstrap = os.environ.get("CONVEYOR_KAFKA_BOOTSTRAP")
+    es_url = os.environ.get("CONVEYOR_ELASTICSEARCH_URL")
+    if local or not bootstrap or not es_url:
+        from conveyor.common.servers import start_local_servers
+
+        kafka_server, es_server = start_local_servers()
+        stack.callback(kafka_server.stop)
+        stack.callback(es_server.stop)
+        return kafka_server.bootstrap, es_server.url, {kafka_server.pid: "Kafka", es_server.pid: "Elasticsearch"}
+    return bootstrap, es_url, {}
+
+
+def new_bench(
+    bootstrap: str, es_url: str, groups: dict[int, str], partitions: int, concurrency: int, logs: Path | None = None
+) -> Bench:
+    """A `Bench` under a fresh topic and index prefix (its topics created), its services not started yet."""
+    prefix = f"bench-{uuid.uuid4().hex[:6]}"
+    kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"{prefix}.", partitions=partitions)
+    es = ElasticsearchSettings(url=es_url, index_prefix=prefix)
+    ensure_topics(kafka)
+    logs = logs or Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
+    logs.mkdir(parents=True, exist_ok=True)
+    bench = Bench(kafka, es, logs, concurrency)
+    bench.server_groups = groups
+    return bench
+
+
+def warm_up(bench: Bench, bursts: int) -> int:
+    """Groups joined, code loaded, and the servers' JVMs past their JIT compilation (a fresh Kafka or
+    Elasticsearch spends several times more CPU per message in its first seconds): `bursts` one-task bursts
+    of 1,000, then the indexer let catch up (its backlog is not measured). Returns the documents indexed."""
+    for _ in range(bursts):
+        bench.wait(bench.burst(bench.created(ONE, 1000)), timeout=300)
+    bench.index_watch(1000 * bursts)
+    return 1000 * bursts
+
+
+def one_task_burst(bench: Bench, executions: int, indexed: int) -> tuple[list[tuple[str, str]], float, float, float]:
+    """The one-task burst: its rows (task runs/s, CPU per execution by process), executions/s, the indexer's
+    documents/s and its lag behind the burst's last execution end (s). `indexed`: documents indexed before."""
+    cpu_before = bench.cpu()
+    one_rate, one_exec_rate, finals = bench.rate(ONE, executions)
+    last_end = max(f["ended"] for f in finals)
+    docs_rate, indexed_at = bench.index_watch(indexed + executions)
+    cpu_after = bench.cpu()  # after the indexer caught up: the whole cost of the burst
+    cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
+    rows = [
+        (f"one-task flow: task runs/s (burst of {executions})", f"{one_rate:,.0f}"),
+        ("CPU ms per one-task execution (burst) by process", _split(cpu, 1000 / executions)),
+    ]
+    return rows, one_exec_rate, docs_rate, indexed_at - last_end
+
+
+def ten_task_burst(bench: Bench, executions: int) -> tuple[str, str]:
+    """The ten-task burst of max(executions / 5, 20) executions: its row (task runs/s)."""
+    count = max(executions // 5, 20)
+    ten_rate, _, _ = bench.rate(TEN, count)
+    return (f"ten-task flow: task runs/s (burst of {count})", f"{ten_rate:,.0f}")
 
 
 def run(args: argparse.Namespace) -> None:
     if args.warmup_bursts is None:
         args.warmup_bursts = 40 if args.local else 3
     with ExitStack() as stack:
-        bootstrap = os.environ.get("CONVEYOR_KAFKA_BOOTSTRAP")
-        es_url = os.environ.get("CONVEYOR_ELASTICSEARCH_URL")
-        groups: dict[int, str] = {}
-        if args.local or not bootstrap or not es_url:
-            from conveyor.common.servers import start_local_servers
-
-            kafka_server, es_server = start_local_servers()
-            stack.callback(kafka_server.stop)
-            stack.callback(es_server.stop)
-            bootstrap, es_url = kafka_server.bootstrap, es_server.url
-            groups = {kafka_server.pid: "Kafka", es_server.pid: "Elasticsearch"}
-        prefix = f"bench-{uuid.uuid4().hex[:6]}"
-        kafka = KafkaSettings(bootstrap=bootstrap, topic_prefix=f"{prefix}.", partitions=args.partitions)
-        es = ElasticsearchSettings(url=es_url, index_prefix=prefix)
-        ensure_topics(kafka)
-        logs = Path(tempfile.mkdtemp(prefix="conveyor-bench-"))
-        bench = Bench(kafka, es, logs, args.concurrency)
-        bench.server_groups = groups
+        bootstrap, es_url, groups = servers(stack, args.local)
+        bench = new_bench(bootstrap, es_url, groups, args.partitions, args.concurrency)
+        logs = bench.logs
         stack.callback(bench.close)
         for i in range(args.executors):
             bench.start(f"executor-{i + 1}", "executor")
@@ -292,26 +342,15 @@ def run(args: argparse.Namespace) -> None:
         bench.workers(args.workers)
         rows: list[tuple[str, str]] = []
 
-        # warm-up: groups joined, code loaded, and the servers' JVMs past their JIT compilation (a fresh
-        # Kafka or Elasticsearch spends several times more CPU per message in its first seconds)
-        for _ in range(args.warmup_bursts):
-            bench.wait(bench.burst(bench.created(ONE, 1000)), timeout=300)
-        bench.index_watch(1000 * args.warmup_bursts)  # the indexer caught up: its backlog is not measured
+        indexed = warm_up(bench, args.warmup_bursts)
         if args.profile:
             bench.profile(Path(args.profile), seconds=20)
-        cpu_before = bench.cpu()
-        one_rate, one_exec_rate, finals = bench.rate(ONE, args.executions)
-        last_end = max(f["ended"] for f in finals)
-        docs_rate, indexed_at = bench.index_watch(1000 * args.warmup_bursts + args.executions)
-        cpu_after = bench.cpu()  # after the indexer caught up: the whole cost of the burst
-        rows.append((f"one-task flow: task runs/s (burst of {args.executions})", f"{one_rate:,.0f}"))
-        cpu = {k: cpu_after[k] - cpu_before.get(k, 0.0) for k in cpu_after}
-        rows.append(("CPU ms per one-task execution (burst) by process", _split(cpu, 1000 / args.executions)))
+        burst_rows, one_exec_rate, docs_rate, lag = one_task_burst(bench, args.executions, indexed)
+        rows += burst_rows
         if args.burst_only:
             _print(args, logs, rows)
             return
-        ten_rate, _, _ = bench.rate(TEN, max(args.executions // 5, 20))
-        rows.append((f"ten-task flow: task runs/s (burst of {max(args.executions // 5, 20)})", f"{ten_rate:,.0f}"))
+        rows.append(ten_task_burst(bench, args.executions))
         light, light_steps = bench.latency(args.latency_count, 5.0)
         rows.append(("latency created -> SUCCESS, light load (5/s): p50 / p99", light))
         rows.append(("  median of each step, ms", light_steps))
@@ -324,7 +363,7 @@ def run(args: argparse.Namespace) -> None:
         rows.append(("  median of each step, ms", loaded_steps))
         rows.append(("cores busy during the 50% run, by process", _split(cores, 1 / elapsed)))
         rows.append(("indexer: task-run documents/s (one-task burst)", f"{docs_rate:,.0f}"))
-        rows.append(("indexer: lag behind the burst's last execution end", f"{indexed_at - last_end:.1f} s"))
+        rows.append(("indexer: lag behind the burst's last execution end", f"{lag:.1f} s"))
 
         ideal_base = None
         for count in (1, 2, 4):
