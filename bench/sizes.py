@@ -115,7 +115,7 @@ def executor_pid(bench: Bench, name: str) -> int:
     children = [c for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()]
     if children:
         raise SystemExit(f"the executor (pid {pid}) has child processes {children}: its /proc counters miss them")
-    return pid
+    return int(pid)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -169,10 +169,11 @@ class RecordScan:
         taskruns = self.kafka.topic_prefix + TASKRUNS
         while ends:
             for msg in self.consumer.consume(num_messages=1000, timeout=1.0):
-                if msg.error() is not None:
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                error = msg.error()
+                if error is not None:
+                    if error.code() == KafkaError._PARTITION_EOF:
                         continue
-                    raise SystemExit(f"scan: {msg.error()}")
+                    raise SystemExit(f"scan: {error}")
                 key, value = msg.key() or b"", msg.value() or b""
                 if len(key) + len(value) > largest:
                     largest, where = len(key) + len(value), (msg.topic() or "")[len(self.kafka.topic_prefix) :]

@@ -65,14 +65,13 @@ def parse_date(value: str) -> float:
 STEPS = ("submitted -> executor", "executor -> worker", "run", "worker -> executor")
 
 
-def steps(snapshot: dict[str, Any]) -> tuple[float, ...]:
+def steps(snapshot: dict[str, Any], run: dict[str, Any] | None) -> tuple[float, ...]:
     """Where a one-task execution's time went, from its recorded dates (seconds): created -> RUNNING (the
     executor took the creation), task run CREATED -> attempt RUNNING (the job reached a worker), the attempt
     itself, attempt end -> execution end (the result reached the executor)."""
     execution = [parse_date(h["date"]) for h in snapshot["state"]["histories"]]
-    if len(snapshot["taskRunList"]) != 1 or len(execution) < 3:
+    if snapshot.get("taskRunCount") != 1 or run is None or len(execution) < 3:
         return (0.0,) * len(STEPS)
-    run = snapshot["taskRunList"][0]
     attempt = [parse_date(h["date"]) for h in run["attempts"][-1]["state"]["histories"]]
     created = parse_date(run["state"]["histories"][0]["date"])
     return (execution[1] - execution[0], attempt[1] - created, attempt[-1] - attempt[1], execution[-1] - attempt[-1])
@@ -97,7 +96,9 @@ class Bench:
         self.server_groups: dict[int, str] = {}
         self.producer = Producer(kafka)
         self.ended: dict[str, dict[str, Any]] = {}  # execution id -> final snapshot (id, state)
-        self._final = Consumer(kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions])
+        # The final headers, and the task runs (the latest of each one-task execution's, for `steps`).
+        self._final = Consumer(kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions, self.topics.taskruns])
+        self._last_run: dict[str, dict[str, Any]] = {}
 
     # ---- processes
     def start(self, name: str, command: str, env: dict[str, str] | None = None) -> None:
@@ -154,6 +155,10 @@ class Bench:
 
     def read_final(self, timeout: float) -> None:
         for msg in self._final.consume(5000, timeout):
+            if msg.topic == self.topics.taskruns:
+                run = json.loads(msg.value or b"{}").get("taskRun") or {}
+                self._last_run[run.get("executionId", "")] = run
+                continue
             headers = dict(msg.headers)
             if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
                 continue
@@ -163,8 +168,8 @@ class Bench:
                 "state": snapshot["state"]["current"],
                 "created": parse_date(histories[0]["date"]),
                 "ended": parse_date(histories[-1]["date"]),
-                "runs": len(snapshot["taskRunList"]),
-                "steps": steps(snapshot),
+                "runs": snapshot.get("taskRunCount", 0),
+                "steps": steps(snapshot, self._last_run.pop(snapshot["id"], None)),
             }
 
     def wait(self, ids: list[str], timeout: float = 600.0) -> list[dict[str, Any]]:
