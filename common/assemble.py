@@ -100,5 +100,10 @@ class Assembler:
         runs = parts.runs.values()
         return len(runs) >= parts.header.task_run_count and all(run.state.terminal for _, run in runs)
 
+    def count(self, execution_id: str) -> int:
+        """How many of the execution's task runs have been read."""
+        parts = self._parts.get(execution_id)
+        return len(parts.runs) if parts else 0
+
     def forget(self, execution_id: str) -> None:
         self._parts.pop(execution_id, None)
