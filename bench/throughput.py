@@ -70,7 +70,9 @@ def steps(snapshot: dict[str, Any], run: dict[str, Any] | None) -> tuple[float, 
     executor took the creation), task run CREATED -> attempt RUNNING (the job reached a worker), the attempt
     itself, attempt end -> execution end (the result reached the executor)."""
     execution = [parse_date(h["date"]) for h in snapshot["state"]["histories"]]
-    if snapshot.get("taskRunCount") != 1 or run is None or len(execution) < 3:
+    if run is None and len(snapshot.get("taskRunList") or []) == 1:  # a whole snapshot (before per-task-run state)
+        run = snapshot["taskRunList"][0]
+    if run is None or len(execution) < 3:
         return (0.0,) * len(STEPS)
     attempt = [parse_date(h["date"]) for h in run["attempts"][-1]["state"]["histories"]]
     created = parse_date(run["state"]["histories"][0]["date"])
@@ -168,7 +170,8 @@ class Bench:
                 "state": snapshot["state"]["current"],
                 "created": parse_date(histories[0]["date"]),
                 "ended": parse_date(histories[-1]["date"]),
-                "runs": snapshot.get("taskRunCount", 0),
+                # taskRunCount on the header (since the per-task-run state), taskRunList before it
+                "runs": snapshot.get("taskRunCount") or len(snapshot.get("taskRunList") or []),
                 "steps": steps(snapshot, self._last_run.pop(snapshot["id"], None)),
             }
 
