@@ -7,6 +7,7 @@ of that day and as `endDate` its end (both bounds are inclusive).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,9 @@ from conveyor.indexer.errors import QueryError
 from conveyor.indexer.filters import DEFAULT_SIZE, DEFAULT_SORT, Paging, TaskRunFilters, When
 
 DATE_HELP = "ISO-8601 date-time (UTC if no offset) or date"
+# What the OpenAPI document says of `sort`: one sortable field (besides `id`, always the tiebreaker) and
+# its order. The server accepts more (several fields, `id`), answered 400 by name when wrong.
+SORT_PATTERN = "^(" + "|".join(re.escape(f) for f in sorted(TASKRUN_SORTS) if f != "id") + "):(asc|desc)$"
 
 
 def parse_when(value: str | None, parameter: str, *, end: bool = False, where: str = "query") -> datetime | None:
@@ -116,10 +120,16 @@ class PageParams(BaseModel):
     page: int = Field(default=1, ge=1, description=f"1-based page number, within the first {MAX_WINDOW} hits")
     size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
     sort: str = Field(
-        default=DEFAULT_SORT, max_length=200, description="field:asc|desc, e.g. state.startDate:desc, taskId:asc"
+        default=DEFAULT_SORT,
+        max_length=200,
+        description="field:asc|desc, e.g. state.startDate:desc, taskId:asc (comma-separated: several fields)",
+        json_schema_extra={"pattern": SORT_PATTERN},
     )
     after: str | None = Field(
-        default=None, max_length=2000, description="the `next` cursor of the previous page (overrides `page`)"
+        default=None,
+        max_length=2000,
+        description="the `next` cursor of the previous page (overrides `page`)",
+        json_schema_extra={"format": "conveyor-page-cursor"},
     )
 
     def paging(self) -> Paging:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import BadParameter
+from conveyor.api.errors import BadParameter, error_responses
 from conveyor.api.params import DATE_HELP, PageParams, TaskRunFilterParams, check_time_zone, taskrun_filters
 from conveyor.indexer import queries
 from conveyor.indexer.filters import TaskRunFilters
@@ -30,7 +30,12 @@ class TaskRunPage(BaseModel):
     next: str | None = Field(description="cursor of the next page (pass it as `after`), null on the last page")
 
 
-@router.get("/taskruns/search", response_model=TaskRunPage, summary="Search task runs")
+@router.get(
+    "/taskruns/search",
+    response_model=TaskRunPage,
+    summary="Search task runs",
+    responses=error_responses(400, 422, 503),
+)
 def search_taskruns(
     filters: Annotated[TaskRunFilters, Depends(taskrun_filters)],
     api: Annotated[Backends, Depends(backends)],
@@ -66,7 +71,12 @@ class DailyStats(BaseModel):
     duration: DayDuration = Field(description="durations in milliseconds of those task runs")
 
 
-@router.post("/stats/taskruns/daily", response_model=list[DailyStats], summary="Task runs per day")
+@router.post(
+    "/stats/taskruns/daily",
+    response_model=list[DailyStats],
+    summary="Task runs per day",
+    responses=error_responses(400, 422, 503),
+)
 def daily_stats(
     api: Annotated[Backends, Depends(backends)],
     body: Annotated[DailyStatsQuery | None, Body()] = None,
