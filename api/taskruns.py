@@ -14,7 +14,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, error_responses
-from conveyor.api.params import DATE_HELP, PageParams, TaskRunFilterParams, check_time_zone, taskrun_filters
+from conveyor.api.params import (
+    DATE_HELP,
+    DATE_SCHEMA,
+    TIME_ZONES,
+    PageParams,
+    TaskRunFilterParams,
+    check_time_zone,
+    taskrun_filters,
+)
 from conveyor.indexer import queries
 from conveyor.indexer.filters import TaskRunFilters
 
@@ -52,9 +60,15 @@ class DailyStatsQuery(TaskRunFilterParams):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    start_date: str | None = Field(default=None, description=f"first day ({DATE_HELP}); default endDate - 29 days")
-    end_date: str | None = Field(default=None, description=f"last day ({DATE_HELP}); default today")
-    time_zone: str = Field(default="UTC", description="IANA time zone in which days begin and end")
+    start_date: str | None = Field(
+        default=None, description=f"first day ({DATE_HELP}); default endDate - 29 days", json_schema_extra=DATE_SCHEMA
+    )
+    end_date: str | None = Field(
+        default=None, description=f"last day ({DATE_HELP}); default today", json_schema_extra=DATE_SCHEMA
+    )
+    time_zone: str = Field(
+        default="UTC", description="IANA time zone in which days begin and end", json_schema_extra={"enum": TIME_ZONES}
+    )
 
 
 class DayDuration(BaseModel):

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from conveyor.common.errors import FlowError
 from conveyor.common.flow import Flow
-from conveyor.common.loader import MAX_DEPTH, MAX_NODES, decode_flow, load_flow, load_flow_file
+from conveyor.common.loader import MAX_DEPTH, MAX_NODES, decode_flow, load_flow
 from tests.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,12 +194,13 @@ def test_a_huge_value_is_quoted_short_in_the_message() -> None:
 
 # -- the CLI ------------------------------------------------------------------------------------------------
 
+_PAIRS = list(zip("abcdefgh", "bcdefghi", strict=True))
 BAD_FILES = {
     "control.yaml": HELLO.replace(b"hi", b"h\x01i"),
     "binary.yaml": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8",
     "utf16.yaml": HELLO.decode().encode("utf-16"),
     "bomb.yaml": b"a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-    + b"".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n".encode() for p, c in zip("abcdefgh", "bcdefghi")),
+    + b"".join(f"{c}: &{c} [{', '.join([f'*{p}'] * 10)}]\n".encode() for p, c in _PAIRS),
     "deep.yaml": b"id: x\nnamespace: a\ntasks: " + b"[" * 3_000,
     "duplicate.yaml": HELLO + b"id: again\n",
     "tab.yaml": b"id: x\n\tnamespace: a\n",
