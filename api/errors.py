@@ -21,6 +21,7 @@ Every error answer has the shape `{"message": str, "errors": [{"parameter"|"fiel
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from elasticsearch import ApiError as EsApiError
@@ -106,7 +107,7 @@ class Conflict(ApiError):
 
 
 def _answer(
-    status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: dict[str, str] | None = None
+    status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: Mapping[str, str] | None = None
 ) -> JSONResponse:
     return JSONResponse({"message": message, "errors": errors or []}, status_code=status, headers=headers)
 

@@ -13,8 +13,9 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from conveyor.api.errors import BadParameter
 from conveyor.common.state import StateType
@@ -27,7 +28,7 @@ DATE_HELP = "ISO-8601 date-time (UTC if no offset) or date"
 # its order. The server accepts more (several fields, `id`), answered 400 by name when wrong.
 SORT_PATTERN = "^((" + "|".join(re.escape(f) for f in sorted(TASKRUN_SORTS) if f != "id") + "):(asc|desc))?$"
 # What it says of `startDate` and `endDate`: a date-time, a date, or empty (no bound).
-DATE_SCHEMA = {
+DATE_SCHEMA: JsonDict = {
     "anyOf": [
         {"type": "string", "format": "date-time"},
         {"type": "string", "format": "date"},
@@ -37,10 +38,11 @@ DATE_SCHEMA = {
 }
 # And of `timeZone`: the IANA region names this machine knows (Elasticsearch refuses aliases like
 # `localtime` or `posixrules`); the server accepts exactly these.
-TIME_ZONES = sorted(
+_TIME_ZONE_NAMES = sorted(
     z for z in available_timezones() if ("/" in z or z == "UTC") and not z.startswith(("posix/", "right/", "SystemV/"))
 )
-_TIME_ZONE_SET = frozenset(TIME_ZONES)
+TIME_ZONES: list[JsonValue] = list(_TIME_ZONE_NAMES)
+_TIME_ZONE_SET = frozenset(_TIME_ZONE_NAMES)
 
 
 def parse_when(value: str | None, parameter: str, *, end: bool = False, where: str = "query") -> datetime | None:

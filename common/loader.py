@@ -98,15 +98,15 @@ class _Loader(yaml.SafeLoader):
         super().__init__(text)
         self._depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise yaml.MarkedYAMLError(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
@@ -130,16 +130,15 @@ def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
             raise FlowError(source, problems)
         return node, loader.construct_document(node)
     except yaml.reader.ReaderError as exc:
-        line, column = _position(text, exc.position)
+        line, column = _position(text, exc.position or 0)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
         what = f"control character U+{code:04X} is not allowed in YAML (remove it, or write it escaped)"
-        raise FlowError(source, [Problem(_field_at(text, exc.position), what, line, column)]) from None
+        raise FlowError(source, [Problem(_field_at(text, exc.position or 0), what, line, column)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
+        at = (mark.line + 1, mark.column + 1) if mark else (None, None)
         what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise FlowError(source, [Problem("", f"invalid YAML: {what}", line, column)]) from None
+        raise FlowError(source, [Problem("", f"invalid YAML: {what}", *at)]) from None
     except yaml.YAMLError as exc:
         raise FlowError(source, [Problem("", f"invalid YAML: {exc}")]) from None
     finally:

@@ -13,6 +13,7 @@ scalar).
 
 from __future__ import annotations
 
+import importlib
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,9 @@ page_cursor = st.builds(
 )
 
 schemathesis.openapi.format("conveyor-flow-yaml", flow_yaml)
+
+# The requests transport registers its own YAML serializer on import: ours must come after it.
+importlib.import_module("schemathesis.transport.requests")
 
 
 @schemathesis.serializer("application/x-yaml")
