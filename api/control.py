@@ -12,13 +12,13 @@ whose pattern matches their paths too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import Conflict, NotFound
+from conveyor.api.errors import Conflict, NotFound, error_responses
 from conveyor.common import control
 from conveyor.common.base import Model
 from conveyor.common.control import Action, Refused, UnknownExecution
@@ -38,11 +38,7 @@ class Requested(Model):
     revision: int = Field(description="the revision of the execution's snapshot the request was made on")
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no execution with this id"},
-    409: {"description": "the execution's state does not allow it; the message names the state"},
-    503: {"description": "Kafka unreachable"},
-}
+_ERRORS = error_responses(404, 409, 422, 503, _404="no execution with this id", _503="Kafka unreachable")
 
 _ROUTES = {
     Action.KILL: (

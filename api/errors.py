@@ -11,12 +11,17 @@ Handlers turn the rest into answers too:
 - `QueryError` (indexer) → 400; Elasticsearch refusing a query (4xx) → 400;
 - Elasticsearch or Kafka unreachable → 503.
 
-Every error answer has the shape `{"message": str, "errors": [{"parameter"|"field", "in", "message", ...}]}`.
+- any other HTTP error of the framework (an unparsable JSON body 400, an unknown path 404, a wrong method
+  405 with `Allow`) → the same shape.
+
+Every error answer has the shape `{"message": str, "errors": [{"parameter"|"field", "in", "message", ...}]}`
+(`ErrorAnswer`); `error_responses(...)` declares it in the OpenAPI document for each status a route answers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from elasticsearch import ApiError as EsApiError
@@ -24,12 +29,53 @@ from elasticsearch import TransportError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
 
 from conveyor.common.errors import ConveyorError, FlowError, InputError
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.indexer.errors import QueryError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorItem(BaseModel):
+    """One problem: the parameter (or the flow's field) it is about, where, and what is wrong."""
+
+    model_config = ConfigDict(extra="allow")
+
+    parameter: str | None = Field(default=None, description="the parameter, for a bad parameter")
+    field: str | None = Field(default=None, description="the flow's field (e.g. tasks[0].type), for a flow")
+    in_: str | None = Field(default=None, alias="in", description="query, path, body or request")
+    message: str
+    line: int | None = Field(default=None, description="in a flow's YAML: the 1-based line")
+    column: int | None = Field(default=None, description="in a flow's YAML: the 1-based column")
+
+
+class ErrorAnswer(BaseModel):
+    """Every error answer of the API."""
+
+    message: str
+    errors: list[ErrorItem] = []
+
+
+_MEANINGS = {
+    400: "a parameter or the body is wrong (named in `errors`), or Elasticsearch refused the query",
+    404: "not found: the message says what",
+    409: "the execution's state does not allow it; the message names the state",
+    413: "the body is too large",
+    422: "a parameter or the body is invalid: each problem named in `errors`",
+    503: "Elasticsearch or Kafka unreachable",
+}
+
+
+def error_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route answering these error statuses, each with the `ErrorAnswer` model;
+    `meanings` (`_404="..."`) overrides a description."""
+    return {
+        status: {"model": ErrorAnswer, "description": meanings.get(f"_{status}", _MEANINGS[status])}
+        for status in statuses
+    }
 
 
 class ApiError(ConveyorError):
@@ -60,8 +106,20 @@ class Conflict(ApiError):
         super().__init__(409, message)
 
 
-def _answer(status: int, message: str, errors: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse({"message": message, "errors": errors or []}, status_code=status)
+def _answer(
+    status: int, message: str, errors: list[dict[str, Any]] | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"message": message, "errors": errors or []}, status_code=status, headers=headers)
+
+
+def _http(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    message = str(exc.detail)
+    if exc.status_code == 400 and "parsing the body" in message:
+        message = "the body could not be parsed: expected JSON in UTF-8"
+        errors = [{"parameter": "body", "in": "body", "message": message}]
+        return _answer(400, message, errors)
+    return _answer(exc.status_code, message, headers=exc.headers)
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -123,6 +181,7 @@ def _kafka(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ApiError, _api)
     app.add_exception_handler(FlowError, _flow)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import BadParameter, NotFound
+from conveyor.api.errors import BadParameter, NotFound, error_responses
 from conveyor.common.launch import new_execution
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import queries
@@ -21,7 +21,11 @@ router = APIRouter(prefix="/api/v1", tags=["executions"])
 MAX_TASK_RUNS = 10_000
 
 
-@router.get("/executions/{executionId}", summary="An execution and its task runs")
+@router.get(
+    "/executions/{executionId}",
+    summary="An execution and its task runs",
+    responses=error_responses(400, 404, 422, 503, _404="no such execution (not started, or not indexed yet)"),
+)
 def get_execution(
     execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
@@ -47,7 +51,11 @@ def _task_runs(api: Backends, execution_id: str) -> list[dict[str, Any]]:
     return runs
 
 
-@router.get("/logs/{executionId}", summary="The log lines of an execution, oldest first")
+@router.get(
+    "/logs/{executionId}",
+    summary="The log lines of an execution, oldest first",
+    responses=error_responses(400, 422, 503),
+)
 def get_logs(
     execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
@@ -65,7 +73,11 @@ def get_logs(
     )
 
 
-@router.post("/executions/{namespace}/{flowId}", summary="Start an execution of a deployed flow")
+@router.post(
+    "/executions/{namespace}/{flowId}",
+    summary="Start an execution of a deployed flow",
+    responses=error_responses(400, 404, 422, 503, _404="the flow is not deployed"),
+)
 def start_execution(
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],

@@ -9,22 +9,26 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import ApiError, NotFound
+from conveyor.api.errors import ApiError, NotFound, error_responses
 from conveyor.common.deployed import DeployedFlow
 from conveyor.common.flow import Flow
-from conveyor.common.loader import flow_to_dict
+from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict
 
 router = APIRouter(prefix="/api/v1", tags=["flows"])
 
-MAX_SOURCE_BYTES = 1024 * 1024
+MAX_SOURCE_BYTES = MAX_FLOW_BYTES
+
+# `format`: the text must be a valid flow (docs/flows.md); no JSON Schema says that of a string, so the
+# format names it (tests/integration/schemathesis_hooks.py teaches it to the API's fuzz test).
+_FLOW_SOURCE = {"type": "string", "format": "conveyor-flow-yaml", "maxLength": MAX_SOURCE_BYTES}
 
 _YAML_BODY = {
     "requestBody": {
         "required": True,
         "description": "the flow's YAML, as `conveyor validate` reads it",
         "content": {
-            "application/x-yaml": {"schema": {"type": "string"}},
-            "text/plain": {"schema": {"type": "string"}},
+            "application/x-yaml": {"schema": _FLOW_SOURCE},
+            "text/plain": {"schema": _FLOW_SOURCE},
         },
     }
 }
@@ -35,7 +39,10 @@ _YAML_BODY = {
     status_code=201,
     summary="Deploy a flow from its YAML",
     openapi_extra=_YAML_BODY,
-    responses={200: {"description": "the same source was already deployed: nothing changed"}},
+    responses={
+        200: {"description": "the same source was already deployed: nothing changed"},
+        **error_responses(413, 422, 503, _422="the flow is invalid: each problem with its field, line and column"),
+    },
 )
 async def deploy_flow(
     request: Request, response: Response, api: Annotated[Backends, Depends(backends)]
@@ -45,10 +52,7 @@ async def deploy_flow(
     raw = await request.body()
     if len(raw) > MAX_SOURCE_BYTES:
         raise ApiError(413, f"a flow's YAML may be at most {MAX_SOURCE_BYTES} bytes")
-    try:
-        source = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ApiError(422, "the request body must be the flow's YAML in UTF-8") from None
+    source = decode_flow(raw, "request body")  # not UTF-8 -> FlowError -> 422 naming line and column
     if not source.strip():
         raise ApiError(422, "the request body must be the flow's YAML; it is empty")
     deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source)
@@ -57,7 +61,11 @@ async def deploy_flow(
     return _describe(deployed, flow)
 
 
-@router.get("/flows/{namespace}/{flowId}", summary="The deployed revision of a flow")
+@router.get(
+    "/flows/{namespace}/{flowId}",
+    summary="The deployed revision of a flow",
+    responses=error_responses(404, 422, 503, _404="the flow is not deployed"),
+)
 def get_flow(
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],

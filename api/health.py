@@ -18,7 +18,14 @@ from conveyor.common.elastic import describe
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
-@router.get("/health", summary="Whether Elasticsearch and Kafka answer")
+@router.get(
+    "/health",
+    summary="Whether Elasticsearch and Kafka answer",
+    responses={
+        200: {"description": "UP, or DEGRADED when Kafka does not answer"},
+        503: {"description": "DOWN: Elasticsearch does not answer (the same body)"},
+    },
+)
 def health(api: Annotated[Backends, Depends(backends)]) -> JSONResponse:
     es_up = _es_up(api)
     kafka_up = _kafka_up(api)

@@ -7,13 +7,15 @@ of that day and as `endDate` its end (both bounds are inclusive).
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Annotated
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 from conveyor.api.errors import BadParameter
 from conveyor.common.state import StateType
@@ -22,6 +24,25 @@ from conveyor.indexer.errors import QueryError
 from conveyor.indexer.filters import DEFAULT_SIZE, DEFAULT_SORT, Paging, TaskRunFilters, When
 
 DATE_HELP = "ISO-8601 date-time (UTC if no offset) or date"
+# What the OpenAPI document says of `sort`: one sortable field (besides `id`, always the tiebreaker) and
+# its order. The server accepts more (several fields, `id`), answered 400 by name when wrong.
+SORT_PATTERN = "^((" + "|".join(re.escape(f) for f in sorted(TASKRUN_SORTS) if f != "id") + "):(asc|desc))?$"
+# What it says of `startDate` and `endDate`: a date-time, a date, or empty (no bound).
+DATE_SCHEMA: JsonDict = {
+    "anyOf": [
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+        {"type": "string", "maxLength": 0},
+        {"type": "null"},
+    ]
+}
+# And of `timeZone`: the IANA region names this machine knows (Elasticsearch refuses aliases like
+# `localtime` or `posixrules`); the server accepts exactly these.
+_TIME_ZONE_NAMES = sorted(
+    z for z in available_timezones() if ("/" in z or z == "UTC") and not z.startswith(("posix/", "right/", "SystemV/"))
+)
+TIME_ZONES: list[JsonValue] = list(_TIME_ZONE_NAMES)
+_TIME_ZONE_SET = frozenset(_TIME_ZONE_NAMES)
 
 
 def parse_when(value: str | None, parameter: str, *, end: bool = False, where: str = "query") -> datetime | None:
@@ -65,6 +86,8 @@ def check_time_zone(name: str, where: str = "body") -> str:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise BadParameter("timeZone", f"unknown time zone {name!r} (e.g. UTC, Europe/Paris)", where=where) from None
+    if name not in _TIME_ZONE_SET:
+        raise BadParameter("timeZone", f"{name!r} is not a region time zone (e.g. UTC, Europe/Paris)", where=where)
     return name
 
 
@@ -81,8 +104,12 @@ class TaskRunFilterParams(BaseModel):
     execution_id: str | None = Field(default=None, max_length=250)
     task_id: str | None = Field(default=None, max_length=250)
     state: list[StateType] | None = Field(default=None, description="current state (repeatable: any of them)")
-    start_date: str | None = Field(default=None, description=f"started at or after ({DATE_HELP})")
-    end_date: str | None = Field(default=None, description=f"started at or before ({DATE_HELP})")
+    start_date: str | None = Field(
+        default=None, description=f"started at or after ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
+    )
+    end_date: str | None = Field(
+        default=None, description=f"started at or before ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
+    )
 
     def window(self, where: str = "query") -> tuple[datetime | None, datetime | None]:
         """`startDate` and `endDate` parsed (a plain `endDate` is the end of its day) and checked in order."""
@@ -116,10 +143,16 @@ class PageParams(BaseModel):
     page: int = Field(default=1, ge=1, description=f"1-based page number, within the first {MAX_WINDOW} hits")
     size: int = Field(default=DEFAULT_SIZE, ge=1, le=MAX_SIZE)
     sort: str = Field(
-        default=DEFAULT_SORT, max_length=200, description="field:asc|desc, e.g. state.startDate:desc, taskId:asc"
+        default=DEFAULT_SORT,
+        max_length=200,
+        description="field:asc|desc, e.g. state.startDate:desc, taskId:asc (comma-separated: several fields)",
+        json_schema_extra={"pattern": SORT_PATTERN},
     )
     after: str | None = Field(
-        default=None, max_length=2000, description="the `next` cursor of the previous page (overrides `page`)"
+        default=None,
+        max_length=2000,
+        description="the `next` cursor of the previous page (overrides `page`)",
+        json_schema_extra={"format": "conveyor-page-cursor"},
     )
 
     def paging(self) -> Paging:

@@ -13,8 +13,16 @@ from fastapi import APIRouter, Body, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import BadParameter
-from conveyor.api.params import DATE_HELP, PageParams, TaskRunFilterParams, check_time_zone, taskrun_filters
+from conveyor.api.errors import BadParameter, error_responses
+from conveyor.api.params import (
+    DATE_HELP,
+    DATE_SCHEMA,
+    TIME_ZONES,
+    PageParams,
+    TaskRunFilterParams,
+    check_time_zone,
+    taskrun_filters,
+)
 from conveyor.indexer import queries
 from conveyor.indexer.filters import TaskRunFilters
 
@@ -30,7 +38,12 @@ class TaskRunPage(BaseModel):
     next: str | None = Field(description="cursor of the next page (pass it as `after`), null on the last page")
 
 
-@router.get("/taskruns/search", response_model=TaskRunPage, summary="Search task runs")
+@router.get(
+    "/taskruns/search",
+    response_model=TaskRunPage,
+    summary="Search task runs",
+    responses=error_responses(400, 422, 503),
+)
 def search_taskruns(
     filters: Annotated[TaskRunFilters, Depends(taskrun_filters)],
     api: Annotated[Backends, Depends(backends)],
@@ -47,9 +60,15 @@ class DailyStatsQuery(TaskRunFilterParams):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    start_date: str | None = Field(default=None, description=f"first day ({DATE_HELP}); default endDate - 29 days")
-    end_date: str | None = Field(default=None, description=f"last day ({DATE_HELP}); default today")
-    time_zone: str = Field(default="UTC", description="IANA time zone in which days begin and end")
+    start_date: str | None = Field(
+        default=None, description=f"first day ({DATE_HELP}); default endDate - 29 days", json_schema_extra=DATE_SCHEMA
+    )
+    end_date: str | None = Field(
+        default=None, description=f"last day ({DATE_HELP}); default today", json_schema_extra=DATE_SCHEMA
+    )
+    time_zone: str = Field(
+        default="UTC", description="IANA time zone in which days begin and end", json_schema_extra={"enum": TIME_ZONES}
+    )
 
 
 class DayDuration(BaseModel):
@@ -66,7 +85,12 @@ class DailyStats(BaseModel):
     duration: DayDuration = Field(description="durations in milliseconds of those task runs")
 
 
-@router.post("/stats/taskruns/daily", response_model=list[DailyStats], summary="Task runs per day")
+@router.post(
+    "/stats/taskruns/daily",
+    response_model=list[DailyStats],
+    summary="Task runs per day",
+    responses=error_responses(400, 422, 503),
+)
 def daily_stats(
     api: Annotated[Backends, Depends(backends)],
     body: Annotated[DailyStatsQuery | None, Body()] = None,

@@ -209,10 +209,16 @@ def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
 def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.common.loader import load_flow_file
 
-    for path in args.flows:
-        flow = load_flow_file(path)
+    invalid = 0
+    for path in args.flows:  # every file is checked; any invalid one makes the exit code 2
+        try:
+            flow = load_flow_file(path)
+        except FlowError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            invalid += 1
+            continue
         err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({len(list(flow.all_tasks()))} tasks)")
-    return 0
+    return EXIT_INVALID if invalid else 0
 
 
 def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:

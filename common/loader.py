@@ -1,7 +1,16 @@
-"""Flows from YAML, with errors that name the file, line, field and what was expected."""
+"""Flows from YAML, with errors that name the file, line, column, field and what was expected.
+
+Whatever the input, a malformed flow is a `FlowError` whose problems read `file:line:col: field: message`
+(never another exception): bytes that are not UTF-8 (a UTF-8 byte order mark is accepted, UTF-16/32 named),
+control characters, invalid YAML, duplicate mapping keys (refused rather than letting the last one win),
+nesting deeper than `MAX_DEPTH`, aliases that expand past `MAX_NODES` nodes (a "billion laughs" alias
+bomb) or refer to themselves, files over `MAX_FLOW_BYTES`, and every schema problem of the flow itself.
+"""
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,26 +25,57 @@ from conveyor.common.tasks import registry
 
 Loc = tuple[int | str, ...]
 
+# The largest flow source, in bytes (the API's request body too).
+MAX_FLOW_BYTES = 1024 * 1024
+# The deepest nesting of mappings and sequences, aliases followed (the reference's flows stay under 20).
+MAX_DEPTH = 64
+# The most YAML nodes a flow may expand to once its aliases are followed.
+MAX_NODES = 100_000
+
+_MERGE = "tag:yaml.org,2002:merge"
+# Checked longest first: a UTF-32 LE mark starts with the UTF-16 LE one.
+_FOREIGN_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+# What PyYAML's reader refuses (`yaml.reader.Reader.NON_PRINTABLE`).
+_NON_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
 
 def load_flow_file(path: str | Path) -> Flow:
     path = Path(path)
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise FlowError(str(path), [Problem("", f"cannot read the file: {exc.strerror}")]) from exc
-    return load_flow(text, str(path))
+    return load_flow(decode_flow(raw, str(path)), str(path))
+
+
+def decode_flow(raw: bytes, source: str = "<flow>") -> str:
+    """The text of a flow file: UTF-8, with or without a byte order mark; anything else is a `FlowError`."""
+    if len(raw) > MAX_FLOW_BYTES:
+        raise FlowError(source, [Problem("", f"{len(raw)} bytes: a flow may be at most {MAX_FLOW_BYTES} bytes")])
+    for bom, name in _FOREIGN_BOMS:
+        if raw.startswith(bom):
+            raise FlowError(source, [Problem("", f"the file is {name} (byte order mark); save it as UTF-8", 1, 1)])
+    raw = raw.removeprefix(codecs.BOM_UTF8)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8", errors="replace")
+        line, column = _position(before, len(before))
+        what = f"byte 0x{raw[exc.start]:02x} is not UTF-8 (a binary file, or another encoding?); save it as UTF-8"
+        raise FlowError(source, [Problem("", what, line, column)]) from None
 
 
 def load_flow(text: str, source: str = "<flow>") -> Flow:
     registry.resolve()
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else None
-        column = mark.column + 1 if mark else None
-        raise FlowError(source, [Problem("", f"invalid YAML: {exc.problem}", line, column)]) from exc
+    text = text.removeprefix("\ufeff")
+    if len(text) > MAX_FLOW_BYTES:
+        raise FlowError(source, [Problem("", f"a flow may be at most {MAX_FLOW_BYTES} bytes")])
+    node, data = _parse(text, source)
     if not isinstance(data, dict):
         raise FlowError(source, [Problem("", "expected a mapping with id, namespace and tasks", 1)])
     try:
@@ -48,6 +88,161 @@ def load_flow(text: str, source: str = "<flow>") -> Flow:
     if duplicates:
         raise FlowError(source, [Problem("tasks", f"duplicate task id '{i}'") for i in duplicates])
     return flow
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses nesting deeper than `MAX_DEPTH` while it composes (its composer
+    recurses: an unbounded depth would end in a `RecursionError`)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if not self.check_event(yaml.MappingStartEvent, yaml.SequenceStartEvent):
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise yaml.MarkedYAMLError(problem=f"nested deeper than {MAX_DEPTH} levels", problem_mark=mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _Refused(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _parse(text: str, source: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for positions) and its data, once the tree passed `_Checker`."""
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        problems = _Checker(loader).check(node)
+        if problems:
+            raise FlowError(source, problems)
+        return node, loader.construct_document(node)
+    except yaml.reader.ReaderError as exc:
+        line, column = _position(text, exc.position or 0)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        what = f"control character U+{code:04X} is not allowed in YAML (remove it, or write it escaped)"
+        raise FlowError(source, [Problem(_field_at(text, exc.position or 0), what, line, column)]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = (mark.line + 1, mark.column + 1) if mark else (None, None)
+        what = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise FlowError(source, [Problem("", f"invalid YAML: {what}", *at)]) from None
+    except yaml.YAMLError as exc:
+        raise FlowError(source, [Problem("", f"invalid YAML: {exc}")]) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+class _Checker:
+    """One walk over the composed tree, aliases followed once: duplicate keys, depth and expanded size."""
+
+    def __init__(self, loader: _Loader) -> None:
+        self._loader = loader
+        self._sizes: dict[int, int] = {}
+        self._open: set[int] = set()
+        self.problems: list[Problem] = []
+
+    def check(self, root: yaml.Node) -> list[Problem]:
+        try:
+            if self._size(root, []) > MAX_NODES:
+                self._refuse(root, [], f"expands to more than {MAX_NODES} nodes through its aliases")
+        except _Refused as exc:
+            return [exc.problem]
+        return self.problems
+
+    def _refuse(self, node: yaml.Node, path: list[int | str], message: str) -> None:
+        raise _Refused(Problem(_field(path), message, node.start_mark.line + 1, node.start_mark.column + 1))
+
+    def _size(self, node: yaml.Node, path: list[int | str]) -> int:
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in self._open:
+            self._refuse(node, path, "an alias refers to a node that contains it (a recursive structure)")
+        if len(path) > MAX_DEPTH:
+            self._refuse(node, path, f"nested deeper than {MAX_DEPTH} levels (aliases followed)")
+        self._open.add(id(node))
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                size += self._size(item, [*path, index])
+        elif isinstance(node, yaml.MappingNode):
+            self._duplicates(node, path)
+            for key, value in node.value:
+                size += self._size(key, path) + self._size(value, [*path, _name(key)])
+        self._open.discard(id(node))
+        if size > MAX_NODES:
+            self._refuse(node, path, f"expands to more than {MAX_NODES} nodes through its aliases")
+        self._sizes[id(node)] = size
+        return size
+
+    def _duplicates(self, node: yaml.MappingNode, path: list[int | str]) -> None:
+        first: dict[Any, yaml.Node] = {}
+        for key, _ in node.value:
+            if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+                continue
+            try:
+                value = self._loader.construct_object(key)
+                hash(value)
+            except (yaml.YAMLError, TypeError):
+                continue  # the constructor names it afterwards
+            if value in first:
+                line = first[value].start_mark.line + 1
+                mark = key.start_mark
+                message = f"duplicate key '{key.value}' (first at line {line}): every key may appear once"
+                self.problems.append(Problem(_field([*path, key.value]), message, mark.line + 1, mark.column + 1))
+            else:
+                first[value] = key
+
+
+def _name(key: yaml.Node) -> int | str:
+    return str(key.value) if isinstance(key, yaml.ScalarNode) else "?"
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of the character at `index`."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _field_at(text: str, index: int) -> str:
+    """The field whose value holds the character at `index`, found in the text with its control
+    characters blanked; "" when that text is no YAML either."""
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(_NON_PRINTABLE.sub(" ", text))
+        node = loader.get_single_node()
+    except yaml.YAMLError:
+        return ""
+    finally:
+        if loader is not None:
+            loader.dispose()
+    path: list[int | str] = []
+    while node is not None and len(path) <= MAX_DEPTH:
+        children: list[tuple[int | str, yaml.Node]] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(enumerate(node.value))
+        elif isinstance(node, yaml.MappingNode):
+            children = [(_name(k), v) for k, v in node.value if k.start_mark.index <= index]
+        found = [(part, child) for part, child in children if child.start_mark.index <= index < child.end_mark.index]
+        if not found:
+            break
+        part, node = found[-1]
+        path.append(part)
+    return _field(path)
 
 
 def _problem(err: ErrorDetails, root: yaml.Node | None, tags: set[str]) -> Problem:
@@ -96,9 +291,14 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
     if kind == "extra_forbidden":
         return f"unknown property '{loc[-1] if loc else ''}'"
     if kind == "string_pattern_mismatch":
-        return f"expected an identifier matching {ctx.get('pattern')}, got {err['input']!r}"
-    value = "" if not found else f" (got {err['input']!r})"
+        return f"expected an identifier matching {ctx.get('pattern')}, got {_short(err['input'])}"
+    value = "" if not found else f" (got {_short(err['input'])})"
     return f"{err['msg'].replace('Input should be', 'expected')}{value}"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 def _unique(problems: list[Problem]) -> list[Problem]:
