@@ -25,9 +25,10 @@ _FLOW_SOURCE = {"type": "string", "format": "conveyor-flow-yaml", "maxLength": M
 _YAML_BODY = {
     "requestBody": {
         "required": True,
-        "description": "the flow's YAML, as `conveyor validate` reads it",
+        # `application/x-yaml` (and any other text type) is read the same; only text/plain is documented, as
+        # a generic client would quote a string sent as YAML (then it is a YAML string, not a flow).
+        "description": "the flow's YAML, as `conveyor validate` reads it (also accepted as application/x-yaml)",
         "content": {
-            "application/x-yaml": {"schema": _FLOW_SOURCE},
             "text/plain": {"schema": _FLOW_SOURCE},
         },
     }

@@ -38,8 +38,14 @@ DATE_SCHEMA: JsonDict = {
 }
 # And of `timeZone`: the IANA region names this machine knows (Elasticsearch refuses aliases like
 # `localtime` or `posixrules`); the server accepts exactly these.
+# Zones newer than the tzdata of Elasticsearch's JDK (8.17 ships 2024b) are left out: it refuses them.
+NEWER_THAN_ELASTICSEARCH = frozenset({"America/Coyhaique"})  # tzdata 2025b
 _TIME_ZONE_NAMES = sorted(
-    z for z in available_timezones() if ("/" in z or z == "UTC") and not z.startswith(("posix/", "right/", "SystemV/"))
+    z
+    for z in available_timezones()
+    if ("/" in z or z == "UTC")
+    and not z.startswith(("posix/", "right/", "SystemV/"))
+    and z not in NEWER_THAN_ELASTICSEARCH
 )
 TIME_ZONES: list[JsonValue] = list(_TIME_ZONE_NAMES)
 _TIME_ZONE_SET = frozenset(_TIME_ZONE_NAMES)

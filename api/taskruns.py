@@ -100,8 +100,10 @@ def daily_stats(
     start, end = body.window(where="body")
     last = end.date() if end else datetime.now(UTC).date()
     first = start.date() if start else last - timedelta(days=29)
+    if first > last and end is None:  # a start after today and no end: the 30 days from the start
+        last = first + timedelta(days=29)
     if first > last:
-        raise BadParameter("startDate", f"{first} is after the default endDate {last}", where="body")
-    if (last - first).days >= MAX_DAYS:
-        raise BadParameter("startDate", f"the window may span at most {MAX_DAYS} days", where="body")
+        raise BadParameter("startDate", f"{first} is after the endDate {last}", where="body")
+    # A longer window is cut to its last MAX_DAYS days (a dashboard asking "since 2000" gets the last two years).
+    first = max(first, last - timedelta(days=MAX_DAYS - 1))
     return queries.daily_taskrun_stats(api.client, api.prefix, body.filters(first, last), time_zone=zone)

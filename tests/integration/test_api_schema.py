@@ -48,11 +48,6 @@ def api_url(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -
         yield url
 
 
-# TODO(bad input): two schema-valid requests are still rejected (ST202): a `conveyor-flow-yaml` body sent as
-# application/x-yaml reaches the server as a YAML-quoted string (the hooks' serializer is not the one used),
-# and a `timeZone` this machine's tzdata knows but Elasticsearch's JDK does not (America/Coyhaique) is a 400.
-# Strict: the test fails the day both are fixed, so that this mark goes.
-@pytest.mark.xfail(strict=True, reason="2 ST202 left: x-yaml body serialization, time zones unknown to ES")
 def test_the_api_keeps_to_its_openapi_document(
     api_url: str, api_headers: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
