@@ -91,7 +91,11 @@ class Audit:
             log.error("audit record not delivered (%s): %s", exc, entry.model_dump_json(by_alias=True))
             return
         log.info(
-            "audit: %s %s %s -> %d %s", entry.user, entry.action, entry.execution_id or entry.flow_id or "", entry.status,
+            "audit: %s %s %s -> %d %s",
+            entry.user,
+            entry.action,
+            entry.execution_id or entry.flow_id or "",
+            entry.status,
             entry.result,
         )
 

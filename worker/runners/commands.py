@@ -200,7 +200,9 @@ def _user(configured: str | None) -> pwd.struct_passwd | str | None:
     if user.pw_uid == os.geteuid():
         return None
     if os.geteuid() != 0:
-        return f"CONVEYOR_WORKER_RUN_AS_USER is {configured!r}, but the worker does not run as root: it cannot switch user"
+        return (
+            f"CONVEYOR_WORKER_RUN_AS_USER is {configured!r}, but the worker does not run as root: it cannot switch user"
+        )
     return user
 
 
