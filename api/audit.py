@@ -73,12 +73,7 @@ class Audit:
         route = scope.get("route")
         if route is not None:
             return getattr(route, "name", None), dict(scope.get("path_params") or {})
-        router_app = scope.get("app")
-        for candidate in getattr(getattr(router_app, "router", None), "routes", ()):
-            match, child = candidate.matches(scope)
-            if match == Match.FULL:
-                return getattr(candidate, "name", None), dict(child.get("path_params") or {})
-        return None, {}
+        return _match(getattr(getattr(scope.get("app"), "router", None), "routes", ()), scope)
 
     def _route_name(self, scope: Scope) -> str | None:
         return self._route(scope)[0]
@@ -98,6 +93,22 @@ class Audit:
             entry.status,
             entry.result,
         )
+
+
+def _match(routes: Any, scope: Scope, depth: int = 0) -> tuple[str | None, dict[str, Any]]:
+    """The endpoint among `routes` (and the routers included in them) that the request matches."""
+    for candidate in routes or ():
+        match, child = candidate.matches(scope)
+        if match != Match.FULL:
+            continue
+        if hasattr(candidate, "endpoint"):
+            return getattr(candidate, "name", None), dict(child.get("path_params") or {})
+        nested = getattr(getattr(candidate, "original_router", candidate), "routes", None)
+        if nested and depth < 4:
+            found = _match(nested, scope, depth + 1)
+            if found[0] is not None:
+                return found
+    return None, {}
 
 
 def record(scope: Scope, status: int, detail: str | None, route: tuple[str | None, dict[str, Any]]) -> AuditRecord:

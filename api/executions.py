@@ -99,7 +99,9 @@ async def start_execution(
     (a response lost) makes no second execution and is answered the same body."""
     execution_id = derived_id("execution", namespace, flow_id, idempotency_key) if idempotency_key else None
     request.state.audit = {"executionId": execution_id}
-    return await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id)
+    body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id)
+    request.state.audit = {"executionId": body["id"]}
+    return body
 
 
 def _start(

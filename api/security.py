@@ -89,10 +89,6 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
@@ -107,28 +103,31 @@ class BodyLimit:
             await answer(send, 413, self._message())
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counting() -> Message:
-            nonlocal seen
+            # Past the limit: answer 413 at once, and tell the app the client has gone (what it answers is dropped).
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise _TooLarge
+                    refused = True
+                    if not started:
+                        await answer(send, 413, self._message())
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, counting, tracking)
-        except _TooLarge:
-            if started:
-                raise
-            await answer(send, 413, self._message())
+        await self.app(scope, counting, tracking)
 
     def _message(self) -> str:
         return f"the request body may be at most {self.limit} bytes"
