@@ -169,7 +169,7 @@ def test_commands_run_as_the_configured_user_when_the_worker_is_root() -> None:
 
 
 def test_a_worker_that_is_not_root_cannot_switch_user(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(commands_module.os, "geteuid", lambda: 4242)
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)
     spec = {"id": "sh", "type": COMMANDS, "commands": ["id -un"]}
     outcome, _ = _run(spec, WorkerSettings(run_as_user="nobody"))
     assert outcome.state is StateType.FAILED and "does not run as root" in (outcome.error or "")
