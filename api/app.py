@@ -10,13 +10,14 @@ from pathlib import Path
 
 import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import control, executions, flows, health, taskruns
+from conveyor.api import audit, control, executions, flows, health, taskruns
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
+from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
 from conveyor.api.settings import ServerSettings
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
@@ -25,8 +26,25 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 DESCRIPTION = """Every task run of every execution, searchable; executions, their logs; deploying flows;
-starting, killing and restarting executions. Errors answer
+starting, killing and restarting executions; the audit trail. Errors answer
 `{"message": ..., "errors": [{"parameter": ..., "message": ...}]}`."""
+
+# Swagger UI without an inline script (the Content-Security-Policy allows none): its set-up is static/docs.js.
+DOCS_PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Conveyor API</title>
+  <link rel="stylesheet" href="/docs-static/swagger-ui.css">
+  <link rel="icon" href="/static/favicon.svg">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs-static/swagger-ui-bundle.js"></script>
+  <script src="/static/docs.js"></script>
+</body>
+</html>
+"""
 
 
 def create_app(
@@ -52,8 +70,16 @@ def create_app(
     app.state.backends = api
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
-    for module in (taskruns, control, executions, flows, health):
+    for module in (taskruns, control, executions, flows, health, audit):
         app.include_router(module.router)
+    # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
+    # so that a request refused by the CSRF check is audited and every answer carries the headers.
+    app.add_middleware(Csrf, trusted_origins=list(api.server.cors_origins))
+    if api.server.cors_origins:
+        app.add_middleware(CORSMiddleware, **cors_options(list(api.server.cors_origins)))
+    app.add_middleware(BodyLimit, limit=api.server.max_request_bytes)
+    app.add_middleware(audit.Audit, backends=api)
+    app.add_middleware(SecurityHeaders, tls=api.server.tls)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
     page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
@@ -64,13 +90,7 @@ def create_app(
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="Conveyor API",
-            swagger_js_url="/docs-static/swagger-ui-bundle.js",
-            swagger_css_url="/docs-static/swagger-ui.css",
-            swagger_favicon_url="/static/favicon.svg",
-        )
+        return HTMLResponse(DOCS_PAGE)
 
     @app.get("/health", include_in_schema=False)
     def health_alias() -> RedirectResponse:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import Elasticsearch
 from fastapi import Request
@@ -20,6 +22,9 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
 
+# Answers to starts with an Idempotency-Key this server keeps in memory (older ones are read from Kafka).
+REMEMBERED_STARTS = 10_000
+
 
 @dataclass
 class Backends:
@@ -30,6 +35,8 @@ class Backends:
     _producer: Producer | None = None
     _catalog: FlowCatalog | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Starts made with an Idempotency-Key: execution id -> (fingerprint of the request, the answer given).
+    _starts: OrderedDict[str, tuple[str, dict[str, Any]]] = field(default_factory=OrderedDict)
 
     @classmethod
     def of(cls, kafka: KafkaSettings, es: ElasticsearchSettings, server: ServerSettings) -> Backends:
@@ -57,6 +64,17 @@ class Backends:
             if self._catalog is None:
                 self._catalog = FlowCatalog(self.kafka, producer)
             return self._catalog
+
+    def started(self, execution_id: str) -> tuple[str, dict[str, Any]] | None:
+        with self._lock:
+            return self._starts.get(execution_id)
+
+    def remember_start(self, execution_id: str, fingerprint: str, body: dict[str, Any]) -> None:
+        with self._lock:
+            self._starts[execution_id] = (fingerprint, body)
+            self._starts.move_to_end(execution_id)
+            while len(self._starts) > REMEMBERED_STARTS:
+                self._starts.popitem(last=False)
 
     def close(self) -> None:
         try:

@@ -61,10 +61,13 @@ class ErrorAnswer(BaseModel):
 
 _MEANINGS = {
     400: "a parameter or the body is wrong (named in `errors`), or Elasticsearch refused the query",
+    401: "no credentials, or wrong ones",
+    403: "the identity's roles do not allow it",
     404: "not found: the message says what",
     409: "the execution's state does not allow it; the message names the state",
     413: "the body is too large",
     422: "a parameter or the body is invalid: each problem named in `errors`",
+    429: "too many failed sign-ins: try again after `Retry-After` seconds",
     503: "Elasticsearch or Kafka unreachable",
 }
 

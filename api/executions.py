@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, NotFound, error_responses
+from conveyor.common.ids import derived_id
+from conveyor.common.kafka import lookup
 from conveyor.common.launch import new_execution
+from conveyor.common.model import Execution
+from conveyor.common.state import State
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import queries
 from conveyor.indexer.dsl import MAX_SIZE
@@ -78,7 +85,8 @@ def get_logs(
     summary="Start an execution of a deployed flow",
     responses=error_responses(400, 404, 422, 503, _404="the flow is not deployed"),
 )
-def start_execution(
+async def start_execution(
+    request: Request,
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
@@ -86,19 +94,101 @@ def start_execution(
         dict[str, Any] | None, Body(description="the flow's inputs by id, as JSON values", examples=[{"name": "Ada"}])
     ] = None,
     labels: Annotated[list[str] | None, Query(description="key:value (repeatable)")] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="the client's key of this start: the same key (for this flow) starts one execution, "
+            "a repeat answers it again",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Publishes `ExecutionCreated` on `execution-events`; the execution then runs on the executor and
-    workers. Answers the new execution (state CREATED): follow it with `GET /api/v1/executions/{id}`."""
+    workers. Answers the new execution (state CREATED): follow it with `GET /api/v1/executions/{id}`.
+    With an `Idempotency-Key` the execution id is derived from (namespace, flowId, key): a start sent again
+    (a response lost) makes no second execution and is answered the same body."""
+    execution_id = derived_id("execution", namespace, flow_id, idempotency_key) if idempotency_key else None
+    request.state.audit = {"executionId": execution_id}
+    body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id)
+    request.state.audit = {"executionId": body["id"]}
+    return body
+
+
+def _start(
+    api: Backends,
+    namespace: str,
+    flow_id: str,
+    inputs: dict[str, Any] | None,
+    labels: list[str] | None,
+    execution_id: str | None,
+) -> dict[str, Any]:
+    fingerprint = _fingerprint(inputs, labels)
+    if execution_id is not None:
+        repeat = _started_before(api, execution_id, fingerprint)
+        if repeat is not None:
+            return repeat
     found = api.catalog.get(namespace, flow_id)
     if found is None:
         raise NotFound(f"flow {namespace}.{flow_id} is not deployed (POST /api/v1/flows deploys it)")
     _, flow = found
     if flow.disabled:
         raise BadParameter("flowId", f"flow {namespace}.{flow_id} is disabled", where="path", status=422)
-    created = new_execution(flow, inputs or {}, labels=_labels(labels))  # InputError -> 422
+    created = new_execution(  # InputError -> 422
+        flow,
+        inputs or {},
+        labels=_labels(labels),
+        execution_id=execution_id,
+        # the same creation event: an executor that applied it already recognises it by its id
+        event_id=derived_id("created", execution_id) if execution_id else None,
+    )
     api.producer.send(api.topics.execution_events, created.execution_id, created.to_json())
     api.producer.flush(10.0)
-    return created.execution.to_dict()
+    body = created.execution.to_dict()
+    if execution_id is not None:
+        api.remember_start(execution_id, fingerprint, body)
+    return body
+
+
+def _started_before(api: Backends, execution_id: str, fingerprint: str) -> dict[str, Any] | None:
+    """The answer given to the first start with this key: remembered by this server, else rebuilt from the
+    execution's header on the `executions` topic (started through another server, or before a restart)."""
+    remembered = api.started(execution_id)
+    if remembered is not None:
+        first, body = remembered
+        if first != fingerprint:
+            raise BadParameter(
+                "Idempotency-Key", "already used for a start with other inputs or labels", where="header", status=422
+            )
+        return body
+    # The executor writes an execution's header to its events' partition: the default partition of its id.
+    record = lookup.latest(api.kafka, api.topics.executions, execution_id, everywhere=False)
+    if record is None:
+        return None
+    body = _as_created(Execution.model_validate_json(record.value))
+    api.remember_start(execution_id, fingerprint, body)
+    return body
+
+
+def _as_created(execution: Execution) -> dict[str, Any]:
+    """The execution as its creation answered it: its first state (CREATED), no outputs, no revision."""
+    first = execution.state.histories[:1]
+    created = execution.model_copy(
+        update={
+            "state": State(current=first[0].state, histories=first) if first else execution.state,
+            "outputs": None,
+            "revision": 0,
+            "task_run_count": 0,
+            "task_run_list": [],
+        }
+    )
+    return created.to_dict()
+
+
+def _fingerprint(inputs: dict[str, Any] | None, labels: list[str] | None) -> str:
+    raw = json.dumps([inputs or {}, sorted(labels or [])], sort_keys=True, default=str)
+    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def _labels(pairs: list[str] | None) -> dict[str, str]:

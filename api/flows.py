@@ -57,6 +57,7 @@ async def deploy_flow(
     if not source.strip():
         raise ApiError(422, "the request body must be the flow's YAML; it is empty")
     deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source)
+    request.state.audit = {"namespace": deployed.namespace, "flowId": deployed.id}
     if not created:
         response.status_code = 200
     return _describe(deployed, flow)

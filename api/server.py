@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import uvicorn
+from starlette.types import ASGIApp
 
 from conveyor.api.app import create_app
 from conveyor.api.settings import ServerSettings
@@ -28,5 +30,16 @@ def serve(settings: ServerSettings, kafka: KafkaSettings, es: ElasticsearchSetti
         kafka.topic_prefix,
     )
     # uvicorn installs its own SIGINT/SIGTERM handlers: a first signal drains, a second exits.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
+
+
+def uvicorn_config(app: ASGIApp, settings: ServerSettings, **overrides: Any) -> uvicorn.Config:
+    """How uvicorn serves the app: address, and TLS when a certificate and key are set."""
+    tls: dict[str, Any] = {}
+    if settings.tls:
+        tls = {"ssl_certfile": settings.tls_certificate, "ssl_keyfile": settings.tls_key}
+        if settings.tls_key_password is not None:
+            tls["ssl_keyfile_password"] = settings.tls_key_password.get_secret_value()
+    options: dict[str, Any] = {"log_config": None, "access_log": False, **tls, **overrides}
+    return uvicorn.Config(app, host=settings.host, port=settings.port, **options)

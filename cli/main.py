@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
             )
             p.add_argument("--after", metavar="CURSOR", help="the next page: the cursor the previous page printed")
 
+    p = sub.add_parser("audit", help="the audit trail of the API (Elasticsearch), newest first")
+    p.add_argument("--user", "-u", help="only this user's records")
+    p.add_argument("--since", metavar="ISO|DURATION", help="from this date-time, or this long back (P1D, PT6H)")
+    p.add_argument("--namespace", "-n", help="only this namespace")
+    p.add_argument("--result", choices=["SUCCESS", "DENIED", "FAILED"], help="only this result")
+    p.add_argument("--size", type=int, default=100, help="most records shown (default 100, at most 1000)")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
     p.add_argument("--partitions", type=int, help="partitions of new topics (env CONVEYOR_KAFKA_PARTITIONS, default 6)")
@@ -243,6 +251,20 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     )
 
 
+def _audit(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.audit import audit
+
+    return audit(
+        flags.elasticsearch(),
+        user=args.user,
+        since=args.since,
+        namespace=args.namespace,
+        result=args.result,
+        size=args.size,
+        output=args.output,
+    )
+
+
 def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import topics
 
@@ -277,6 +299,7 @@ HANDLERS: dict[str, Handler] = {
     "validate": _validate,
     "taskruns": _query,
     "executions": _query,
+    "audit": _audit,
     "topics": _topics,
     "executor": _services,
     "worker": _services,

@@ -96,6 +96,9 @@ def submit_and_wait(
     producer = Producer(kafka)
     execution_id = created.execution_id
     try:
+        # Sent once, by an idempotent producer (its own retries are deduplicated by the broker); the execution
+        # id and the event id are drawn here, before the send, so a creation that still arrived twice would be
+        # one execution: the executor ignores a known event id and a creation of a running or ended execution.
         producer.send(topics.execution_events, execution_id, created.to_json())
         producer.flush(30)
         if not quiet:

@@ -10,10 +10,10 @@ import json
 import os
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def conveyor_home() -> Path:
@@ -234,6 +234,10 @@ class ExecutorSettings(BaseSettings):
     )
 
 
+# What a task's process inherits from the worker's environment by default.
+TASK_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+
+
 class WorkerSettings(BaseSettings):
     """The worker service (`conveyor worker`)."""
 
@@ -255,6 +259,27 @@ class WorkerSettings(BaseSettings):
         "reported once, with its start date (fewer events for quick tasks). 0 reports every attempt RUNNING as it "
         "starts.",
     )
+    task_environment: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(TASK_ENVIRONMENT),
+        description="The worker's environment variables a Commands task sees (comma-separated names); nothing "
+        "else of the worker's environment (its credentials, `CONVEYOR_*`) reaches a task. The task's own `env` "
+        "is added.",
+    )
+    run_as_user: str | None = Field(
+        default=None,
+        description="Run Commands tasks as this unprivileged user (name or uid), when the worker runs as root "
+        "(a task then fails if the worker is not root). Unset: as the worker's own user.",
+    )
+
+    @field_validator("task_environment", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+
+    @field_validator("run_as_user", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 class IndexerSettings(BaseSettings):

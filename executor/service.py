@@ -234,6 +234,8 @@ class Executor:
                 self._restore(event, state, pending, partition)
                 return
             if state is None and isinstance(event, ExecutionCreated):
+                if key in self._ended:  # a creation sent again (an idempotent start) after the execution ended
+                    return
                 decision = decide(None, self._plan(key, event.flow), event, Env.live())
                 self._register(key, decision.state, pending, partition)
             else:

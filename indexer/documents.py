@@ -5,6 +5,7 @@
   `attemptsCount`, `workerId` (of the last attempt) and `revision`; `_id` is the task run id.
 - execution (`executions` topic, an `Execution` snapshot): the Execution JSON without `taskRunList`,
   plus `taskRunCount`; `_id` is the execution id.
+- audit record (`audit`, an `AuditRecord`): its JSON; `_id` is the record's id (a replay overwrites it).
 - log line (`logs`, a `LogEntry`) and metric (`metrics`, a `MetricRecord`, flattened): `_id` is
   `{topic}-{partition}-{offset}`, so a replayed message overwrites itself instead of duplicating.
 
@@ -27,11 +28,12 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from conveyor.common.audit import AuditRecord
 from conveyor.common.events import LogEntry, MetricRecord, TaskRunChange
 from conveyor.common.model import Execution
 from conveyor.common.state import State
 from conveyor.indexer.errors import DocumentError
-from conveyor.indexer.templates import EXECUTIONS, LOGS, METRICS, TASKRUNS, monthly_index
+from conveyor.indexer.templates import AUDIT, EXECUTIONS, LOGS, METRICS, TASKRUNS, monthly_index
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,10 @@ def metric_action(
     )
 
 
+def audit_action(prefix: str, record: AuditRecord) -> Action:
+    return Action(AUDIT, monthly_index(prefix, AUDIT, record.timestamp), record.id, record.to_dict())
+
+
 def decode(
     prefix: str,
     kind: str,
@@ -182,6 +188,8 @@ def decode(
             when = datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms else datetime.now(UTC)
             record = MetricRecord.model_validate_json(value)
             return metric_action(prefix, record, topic, partition, offset, when)
+        if kind == AUDIT:
+            return audit_action(prefix, AuditRecord.model_validate_json(value))
     except ValidationError as exc:
         raise DocumentError(f"cannot decode a {kind} message: {_summary(exc)}") from exc
     raise DocumentError(f"no document for topic {topic!r}")

@@ -15,13 +15,14 @@ yet) reads as no results, never as an error.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch
 
 from conveyor.common.state import StateType
 from conveyor.indexer.dsl import (
+    MAX_SIZE,
     daily_stats_search,
     days_of,
     encode_cursor,
@@ -29,8 +30,9 @@ from conveyor.indexer.dsl import (
     log_search,
     taskrun_search,
 )
+from conveyor.indexer.errors import QueryError
 from conveyor.indexer.filters import Cursor, ExecutionFilters, Paging, TaskRunFilters, with_fields
-from conveyor.indexer.templates import EXECUTIONS, LOGS, TASKRUNS, alias
+from conveyor.indexer.templates import AUDIT, EXECUTIONS, LOGS, TASKRUNS, alias
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,38 @@ def search_logs(
         if len(hits) < body["size"]:
             return lines
         body["search_after"] = hits[-1]["sort"]
+
+
+def search_audit(
+    client: Elasticsearch,
+    prefix: str,
+    *,
+    user: str | None = None,
+    since: datetime | None = None,
+    namespace: str | None = None,
+    result: str | None = None,
+    size: int = 100,
+) -> list[dict[str, Any]]:
+    """The newest audit records first (at most `size`, up to `MAX_SIZE`): of one user, since a date, in one
+    namespace, with one result (`SUCCESS`, `DENIED`, `FAILED`)."""
+    if not 0 < size <= MAX_SIZE:
+        raise QueryError(f"size must be between 1 and {MAX_SIZE}, not {size}")
+    clauses: list[dict[str, Any]] = []
+    if user:
+        clauses.append({"term": {"user": user}})
+    if namespace:
+        clauses.append({"term": {"namespace": namespace}})
+    if result:
+        clauses.append({"term": {"result": result}})
+    if since is not None:
+        clauses.append({"range": {"timestamp": {"gte": since.isoformat()}}})
+    body = {
+        "query": {"bool": {"filter": clauses}} if clauses else {"match_all": {}},
+        "sort": [{"timestamp": "desc"}, {"id": "desc"}],
+        "size": size,
+    }
+    hits = _search(client, alias(prefix, AUDIT), body).get("hits", {}).get("hits", [])
+    return [dict(hit["_source"]) for hit in hits]
 
 
 def daily_taskrun_stats(

@@ -1,4 +1,4 @@
-"""The indexer service: the executions, taskruns, logs and metrics topics into Elasticsearch.
+"""The indexer service: the executions, taskruns, logs, metrics and audit topics into Elasticsearch.
 
 The loop reads like Kestra's `KafkaElasticIndexer`: poll → buffer → bulk when a size or time bound is
 hit → commit after success. Offsets are committed only once the batch's documents are in Elasticsearch
@@ -56,6 +56,7 @@ class Indexer:
             self._topics.taskruns: templates.TASKRUNS,
             self._topics.logs: templates.LOGS,
             self._topics.metrics: templates.METRICS,
+            self._topics.audit: templates.AUDIT,
         }
         self._batch = Batch(self._prefix, self._kinds)
         self._lag = Lag()

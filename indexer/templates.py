@@ -7,6 +7,7 @@ Every kind is written to monthly indices, `{prefix}-{kind}-YYYY.MM`, and read th
     {prefix}-taskruns     one document per task run    (month of its first state history date)
     {prefix}-logs         one document per log line    (month of its timestamp)
     {prefix}-metrics      one document per metric      (month of its timestamp)
+    {prefix}-audit        one document per audit record (month of its timestamp; `common/audit.py`)
 
 The month comes from a date that never changes for an entity, so every revision of a document lands in
 the same index and external versioning (`version=revision`) can refuse an older one.
@@ -34,7 +35,8 @@ EXECUTIONS = "executions"
 TASKRUNS = "taskruns"
 LOGS = "logs"
 METRICS = "metrics"
-KINDS = (EXECUTIONS, TASKRUNS, LOGS, METRICS)
+AUDIT = "audit"
+KINDS = (EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT)
 
 # Bumped whenever a mapping changes; stored in each template's `_meta`.
 VERSION = 1
@@ -122,6 +124,21 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "value": {"type": "double"},
         "tags": {"type": "flattened"},
         "timestamp": _DATE,
+    },
+    AUDIT: {
+        "id": _KEYWORD,
+        "timestamp": _DATE,
+        "user": _KEYWORD,
+        "action": _KEYWORD,
+        "method": _KEYWORD,
+        "path": _KEYWORD,
+        "namespace": _KEYWORD,
+        "flowId": _KEYWORD,
+        "executionId": _KEYWORD,
+        "client": _KEYWORD,
+        "status": {"type": "integer"},
+        "result": _KEYWORD,
+        "detail": {"type": "text"},
     },
 }
 

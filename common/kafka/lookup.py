@@ -43,12 +43,13 @@ def partition_count(settings: KafkaSettings, topic: str, timeout: float = 10.0) 
     return len(metadata.partitions)
 
 
-def latest(settings: KafkaSettings, topic: str, key: str) -> Record | None:
-    """The key's latest record, None when the key has none or its latest is a tombstone."""
+def latest(settings: KafkaSettings, topic: str, key: str, *, everywhere: bool = True) -> Record | None:
+    """The key's latest record, None when the key has none or its latest is a tombstone. `everywhere=False`
+    reads only the default partition (for a key whose writers all use the default partitioner)."""
     count = partition_count(settings, topic)
     first = default_partition(key, count)
     found, seen = _scan(settings, topic, [first], key)
-    if not seen and count > 1:
+    if not seen and count > 1 and everywhere:
         found, _ = _scan(settings, topic, [p for p in range(count) if p != first], key)
     return found
 

@@ -20,6 +20,8 @@ LOGS = "logs"
 METRICS = "metrics"
 FLOWS = "flows"
 DEAD_LETTER = "dead-letter"
+# Who did what through the API, and who was refused (`common/audit.py`).
+AUDIT = "audit"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ SPECS = (
     TopicSpec(METRICS, compact=False),
     TopicSpec(FLOWS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
+    TopicSpec(AUDIT, compact=False),
 )
 
 
@@ -102,6 +105,10 @@ class Topics:
     @property
     def dead_letter(self) -> str:
         return self.name(DEAD_LETTER)
+
+    @property
+    def audit(self) -> str:
+        return self.name(AUDIT)
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:

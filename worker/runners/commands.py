@@ -5,6 +5,12 @@ values are rendered and passed as environment, never spliced into the script. st
 logs and stderr lines WARN logs, read concurrently. A line that is exactly `::{json}::` is not logged: it
 carries `{"outputs": {...}}` and/or `{"metrics": [{"name", "type", "value", "tags"}]}` (the reference's
 convention). On a kill, timeout or shutdown the whole process group gets SIGTERM, then SIGKILL.
+
+The process's environment is the worker's variables named by `CONVEYOR_WORKER_TASK_ENVIRONMENT` (an
+allowlist: PATH, HOME, LANG, LC_ALL, TZ, TMPDIR by default) plus the task's `env`: the worker's credentials
+never reach a task, nor therefore its log lines. With `CONVEYOR_WORKER_RUN_AS_USER` and a worker running as
+root the process runs as that user (its own groups, HOME its home directory, the fresh working directory
+its own).
 """
 
 from __future__ import annotations
@@ -12,16 +18,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, Any
 
+from conveyor.common.settings import WorkerSettings
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.core import Commands
 from conveyor.worker.runners.base import RunContext, RunOutcome
@@ -30,22 +38,36 @@ from conveyor.worker.runners.base import RunContext, RunOutcome
 KILL_GRACE = 2.0
 # After the interpreter exits, how long its background children may keep stdout/stderr open.
 PIPE_GRACE = 2.0
-# The worker's own settings (Kafka credentials...) are not the task's business.
-PRIVATE_ENV_PREFIX = "CONVEYOR_"
 
 
 class CommandsRunner:
+    def __init__(self, settings: WorkerSettings | None = None) -> None:
+        self._settings = settings
+
+    @property
+    def settings(self) -> WorkerSettings:
+        if self._settings is None:
+            self._settings = WorkerSettings()
+        return self._settings
+
     def run(self, task: Commands, ctx: RunContext) -> RunOutcome:
         script = "\n".join(ctx.render(task.commands))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(PRIVATE_ENV_PREFIX)}
+        user = _user(self.settings.run_as_user)
+        if isinstance(user, str):
+            return RunOutcome.failed(user)
+        env = task_environment(self.settings.task_environment, os.environ, user)
         env.update({k: str(v) for k, v in ctx.render(task.env).items()})
         workdir = ctx.render(task.working_directory) if task.working_directory else None
         collector = _Collector(ctx)
-        with _directory(workdir) as cwd:
+        with _directory(workdir, user) as cwd:
+            identity: dict[str, Any] = {}
+            if user is not None:
+                identity = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": _groups(user)}
             proc = subprocess.Popen(
                 [*task.interpreter, script],
                 cwd=cwd,
                 env=env,
+                **identity,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -156,12 +178,49 @@ def _join_readers(proc: subprocess.Popen[bytes], readers: list[threading.Thread]
             reader.join(PIPE_GRACE)
 
 
+def task_environment(
+    names: list[str], environ: Mapping[str, str], user: pwd.struct_passwd | None = None
+) -> dict[str, str]:
+    """The worker's variables a task inherits: only those named (an allowlist); HOME, USER and LOGNAME are the
+    task user's when it runs as another user."""
+    env = {name: environ[name] for name in names if name in environ}
+    if user is not None:
+        env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
+    return env
+
+
+def _user(configured: str | None) -> pwd.struct_passwd | str | None:
+    """The user to run as (None: the worker's own), or why that cannot be (a message)."""
+    if configured is None:
+        return None
+    try:
+        user = pwd.getpwuid(int(configured)) if configured.isdigit() else pwd.getpwnam(configured)
+    except (KeyError, OverflowError):
+        return f"CONVEYOR_WORKER_RUN_AS_USER: no user {configured!r} on this worker"
+    if user.pw_uid == os.geteuid():
+        return None
+    if os.geteuid() != 0:
+        return (
+            f"CONVEYOR_WORKER_RUN_AS_USER is {configured!r}, but the worker does not run as root: it cannot switch user"
+        )
+    return user
+
+
+def _groups(user: pwd.struct_passwd) -> list[int]:
+    try:
+        return [g for g in os.getgrouplist(user.pw_name, user.pw_gid) if g != user.pw_gid]
+    except OSError:
+        return []
+
+
 @contextmanager
-def _directory(path: str | None) -> Iterator[str]:
+def _directory(path: str | None, user: pwd.struct_passwd | None = None) -> Iterator[str]:
     if path:
         yield path
         return
     fresh = tempfile.mkdtemp(prefix="conveyor-commands-")
+    if user is not None:
+        os.chown(fresh, user.pw_uid, user.pw_gid)
     try:
         yield fresh
     finally:
