@@ -74,7 +74,9 @@ def steps(snapshot: dict[str, Any], run: dict[str, Any] | None) -> tuple[float, 
         run = snapshot["taskRunList"][0]
     if run is None or len(execution) < 3:
         return (0.0,) * len(STEPS)
-    attempt = [parse_date(h["date"]) for h in run["attempts"][-1]["state"]["histories"]]
+    attempt = [parse_date(h["date"]) for h in run["attempts"][-1]["state"]["histories"]] if run.get("attempts") else []
+    if len(attempt) < 2:  # the run's last change not read yet (the two topics are read independently)
+        return (0.0,) * len(STEPS)
     created = parse_date(run["state"]["histories"][0]["date"])
     return (execution[1] - execution[0], attempt[1] - created, attempt[-1] - attempt[1], execution[-1] - attempt[-1])
 
