@@ -20,6 +20,8 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
+import orjson
+
 from conveyor.common.errors import RenderError
 from conveyor.common.events import (
     Event,
@@ -49,6 +51,10 @@ from conveyor.executor.state import ExecutionState, worst
 S = StateType
 # How long the executor waits for workers to confirm a kill before it ends the kill itself.
 KILL_GRACE = timedelta(seconds=20)
+# At most this many loop iterations start in one decision; a loop with more to start goes on in the next one
+# (a "continue" timer due at once): one transaction, and the executor's memory, stay bounded whatever N.
+MAX_STARTS = 1000
+CONTINUE = "continue"
 
 __all__ = ["KILL_GRACE", "Decision", "decide", "worst"]
 
@@ -56,9 +62,9 @@ __all__ = ["KILL_GRACE", "Decision", "decide", "worst"]
 @dataclass
 class Decision:
     state: ExecutionState
-    jobs: list[WorkerJob] = field(default_factory=list)
-    # Each job's JSON, made once (its size was checked against the record bound).
-    encoded_jobs: list[bytes] = field(default_factory=list)
+    # Each worker job as (task run id, its JSON), made once (its size checked against the record bound); the
+    # shell sends the bytes, no job object is kept (a loop may dispatch thousands in one decision).
+    encoded: list[tuple[str, bytes]] = field(default_factory=list)
     kills: list[str] = field(default_factory=list)
     # Timers this decision armed (the execution's timers are `state.timers`).
     timers: list[Timer] = field(default_factory=list)
@@ -68,6 +74,15 @@ class Decision:
     executions: list[ExecutionCreated] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
+
+    @property
+    def jobs(self) -> list[WorkerJob]:
+        """The worker jobs, decoded (for tests and tools)."""
+        return [WorkerJob.model_validate_json(blob) for _, blob in self.encoded]
+
+    @property
+    def encoded_jobs(self) -> list[bytes]:
+        return [blob for _, blob in self.encoded]
 
     @property
     def execution(self) -> Execution:
@@ -107,6 +122,7 @@ class Decider:
         self.header_changed = False
         self.progress = False
         self._base: dict[str, Any] | None = None
+        self._starts = MAX_STARTS
 
     # ---- what the rules read
     @property
@@ -138,6 +154,16 @@ class Decider:
 
     def task(self, task_id: str) -> Task:
         return self.plan.tasks[task_id]
+
+    def starts_left(self) -> int:
+        return self._starts
+
+    def started(self, count: int, loop_run: TaskRun, more: bool) -> None:
+        self._starts -= count
+        if more:
+            self._state.continuing[loop_run.id] = None
+            if not any(t.purpose == CONTINUE for t in self._state.timers.values()):
+                self.start_timer(self.now, CONTINUE)
 
     def flow_task(self, task_id: str) -> Task | None:
         return self.plan.tasks.get(task_id)
@@ -226,6 +252,12 @@ class Decider:
                 self.set_state(run, S.KILLED)
             else:
                 self.dispatch(run, self.task(run.task_id))
+        elif timer.purpose == CONTINUE:
+            for run_id in list(self._state.continuing):
+                self._state.continuing.pop(run_id, None)
+                if run_id in self._state.runs:
+                    self._state.mark(self._state.runs[run_id])
+                    self.progress = True
         elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:
             flow_retry.retried(self)
         elif timer.purpose == "kill-grace" and self.killing:
@@ -329,15 +361,17 @@ class Decider:
         self._state.attempt_opened(run)
         self._touch(run)
         context = run_context(self.base(), self._state, self.plan, run, task, attempts_count=len(run.attempts) - 1)
-        job = WorkerJob(
-            task_run=run.deep_copy(), attempt=len(run.attempts), task=self.plan.task_json(task), context=context
+        # The `WorkerJob` JSON, made directly: the task run as it is now, the task's JSON made once per flow.
+        encoded = b'{"taskRun":%b,"attempt":%d,"task":%b,"context":%b}' % (
+            run.to_json(),
+            len(run.attempts),
+            self.plan.task_blob(task),
+            orjson.dumps(context, default=str),
         )
-        encoded = job.to_json()
         if len(encoded) > MAX_RECORD_BYTES:
             self._too_big(run, task, len(encoded))
             return
-        self.out.jobs.append(job)
-        self.out.encoded_jobs.append(encoded)
+        self.out.encoded.append((run.id, encoded))
 
     def _too_big(self, run: TaskRun, task: Task, size: int) -> None:
         """A job whose context (the outputs its task reads) exceeds the record bound is not sent: it fails."""

@@ -132,12 +132,14 @@ def _each(
 
 def _start_values(d: Rules, loop: Loop, first: Task, tasks: list[Task], run: TaskRun, limit: int) -> None:
     """Every value that fits starts at once, before any of them is stepped (as the reference does)."""
-    room = loop.waiting if limit == 0 else max(limit - len(loop.open), 0)
+    wanted = loop.waiting if limit == 0 else max(limit - len(loop.open), 0)
+    room = min(wanted, d.starts_left())
     started = loop.values[loop.started : loop.started + room]
     for iteration, value in enumerate(started, start=loop.started):
         loop.open[value] = None
         d.start(first, run, value, iteration)
     loop.started += len(started)
+    d.started(len(started), run, more=room < wanted)
     for value in started:
         _step_iteration(d, loop, tasks, run, value)
     for value in started:  # stepped just now

@@ -66,6 +66,7 @@ class Plan:
     tasks: dict[str, Task] = field(default_factory=dict)
     parents: dict[str, FlowableTask] = field(default_factory=dict)
     _task_json: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _task_blob: dict[str, bytes] = field(default_factory=dict)
     _reads: dict[str, Reads] = field(default_factory=dict)
     _reads_errors: dict[str, bool] = field(default_factory=dict)
     # task id -> the loops (ForEach and the like) around it, outermost first: those whose `tasks` hold it.
@@ -111,6 +112,13 @@ class Plan:
         if cached is None:
             cached = self._task_json[task.id] = task.model_dump(mode="json", by_alias=True, exclude_none=True)
         return cached
+
+    def task_blob(self, task: Task) -> bytes:
+        """The task's JSON as bytes, made once."""
+        blob = self._task_blob.get(task.id)
+        if blob is None:
+            blob = self._task_blob[task.id] = orjson.dumps(self.task_json(task))
+        return blob
 
     def _text(self, task: Task) -> str:
         own = self.task_json(task)

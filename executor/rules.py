@@ -44,6 +44,14 @@ class Rules(Protocol):
 
     def new_id(self) -> str: ...
 
+    def starts_left(self) -> int:
+        """How many more loop iterations this decision may start."""
+        ...
+
+    def started(self, count: int, loop_run: TaskRun, more: bool) -> None:
+        """`count` iterations of the loop started; `more`: it has values left that wait for the next decision."""
+        ...
+
     def task(self, task_id: str) -> Task: ...
 
     def flow_task(self, task_id: str) -> Task | None:

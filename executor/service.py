@@ -313,8 +313,8 @@ class Executor:
             self._recheck.add(key)  # e.g. a lost worker's RUNNING report, read after its loss
 
     def _emit(self, decision: Decision) -> None:
-        for job, encoded in zip(decision.jobs, decision.encoded_jobs, strict=True):
-            self.producer.send(self.topics.worker_jobs, job.task_run.id, encoded)
+        for run_id, encoded in decision.encoded:
+            self.producer.send(self.topics.worker_jobs, run_id, encoded)
         for execution_id in decision.kills:
             self.producer.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
         for entry in decision.logs:

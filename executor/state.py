@@ -99,6 +99,8 @@ class ExecutionState:
     # Restoring an ended execution for a restart: how many task runs are still to come (see executor.restore).
     restoring: int = 0
     restart_id: str | None = None
+    # Loops that had more values to start than a decision starts (see `decide.MAX_STARTS`).
+    continuing: dict[str, None] = field(default_factory=dict)
 
     @classmethod
     def create(cls, execution: Execution, flow: dict[str, Any], runs: Iterable[TaskRun] = ()) -> ExecutionState:

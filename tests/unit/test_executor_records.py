@@ -86,3 +86,16 @@ def test_records_stay_small_whatever_the_number_of_task_runs() -> None:
                 largest = max(largest, len(records.run_value(decision.state, run, run.to_json())))
         sizes[n] = largest
     assert sizes[1000] <= sizes[10] * 1.2, sizes
+
+
+def test_a_loop_starts_at_most_max_starts_iterations_per_decision_and_goes_on() -> None:
+    from conveyor.executor.decide import MAX_STARTS
+
+    n = MAX_STARTS * 2 + 500
+    sim = start(NO_READER.format(values=list(range(n)), limit=0))
+    assert len(sim.jobs) == MAX_STARTS  # the first decision: one bounded transaction
+    assert [t.purpose for t in sim.timers] == ["continue"]
+    final = sim.until_done()
+    assert final.state.current == S.WARNING  # value 3 fails, allowed
+    assert sorted(int(r.value or 0) for r in sim.runs("ret")) == list(range(n))
+    assert max(len(d.encoded) for d in sim.decisions) <= MAX_STARTS
