@@ -244,26 +244,33 @@ class Decider:
             return
         self.header_changed = True
         if timer.purpose == "retry" and timer.ref:
-            run = self._state.runs.get(timer.ref)
-            if run is None or run.state.current != S.RETRYING:
-                return
-            self._touch(run)  # its record holds the timer
-            if self.killing:
-                self.set_state(run, S.KILLED)
-            else:
-                self.dispatch(run, self.task(run.task_id))
+            self._retry_due(timer.ref)
         elif timer.purpose == CONTINUE:
-            for run_id in list(self._state.continuing):
-                self._state.continuing.pop(run_id, None)
-                if run_id in self._state.runs:
-                    self._state.mark(self._state.runs[run_id])
-                    self.progress = True
+            self._continue_loops()
         elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:
             flow_retry.retried(self)
         elif timer.purpose == "kill-grace" and self.killing:
             for run in self._state.in_order():
                 if not run.state.terminal:
                     self.kill_run(run)
+
+    def _retry_due(self, run_id: str) -> None:
+        run = self._state.runs.get(run_id)
+        if run is None or run.state.current != S.RETRYING:
+            return
+        self._touch(run)  # its record holds the timer
+        if self.killing:
+            self.set_state(run, S.KILLED)
+        else:
+            self.dispatch(run, self.task(run.task_id))
+
+    def _continue_loops(self) -> None:
+        """The loops that had more to start than the last decision started are stepped again."""
+        for run_id in list(self._state.continuing):
+            self._state.continuing.pop(run_id, None)
+            if run_id in self._state.runs:
+                self._state.mark(self._state.runs[run_id])
+                self.progress = True
 
     def _on_kill(self) -> None:
         if self.ex.state.terminal or self.killing:
