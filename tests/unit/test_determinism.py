@@ -39,7 +39,6 @@ def _trace(seed: int) -> list[bytes]:
     """Drive one execution with choices drawn from `seed`; every decision's published content."""
     choices = random.Random(seed)
     sim = start(FLOW)
-    sim.seed = seed  # the sim's ids come from its env, fixed at creation
     out: list[bytes] = []
     for _ in range(200):
         if sim.ex.state.terminal:
