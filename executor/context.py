@@ -65,6 +65,16 @@ def outputs_for(state: ExecutionState, plan: Plan, run: TaskRun | None, reads: R
     return tree
 
 
+def whole_outputs(state: ExecutionState) -> dict[str, Any]:
+    """The `outputs` variable with every task run's outputs (flow outputs, once, at the end)."""
+    tree: dict[str, Any] = {}
+    for name, runs in state.by_task.items():
+        for run in runs:
+            if run.outputs:
+                _place(tree, name, state.value_path(run), run.outputs)
+    return tree
+
+
 def _place(tree: dict[str, Any], name: str, path: tuple[str, ...], outputs: dict[str, Any]) -> None:
     if not path:
         tree[name] = outputs

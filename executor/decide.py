@@ -43,7 +43,7 @@ from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.executor import flow_retry, flowables, lost, restart
-from conveyor.executor.context import base_context, error_entry, outputs_for, run_context
+from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
 from conveyor.executor.state import ExecutionState, worst
@@ -425,7 +425,7 @@ class Decider:
         self.cancel_timers()
 
     def _flow_outputs(self) -> dict[str, Any]:
-        ctx = {**self.base(), "outputs": outputs_for(self._state, self.plan, None, None), NOW_KEY: self.now}
+        ctx = {**self.base(), "outputs": whole_outputs(self._state), NOW_KEY: self.now}
         outputs: dict[str, Any] = {}
         for output in self.flow.outputs:
             rendered = render_value(output.value, ctx, f"outputs.{output.id}")

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.common.model import Execution
-from conveyor.executor.tree import RunIndex
+from conveyor.executor.context import whole_outputs
+from conveyor.executor.state import ExecutionState
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "kestra"
 LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
@@ -80,7 +81,7 @@ class _View:
         self.runs: list[dict[str, Any]] = execution.get("taskRunList") or []
         self.logs = logs
         self.now = now
-        self.index = RunIndex(Execution.model_validate(execution))
+        self.state = ExecutionState.create(Execution.model_validate(execution), {})
 
     def check(self, spec: dict[str, Any], where: str) -> list[str]:
         problems: list[str] = []
@@ -146,7 +147,7 @@ class _View:
         return problems
 
     def _outputs(self, expected: dict[str, Any]) -> list[str]:
-        return match(self.index.outputs_tree(), expected, "outputs")
+        return match(whole_outputs(self.state), expected, "outputs")
 
     def _executionOutputs(self, expected: dict[str, Any] | None) -> list[str]:
         actual = self.ex.get("outputs") or None
@@ -222,7 +223,7 @@ class _View:
 
     def _find(self, task_id: str, value_path: list[str]) -> dict[str, Any] | None:
         for run in self.runs:
-            if run["taskId"] == task_id and self.index.value_path(self.index.by_id[run["id"]]) == value_path:
+            if run["taskId"] == task_id and list(self.state.value_path(self.state.runs[run["id"]])) == value_path:
                 return run
         return None
 
