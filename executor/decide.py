@@ -162,7 +162,7 @@ class Decider:
         self._starts -= count
         if more:
             self._state.continuing[loop_run.id] = None
-            if not any(t.purpose == CONTINUE for t in self._state.timers.values()):
+            if not any(t.purpose == CONTINUE for t in self._state.execution_timers.values()):
                 self.start_timer(self.now, CONTINUE)
 
     def flow_task(self, task_id: str) -> Task | None:
@@ -239,7 +239,7 @@ class Decider:
         self.set_state(run, allowed(task, state))
 
     def _on_timer(self, event: TimerFired) -> None:
-        timer = self._state.timers.pop(event.timer_id, None)
+        timer = self._state.disarm(event.timer_id)
         if timer is None:
             return
         self.header_changed = True
@@ -458,7 +458,7 @@ class Decider:
 
     def start_timer(self, due: datetime, purpose: str, ref: str | None = None) -> Timer:
         timer = Timer(id=self.new_id(), due=due, purpose=purpose, ref=ref)
-        self._state.timers[timer.id] = timer
+        self._state.arm(timer)
         self.out.timers.append(timer)
         self.header_changed = True
         if ref is not None and ref in self._state.runs:
@@ -468,7 +468,7 @@ class Decider:
     def cancel_timers(self, purpose: str | None = None) -> None:
         for timer in list(self._state.timers.values()):
             if purpose is None or timer.purpose == purpose:
-                del self._state.timers[timer.id]
+                self._state.disarm(timer.id)
                 if timer.ref is not None and timer.ref in self._state.runs:
                     self._touch(self._state.runs[timer.ref])
                 self.header_changed = True

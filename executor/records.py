@@ -44,7 +44,7 @@ def run_key(execution_id: str, run_id: str) -> str:
 
 
 def header_value(state: ExecutionState, header_json: bytes) -> bytes:
-    timers = b",".join(t.to_json() for t in state.timers.values() if t.ref is None or t.ref not in state.runs)
+    timers = b",".join(t.to_json() for t in state.execution_timers.values())
     return b'{"execution":%b,"applied":%b,"timers":[%b],"errors":%b,"restoring":%d,"restartId":%b}' % (
         header_json,
         orjson.dumps(state.applied),
@@ -56,7 +56,7 @@ def header_value(state: ExecutionState, header_json: bytes) -> bytes:
 
 
 def run_value(state: ExecutionState, run: TaskRun, run_json: bytes) -> bytes:
-    timer = next((t for t in state.timers.values() if t.ref == run.id), None)
+    timer = state.run_timers.get(run.id)
     return b'{"taskRun":%b,"timer":%b}' % (run_json, timer.to_json() if timer else b"null")
 
 
@@ -116,10 +116,9 @@ def _state(entry: _Parts) -> ExecutionState:
     for part in entry.runs.values():
         if part.get("timer"):
             timer = Timer.model_validate(part["timer"])
-            state.timers[timer.id] = timer
+            state.arm(timer)
     for raw in entry.header.get("timers", []):
-        timer = Timer.model_validate(raw)
-        state.timers[timer.id] = timer
+        state.arm(Timer.model_validate(raw))
     state.applied = list(entry.header.get("applied", []))
     state.errors = list(entry.header.get("errors", []))
     state.restoring = int(entry.header.get("restoring", 0))

@@ -85,7 +85,11 @@ class ExecutionState:
     header: Execution
     flow: dict[str, Any]
     runs: dict[str, TaskRun] = field(default_factory=dict)
+    # Every timer by id; the same timers by the task run they retry, and the execution's own ones (kill
+    # grace, new execution, continue): a record finds its timers without scanning (`arm`, `disarm`).
     timers: dict[str, Timer] = field(default_factory=dict)
+    run_timers: dict[str, Timer] = field(default_factory=dict)
+    execution_timers: dict[str, Timer] = field(default_factory=dict)
     applied: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     loops: dict[str, Loop] = field(default_factory=dict)
@@ -169,6 +173,22 @@ class ExecutionState:
     def execution(self) -> Execution:
         """The whole execution with its task runs (for tests and tools: it copies every task run)."""
         return self.header.model_copy(update={"task_run_list": self.in_order()})
+
+    # ---- timers
+    def arm(self, timer: Timer) -> None:
+        self.timers[timer.id] = timer
+        if timer.ref is not None and timer.ref in self.runs:
+            self.run_timers[timer.ref] = timer
+        else:
+            self.execution_timers[timer.id] = timer
+
+    def disarm(self, timer_id: str) -> Timer | None:
+        timer = self.timers.pop(timer_id, None)
+        if timer is not None:
+            self.execution_timers.pop(timer_id, None)
+            if timer.ref is not None and self.run_timers.get(timer.ref) is timer:
+                del self.run_timers[timer.ref]
+        return timer
 
     # ---- errorLogs()
     def record_error(self, entry: dict[str, Any]) -> None:
