@@ -24,18 +24,11 @@ import pytest
 import yaml
 
 from conveyor.api.settings import ServerSettings
+from conveyor.cli.configdoc import SETTINGS
 from conveyor.cli.main import _parser
 from conveyor.common import metrics
 from conveyor.common.kafka.topics import WORKER_JOBS
 from conveyor.common.servers import ELASTICSEARCH_VERSION, KAFKA_VERSION
-from conveyor.common.settings import (
-    ElasticsearchSettings,
-    ExecutorSettings,
-    IndexerSettings,
-    KafkaSettings,
-    MetricsSettings,
-    WorkerSettings,
-)
 from conveyor.worker.service import ABANDON_GRACE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,15 +80,7 @@ def compose() -> dict[str, Any]:
 
 def known_env_names() -> set[str]:
     names = {"CONVEYOR_LOG_LEVEL", "CONVEYOR_HOME"}
-    for cls in (
-        KafkaSettings,
-        ElasticsearchSettings,
-        ExecutorSettings,
-        WorkerSettings,
-        IndexerSettings,
-        MetricsSettings,
-        ServerSettings,
-    ):
+    for cls in SETTINGS:  # every settings class, as the configuration page lists them
         prefix = cls.model_config["env_prefix"]
         names |= {f"{prefix}{field}".upper() for field in cls.model_fields}
     return names
