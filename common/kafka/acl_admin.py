@@ -1,0 +1,67 @@
+"""Creating the ACLs of `acls.py` on the cluster (AdminClient.create_acls) and listing what it holds."""
+
+from __future__ import annotations
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
+
+from conveyor.common.kafka.acls import Acl
+from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
+from conveyor.common.kafka.verify import connect
+from conveyor.common.settings import KafkaSettings
+
+
+def to_binding(acl: Acl) -> AclBinding:
+    return AclBinding(
+        ResourceType[acl.resource],
+        acl.name,
+        ResourcePatternType[acl.pattern],
+        acl.principal,
+        "*",
+        AclOperation[acl.operation],
+        AclPermissionType.ALLOW,
+    )
+
+
+def apply_acls(settings: KafkaSettings, acls: list[Acl], timeout: float = 30.0) -> None:
+    """Create the ACLs (creating one that exists changes nothing); raise `FatalKafkaError` naming each refused
+    one, e.g. when these credentials may not alter the cluster's ACLs."""
+    if not acls:
+        return
+    admin = connect(settings, timeout)
+    with kafka_errors("create ACLs"):
+        futures = admin.create_acls([to_binding(acl) for acl in acls], request_timeout=timeout)
+    failed = []
+    for binding, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            failed.append(f"{binding.principal} {binding.operation.name} {binding.restype.name} {binding.name}: {exc}")
+    if failed:
+        raise FatalKafkaError(f"{len(failed)} of {len(acls)} ACLs were refused:\n  " + "\n  ".join(failed))
+
+
+def existing_acls(settings: KafkaSettings, timeout: float = 30.0) -> set[Acl]:
+    """Every ALLOW ACL on the cluster, as `Acl`s (those of any host)."""
+    admin = connect(settings, timeout)
+    match_any = AclBindingFilter(
+        ResourceType.ANY,
+        None,
+        ResourcePatternType.ANY,
+        None,
+        None,
+        AclOperation.ANY,
+        AclPermissionType.ALLOW,
+    )
+    with kafka_errors("describe ACLs"):
+        found = admin.describe_acls(match_any, request_timeout=timeout).result()
+    return {
+        Acl(b.principal, b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name) for b in found
+    }
