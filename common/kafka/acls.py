@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from conveyor.common.kafka.topics import (
     AUDIT,
+    SPECS,
     CONTROL,
     DEAD_LETTER,
     EXECUTION_EVENTS,
@@ -31,6 +32,7 @@ from conveyor.common.kafka.topics import (
     TASKRUNS,
     WORKER_HEARTBEATS,
     WORKER_JOBS,
+    TopicSpec,
 )
 
 # Groups named by the process outside the topic prefix (`common/kafka`'s readers that join no group; the
@@ -80,6 +82,13 @@ ACCESS: dict[str, Access] = {
     ),
     "topics": Access(creates_topics=True),
 }
+
+
+def topic_specs(service: str) -> list[TopicSpec]:
+    """The topics `service` reads or writes: those it checks at start-up (it may describe no other)."""
+    access = ACCESS[service]
+    used = {*access.reads, *access.writes}
+    return [spec for spec in SPECS if spec.name in used]
 
 
 @dataclass(frozen=True, order=True)
