@@ -18,9 +18,14 @@ from conveyor.common.kafka.verify import connect
 from conveyor.common.settings import KafkaSettings
 
 
+# confluent-kafka names Kafka's CLUSTER resource (type 4) BROKER
+_TO_CONFLUENT = {"CLUSTER": "BROKER"}
+_FROM_CONFLUENT = {value: key for key, value in _TO_CONFLUENT.items()}
+
+
 def to_binding(acl: Acl) -> AclBinding:
     return AclBinding(
-        ResourceType[acl.resource],
+        ResourceType[_TO_CONFLUENT.get(acl.resource, acl.resource)],
         acl.name,
         ResourcePatternType[acl.pattern],
         acl.principal,
@@ -63,5 +68,5 @@ def existing_acls(settings: KafkaSettings, timeout: float = 30.0) -> set[Acl]:
     with kafka_errors("describe ACLs"):
         found = admin.describe_acls(match_any, request_timeout=timeout).result()
     return {
-        Acl(b.principal, b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name) for b in found
+        Acl(b.principal, _FROM_CONFLUENT.get(b.restype.name, b.restype.name), b.name, b.resource_pattern_type.name, b.operation.name) for b in found
     }
