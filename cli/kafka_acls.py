@@ -79,4 +79,3 @@ def _row(acl: Acl) -> dict[str, str]:
         "operation": acl.operation,
         "permission": "ALLOW",
     }
-

@@ -129,10 +129,10 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("kafka", help="Kafka administration: the least-privilege ACLs of each service")
     kafka_sub = p.add_subparsers(dest="kafka_command", required=True, metavar="KAFKA_COMMAND")
-    p = kafka_sub.add_parser("acls", help="print each service's ACLs (and kafka-acls.sh commands); --apply creates them")
+    p = kafka_sub.add_parser("acls", help="print each service's ACLs and kafka-acls.sh commands; --apply creates them")
     p.add_argument("--apply", action="store_true", help="create the ACLs on the cluster (needs an admin's credentials)")
     p.add_argument(
-        "--principal-prefix", default="User:", help="principal of service S is PREFIX+S (default User:, e.g. User:worker)"
+        "--principal-prefix", default="User:", help="service S's principal is PREFIX+S (default User:, so User:worker)"
     )
     p.add_argument(
         "--service",

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from conveyor.common.kafka.topics import (
     AUDIT,
-    SPECS,
     CONTROL,
     DEAD_LETTER,
     EXECUTION_EVENTS,
@@ -29,6 +28,7 @@ from conveyor.common.kafka.topics import (
     KILLS,
     LOGS,
     METRICS,
+    SPECS,
     TASKRUNS,
     WORKER_HEARTBEATS,
     WORKER_JOBS,
@@ -103,9 +103,7 @@ class Acl:
     operation: str
 
 
-def bindings(
-    topic_prefix: str, principal_prefix: str = "User:", services: Iterable[str] | None = None
-) -> list[Acl]:
+def bindings(topic_prefix: str, principal_prefix: str = "User:", services: Iterable[str] | None = None) -> list[Acl]:
     """Every ACL of the named principals (default: all of `ACCESS`), sorted, without duplicates.
     Principal of service `s`: `principal_prefix + s`, e.g. `User:worker`."""
     names = list(ACCESS) if services is None else list(services)

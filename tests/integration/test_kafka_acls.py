@@ -31,8 +31,13 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import SPECS, Topics
 from conveyor.common.kafka.verify import verify_topics
 from conveyor.common.servers.kafka import KafkaServer, start_kafka
-from conveyor.common.settings import ElasticsearchSettings, ExecutorSettings, IndexerSettings, KafkaSettings
-from conveyor.common.settings import WorkerSettings
+from conveyor.common.settings import (
+    ElasticsearchSettings,
+    ExecutorSettings,
+    IndexerSettings,
+    KafkaSettings,
+    WorkerSettings,
+)
 from conveyor.common.state import StateType
 from conveyor.executor.service import Executor
 from conveyor.indexer import queries
