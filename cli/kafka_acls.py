@@ -5,12 +5,13 @@ with the current Kafka credentials (which must be allowed to alter ACLs: a super
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Iterable
 from itertools import groupby
 
 from conveyor.cli.output import console, print_json, table
 from conveyor.common.errors import UsageError
-from conveyor.common.kafka.acls import Acl, bindings
+from conveyor.common.kafka.acls import ACCESS, Acl, bindings
 from conveyor.common.settings import KafkaSettings
 
 # kafka-acls.sh's spelling of Kafka's operation and resource names
@@ -45,6 +46,8 @@ def acls(
         apply_acls(kafka, found)
     if output == "json":
         print_json([_row(acl) for acl in found])
+    elif output == "markdown":
+        sys.stdout.write(markdown_table(kafka.topic_prefix, principal_prefix, services) + "\n")
     else:
         rows = [[a.principal, a.resource, a.name, a.pattern, a.operation] for a in found]
         title = f"Kafka ACLs for the topics {kafka.topic_prefix}* ({len(found)})"
@@ -68,6 +71,43 @@ def commands(found: Iterable[Acl], bootstrap: str = "BROKER:9093") -> list[str]:
         prefixed = " --resource-pattern-type prefixed" if pattern == "PREFIXED" else ""
         out.append(f"{base} --allow-principal {shlex.quote(principal)} {operations} {target}{prefixed}")
     return out
+
+
+def markdown_table(
+    topic_prefix: str = "conveyor.", principal_prefix: str = "User:", services: list[str] | None = None
+) -> str:
+    """docs/operations.md's table: one row per principal of `ACCESS` (`tests/unit/test_kafka_acls.py` checks
+    that the page holds it)."""
+    lines = [
+        "| principal | Read, Describe, DescribeConfigs | Write, Describe, DescribeConfigs | groups: Read "
+        "| transactional ids: Write, Describe | cluster / other |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in services or ACCESS:
+        found = bindings(topic_prefix, principal_prefix, [name])
+        cells = [
+            _names(a for a in found if a.resource == "TOPIC" and a.operation == "READ"),
+            _names(a for a in found if a.resource == "TOPIC" and a.operation == "WRITE"),
+            _names(a for a in found if a.resource == "GROUP"),
+            _names(a for a in found if a.resource == "TRANSACTIONAL_ID" and a.operation == "WRITE"),
+            _other(found),
+        ]
+        lines.append(f"| `{principal_prefix}{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _names(found: Iterable[Acl]) -> str:
+    names = [f"`{a.name}`" + (" (prefixed)" if a.pattern == "PREFIXED" else "") for a in found]
+    return ", ".join(names) or "—"
+
+
+def _other(found: list[Acl]) -> str:
+    """The cluster's operations, and the topics Job's Create (with Describe, DescribeConfigs) on every topic."""
+    cluster = [_OPERATIONS[a.operation] for a in found if a.resource == "CLUSTER"]
+    parts = [f"cluster {', '.join(cluster)}"] if cluster else []
+    creates = [a for a in found if a.resource == "TOPIC" and a.operation == "CREATE"]
+    parts += [f"Create, Describe, DescribeConfigs on topics {_names([a])}" for a in creates]
+    return "; ".join(parts) or "—"
 
 
 def _row(acl: Acl) -> dict[str, str]:

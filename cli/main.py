@@ -140,7 +140,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this principal's ACLs (repeatable): executor, worker, indexer, server, cli, topics",
     )
-    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    p.add_argument("--output", "-o", choices=["table", "json", "markdown"], default="table")
 
     for service in ("executor", "worker", "indexer"):
         sub.add_parser(service, help=f"run the {service} service in the foreground")
