@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -43,6 +44,7 @@ from conveyor.executor.service import Executor
 from conveyor.indexer import queries
 from conveyor.indexer.service import Indexer
 from conveyor.worker.service import Worker
+from tests import apiserver
 from tests.cli import run_cli
 from tests.integration.inprocess import InThreads, submit
 
@@ -225,7 +227,37 @@ def test_the_cli_prints_the_acls_and_applies_them_as_the_admin(broker: KafkaServ
     assert unknown.returncode == 2 and "--service: unknown services nobody" in unknown.stderr
 
 
-def test_a_flow_runs_to_success_with_each_service_as_its_own_user(
+FLOW = """\
+id: acl
+namespace: conveyor.tests
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT0.2S}
+  - {id: done, type: io.kestra.plugin.core.debug.Return, format: "{{ taskrun.id }}"}
+"""
+
+
+def start_through_the_api(base: str) -> tuple[str, httpx.Client]:
+    """The server (as its own user) deploys the flow and starts an execution of it; returns the id."""
+    http = httpx.Client(base_url=base, timeout=30)
+    deployed = http.post("/api/v1/flows", content=FLOW, headers={"content-type": "application/x-yaml"})
+    assert deployed.status_code == 201, deployed.text
+    started = http.post("/api/v1/executions/conveyor.tests/acl", json={})
+    assert started.status_code == 200, started.text
+    return str(started.json()["id"]), http
+
+
+def indexed_state(es: ElasticsearchSettings, execution_id: str, timeout: float = 60.0) -> str | None:
+    client = elasticsearch_client(es)
+    deadline = time.monotonic() + timeout
+    document = queries.get_execution(client, es.index_prefix, execution_id)
+    while (document is None or document["state"]["current"] != "SUCCESS") and time.monotonic() < deadline:
+        time.sleep(0.2)
+        document = queries.get_execution(client, es.index_prefix, execution_id)
+    client.close()
+    return None if document is None else str(document["state"]["current"])
+
+
+def test_flows_run_to_success_with_each_service_as_its_own_user(
     broker: KafkaServer, es_settings: ElasticsearchSettings
 ) -> None:
     secured = secure(broker)
@@ -237,25 +269,27 @@ def test_a_flow_runs_to_success_with_each_service_as_its_own_user(
             indexer,
         ]
     )
+    cli = secured.user("cli")
+    reader = ExecutionReader(cli)
     try:
         assert indexer.ready.wait(60), "the indexer got no partitions"
-        cli = secured.user("cli")
-        [execution_id] = submit(cli, 1)
-        reader = ExecutionReader(cli, {execution_id})
-        try:
-            execution = reader.ended([execution_id], 120).get(execution_id)
-        finally:
-            reader.close()
-        assert execution is not None and execution.state.current == StateType.SUCCESS
-        assert [tr.state.current for tr in execution.task_run_list] == [StateType.SUCCESS] * 2
-        client = elasticsearch_client(es_settings)
-        deadline = time.monotonic() + 60
-        document = queries.get_execution(client, es_settings.index_prefix, execution_id)
-        while (document is None or document["state"]["current"] != "SUCCESS") and time.monotonic() < deadline:
-            time.sleep(0.2)
-            document = queries.get_execution(client, es_settings.index_prefix, execution_id)
-        assert document is not None and document["state"]["current"] == "SUCCESS"
+        with apiserver.serving(secured.user("server"), es_settings) as base:
+            through_api, http = start_through_the_api(base)
+            [through_cli] = submit(cli, 1)  # as `conveyor run` does, as the CLI's user
+            ended = reader.ended([through_api, through_cli], 120)
+            assert {i: e.state.current for i, e in ended.items()} == {
+                through_api: StateType.SUCCESS,
+                through_cli: StateType.SUCCESS,
+            }
+            assert [tr.state.current for tr in ended[through_api].task_run_list] == [StateType.SUCCESS] * 2
+            # the server looks the ended execution up on `executions` and `taskruns`: a kill is refused
+            killed = http.post(f"/api/v1/executions/{through_api}/kill")
+            assert killed.status_code == 409, killed.text
+            http.close()
+        assert indexed_state(es_settings, through_api) == "SUCCESS"
+        assert indexed_state(es_settings, through_cli) == "SUCCESS"
     finally:
+        reader.close()
         services.close()
     assert not services.stuck
     assert not services.failures, services.failures
