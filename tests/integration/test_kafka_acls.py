@@ -14,8 +14,9 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -50,6 +51,7 @@ from tests.integration.inprocess import InThreads, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
+T = TypeVar("T")
 ADMIN = "admin"
 PASSWORDS = {name: f"{name}-Pw-{uuid.uuid4().hex[:10]}" for name in [ADMIN, *ACCESS]}
 SERVICES = [name for name, access in ACCESS.items() if access.reads or access.writes]
@@ -246,15 +248,30 @@ def start_through_the_api(base: str) -> tuple[str, httpx.Client]:
     return str(started.json()["id"]), http
 
 
-def indexed_state(es: ElasticsearchSettings, execution_id: str, timeout: float = 60.0) -> str | None:
-    client = elasticsearch_client(es)
+def eventually(check: Callable[[], T], done: Callable[[T], bool], timeout: float = 60.0) -> T:
+    """`check()` until `done` says its value is final, or what it is at `timeout`."""
     deadline = time.monotonic() + timeout
-    document = queries.get_execution(client, es.index_prefix, execution_id)
-    while (document is None or document["state"]["current"] != "SUCCESS") and time.monotonic() < deadline:
+    value = check()
+    while not done(value) and time.monotonic() < deadline:
         time.sleep(0.2)
-        document = queries.get_execution(client, es.index_prefix, execution_id)
-    client.close()
-    return None if document is None else str(document["state"]["current"])
+        value = check()
+    return value
+
+
+def indexed(es: ElasticsearchSettings, ids: list[str]) -> tuple[dict[str, str | None], int]:
+    """What Elasticsearch holds (via the indexer's user): each execution's state, and how many audit records."""
+    client = elasticsearch_client(es)
+    try:
+
+        def states() -> dict[str, str | None]:
+            documents = {i: queries.get_execution(client, es.index_prefix, i) for i in ids}
+            return {i: d["state"]["current"] if d else None for i, d in documents.items()}
+
+        found = eventually(states, lambda s: all(v == "SUCCESS" for v in s.values()))
+        audit = eventually(lambda: len(queries.search_audit(client, es.index_prefix)), lambda n: n >= 3)
+    finally:
+        client.close()
+    return found, audit
 
 
 def test_flows_run_to_success_with_each_service_as_its_own_user(
@@ -286,8 +303,9 @@ def test_flows_run_to_success_with_each_service_as_its_own_user(
             killed = http.post(f"/api/v1/executions/{through_api}/kill")
             assert killed.status_code == 409, killed.text
             http.close()
-        assert indexed_state(es_settings, through_api) == "SUCCESS"
-        assert indexed_state(es_settings, through_cli) == "SUCCESS"
+        # the executions, and the server's audit of the deploy, the start and the refused kill
+        states, audit = indexed(es_settings, [through_api, through_cli])
+        assert states == {through_api: "SUCCESS", through_cli: "SUCCESS"} and audit == 3
     finally:
         reader.close()
         services.close()
