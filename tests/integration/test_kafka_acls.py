@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
@@ -46,7 +50,7 @@ from conveyor.indexer import queries
 from conveyor.indexer.service import Indexer
 from conveyor.worker.service import Worker
 from tests import apiserver
-from tests.cli import run_cli
+from tests.cli import ROOT, run_cli
 from tests.integration.inprocess import InThreads, submit
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -229,6 +233,34 @@ def test_the_cli_prints_the_acls_and_applies_them_as_the_admin(broker: KafkaServ
 
     unknown = run_cli(env, "kafka", "acls", "--service", "nobody")
     assert unknown.returncode == 2 and "--service: unknown services nobody" in unknown.stderr
+
+
+def test_each_service_process_starts_under_its_own_user_and_no_other(secured: Secured, tmp_path: Path) -> None:
+    """`conveyor worker` as the worker's user checks its own topics, joins its group and stops on SIGTERM;
+    `conveyor executor` as the worker's user exits 3 naming the topics it may not see."""
+    env = {
+        **os.environ,
+        **sasl_env(secured.broker, "worker"),
+        "CONVEYOR_KAFKA_TOPIC_PREFIX": secured.prefix,
+        "CONVEYOR_KAFKA_TOPICS_TIMEOUT": "0",
+    }
+    wrong = run_cli(env, "executor")
+    assert wrong.returncode == 3, wrong.stderr
+    assert f"{secured.prefix}executor-state: not authorized to describe it" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and PASSWORDS["worker"] not in wrong.stderr
+
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "conveyor.cli.main", "worker"], env=env, stderr=out, cwd=ROOT)
+    try:
+        started = eventually(log.read_text, lambda text: "started: group" in text or worker.poll() is not None)
+        assert f"started: group {secured.prefix}worker" in started, started
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(60)
+    text = log.read_text()
+    assert code == 0, text
+    assert "AUTHORIZATION_FAILED" not in text and PASSWORDS["worker"] not in text
 
 
 FLOW = """\
