@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterable
 from itertools import groupby
 
-from conveyor.cli.output import console, print_json, table
+from conveyor.cli.output import console, err_console, print_json, table
 from conveyor.common.errors import UsageError
 from conveyor.common.kafka.acls import ACCESS, Acl, bindings
 from conveyor.common.settings import KafkaSettings
@@ -55,7 +55,7 @@ def acls(
         console.print("\nThe same with kafka-acls.sh:\n", highlight=False)
         console.print("\n".join(commands(found, kafka.bootstrap)), highlight=False, markup=False, soft_wrap=True)
     if apply:
-        console.print(f"applied {len(found)} ACLs on {kafka.describe()}", highlight=False)
+        err_console.print(f"applied {len(found)} ACLs on {kafka.describe()}", highlight=False)  # stdout: the ACLs
     return 0
 
 

@@ -215,7 +215,8 @@ def test_the_cli_prints_the_acls_and_applies_them_as_the_admin(broker: KafkaServ
     done = run_cli(env, "kafka", "acls", "--apply", "--service", "worker", "--output", "json")
     assert done.returncode == 0, done.stderr
     wanted = bindings(prefix, services=["worker"])
-    rows = json.loads(done.stdout[: done.stdout.rindex("]") + 1])
+    rows = json.loads(done.stdout)
+    assert f"applied {len(bindings(prefix, services=['worker']))} ACLs on 127.0.0.1:" in done.stderr
     assert [(r["principal"], r["resourceName"], r["operation"]) for r in rows] == [
         (a.principal, a.name, a.operation) for a in wanted
     ]
