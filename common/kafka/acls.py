@@ -5,11 +5,11 @@ naming the topics it reads and writes (the names of `topics.py`), the consumer g
 transactional ids. `bindings` turns it into ACLs under a topic prefix:
 - Read + Describe on each topic it reads, Write + Describe on each it writes, DescribeConfigs on each of
   them (a starting service checks their cleanup policy, `verify.py`);
-- Read on its consumer groups (a group name ending in `-` is a prefixed ACL: one group per process);
+- Read on its consumer groups (`names.py`: a name ending in `-` is a prefixed ACL, one group per process);
 - Write + Describe on its transactional ids (prefixed), IdempotentWrite on the cluster when it produces
   (every producer is idempotent);
 - Create on the prefix for the topics Job only. No one gets Alter, Delete, AlterConfigs or All.
-`conveyor kafka acls` prints them and applies them (`apply.py`); docs/operations.md shows the table.
+`conveyor kafka acls` prints them and applies them (`acl_admin.py`); docs/operations.md shows the table.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from conveyor.common.kafka import names
+from conveyor.common.kafka.names import Name
 from conveyor.common.kafka.topics import (
     AUDIT,
     CONTROL,
@@ -35,24 +37,16 @@ from conveyor.common.kafka.topics import (
     TopicSpec,
 )
 
-# Groups named by the process outside the topic prefix (`common/kafka`'s readers that join no group; the
-# client still needs a group it may describe). A trailing `-`: prefixed, the rest is a random suffix.
-STATE_READER = "=conveyor-state-reader"  # read_partitions_to_end: rebuilding state, look-ups
-LOOKUP = "=conveyor-lookup"  # lookup.partition_count
-FOLLOW = "=conveyor-follow-"  # Follower: `conveyor run`, `kill --wait`, the API's control
-READER = "=conveyor-reader-"  # ExecutionReader: tools and tests that wait for executions
-TAIL = "tail-"  # tail_consumer (kills, worker heartbeats), under the topic prefix
-
 
 @dataclass(frozen=True)
 class Access:
-    """What one principal does. Group and transactional-id names are under the topic prefix unless they
-    start with `=`; a trailing `-` makes the ACL prefixed."""
+    """What one principal does: the topics (names of `topics.py`) it reads and writes, the consumer groups
+    and transactional ids (`names.py`) it uses."""
 
     reads: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
-    groups: tuple[str, ...] = ()
-    transactional_ids: tuple[str, ...] = ()
+    groups: tuple[Name, ...] = ()
+    transactional_ids: tuple[Name, ...] = ()
     creates_topics: bool = False  # `conveyor topics create`: Create, Describe, DescribeConfigs on the prefix
 
 
@@ -61,24 +55,26 @@ ACCESS: dict[str, Access] = {
     "executor": Access(
         reads=(EXECUTION_EVENTS, CONTROL, EXECUTOR_STATE, WORKER_HEARTBEATS),
         writes=(EXECUTIONS, TASKRUNS, EXECUTOR_STATE, WORKER_JOBS, KILLS, LOGS, EXECUTION_EVENTS, DEAD_LETTER),
-        groups=("executor", TAIL, STATE_READER),
-        transactional_ids=("executor-",),
+        groups=(names.EXECUTOR, names.TAIL, names.STATE_READER),
+        transactional_ids=(names.EXECUTOR_TRANSACTIONS,),
     ),
     "worker": Access(
         reads=(WORKER_JOBS, KILLS),
         writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER),
-        groups=("worker", TAIL),
+        groups=(names.WORKER, names.TAIL),
     ),
-    "indexer": Access(reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=("indexer",)),
+    "indexer": Access(
+        reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)
+    ),
     "server": Access(
         reads=(FLOWS, EXECUTIONS, TASKRUNS),
         writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT),
-        groups=("table-reader", STATE_READER, LOOKUP, FOLLOW),
+        groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS),
         writes=(EXECUTION_EVENTS, CONTROL),
-        groups=(STATE_READER, LOOKUP, FOLLOW, READER),
+        groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER),
     ),
     "topics": Access(creates_topics=True),
 }
@@ -139,6 +135,5 @@ def _topic(principal: str, name: str, operation: str) -> Iterable[Acl]:
         yield Acl(principal, "TOPIC", name, "LITERAL", op)
 
 
-def _named(principal: str, resource: str, name: str, prefix: str, operation: str) -> Acl:
-    full = name[1:] if name.startswith("=") else prefix + name
-    return Acl(principal, resource, full, "PREFIXED" if full.endswith("-") else "LITERAL", operation)
+def _named(principal: str, resource: str, name: Name, prefix: str, operation: str) -> Acl:
+    return Acl(principal, resource, name.full(prefix), "PREFIXED" if name.prefixed else "LITERAL", operation)

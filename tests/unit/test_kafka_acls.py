@@ -11,6 +11,7 @@ import pytest
 
 from conveyor.cli.kafka_acls import commands, markdown_table
 from conveyor.cli.main import main
+from conveyor.common.kafka import names
 from conveyor.common.kafka.acls import ACCESS, Acl, bindings, topic_specs
 from conveyor.common.kafka.topics import DEAD_LETTER, SPECS
 
@@ -135,3 +136,13 @@ def test_the_cli_prints_json_and_refuses_bad_flags(capsys: pytest.CaptureFixture
 
 def test_the_operations_page_holds_the_table() -> None:
     assert markdown_table() in PAGE.read_text(), "docs/operations.md: paste `conveyor kafka acls -o markdown`"
+
+
+def test_client_ids_are_built_from_the_names_the_acls_allow() -> None:
+    assert names.EXECUTOR.id("p.") == "p.executor" and names.LOOKUP.id("p.") == "conveyor-lookup"
+    assert names.TAIL.id("p.", "abc") == "p.tail-abc" and names.FOLLOW.id("p.", "abc") == "conveyor-follow-abc"
+    assert names.EXECUTOR_TRANSACTIONS.id("p.", "abc") == "p.executor-abc"
+    with pytest.raises(ValueError, match="prefixed name takes a suffix"):
+        names.TAIL.id("p.")
+    with pytest.raises(ValueError, match="literal one none"):
+        names.WORKER.id("p.", "abc")
