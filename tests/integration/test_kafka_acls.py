@@ -4,8 +4,9 @@ This module starts its own broker (a SASL listener with one SCRAM user per princ
 super user `admin`; `start_kafka(super_users=...)`), the one test module allowed to: the shared test broker
 has no authorizer. Each test gets a topic prefix of its own, the ACLs of `bindings(prefix)` applied by the
 admin, and the topics created by the topics Job's own user. Then every principal does its work and is
-refused the rest; and a flow runs to SUCCESS with the executor, the worker and the indexer each under its
-own user.
+refused the rest (writes, transactions, groups, start-up checks; `conveyor worker` and `conveyor executor` as
+processes), the CLI prints and applies the ACLs, and flows run to SUCCESS, and into Elasticsearch, with the
+server, the executor, the worker, the indexer and the CLI each under its own user.
 """
 
 from __future__ import annotations
