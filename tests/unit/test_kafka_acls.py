@@ -146,3 +146,14 @@ def test_client_ids_are_built_from_the_names_the_acls_allow() -> None:
         names.TAIL.id("p.")
     with pytest.raises(ValueError, match="literal one none"):
         names.WORKER.id("p.", "abc")
+
+
+def test_the_test_brokers_authorizer_has_the_anonymous_side_and_the_named_users_as_super_users() -> None:
+    from conveyor.common.servers.kafka import AUTHORIZER, _authorizer_properties
+
+    settings = _authorizer_properties(["admin"], {"admin": "pw", "worker": "pw"})
+    assert settings["authorizer.class.name"] == AUTHORIZER
+    assert settings["super.users"] == "User:ANONYMOUS;User:admin"
+    assert settings["allow.everyone.if.no.acl.found"] == "false"
+    with pytest.raises(ValueError, match="super users root are not among the SASL users"):
+        _authorizer_properties(["root"], {"admin": "pw"})
