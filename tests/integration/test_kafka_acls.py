@@ -311,7 +311,7 @@ def indexed(es: ElasticsearchSettings, ids: list[str]) -> tuple[dict[str, str | 
 
 
 def test_flows_run_to_success_with_each_service_as_its_own_user(
-    broker: KafkaServer, es_settings: ElasticsearchSettings
+    broker: KafkaServer, es_settings: ElasticsearchSettings, tmp_path: Path
 ) -> None:
     secured = secure(broker)
     indexer = Indexer(secured.user("indexer"), es_settings, IndexerSettings(batch_size=100, flush_interval=0.2))
@@ -339,6 +339,13 @@ def test_flows_run_to_success_with_each_service_as_its_own_user(
             killed = http.post(f"/api/v1/executions/{through_api}/kill")
             assert killed.status_code == 409, killed.text
             http.close()
+        # `conveyor run` as a process, as the CLI's user: submits, follows, prints the ended execution
+        flow = tmp_path / "acl.yaml"
+        flow.write_text(FLOW)
+        env = {**os.environ, **sasl_env(broker, "cli"), "CONVEYOR_KAFKA_TOPIC_PREFIX": secured.prefix}
+        ran = run_cli(env, "run", str(flow), "--output", "json")
+        assert ran.returncode == 0, ran.stderr
+        assert json.loads(ran.stdout)["state"]["current"] == "SUCCESS"
         # the executions, and the server's audit of the deploy, the start and the refused kill
         states, audit = indexed(es_settings, [through_api, through_cli])
         assert states == {through_api: "SUCCESS", through_cli: "SUCCESS"} and audit == 3
