@@ -17,6 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from conveyor.api import audit, control, executions, flows, health, taskruns
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
+from conveyor.api.oidc import OidcSettings, answer_as_json, oidc_router
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
 from conveyor.api.settings import ServerSettings
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
@@ -51,7 +52,9 @@ def create_app(
     kafka: KafkaSettings | None = None,
     es: ElasticsearchSettings | None = None,
     server: ServerSettings | None = None,
+    oidc: OidcSettings | None = None,
 ) -> FastAPI:
+    oidc = oidc or OidcSettings()
     api = Backends.of(kafka or KafkaSettings(), es or ElasticsearchSettings(), server or ServerSettings())
 
     @asynccontextmanager
@@ -72,6 +75,8 @@ def create_app(
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
     for module in (taskruns, control, executions, flows, health, audit):
         app.include_router(module.router)
+    if oidc.enabled:  # the page's OIDC login; until sessions are wired, a login answers itself as JSON
+        app.include_router(oidc_router(oidc, answer_as_json))
     # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
     # so that a request refused by the CSRF check is audited and every answer carries the headers.
     app.add_middleware(Csrf, trusted_origins=list(api.server.cors_origins))

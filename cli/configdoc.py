@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import ServerSettings
 from conveyor.common.settings import (
     ElasticsearchSettings,
@@ -37,6 +38,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     IndexerSettings,
     MetricsSettings,
     ServerSettings,
+    OidcSettings,
 )
 
 # Read with os.environ where they are used, outside any settings class: (name, default, meaning).
