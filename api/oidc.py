@@ -134,7 +134,9 @@ class Provider:
             raise self._unreachable(error) from error
 
     def _unreachable(self, error: Exception) -> OidcRefused:
-        return OidcRefused(503, f"the OIDC provider {self.settings.issuer} could not be reached: {type(error).__name__}")
+        return OidcRefused(
+            503, f"the OIDC provider {self.settings.issuer} could not be reached: {type(error).__name__}"
+        )
 
     def _session(self, request: Request) -> dict[str, Any]:
         """Authlib's `request.session`, read from the state cookie (no session middleware needed)."""

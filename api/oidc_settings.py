@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class OidcSettings(BaseSettings):
     """OIDC login for the page (`/api/v1/auth/oidc/login`); off unless `ISSUER` is set."""
 
-    model_config = SettingsConfigDict(env_prefix="CONVEYOR_OIDC_", frozen=True, extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_OIDC_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     issuer: str | None = Field(
         default=None,
