@@ -4,12 +4,10 @@ the login route → Keycloak's login page → its form posted with a test user's
 from __future__ import annotations
 
 import logging
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -76,18 +74,20 @@ def app(oidc_provider: Provider) -> Iterator[App]:
         yield served
 
 
-class _LoopbackIsSecure(DefaultCookiePolicy):
-    """A browser's view of http://127.0.0.1: a secure context, so `Secure` cookies (Keycloak's) go there."""
-
-    def return_ok_secure(self, cookie: Cookie, request: urllib.request.Request) -> bool:
-        return urlsplit(request.get_full_url()).hostname in ("127.0.0.1", "localhost") or bool(
-            super().return_ok_secure(cookie, request)
-        )
-
-
 def new_browser() -> httpx.Client:
-    """One cookie jar for Conveyor and Keycloak, as a browser has; redirects are followed by hand."""
-    return httpx.Client(timeout=30, cookies=CookieJar(policy=_LoopbackIsSecure()))
+    """One cookie jar for Conveyor and Keycloak, as a browser has; redirects are followed by hand.
+
+    A browser treats http://127.0.0.1 as a secure context and sends it `Secure` cookies (Keycloak's are);
+    httpx does not, so the cookies a loopback server sets lose that flag once stored."""
+    client = httpx.Client(timeout=30)
+
+    def loopback_is_secure(_: httpx.Response) -> None:
+        for cookie in client.cookies.jar:
+            if cookie.domain in ("127.0.0.1", "localhost", "localhost.local"):
+                cookie.secure = False
+
+    client.event_hooks["response"] = [loopback_is_secure]
+    return client
 
 
 @pytest.fixture
