@@ -99,7 +99,11 @@ class Provider:
         self.cookie.store(response, request.session, secure=self._redirect_uri(request).startswith("https://"))
 
     async def _validated_claims(self, request: Request) -> Mapping[str, Any]:
-        options = {"iss": {"essential": True, "values": [self.settings.issuer]}}
+        # Authlib checks `azp`, not that `aud` names this client: both are asked for here.
+        options = {
+            "iss": {"essential": True, "values": [self.settings.issuer]},
+            "aud": {"essential": True, "values": [self.settings.client_id]},
+        }
         try:
             token = await self.client.authorize_access_token(request, claims_options=options)
         except MismatchingStateError as error:
@@ -134,6 +138,10 @@ class Provider:
             raise self._unreachable(error) from error
 
     def _unreachable(self, error: Exception) -> OidcRefused:
+        if isinstance(error, httpx2.HTTPStatusError):
+            url = error.request.url
+            why = f"{url.scheme}://{url.host}:{url.port}{url.path} answered {error.response.status_code}"
+            return OidcRefused(503, f"the OIDC provider {self.settings.issuer} failed: {why}")
         return OidcRefused(
             503, f"the OIDC provider {self.settings.issuer} could not be reached: {type(error).__name__}"
         )
