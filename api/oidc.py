@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 Complete = Callable[[Request, OidcLogin], Response]
 CALLBACK = f"{PATH}/callback"
+# The provider unreachable, answering an HTTP error or what is not JSON, or a discovery document without an
+# endpoint Authlib needs (RuntimeError): a 503, never a 500.
+PROVIDER_FAILURES = (httpx2.HTTPError, OSError, ValueError, RuntimeError)
 
 
 class OidcRefused(Exception):
@@ -114,7 +117,7 @@ class Provider:
             raise OidcRefused(401, f"the provider did not accept the authorization code: {error.error}") from error
         except joserfc.errors.JoseError as error:
             raise OidcRefused(401, f"the ID token is not valid: {error.error}: {error.description}") from error
-        except (httpx2.HTTPError, OSError) as error:
+        except PROVIDER_FAILURES as error:
             raise self._unreachable(error) from error
         claims = token.get("userinfo")
         if not claims:
@@ -134,7 +137,7 @@ class Provider:
     async def _unreachable_as_refusal(self, call: Any) -> Any:
         try:
             return await call
-        except (httpx2.HTTPError, OSError, ValueError) as error:
+        except PROVIDER_FAILURES as error:
             raise self._unreachable(error) from error
 
     def _unreachable(self, error: Exception) -> OidcRefused:
@@ -142,6 +145,8 @@ class Provider:
             url = error.request.url
             why = f"{url.scheme}://{url.host}:{url.port}{url.path} answered {error.response.status_code}"
             return OidcRefused(503, f"the OIDC provider {self.settings.issuer} failed: {why}")
+        if isinstance(error, RuntimeError | ValueError):  # Authlib's "Missing jwks_uri", a body that is not JSON
+            return OidcRefused(503, f"the OIDC provider {self.settings.issuer} answered what cannot be used: {error}")
         return OidcRefused(
             503, f"the OIDC provider {self.settings.issuer} could not be reached: {type(error).__name__}"
         )

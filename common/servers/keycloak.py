@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 REALM_FILE = Path(__file__).resolve().parent / "keycloak-realm.json"
 JAVA_MAJOR = 21  # Keycloak 26 runs on Java 21 or later
 HEAP = "-Xms64m -Xmx512m"
-_AUGMENTED = f"keycloak-{KEYCLOAK_VERSION}-dev-quarkus"  # lib/quarkus as start-dev built it
+AUGMENTED = f"keycloak-{KEYCLOAK_VERSION}-dev-quarkus"  # lib/quarkus as start-dev built it
 
 
 @dataclass
@@ -119,7 +119,7 @@ def _lay_out(home: Path, run: Path) -> None:
     (run / "lib" / "lib").symlink_to(home / "lib" / "lib")
     shutil.copytree(home / "lib" / "app", run / "lib" / "app")
     shutil.copy2(home / "lib" / "quarkus-run.jar", run / "lib" / "quarkus-run.jar")
-    augmented = cache_dir() / _AUGMENTED
+    augmented = cache_dir() / AUGMENTED
     shutil.copytree(augmented if augmented.is_dir() else home / "lib" / "quarkus", run / "lib" / "quarkus")
     for shared in ("themes", "providers"):
         (run / shared).symlink_to(home / shared)
@@ -127,13 +127,13 @@ def _lay_out(home: Path, run: Path) -> None:
 
 def _save_augmented(quarkus: Path) -> None:
     """Keep the first start's augmented lib/quarkus for the next ones (renamed into place, under the lock)."""
-    target = cache_dir() / _AUGMENTED
+    target = cache_dir() / AUGMENTED
     if target.is_dir():
         return
     with locked(cache_dir() / ".fetch.lock"):
         if target.is_dir():
             return
-        work = Path(tempfile.mkdtemp(prefix=f".tmp-{_AUGMENTED}-", dir=cache_dir()))
+        work = Path(tempfile.mkdtemp(prefix=f".tmp-{AUGMENTED}-", dir=cache_dir()))
         try:
             shutil.copytree(quarkus, work / "quarkus")
             (work / "quarkus").rename(target)
