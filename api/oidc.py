@@ -58,7 +58,8 @@ class Provider:
     """The OIDC provider, as Authlib's Starlette client sees it, with the login state in a signed cookie."""
 
     def __init__(self, settings: OidcSettings) -> None:
-        assert settings.issuer and settings.client_id and settings.client_secret  # checked by OidcSettings
+        if not (settings.issuer and settings.client_id and settings.client_secret):
+            raise ValueError("OIDC login needs CONVEYOR_OIDC_ISSUER, CONVEYOR_OIDC_CLIENT_ID and _CLIENT_SECRET")
         self.settings = settings
         secret = settings.client_secret.get_secret_value()
         self.cookie = StateCookie(secret, settings.state_max_age_seconds)

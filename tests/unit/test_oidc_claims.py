@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.api.app import create_app
-from conveyor.api.oidc import OidcLogin, OidcSettings
+from conveyor.api.oidc import OidcLogin, OidcSettings, answer_as_json, oidc_router
 from conveyor.api.oidc_login import groups_of, login_of
 from conveyor.api.oidc_state import COOKIE, StateCookie
 from conveyor.api.settings import ServerSettings
@@ -102,3 +102,8 @@ def test_create_app_offers_the_oidc_routes_only_with_an_issuer() -> None:
     assert oidc_paths(OidcSettings()) == set()
     configured = OidcSettings(issuer="https://idp.example/realms/r", client_id="c", client_secret=SecretStr("s"))
     assert oidc_paths(configured) == {"/api/v1/auth/oidc/login", "/api/v1/auth/oidc/callback"}
+
+
+def test_the_router_refuses_settings_without_an_issuer() -> None:
+    with pytest.raises(ValueError, match="needs CONVEYOR_OIDC_ISSUER"):
+        oidc_router(OidcSettings(), answer_as_json)
