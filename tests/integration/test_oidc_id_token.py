@@ -36,21 +36,20 @@ class FakeProvider:
     issuer: str = ""
     tamper: dict[str, Any] = field(default_factory=dict)
     nonces: dict[str, str] = field(default_factory=dict)  # code -> the nonce of its authorization request
+    publishes_keys: bool = True  # False: the discovery document names no jwks_uri
 
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.get("/.well-known/openid-configuration")
         def discovery() -> JSONResponse:
-            return JSONResponse(
-                {
-                    "issuer": self.issuer,
-                    "authorization_endpoint": f"{self.issuer}/auth",
-                    "token_endpoint": f"{self.issuer}/token",
-                    "jwks_uri": f"{self.issuer}/jwks",
-                    "id_token_signing_alg_values_supported": ["RS256"],
-                }
-            )
+            document = {
+                "issuer": self.issuer,
+                "authorization_endpoint": f"{self.issuer}/auth",
+                "token_endpoint": f"{self.issuer}/token",
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+            return JSONResponse(document | ({"jwks_uri": f"{self.issuer}/jwks"} if self.publishes_keys else {}))
 
         @app.get("/jwks")
         def jwks() -> JSONResponse:
@@ -148,4 +147,11 @@ def test_an_id_token_failing_a_check_is_refused_with_401(
     answer = log_in(setup)
     assert answer.status_code == 401
     assert answer.json()["message"].startswith(f"the ID token is not valid: {reason}")
+    assert setup.completed == []
+
+
+def test_a_provider_without_keys_is_a_503_not_a_500(setup: Setup) -> None:
+    setup.provider.publishes_keys = False
+    answer = log_in(setup)
+    assert answer.status_code == 503 and "jwks_uri" in answer.json()["message"]
     assert setup.completed == []
