@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 from conveyor.common.servers.errors import ServerError
 from conveyor.common.servers.java import java_home_at_least
 from conveyor.common.servers.keycloak import JAVA_MAJOR, realm_definition, start_keycloak
+from conveyor.common.servers.maven import KEYCLOAK_VERSION, cache_dir
 from conveyor.common.servers.process import free_port
 
 
@@ -59,7 +60,8 @@ def _skip_without_java_and_maven() -> None:
         java_home_at_least(JAVA_MAJOR)
     except ServerError as error:
         pytest.skip(f"no OIDC provider: Keycloak needs Java {JAVA_MAJOR}+ ({error}); or set CONVEYOR_TEST_OIDC_ISSUER")
-    if shutil.which("mvn") is None:
+    fetched = (cache_dir() / f"keycloak-{KEYCLOAK_VERSION}" / ".complete").exists()
+    if shutil.which("mvn") is None and not fetched:
         pytest.skip("no OIDC provider: fetching Keycloak needs `mvn` on PATH; or set CONVEYOR_TEST_OIDC_ISSUER")
 
 
