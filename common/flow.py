@@ -4,12 +4,12 @@ labels, error branches and flow outputs. Load one from a file with `conveyor.com
 from __future__ import annotations
 
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
 from conveyor.common.base import Spec
+from conveyor.common.input_spec import Input, Output
 from conveyor.common.retry import Retry
 from conveyor.common.tasks.base import ID_PATTERN, FlowableTask, Task
 
@@ -17,30 +17,6 @@ if TYPE_CHECKING:
     AnyTask = Task
 
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-
-
-class InputType(StrEnum):
-    STRING = "STRING"
-    INT = "INT"
-    FLOAT = "FLOAT"
-    BOOLEAN = "BOOLEAN"
-    DATETIME = "DATETIME"
-    JSON = "JSON"
-
-
-class Input(Spec):
-    id: str = Field(pattern=ID_PATTERN)
-    type: InputType = InputType.STRING
-    description: str | None = None
-    required: bool = True
-    defaults: Any = None
-
-
-class Output(Spec):
-    id: str = Field(pattern=ID_PATTERN)
-    type: InputType = InputType.STRING
-    value: Any
-    description: str | None = None
 
 
 class Flow(Spec):

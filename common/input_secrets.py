@@ -1,0 +1,46 @@
+"""SECRET input and output values inside an execution: sealed, so that what reads the execution without
+needing the value (the indexer, the API, a log line) can recognise and mask it without knowing the flow.
+
+A sealed value is `conveyor-secret:v1:` and the value in base64: an encoding that marks it, not a cipher
+(the Kafka topics are as private as the executor itself). The executor unseals it only where tasks read
+it (`{{ inputs.x }}`); the indexer writes `******` instead (`mask`)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+PREFIX = "conveyor-secret:v1:"
+MASK = "******"
+
+
+def seal(value: str) -> str:
+    return PREFIX + base64.urlsafe_b64encode(value.encode()).decode()
+
+
+def is_sealed(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+def unseal(value: str) -> str:
+    return base64.urlsafe_b64decode(value.removeprefix(PREFIX).encode()).decode()
+
+
+def unseal_all(value: Any) -> Any:
+    """`value` (inputs or outputs, nested) with every sealed string unsealed."""
+    return _walk(value, unseal)
+
+
+def mask(value: Any) -> Any:
+    """`value` (inputs or outputs, nested) with every sealed string replaced by `******`."""
+    return _walk(value, lambda _: MASK)
+
+
+def _walk(value: Any, replace: Any) -> Any:
+    if is_sealed(value):
+        return replace(value)
+    if isinstance(value, dict):
+        return {k: _walk(v, replace) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, replace) for v in value]
+    return value
