@@ -36,6 +36,14 @@ def mask(value: Any) -> Any:
     return _walk(value, lambda _: MASK)
 
 
+def mask_execution(doc: dict[str, Any]) -> dict[str, Any]:
+    """An execution's JSON with its SECRET inputs and outputs masked (in place, and returned)."""
+    for field in ("inputs", "outputs"):
+        if doc.get(field):
+            doc[field] = mask(doc[field])
+    return doc
+
+
 def _walk(value: Any, replace: Any) -> Any:
     if is_sealed(value):
         return replace(value)
