@@ -59,9 +59,9 @@ def _items(value: Any, item_type: InputType | None) -> list[Any]:
         try:
             items = json.loads(value)
         except ValueError:
-            raise ValueError(f"Expected `ARRAY` (a JSON list) but received `{value}`") from None
+            raise ValueError(f"expected a JSON list (ARRAY), got {_got(value)}") from None
     if not isinstance(items, list):
-        raise ValueError(f"Expected `ARRAY` (a JSON list) but received `{value}`")
+        raise ValueError(f"expected a JSON list (ARRAY), got {_got(value)}")
     if item_type is None:
         return items
     out = []
@@ -79,20 +79,20 @@ def _string(value: Any) -> str:
 
 def _int(value: Any) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise ValueError(f"Expected `INT` but received `{value}`")
+        raise ValueError(f"expected an integer (INT), got {_got(value)}")
     try:
         return int(value)
     except (ValueError, TypeError):
-        raise ValueError(f"Expected `INT` but received `{value}`") from None
+        raise ValueError(f"expected an integer (INT), got {_got(value)}") from None
 
 
 def _float(value: Any) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"Expected `FLOAT` but received `{value}`")
+        raise ValueError(f"expected a number (FLOAT), got {_got(value)}")
     try:
         return float(value)
     except (ValueError, TypeError):
-        raise ValueError(f"Expected `FLOAT` but received `{value}`") from None
+        raise ValueError(f"expected a number (FLOAT), got {_got(value)}") from None
 
 
 def _boolean(value: Any) -> bool:
@@ -100,7 +100,7 @@ def _boolean(value: Any) -> bool:
         return value
     text = str(value).strip().lower()
     if text not in ("true", "false"):
-        raise ValueError(f"Expected `BOOLEAN` (true or false) but received `{value}`")
+        raise ValueError(f"expected true or false (BOOLEAN), got {_got(value)}")
     return text == "true"
 
 
@@ -109,9 +109,9 @@ def to_datetime(value: Any) -> datetime:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"Expected `DATETIME` (ISO-8601) but received `{value}`") from None
+        raise ValueError(f"expected an ISO-8601 date-time (DATETIME), got {_got(value)}") from None
     if parsed.tzinfo is None:
-        raise ValueError(f"Expected `DATETIME` with a time zone (e.g. Z) but received `{value}`")
+        raise ValueError(f"expected a date-time with a time zone, e.g. Z (DATETIME), got {_got(value)}")
     return parsed
 
 
@@ -123,26 +123,26 @@ def to_date(value: Any) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"Expected `DATE` (YYYY-MM-DD) but received `{value}`") from None
+        raise ValueError(f"expected a date YYYY-MM-DD (DATE), got {_got(value)}") from None
 
 
 def to_time(value: Any) -> time:
     try:
         parsed = time.fromisoformat(str(value))
     except ValueError:
-        raise ValueError(f"Expected `TIME` (HH:MM[:SS]) but received `{value}`") from None
+        raise ValueError(f"expected a time HH:MM[:SS] (TIME), got {_got(value)}") from None
     if parsed.tzinfo is not None:
-        raise ValueError(f"Expected `TIME` without a time zone but received `{value}`")
+        raise ValueError(f"expected a time without a time zone (TIME), got {_got(value)}")
     return parsed
 
 
 def to_duration(value: Any) -> timedelta:
     if not isinstance(value, str) or not value.upper().startswith(("P", "-P")):
-        raise ValueError(f"Expected `DURATION` (ISO-8601, e.g. PT5M) but received `{value}`")
+        raise ValueError(f"expected an ISO-8601 duration such as PT5M (DURATION), got {_got(value)}")
     try:
         return _DURATION.validate_python(value.upper())
     except ValidationError:
-        raise ValueError(f"Expected `DURATION` (ISO-8601, e.g. PT5M) but received `{value}`") from None
+        raise ValueError(f"expected an ISO-8601 duration such as PT5M (DURATION), got {_got(value)}") from None
 
 
 def iso_duration(delta: timedelta) -> str:
@@ -167,7 +167,7 @@ def _json(value: Any) -> Any:
     try:
         return json.loads(value)
     except ValueError as exc:
-        raise ValueError(f"Expected `JSON` but received `{value}` ({exc})") from None
+        raise ValueError(f"expected JSON, got {_got(value)} ({exc})") from None
 
 
 def _yaml(value: Any) -> Any:
@@ -176,16 +176,24 @@ def _yaml(value: Any) -> Any:
     try:
         return yaml.safe_load(value)
     except yaml.YAMLError as exc:
-        raise ValueError(f"Expected `YAML` but received `{value}` ({exc})") from None
+        raise ValueError(f"expected YAML, got {_got(value)} ({exc})") from None
 
 
 def _matching(kind: InputType, pattern: re.Pattern[str]) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         if not isinstance(value, str) or not pattern.match(value):
-            raise ValueError(f"Expected `{kind}` but received `{value}`")
+            raise ValueError(f"expected {_EXPECTED[kind]} ({kind}), got {_got(value)}")
         return value
 
     return check
+
+
+_EXPECTED = {InputType.URI: "a URI such as https://example.com/path", InputType.EMAIL: "an email address"}
+
+
+def _got(value: Any, limit: int = 80) -> str:
+    text = value if isinstance(value, str) else to_json(value)
+    return "`" + (text if len(text) <= limit else text[:limit] + "…") + "`"
 
 
 def _file(value: Any) -> Any:
