@@ -191,7 +191,7 @@ tasks: [{id: t, type: io.kestra.plugin.core.log.Log, message: x}]
 
 
 def test_ids_that_are_both_a_value_and_a_group_conflict() -> None:
-    with pytest.raises(ValueError, match="ids conflict at 'a.b'"):
+    with pytest.raises(ValueError, match=r"ids conflict at 'a\.b'"):
         nest({"a": 1, "a.b": 2})
     with pytest.raises(ValueError, match="ids conflict at 'a'"):
         nest({"a.b": 1, "a": 2})
