@@ -2,8 +2,10 @@
 needing the value (the indexer, the API, a log line) can recognise and mask it without knowing the flow.
 
 A sealed value is `conveyor-secret:v1:` and the value in base64: an encoding that marks it, not a cipher
-(the Kafka topics are as private as the executor itself). The executor unseals it only where tasks read
-it (`{{ inputs.x }}`); the indexer writes `******` instead (`mask`)."""
+(the Kafka topics are as private as the executor itself). It stays sealed in the execution and in every
+expression context; an expression that reads it (`{{ inputs.x }}`) gets the value (`reveal`, in
+`common.render`). The indexer, the API and the CLI show `******` (`mask`); a worker writes `********` in
+its log lines wherever a secret of the job's inputs appears (`redact`, as the reference does)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any
 
 PREFIX = "conveyor-secret:v1:"
 MASK = "******"
+LOG_MASK = "********"
 
 
 def seal(value: str) -> str:
@@ -26,9 +29,23 @@ def unseal(value: str) -> str:
     return base64.urlsafe_b64decode(value.removeprefix(PREFIX).encode()).decode()
 
 
-def unseal_all(value: Any) -> Any:
-    """`value` (inputs or outputs, nested) with every sealed string unsealed."""
-    return _walk(value, unseal)
+def reveal(value: Any) -> Any:
+    """`value` itself, or the secret it seals."""
+    return unseal(value) if is_sealed(value) else value
+
+
+def secrets_in(value: Any) -> list[str]:
+    """The values of every sealed string inside `value` (nested), longest first, empty ones left out."""
+    found: list[str] = []
+    _walk(value, lambda sealed: found.append(unseal(sealed)))
+    return sorted({s for s in found if s}, key=len, reverse=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """`text` with each of `secrets` written `********`."""
+    for secret in secrets:
+        text = text.replace(secret, LOG_MASK)
+    return text
 
 
 def mask(value: Any) -> Any:

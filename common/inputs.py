@@ -5,7 +5,8 @@ flow outputs typed at the end of one, as the reference does (`FlowInputOutput`).
 - an input not given takes its `defaults`, which are typed and checked the same way; an optional input
   with neither is `null` (`{{ inputs.x }}` renders empty);
 - dotted ids nest: `nested.more.int` is `inputs.nested.more.int`;
-- a SECRET value is sealed (`input_secrets`): indexed and shown as `******`, unsealed for the tasks."""
+- a SECRET value is sealed (`input_secrets`): indexed and shown as `******`, revealed where an expression
+  reads it."""
 
 from __future__ import annotations
 
@@ -98,11 +99,6 @@ def nest(flat: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[path[-1]] = value
     return out
-
-
-def for_expressions(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The execution's inputs as tasks read them: SECRET values unsealed."""
-    return dict(input_secrets.unseal_all(inputs))
 
 
 def _shown(value: Any, limit: int = 80) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.common.flow import Flow
-from conveyor.common.inputs import for_expressions
 from conveyor.common.model import Attempt, Execution, TaskRun
 from conveyor.common.tasks.base import Task
 from conveyor.executor.plan import Plan, Reads
@@ -90,7 +89,7 @@ def _place(tree: dict[str, Any], name: str, path: tuple[str, ...], outputs: dict
 
 def input_values(execution: Execution, flow: Flow) -> dict[str, Any]:
     """The execution's inputs, with declared defaults injected for inputs that were not supplied."""
-    values = for_expressions(execution.inputs or {})
+    values = dict(execution.inputs or {})
     for declared in flow.inputs:
         if declared.id not in values and declared.defaults is not None:
             values[declared.id] = declared.defaults

@@ -1,6 +1,6 @@
 """Inputs and outputs in a flow: how declarations are checked when the flow loads, how tasks see the
 values (the reference's `inputs` flow run through the executor's decisions), typed flow outputs, and
-SECRET values masked where an execution is indexed."""
+SECRET values: masked where an execution is indexed, revealed only to expressions, never logged."""
 
 from __future__ import annotations
 
@@ -9,13 +9,19 @@ from pathlib import Path
 import pytest
 
 from conveyor.common.errors import FlowError
-from conveyor.common.input_secrets import MASK, is_sealed
+from conveyor.common.input_secrets import MASK, is_sealed, seal
 from conveyor.common.loader import load_flow
+from conveyor.common.render import render
 from conveyor.common.state import StateType
+from conveyor.common.tasks.core import Log
+from conveyor.common.tasks.registry import task_classes
 from conveyor.indexer.documents import execution_document
+from conveyor.worker.runners.core import LogRunner
+from conveyor.worker.testing import run_context
 from tests.unit.sim import run_flow
 
 S = StateType
+LOG = "io.kestra.plugin.core.log.Log"
 HERE = Path(__file__).parent
 REFERENCE = (HERE / "data" / "inputs-flow.yaml").read_text()
 # The values of the reference's InputsTest (its FILE inputs are left out: no internal storage yet).
@@ -176,3 +182,22 @@ def test_a_secret_flow_output_is_masked_when_indexed() -> None:
     assert sim.current() == S.SUCCESS
     assert is_sealed((sim.ex.outputs or {})["out"])
     assert execution_document(sim.ex)["outputs"] == {"out": MASK}
+
+
+def test_a_secret_is_revealed_only_where_an_expression_reads_it() -> None:
+    sealed = seal("hunter2")
+    context = {"inputs": {"token": sealed, "deep": {"list": [sealed]}}}
+    assert render("{{ inputs.token }}|{{ inputs['token'] }}|{{ inputs.deep.list[0] }}", context) == (
+        "hunter2|hunter2|hunter2"
+    )
+    assert "hunter2" not in render("{{ inputs }}", context)  # the whole map shows the seal, not the value
+
+
+def test_a_worker_never_logs_a_secret_value() -> None:
+    """The reference's input-log-secret flow: a Log of `This is my secret: {{inputs.secret}}`."""
+    spec = {"id": "log-secret", "type": LOG, "message": ["This is my secret: {{inputs.secret}}", "{{ inputs.n }}"]}
+    ctx, logs = run_context(spec, {"inputs": {"secret": seal("password"), "n": "password-less"}})
+    task = task_classes()[LOG].model_validate(spec)
+    assert isinstance(task, Log)
+    LogRunner().run(task, ctx)
+    assert [e.message for e in logs] == ["This is my secret: ********", "********-less"]
