@@ -5,6 +5,7 @@ flow outputs typed at the end of one, as the reference does (`FlowInputOutput`).
 - an input not given takes its `defaults`, which are typed and checked the same way; an optional input
   with neither is `null` (`{{ inputs.x }}` renders empty);
 - dotted ids nest: `nested.more.int` is `inputs.nested.more.int`;
+- an input whose `dependsOn` is not met is left out (`input_depends`);
 - a SECRET value is sealed (`input_secrets`): indexed and shown as `******`, revealed where an expression
   reads it."""
 
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conveyor.common import input_secrets
+from conveyor.common import input_depends, input_secrets
+from conveyor.common.dotted import nest
 from conveyor.common.errors import InputError
 from conveyor.common.flow import Flow
 from conveyor.common.input_rules import check
@@ -37,14 +39,22 @@ def parse_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
     known = ", ".join(declared) or "none"
     problems = [("", f"unknown input '{name}' (declared: {known})") for name in raw if name not in declared]
     flat: dict[str, Any] = {}
-    for spec in flow.inputs:
-        given = raw.get(spec.id)
+    disabled: set[str] = set()
+    try:
+        ordered = input_depends.order(flow.inputs)
+    except ValueError as exc:
+        raise InputProblems(flow, [*problems, ("", str(exc))]) from None
+    for spec in ordered:
         try:
+            if not input_depends.enabled(spec, flat, disabled):
+                disabled.add(spec.id)
+                continue
+            given = raw.get(spec.id)
             flat[spec.id] = typed_input(spec, spec.defaults if given is None else given)
         except ValueError as exc:
             problems.append((spec.id, str(exc)))
     try:
-        values = nest(flat)
+        values = nest({i.id: flat[i.id] for i in flow.inputs if i.id in flat})
     except ValueError as exc:
         problems.append(("", str(exc)))
     if problems:
@@ -82,25 +92,9 @@ def typed_outputs(outputs: list[Output], rendered: dict[str, Any]) -> dict[str, 
     return {output.id: typed_output(output, rendered.get(output.id)) for output in outputs}
 
 
-def nest(flat: dict[str, Any]) -> dict[str, Any]:
-    """`{"a.b": 1, "c": 2}` as `{"a": {"b": 1}, "c": 2}`; `ValueError` if an id is also another's group."""
-    out: dict[str, Any] = {}
-    leaves: set[tuple[str, ...]] = set()
-    groups: set[tuple[str, ...]] = set()
-    for key, value in flat.items():
-        path = tuple(key.split("."))
-        prefixes = [path[:i] for i in range(1, len(path))]
-        if path in leaves or path in groups or any(p in leaves for p in prefixes):
-            raise ValueError(f"ids conflict at '{key}': one name is both a value and a group")
-        leaves.add(path)
-        groups.update(prefixes)
-        node = out
-        for part in path[:-1]:
-            node = node.setdefault(part, {})
-        node[path[-1]] = value
-    return out
-
-
 def _shown(value: Any, limit: int = 80) -> str:
     text = value if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+__all__ = ["InputProblems", "nest", "parse_inputs", "typed_input", "typed_output", "typed_outputs"]

@@ -217,3 +217,40 @@ tasks: [{id: t, type: io.kestra.plugin.core.log.Log, message: x}]
 """)
     assert legacy.inputs[0].id == "old" and flow.inputs[0].id == "x"
     assert parse_inputs(legacy, {"old": "v"}) == {"old": "v"}
+
+
+DEPENDS = """
+id: i
+namespace: t
+inputs:
+  - id: zone
+    type: SELECT
+    values: [eu-west, eu-east, us-east]
+    dependsOn: {inputs: [cloud], condition: "{{ inputs.cloud == 'aws' }}"}
+  - {id: cloud, type: SELECT, values: [aws, gcp]}
+  - {id: size, type: INT, dependsOn: {inputs: [zone]}}
+tasks: [{id: t, type: io.kestra.plugin.core.log.Log, message: x}]
+"""
+
+
+def test_an_input_whose_condition_holds_is_asked_for_after_its_dependencies() -> None:
+    flow = load_flow(DEPENDS)
+    assert parse_inputs(flow, {"cloud": "aws", "zone": "eu-west", "size": "3"}) == {
+        "zone": "eu-west",
+        "cloud": "aws",
+        "size": 3,
+    }
+    with pytest.raises(InputProblems) as caught:
+        parse_inputs(flow, {"cloud": "aws"})
+    assert [name for name, _ in caught.value.problems] == ["zone", "size"]
+
+
+def test_an_input_whose_condition_fails_is_left_out_with_the_inputs_depending_on_it() -> None:
+    # zone is required, but not asked for on gcp; size depends on zone, so it is not asked for either.
+    assert parse_inputs(load_flow(DEPENDS), {"cloud": "gcp"}) == {"cloud": "gcp"}
+
+
+def test_inputs_depending_on_one_another_in_a_cycle_are_refused() -> None:
+    cyclic = DEPENDS.replace("{id: cloud, type: SELECT,", "{id: cloud, type: SELECT, dependsOn: {inputs: [size]},")
+    with pytest.raises(InputError, match="dependsOn is a cycle"):
+        parse_inputs(load_flow(cyclic), {"cloud": "aws"})
