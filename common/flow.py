@@ -3,10 +3,12 @@ labels, error branches and flow outputs. Load one from a file with `conveyor.com
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from conveyor.common.base import Spec
 from conveyor.common.input_spec import Input, Output
@@ -45,6 +47,16 @@ class Flow(Spec):
             return {str(item.get("key")): str(item.get("value")) for item in value if isinstance(item, dict)}
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _unique_ids(cls, value: list[Input] | list[Output], info: ValidationInfo) -> list[Input] | list[Output]:
+        counts = Counter(i.id for i in value)
+        duplicates = [name for name, n in counts.items() if n > 1]
+        if duplicates:
+            what = "input" if info.field_name == "inputs" else "output"
+            raise PydanticCustomError("duplicate_id", f"duplicate {what} id [{', '.join(duplicates)}]")
         return value
 
     def all_tasks(self) -> Iterator[Task]:

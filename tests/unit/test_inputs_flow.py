@@ -201,3 +201,28 @@ def test_a_worker_never_logs_a_secret_value() -> None:
     assert isinstance(task, Log)
     LogRunner().run(task, ctx)
     assert [e.message for e in logs] == ["This is my secret: ********", "********-less"]
+
+
+# The reference's invalid flows about inputs (core/src/test/resources/flows/invalids) and what FlowTest and
+# YamlParserTest expect of them.
+REFERENCE_INVALID = [
+    (
+        "inputs:\n  - {id: first_input, required: true, type: STRING}\n"
+        "  - {id: first_input, required: true, type: STRING}\n",
+        "f.yaml:4:3: inputs: duplicate input id [first_input]",
+    ),
+    ('inputs:\n  - id: "wrong one"\n    type: FOO\n', "inputs[0].id"),
+    ('inputs:\n  - id: "wrong one"\n    type: FOO\n', "inputs[0].type"),
+    ("inputs:\n  - id: badValidatorSyntax\n    type: STRING\n    validator: \\\n", "not a regular expression"),
+    ("inputs:\n  - {id: file, type: FILE, defaults: something}\n", "FILE inputs need internal storage"),
+    ("inputs:\n  - {id: array, type: ARRAY, itemType: ARRAY}\n", "itemType cannot be ARRAY"),
+    ("outputs:\n  - {id: o, type: STRING, value: a}\n  - {id: o, type: INT, value: '1'}\n", "outputs: duplicate output id [o]"),
+]
+
+
+@pytest.mark.parametrize(("declaration", "message"), REFERENCE_INVALID)
+def test_the_reference_invalid_input_flows_are_refused(declaration: str, message: str) -> None:
+    text = f"id: empty\nnamespace: io.kestra.tests\n{declaration}tasks:\n  - {{id: t, type: {LOG}, message: m}}\n"
+    with pytest.raises(FlowError) as caught:
+        load_flow(text, "f.yaml")
+    assert message in str(caught.value)
