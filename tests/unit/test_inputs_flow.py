@@ -216,7 +216,10 @@ REFERENCE_INVALID = [
     ("inputs:\n  - id: badValidatorSyntax\n    type: STRING\n    validator: \\\n", "not a regular expression"),
     ("inputs:\n  - {id: file, type: FILE, defaults: something}\n", "FILE inputs need internal storage"),
     ("inputs:\n  - {id: array, type: ARRAY, itemType: ARRAY}\n", "itemType cannot be ARRAY"),
-    ("outputs:\n  - {id: o, type: STRING, value: a}\n  - {id: o, type: INT, value: '1'}\n", "outputs: duplicate output id [o]"),
+    (
+        "outputs:\n  - {id: o, type: STRING, value: a}\n  - {id: o, type: INT, value: '1'}\n",
+        "outputs: duplicate output id [o]",
+    ),
 ]
 
 
