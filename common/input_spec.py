@@ -30,12 +30,14 @@ TYPE_PROPERTIES: dict[str, frozenset[InputType]] = {
     "after": frozenset({_T.DATE, _T.TIME, _T.DATETIME}),
     "before": frozenset({_T.DATE, _T.TIME, _T.DATETIME}),
     "values": frozenset({_T.SELECT, _T.MULTISELECT, _T.ENUM}),
+    "expression": frozenset({_T.SELECT, _T.MULTISELECT}),
     "options": frozenset({_T.MULTISELECT}),
     "allow_custom_value": frozenset({_T.SELECT, _T.MULTISELECT}),
     "is_radio": frozenset({_T.SELECT}),
     "item_type": frozenset({_T.ARRAY, _T.MULTISELECT}),
 }
 NO_ITEM_TYPE = frozenset({_T.ARRAY, _T.MULTISELECT, _T.FILE})
+_CHOICES = frozenset({_T.SELECT, _T.MULTISELECT, _T.ENUM})
 FILE_UNSUPPORTED = "FILE inputs need internal storage (not yet supported)"
 
 
@@ -66,6 +68,7 @@ class Input(Spec):
     after: str | None = None
     before: str | None = None
     values: list[str] | None = None
+    expression: str | None = None
     options: list[str] | None = None
     allow_custom_value: bool | None = None
     is_radio: bool | None = None
@@ -120,10 +123,9 @@ class Input(Spec):
             raise _bad("an ARRAY input needs an itemType")
         if self.item_type in NO_ITEM_TYPE:
             raise _bad(f"itemType cannot be {self.item_type}")
-        if self.type in (InputType.SELECT, InputType.ENUM) and not self.values:
-            raise _bad(f"a {self.type} input needs values")
-        if self.type == InputType.MULTISELECT and not (self.values or self.options):
-            raise _bad("a MULTISELECT input needs values")
+        if self.type in _CHOICES and not (self.values or self.options or self.expression):
+            needs = "values" if self.type == InputType.ENUM else "values or an expression"
+            raise _bad(f"a {self.type} input needs {needs}")
         if self.values is not None and self.options is not None:
             raise _bad("give values or options, not both")
 

@@ -50,7 +50,8 @@ def parse_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
                 disabled.add(spec.id)
                 continue
             given = raw.get(spec.id)
-            flat[spec.id] = typed_input(spec, spec.defaults if given is None else given)
+            rendered = input_depends.with_values(spec, flat)
+            flat[spec.id] = typed_input(rendered, spec.defaults if given is None else given)
         except ValueError as exc:
             problems.append((spec.id, str(exc)))
     try:

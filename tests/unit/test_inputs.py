@@ -254,3 +254,38 @@ def test_inputs_depending_on_one_another_in_a_cycle_are_refused() -> None:
     cyclic = DEPENDS.replace("{id: cloud, type: SELECT,", "{id: cloud, type: SELECT, dependsOn: {inputs: [size]},")
     with pytest.raises(InputError, match="dependsOn is a cycle"):
         parse_inputs(load_flow(cyclic), {"cloud": "aws"})
+
+
+EXPRESSION = """
+id: i
+namespace: t
+inputs:
+  - {id: cloud, type: SELECT, values: [aws, gcp]}
+  - id: zone
+    type: SELECT
+    expression: "{{ inputs.cloud == 'aws' ? ['eu-west-1', 'us-east-1'] : ['europe-west1'] }}"
+    dependsOn: {inputs: [cloud]}
+  - id: zones
+    type: MULTISELECT
+    expression: "{{ [inputs.cloud, 'any'] }}"
+    dependsOn: {inputs: [cloud]}
+    required: false
+tasks: [{id: t, type: io.kestra.plugin.core.log.Log, message: x}]
+"""
+
+
+def test_a_select_expression_renders_its_values_over_the_inputs_it_depends_on() -> None:
+    flow = load_flow(EXPRESSION)
+    assert parse_inputs(flow, {"cloud": "gcp", "zone": "europe-west1"})["zone"] == "europe-west1"
+    with pytest.raises(InputProblems) as caught:
+        parse_inputs(flow, {"cloud": "gcp", "zone": "eu-west-1"})
+    assert caught.value.problems == [("zone", "it must match the values `[europe-west1]`, but received `eu-west-1`")]
+    assert parse_inputs(flow, {"cloud": "aws", "zone": "eu-west-1", "zones": ["aws", "any"]})["zones"] == ["aws", "any"]
+    with pytest.raises(InputProblems, match=r"input 'zones': it must match the values `\[aws, any\]`"):
+        parse_inputs(flow, {"cloud": "aws", "zone": "eu-west-1", "zones": ["gcp"]})
+    not_a_list = load_flow(EXPRESSION.replace("[inputs.cloud, 'any']", "inputs.cloud"))
+    with pytest.raises(InputProblems) as caught:
+        parse_inputs(not_a_list, {"cloud": "aws", "zone": "eu-west-1"})
+    assert caught.value.problems == [
+        ("zones", "Invalid expression result. Expected a list of strings, but received `aws`")
+    ]
