@@ -36,7 +36,8 @@ TYPE_PROPERTIES: dict[str, frozenset[InputType]] = {
     "is_radio": frozenset({_T.SELECT}),
     "item_type": frozenset({_T.ARRAY, _T.MULTISELECT}),
 }
-NO_ITEM_TYPE = frozenset({_T.ARRAY, _T.MULTISELECT, _T.FILE})
+# SECRET items would be stored as they are: a list of secrets is refused rather than half sealed.
+NO_ITEM_TYPE = frozenset({_T.ARRAY, _T.MULTISELECT, _T.FILE, _T.SECRET})
 _CHOICES = frozenset({_T.SELECT, _T.MULTISELECT, _T.ENUM})
 FILE_UNSUPPORTED = "FILE inputs need internal storage (not yet supported)"
 

@@ -72,6 +72,7 @@ def bad(declaration: str) -> str:
         ("type: NUMBER", "inputs[0].type"),
         ("type: ARRAY", "an ARRAY input needs an itemType"),
         ("type: ARRAY, itemType: ARRAY", "itemType cannot be ARRAY"),
+        ("type: ARRAY, itemType: SECRET", "itemType cannot be SECRET"),
         ("type: SELECT", "a SELECT input needs values"),
         ("type: MULTISELECT, values: [a], options: [b]", "give values or options, not both"),
         ("type: DURATION, min: 5", "min `5` is not a DURATION"),
