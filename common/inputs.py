@@ -44,7 +44,11 @@ def parse_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
         ordered = input_depends.order(flow.inputs)
     except ValueError as exc:
         raise InputProblems(flow, [*problems, ("", str(exc))]) from None
+    failed: set[str] = set()
     for spec in ordered:
+        if spec.depends_on is not None and failed.intersection(spec.depends_on.inputs):
+            failed.add(spec.id)  # its dependency's own problem is reported: nothing to say of this one yet
+            continue
         try:
             if not input_depends.enabled(spec, flat, disabled):
                 disabled.add(spec.id)
@@ -54,6 +58,7 @@ def parse_inputs(flow: Flow, raw: dict[str, Any]) -> dict[str, Any]:
             flat[spec.id] = typed_input(rendered, spec.defaults if given is None else given)
         except ValueError as exc:
             problems.append((spec.id, str(exc)))
+            failed.add(spec.id)
     try:
         values = nest({i.id: flat[i.id] for i in flow.inputs if i.id in flat})
     except ValueError as exc:

@@ -242,12 +242,18 @@ def test_an_input_whose_condition_holds_is_asked_for_after_its_dependencies() ->
     }
     with pytest.raises(InputProblems) as caught:
         parse_inputs(flow, {"cloud": "aws"})
-    assert [name for name, _ in caught.value.problems] == ["zone", "size"]
+    assert [name for name, _ in caught.value.problems] == ["zone"]  # size waits for a zone
 
 
 def test_an_input_whose_condition_fails_is_left_out_with_the_inputs_depending_on_it() -> None:
     # zone is required, but not asked for on gcp; size depends on zone, so it is not asked for either.
     assert parse_inputs(load_flow(DEPENDS), {"cloud": "gcp"}) == {"cloud": "gcp"}
+
+
+def test_only_the_dependency_is_reported_when_its_value_is_bad() -> None:
+    with pytest.raises(InputProblems) as caught:
+        parse_inputs(load_flow(DEPENDS), {"cloud": "azure", "zone": "eu-west"})
+    assert [name for name, _ in caught.value.problems] == ["cloud"]
 
 
 def test_inputs_depending_on_one_another_in_a_cycle_are_refused() -> None:
