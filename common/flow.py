@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from conveyor.common.base import Spec
+from conveyor.common.dotted import nest
 from conveyor.common.input_spec import Input, Output
 from conveyor.common.retry import Retry
 from conveyor.common.tasks.base import ID_PATTERN, FlowableTask, Task
@@ -57,6 +58,11 @@ class Flow(Spec):
         if duplicates:
             what = "input" if info.field_name == "inputs" else "output"
             raise PydanticCustomError("duplicate_id", f"duplicate {what} id [{', '.join(duplicates)}]")
+        if info.field_name == "inputs":
+            try:
+                nest({i.id: None for i in value})  # dotted ids nest: `a` and `a.b` cannot both be
+            except ValueError as exc:
+                raise PydanticCustomError("conflicting_ids", str(exc)) from None
         return value
 
     def all_tasks(self) -> Iterator[Task]:

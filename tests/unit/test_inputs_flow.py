@@ -73,6 +73,7 @@ def bad(declaration: str) -> str:
         ("type: ARRAY", "an ARRAY input needs an itemType"),
         ("type: ARRAY, itemType: ARRAY", "itemType cannot be ARRAY"),
         ("type: ARRAY, itemType: SECRET", "itemType cannot be SECRET"),
+        ("type: STRING}\n  - {id: x.y, type: STRING", "inputs: ids conflict at 'x.y': one name is both a value"),
         ("type: SELECT", "a SELECT input needs values"),
         ("type: MULTISELECT, values: [a], options: [b]", "give values or options, not both"),
         ("type: DURATION, min: 5", "min `5` is not a DURATION"),
