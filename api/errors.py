@@ -7,7 +7,8 @@ ApiError (ConveyorError)        an answer with a status and a message, raised by
 
 Handlers turn the rest into answers too:
 - FastAPI's own validation (a wrong type, a value out of range, an unknown state) → 422 naming each parameter;
-- `FlowError` → 422 with each problem's field, line and column; `InputError` → 422;
+- `FlowError` → 422 with each problem's field, line and column; `InputError` → 422 naming each input
+  (`inputs.<id>`) and the rule it breaks;
 - `QueryError` (indexer) → 400; Elasticsearch refusing a query (4xx) → 400;
 - Elasticsearch or Kafka unreachable → 503.
 
@@ -33,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from conveyor.common.errors import ConveyorError, FlowError, InputError
+from conveyor.common.inputs import InputProblems
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.indexer.errors import QueryError
 
@@ -164,6 +166,12 @@ def _flow(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _inputs(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, InputProblems):  # one item per input, named `inputs.<id>`
+        errors = [
+            {"parameter": f"inputs.{name}" if name else "inputs", "in": "body", "message": message}
+            for name, message in exc.problems
+        ]
+        return _answer(422, str(exc), errors)
     return _answer(422, str(exc), [{"parameter": "inputs", "in": "body", "message": str(exc)}])
 
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, NotFound, error_responses
+from conveyor.common import input_secrets
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import lookup
 from conveyor.common.launch import new_execution
@@ -145,7 +146,7 @@ def _start(
     )
     api.producer.send(api.topics.execution_events, created.execution_id, created.to_json())
     api.producer.flush(10.0)
-    body = created.execution.to_dict()
+    body = input_secrets.mask_execution(created.execution.to_dict())
     if execution_id is not None:
         api.remember_start(execution_id, fingerprint, body)
     return body

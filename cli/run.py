@@ -9,6 +9,7 @@ from typing import Any
 from rich.live import Live
 
 from conveyor.cli.output import console, duration_text, err_console, print_json, short, state_text, table
+from conveyor.common import input_secrets
 from conveyor.common.assemble import Assembler
 from conveyor.common.events import LogEntry
 from conveyor.common.kafka.follow import Follower
@@ -62,12 +63,12 @@ def run(
     if final is None:
         return EXIT_FAILED
     if output == "json":
-        print_json(final.to_dict())
+        print_json(input_secrets.mask_execution(final.to_dict()))
     else:
         console.print(execution_table(final))
         if final.outputs:
             console.print("[bold]outputs[/bold]")
-            print_json(final.outputs)
+            print_json(input_secrets.mask(final.outputs))
         console.print(
             f"execution {final.id} {state_text(final.state.current.value)} in {duration_text(final.state.elapsed)}"
         )

@@ -3,13 +3,16 @@ labels, error branches and flow outputs. Load one from a file with `conveyor.com
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from conveyor.common.base import Spec
+from conveyor.common.dotted import nest
+from conveyor.common.input_spec import Input, Output
 from conveyor.common.retry import Retry
 from conveyor.common.tasks.base import ID_PATTERN, FlowableTask, Task
 
@@ -17,30 +20,6 @@ if TYPE_CHECKING:
     AnyTask = Task
 
 NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
-
-
-class InputType(StrEnum):
-    STRING = "STRING"
-    INT = "INT"
-    FLOAT = "FLOAT"
-    BOOLEAN = "BOOLEAN"
-    DATETIME = "DATETIME"
-    JSON = "JSON"
-
-
-class Input(Spec):
-    id: str = Field(pattern=ID_PATTERN)
-    type: InputType = InputType.STRING
-    description: str | None = None
-    required: bool = True
-    defaults: Any = None
-
-
-class Output(Spec):
-    id: str = Field(pattern=ID_PATTERN)
-    type: InputType = InputType.STRING
-    value: Any
-    description: str | None = None
 
 
 class Flow(Spec):
@@ -69,6 +48,21 @@ class Flow(Spec):
             return {str(item.get("key")): str(item.get("value")) for item in value if isinstance(item, dict)}
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
+        return value
+
+    @field_validator("inputs", "outputs")
+    @classmethod
+    def _unique_ids(cls, value: list[Input] | list[Output], info: ValidationInfo) -> list[Input] | list[Output]:
+        counts = Counter(i.id for i in value)
+        duplicates = [name for name, n in counts.items() if n > 1]
+        if duplicates:
+            what = "input" if info.field_name == "inputs" else "output"
+            raise PydanticCustomError("duplicate_id", f"duplicate {what} id [{', '.join(duplicates)}]")
+        if info.field_name == "inputs":
+            try:
+                nest({i.id: None for i in value})  # dotted ids nest: `a` and `a.b` cannot both be
+            except ValueError as exc:
+                raise PydanticCustomError("conflicting_ids", str(exc)) from None
         return value
 
     def all_tasks(self) -> Iterator[Task]:

@@ -25,7 +25,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import pebble
+from conveyor.common import input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.jq import JqError, jq
 
@@ -50,13 +50,17 @@ class Undefined(ChainableUndefined, StrictUndefined):
 
 
 class _Environment(SandboxedEnvironment):
+    # A SECRET input stays sealed in every context; reading it (`inputs.token`) gives its value.
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
             try:
-                return obj[attribute]
+                return input_secrets.reveal(obj[attribute])
             except (KeyError, TypeError):
                 pass
-        return super().getattr(obj, attribute)
+        return input_secrets.reveal(super().getattr(obj, attribute))
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        return input_secrets.reveal(super().getitem(obj, argument))
 
 
 def _finalize(value: Any) -> Any:

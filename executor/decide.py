@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from conveyor.common.errors import RenderError
+from conveyor.common.errors import InputError, RenderError
 from conveyor.common.events import (
     Event,
     ExecutionCreated,
@@ -36,6 +36,7 @@ from conveyor.common.events import (
     WorkerLost,
 )
 from conveyor.common.flow import Flow
+from conveyor.common.inputs import typed_outputs
 from conveyor.common.limits import MAX_RECORD_BYTES
 from conveyor.common.model import Attempt, Execution, TaskRun
 from conveyor.common.render import NOW_KEY, render_value
@@ -417,7 +418,7 @@ class Decider:
         if result in (S.SUCCESS, S.WARNING) and self.flow.outputs:
             try:
                 self.ex.outputs = self._flow_outputs()
-            except RenderError as exc:
+            except (RenderError, InputError) as exc:
                 self.log(None, LogLevel.ERROR, f"flow outputs: {exc}")
                 self.ex.outputs = None
                 result = S.FAILED
@@ -426,11 +427,8 @@ class Decider:
 
     def _flow_outputs(self) -> dict[str, Any]:
         ctx = {**self.base(), "outputs": whole_outputs(self._state), NOW_KEY: self.now}
-        outputs: dict[str, Any] = {}
-        for output in self.flow.outputs:
-            rendered = render_value(output.value, ctx, f"outputs.{output.id}")
-            outputs[output.id] = flowables.typed_output(output.type, rendered)
-        return outputs
+        rendered = {o.id: render_value(o.value, ctx, f"outputs.{o.id}") for o in self.flow.outputs}
+        return typed_outputs(self.flow.outputs, rendered)
 
     # ---- the rules' operations
     def base(self) -> dict[str, Any]:

@@ -6,12 +6,10 @@ FAILED > WARNING > SUCCESS) or None while it is still running.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
-from conveyor.common.flow import InputType
 from conveyor.common.model import TaskRun
-from conveyor.common.render import render, to_json
+from conveyor.common.render import render
 from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
@@ -187,19 +185,4 @@ def _with_errors(d: Rules, state: StateType, errors: list[Task], run: TaskRun) -
     return state
 
 
-def typed_output(kind: InputType, value: Any) -> Any:
-    """A flow output coerced to its declared type (a STRING whose expression gave a map is stored as JSON)."""
-    if kind == InputType.STRING:
-        return value if isinstance(value, str) else to_json(value)
-    if kind == InputType.INT:
-        return int(value)
-    if kind == InputType.FLOAT:
-        return float(value)
-    if kind == InputType.BOOLEAN:
-        return str(value).strip().lower() == "true" if isinstance(value, str) else bool(value)
-    if kind == InputType.JSON and isinstance(value, str):
-        return json.loads(value)
-    return value
-
-
-__all__ = ["FlowableError", "step", "typed_output"]
+__all__ = ["FlowableError", "step"]

@@ -4,7 +4,7 @@
   `flowId`, `taskId`, `parentTaskRunId`, `value`, `iteration`, `attempts`, `outputs`, `state`) plus
   `attemptsCount`, `workerId` (of the last attempt) and `revision`; `_id` is the task run id.
 - execution (`executions` topic, an `Execution` snapshot): the Execution JSON without `taskRunList`,
-  plus `taskRunCount`; `_id` is the execution id.
+  plus `taskRunCount`, SECRET inputs and outputs written `******`; `_id` is the execution id.
 - audit record (`audit`, an `AuditRecord`): its JSON; `_id` is the record's id (a replay overwrites it).
 - log line (`logs`, a `LogEntry`) and metric (`metrics`, a `MetricRecord`, flattened): `_id` is
   `{topic}-{partition}-{offset}`, so a replayed message overwrites itself instead of duplicating.
@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from conveyor.common import input_secrets
 from conveyor.common.audit import AuditRecord
 from conveyor.common.events import LogEntry, MetricRecord, TaskRunChange
 from conveyor.common.model import Execution
@@ -95,6 +96,7 @@ def taskrun_document(change: TaskRunChange, raw: dict[str, Any] | None = None) -
 def execution_document(execution: Execution, raw: dict[str, Any] | None = None) -> dict[str, Any]:
     doc = raw or execution.to_dict()
     doc.pop("taskRunList", None)
+    input_secrets.mask_execution(doc)  # SECRET values are never indexed
     _with_duration(doc["state"], execution.state)
     doc["taskRunCount"] = max(execution.task_run_count, len(execution.task_run_list))
     return doc

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal, Protocol, TypeVar
 
+from conveyor.common import input_secrets
 from conveyor.common.clock import utcnow
 from conveyor.common.events import LogEntry, WorkerJob
 from conveyor.common.model import MetricEntry
@@ -73,6 +74,8 @@ class RunContext:
         self._lock = threading.Lock()
         # The executor's `task` variable (with the canonical type name) wins over the job's own.
         self._variables = {"task": {"id": self.task_id, "type": self.task_type}, **job.context}
+        # SECRET inputs are sealed in the context; their values never reach a log line.
+        self._secrets = input_secrets.secrets_in(job.context.get("inputs"))
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""
@@ -101,7 +104,7 @@ class RunContext:
                 task_run_id=tr.id,
                 attempt_number=self.job.attempt,
                 level=level,
-                message=message,
+                message=input_secrets.redact(message, self._secrets) if self._secrets else message,
                 timestamp=utcnow(),
                 worker_id=self.worker_id,
             )
