@@ -24,6 +24,7 @@ from conveyor.common.settings import (
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
+    JqSettings,
     KafkaSettings,
     MetricsSettings,
     WorkerSettings,
@@ -36,6 +37,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     WorkerSettings,
     IndexerSettings,
     MetricsSettings,
+    JqSettings,
     ServerSettings,
 )
 

@@ -4,6 +4,10 @@
 (a string input is parsed as JSON first when it is JSON). Pure Python on purpose: the C library's `env`
 and `$ENV` would hand a flow the worker's environment.
 
+Limits (`JqSettings`: `CONVEYOR_JQ_TIMEOUT`, `CONVEYOR_JQ_MAX_RESULT`): one run may take so long and produce so
+many values (counted as they are made, so `[range(20000000)]` stops at the limit, quickly); past either it
+raises `JqError` naming the limit, and the expression, so its task run, fails.
+
 Supported: `.`, `..`, `.a`, `."a"`, `.[n]`, `.["a"]`, `.[]`, `.[n:m]`, the `?` suffix, `|`, `,`, `//`,
 arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` construction, `(…)`, `if … then
 … elif … else … end`, and the builtins in `_BUILTINS` plus `select`, `map`, `has`, `join`, `split`,
@@ -13,15 +17,19 @@ arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` constru
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
+import time
 import json
 import math
 import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
+
+from conveyor.common.settings import JqSettings
 
 Node = tuple[Any, ...]
 
@@ -41,11 +49,56 @@ class JqError(ValueError):
     """The program does not parse, or fails on its input (e.g. `.a` of a number)."""
 
 
-def jq(value: Any, program: str) -> list[Any]:
+@dataclass(frozen=True)
+class Limits:
+    timeout: float
+    max_result: int
+
+
+@cache
+def default_limits() -> Limits:
+    settings = JqSettings()
+    return Limits(settings.timeout, settings.max_result)
+
+
+class _Budget:
+    """What one run may still spend: values to produce, and time (checked every `_EVERY` values)."""
+
+    _EVERY = 512
+
+    def __init__(self, program: str, limits: Limits) -> None:
+        self.program = program
+        self.limits = limits
+        self.left = limits.max_result
+        self.deadline = time.monotonic() + limits.timeout
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise JqError(
+                f"jq: {self.program!r} produced more than {self.limits.max_result} values "
+                "(limit CONVEYOR_JQ_MAX_RESULT exceeded)"
+            )
+        if self.left % self._EVERY == 0 and time.monotonic() > self.deadline:
+            raise JqError(
+                f"jq: {self.program!r} ran longer than {self.limits.timeout:g} s (limit CONVEYOR_JQ_TIMEOUT exceeded)"
+            )
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("jq_budget", default=None)
+
+
+def jq(value: Any, program: str, limits: Limits | None = None) -> list[Any]:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = json.loads(value)
-    return list(_eval(_compile(program), value))
+    token = _BUDGET.set(_Budget(program, limits or default_limits()))
+    try:
+        return list(_eval(_compile(program), value))
+    except RecursionError as exc:
+        raise JqError(f"jq: {program!r} nests too deep") from exc
+    finally:
+        _BUDGET.reset(token)
 
 
 @lru_cache(maxsize=512)
@@ -295,7 +348,11 @@ def _eval(node: Node, value: Any) -> Iterator[Any]:
     evaluate = _EVALUATORS.get(node[0])
     if evaluate is None:  # pragma: no cover - the parser makes no other node
         raise JqError(f"jq: unknown node {node[0]}")
-    yield from evaluate(node, value)
+    budget = _BUDGET.get()
+    for out in evaluate(node, value):
+        if budget is not None:
+            budget.tick()
+        yield out
 
 
 def _eval_id(node: Node, value: Any) -> Iterator[Any]:
