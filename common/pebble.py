@@ -29,7 +29,7 @@ _TOKEN = re.compile(
     | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<num>\d+(?:\.\d+)?)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>\?\?\?|\?\?|==|!=|<=|>=|//|\*\*|.)""",
+    | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|//|\*\*|.)""",
     re.VERBOSE | re.DOTALL,
 )
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
@@ -233,7 +233,7 @@ def _convert_one(tokens: list[Tok]) -> list[Tok]:
     tokens = _groups(tokens)
     q = _find(tokens, lambda t: t.text == "?")
     if q is None:
-        return _coalesce(tokens)
+        return _coalesce(_range(tokens))
     colon = _matching_colon(tokens, q + 1)
     if colon is None:
         return tokens  # not a ternary Jinja2 understands either: let it report the error
@@ -307,6 +307,15 @@ def _closing(tokens: list[Tok], i: int) -> int | None:
             if depth == 0:
                 return j
     return None
+
+
+def _range(tokens: list[Tok]) -> list[Tok]:
+    """Pebble's range operator `a..b` as a call of the (inclusive) `range` function."""
+    dots = _find(tokens, lambda t: t.text == "..")
+    if dots is None:
+        return tokens
+    low, high = tokens[:dots], tokens[dots + 1 :]
+    return [Tok("ws", " "), Tok("name", "range"), Tok("op", "("), *low, Tok("op", ","), *high, Tok("op", ")")]
 
 
 def _coalesce(tokens: list[Tok]) -> list[Tok]:

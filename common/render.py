@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -25,7 +26,8 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import pebble
+from conveyor.common import expr_dates, pebble
+from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.errors import RenderError
 from conveyor.common.jq import JqError, jq
 
@@ -33,8 +35,20 @@ from conveyor.common.jq import JqError, jq
 SHOWN = 300
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(value, Undefined):
+        raise UndefinedError(value._undefined_message)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 class Undefined(ChainableUndefined, StrictUndefined):
@@ -50,6 +64,12 @@ class Undefined(ChainableUndefined, StrictUndefined):
 
 
 class _Environment(SandboxedEnvironment):
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        """`a[missing]` of an undefined key is undefined (so `a[missing].b ?? 'x'` falls back), not an error."""
+        if isinstance(argument, Undefined):
+            return self.undefined(obj=obj, hint=argument._undefined_message)
+        return super().getitem(obj, argument)
+
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
             try:
@@ -67,10 +87,6 @@ def _finalize(value: Any) -> Any:
     if value is None:
         return ""
     return value
-
-
-def _from_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _is_json(value: Any) -> bool:
@@ -117,7 +133,8 @@ def _default(value: Any, fallback: Any = "") -> Any:
 
 
 def _jq(value: Any, program: str) -> list[Any]:
-    return jq(_plain(value), str(program))
+    """The value as JSON holds it (dates as ISO strings), then jq on it."""
+    return jq(json.loads(to_json(_plain(value))), str(program))
 
 
 def _plain(value: Any) -> Any:
@@ -149,12 +166,30 @@ def _error_logs(ctx: Context) -> list[Any]:
     return list(ctx.get("_errorLogs") or [])
 
 
+# How many times `render(s)` renders a template that renders to a template again.
+MAX_RENDER_DEPTH = 50
+
+
 @pass_context
-def _render_again(ctx: Context, value: Any) -> Any:
-    """`render(s)`: renders a string that is itself a template (e.g. a variable holding `{{ … }}`)."""
-    if not isinstance(value, str) or not is_template(value):
+def _render_again(ctx: Context, value: Any, recursive: bool = True) -> Any:
+    """`render(x, recursive=true)`: renders a string that is itself a template (e.g. a variable holding
+    `{{ … }}`) again and again while it still is one (once with `recursive=false`); in a map or a list,
+    every string inside."""
+    if isinstance(value, Mapping):
+        return {k: _render_again(ctx, v, recursive) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_render_again(ctx, v, recursive) for v in value]
+    if not isinstance(value, str):
         return value
-    return _compile(value).render(ctx.get_all())
+    values = ctx.get_all()
+    for _ in range(MAX_RENDER_DEPTH if recursive else 1):
+        if not is_template(value):
+            return value
+        rendered = str(_compile(value).render(values))
+        if rendered == value:
+            return value
+        value = rendered
+    return value
 
 
 # The context key that pins `now()`: the executor renders with its decision's clock, so that a decision is
@@ -163,79 +198,22 @@ NOW_KEY = "_now"
 
 
 @pass_context
-def _now(ctx: Context) -> str:
+def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:  # noqa: A002, N803
     pinned = ctx.get(NOW_KEY)
-    when = pinned if isinstance(pinned, datetime) else datetime.now(UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# Java date patterns (the reference's `date` filter) to strftime, longest first.
-_JAVA_DATE = [
-    ("yyyy", "%Y"),
-    ("yy", "%y"),
-    ("MMMM", "%B"),
-    ("MMM", "%b"),
-    ("MM", "%m"),
-    ("dd", "%d"),
-    ("HH", "%H"),
-    ("hh", "%I"),
-    ("mm", "%M"),
-    ("ss", "%S"),
-    ("SSS", "{ms}"),
-    ("EEEE", "%A"),
-    ("EEE", "%a"),
-    ("a", "%p"),
-    ("XXX", "{tz}"),
-    ("Z", "%z"),
-]
-
-
-def _date(value: Any, pattern: str = "iso") -> str:
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(_plain(value)).replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if pattern == "iso":
-        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern[i] == "'":
-            end = pattern.find("'", i + 1)
-            end = len(pattern) if end < 0 else end
-            out.append(pattern[i + 1 : end].replace("%", "%%"))
-            i = end + 1
-            continue
-        for java, code in _JAVA_DATE:
-            if pattern.startswith(java, i):
-                out.append(code)
-                i += len(java)
-                break
-        else:
-            out.append(pattern[i].replace("%", "%%"))
-            i += 1
-    tz = "Z" if when.utcoffset() == UTC.utcoffset(None) else when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:]
-    return when.strftime("".join(out)).replace("{ms}", f"{when.microsecond // 1000:03d}").replace("{tz}", tz)
+    return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone)
 
 
 def _environment() -> SandboxedEnvironment:
     env = _Environment(undefined=Undefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(
-        json=to_json,
-        toJson=to_json,
-        fromJson=_from_json,
-        from_json=_from_json,
-        jq=_jq,
-        default=_default,
-        keys=lambda v: list(v.keys()) if isinstance(v, Mapping) else list(range(len(v))),
-        values=lambda v: list(v.values()) if isinstance(v, Mapping) else list(v),
-        date=_date,
-    )
-    env.tests.update(json=_is_json, empty=_is_empty, contains=_contains, null=lambda v: v is None)
+    env.filters.update(FILTERS)
+    env.filters.update(json=to_json, toJson=to_json, jq=_jq, default=_default)
+    env.tests.update(TESTS)
+    env.tests.update(json=_is_json, empty=_is_empty, contains=_contains)
+    env.globals.update(FUNCTIONS)
     env.globals.update(
         {
             pebble.COALESCE: _coalesce,
             pebble.COALESCE_UNDEFINED: _coalesce_undefined,
-            "fromJson": _from_json,
-            "json": _from_json,
             "currentEachOutput": _current_each_output,
             "errorLogs": _error_logs,
             "render": _render_again,
