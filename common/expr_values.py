@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -186,13 +187,28 @@ def number(value: Any, type: Any = None) -> Any:  # noqa: A002
         raise FilterError(f"number: cannot parse {value!r} as a number") from exc
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a date string as it is: without the timestamp resolver PyYAML would quote it."""
+
+
+_Dumper.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeDumper.yaml_implicit_resolvers.items()
+}
+
+
 def to_yaml(value: Any) -> str:
-    out = yaml.safe_dump(_jsonable(value), default_flow_style=False, sort_keys=False, allow_unicode=True)
+    """`yaml`: the value as a YAML document (block style, keys in their order, no `...` end marker)."""
+    out = yaml.dump(_jsonable(value), Dumper=_Dumper, default_flow_style=False, sort_keys=False, allow_unicode=True)
     return out[: -len("...\n")] if out.endswith("\n...\n") else out
 
 
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=_iso))
 
 
 def is_even(value: Any) -> bool:

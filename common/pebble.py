@@ -33,6 +33,9 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
+# A call of one of the reference's functions is renamed `_fn_NAME(`: in Pebble functions and variables do
+# not shadow each other (`yaml(yaml)` calls the function on the variable), in Jinja2 a variable would.
+FUNCTION_PREFIX = "_fn_"
 COALESCE = "_coalesce"
 COALESCE_UNDEFINED = "_coalesce_undefined"
 
@@ -43,7 +46,7 @@ class Tok:
     text: str
 
 
-def translate(template: str) -> str:
+def translate(template: str, functions: frozenset[str] = frozenset()) -> str:
     out: list[str] = []
     pos = 0
     while True:
@@ -73,7 +76,7 @@ def translate(template: str) -> str:
             out.append("{% raw %}" + template[close:body_end] + "{% endraw %}")
             pos = after
             continue
-        body = _tag(tokens) if tag else _expression(tokens)
+        body = _tag(tokens, functions) if tag else _expression(tokens, functions)
         out.append(template[m.start() : start] + _text(body) + template[end:close])
         pos = close
 
@@ -93,6 +96,8 @@ def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
         text = m.group()
         if kind == "str" and (len(text) < 2 or text[-1] != text[0]):
             return None
+        if kind == "str":
+            text = _string(text)
         if text in _CLOSE:
             depth += 1
         elif text in _CLOSE.values():
@@ -100,6 +105,16 @@ def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
         tokens.append(Tok(kind, text))
         pos = m.end()
     return None
+
+
+# A backslash before anything else stays a backslash (`'(\d+)'` is a regular expression, as in Pebble).
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _string(text: str) -> str:
+    """A string literal Jinja2 reads as Pebble does: an unknown escape and a raw carriage return kept."""
+    kept = _ESCAPE.sub(lambda m: m.group() if m.group(1) in "\\'\"nrtu" else "\\" + m.group(), text)
+    return kept.replace("\r", "\\r")
 
 
 def _raw_end(template: str, pos: int, name: str) -> tuple[int, int]:
@@ -117,9 +132,9 @@ def _tag_name(tokens: list[Tok]) -> str | None:
     return next((t.text for t in tokens if t.kind != "ws"), None)
 
 
-def _tag(tokens: list[Tok]) -> list[Tok]:
+def _tag(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
     """A `{% %}` block: its name, then the expression part translated (`if`, `elif`, `set … =`, `for … in`)."""
-    tokens = _words(tokens)
+    tokens = _words(tokens, functions)
     name = _tag_name(tokens)
     if name is None:
         return tokens
@@ -139,16 +154,24 @@ def _tag(tokens: list[Tok]) -> list[Tok]:
     return [*tokens[: split + 1], *_convert(tokens[split + 1 :])]
 
 
-def _expression(tokens: list[Tok]) -> list[Tok]:
-    return _convert(_words(tokens))
+def _expression(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
+    return _convert(_words(tokens, functions))
 
 
-def _words(tokens: list[Tok]) -> list[Tok]:
-    """Pebble's word operators and literals that Jinja2 spells differently."""
+def _is_call(tokens: list[Tok], i: int, prev: Tok | None, functions: frozenset[str]) -> bool:
+    after = _next(tokens, i)
+    return tokens[i].text in functions and after is not None and after.text == "(" and not (prev and prev.text == "is")
+
+
+def _words(tokens: list[Tok], functions: frozenset[str] = frozenset()) -> list[Tok]:
+    """Pebble's word operators and literals that Jinja2 spells differently, and its function calls."""
     out: list[Tok] = []
     for i, tok in enumerate(tokens):
         prev = _prev(out)
         after_dot = prev is not None and prev.text in (".", "|")
+        if tok.kind == "name" and not after_dot and _is_call(tokens, i, prev, functions):
+            out.append(Tok("name", FUNCTION_PREFIX + tok.text))
+            continue
         if tok.kind == "name" and not after_dot:
             if tok.text == "equals":
                 out.append(Tok("op", "=="))

@@ -80,6 +80,8 @@ class _Environment(SandboxedEnvironment):
 
 
 def _finalize(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if isinstance(value, dict | list | tuple):
         return to_json(value)
     if isinstance(value, bool):
@@ -209,26 +211,28 @@ def _environment() -> SandboxedEnvironment:
     env.filters.update(json=to_json, toJson=to_json, jq=_jq, default=_default)
     env.tests.update(TESTS)
     env.tests.update(json=_is_json, empty=_is_empty, contains=_contains)
-    env.globals.update(FUNCTIONS)
-    env.globals.update(
-        {
-            pebble.COALESCE: _coalesce,
-            pebble.COALESCE_UNDEFINED: _coalesce_undefined,
-            "currentEachOutput": _current_each_output,
-            "errorLogs": _error_logs,
-            "render": _render_again,
-            "now": _now,
-        }
-    )
+    functions = {
+        **FUNCTIONS,
+        "currentEachOutput": _current_each_output,
+        "errorLogs": _error_logs,
+        "render": _render_again,
+        "now": _now,
+    }
+    env.globals.update(functions)
+    env.globals.update({pebble.FUNCTION_PREFIX + name: function for name, function in functions.items()})
+    env.globals.update({pebble.COALESCE: _coalesce, pebble.COALESCE_UNDEFINED: _coalesce_undefined})
     return env
 
 
 ENV = _environment()
+FUNCTION_NAMES = frozenset(
+    name[len(pebble.FUNCTION_PREFIX) :] for name in ENV.globals if name.startswith(pebble.FUNCTION_PREFIX)
+)
 
 
 @lru_cache(maxsize=4096)
 def _compile(template: str) -> Any:
-    return ENV.from_string(pebble.translate(template))
+    return ENV.from_string(pebble.translate(template, FUNCTION_NAMES))
 
 
 def is_template(value: str) -> bool:
