@@ -32,7 +32,7 @@ def _input(value: Any, time_zone: Any, existing: Any) -> datetime:
     return to_datetime(value, time_zone, None if existing is None else str(existing))
 
 
-def date(value: Any, format: Any = None, existingFormat: Any = None, timeZone: Any = None, locale: Any = None) -> Any:  # noqa: A002, N803
+def date(value: Any, format: Any = None, existingFormat: Any = None, timeZone: Any = None, locale: Any = None) -> Any:
     """`date(format, existingFormat=…, timeZone=…)`: a date written in another format (null stays null)."""
     if value is None:
         return None
@@ -50,9 +50,9 @@ def date_add(
     value: Any,
     amount: Any,
     unit: Any,
-    format: Any = None,  # noqa: A002
-    existingFormat: Any = None,  # noqa: N803
-    timeZone: Any = None,  # noqa: N803
+    format: Any = None,
+    existingFormat: Any = None,
+    timeZone: Any = None,
     locale: Any = None,
 ) -> str:
     """`dateAdd(amount, unit)` with a `ChronoUnit` name (`DAYS`, `HOURS`, `MONTHS`…); a negative amount subtracts."""
@@ -74,22 +74,22 @@ def _epoch(value: Any, existing: Any, time_zone: Any) -> tuple[int, int]:
     return delta.days * 86400 + delta.seconds, delta.microseconds
 
 
-def timestamp(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:  # noqa: N803
+def timestamp(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:
     return _epoch(value, existingFormat, timeZone)[0]
 
 
-def timestamp_nano(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:  # noqa: N803
+def timestamp_nano(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:
     seconds, micros = _epoch(value, existingFormat, timeZone)
     return seconds * 1_000_000_000 + micros * 1000
 
 
-def timestamp_micro(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:  # noqa: N803
+def timestamp_micro(value: Any, existingFormat: Any = None, timeZone: Any = None) -> int:
     """As the reference computes it: seconds x 10^9 plus the microseconds (its own test pins this)."""
     seconds, micros = _epoch(value, existingFormat, timeZone)
     return seconds * 1_000_000_000 + micros
 
 
-def now(pinned: datetime | None, format: Any = None, timeZone: Any = None) -> str:  # noqa: A002, N803
+def now(pinned: datetime | None, format: Any = None, timeZone: Any = None) -> str:
     """`now(format=…, timeZone=…)`: the current time (the decision's clock when pinned), `iso` by default."""
     when = pinned if pinned is not None else datetime.now(UTC)
     return format_datetime(when, None if format is None else str(format), timeZone)

@@ -38,10 +38,7 @@ def replace(value: Any, search: Any, replacement: Any = None, regexp: bool = Fal
     pairs = dict(search) if isinstance(search, Mapping) else {search: replacement}
     text = str(value)
     for old, new in pairs.items():
-        if regexp:
-            text = re.sub(str(old), _java_group(_text(new)), text)
-        else:
-            text = text.replace(str(old), _text(new))
+        text = re.sub(str(old), _java_group(_text(new)), text) if regexp else text.replace(str(old), _text(new))
     return text
 
 
@@ -72,7 +69,7 @@ _ESCAPES = {
 }
 
 
-def escape_char(value: Any, type: Any) -> Any:  # noqa: A002
+def escape_char(value: Any, type: Any) -> Any:
     """`escapeChar('single' | 'double' | 'shell')`: the quotes of that kind escaped."""
     escape = _ESCAPES.get(str(type))
     if escape is None:
@@ -101,7 +98,7 @@ def ends_with(value: Any, suffix: Any) -> bool:
     return _text(value).endswith(_text(suffix))
 
 
-def number_format(value: Any, format: Any = "#,##0.###", locale: Any = "en_US") -> str:  # noqa: A002
+def number_format(value: Any, format: Any = "#,##0.###", locale: Any = "en_US") -> str:
     """`numberFormat('#.##')`: a `DecimalFormat` pattern (rounding half-even, like Java)."""
     try:
         return str(format_decimal(float(value), format=str(format), locale=str(locale)))

@@ -9,7 +9,7 @@ names that Java type (so the reference's own tests of them read the same).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -97,7 +97,7 @@ def reverse(value: Any) -> Any:
     return _sequence(value, "reverse")[::-1]
 
 
-def slice_(value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:  # noqa: N803
+def slice_(value: Any, fromIndex: Any = 0, toIndex: Any = None) -> Any:
     if not isinstance(value, str | list | tuple):
         raise FilterError(f"slice: a list or a string is needed, got {type_name(value)}")
     return value[int(fromIndex) : None if toIndex is None else int(toIndex)]
@@ -160,7 +160,7 @@ def class_name(value: Any) -> str:
     return "java.util.Map" if isinstance(value, Mapping) else "java.util.List"
 
 
-_NUMBER_TYPES = {
+_NUMBER_TYPES: dict[str, Callable[[str], Any]] = {
     "INT": int,
     "INTEGER": int,
     "LONG": int,
@@ -171,7 +171,7 @@ _NUMBER_TYPES = {
 }
 
 
-def number(value: Any, type: Any = None) -> Any:  # noqa: A002
+def number(value: Any, type: Any = None) -> Any:
     """`number()`: a string as an integer (when it is one) or a float; `number('DOUBLE')` and the like."""
     if isinstance(value, int | float | Decimal) and type is None:
         return value

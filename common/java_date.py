@@ -127,7 +127,11 @@ def format_datetime(when: datetime, pattern: str | None = None, tz: Any = None) 
     when = when.astimezone(zone(tz))
     pattern = pattern or "iso"
     if pattern == RFC_1123:
-        return rfc_format(when.astimezone(UTC), usegmt=True) if when.utcoffset() == UTC.utcoffset(None) else rfc_format(when)
+        return (
+            rfc_format(when.astimezone(UTC), usegmt=True)
+            if when.utcoffset() == UTC.utcoffset(None)
+            else rfc_format(when)
+        )
     if pattern == "iso_instant":
         return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
     java = NAMED.get(pattern, pattern)
@@ -153,7 +157,11 @@ def _parse(text: str, existing: str | None) -> datetime | date:
         return parsedate_to_datetime(text)
     if existing is None:
         try:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")) if "T" in text or " " in text else date.fromisoformat(text)
+            return (
+                datetime.fromisoformat(text.replace("Z", "+00:00"))
+                if "T" in text or " " in text
+                else date.fromisoformat(text)
+            )
         except ValueError as exc:
             raise DateError(f"cannot parse {text!r} as a date") from exc
     try:

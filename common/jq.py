@@ -19,11 +19,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import itertools
-import time
 import json
 import math
 import operator
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache

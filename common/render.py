@@ -27,8 +27,8 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from conveyor.common import expr_dates, pebble
-from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.errors import RenderError
+from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
 
 # Longer templates are cut in error messages.
@@ -200,7 +200,7 @@ NOW_KEY = "_now"
 
 
 @pass_context
-def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:  # noqa: A002, N803
+def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:
     pinned = ctx.get(NOW_KEY)
     return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone)
 

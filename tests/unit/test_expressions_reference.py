@@ -192,9 +192,19 @@ ROWS = [
     row("EndsWithFilterTest.run", '{{ "Hello World" | endsWith("World") }}', {}, "true"),
     row("StartsWithFilterTest.run", '{{ "Hello World" | startsWith("Hello") }}', {}, "true"),
     # EscapeCharFilterTest
-    row("EscapeCharFilterTest.validTypes#1", "{{ \"L'eau c'est la vie\" | escapeChar('single') }}", {}, "L\\'eau c\\'est la vie"),
+    row(
+        "EscapeCharFilterTest.validTypes#1",
+        "{{ \"L'eau c'est la vie\" | escapeChar('single') }}",
+        {},
+        "L\\'eau c\\'est la vie",
+    ),
     row("EscapeCharFilterTest.validTypes#2", "{{ '\"Hello\"' | escapeChar('double') }}", {}, '\\"Hello\\"'),
-    row("EscapeCharFilterTest.validTypes#3", "{{ \"L'eau c'est la vie\" | escapeChar('shell') }}", {}, "L'\\''eau c'\\''est la vie"),
+    row(
+        "EscapeCharFilterTest.validTypes#3",
+        "{{ \"L'eau c'est la vie\" | escapeChar('shell') }}",
+        {},
+        "L'\\''eau c'\\''est la vie",
+    ),
     row("EscapeCharFilterTest.validTypes#4", "{{ '' | escapeChar('single') }}", {}, ""),
     row("EscapeCharFilterTest.validTypes#5", "{{ '' | escapeChar('double') }}", {}, ""),
     row("EscapeCharFilterTest.validTypes#6", "{{ '' | escapeChar('shell') }}", {}, ""),
@@ -213,24 +223,74 @@ ROWS = [
     row("IndentFilterTest.indentEmptyLines", '{{ "\n\n" | indent(2) }}', {}, "\n  \n  "),
     row("IndentFilterTest.indentString", "{{ 'string' | indent(2) }}", {}, "string"),
     row("IndentFilterTest.indentInteger", "{{ 1 | indent(2) }}", {}, "1"),
-    row("IndentFilterTest.indentStringWithCRLF", '{{ "first line\r\nsecond line" | indent(2) }}', {}, "first line\r\n  second line"),
-    row("IndentFilterTest.indentStringWithLF", '{{ "first line\nsecond line" | indent(2) }}', {}, "first line\n  second line"),
-    row("IndentFilterTest.indentStringWithCR", '{{ "first line\rsecond line" | indent(2) }}', {}, "first line\r  second line"),
-    row("IndentFilterTest.indentWithTab", '{{ "first line\nsecond line" | indent(2, "\t") }}', {}, "first line\n\t\tsecond line"),
+    row(
+        "IndentFilterTest.indentStringWithCRLF",
+        '{{ "first line\r\nsecond line" | indent(2) }}',
+        {},
+        "first line\r\n  second line",
+    ),
+    row(
+        "IndentFilterTest.indentStringWithLF",
+        '{{ "first line\nsecond line" | indent(2) }}',
+        {},
+        "first line\n  second line",
+    ),
+    row(
+        "IndentFilterTest.indentStringWithCR",
+        '{{ "first line\rsecond line" | indent(2) }}',
+        {},
+        "first line\r  second line",
+    ),
+    row(
+        "IndentFilterTest.indentWithTab",
+        '{{ "first line\nsecond line" | indent(2, "\t") }}',
+        {},
+        "first line\n\t\tsecond line",
+    ),
     # NindentFilterTest
     row("NindentFilterTest.nindentNull", "{{ null | nindent(2) }}", {}, ""),
     row("NindentFilterTest.nindentEmpty", "{{ '' | nindent(2) }}", {}, ""),
     row("NindentFilterTest.nindentEmptyLines", '{{ "\n\n" | nindent(2) }}', {}, "\n  \n  \n  "),
     row("NindentFilterTest.nindentString", "{{ 'string' | nindent(2) }}", {}, "\n  string"),
     row("NindentFilterTest.nindentInteger", "{{ 1 | nindent(2) }}", {}, "\n  1"),
-    row("NindentFilterTest.nindentStringWithCRLF", '{{ "first line\r\nsecond line" | nindent(2) }}', {}, "\r\n  first line\r\n  second line"),
-    row("NindentFilterTest.nindentStringWithLF", '{{ "first line\nsecond line" | nindent(2) }}', {}, "\n  first line\n  second line"),
-    row("NindentFilterTest.nindentStringWithCR", '{{ "first line\rsecond line" | nindent(2) }}', {}, "\r  first line\r  second line"),
-    row("NindentFilterTest.nindentWithTab", '{{ "first line\nsecond line" | nindent(2, "\t") }}', {}, "\n\t\tfirst line\n\t\tsecond line"),
+    row(
+        "NindentFilterTest.nindentStringWithCRLF",
+        '{{ "first line\r\nsecond line" | nindent(2) }}',
+        {},
+        "\r\n  first line\r\n  second line",
+    ),
+    row(
+        "NindentFilterTest.nindentStringWithLF",
+        '{{ "first line\nsecond line" | nindent(2) }}',
+        {},
+        "\n  first line\n  second line",
+    ),
+    row(
+        "NindentFilterTest.nindentStringWithCR",
+        '{{ "first line\rsecond line" | nindent(2) }}',
+        {},
+        "\r  first line\r  second line",
+    ),
+    row(
+        "NindentFilterTest.nindentWithTab",
+        '{{ "first line\nsecond line" | nindent(2, "\t") }}',
+        {},
+        "\n\t\tfirst line\n\t\tsecond line",
+    ),
     # KeysFilterTest, ValuesFilterTest
     row("KeysFilterTest.map#1", "{{ vars.second.list | keys }}", VARS, "[0,1,2]"),
-    row("KeysFilterTest.map#2", "{{ vars.second | keys }}", VARS, lambda out: '"string"' in out and '"map"' in out and len(out.split(",")) == 7),
-    row("ValuesFilterTest.map#1", "{{ vars.second.map | values }}", VARS, lambda out: {"string", 1.123} <= set(json.loads(out))),
+    row(
+        "KeysFilterTest.map#2",
+        "{{ vars.second | keys }}",
+        VARS,
+        lambda out: '"string"' in out and '"map"' in out and len(out.split(",")) == 7,
+    ),
+    row(
+        "ValuesFilterTest.map#1",
+        "{{ vars.second.map | values }}",
+        VARS,
+        lambda out: {"string", 1.123} <= set(json.loads(out)),
+    ),
     row("ValuesFilterTest.map#2", "{{ vars.second | values }}", VARS, contains('"string"', "true")),
     # Md5FilterTest, Sha1FilterTest, Sha512FilterTest (the reference asserts only that the value changed)
     row("Md5FilterTest.out", '{{ "hello" | md5 }}', {}, "5d41402abc4b2a76b9719d911017c592"),
@@ -240,12 +300,34 @@ ROWS = [
     row("NumberFilterTest.run#1", '{{ "12.3" | number | className }}', {}, "java.lang.Float"),
     row("NumberFilterTest.run#2", '{{ "2147483647" | number | className }}', {}, "java.lang.Integer"),
     row("NumberFilterTest.run#3", '{{ "9223372036854775807" | number | className }}', {}, "java.lang.Long"),
-    row("NumberFilterTest.run#4", "{{ \"9223372036854775807\" | number('BIGDECIMAL') | className }}", {}, "java.math.BigDecimal"),
-    row("NumberFilterTest.run#5", "{{ \"9223372036854775807\" | number('BIGINTEGER') | className }}", {}, "java.math.BigInteger"),
-    row("NumberFilterTest.run#6", "{{ \"9223372036854775807\" | number('DOUBLE') | className }}", {}, "java.lang.Double"),
+    row(
+        "NumberFilterTest.run#4",
+        "{{ \"9223372036854775807\" | number('BIGDECIMAL') | className }}",
+        {},
+        "java.math.BigDecimal",
+    ),
+    row(
+        "NumberFilterTest.run#5",
+        "{{ \"9223372036854775807\" | number('BIGINTEGER') | className }}",
+        {},
+        "java.math.BigInteger",
+    ),
+    row(
+        "NumberFilterTest.run#6", "{{ \"9223372036854775807\" | number('DOUBLE') | className }}", {}, "java.lang.Double"
+    ),
     # ReplaceFilterTest
-    row("ReplaceFilterTest.string", "{{ 'john doe is john doe' | replace({'john': 'jane'}) }}", {}, "jane doe is jane doe"),
-    row("ReplaceFilterTest.regexp", "{{ 'aa1bb2cc3dd4ee5' | replace({'(\\d)': '-$1-'}, regexp=true) }}", {}, "aa-1-bb-2-cc-3-dd-4-ee-5-"),
+    row(
+        "ReplaceFilterTest.string",
+        "{{ 'john doe is john doe' | replace({'john': 'jane'}) }}",
+        {},
+        "jane doe is jane doe",
+    ),
+    row(
+        "ReplaceFilterTest.regexp",
+        "{{ 'aa1bb2cc3dd4ee5' | replace({'(\\d)': '-$1-'}, regexp=true) }}",
+        {},
+        "aa-1-bb-2-cc-3-dd-4-ee-5-",
+    ),
     # SlugifyFilterTest
     row("SlugifyFilterTest.out", '{{ "Test\t\t\ntest*" | slugify }}', {}, "test-test"),
     # SubstringFilterTest
@@ -265,7 +347,9 @@ ROWS = [
         "ToJsonFilterTest.toJsonFilter#map",
         "{{ vars.second.map | toJson }}",
         VARS,
-        lambda out: out.startswith("{") and out.endswith("}") and contains('"int":1', '"float":1.123', '"string":"string"')(out),
+        lambda out: (
+            out.startswith("{") and out.endswith("}") and contains('"int":1', '"float":1.123', '"string":"string"')(out)
+        ),
     ),
     row("ToJsonFilterTest.toJsonFilter#empty", '{{ {"empty_object":{}} | toJson }}', {}, '{"empty_object":{}}'),
     row("ToJsonFilterTest.toJsonFilter#null", "{{ null | toJson }}", {}, "null"),
@@ -275,16 +359,31 @@ ROWS = [
     # ToIonFilterTest
     row("ToIonFilterTest.toIonFilter#string", "{{ vars.second.string | toIon }}", VARS, '"string"'),
     row("ToIonFilterTest.toIonFilter#int", "{{ vars.second.int | toIon }}", VARS, "1"),
-    row("ToIonFilterTest.toIonFilter#float", "{{ vars.second.float | toIon }}", VARS, "1.1230000257492065e0", NO_FLOAT32),
+    row(
+        "ToIonFilterTest.toIonFilter#float", "{{ vars.second.float | toIon }}", VARS, "1.1230000257492065e0", NO_FLOAT32
+    ),
     row("ToIonFilterTest.toIonFilter#float64", "{{ vars.second.float | toIon }}", VARS, "1.123e0"),
-    row("ToIonFilterTest.toIonFilter#list", "{{ vars.second.list | toIon }}", VARS, '["string",1,1.1230000257492065e0]', NO_FLOAT32),
+    row(
+        "ToIonFilterTest.toIonFilter#list",
+        "{{ vars.second.list | toIon }}",
+        VARS,
+        '["string",1,1.1230000257492065e0]',
+        NO_FLOAT32,
+    ),
     row("ToIonFilterTest.toIonFilter#bool", "{{ vars.second.bool | toIon }}", VARS, "true"),
-    row("ToIonFilterTest.toIonFilter#date", "{{ vars.second.date | toIon }}", VARS, lambda out: out.startswith('ZonedDateTime::"2013-09-08T16:19:00+02:00')),
+    row(
+        "ToIonFilterTest.toIonFilter#date",
+        "{{ vars.second.date | toIon }}",
+        VARS,
+        lambda out: out.startswith('ZonedDateTime::"2013-09-08T16:19:00+02:00'),
+    ),
     row(
         "ToIonFilterTest.toIonFilter#map",
         "{{ vars.second.map | toIon }}",
         VARS,
-        lambda out: out.startswith("{") and out.endswith("}") and contains("int:1", 'string:"string"', "float:1.123e0")(out),
+        lambda out: (
+            out.startswith("{") and out.endswith("}") and contains("int:1", 'string:"string"', "float:1.123e0")(out)
+        ),
     ),
     row("ToIonFilterTest.toIonFilter#empty", '{{ {"empty_object":{}} | toIon }}', {}, "{empty_object:{}}"),
     row("ToIonFilterTest.toIonFilter#null", "{{ null | toIon }}", {}, "null"),
@@ -305,7 +404,12 @@ ROWS = [
     ),
     row("YamlFilterTest.yamlFilter#bool", "{{ vars.second.bool | yaml }}", VARS, "true\n"),
     row("YamlFilterTest.yamlFilter#date", "{{ vars.second.date | yaml }}", VARS, "2013-09-08T16:19:00+02:00\n"),
-    row("YamlFilterTest.yamlFilter#map", "{{ vars.second.map | yaml }}", VARS, contains("int: 1\n", "float: 1.123\n", "string: string\n")),
+    row(
+        "YamlFilterTest.yamlFilter#map",
+        "{{ vars.second.map | yaml }}",
+        VARS,
+        contains("int: 1\n", "float: 1.123\n", "string: string\n"),
+    ),
     # JqFilterTest
     row("JqFilterTest.fromString#1", '{{ [1, 2, 3] | jq(".[0]") | first }}', {}, "1"),
     row("JqFilterTest.fromString#2", '{{ my_vars | jq(".test[0]") }}', {"my_vars": {"test": [1, 2, 3]}}, "[1]"),
@@ -329,10 +433,30 @@ ROWS = [
         contains('"int":1', '"float":1.123', '"string":"string"'),
     ),
     row("JqFilterTest.list", '{{ vars | jq(".second[]") }}', {"vars": {"second": [1, 2, 3]}}, "[1,2,3]"),
-    row("JqFilterTest.typed#string", '{{ vars | jq(".string") | first | className }}', {"vars": {"string": "s"}}, "java.lang.String"),
-    row("JqFilterTest.typed#int", '{{ vars | jq(".int") | first | className }}', {"vars": {"int": 1}}, "java.lang.Integer"),
-    row("JqFilterTest.typed#float", '{{ vars | jq(".float") | first | className }}', {"vars": {"float": 1.123}}, "java.lang.Float"),
-    row("JqFilterTest.typed#bool", '{{ vars | jq(".bool") | first | className }}', {"vars": {"bool": True}}, "java.lang.Boolean"),
+    row(
+        "JqFilterTest.typed#string",
+        '{{ vars | jq(".string") | first | className }}',
+        {"vars": {"string": "s"}},
+        "java.lang.String",
+    ),
+    row(
+        "JqFilterTest.typed#int",
+        '{{ vars | jq(".int") | first | className }}',
+        {"vars": {"int": 1}},
+        "java.lang.Integer",
+    ),
+    row(
+        "JqFilterTest.typed#float",
+        '{{ vars | jq(".float") | first | className }}',
+        {"vars": {"float": 1.123}},
+        "java.lang.Float",
+    ),
+    row(
+        "JqFilterTest.typed#bool",
+        '{{ vars | jq(".bool") | first | className }}',
+        {"vars": {"bool": True}},
+        "java.lang.Boolean",
+    ),
     row("JqFilterTest.typed#null", '{{ vars | jq(".null") | first | className }}', {"vars": {"null": None}}, ""),
     row(
         "JqFilterTest.object",
@@ -366,7 +490,9 @@ ROWS = [
     row("NullCoalescingExpressionTest.null#2", "{{ undefined ?? 'IS UNDEFINED' }}", {"null": None}, "IS UNDEFINED"),
     # UndefinedCoalescingExpressionTest
     row("UndefinedCoalescingExpressionTest.null#1", "{{ null ??? 'IS NULL' }}", {"null": None}, ""),
-    row("UndefinedCoalescingExpressionTest.null#2", "{{ undefined ??? 'IS UNDEFINED' }}", {"null": None}, "IS UNDEFINED"),
+    row(
+        "UndefinedCoalescingExpressionTest.null#2", "{{ undefined ??? 'IS UNDEFINED' }}", {"null": None}, "IS UNDEFINED"
+    ),
     # RenderFunctionTest
     row("RenderFunctionTest.shouldRenderForString", "{{ render(input) }}", {"input": "test"}, "test"),
     row("RenderFunctionTest.shouldRenderForInteger", "{{ render(input) }}", {"input": 42}, "42"),
@@ -387,10 +513,10 @@ ROWS = [
         "context values are JSON: there is no duration type (a duration in a flow is its ISO-8601 string already)",
     ),
     # FromJsonFunctionTest
-    row("FromJsonFunctionTest.fromString#1", "{{ fromJson('{\"test1\": 1, \"test2\": 2, \"test3\": 3}').test1 }}", {}, "1"),
+    row("FromJsonFunctionTest.fromString#1", '{{ fromJson(\'{"test1": 1, "test2": 2, "test3": 3}\').test1 }}', {}, "1"),
     row(
         "FromJsonFunctionTest.fromString#2",
-        "{{ fromJson('{\"test1\": [{\"test1\": 666}, 2, 3], \"test2\": 2, \"test3\": 3}').test1[0].test1 }}",
+        '{{ fromJson(\'{"test1": [{"test1": 666}, 2, 3], "test2": 2, "test3": 3}\').test1[0].test1 }}',
         {},
         "666",
     ),
@@ -399,7 +525,7 @@ ROWS = [
     row("FromJsonFunctionTest.fromString#5", "{{ fromJson(null) }}", {}, ""),
     row("FromJsonFunctionTest.exception#1", "{{ fromJson() }}", {}, RAISES),
     row("FromJsonFunctionTest.exception#2", "{{ fromJson('{not: json}') }}", {}, RAISES),
-    row("FromJsonFunctionTest.jsonFunction", "{{ json('{\"test1\": 1, \"test2\": 2, \"test3\": 3}').test1 }}", {}, "1"),
+    row("FromJsonFunctionTest.jsonFunction", '{{ json(\'{"test1": 1, "test2": 2, "test3": 3}\').test1 }}', {}, "1"),
     # YamlFunctionTest
     row("YamlFunctionTest.fromString#string", "{{ yaml(yaml).string }}", {"yaml": YAML_DOC}, "string"),
     row("YamlFunctionTest.fromString#int", "{{ yaml(yaml).int }}", {"yaml": YAML_DOC}, "123"),
@@ -423,12 +549,29 @@ ROWS = [
         "2013-09-08T16:19+02:00",
         "a date in the context is the JSON string it was sent as; printed, a datetime keeps its seconds (`16:19:00`)",
     ),
-    row("PebbleVariableRendererTest.out#map", "{{ map }}", SECOND, contains('"int":1', '"float":1.123', '"string":"string"')),
-    row("PebbleVariableRendererTest.out#escape", "{{ list }} // {{ map }}", SECOND, contains('["string",1,1.123] // {')),
+    row(
+        "PebbleVariableRendererTest.out#map",
+        "{{ map }}",
+        SECOND,
+        contains('"int":1', '"float":1.123', '"string":"string"'),
+    ),
+    row(
+        "PebbleVariableRendererTest.out#escape", "{{ list }} // {{ map }}", SECOND, contains('["string",1,1.123] // {')
+    ),
     row("PebbleVariableRendererTest.out#empty", "{{ list[3] is defined ? bla : null }}", SECOND, ""),
     row("PebbleVariableRendererTest.out#concat", '{{ "apple" ~ "pear" ~ "banana" }}', SECOND, "applepearbanana"),
-    row("PebbleVariableRendererTest.autoJson#map", "{{ map }}", {"map": {"a": "1", "b": "2"}}, contains('"a":"1"', '"b":"2"')),
-    row("PebbleVariableRendererTest.autoJson#collection", "{{ collection }}", {"collection": ["1", "2", "3"]}, '["1","2","3"]'),
+    row(
+        "PebbleVariableRendererTest.autoJson#map",
+        "{{ map }}",
+        {"map": {"a": "1", "b": "2"}},
+        contains('"a":"1"', '"b":"2"'),
+    ),
+    row(
+        "PebbleVariableRendererTest.autoJson#collection",
+        "{{ collection }}",
+        {"collection": ["1", "2", "3"]},
+        '["1","2","3"]',
+    ),
     row("PebbleVariableRendererTest.autoJson#array", "{{ array }}", {"array": ("1", "2", "3")}, '["1","2","3"]'),
     row("PebbleVariableRendererTest.autoJson#inta", "{{ inta }}", {"inta": [1, 2, 3]}, "[1,2,3]"),
     row("PebbleVariableRendererTest.exception", "{{ missing is defined ? missing : missing2 }}", {}, RAISES),
@@ -439,13 +582,23 @@ ROWS = [
         contains("content"),
         "Pebble's `block(name)` function (print a block again) and quoted block names have no Jinja2 counterpart",
     ),
-    row("PebbleVariableRendererTest.numberFormat", '{{ var | numberFormat("#.##") }}', {"var": 1.232654}, contains("1.23")),
+    row(
+        "PebbleVariableRendererTest.numberFormat",
+        '{{ var | numberFormat("#.##") }}',
+        {"var": 1.232654},
+        contains("1.23"),
+    ),
     row("PebbleVariableRendererTest.recursive#1", "{{ third }}", RECURSIVE, "{{second}}"),
     row("PebbleVariableRendererTest.recursive#2", "{{ render(third, recursive=false) }}", RECURSIVE, "{{first}}"),
     row("PebbleVariableRendererTest.recursive#3", "{{ render(third) }}", RECURSIVE, "1"),
     row("PebbleVariableRendererTest.recursive#4", "{{ render(fourth) }}", RECURSIVE, "1"),
     row("PebbleVariableRendererTest.recursive#5", "{{ map }}", RECURSIVE, '{"third":"{{third}}"}'),
-    row("PebbleVariableRendererTest.recursive#6", "{{ render(map, recursive=false) }}", RECURSIVE, '{"third":"{{second}}"}'),
+    row(
+        "PebbleVariableRendererTest.recursive#6",
+        "{{ render(map, recursive=false) }}",
+        RECURSIVE,
+        '{"third":"{{second}}"}',
+    ),
     row("PebbleVariableRendererTest.recursive#7", "{{ render(map) }}", RECURSIVE, '{"third":"1"}'),
     row("PebbleVariableRendererTest.recursive#8", "{{ list }}", RECURSIVE, '["{{third}}"]'),
     row("PebbleVariableRendererTest.recursive#9", "{{ render(list, recursive=false) }}", RECURSIVE, '["{{second}}"]'),
@@ -468,5 +621,7 @@ def test_reference_expression(template: str, context: dict[str, Any], expected: 
 
 def test_reference_map_rendering() -> None:
     """PebbleVariableRendererTest.map: every string inside a map or list is rendered, other values kept."""
-    rendered = render_value({"string": "{{test}}", "list": ["{{test}}", "{{test2}}"], "int": 1}, {"test": "top", "test2": "awesome"})
+    rendered = render_value(
+        {"string": "{{test}}", "list": ["{{test}}", "{{test2}}"], "int": 1}, {"test": "top", "test2": "awesome"}
+    )
     assert rendered == {"string": "top", "list": ["top", "awesome"], "int": 1}
