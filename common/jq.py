@@ -16,6 +16,7 @@ arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` constru
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import contextvars
 import itertools
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from conveyor.common.settings import JqSettings
 
@@ -38,6 +40,7 @@ _TOKEN = re.compile(
       (?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<str>"(?:[^"\\]|\\.)*")
     | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
+    | (?P<format>@[a-z0-9]+)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<op>\.\.|//|==|!=|<=|>=|\?\?|[.\[\]{}()|,:;<>+\-*/%?])
     )""",
@@ -249,6 +252,8 @@ class _Parser:
             return self.literal(tok)
         if tok.kind == "name":
             return self.name(tok.text)
+        if tok.kind == "format":
+            return ("call", tok.text, ())
         return self.punctuation(tok.text)
 
     def literal(self, tok: _Tok) -> Node:
@@ -374,7 +379,7 @@ def _eval_comma(node: Node, value: Any) -> Iterator[Any]:
 
 
 def _eval_alt(node: Node, value: Any) -> Iterator[Any]:
-    good = [v for v in _try(node[1], value) if v is not None and v is not False]
+    good = [v for v in _eval(node[1], value) if v is not None and v is not False]
     yield from good if good else _eval(node[2], value)
 
 
@@ -435,13 +440,27 @@ _EVALUATORS: dict[str, Callable[[Node, Any], Iterator[Any]]] = {
     "index": _eval_index,
     "slice": _eval_slice,
     "each": _eval_each,
-    "try": lambda node, value: _try(node[1], value),
+    "try": lambda node, value: _eval_try(node, value),
     "recurse": lambda node, value: _recurse(value),
     "array": _eval_array,
     "object": lambda node, value: _object(node[1], value),
     "if": _eval_if,
     "call": lambda node, value: _call(node[1], node[2], value),
 }
+
+
+def _eval_try(node: Node, value: Any) -> Iterator[Any]:
+    """`a.b?`: the `?` covers its own step (`.b`), not what comes before it (`a`), as in jq."""
+    inner = node[1]
+    if inner[0] in ("index", "slice", "each") and inner[1] != ("id",) and all(_is_lit(n) for n in inner[2:4]):
+        for target in _eval(inner[1], value):
+            yield from _try((inner[0], ("id",), *inner[2:]), target)
+        return
+    yield from _try(inner, value)
+
+
+def _is_lit(node: Any) -> bool:
+    return node is None or isinstance(node, bool) or (isinstance(node, tuple) and node[0] == "lit")
 
 
 def _try(node: Node, value: Any) -> Iterator[Any]:
@@ -632,8 +651,8 @@ _BUILTINS: dict[str, Callable[[Any], Any]] = {
     "tojson": lambda v: json.dumps(v, separators=(",", ":")),
     "fromjson": lambda v: json.loads(v),
     "tonumber": _tonumber,
-    "ascii_downcase": lambda v: str(v).lower(),
-    "ascii_upcase": lambda v: str(v).upper(),
+    "ascii_downcase": lambda v: _string(v, "ascii_downcase").lower(),
+    "ascii_upcase": lambda v: _string(v, "ascii_upcase").upper(),
     "first": lambda v: v[0] if v else None,
     "last": lambda v: v[-1] if v else None,
     "reverse": lambda v: v[::-1] if v is not None else [],
@@ -644,8 +663,33 @@ _BUILTINS: dict[str, Callable[[Any], Any]] = {
     "add": _add,
     "floor": lambda v: math.floor(v),
     "to_entries": lambda v: [{"key": k, "value": x} for k, x in v.items()],
+    "any": lambda v: any(_truthy(x) for x in _values(v)),
+    "all": lambda v: all(_truthy(x) for x in _values(v)),
+    "@json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
+    "@text": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
+    "@csv": lambda v: ",".join(_csv_field(x) for x in v),
+    "@base64": lambda v: base64.b64encode(_text(v).encode()).decode(),
+    "@uri": lambda v: quote(_text(v), safe="-_.~"),
     "from_entries": lambda v: {str(e.get("key", e.get("name"))): e.get("value") for e in v},
 }
+
+
+def _string(v: Any, name: str) -> str:
+    if not isinstance(v, str):
+        raise JqError(f"jq: {name} needs a string, got {_type(v)}")
+    return v
+
+
+def _text(v: Any) -> str:
+    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+
+
+def _csv_field(v: Any) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace('"', '""') + '"'
+    if isinstance(v, list | dict):
+        raise JqError(f"jq: {_type(v)} is not valid in a csv row")
+    return "" if v is None else json.dumps(v)
 
 
 def _call(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
@@ -706,6 +750,67 @@ def _max_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
     yield ranked[-1] if ranked else None
 
 
+def _limit(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    for n in _eval(args[0], value):
+        if int(n) > 0:
+            yield from itertools.islice(_eval(args[1], value), int(n))
+
+
+def _group_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    groups: list[list[Any]] = []
+    keys: list[Any] = []
+    for item in _ranked(args, value):
+        key = list(_eval(args[0], item))
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            groups.append([])
+        groups[-1].append(item)
+    yield groups
+
+
+def _any(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield any(_truthy(c) for item in _values(value) for c in _eval(args[0], item))
+
+
+def _all(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield all(_truthy(c) for item in _values(value) for c in _eval(args[0], item))
+
+
+def _regex(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    if not isinstance(value, str):
+        raise JqError(f"jq: {name} needs a string, got {_type(value)}")
+    for pattern in _eval(args[0], value):
+        if name == "test":
+            yield re.search(str(pattern), value) is not None
+            continue
+        for replacement in _eval(args[1], value):
+            yield re.sub(str(pattern), str(replacement).replace("\\", "\\\\"), value, count=1 if name == "sub" else 0)
+
+
+def _recurse_form(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield from _recurse(value)
+
+
+def _selector(kinds: tuple[str, ...]) -> Callable[[tuple[Node, ...], Any], Iterator[Any]]:
+    def select(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+        if _type(value) in kinds:
+            yield value
+
+    return select
+
+
+_SELECTORS = {
+    "numbers": ("number",),
+    "strings": ("string",),
+    "booleans": ("boolean",),
+    "nulls": ("null",),
+    "arrays": ("array",),
+    "objects": ("object",),
+    "iterables": ("array", "object"),
+    "scalars": ("null", "boolean", "number", "string"),
+}
+
+
 # The functions that take their arguments as programs (name, arity); the other one-argument functions
 # (`_with_arg`) take each value of their argument.
 _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] = {
@@ -717,30 +822,80 @@ _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] 
     ("sort_by", 1): _sort_by,
     ("min_by", 1): _min_by,
     ("max_by", 1): _max_by,
+    ("limit", 2): _limit,
+    ("group_by", 1): _group_by,
+    ("any", 1): _any,
+    ("all", 1): _all,
+    ("test", 1): lambda args, value: _regex("test", args, value),
+    ("sub", 2): lambda args, value: _regex("sub", args, value),
+    ("gsub", 2): lambda args, value: _regex("gsub", args, value),
+    ("recurse", 0): _recurse_form,
+    ("splits", 1): lambda args, value: (
+        part for sep in _eval(args[0], value) for part in re.split(str(sep), _string(value, "splits"))
+    ),
+    **{(name, 0): _selector(kinds) for name, kinds in _SELECTORS.items()},
+}
+
+
+# The one-argument functions on strings (input and argument both strings, as jq requires).
+_STRING_ARG: dict[str, Callable[[str, str], Any]] = {
+    "split": lambda value, arg: value.split(arg),
+    "startswith": lambda value, arg: value.startswith(arg),
+    "endswith": lambda value, arg: value.endswith(arg),
+    "ltrimstr": lambda value, arg: value[len(arg) :] if value.startswith(arg) else value,
+    "rtrimstr": lambda value, arg: value[: -len(arg)] if arg and value.endswith(arg) else value,
+}
+
+
+def _join(value: Any, arg: Any) -> str:
+    return str(arg).join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in _values(value))
+
+
+# The other one-argument functions that take each value of their argument.
+_VALUE_ARG: dict[str, Callable[[Any, Any], Any]] = {
+    "has": lambda value, arg: _has(value, arg),
+    "join": _join,
+    "index": lambda value, arg: _first_index(value, arg),
+    "contains": lambda value, arg: _contains(value, arg),
 }
 
 
 def _with_arg(name: str, value: Any, arg: Any) -> Any:
-    if name == "has":
-        return arg in value if isinstance(value, dict) else isinstance(arg, int) and 0 <= arg < len(value)
-    if name == "join":
-        return str(arg).join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in value)
-    if name == "split":
-        return str(value).split(str(arg))
-    if name == "startswith":
-        return str(value).startswith(str(arg))
-    if name == "endswith":
-        return str(value).endswith(str(arg))
-    if name == "contains":
-        return _contains(value, arg)
-    if name == "ltrimstr":
-        return value[len(arg) :] if isinstance(value, str) and value.startswith(arg) else value
-    if name == "rtrimstr":
-        return value[: -len(arg)] if isinstance(value, str) and arg and value.endswith(arg) else value
-    raise JqError(f"jq: unknown function {name}/1")
+    on_strings = _STRING_ARG.get(name)
+    if on_strings is not None:
+        if not (isinstance(value, str) and isinstance(arg, str)):
+            raise JqError(f"jq: {name} needs string input and argument, got {_type(value)} and {_type(arg)}")
+        return on_strings(value, arg)
+    on_values = _VALUE_ARG.get(name)
+    if on_values is None:
+        raise JqError(f"jq: unknown function {name}/1")
+    return on_values(value, arg)
+
+
+def _has(value: Any, arg: Any) -> bool:
+    if isinstance(value, dict | None) and isinstance(arg, str):
+        return arg in (value or {})
+    if isinstance(value, list | None) and isinstance(arg, int | float) and not isinstance(arg, bool):
+        return 0 <= arg < len(value or [])
+    raise JqError(f"jq: cannot check whether {_type(value)} has a {_type(arg)} key")
+
+
+def _first_index(value: Any, arg: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, str) and isinstance(arg, str):
+        found = value.find(arg)
+        return None if found < 0 or not arg else found
+    if isinstance(value, list):
+        probe = arg if isinstance(arg, list) else [arg]
+        n = len(probe)
+        return next((i for i in range(len(value) - n + 1) if value[i : i + n] == probe), None)
+    raise JqError(f"jq: cannot index {_type(value)} with {_type(arg)}")
 
 
 def _contains(a: Any, b: Any) -> bool:
+    if _type(a) != _type(b):
+        raise JqError(f"jq: {_type(a)} and {_type(b)} cannot have their containment checked")
     if isinstance(a, dict) and isinstance(b, dict):
         return all(k in a and _contains(a[k], v) for k, v in b.items())
     if isinstance(a, list) and isinstance(b, list):
