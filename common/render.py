@@ -113,8 +113,11 @@ def _is_empty(value: Any) -> bool:
 
 
 def _contains(container: Any, item: Any) -> bool:
+    """Pebble's `contains`: a substring, a map's key, a list's item, or every item of a list given."""
     if isinstance(container, str):
         return str(item) in container
+    if isinstance(item, list | tuple) and isinstance(container, Mapping | list | tuple):
+        return all(i in container for i in item)
     if isinstance(container, Mapping | list | tuple):
         return item in container
     return False

@@ -603,6 +603,62 @@ ROWS = [
     row("PebbleVariableRendererTest.recursive#8", "{{ list }}", RECURSIVE, '["{{third}}"]'),
     row("PebbleVariableRendererTest.recursive#9", "{{ render(list, recursive=false) }}", RECURSIVE, '["{{second}}"]'),
     row("PebbleVariableRendererTest.recursive#10", "{{ render(list) }}", RECURSIVE, '["1"]'),
+    # kestra-io/docs, content/docs/expressions/05.operator.md (the examples of each operator)
+    row("docs.operator.equals", '{% if name equals "Mitchell" %}yes{% endif %}', {"name": "Mitchell"}, "yes"),
+    row("docs.operator.concat", '{{ "apple" ~ "pear" ~ "banana" }}', {}, "applepearbanana"),
+    row(
+        "docs.operator.contains#list", '{% if ["apple", "pear", "banana"] contains "apple" %}yes{% endif %}', {}, "yes"
+    ),
+    row(
+        "docs.operator.contains#map",
+        '{% if {"apple":"red", "banana":"yellow"} contains "banana" %}yes{% endif %}',
+        {},
+        "yes",
+    ),
+    row(
+        "docs.operator.contains#many",
+        '{{ ["apple", "pear", "banana", "peach"] contains ["apple", "peach"] }}',
+        {},
+        "true",
+    ),
+    row("docs.operator.is", "{% if 2 is even %}yes{% endif %}{% if 3 is not even %}!{% endif %}", {}, "yes!"),
+    row("docs.operator.logic", "{{ (3 is not even) and (2 is odd or 3 is even) }}", {}, "false"),
+    row("docs.operator.math#divide", "{{ 1 / 2 }}", {}, "0.5"),
+    row("docs.operator.math#modulo", "{{ 11 % 7 }}", {}, "4"),
+    row("docs.operator.null-coalescing#1", '{% set baz = "baz" %}{{ foo ?? bar ?? baz }}', {}, "baz"),
+    row("docs.operator.null-coalescing#2", "{{ foo ?? bar ?? raise }}", {}, RAISES),
+    row("docs.operator.ternary", "{{ foo == null ? bar : baz }}", {"foo": None, "bar": "b", "baz": "z"}, "b"),
+    # kestra-io/docs, content/docs/expressions/04.function.md
+    row("docs.function.range", "{% for i in range(0, 3) %}{{ i }},{% endfor %}", {}, "0,1,2,3,"),
+    row("docs.function.range#step", "{% for i in range(0, 6, 2) %}{{ i }},{% endfor %}", {}, "0,2,4,6,"),
+    row("docs.function.range#operator", "{% for i in 0..3 %}{{ i }},{% endfor %}", {}, "0,1,2,3,"),
+    row("docs.function.range#printed", "{{ range(1, 3) }}", {}, "[1,2,3]"),
+    row("docs.function.fromJson#unicode", '{{ fromJson(\'{"bar": "\\u0063\\u0327"}\').bar }}', {}, "c\u0327"),
+    row("docs.function.yaml", "{{ yaml('foo: [666, 1, 2]').foo[0] }}", {}, "666"),
+    row("docs.function.max", "{{ max(user.age, 80) }}", {"user": {"age": 90}}, "90"),
+    row("docs.function.min", "{{ min(user.age, 80) }}", {"user": {"age": 90}}, "80"),
+    row("docs.function.now", '{{ now(timeZone="Europe/Paris") }}', {NOW_KEY: NOW}, "2013-09-08T17:19:12.123456+02:00"),
+    row(
+        "docs.function.block",
+        '{% block "post" %} content {% endblock %}{{ block("post") }}',
+        {},
+        " content  content ",
+        "Pebble's `block(name)` function and quoted block names have no Jinja2 counterpart",
+    ),
+    # kestra-io/docs, content/docs/expressions/07.test.md
+    row("docs.test.defined", "{% if missing is not defined %}yes{% endif %}", {}, "yes"),
+    row(
+        "docs.test.empty",
+        "{{ user.email is empty }} {{ '' is empty }} {{ [] is empty }} {{ {} is empty }}",
+        {"user": {"email": None}},
+        "true true true true",
+    ),
+    row("docs.test.even", "{{ 2 is even }} {{ 3 is even }}", {}, "true false"),
+    row("docs.test.odd", "{{ 3 is odd }} {{ 2 is odd }}", {}, "true false"),
+    row("docs.test.iterable", "{{ users is iterable }} {{ 'abc' is iterable }}", {"users": [1]}, "true false"),
+    row("docs.test.json", "{{ '{\"test\": 1}' is json }}", {}, "true"),
+    row("docs.test.map", '{{ {"apple":"red", "banana":"yellow"} is map }} {{ [1] is map }}', {}, "true false"),
+    row("docs.test.null", "{{ user.email is null }}", {"user": {"email": None}}, "true"),
 ]
 
 
