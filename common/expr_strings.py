@@ -167,6 +167,6 @@ def split(value: Any, delimiter: Any, limit: Any = None) -> list[str]:
     if limit is not None and int(limit) > 0:
         return text.split(sep, int(limit) - 1)
     parts = text.split(sep)
-    while parts and parts[-1] == "" and limit is None:
+    while parts and parts[-1] == "" and (limit is None or int(limit) == 0):
         parts.pop()
     return parts

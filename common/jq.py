@@ -41,6 +41,7 @@ _TOKEN = re.compile(
     | (?P<str>"(?:[^"\\]|\\.)*")
     | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
     | (?P<format>@[a-z0-9]+)
+    | (?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<op>\.\.|//|==|!=|<=|>=|\?\?|[.\[\]{}()|,:;<>+\-*/%?])
     )""",
@@ -154,10 +155,33 @@ class _Parser:
     # precedence, lowest first: | , // or and comparison +- */%
     def pipe(self) -> Node:
         left = self.comma()
+        if self.peek() == "as":  # `source as $name | body`: body runs once per value, with $name bound to it
+            self.next()
+            name = self.variable()
+            self.expect("|")
+            return ("bind", left, name, self.pipe())
         while self.peek() == "|":
             self.next()
             left = ("pipe", left, self.comma())
         return left
+
+    def variable(self) -> str:
+        tok = self.next()
+        if tok.kind != "var":
+            raise JqError(f"jq: expected a $variable, got {tok.text!r} in {self.program!r}")
+        return tok.text
+
+    def reduce(self) -> Node:
+        """`reduce source as $name (init; update)`."""
+        source = self.postfix()
+        self.expect("as")
+        name = self.variable()
+        self.expect("(")
+        init = self.pipe()
+        self.expect(";")
+        update = self.pipe()
+        self.expect(")")
+        return ("reduce", source, name, init, update)
 
     def comma(self) -> Node:
         left = self.alt()
@@ -254,6 +278,10 @@ class _Parser:
             return self.name(tok.text)
         if tok.kind == "format":
             return ("call", tok.text, ())
+        if tok.kind == "var":
+            if tok.text in ("$ENV", "$__loc__", "$__prog_args"):
+                raise JqError(f"jq: {tok.text} is not available to flows")
+            return ("var", tok.text)
         return self.punctuation(tok.text)
 
     def literal(self, tok: _Tok) -> Node:
@@ -302,6 +330,8 @@ class _Parser:
             return ("lit", {"null": None, "true": True, "false": False}[text])
         if text == "if":
             return self.conditional()
+        if text == "reduce":
+            return self.reduce()
         args: list[Node] = []
         if self.peek() == "(":
             self.next()
@@ -446,7 +476,43 @@ _EVALUATORS: dict[str, Callable[[Node, Any], Iterator[Any]]] = {
     "object": lambda node, value: _object(node[1], value),
     "if": _eval_if,
     "call": lambda node, value: _call(node[1], node[2], value),
+    "var": lambda node, value: _eval_var(node),
+    "bind": lambda node, value: _eval_bind(node, value),
+    "reduce": lambda node, value: _eval_reduce(node, value),
 }
+
+
+# The $variables bound where a program runs (`as $x`, `reduce … as $x`).
+_VARS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("jq_vars", default={})  # noqa: B039 - never mutated
+
+
+def _bound(name: str, bound: Any, node: Node, value: Any) -> list[Any]:
+    """The outputs of `node` on `value` with `name` bound (computed while it is: generators are lazy)."""
+    token = _VARS.set({**_VARS.get(), name: bound})
+    try:
+        return list(_eval(node, value))
+    finally:
+        _VARS.reset(token)
+
+
+def _eval_var(node: Node) -> Iterator[Any]:
+    bound = _VARS.get()
+    if node[1] not in bound:
+        raise JqError(f"jq: {node[1]} is not defined")
+    yield bound[node[1]]
+
+
+def _eval_bind(node: Node, value: Any) -> Iterator[Any]:
+    for bound in _eval(node[1], value):
+        yield from _bound(node[2], bound, node[3], value)
+
+
+def _eval_reduce(node: Node, value: Any) -> Iterator[Any]:
+    for acc in _eval(node[3], value):
+        for bound in _eval(node[1], value):
+            outs = _bound(node[2], bound, node[4], acc)
+            acc = outs[-1] if outs else None
+        yield acc
 
 
 def _eval_try(node: Node, value: Any) -> Iterator[Any]:

@@ -40,6 +40,12 @@ DOCS: list[Any] = [
 ]
 
 PROGRAMS = [
+    "reduce .[] as $num (0; .+$num)",
+    ".version as $v | .items | map(.id + $v)",
+    ".[] as $x | [$x]",
+    "[.items[]? as $i | $i.kind]",
+    "reduce (.items // [])[] as $i ({}; . + {($i.kind): $i.id})",
+    "$undefined",
     ".",
     ".name",
     '."name"',
