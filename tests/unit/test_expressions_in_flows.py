@@ -28,7 +28,9 @@ variables:
 tasks:
   - id: cond
     type: io.kestra.plugin.core.flow.If
-    condition: "{{ (vars.when | dateAdd(1, 'DAYS') | date('EEEE', timeZone='Europe/Paris')) == 'Sunday' and (vars.block[missing].child ?? true) }}"
+    condition: >-
+      {{ (vars.when | dateAdd(1, 'DAYS') | date('EEEE', timeZone='Europe/Paris')) == 'Sunday'
+      and (vars.block[missing].child ?? true) }}
     then:
       - {id: hit, type: io.kestra.plugin.core.debug.Return, format: "{% for i in range(0, 2) %}{{ i }}{% endfor %}"}
 """)
