@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conveyor.common.state import StateType
+from tests.cli import ROOT
 from tests.unit.sim import run_flow
 
 
@@ -37,3 +38,15 @@ tasks:
     assert sim.current() == StateType.SUCCESS
     [hit] = sim.runs("hit")
     assert hit.outputs == {"value": "012"}
+
+
+def test_the_expressions_example_renders_what_the_reference_would() -> None:
+    sim = run_flow((ROOT / "examples" / "expressions.yaml").read_text())
+    assert sim.current() == StateType.SUCCESS
+    assert sorted(r.outputs["value"] for r in sim.runs("square") if r.outputs) == ["1", "4", "9"]
+    [dates] = sim.runs("dates")
+    assert dates.outputs == {"value": "2024-03-24 1708812000 2001-07-24"}
+    [strings] = sim.runs("strings")
+    assert strings.outputs == {"value": "hello-conveyor-world on Saturday | c | jane doe | it'\\''s | 1,234.57"}
+    [lists] = sim.runs("lists")
+    assert lists.outputs == {"value": '["c","b","a"] [[1,2],[3,4],[5]] [1,2,3] 255 no block 012'}
