@@ -342,15 +342,91 @@ def _range(tokens: list[Tok]) -> list[Tok]:
 
 
 def _coalesce(tokens: list[Tok]) -> list[Tok]:
-    """`a ?? b ?? c` as nested `_coalesce(...)` calls (left to right, like the reference)."""
-    ops = [i for i in _top(tokens) if tokens[i].text in ("??", "???")]
-    if not ops:
-        return tokens
-    result = tokens[: ops[0]]
-    bounds = [*ops, len(tokens)]
-    for k, op in enumerate(ops):
+    """`a ?? b ?? c` as nested `_coalesce(...)` calls, left to right. `??` binds tighter than every other binary
+    operator, as in the reference (precedence 120; `|` is 100, `~` 110): its operands are the chains around it
+    (`x.y[z](…)`, a literal, a group), a left one with the filters applied to it, so `a ?? b | date(…)` is
+    `(a ?? b) | date(…)` and `'x' ~ a ?? b` is `'x' ~ (a ?? b)`."""
+    while True:
+        op = _find(tokens, lambda t: t.text in ("??", "???"))
+        if op is None:
+            return tokens
+        start, end = _left_operand(tokens, op), _right_operand(tokens, op + 1)
         function = COALESCE if tokens[op].text == "??" else COALESCE_UNDEFINED
-        right = tokens[op + 1 : bounds[k + 1]]
-        call = [Tok("name", function), Tok("op", "("), *result, Tok("op", ","), *right, Tok("op", ")")]
-        result = [Tok("ws", " "), *call] if k == 0 else call
-    return result
+        left, right = tokens[start:op], tokens[op + 1 : end]
+        call = [Tok("name", function), Tok("op", "("), *left, Tok("op", ","), *right, Tok("op", ")")]
+        pad = [Tok("ws", " ")] if start == 0 or tokens[start - 1].kind != "ws" else []
+        tokens = [*tokens[:start], *pad, *call, *tokens[end:]]
+
+
+_KEYWORDS = frozenset({"and", "or", "not", "is", "in", "if", "else"})
+
+
+def _skip_ws_back(tokens: list[Tok], i: int) -> int:
+    while i >= 0 and tokens[i].kind == "ws":
+        i -= 1
+    return i
+
+
+def _chain_start(tokens: list[Tok], i: int) -> int:
+    """Where the chain ending at token `i` (a name, literal or group with its `.x`, `[…]`, `(…)`) starts."""
+    while True:
+        tok = tokens[i]
+        if tok.text in _CLOSE.values():
+            i = _opening(tokens, i)
+            prev = i - 1
+            if tok.text != "}" and prev >= 0 and (tokens[prev].kind == "name" or tokens[prev].text in (")", "]")):
+                i = prev
+                continue
+        elif not (tok.kind in ("str", "num") or (tok.kind == "name" and tok.text not in _KEYWORDS)):
+            return i + 1
+        if i >= 2 and tokens[i - 1].text == "." and tokens[i].kind == "name":
+            i -= 2
+            continue
+        return i
+
+
+def _left_operand(tokens: list[Tok], op: int) -> int:
+    """The start of the left operand of the operator at `op`: its chain, and the filters applied to it."""
+    end = _skip_ws_back(tokens, op - 1)
+    if end < 0:
+        return op
+    start = _chain_start(tokens, end)
+    bar = _skip_ws_back(tokens, start - 1)
+    while bar >= 1 and tokens[bar].text == "|":
+        before = _skip_ws_back(tokens, bar - 1)
+        if before < 0:
+            break
+        start = _chain_start(tokens, before)
+        bar = _skip_ws_back(tokens, start - 1)
+    return start
+
+
+def _right_operand(tokens: list[Tok], i: int) -> int:
+    """The end (exclusive) of the operand starting after `i`: an optional `-`, then one chain."""
+    while i < len(tokens) and tokens[i].kind == "ws":
+        i += 1
+    if i < len(tokens) and tokens[i].text == "-":
+        i += 1
+    if i >= len(tokens):
+        return i
+    i = (_closing(tokens, i) or i) + 1 if tokens[i].text in _CLOSE else i + 1
+    while i < len(tokens):
+        if tokens[i].text == "." and i + 1 < len(tokens) and tokens[i + 1].kind == "name":
+            i += 2
+        elif tokens[i].text in ("[", "("):
+            i = (_closing(tokens, i) or i) + 1
+        else:
+            return i
+    return i
+
+
+def _opening(tokens: list[Tok], i: int) -> int:
+    depth = 0
+    for j in range(i, -1, -1):
+        if tokens[j].text in _CLOSE.values():
+            depth += 1
+        elif tokens[j].text in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    return 0

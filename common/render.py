@@ -194,7 +194,21 @@ def _render_again(ctx: Context, value: Any, recursive: bool = True) -> Any:
         if rendered == value:
             return value
         value = rendered
+    if recursive and is_template(value):
+        raise TemplateError(f"render: Too many rendering attempts ({MAX_RENDER_DEPTH}): a template renders to itself")
     return value
+
+
+@pass_context
+def _render_once(ctx: Context, value: Any) -> Any:
+    """`renderOnce(x)`: `render(x, recursive=false)`."""
+    return _render_again(ctx, value, recursive=False)
+
+
+@pass_context
+def _print_context(ctx: Context) -> dict[str, Any]:
+    """`printContext()` (and `fetchContext()`): the variables an expression sees, without the functions."""
+    return {k: v for k, v in ctx.get_all().items() if not k.startswith("_") and not callable(v)}
 
 
 # The context key that pins `now()`: the executor renders with its decision's clock, so that a decision is
@@ -219,6 +233,9 @@ def _environment() -> SandboxedEnvironment:
         "currentEachOutput": _current_each_output,
         "errorLogs": _error_logs,
         "render": _render_again,
+        "renderOnce": _render_once,
+        "printContext": _print_context,
+        "fetchContext": _print_context,
         "now": _now,
     }
     env.globals.update(functions)

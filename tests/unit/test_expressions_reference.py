@@ -189,8 +189,8 @@ ROWS = [
         "2013-09-07T17:19:12.123456+02:00",
     ),
     # EndsWithFilterTest, StartsWithFilterTest
-    row("EndsWithFilterTest.run", '{{ "Hello World" | endsWith("World") }}', {}, "true"),
-    row("StartsWithFilterTest.run", '{{ "Hello World" | startsWith("Hello") }}', {}, "true"),
+    row("EndsWithFilterTest.out", '{{ "Hello World" | endsWith("World") }}', {}, "true"),
+    row("StartsWithFilterTest.out", '{{ "Hello World" | startsWith("Hello") }}', {}, "true"),
     # EscapeCharFilterTest
     row(
         "EscapeCharFilterTest.validTypes#1",
@@ -217,7 +217,7 @@ ROWS = [
         {"nestedList": ["You're doing great! Keep it up!", "Sending positive vibes your way!", ["a", "b"], "c"]},
         "You're doing great! Keep it up!",
     ),
-    # IndentFilterTest (System.lineSeparator() is "\n" here)
+    # IndentFilterTest (System.lineSeparator() is "\n" on Linux)
     row("IndentFilterTest.indentNull", "{{ null | indent(2) }}", {}, ""),
     row("IndentFilterTest.indentEmpty", "{{ '' | indent(2) }}", {}, ""),
     row("IndentFilterTest.indentEmptyLines", '{{ "\n\n" | indent(2) }}', {}, "\n  \n  "),
@@ -240,6 +240,12 @@ ROWS = [
         '{{ "first line\rsecond line" | indent(2) }}',
         {},
         "first line\r  second line",
+    ),
+    row(
+        "IndentFilterTest.indentStringWithSystemNewLine",
+        '{{ "first line\nsecond line" | indent(2) }}',
+        {},
+        "first line\n  second line",
     ),
     row(
         "IndentFilterTest.indentWithTab",
@@ -270,6 +276,12 @@ ROWS = [
         '{{ "first line\rsecond line" | nindent(2) }}',
         {},
         "\r  first line\r  second line",
+    ),
+    row(
+        "NindentFilterTest.nindentStringWithSystemNewLine",
+        '{{ "first line\nsecond line" | nindent(2) }}',
+        {},
+        "\n  first line\n  second line",
     ),
     row(
         "NindentFilterTest.nindentWithTab",
@@ -390,22 +402,22 @@ ROWS = [
     row("ToIonFilterTest.exception#1", "{{ | toIon }}", {}, RAISES),
     row("ToIonFilterTest.exception#2", "{{ {not: json} | toIon }}", {}, RAISES),
     # UrlDecodeFilter
-    row("UrlDecodeFilter.out", "{{ 'Kestra rulez !' | urlencode | urldecode }}", {}, "Kestra rulez !"),
+    row("UrlDecodeFilter.urldecode", "{{ 'Kestra rulez !' | urlencode | urldecode }}", {}, "Kestra rulez !"),
     # YamlFilterTest
-    row("YamlFilterTest.yamlFilter#string", "{{ vars.second.string | yaml }}", VARS, "string\n"),
-    row("YamlFilterTest.yamlFilter#int", "{{ vars.second.int | yaml }}", VARS, "1\n"),
-    row("YamlFilterTest.yamlFilter#float", "{{ vars.second.float | yaml }}", VARS, "1.123\n"),
+    row("YamlFilterTest.map#string", "{{ vars.second.string | yaml }}", VARS, "string\n"),
+    row("YamlFilterTest.map#int", "{{ vars.second.int | yaml }}", VARS, "1\n"),
+    row("YamlFilterTest.map#float", "{{ vars.second.float | yaml }}", VARS, "1.123\n"),
     row(
-        "YamlFilterTest.yamlFilter#list",
+        "YamlFilterTest.map#list",
         "{{ vars.second.list | yaml }}",
         VARS,
         " - string\n - 1\n - 1.123\n",
         "PyYAML writes a top-level list unindented (`- string`), Jackson's writer with one space (` - string`)",
     ),
-    row("YamlFilterTest.yamlFilter#bool", "{{ vars.second.bool | yaml }}", VARS, "true\n"),
-    row("YamlFilterTest.yamlFilter#date", "{{ vars.second.date | yaml }}", VARS, "2013-09-08T16:19:00+02:00\n"),
+    row("YamlFilterTest.map#bool", "{{ vars.second.bool | yaml }}", VARS, "true\n"),
+    row("YamlFilterTest.map#date", "{{ vars.second.date | yaml }}", VARS, "2013-09-08T16:19:00+02:00\n"),
     row(
-        "YamlFilterTest.yamlFilter#map",
+        "YamlFilterTest.map#map",
         "{{ vars.second.map | yaml }}",
         VARS,
         contains("int: 1\n", "float: 1.123\n", "string: string\n"),
@@ -459,13 +471,13 @@ ROWS = [
     ),
     row("JqFilterTest.typed#null", '{{ vars | jq(".null") | first | className }}', {"vars": {"null": None}}, ""),
     row(
-        "JqFilterTest.object",
+        "JqFilterTest.object#1",
         '{% set object = vars | jq(".object") %}{{object[0].key}}',
         {"vars": {"object": {"key": "value"}, "array": ["arrayValue"]}},
         "value",
     ),
     row(
-        "JqFilterTest.array",
+        "JqFilterTest.object#2",
         '{% set array = vars | jq(".array") %}{{array[0][0]}}',
         {"vars": {"object": {"key": "value"}, "array": ["arrayValue"]}},
         "arrayValue",
@@ -474,24 +486,37 @@ ROWS = [
     row("NullCoalescingExpressionTest.firstDefined#1", "{{ inner.bla ?? block.test.child }}", BLOCK, "awesome"),
     row("NullCoalescingExpressionTest.firstDefined#2", "{{ block.test.child ?? inner.bla }}", BLOCK, "awesome"),
     row("NullCoalescingExpressionTest.firstDefined#3", "{{ missing ?? missing2 }}", BLOCK, RAISES),
-    row("NullCoalescingExpressionTest.nested#1", "{{ block.test.child ?? null }}", BLOCK, "awesome"),
-    row("NullCoalescingExpressionTest.nested#2", "{{ block[inner].child ?? null }}", BLOCK, "awesome"),
-    row("NullCoalescingExpressionTest.nested#3", "{{ block[missing].child ?? block[inner].child }}", BLOCK, "awesome"),
+    row("NullCoalescingExpressionTest.firstDefinedEval#1", "{{ block.test.child ?? null }}", BLOCK, "awesome"),
+    row("NullCoalescingExpressionTest.firstDefinedEval#2", "{{ block[inner].child ?? null }}", BLOCK, "awesome"),
     row(
-        "NullCoalescingExpressionTest.nested#4",
+        "NullCoalescingExpressionTest.firstDefinedEval#3",
+        "{{ block[missing].child ?? block[inner].child }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "NullCoalescingExpressionTest.firstDefinedEval#4",
         "{{ block[missing].child ?? block[missing2].child ?? block[inner].child }}",
         BLOCK,
         "awesome",
     ),
-    row("NullCoalescingExpressionTest.nested#5", "{{ missing ?? block.test.child }}", BLOCK, "awesome"),
-    row("NullCoalescingExpressionTest.nested#6", "{{ missing ?? missing2 }}", BLOCK, RAISES),
-    row("NullCoalescingExpressionTest.empty", "{{ block ?? 'UNDEFINED' }}", {"block": {}}, "{}"),
-    row("NullCoalescingExpressionTest.null#1", "{{ null ?? 'IS NULL' }}", {"null": None}, "IS NULL"),
-    row("NullCoalescingExpressionTest.null#2", "{{ undefined ?? 'IS UNDEFINED' }}", {"null": None}, "IS UNDEFINED"),
-    # UndefinedCoalescingExpressionTest
-    row("UndefinedCoalescingExpressionTest.null#1", "{{ null ??? 'IS NULL' }}", {"null": None}, ""),
+    row("NullCoalescingExpressionTest.firstDefinedEval#5", "{{ missing ?? block.test.child }}", BLOCK, "awesome"),
+    row("NullCoalescingExpressionTest.firstDefinedEval#6", "{{ missing ?? missing2 }}", BLOCK, RAISES),
+    row("NullCoalescingExpressionTest.emptyObject", "{{ block ?? 'UNDEFINED' }}", {"block": {}}, "{}"),
+    row("NullCoalescingExpressionTest.nullOrUndefined#1", "{{ null ?? 'IS NULL' }}", {"null": None}, "IS NULL"),
     row(
-        "UndefinedCoalescingExpressionTest.null#2", "{{ undefined ??? 'IS UNDEFINED' }}", {"null": None}, "IS UNDEFINED"
+        "NullCoalescingExpressionTest.nullOrUndefined#2",
+        "{{ undefined ?? 'IS UNDEFINED' }}",
+        {"null": None},
+        "IS UNDEFINED",
+    ),
+    # UndefinedCoalescingExpressionTest
+    row("UndefinedCoalescingExpressionTest.nullOrUndefined#1", "{{ null ??? 'IS NULL' }}", {"null": None}, ""),
+    row(
+        "UndefinedCoalescingExpressionTest.nullOrUndefined#2",
+        "{{ undefined ??? 'IS UNDEFINED' }}",
+        {"null": None},
+        "IS UNDEFINED",
     ),
     # RenderFunctionTest
     row("RenderFunctionTest.shouldRenderForString", "{{ render(input) }}", {"input": "test"}, "test"),
@@ -513,16 +538,23 @@ ROWS = [
         "context values are JSON: there is no duration type (a duration in a flow is its ISO-8601 string already)",
     ),
     # FromJsonFunctionTest
-    row("FromJsonFunctionTest.fromString#1", '{{ fromJson(\'{"test1": 1, "test2": 2, "test3": 3}\').test1 }}', {}, "1"),
     row(
-        "FromJsonFunctionTest.fromString#2",
+        "FromJsonFunctionTest.fronJsonFunction#1",
+        '{{ fromJson(\'{"test1": 1, "test2": 2, "test3": 3}\').test1 }}',
+        {},
+        "1",
+    ),
+    row(
+        "FromJsonFunctionTest.fronJsonFunction#2",
         '{{ fromJson(\'{"test1": [{"test1": 666}, 2, 3], "test2": 2, "test3": 3}\').test1[0].test1 }}',
         {},
         "666",
     ),
-    row("FromJsonFunctionTest.fromString#3", "{{ fromJson('[1, 2, 3]')[0] }}", {}, "1"),
-    row("FromJsonFunctionTest.fromString#4", "{{ fromJson('{\"empty_object\":{}}') }}", {}, '{"empty_object":{}}'),
-    row("FromJsonFunctionTest.fromString#5", "{{ fromJson(null) }}", {}, ""),
+    row("FromJsonFunctionTest.fronJsonFunction#3", "{{ fromJson('[1, 2, 3]')[0] }}", {}, "1"),
+    row(
+        "FromJsonFunctionTest.fronJsonFunction#4", "{{ fromJson('{\"empty_object\":{}}') }}", {}, '{"empty_object":{}}'
+    ),
+    row("FromJsonFunctionTest.fronJsonFunction#5", "{{ fromJson(null) }}", {}, ""),
     row("FromJsonFunctionTest.exception#1", "{{ fromJson() }}", {}, RAISES),
     row("FromJsonFunctionTest.exception#2", "{{ fromJson('{not: json}') }}", {}, RAISES),
     row("FromJsonFunctionTest.jsonFunction", '{{ json(\'{"test1": 1, "test2": 2, "test3": 3}\').test1 }}', {}, "1"),
@@ -707,6 +739,117 @@ ROWS = [
         {"d": "2024-01-31T10:00:00Z"},
         "2024-02-29",
     ),
+    # kestra-io/docs, content/docs/expressions/04.function.md (render): `??` binds tighter than `|` and `~`
+    row(
+        "docs.function.render#coalesce-then-filter",
+        "{{ trigger.date ?? execution.startDate | date('yyyy-MM-dd') }}",
+        {"trigger": {"date": "2024-02-24T22:00:00.000Z"}, "execution": {"startDate": "2025-01-01T00:00:00Z"}},
+        "2024-02-24",
+    ),
+    row(
+        "docs.function.render#concat",
+        "{{ vars.day ~ ', the ' ~ (trigger.date ?? inputs.date | date('yyyy-MM-dd')) }}",
+        {"vars": {"day": "Saturday"}, "inputs": {"date": "2024-02-24T22:00:00.000Z"}},
+        "Saturday, the 2024-02-24",
+    ),
+    # kestra-io/docs, content/docs/expressions/04.function.md (printContext)
+    row("docs.function.printContext", "{{ printContext() }}", {"a": 1, "vars": {"b": [2]}}, '{"a":1,"vars":{"b":[2]}}'),
+    # RenderOncerFunctionTest
+    row("RenderOncerFunctionTest.noRenderNeeded", "{{ renderOnce(input) }}", {"input": "test"}, "test"),
+    row(
+        "RenderOncerFunctionTest.oneLayerRender",
+        "{{ renderOnce(input) }}",
+        {"input": "{{someOtherVar}}", "someOtherVar": "test"},
+        "test",
+    ),
+    row(
+        "RenderOncerFunctionTest.twoLayerRender",
+        "{{ renderOnce(input) }}",
+        {"input": "{{someOtherVar}}", "someOtherVar": "{{yetAnotherVar}}", "yetAnotherVar": "test"},
+        "{{yetAnotherVar}}",
+    ),
+    # PebbleVariableRendererTest (continued)
+    row(
+        "PebbleVariableRendererTest.recursiveRenderingAmountLimit",
+        "{{ render(first) }}",
+        {"first": "{{second}}", "second": "{{first}}"},
+        RAISES,
+    ),
+    row(
+        "PebbleVariableRendererTest.raw#1",
+        "See some code {% raw %}{{ var }}{% endraw %}",
+        {"var": "1"},
+        "See some code {{ var }}",
+    ),
+    row(
+        "PebbleVariableRendererTest.raw#2",
+        "See some code {%raw%}{{ var }}{%endraw%}",
+        {"var": "1"},
+        "See some code {{ var }}",
+    ),
+    row(
+        "PebbleVariableRendererTest.raw#3",
+        "See some code {%-  raw%}{{ var }}{%endraw -%}",
+        {"var": "1"},
+        "See some code {{ var }}",
+    ),
+    row(
+        "PebbleVariableRendererTest.raw#4",
+        "See some code {% raw %}{{ var }}{% endraw %} and some other code {% raw %}{{ var2 }}{% endraw %}",
+        {"var": "1"},
+        "See some code {{ var }} and some other code {{ var2 }}",
+    ),
+    row("PebbleVariableRendererTest.eval", "{{ block[inner].child }}", BLOCK, "awesome"),
+    row(
+        "PebbleVariableRendererTest.firstDefined#1",
+        "{{ inner.bla is not defined ? block.test.child : null }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefined#2",
+        "{{ block.test.child is defined ? block.test.child : inner.bla }}",
+        BLOCK,
+        "awesome",
+    ),
+    row("PebbleVariableRendererTest.firstDefined#3", "{{ missing is defined ? missing : missing2 }}", BLOCK, RAISES),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#1",
+        "{{ block.test.child is defined ? block.test.child : null }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#2",
+        "{{ block[inner].child is defined ? block[inner].child : null }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#3",
+        "{{ block[missing].child is defined ? null : block[inner].child }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#4",
+        "{{ block[missing].child is not defined ? (block[missing2].child is not defined ? block[inner].child : null) : null }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#5",
+        "{{ missing is defined ? null : block.test.child }}",
+        BLOCK,
+        "awesome",
+    ),
+    row(
+        "PebbleVariableRendererTest.firstDefinedEval#6", "{{ missing is defined ? missing : missing2 }}", BLOCK, RAISES
+    ),
+    row("PebbleVariableRendererTest.get#1", "{{ block['test'] }}", BLOCK, '{"child":"awesome"}'),
+    row("PebbleVariableRendererTest.get#2", "{{ block['test']['child'] }}", BLOCK, "awesome"),
+    row("PebbleVariableRendererTest.get#3", "{{ block[inner]['child'] }}", BLOCK, "awesome"),
+    row("PebbleVariableRendererTest.get#4", "{{ get missing }}", BLOCK, RAISES),
 ]
 
 
@@ -721,6 +864,11 @@ def test_reference_expression(template: str, context: dict[str, Any], expected: 
         assert out == expected
     else:
         assert expected(out), out
+
+
+def test_reference_map_with_nested_number_list() -> None:
+    """PebbleVariableRendererTest.mapWithNestedNumberList: a map of numbers renders to itself."""
+    assert render_value({"numbers": [1, 2, 3]}, {}) == {"numbers": [1, 2, 3]}
 
 
 def test_reference_map_rendering() -> None:

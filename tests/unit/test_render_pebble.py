@@ -30,7 +30,8 @@ def test_null_coalescing_is_undefined_safe() -> None:
     assert render("{{ missing ?? other ?? 'third' }}", {}) == "third"
     assert render("{{ x ?? 'fallback' }}", {"x": None}) == "fallback"
     assert render("{{ x ??? 'fallback' }}", {"x": None}) == ""  # `???` replaces only undefined
-    assert render("{{ x ?? 'fallback' | upper }}", {"x": "set"}) == "set"
+    # `??` binds tighter than `|` (the reference's precedence 120 against 100): (x ?? 'fallback') | upper
+    assert render("{{ x ?? 'fallback' | upper }}", {"x": "set"}) == "SET"
 
 
 def test_word_operators_and_null() -> None:
