@@ -833,7 +833,8 @@ ROWS = [
     ),
     row(
         "PebbleVariableRendererTest.firstDefinedEval#4",
-        "{{ block[missing].child is not defined ? (block[missing2].child is not defined ? block[inner].child : null) : null }}",
+        "{{ block[missing].child is not defined"
+        " ? (block[missing2].child is not defined ? block[inner].child : null) : null }}",
         BLOCK,
         "awesome",
     ),
