@@ -17,6 +17,8 @@ from urllib.parse import quote_plus, unquote_plus
 from babel.numbers import format_decimal
 from slugify import slugify as _slugify
 
+from conveyor.common import regexps
+
 
 class FilterError(ValueError):
     """A filter given an argument or input the reference refuses."""
@@ -38,7 +40,10 @@ def replace(value: Any, search: Any, replacement: Any = None, regexp: bool = Fal
     pairs = dict(search) if isinstance(search, Mapping) else {search: replacement}
     text = str(value)
     for old, new in pairs.items():
-        text = re.sub(str(old), _java_group(_text(new)), text) if regexp else text.replace(str(old), _text(new))
+        if regexp:
+            text = regexps.sub("replace", str(old), _java_group(_text(new)), text)
+        else:
+            text = text.replace(str(old), _text(new))
     return text
 
 

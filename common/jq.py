@@ -31,6 +31,7 @@ from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote
 
+from conveyor.common import regexps
 from conveyor.common.settings import JqSettings
 
 Node = tuple[Any, ...]
@@ -845,12 +846,24 @@ def _all(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
 def _regex(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
     if not isinstance(value, str):
         raise JqError(f"jq: {name} needs a string, got {_type(value)}")
-    for pattern in _eval(args[0], value):
-        if name == "test":
-            yield re.search(str(pattern), value) is not None
-            continue
-        for replacement in _eval(args[1], value):
-            yield re.sub(str(pattern), str(replacement).replace("\\", "\\\\"), value, count=1 if name == "sub" else 0)
+    try:
+        for pattern in _eval(args[0], value):
+            if name == "test":
+                yield regexps.search(f"jq: {name}", str(pattern), value)
+                continue
+            for replacement in _eval(args[1], value):
+                literal = str(replacement).replace("\\", "\\\\")
+                yield regexps.sub(f"jq: {name}", str(pattern), literal, value, count=1 if name == "sub" else 0)
+    except regexps.RegexpError as exc:
+        raise JqError(str(exc)) from exc
+
+
+def _splits(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    try:
+        for sep in _eval(args[0], value):
+            yield from regexps.split("jq: splits", str(sep), _string(value, "splits"))
+    except regexps.RegexpError as exc:
+        raise JqError(str(exc)) from exc
 
 
 def _recurse_form(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
@@ -896,9 +909,7 @@ _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] 
     ("sub", 2): lambda args, value: _regex("sub", args, value),
     ("gsub", 2): lambda args, value: _regex("gsub", args, value),
     ("recurse", 0): _recurse_form,
-    ("splits", 1): lambda args, value: (
-        part for sep in _eval(args[0], value) for part in re.split(str(sep), _string(value, "splits"))
-    ),
+    ("splits", 1): _splits,
     **{(name, 0): _selector(kinds) for name, kinds in _SELECTORS.items()},
 }
 

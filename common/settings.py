@@ -324,8 +324,9 @@ class JqSettings(BaseSettings):
     timeout: float = Field(
         default=1.0,
         gt=0,
-        description="Longest time (s) one `jq` filter may run; past it the expression, and so its task run, "
-        "fails with `jq: … exceeded`.",
+        description="Longest time (s) one `jq` filter, or one regular expression of a flow (`replace(…, "
+        "regexp=true)`, jq's `test`/`sub`/`gsub`/`splits`), may run; past it the expression, and so its task run, "
+        "fails with `… (limit CONVEYOR_JQ_TIMEOUT exceeded)`.",
     )
     max_result: int = Field(
         default=100_000,

@@ -3,9 +3,14 @@ worker, an If condition in the executor; an over-limit jq fails fast instead of 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from conveyor.common import regexps
+from conveyor.common.errors import RenderError
 from conveyor.common.jq import JqError, Limits, jq
+from conveyor.common.render import render
 from conveyor.common.state import StateType
 from conveyor.worker.attempt import Attempt
 from conveyor.worker.testing import make_job
@@ -67,3 +72,25 @@ def test_a_limit_applies_to_one_run_only() -> None:
     with pytest.raises(JqError):
         jq(None, "[range(50)]", Limits(timeout=60, max_result=10))
     assert jq({"a": list(range(50))}, ".a | length") == [50]
+
+
+def test_a_regular_expression_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_JQ_TIMEOUT", "0.000001")
+    regexps._timeout.cache_clear()
+    try:
+        with pytest.raises(RenderError, match=r"replace: .* \(limit CONVEYOR_JQ_TIMEOUT exceeded\)"):
+            render(r"{{ text | replace({'(\w+\s?)*$': 'x'}, regexp=true) }}", {"text": "ab " * 20000 + "!"})
+    finally:
+        regexps._timeout.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'a' | replace({'(': 'x'}, regexp=true) }}", "replace: invalid regular expression '('"),
+        ("{{ 'a' | jq('test(\"(\")') }}", "jq: test: invalid regular expression '('"),
+    ],
+)
+def test_an_invalid_regular_expression_names_itself(template: str, message: str) -> None:
+    with pytest.raises(RenderError, match=re.escape(message)):
+        render(template, {})
