@@ -256,7 +256,7 @@ def _convert_one(tokens: list[Tok]) -> list[Tok]:
     tokens = _groups(tokens)
     q = _find(tokens, lambda t: t.text == "?")
     if q is None:
-        return _coalesce(_range(tokens))
+        return _concat_filters(_coalesce(_range(tokens)))
     colon = _matching_colon(tokens, q + 1)
     if colon is None:
         return tokens  # not a ternary Jinja2 understands either: let it report the error
@@ -268,7 +268,7 @@ def _convert_one(tokens: list[Tok]) -> list[Tok]:
         space,
         Tok("name", "if"),
         space,
-        *_coalesce(cond),
+        *_concat_filters(_coalesce(cond)),
         space,
         Tok("name", "else"),
         space,
@@ -356,6 +356,39 @@ def _coalesce(tokens: list[Tok]) -> list[Tok]:
         call = [Tok("name", function), Tok("op", "("), *left, Tok("op", ","), *right, Tok("op", ")")]
         pad = [Tok("ws", " ")] if start == 0 or tokens[start - 1].kind != "ws" else []
         tokens = [*tokens[:start], *pad, *call, *tokens[end:]]
+
+
+def _concat_filters(tokens: list[Tok]) -> list[Tok]:
+    """`a ~ b | f` is `(a ~ b) | f` in the reference (`~` binds tighter than `|`, 110 against 100); Jinja2
+    would apply `f` to `b` alone, so the concatenation before a filter is put in parentheses."""
+    i = 0
+    while True:
+        bar = _find(tokens, lambda t: t.text == "|", i)
+        if bar is None:
+            return tokens
+        start, crossed = _concat_start(tokens, bar)
+        if crossed:
+            tokens = [*tokens[:start], Tok("op", "("), *tokens[start:bar], Tok("op", ")"), *tokens[bar:]]
+            bar += 2
+        i = bar + 1
+
+
+def _concat_start(tokens: list[Tok], bar: int) -> tuple[int, bool]:
+    """The start of the operand a filter at `bar` applies to in the reference, and whether it holds a `~`."""
+    crossed = False
+    end = _skip_ws_back(tokens, bar - 1)
+    if end < 0:
+        return bar, False
+    start = _chain_start(tokens, end)
+    while True:
+        op = _skip_ws_back(tokens, start - 1)
+        if op < 1 or tokens[op].text not in ("~", "|"):
+            return start, crossed
+        before = _skip_ws_back(tokens, op - 1)
+        if before < 0:
+            return start, crossed
+        crossed = crossed or tokens[op].text == "~"
+        start = _chain_start(tokens, before)
 
 
 _KEYWORDS = frozenset({"and", "or", "not", "is", "in", "if", "else"})

@@ -851,6 +851,11 @@ ROWS = [
     row("PebbleVariableRendererTest.get#2", "{{ block['test']['child'] }}", BLOCK, "awesome"),
     row("PebbleVariableRendererTest.get#3", "{{ block[inner]['child'] }}", BLOCK, "awesome"),
     row("PebbleVariableRendererTest.get#4", "{{ get missing }}", BLOCK, RAISES),
+    # Pebble's operator precedence (its CoreExtension: `|` 100, `~` 110, `..` 120; Kestra's `??` 120)
+    row("precedence.concat-then-filter", "{{ 'a' ~ x | upper }}", {"x": "b"}, "AB"),
+    row("precedence.filter-then-concat", "{{ 'a' ~ x | upper ~ 'c' }}", {"x": "b"}, "ABc"),
+    row("precedence.math-then-filter", "{{ 1 - 3 | abs }}", {}, "-2"),
+    row("precedence.coalesce-then-filter", "{{ x ?? 'fallback' | upper }}", {"x": "set"}, "SET"),
 ]
 
 
