@@ -10,48 +10,41 @@ raises `JqError` naming the limit, and the expression, so its task run, fails.
 
 Supported: `.`, `..`, `.a`, `."a"`, `.[n]`, `.["a"]`, `.[]`, `.[n:m]`, the `?` suffix, `|`, `,`, `//`,
 arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` construction, `(…)`, `if … then
-… elif … else … end`, and the builtins in `_BUILTINS` plus `select`, `map`, `has`, `join`, `split`,
+… elif … else … end`, and the builtins of `conveyor.common.jq_values` plus `select`, `map`, `has`, `join`, `split`,
 `startswith`, `endswith`, `contains`, `ltrimstr`, `rtrimstr`, `sort_by`, `min_by`, `max_by`, `range`, `empty`.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import contextvars
 import itertools
 import json
-import math
-import operator
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
-from urllib.parse import quote
 
 from conveyor.common import regexps
+from conveyor.common.jq_parse import Node, compile_program
+from conveyor.common.jq_values import (
+    _BUILTINS,
+    JqError,
+    _binary,
+    _index,
+    _order_key,
+    _recurse,
+    _slice,
+    _string,
+    _truthy,
+    _type,
+    _values,
+    _with_arg,
+)
 from conveyor.common.settings import JqSettings
 
-Node = tuple[Any, ...]
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-    | (?P<str>"(?:[^"\\]|\\.)*")
-    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<format>@[a-z0-9]+)
-    | (?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>\.\.|//|==|!=|<=|>=|\?\?|[.\[\]{}()|,:;<>+\-*/%?])
-    )""",
-    re.VERBOSE,
-)
-
-
-class JqError(ValueError):
-    """The program does not parse, or fails on its input (e.g. `.a` of a number)."""
+__all__ = ["JqError", "Limits", "default_limits", "jq"]
 
 
 @dataclass(frozen=True)
@@ -99,285 +92,11 @@ def jq(value: Any, program: str, limits: Limits | None = None) -> list[Any]:
             value = json.loads(value)
     token = _BUDGET.set(_Budget(program, limits or default_limits()))
     try:
-        return list(_eval(_compile(program), value))
+        return list(_eval(compile_program(program), value))
     except RecursionError as exc:
         raise JqError(f"jq: {program!r} nests too deep") from exc
     finally:
         _BUDGET.reset(token)
-
-
-@lru_cache(maxsize=512)
-def _compile(program: str) -> Node:
-    parser = _Parser(program)
-    node = parser.pipe()
-    if parser.peek() is not None:
-        raise JqError(f"jq: unexpected {parser.peek()!r} in {program!r}")
-    return node
-
-
-@dataclass
-class _Tok:
-    kind: str
-    text: str
-
-
-class _Parser:
-    def __init__(self, program: str) -> None:
-        self.program = program
-        self.tokens: list[_Tok] = []
-        pos = 0
-        while pos < len(program):
-            if program[pos:].strip() == "":
-                break
-            m = _TOKEN.match(program, pos)
-            if m is None or m.end() == pos:
-                raise JqError(f"jq: cannot parse {program!r} at {program[pos:]!r}")
-            kind = m.lastgroup or "op"
-            self.tokens.append(_Tok(kind, m.group(kind)))
-            pos = m.end()
-        self.i = 0
-
-    def peek(self, offset: int = 0) -> str | None:
-        j = self.i + offset
-        return self.tokens[j].text if j < len(self.tokens) else None
-
-    def next(self) -> _Tok:
-        if self.i >= len(self.tokens):
-            raise JqError(f"jq: unexpected end of {self.program!r}")
-        tok = self.tokens[self.i]
-        self.i += 1
-        return tok
-
-    def expect(self, text: str) -> None:
-        tok = self.next()
-        if tok.text != text:
-            raise JqError(f"jq: expected {text!r}, got {tok.text!r} in {self.program!r}")
-
-    # precedence, lowest first: | , // or and comparison +- */%
-    def pipe(self) -> Node:
-        left = self.comma()
-        if self.peek() == "as":  # `source as $name | body`: body runs once per value, with $name bound to it
-            self.next()
-            name = self.variable()
-            self.expect("|")
-            return ("bind", left, name, self.pipe())
-        while self.peek() == "|":
-            self.next()
-            left = ("pipe", left, self.comma())
-        return left
-
-    def variable(self) -> str:
-        tok = self.next()
-        if tok.kind != "var":
-            raise JqError(f"jq: expected a $variable, got {tok.text!r} in {self.program!r}")
-        return tok.text
-
-    def reduce(self) -> Node:
-        """`reduce source as $name (init; update)`."""
-        source = self.postfix()
-        self.expect("as")
-        name = self.variable()
-        self.expect("(")
-        init = self.pipe()
-        self.expect(";")
-        update = self.pipe()
-        self.expect(")")
-        return ("reduce", source, name, init, update)
-
-    def comma(self) -> Node:
-        left = self.alt()
-        while self.peek() == ",":
-            self.next()
-            left = ("comma", left, self.alt())
-        return left
-
-    def alt(self) -> Node:
-        left = self.or_()
-        while self.peek() == "//":
-            self.next()
-            left = ("alt", left, self.or_())
-        return left
-
-    def or_(self) -> Node:
-        left = self.and_()
-        while self.peek() == "or":
-            self.next()
-            left = ("or", left, self.and_())
-        return left
-
-    def and_(self) -> Node:
-        left = self.compare()
-        while self.peek() == "and":
-            self.next()
-            left = ("and", left, self.compare())
-        return left
-
-    def compare(self) -> Node:
-        left = self.additive()
-        if self.peek() in ("==", "!=", "<", "<=", ">", ">="):
-            op = self.next().text
-            left = ("bin", op, left, self.additive())
-        return left
-
-    def additive(self) -> Node:
-        left = self.multiplicative()
-        while self.peek() in ("+", "-"):
-            op = self.next().text
-            left = ("bin", op, left, self.multiplicative())
-        return left
-
-    def multiplicative(self) -> Node:
-        left = self.postfix()
-        while self.peek() in ("*", "/", "%"):
-            op = self.next().text
-            left = ("bin", op, left, self.postfix())
-        return left
-
-    def postfix(self) -> Node:
-        node = self.primary()
-        while True:
-            nxt = self.peek()
-            if nxt is None:
-                return node
-            tok = self.tokens[self.i]
-            if tok.kind == "field":
-                self.next()
-                node = ("index", node, ("lit", tok.text[1:]), False)
-            elif nxt == "." and self.peek(1) is not None and self.tokens[self.i + 1].kind == "str":
-                self.next()
-                node = ("index", node, ("lit", json.loads(self.next().text)), False)
-            elif nxt == "[" or (nxt == "." and self.peek(1) == "["):
-                if nxt == ".":
-                    self.next()
-                node = self.brackets(node)
-            elif nxt == "?":
-                self.next()
-                node = ("try", node)
-            else:
-                return node
-
-    def brackets(self, target: Node) -> Node:
-        self.expect("[")
-        if self.peek() == "]":
-            self.next()
-            return ("each", target)
-        start = None if self.peek() == ":" else self.pipe()
-        if self.peek() == ":":
-            self.next()
-            end = None if self.peek() == "]" else self.pipe()
-            self.expect("]")
-            return ("slice", target, start, end)
-        self.expect("]")
-        assert start is not None
-        return ("index", target, start, False)
-
-    def primary(self) -> Node:
-        tok = self.next()
-        if tok.kind in ("num", "str", "field"):
-            return self.literal(tok)
-        if tok.kind == "name":
-            return self.name(tok.text)
-        if tok.kind == "format":
-            return ("call", tok.text, ())
-        if tok.kind == "var":
-            if tok.text in ("$ENV", "$__loc__", "$__prog_args"):
-                raise JqError(f"jq: {tok.text} is not available to flows")
-            return ("var", tok.text)
-        return self.punctuation(tok.text)
-
-    def literal(self, tok: _Tok) -> Node:
-        text = tok.text
-        if tok.kind == "num":
-            return ("lit", float(text) if any(c in text for c in ".eE") else int(text))
-        if tok.kind == "str":
-            return ("lit", json.loads(text))
-        return ("index", ("id",), ("lit", text[1:]), False)  # a field: `.name`
-
-    def punctuation(self, text: str) -> Node:
-        if text == ".":
-            return self.dot()
-        if text == "..":
-            return ("recurse",)
-        if text == "(":
-            node = self.pipe()
-            self.expect(")")
-            return node
-        if text == "[":
-            return self.array()
-        if text == "{":
-            return self.object()
-        if text == "-":
-            return ("bin", "-", ("lit", 0), self.postfix())
-        raise JqError(f"jq: unexpected {text!r} in {self.program!r}")
-
-    def dot(self) -> Node:
-        nxt = self.peek()
-        if nxt is not None and self.tokens[self.i].kind == "str":
-            return ("index", ("id",), ("lit", json.loads(self.next().text)), False)
-        if nxt == "[":
-            return self.brackets(("id",))
-        return ("id",)
-
-    def array(self) -> Node:
-        if self.peek() == "]":
-            self.next()
-            return ("array", None)
-        node = self.pipe()
-        self.expect("]")
-        return ("array", node)
-
-    def name(self, text: str) -> Node:
-        if text in ("null", "true", "false"):
-            return ("lit", {"null": None, "true": True, "false": False}[text])
-        if text == "if":
-            return self.conditional()
-        if text == "reduce":
-            return self.reduce()
-        args: list[Node] = []
-        if self.peek() == "(":
-            self.next()
-            args.append(self.pipe())
-            while self.peek() == ";":
-                self.next()
-                args.append(self.pipe())
-            self.expect(")")
-        return ("call", text, tuple(args))
-
-    def conditional(self) -> Node:
-        cond = self.pipe()
-        self.expect("then")
-        then = self.pipe()
-        if self.peek() == "elif":
-            self.next()
-            return ("if", cond, then, self.conditional())
-        otherwise: Node = ("id",)
-        if self.peek() == "else":
-            self.next()
-            otherwise = self.pipe()
-        self.expect("end")
-        return ("if", cond, then, otherwise)
-
-    def object(self) -> Node:
-        entries: list[tuple[Node, Node]] = []
-        while self.peek() != "}":
-            tok = self.next()
-            if tok.kind in ("name", "str"):
-                key: Node = ("lit", tok.text if tok.kind == "name" else json.loads(tok.text))
-            elif tok.text == "(":
-                key = self.pipe()
-                self.expect(")")
-            else:
-                raise JqError(f"jq: bad object key {tok.text!r} in {self.program!r}")
-            if self.peek() == ":":
-                self.next()
-                value = self.alt()
-            else:
-                value = ("index", ("id",), key, False)
-            entries.append((key, value))
-            if self.peek() == ",":
-                self.next()
-        self.expect("}")
-        return ("object", tuple(entries))
 
 
 def _eval(node: Node, value: Any) -> Iterator[Any]:
@@ -537,59 +256,6 @@ def _try(node: Node, value: Any) -> Iterator[Any]:
         return
 
 
-def _truthy(value: Any) -> bool:
-    return value is not None and value is not False
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _index(target: Any, key: Any) -> Any:
-    if target is None:
-        return None
-    if isinstance(target, dict) and isinstance(key, str):
-        return target.get(key)
-    if isinstance(target, list) and isinstance(key, int | float) and not isinstance(key, bool):
-        i = int(key)
-        return target[i] if -len(target) <= i < len(target) else None
-    raise JqError(f"jq: cannot index {_type(target)} with {json.dumps(key)}")
-
-
-def _slice(target: Any, start: Any, end: Any) -> Any:
-    if target is None:
-        return None
-    if not isinstance(target, list | str):
-        raise JqError(f"jq: cannot slice {_type(target)}")
-    return target[None if start is None else int(start) : None if end is None else int(end)]
-
-
-def _values(target: Any) -> Iterator[Any]:
-    if isinstance(target, list):
-        yield from target
-    elif isinstance(target, dict):
-        yield from target.values()
-    else:
-        raise JqError(f"jq: cannot iterate over {_type(target)}")
-
-
-def _recurse(value: Any) -> Iterator[Any]:
-    yield value
-    if isinstance(value, list | dict):
-        for child in _values(value):
-            yield from _recurse(child)
-
-
 def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]:
     choices: list[list[tuple[str, Any]]] = []
     for key_node, value_node in entries:
@@ -601,162 +267,6 @@ def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]
         choices.append(pairs)
     for combination in itertools.product(*choices):
         yield dict(combination)
-
-
-def _binary(op: str, left: Any, right: Any) -> Any:
-    if op in ("==", "!="):
-        return (left == right) == (op == "==")
-    if op in _COMPARISONS:
-        return _COMPARISONS[op](_order_key(left), _order_key(right))
-    arithmetic = _ARITHMETIC.get(op)
-    if arithmetic is None:
-        raise JqError(f"jq: unknown operator {op}")
-    try:
-        return arithmetic(left, right)
-    except (TypeError, ZeroDivisionError) as exc:
-        raise JqError(f"jq: {_type(left)} {op} {_type(right)} cannot be computed") from exc
-
-
-def _plus(left: Any, right: Any) -> Any:
-    """null is the identity; objects merge (the right one wins)."""
-    if left is None:
-        return right
-    if right is None:
-        return left
-    if isinstance(left, dict) and isinstance(right, dict):
-        return {**left, **right}
-    return left + right
-
-
-def _minus(left: Any, right: Any) -> Any:
-    if isinstance(left, list) and isinstance(right, list):
-        return [x for x in left if x not in right]
-    return left - right
-
-
-def _divide(left: Any, right: Any) -> Any:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.split(right)
-    result = left / right
-    return int(result) if isinstance(result, float) and result.is_integer() else result
-
-
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": _plus,
-    "-": _minus,
-    "*": operator.mul,
-    "/": _divide,
-    "%": lambda left, right: int(left) % int(right),
-}
-
-
-_ORDER = {"null": 0, "boolean": 1, "number": 2, "string": 3, "array": 4, "object": 5}
-
-
-def _order_key(value: Any) -> Any:
-    kind = _type(value)
-    if kind == "array":
-        return (_ORDER[kind], [_order_key(v) for v in value])
-    if kind == "object":
-        return (_ORDER[kind], sorted((k, _order_key(v)) for k, v in value.items()))
-    return (_ORDER[kind], value if value is not None else 0)
-
-
-def _length(v: Any) -> Any:
-    if v is None:
-        return 0
-    if isinstance(v, bool):
-        raise JqError("jq: boolean has no length")
-    if isinstance(v, int | float):
-        return abs(v)
-    return len(v)
-
-
-def _keys(v: Any) -> Any:
-    if isinstance(v, dict):
-        return sorted(v)
-    if isinstance(v, list):
-        return list(range(len(v)))
-    raise JqError(f"jq: {_type(v)} has no keys")
-
-
-def _tonumber(v: Any) -> Any:
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return v
-    try:
-        number = float(v)
-    except (TypeError, ValueError) as exc:
-        raise JqError(f"jq: cannot parse {v!r} as a number") from exc
-    return int(number) if number.is_integer() and "." not in str(v) else number
-
-
-def _unique(ordered: list[Any]) -> list[Any]:
-    return [x for i, x in enumerate(ordered) if i == 0 or x != ordered[i - 1]]
-
-
-def _add(v: Any) -> Any:
-    total = None
-    for item in _values(v):
-        total = _binary("+", total, item)
-    return total
-
-
-_BUILTINS: dict[str, Callable[[Any], Any]] = {
-    "length": _length,
-    "keys": _keys,
-    "keys_unsorted": lambda v: list(v) if isinstance(v, dict) else _keys(v),
-    "values": lambda v: list(_values(v)),
-    "type": _type,
-    "not": lambda v: not _truthy(v),
-    "tostring": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
-    "tojson": lambda v: json.dumps(v, separators=(",", ":")),
-    "fromjson": lambda v: json.loads(v),
-    "tonumber": _tonumber,
-    "ascii_downcase": lambda v: _string(v, "ascii_downcase").lower(),
-    "ascii_upcase": lambda v: _string(v, "ascii_upcase").upper(),
-    "first": lambda v: v[0] if v else None,
-    "last": lambda v: v[-1] if v else None,
-    "reverse": lambda v: v[::-1] if v is not None else [],
-    "sort": lambda v: sorted(v, key=_order_key),
-    "unique": lambda v: _unique(sorted(v, key=_order_key)),
-    "min": lambda v: min(v, key=_order_key) if v else None,
-    "max": lambda v: max(v, key=_order_key) if v else None,
-    "add": _add,
-    "floor": lambda v: math.floor(v),
-    "to_entries": lambda v: [{"key": k, "value": x} for k, x in v.items()],
-    "any": lambda v: any(_truthy(x) for x in _values(v)),
-    "all": lambda v: all(_truthy(x) for x in _values(v)),
-    "@json": lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False),
-    "@text": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
-    "@csv": lambda v: ",".join(_csv_field(x) for x in v),
-    "@base64": lambda v: base64.b64encode(_text(v).encode()).decode(),
-    "@uri": lambda v: quote(_text(v), safe="-_.~"),
-    "from_entries": lambda v: {str(e.get("key", e.get("name"))): e.get("value") for e in v},
-}
-
-
-def _string(v: Any, name: str) -> str:
-    if not isinstance(v, str):
-        raise JqError(f"jq: {name} needs a string, got {_type(v)}")
-    return v
-
-
-def _text(v: Any) -> str:
-    return v if isinstance(v, str) else json.dumps(v, separators=(",", ":"))
-
-
-def _csv_field(v: Any) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace('"', '""') + '"'
-    if isinstance(v, list | dict):
-        raise JqError(f"jq: {_type(v)} is not valid in a csv row")
-    return "" if v is None else json.dumps(v)
 
 
 def _call(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
@@ -912,71 +422,3 @@ _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] 
     ("splits", 1): _splits,
     **{(name, 0): _selector(kinds) for name, kinds in _SELECTORS.items()},
 }
-
-
-# The one-argument functions on strings (input and argument both strings, as jq requires).
-_STRING_ARG: dict[str, Callable[[str, str], Any]] = {
-    "split": lambda value, arg: value.split(arg),
-    "startswith": lambda value, arg: value.startswith(arg),
-    "endswith": lambda value, arg: value.endswith(arg),
-    "ltrimstr": lambda value, arg: value[len(arg) :] if value.startswith(arg) else value,
-    "rtrimstr": lambda value, arg: value[: -len(arg)] if arg and value.endswith(arg) else value,
-}
-
-
-def _join(value: Any, arg: Any) -> str:
-    return str(arg).join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in _values(value))
-
-
-# The other one-argument functions that take each value of their argument.
-_VALUE_ARG: dict[str, Callable[[Any, Any], Any]] = {
-    "has": lambda value, arg: _has(value, arg),
-    "join": _join,
-    "index": lambda value, arg: _first_index(value, arg),
-    "contains": lambda value, arg: _contains(value, arg),
-}
-
-
-def _with_arg(name: str, value: Any, arg: Any) -> Any:
-    on_strings = _STRING_ARG.get(name)
-    if on_strings is not None:
-        if not (isinstance(value, str) and isinstance(arg, str)):
-            raise JqError(f"jq: {name} needs string input and argument, got {_type(value)} and {_type(arg)}")
-        return on_strings(value, arg)
-    on_values = _VALUE_ARG.get(name)
-    if on_values is None:
-        raise JqError(f"jq: unknown function {name}/1")
-    return on_values(value, arg)
-
-
-def _has(value: Any, arg: Any) -> bool:
-    if isinstance(value, dict | None) and isinstance(arg, str):
-        return arg in (value or {})
-    if isinstance(value, list | None) and isinstance(arg, int | float) and not isinstance(arg, bool):
-        return 0 <= arg < len(value or [])
-    raise JqError(f"jq: cannot check whether {_type(value)} has a {_type(arg)} key")
-
-
-def _first_index(value: Any, arg: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, str) and isinstance(arg, str):
-        found = value.find(arg)
-        return None if found < 0 or not arg else found
-    if isinstance(value, list):
-        probe = arg if isinstance(arg, list) else [arg]
-        n = len(probe)
-        return next((i for i in range(len(value) - n + 1) if value[i : i + n] == probe), None)
-    raise JqError(f"jq: cannot index {_type(value)} with {_type(arg)}")
-
-
-def _contains(a: Any, b: Any) -> bool:
-    if _type(a) != _type(b):
-        raise JqError(f"jq: {_type(a)} and {_type(b)} cannot have their containment checked")
-    if isinstance(a, dict) and isinstance(b, dict):
-        return all(k in a and _contains(a[k], v) for k, v in b.items())
-    if isinstance(a, list) and isinstance(b, list):
-        return all(any(_contains(x, y) for x in a) for y in b)
-    if isinstance(a, str) and isinstance(b, str):
-        return b in a
-    return bool(a == b)
