@@ -25,6 +25,7 @@ from conveyor.common.settings import (
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
+    JqSettings,
     KafkaSettings,
     MetricsSettings,
     WorkerSettings,
@@ -37,6 +38,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     WorkerSettings,
     IndexerSettings,
     MetricsSettings,
+    JqSettings,
     ServerSettings,
     OidcSettings,
 )

@@ -4,298 +4,110 @@
 (a string input is parsed as JSON first when it is JSON). Pure Python on purpose: the C library's `env`
 and `$ENV` would hand a flow the worker's environment.
 
+Limits (`JqSettings`: `CONVEYOR_JQ_TIMEOUT`, `CONVEYOR_JQ_MAX_RESULT`): one run may take so long and produce so
+many values (counted as they are made, so `[range(20000000)]` stops at the limit, quickly); past either it
+raises `JqError` naming the limit, and the expression, so its task run, fails.
+
 Supported: `.`, `..`, `.a`, `."a"`, `.[n]`, `.["a"]`, `.[]`, `.[n:m]`, the `?` suffix, `|`, `,`, `//`,
 arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` construction, `(…)`, `if … then
-… elif … else … end`, and the builtins in `_BUILTINS` plus `select`, `map`, `has`, `join`, `split`,
+… elif … else … end`, and the builtins of `conveyor.common.jq_values` plus `select`, `map`, `has`, `join`, `split`,
 `startswith`, `endswith`, `contains`, `ltrimstr`, `rtrimstr`, `sort_by`, `min_by`, `max_by`, `range`, `empty`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import itertools
 import json
-import math
-import operator
-import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
-Node = tuple[Any, ...]
-
-_TOKEN = re.compile(
-    r"""\s*(?:
-      (?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-    | (?P<str>"(?:[^"\\]|\\.)*")
-    | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>\.\.|//|==|!=|<=|>=|\?\?|[.\[\]{}()|,:;<>+\-*/%?])
-    )""",
-    re.VERBOSE,
+from conveyor.common import regexps
+from conveyor.common.jq_parse import Node, compile_program
+from conveyor.common.jq_values import (
+    _BUILTINS,
+    JqError,
+    _binary,
+    _index,
+    _order_key,
+    _recurse,
+    _slice,
+    _string,
+    _truthy,
+    _type,
+    _values,
+    _with_arg,
 )
+from conveyor.common.settings import JqSettings
+
+__all__ = ["JqError", "Limits", "default_limits", "jq"]
 
 
-class JqError(ValueError):
-    """The program does not parse, or fails on its input (e.g. `.a` of a number)."""
+@dataclass(frozen=True)
+class Limits:
+    timeout: float
+    max_result: int
 
 
-def jq(value: Any, program: str) -> list[Any]:
+@cache
+def default_limits() -> Limits:
+    settings = JqSettings()
+    return Limits(settings.timeout, settings.max_result)
+
+
+class _Budget:
+    """What one run may still spend: values to produce, and time (checked every `_EVERY` values)."""
+
+    _EVERY = 512
+
+    def __init__(self, program: str, limits: Limits) -> None:
+        self.program = program
+        self.limits = limits
+        self.left = limits.max_result
+        self.deadline = time.monotonic() + limits.timeout
+
+    def tick(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise JqError(
+                f"jq: {self.program!r} produced more than {self.limits.max_result} values "
+                "(limit CONVEYOR_JQ_MAX_RESULT exceeded)"
+            )
+        if self.left % self._EVERY == 0 and time.monotonic() > self.deadline:
+            raise JqError(
+                f"jq: {self.program!r} ran longer than {self.limits.timeout:g} s (limit CONVEYOR_JQ_TIMEOUT exceeded)"
+            )
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("jq_budget", default=None)
+
+
+def jq(value: Any, program: str, limits: Limits | None = None) -> list[Any]:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = json.loads(value)
-    return list(_eval(_compile(program), value))
-
-
-@lru_cache(maxsize=512)
-def _compile(program: str) -> Node:
-    parser = _Parser(program)
-    node = parser.pipe()
-    if parser.peek() is not None:
-        raise JqError(f"jq: unexpected {parser.peek()!r} in {program!r}")
-    return node
-
-
-@dataclass
-class _Tok:
-    kind: str
-    text: str
-
-
-class _Parser:
-    def __init__(self, program: str) -> None:
-        self.program = program
-        self.tokens: list[_Tok] = []
-        pos = 0
-        while pos < len(program):
-            if program[pos:].strip() == "":
-                break
-            m = _TOKEN.match(program, pos)
-            if m is None or m.end() == pos:
-                raise JqError(f"jq: cannot parse {program!r} at {program[pos:]!r}")
-            kind = m.lastgroup or "op"
-            self.tokens.append(_Tok(kind, m.group(kind)))
-            pos = m.end()
-        self.i = 0
-
-    def peek(self, offset: int = 0) -> str | None:
-        j = self.i + offset
-        return self.tokens[j].text if j < len(self.tokens) else None
-
-    def next(self) -> _Tok:
-        if self.i >= len(self.tokens):
-            raise JqError(f"jq: unexpected end of {self.program!r}")
-        tok = self.tokens[self.i]
-        self.i += 1
-        return tok
-
-    def expect(self, text: str) -> None:
-        tok = self.next()
-        if tok.text != text:
-            raise JqError(f"jq: expected {text!r}, got {tok.text!r} in {self.program!r}")
-
-    # precedence, lowest first: | , // or and comparison +- */%
-    def pipe(self) -> Node:
-        left = self.comma()
-        while self.peek() == "|":
-            self.next()
-            left = ("pipe", left, self.comma())
-        return left
-
-    def comma(self) -> Node:
-        left = self.alt()
-        while self.peek() == ",":
-            self.next()
-            left = ("comma", left, self.alt())
-        return left
-
-    def alt(self) -> Node:
-        left = self.or_()
-        while self.peek() == "//":
-            self.next()
-            left = ("alt", left, self.or_())
-        return left
-
-    def or_(self) -> Node:
-        left = self.and_()
-        while self.peek() == "or":
-            self.next()
-            left = ("or", left, self.and_())
-        return left
-
-    def and_(self) -> Node:
-        left = self.compare()
-        while self.peek() == "and":
-            self.next()
-            left = ("and", left, self.compare())
-        return left
-
-    def compare(self) -> Node:
-        left = self.additive()
-        if self.peek() in ("==", "!=", "<", "<=", ">", ">="):
-            op = self.next().text
-            left = ("bin", op, left, self.additive())
-        return left
-
-    def additive(self) -> Node:
-        left = self.multiplicative()
-        while self.peek() in ("+", "-"):
-            op = self.next().text
-            left = ("bin", op, left, self.multiplicative())
-        return left
-
-    def multiplicative(self) -> Node:
-        left = self.postfix()
-        while self.peek() in ("*", "/", "%"):
-            op = self.next().text
-            left = ("bin", op, left, self.postfix())
-        return left
-
-    def postfix(self) -> Node:
-        node = self.primary()
-        while True:
-            nxt = self.peek()
-            if nxt is None:
-                return node
-            tok = self.tokens[self.i]
-            if tok.kind == "field":
-                self.next()
-                node = ("index", node, ("lit", tok.text[1:]), False)
-            elif nxt == "." and self.peek(1) is not None and self.tokens[self.i + 1].kind == "str":
-                self.next()
-                node = ("index", node, ("lit", json.loads(self.next().text)), False)
-            elif nxt == "[" or (nxt == "." and self.peek(1) == "["):
-                if nxt == ".":
-                    self.next()
-                node = self.brackets(node)
-            elif nxt == "?":
-                self.next()
-                node = ("try", node)
-            else:
-                return node
-
-    def brackets(self, target: Node) -> Node:
-        self.expect("[")
-        if self.peek() == "]":
-            self.next()
-            return ("each", target)
-        start = None if self.peek() == ":" else self.pipe()
-        if self.peek() == ":":
-            self.next()
-            end = None if self.peek() == "]" else self.pipe()
-            self.expect("]")
-            return ("slice", target, start, end)
-        self.expect("]")
-        assert start is not None
-        return ("index", target, start, False)
-
-    def primary(self) -> Node:
-        tok = self.next()
-        if tok.kind in ("num", "str", "field"):
-            return self.literal(tok)
-        if tok.kind == "name":
-            return self.name(tok.text)
-        return self.punctuation(tok.text)
-
-    def literal(self, tok: _Tok) -> Node:
-        text = tok.text
-        if tok.kind == "num":
-            return ("lit", float(text) if any(c in text for c in ".eE") else int(text))
-        if tok.kind == "str":
-            return ("lit", json.loads(text))
-        return ("index", ("id",), ("lit", text[1:]), False)  # a field: `.name`
-
-    def punctuation(self, text: str) -> Node:
-        if text == ".":
-            return self.dot()
-        if text == "..":
-            return ("recurse",)
-        if text == "(":
-            node = self.pipe()
-            self.expect(")")
-            return node
-        if text == "[":
-            return self.array()
-        if text == "{":
-            return self.object()
-        if text == "-":
-            return ("bin", "-", ("lit", 0), self.postfix())
-        raise JqError(f"jq: unexpected {text!r} in {self.program!r}")
-
-    def dot(self) -> Node:
-        nxt = self.peek()
-        if nxt is not None and self.tokens[self.i].kind == "str":
-            return ("index", ("id",), ("lit", json.loads(self.next().text)), False)
-        if nxt == "[":
-            return self.brackets(("id",))
-        return ("id",)
-
-    def array(self) -> Node:
-        if self.peek() == "]":
-            self.next()
-            return ("array", None)
-        node = self.pipe()
-        self.expect("]")
-        return ("array", node)
-
-    def name(self, text: str) -> Node:
-        if text in ("null", "true", "false"):
-            return ("lit", {"null": None, "true": True, "false": False}[text])
-        if text == "if":
-            return self.conditional()
-        args: list[Node] = []
-        if self.peek() == "(":
-            self.next()
-            args.append(self.pipe())
-            while self.peek() == ";":
-                self.next()
-                args.append(self.pipe())
-            self.expect(")")
-        return ("call", text, tuple(args))
-
-    def conditional(self) -> Node:
-        cond = self.pipe()
-        self.expect("then")
-        then = self.pipe()
-        if self.peek() == "elif":
-            self.next()
-            return ("if", cond, then, self.conditional())
-        otherwise: Node = ("id",)
-        if self.peek() == "else":
-            self.next()
-            otherwise = self.pipe()
-        self.expect("end")
-        return ("if", cond, then, otherwise)
-
-    def object(self) -> Node:
-        entries: list[tuple[Node, Node]] = []
-        while self.peek() != "}":
-            tok = self.next()
-            if tok.kind in ("name", "str"):
-                key: Node = ("lit", tok.text if tok.kind == "name" else json.loads(tok.text))
-            elif tok.text == "(":
-                key = self.pipe()
-                self.expect(")")
-            else:
-                raise JqError(f"jq: bad object key {tok.text!r} in {self.program!r}")
-            if self.peek() == ":":
-                self.next()
-                value = self.alt()
-            else:
-                value = ("index", ("id",), key, False)
-            entries.append((key, value))
-            if self.peek() == ",":
-                self.next()
-        self.expect("}")
-        return ("object", tuple(entries))
+    token = _BUDGET.set(_Budget(program, limits or default_limits()))
+    try:
+        return list(_eval(compile_program(program), value))
+    except RecursionError as exc:
+        raise JqError(f"jq: {program!r} nests too deep") from exc
+    finally:
+        _BUDGET.reset(token)
 
 
 def _eval(node: Node, value: Any) -> Iterator[Any]:
     evaluate = _EVALUATORS.get(node[0])
     if evaluate is None:  # pragma: no cover - the parser makes no other node
         raise JqError(f"jq: unknown node {node[0]}")
-    yield from evaluate(node, value)
+    budget = _BUDGET.get()
+    for out in evaluate(node, value):
+        if budget is not None:
+            budget.tick()
+        yield out
 
 
 def _eval_id(node: Node, value: Any) -> Iterator[Any]:
@@ -317,7 +129,7 @@ def _eval_comma(node: Node, value: Any) -> Iterator[Any]:
 
 
 def _eval_alt(node: Node, value: Any) -> Iterator[Any]:
-    good = [v for v in _try(node[1], value) if v is not None and v is not False]
+    good = [v for v in _eval(node[1], value) if v is not None and v is not False]
     yield from good if good else _eval(node[2], value)
 
 
@@ -378,13 +190,63 @@ _EVALUATORS: dict[str, Callable[[Node, Any], Iterator[Any]]] = {
     "index": _eval_index,
     "slice": _eval_slice,
     "each": _eval_each,
-    "try": lambda node, value: _try(node[1], value),
+    "try": lambda node, value: _eval_try(node, value),
     "recurse": lambda node, value: _recurse(value),
     "array": _eval_array,
     "object": lambda node, value: _object(node[1], value),
     "if": _eval_if,
     "call": lambda node, value: _call(node[1], node[2], value),
+    "var": lambda node, value: _eval_var(node),
+    "bind": lambda node, value: _eval_bind(node, value),
+    "reduce": lambda node, value: _eval_reduce(node, value),
 }
+
+
+# The $variables bound where a program runs (`as $x`, `reduce … as $x`).
+_VARS: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("jq_vars", default={})  # noqa: B039 - never mutated
+
+
+def _bound(name: str, bound: Any, node: Node, value: Any) -> list[Any]:
+    """The outputs of `node` on `value` with `name` bound (computed while it is: generators are lazy)."""
+    token = _VARS.set({**_VARS.get(), name: bound})
+    try:
+        return list(_eval(node, value))
+    finally:
+        _VARS.reset(token)
+
+
+def _eval_var(node: Node) -> Iterator[Any]:
+    bound = _VARS.get()
+    if node[1] not in bound:
+        raise JqError(f"jq: {node[1]} is not defined")
+    yield bound[node[1]]
+
+
+def _eval_bind(node: Node, value: Any) -> Iterator[Any]:
+    for bound in _eval(node[1], value):
+        yield from _bound(node[2], bound, node[3], value)
+
+
+def _eval_reduce(node: Node, value: Any) -> Iterator[Any]:
+    for acc in _eval(node[3], value):
+        for bound in _eval(node[1], value):
+            outs = _bound(node[2], bound, node[4], acc)
+            acc = outs[-1] if outs else None
+        yield acc
+
+
+def _eval_try(node: Node, value: Any) -> Iterator[Any]:
+    """`a.b?`: the `?` covers its own step (`.b`), not what comes before it (`a`), as in jq."""
+    inner = node[1]
+    if inner[0] in ("index", "slice", "each") and inner[1] != ("id",) and all(_is_lit(n) for n in inner[2:4]):
+        for target in _eval(inner[1], value):
+            yield from _try((inner[0], ("id",), *inner[2:]), target)
+        return
+    yield from _try(inner, value)
+
+
+def _is_lit(node: Any) -> bool:
+    return node is None or isinstance(node, bool) or (isinstance(node, tuple) and node[0] == "lit")
 
 
 def _try(node: Node, value: Any) -> Iterator[Any]:
@@ -392,59 +254,6 @@ def _try(node: Node, value: Any) -> Iterator[Any]:
         yield from list(_eval(node, value))
     except JqError:
         return
-
-
-def _truthy(value: Any) -> bool:
-    return value is not None and value is not False
-
-
-def _type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _index(target: Any, key: Any) -> Any:
-    if target is None:
-        return None
-    if isinstance(target, dict) and isinstance(key, str):
-        return target.get(key)
-    if isinstance(target, list) and isinstance(key, int | float) and not isinstance(key, bool):
-        i = int(key)
-        return target[i] if -len(target) <= i < len(target) else None
-    raise JqError(f"jq: cannot index {_type(target)} with {json.dumps(key)}")
-
-
-def _slice(target: Any, start: Any, end: Any) -> Any:
-    if target is None:
-        return None
-    if not isinstance(target, list | str):
-        raise JqError(f"jq: cannot slice {_type(target)}")
-    return target[None if start is None else int(start) : None if end is None else int(end)]
-
-
-def _values(target: Any) -> Iterator[Any]:
-    if isinstance(target, list):
-        yield from target
-    elif isinstance(target, dict):
-        yield from target.values()
-    else:
-        raise JqError(f"jq: cannot iterate over {_type(target)}")
-
-
-def _recurse(value: Any) -> Iterator[Any]:
-    yield value
-    if isinstance(value, list | dict):
-        for child in _values(value):
-            yield from _recurse(child)
 
 
 def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]:
@@ -458,137 +267,6 @@ def _object(entries: tuple[tuple[Node, Node], ...], value: Any) -> Iterator[Any]
         choices.append(pairs)
     for combination in itertools.product(*choices):
         yield dict(combination)
-
-
-def _binary(op: str, left: Any, right: Any) -> Any:
-    if op in ("==", "!="):
-        return (left == right) == (op == "==")
-    if op in _COMPARISONS:
-        return _COMPARISONS[op](_order_key(left), _order_key(right))
-    arithmetic = _ARITHMETIC.get(op)
-    if arithmetic is None:
-        raise JqError(f"jq: unknown operator {op}")
-    try:
-        return arithmetic(left, right)
-    except (TypeError, ZeroDivisionError) as exc:
-        raise JqError(f"jq: {_type(left)} {op} {_type(right)} cannot be computed") from exc
-
-
-def _plus(left: Any, right: Any) -> Any:
-    """null is the identity; objects merge (the right one wins)."""
-    if left is None:
-        return right
-    if right is None:
-        return left
-    if isinstance(left, dict) and isinstance(right, dict):
-        return {**left, **right}
-    return left + right
-
-
-def _minus(left: Any, right: Any) -> Any:
-    if isinstance(left, list) and isinstance(right, list):
-        return [x for x in left if x not in right]
-    return left - right
-
-
-def _divide(left: Any, right: Any) -> Any:
-    if isinstance(left, str) and isinstance(right, str):
-        return left.split(right)
-    result = left / right
-    return int(result) if isinstance(result, float) and result.is_integer() else result
-
-
-_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": _plus,
-    "-": _minus,
-    "*": operator.mul,
-    "/": _divide,
-    "%": lambda left, right: int(left) % int(right),
-}
-
-
-_ORDER = {"null": 0, "boolean": 1, "number": 2, "string": 3, "array": 4, "object": 5}
-
-
-def _order_key(value: Any) -> Any:
-    kind = _type(value)
-    if kind == "array":
-        return (_ORDER[kind], [_order_key(v) for v in value])
-    if kind == "object":
-        return (_ORDER[kind], sorted((k, _order_key(v)) for k, v in value.items()))
-    return (_ORDER[kind], value if value is not None else 0)
-
-
-def _length(v: Any) -> Any:
-    if v is None:
-        return 0
-    if isinstance(v, bool):
-        raise JqError("jq: boolean has no length")
-    if isinstance(v, int | float):
-        return abs(v)
-    return len(v)
-
-
-def _keys(v: Any) -> Any:
-    if isinstance(v, dict):
-        return sorted(v)
-    if isinstance(v, list):
-        return list(range(len(v)))
-    raise JqError(f"jq: {_type(v)} has no keys")
-
-
-def _tonumber(v: Any) -> Any:
-    if isinstance(v, int | float) and not isinstance(v, bool):
-        return v
-    try:
-        number = float(v)
-    except (TypeError, ValueError) as exc:
-        raise JqError(f"jq: cannot parse {v!r} as a number") from exc
-    return int(number) if number.is_integer() and "." not in str(v) else number
-
-
-def _unique(ordered: list[Any]) -> list[Any]:
-    return [x for i, x in enumerate(ordered) if i == 0 or x != ordered[i - 1]]
-
-
-def _add(v: Any) -> Any:
-    total = None
-    for item in _values(v):
-        total = _binary("+", total, item)
-    return total
-
-
-_BUILTINS: dict[str, Callable[[Any], Any]] = {
-    "length": _length,
-    "keys": _keys,
-    "keys_unsorted": lambda v: list(v) if isinstance(v, dict) else _keys(v),
-    "values": lambda v: list(_values(v)),
-    "type": _type,
-    "not": lambda v: not _truthy(v),
-    "tostring": lambda v: v if isinstance(v, str) else json.dumps(v, separators=(",", ":")),
-    "tojson": lambda v: json.dumps(v, separators=(",", ":")),
-    "fromjson": lambda v: json.loads(v),
-    "tonumber": _tonumber,
-    "ascii_downcase": lambda v: str(v).lower(),
-    "ascii_upcase": lambda v: str(v).upper(),
-    "first": lambda v: v[0] if v else None,
-    "last": lambda v: v[-1] if v else None,
-    "reverse": lambda v: v[::-1] if v is not None else [],
-    "sort": lambda v: sorted(v, key=_order_key),
-    "unique": lambda v: _unique(sorted(v, key=_order_key)),
-    "min": lambda v: min(v, key=_order_key) if v else None,
-    "max": lambda v: max(v, key=_order_key) if v else None,
-    "add": _add,
-    "floor": lambda v: math.floor(v),
-    "to_entries": lambda v: [{"key": k, "value": x} for k, x in v.items()],
-    "from_entries": lambda v: {str(e.get("key", e.get("name"))): e.get("value") for e in v},
-}
 
 
 def _call(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
@@ -649,6 +327,79 @@ def _max_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
     yield ranked[-1] if ranked else None
 
 
+def _limit(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    for n in _eval(args[0], value):
+        if int(n) > 0:
+            yield from itertools.islice(_eval(args[1], value), int(n))
+
+
+def _group_by(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    groups: list[list[Any]] = []
+    keys: list[Any] = []
+    for item in _ranked(args, value):
+        key = list(_eval(args[0], item))
+        if not keys or keys[-1] != key:
+            keys.append(key)
+            groups.append([])
+        groups[-1].append(item)
+    yield groups
+
+
+def _any(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield any(_truthy(c) for item in _values(value) for c in _eval(args[0], item))
+
+
+def _all(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield all(_truthy(c) for item in _values(value) for c in _eval(args[0], item))
+
+
+def _regex(name: str, args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    if not isinstance(value, str):
+        raise JqError(f"jq: {name} needs a string, got {_type(value)}")
+    try:
+        for pattern in _eval(args[0], value):
+            if name == "test":
+                yield regexps.search(f"jq: {name}", str(pattern), value)
+                continue
+            for replacement in _eval(args[1], value):
+                literal = str(replacement).replace("\\", "\\\\")
+                yield regexps.sub(f"jq: {name}", str(pattern), literal, value, count=1 if name == "sub" else 0)
+    except regexps.RegexpError as exc:
+        raise JqError(str(exc)) from exc
+
+
+def _splits(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    try:
+        for sep in _eval(args[0], value):
+            yield from regexps.split("jq: splits", str(sep), _string(value, "splits"))
+    except regexps.RegexpError as exc:
+        raise JqError(str(exc)) from exc
+
+
+def _recurse_form(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    yield from _recurse(value)
+
+
+def _selector(kinds: tuple[str, ...]) -> Callable[[tuple[Node, ...], Any], Iterator[Any]]:
+    def select(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+        if _type(value) in kinds:
+            yield value
+
+    return select
+
+
+_SELECTORS = {
+    "numbers": ("number",),
+    "strings": ("string",),
+    "booleans": ("boolean",),
+    "nulls": ("null",),
+    "arrays": ("array",),
+    "objects": ("object",),
+    "iterables": ("array", "object"),
+    "scalars": ("null", "boolean", "number", "string"),
+}
+
+
 # The functions that take their arguments as programs (name, arity); the other one-argument functions
 # (`_with_arg`) take each value of their argument.
 _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] = {
@@ -660,34 +411,14 @@ _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] 
     ("sort_by", 1): _sort_by,
     ("min_by", 1): _min_by,
     ("max_by", 1): _max_by,
+    ("limit", 2): _limit,
+    ("group_by", 1): _group_by,
+    ("any", 1): _any,
+    ("all", 1): _all,
+    ("test", 1): lambda args, value: _regex("test", args, value),
+    ("sub", 2): lambda args, value: _regex("sub", args, value),
+    ("gsub", 2): lambda args, value: _regex("gsub", args, value),
+    ("recurse", 0): _recurse_form,
+    ("splits", 1): _splits,
+    **{(name, 0): _selector(kinds) for name, kinds in _SELECTORS.items()},
 }
-
-
-def _with_arg(name: str, value: Any, arg: Any) -> Any:
-    if name == "has":
-        return arg in value if isinstance(value, dict) else isinstance(arg, int) and 0 <= arg < len(value)
-    if name == "join":
-        return str(arg).join("" if v is None else v if isinstance(v, str) else json.dumps(v) for v in value)
-    if name == "split":
-        return str(value).split(str(arg))
-    if name == "startswith":
-        return str(value).startswith(str(arg))
-    if name == "endswith":
-        return str(value).endswith(str(arg))
-    if name == "contains":
-        return _contains(value, arg)
-    if name == "ltrimstr":
-        return value[len(arg) :] if isinstance(value, str) and value.startswith(arg) else value
-    if name == "rtrimstr":
-        return value[: -len(arg)] if isinstance(value, str) and arg and value.endswith(arg) else value
-    raise JqError(f"jq: unknown function {name}/1")
-
-
-def _contains(a: Any, b: Any) -> bool:
-    if isinstance(a, dict) and isinstance(b, dict):
-        return all(k in a and _contains(a[k], v) for k, v in b.items())
-    if isinstance(a, list) and isinstance(b, list):
-        return all(any(_contains(x, y) for x in a) for y in b)
-    if isinstance(a, str) and isinstance(b, str):
-        return b in a
-    return bool(a == b)

@@ -29,10 +29,13 @@ _TOKEN = re.compile(
     | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
     | (?P<num>\d+(?:\.\d+)?)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<op>\?\?\?|\?\?|==|!=|<=|>=|//|\*\*|.)""",
+    | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|//|\*\*|.)""",
     re.VERBOSE | re.DOTALL,
 )
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
+# A call of one of the reference's functions is renamed `_fn_NAME(`: in Pebble functions and variables do
+# not shadow each other (`yaml(yaml)` calls the function on the variable), in Jinja2 a variable would.
+FUNCTION_PREFIX = "_fn_"
 COALESCE = "_coalesce"
 COALESCE_UNDEFINED = "_coalesce_undefined"
 
@@ -43,7 +46,7 @@ class Tok:
     text: str
 
 
-def translate(template: str) -> str:
+def translate(template: str, functions: frozenset[str] = frozenset()) -> str:
     out: list[str] = []
     pos = 0
     while True:
@@ -73,7 +76,7 @@ def translate(template: str) -> str:
             out.append("{% raw %}" + template[close:body_end] + "{% endraw %}")
             pos = after
             continue
-        body = _tag(tokens) if tag else _expression(tokens)
+        body = _tag(tokens, functions) if tag else _expression(tokens, functions)
         out.append(template[m.start() : start] + _text(body) + template[end:close])
         pos = close
 
@@ -93,6 +96,8 @@ def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
         text = m.group()
         if kind == "str" and (len(text) < 2 or text[-1] != text[0]):
             return None
+        if kind == "str":
+            text = _string(text)
         if text in _CLOSE:
             depth += 1
         elif text in _CLOSE.values():
@@ -100,6 +105,16 @@ def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
         tokens.append(Tok(kind, text))
         pos = m.end()
     return None
+
+
+# A backslash before anything else stays a backslash (`'(\d+)'` is a regular expression, as in Pebble).
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def _string(text: str) -> str:
+    """A string literal Jinja2 reads as Pebble does: an unknown escape and a raw carriage return kept."""
+    kept = _ESCAPE.sub(lambda m: m.group() if m.group(1) in "\\'\"nrtu" else "\\" + m.group(), text)
+    return kept.replace("\r", "\\r")
 
 
 def _raw_end(template: str, pos: int, name: str) -> tuple[int, int]:
@@ -117,9 +132,9 @@ def _tag_name(tokens: list[Tok]) -> str | None:
     return next((t.text for t in tokens if t.kind != "ws"), None)
 
 
-def _tag(tokens: list[Tok]) -> list[Tok]:
+def _tag(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
     """A `{% %}` block: its name, then the expression part translated (`if`, `elif`, `set … =`, `for … in`)."""
-    tokens = _words(tokens)
+    tokens = _words(tokens, functions)
     name = _tag_name(tokens)
     if name is None:
         return tokens
@@ -139,16 +154,24 @@ def _tag(tokens: list[Tok]) -> list[Tok]:
     return [*tokens[: split + 1], *_convert(tokens[split + 1 :])]
 
 
-def _expression(tokens: list[Tok]) -> list[Tok]:
-    return _convert(_words(tokens))
+def _expression(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
+    return _convert(_words(tokens, functions))
 
 
-def _words(tokens: list[Tok]) -> list[Tok]:
-    """Pebble's word operators and literals that Jinja2 spells differently."""
+def _is_call(tokens: list[Tok], i: int, prev: Tok | None, functions: frozenset[str]) -> bool:
+    after = _next(tokens, i)
+    return tokens[i].text in functions and after is not None and after.text == "(" and not (prev and prev.text == "is")
+
+
+def _words(tokens: list[Tok], functions: frozenset[str] = frozenset()) -> list[Tok]:
+    """Pebble's word operators and literals that Jinja2 spells differently, and its function calls."""
     out: list[Tok] = []
     for i, tok in enumerate(tokens):
         prev = _prev(out)
         after_dot = prev is not None and prev.text in (".", "|")
+        if tok.kind == "name" and not after_dot and _is_call(tokens, i, prev, functions):
+            out.append(Tok("name", FUNCTION_PREFIX + tok.text))
+            continue
         if tok.kind == "name" and not after_dot:
             if tok.text == "equals":
                 out.append(Tok("op", "=="))
@@ -233,7 +256,7 @@ def _convert_one(tokens: list[Tok]) -> list[Tok]:
     tokens = _groups(tokens)
     q = _find(tokens, lambda t: t.text == "?")
     if q is None:
-        return _coalesce(tokens)
+        return _concat_filters(_coalesce(_range(tokens)))
     colon = _matching_colon(tokens, q + 1)
     if colon is None:
         return tokens  # not a ternary Jinja2 understands either: let it report the error
@@ -245,7 +268,7 @@ def _convert_one(tokens: list[Tok]) -> list[Tok]:
         space,
         Tok("name", "if"),
         space,
-        *_coalesce(cond),
+        *_concat_filters(_coalesce(cond)),
         space,
         Tok("name", "else"),
         space,
@@ -309,16 +332,134 @@ def _closing(tokens: list[Tok], i: int) -> int | None:
     return None
 
 
-def _coalesce(tokens: list[Tok]) -> list[Tok]:
-    """`a ?? b ?? c` as nested `_coalesce(...)` calls (left to right, like the reference)."""
-    ops = [i for i in _top(tokens) if tokens[i].text in ("??", "???")]
-    if not ops:
+def _range(tokens: list[Tok]) -> list[Tok]:
+    """Pebble's range operator `a..b` as a call of the (inclusive) `range` function."""
+    dots = _find(tokens, lambda t: t.text == "..")
+    if dots is None:
         return tokens
-    result = tokens[: ops[0]]
-    bounds = [*ops, len(tokens)]
-    for k, op in enumerate(ops):
+    low, high = tokens[:dots], tokens[dots + 1 :]
+    return [Tok("ws", " "), Tok("name", "range"), Tok("op", "("), *low, Tok("op", ","), *high, Tok("op", ")")]
+
+
+def _coalesce(tokens: list[Tok]) -> list[Tok]:
+    """`a ?? b ?? c` as nested `_coalesce(...)` calls, left to right. `??` binds tighter than every other binary
+    operator, as in the reference (precedence 120; `|` is 100, `~` 110): its operands are the chains around it
+    (`x.y[z](…)`, a literal, a group), a left one with the filters applied to it, so `a ?? b | date(…)` is
+    `(a ?? b) | date(…)` and `'x' ~ a ?? b` is `'x' ~ (a ?? b)`."""
+    while True:
+        op = _find(tokens, lambda t: t.text in ("??", "???"))
+        if op is None:
+            return tokens
+        start, end = _left_operand(tokens, op), _right_operand(tokens, op + 1)
         function = COALESCE if tokens[op].text == "??" else COALESCE_UNDEFINED
-        right = tokens[op + 1 : bounds[k + 1]]
-        call = [Tok("name", function), Tok("op", "("), *result, Tok("op", ","), *right, Tok("op", ")")]
-        result = [Tok("ws", " "), *call] if k == 0 else call
-    return result
+        left, right = tokens[start:op], tokens[op + 1 : end]
+        call = [Tok("name", function), Tok("op", "("), *left, Tok("op", ","), *right, Tok("op", ")")]
+        pad = [Tok("ws", " ")] if start == 0 or tokens[start - 1].kind != "ws" else []
+        tokens = [*tokens[:start], *pad, *call, *tokens[end:]]
+
+
+def _concat_filters(tokens: list[Tok]) -> list[Tok]:
+    """`a ~ b | f` is `(a ~ b) | f` in the reference (`~` binds tighter than `|`, 110 against 100); Jinja2
+    would apply `f` to `b` alone, so the concatenation before a filter is put in parentheses."""
+    i = 0
+    while True:
+        bar = _find(tokens, lambda t: t.text == "|", i)
+        if bar is None:
+            return tokens
+        start, crossed = _concat_start(tokens, bar)
+        if crossed:
+            tokens = [*tokens[:start], Tok("op", "("), *tokens[start:bar], Tok("op", ")"), *tokens[bar:]]
+            bar += 2
+        i = bar + 1
+
+
+def _concat_start(tokens: list[Tok], bar: int) -> tuple[int, bool]:
+    """The start of the operand a filter at `bar` applies to in the reference, and whether it holds a `~`."""
+    crossed = False
+    end = _skip_ws_back(tokens, bar - 1)
+    if end < 0:
+        return bar, False
+    start = _chain_start(tokens, end)
+    while True:
+        op = _skip_ws_back(tokens, start - 1)
+        if op < 1 or tokens[op].text not in ("~", "|"):
+            return start, crossed
+        before = _skip_ws_back(tokens, op - 1)
+        if before < 0:
+            return start, crossed
+        crossed = crossed or tokens[op].text == "~"
+        start = _chain_start(tokens, before)
+
+
+_KEYWORDS = frozenset({"and", "or", "not", "is", "in", "if", "else"})
+
+
+def _skip_ws_back(tokens: list[Tok], i: int) -> int:
+    while i >= 0 and tokens[i].kind == "ws":
+        i -= 1
+    return i
+
+
+def _chain_start(tokens: list[Tok], i: int) -> int:
+    """Where the chain ending at token `i` (a name, literal or group with its `.x`, `[…]`, `(…)`) starts."""
+    while True:
+        tok = tokens[i]
+        if tok.text in _CLOSE.values():
+            i = _opening(tokens, i)
+            prev = i - 1
+            if tok.text != "}" and prev >= 0 and (tokens[prev].kind == "name" or tokens[prev].text in (")", "]")):
+                i = prev
+                continue
+        elif not (tok.kind in ("str", "num") or (tok.kind == "name" and tok.text not in _KEYWORDS)):
+            return i + 1
+        if i >= 2 and tokens[i - 1].text == "." and tokens[i].kind == "name":
+            i -= 2
+            continue
+        return i
+
+
+def _left_operand(tokens: list[Tok], op: int) -> int:
+    """The start of the left operand of the operator at `op`: its chain, and the filters applied to it."""
+    end = _skip_ws_back(tokens, op - 1)
+    if end < 0:
+        return op
+    start = _chain_start(tokens, end)
+    bar = _skip_ws_back(tokens, start - 1)
+    while bar >= 1 and tokens[bar].text == "|":
+        before = _skip_ws_back(tokens, bar - 1)
+        if before < 0:
+            break
+        start = _chain_start(tokens, before)
+        bar = _skip_ws_back(tokens, start - 1)
+    return start
+
+
+def _right_operand(tokens: list[Tok], i: int) -> int:
+    """The end (exclusive) of the operand starting after `i`: an optional `-`, then one chain."""
+    while i < len(tokens) and tokens[i].kind == "ws":
+        i += 1
+    if i < len(tokens) and tokens[i].text == "-":
+        i += 1
+    if i >= len(tokens):
+        return i
+    i = (_closing(tokens, i) or i) + 1 if tokens[i].text in _CLOSE else i + 1
+    while i < len(tokens):
+        if tokens[i].text == "." and i + 1 < len(tokens) and tokens[i + 1].kind == "name":
+            i += 2
+        elif tokens[i].text in ("[", "("):
+            i = (_closing(tokens, i) or i) + 1
+        else:
+            return i
+    return i
+
+
+def _opening(tokens: list[Tok], i: int) -> int:
+    depth = 0
+    for j in range(i, -1, -1):
+        if tokens[j].text in _CLOSE.values():
+            depth += 1
+        elif tokens[j].text in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    return 0

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import date, datetime
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -25,16 +26,29 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import input_secrets, pebble
+from conveyor.common import expr_dates, input_secrets, pebble
 from conveyor.common.errors import RenderError
+from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
 
 # Longer templates are cut in error messages.
 SHOWN = 300
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, set | frozenset):
+        return list(value)
+    return str(value)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(value, Undefined):
+        raise UndefinedError(value._undefined_message)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
 class Undefined(ChainableUndefined, StrictUndefined):
@@ -60,10 +74,15 @@ class _Environment(SandboxedEnvironment):
         return input_secrets.reveal(super().getattr(obj, attribute))
 
     def getitem(self, obj: Any, argument: Any) -> Any:
+        """`a[missing]` of an undefined key is undefined (so `a[missing].b ?? 'x'` falls back), not an error."""
+        if isinstance(argument, Undefined):
+            return self.undefined(obj=obj, hint=argument._undefined_message)
         return input_secrets.reveal(super().getitem(obj, argument))
 
 
 def _finalize(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
     if isinstance(value, dict | list | tuple):
         return to_json(value)
     if isinstance(value, bool):
@@ -71,10 +90,6 @@ def _finalize(value: Any) -> Any:
     if value is None:
         return ""
     return value
-
-
-def _from_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str) else value
 
 
 def _is_json(value: Any) -> bool:
@@ -99,8 +114,11 @@ def _is_empty(value: Any) -> bool:
 
 
 def _contains(container: Any, item: Any) -> bool:
+    """Pebble's `contains`: a substring, a map's key, a list's item, or every item of a list given."""
     if isinstance(container, str):
         return str(item) in container
+    if isinstance(item, list | tuple) and isinstance(container, Mapping | list | tuple):
+        return all(i in container for i in item)
     if isinstance(container, Mapping | list | tuple):
         return item in container
     return False
@@ -121,7 +139,8 @@ def _default(value: Any, fallback: Any = "") -> Any:
 
 
 def _jq(value: Any, program: str) -> list[Any]:
-    return jq(_plain(value), str(program))
+    """The value as JSON holds it (dates as ISO strings), then jq on it."""
+    return jq(json.loads(to_json(_plain(value))), str(program))
 
 
 def _plain(value: Any) -> Any:
@@ -153,12 +172,44 @@ def _error_logs(ctx: Context) -> list[Any]:
     return list(ctx.get("_errorLogs") or [])
 
 
+# How many times `render(s)` renders a template that renders to a template again.
+MAX_RENDER_DEPTH = 50
+
+
 @pass_context
-def _render_again(ctx: Context, value: Any) -> Any:
-    """`render(s)`: renders a string that is itself a template (e.g. a variable holding `{{ … }}`)."""
-    if not isinstance(value, str) or not is_template(value):
+def _render_again(ctx: Context, value: Any, recursive: bool = True) -> Any:
+    """`render(x, recursive=true)`: renders a string that is itself a template (e.g. a variable holding
+    `{{ … }}`) again and again while it still is one (once with `recursive=false`); in a map or a list,
+    every string inside."""
+    if isinstance(value, Mapping):
+        return {k: _render_again(ctx, v, recursive) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_render_again(ctx, v, recursive) for v in value]
+    if not isinstance(value, str):
         return value
-    return _compile(value).render(ctx.get_all())
+    values = ctx.get_all()
+    for _ in range(MAX_RENDER_DEPTH if recursive else 1):
+        if not is_template(value):
+            return value
+        rendered = str(_compile(value).render(values))
+        if rendered == value:
+            return value
+        value = rendered
+    if recursive and is_template(value):
+        raise TemplateError(f"render: Too many rendering attempts ({MAX_RENDER_DEPTH}): a template renders to itself")
+    return value
+
+
+@pass_context
+def _render_once(ctx: Context, value: Any) -> Any:
+    """`renderOnce(x)`: `render(x, recursive=false)`."""
+    return _render_again(ctx, value, recursive=False)
+
+
+@pass_context
+def _print_context(ctx: Context) -> dict[str, Any]:
+    """`printContext()` (and `fetchContext()`): the variables an expression sees, without the functions."""
+    return {k: v for k, v in ctx.get_all().items() if not k.startswith("_") and not callable(v)}
 
 
 # The context key that pins `now()`: the executor renders with its decision's clock, so that a decision is
@@ -167,94 +218,42 @@ NOW_KEY = "_now"
 
 
 @pass_context
-def _now(ctx: Context) -> str:
+def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:
     pinned = ctx.get(NOW_KEY)
-    when = pinned if isinstance(pinned, datetime) else datetime.now(UTC)
-    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# Java date patterns (the reference's `date` filter) to strftime, longest first.
-_JAVA_DATE = [
-    ("yyyy", "%Y"),
-    ("yy", "%y"),
-    ("MMMM", "%B"),
-    ("MMM", "%b"),
-    ("MM", "%m"),
-    ("dd", "%d"),
-    ("HH", "%H"),
-    ("hh", "%I"),
-    ("mm", "%M"),
-    ("ss", "%S"),
-    ("SSS", "{ms}"),
-    ("EEEE", "%A"),
-    ("EEE", "%a"),
-    ("a", "%p"),
-    ("XXX", "{tz}"),
-    ("Z", "%z"),
-]
-
-
-def _date(value: Any, pattern: str = "iso") -> str:
-    when = value if isinstance(value, datetime) else datetime.fromisoformat(str(_plain(value)).replace("Z", "+00:00"))
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if pattern == "iso":
-        return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern[i] == "'":
-            end = pattern.find("'", i + 1)
-            end = len(pattern) if end < 0 else end
-            out.append(pattern[i + 1 : end].replace("%", "%%"))
-            i = end + 1
-            continue
-        for java, code in _JAVA_DATE:
-            if pattern.startswith(java, i):
-                out.append(code)
-                i += len(java)
-                break
-        else:
-            out.append(pattern[i].replace("%", "%%"))
-            i += 1
-    tz = "Z" if when.utcoffset() == UTC.utcoffset(None) else when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:]
-    return when.strftime("".join(out)).replace("{ms}", f"{when.microsecond // 1000:03d}").replace("{tz}", tz)
+    return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone)
 
 
 def _environment() -> SandboxedEnvironment:
     env = _Environment(undefined=Undefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(
-        json=to_json,
-        toJson=to_json,
-        fromJson=_from_json,
-        from_json=_from_json,
-        jq=_jq,
-        default=_default,
-        keys=lambda v: list(v.keys()) if isinstance(v, Mapping) else list(range(len(v))),
-        values=lambda v: list(v.values()) if isinstance(v, Mapping) else list(v),
-        date=_date,
-    )
-    env.tests.update(json=_is_json, empty=_is_empty, contains=_contains, null=lambda v: v is None)
-    env.globals.update(
-        {
-            pebble.COALESCE: _coalesce,
-            pebble.COALESCE_UNDEFINED: _coalesce_undefined,
-            "fromJson": _from_json,
-            "json": _from_json,
-            "currentEachOutput": _current_each_output,
-            "errorLogs": _error_logs,
-            "render": _render_again,
-            "now": _now,
-        }
-    )
+    env.filters.update(FILTERS)
+    env.filters.update(json=to_json, toJson=to_json, jq=_jq, default=_default)
+    env.tests.update(TESTS)
+    env.tests.update(json=_is_json, empty=_is_empty, contains=_contains)
+    functions = {
+        **FUNCTIONS,
+        "currentEachOutput": _current_each_output,
+        "errorLogs": _error_logs,
+        "render": _render_again,
+        "renderOnce": _render_once,
+        "printContext": _print_context,
+        "fetchContext": _print_context,
+        "now": _now,
+    }
+    env.globals.update(functions)
+    env.globals.update({pebble.FUNCTION_PREFIX + name: function for name, function in functions.items()})
+    env.globals.update({pebble.COALESCE: _coalesce, pebble.COALESCE_UNDEFINED: _coalesce_undefined})
     return env
 
 
 ENV = _environment()
+FUNCTION_NAMES = frozenset(
+    name[len(pebble.FUNCTION_PREFIX) :] for name in ENV.globals if name.startswith(pebble.FUNCTION_PREFIX)
+)
 
 
 @lru_cache(maxsize=4096)
 def _compile(template: str) -> Any:
-    return ENV.from_string(pebble.translate(template))
+    return ENV.from_string(pebble.translate(template, FUNCTION_NAMES))
 
 
 def is_template(value: str) -> bool:

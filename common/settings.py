@@ -314,3 +314,23 @@ class MetricsSettings(BaseSettings):
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+
+class JqSettings(BaseSettings):
+    """Limits of the `jq('…')` expression filter, wherever an expression is rendered (executor and workers)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_JQ_", frozen=True, extra="ignore")
+
+    timeout: float = Field(
+        default=1.0,
+        gt=0,
+        description="Longest time (s) one `jq` filter, or one regular expression of a flow (`replace(…, "
+        "regexp=true)`, jq's `test`/`sub`/`gsub`/`splits`), may run; past it the expression, and so its task run, "
+        "fails with `… (limit CONVEYOR_JQ_TIMEOUT exceeded)`.",
+    )
+    max_result: int = Field(
+        default=100_000,
+        ge=1,
+        description="Most values one `jq` filter may produce while it runs (its results and every value "
+        "inside them, e.g. `[range(N)]` counts N): a bound on its memory and work.",
+    )
