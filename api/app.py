@@ -9,16 +9,18 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, control, executions, flows, health, taskruns
+from conveyor.api import audit, auth, control, executions, flows, health, taskruns, tokens
+from conveyor.api.authn import Authenticate, Authenticator
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
+from conveyor.api.openapi import with_security
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
-from conveyor.api.settings import ServerSettings
+from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -51,8 +53,11 @@ def create_app(
     kafka: KafkaSettings | None = None,
     es: ElasticsearchSettings | None = None,
     server: ServerSettings | None = None,
+    auth_settings: AuthSettings | None = None,
 ) -> FastAPI:
-    api = Backends.of(kafka or KafkaSettings(), es or ElasticsearchSettings(), server or ServerSettings())
+    api = Backends.of(
+        kafka or KafkaSettings(), es or ElasticsearchSettings(), server or ServerSettings(), auth_settings or AuthSettings()
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -70,11 +75,14 @@ def create_app(
     app.state.backends = api
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
-    for module in (taskruns, control, executions, flows, health, audit):
+    for module in (taskruns, control, executions, flows, health, audit, auth, tokens):
         app.include_router(module.router)
-    # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
-    # so that a request refused by the CSRF check is audited and every answer carries the headers.
+    with_security(app)
+    # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Authenticate wraps Csrf
+    # wraps the routes, so that a request refused by authentication or the CSRF check is audited (with the
+    # caller's name when known) and every answer carries the headers.
     app.add_middleware(Csrf, trusted_origins=list(api.server.cors_origins))
+    app.add_middleware(Authenticate, authenticator=Authenticator(api))
     if api.server.cors_origins:
         app.add_middleware(CORSMiddleware, **cors_options(list(api.server.cors_origins)))
     app.add_middleware(BodyLimit, limit=api.server.max_request_bytes)
@@ -83,10 +91,16 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
     page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
+    # The "Sign in with SSO" link of the sign-in form (HTML); empty while no OIDC provider is configured.
+    app.state.sso_link = ""
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(page)
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> HTMLResponse | RedirectResponse:
+        return auth.page_for(request, page)
+
+    @app.get("/login", include_in_schema=False)
+    def login_form() -> HTMLResponse:
+        return HTMLResponse(auth.login_page(str(app.state.sso_link)))
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

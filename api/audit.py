@@ -152,7 +152,7 @@ def _since(value: str | None) -> datetime | None:
     "/audit",
     summary="The audit trail, newest first (admin only)",
     dependencies=[Depends(require_admin)],
-    responses=error_responses(400, 403, 422, 503, _403="not an admin"),
+    responses=error_responses(400, 401, 403, 422, 429, 503, _403="not an admin"),
 )
 def read_audit(
     request: Request,

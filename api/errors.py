@@ -82,11 +82,18 @@ def error_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str
 
 
 class ApiError(ConveyorError):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors or []
+        self.headers = dict(headers or {})
 
 
 class BadParameter(ApiError):
@@ -152,7 +159,7 @@ def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
 
 def _api(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _answer(exc.status, exc.message, exc.errors)
+    return _answer(exc.status, exc.message, exc.errors, exc.headers)
 
 
 def _flow(_: Request, exc: Exception) -> JSONResponse:
