@@ -56,7 +56,10 @@ def create_app(
     auth_settings: AuthSettings | None = None,
 ) -> FastAPI:
     api = Backends.of(
-        kafka or KafkaSettings(), es or ElasticsearchSettings(), server or ServerSettings(), auth_settings or AuthSettings()
+        kafka or KafkaSettings(),
+        es or ElasticsearchSettings(),
+        server or ServerSettings(),
+        auth_settings or AuthSettings(),
     )
 
     @asynccontextmanager

@@ -32,6 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["authentication"])
 STATIC = Path(__file__).parent / "static"
 OIDC_PLACEHOLDER = "__OIDC__"
 
+
 def start_session(response: Response, identity: Identity) -> None:
     """Set the session cookie (the identity, signed) and the CSRF cookie on `response`."""
     current.get().sessions.start(response, identity)
@@ -97,9 +98,7 @@ async def login(request: Request) -> Response:
         headers = {k.decode(): v.decode() for k, v in refused.headers}
         raise ApiError(refused.status, refused.message, headers=headers) from None
     request.state.identity = found
-    response: Response = (
-        RedirectResponse(_local(credentials.next), status_code=303) if form else _me_response(found)
-    )
+    response: Response = RedirectResponse(_local(credentials.next), status_code=303) if form else _me_response(found)
     authenticator.sessions.start(response, found)
     return response
 
@@ -130,7 +129,11 @@ def _me_response(found: Identity) -> Response:
 
 def _me(found: Identity) -> Me:
     return Me(
-        name=found.name, kind=found.kind, bindings=list(found.bindings), groups=list(found.groups), tokenId=found.token_id
+        name=found.name,
+        kind=found.kind,
+        bindings=list(found.bindings),
+        groups=list(found.groups),
+        tokenId=found.token_id,
     )
 
 
@@ -164,4 +167,3 @@ def page_for(request: Request, page: str) -> HTMLResponse | RedirectResponse:
     if identity(request) is None:
         return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
     return HTMLResponse(page)
-

@@ -77,7 +77,9 @@ class Authenticator:
         wait = self.limiter.check(keys)
         if wait:
             log.warning("sign-in refused: too many failures (user %r, client %s); retry in %d s", user, client, wait)
-            raise Refused(429, f"too many failed sign-ins: try again in {wait} s", ((b"retry-after", str(wait).encode()),))
+            raise Refused(
+                429, f"too many failed sign-ins: try again in {wait} s", ((b"retry-after", str(wait).encode()),)
+            )
         found = check()
         if found is None:
             self.limiter.fail(keys)

@@ -20,8 +20,8 @@ from pydantic import Field
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import Conflict, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
-from conveyor.common.auth import Role
 from conveyor.common import control
+from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.control import Action, Refused, UnknownExecution
 from conveyor.common.model import Execution

@@ -20,7 +20,7 @@ SCHEMES: dict[str, Any] = {
         "description": "the page's session (POST /api/v1/auth/login); unsafe requests add X-CSRF-Token",
     },
 }
-REQUIRED = [{"basic": []}, {"bearer": []}, {"session": []}]
+REQUIRED: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"session": []}]
 # Operations anyone may call.
 OPEN = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout"})
 
@@ -28,9 +28,7 @@ OPEN = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout"}
 def with_security(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes
-            )
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
             document.setdefault("components", {})["securitySchemes"] = SCHEMES
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():

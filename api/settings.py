@@ -118,8 +118,10 @@ class AuthSettings(BaseSettings):
         "default): such requests are answered 401.",
     )
     max_failures: int = Field(
-        default=5, ge=1, description="Failed sign-ins (password or token) per user, and per client address, in "
-        "`FAILURE_WINDOW_SECONDS` before further attempts are answered 429."
+        default=5,
+        ge=1,
+        description="Failed sign-ins (password or token) per user, and per client address, in "
+        "`FAILURE_WINDOW_SECONDS` before further attempts are answered 429.",
     )
     failure_window_seconds: float = Field(
         default=300.0, gt=0, description="The window (s) in which failed sign-ins are counted, and the longest wait."

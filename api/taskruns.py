@@ -6,10 +6,9 @@ also carries `next`, a cursor for `after` that pages on with `search_after` as d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
-
-from dataclasses import replace
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field

@@ -72,7 +72,9 @@ async def create_token(
     bindings = tuple(body.bindings) if body.bindings is not None else caller.bindings
     beyond = [str(b) for b in bindings if not b.within(caller.bindings)]
     if beyond:
-        raise ApiError(403, f"{caller.name} may not grant {', '.join(beyond)}: a token holds at most its creator's roles")
+        raise ApiError(
+            403, f"{caller.name} may not grant {', '.join(beyond)}: a token holds at most its creator's roles"
+        )
     if not bindings:
         raise BadParameter("bindings", "a token needs at least one role binding", where="body", status=422)
     owner = body.owner or caller.name

@@ -91,5 +91,3 @@ class TokenStore:
 
     def close(self) -> None:
         self._table.close()
-
-
