@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from conveyor.common.errors import FlowError
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_HEADERS, serving
 from tests.unit.test_loader_fuzz import BAD_FILES, FUZZ, load, mutated
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -38,8 +38,8 @@ MAX_EXAMPLES = 30  # per operation and phase: ~700 requests, about a minute on t
 
 @pytest.fixture
 def api_headers() -> dict[str, str]:
-    """The headers every request of these tests sends (e.g. `{"Authorization": "Bearer ..."}`)."""
-    return {}
+    """The headers every request of these tests sends: the admin's credentials."""
+    return dict(ADMIN_HEADERS)
 
 
 @pytest.fixture
