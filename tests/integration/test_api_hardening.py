@@ -15,6 +15,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,12 +71,13 @@ BOB = basic("bob")
 AUTH = auth_with(alice=user("admin@"), bob=user("viewer@harden.test"))
 
 
-def signed_in(base: str, name: str) -> httpx.Client:
+@contextmanager
+def signed_in(base: str, name: str) -> Iterator[httpx.Client]:
     """A browser-like client holding `name`'s page session (its session and CSRF cookies)."""
-    client = httpx.Client(base_url=base, timeout=30)
-    answer = client.post("/api/v1/auth/login", json={"user": name, "password": PASSWORD})
-    assert answer.status_code == 200, answer.text
-    return client
+    with httpx.Client(base_url=base, timeout=30) as client:
+        answer = client.post("/api/v1/auth/login", json={"user": name, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield client
 
 
 def eventually(
@@ -195,9 +197,12 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
     secret = stack.http.post(
         "/api/v1/flows",
         content="id: x\nnamespace: harden.test\npassword: hunter2-body-secret\n",
-        headers={**ADMIN, "Authorization": "Bearer s3cr3t-token", "content-type": "application/x-yaml"},
+        headers={**ADMIN, "X-Api-Key": "s3cr3t-header", "content-type": "application/x-yaml"},
     )
     assert secret.status_code == 422
+    # a wrong token is refused 401, audited (as anonymous) and logged, never with the token
+    wrong = stack.http.get("/api/v1/flows/harden.test/greet", headers={"Authorization": "Bearer s3cr3t-token"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Basic")
     with signed_in(stack.base, "bob") as browser:  # a session without the CSRF header: refused before the route
         refused = browser.post("/api/v1/executions/harden.test/greet", json={"name": "Eve"})
     assert refused.status_code == 403 and "cross-site" in refused.text
@@ -216,6 +221,7 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
             ("alice", "deploy_flow", 422),
             ("bob", "start_execution", 403),
             ("bob", "read_audit", 403),
+            ("anonymous", "get_flow", 401),
         }
         return found if want <= actions else []
 
@@ -251,7 +257,12 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
     cli = run_cli(env, "audit", "--user", "bob", "--since", "P1D", "--output", "json")
     assert cli.returncode == 0, cli.stderr
     rows = json.loads(cli.stdout)
-    assert rows and {r["user"] for r in rows} == {"bob"} and {r["result"] for r in rows} == {"DENIED"}
+    assert rows and {r["user"] for r in rows} == {"bob"}
+    assert {(r["action"], r["result"]) for r in rows} == {
+        ("login", "SUCCESS"),
+        ("start_execution", "DENIED"),
+        ("read_audit", "DENIED"),
+    }
     table = run_cli(env, "audit", "--since", "PT1H")
     assert table.returncode == 0 and "kill_execution" in table.stdout, table.stderr
     bad = run_cli(env, "audit", "--since", "last week")
