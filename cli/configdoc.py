@@ -19,8 +19,9 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
-from conveyor.api.settings import ServerSettings
+from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import (
+    ApiClientSettings,
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
@@ -37,6 +38,8 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     IndexerSettings,
     MetricsSettings,
     ServerSettings,
+    AuthSettings,
+    ApiClientSettings,
 )
 
 # Read with os.environ where they are used, outside any settings class: (name, default, meaning).

@@ -15,13 +15,12 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from conveyor.api.app import create_app
-from conveyor.api.server import uvicorn_config
 from conveyor.api.passwords import hash_password
+from conveyor.api.server import uvicorn_config
 from conveyor.api.settings import AuthSettings, ServerSettings, UserEntry
 from conveyor.common.auth import Binding, Role
 from conveyor.common.servers.process import free_port
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-
 
 PASSWORD = "test-password-not-secret"
 ADMIN_AUTH = ("admin", PASSWORD)
