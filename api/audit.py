@@ -157,7 +157,14 @@ def _since(value: str | None) -> datetime | None:
 def read_audit(
     request: Request,
     user: Annotated[str | None, Query(max_length=250, description="only this user's records")] = None,
-    since: Annotated[str | None, Query(max_length=64, description="ISO date-time, or a duration back: P1D")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="ISO date-time, or a duration back: P1D",
+            json_schema_extra={"format": "conveyor-since"},
+        ),
+    ] = None,
     namespace: Annotated[str | None, Query(max_length=250)] = None,
     result: Annotated[str | None, Query(pattern="^(SUCCESS|DENIED|FAILED)$")] = None,
     size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 100,

@@ -106,12 +106,14 @@ async def login(request: Request) -> Response:
 def _credentials(raw: bytes, form: bool) -> Credentials:
     try:
         if form:
-            fields = {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), max_num_fields=10).items()}
+            pairs = parse_qs(raw.decode("utf-8"), keep_blank_values=True, max_num_fields=10)
+            fields: Any = {k: v[0] for k, v in pairs.items()}
         else:
             fields = json.loads(raw)
-        return Credentials.model_validate(fields)
     except (ValueError, UnicodeDecodeError):
         raise BadParameter("body", "expected {user, password} as JSON or a form", where="body") from None
+    try:
+        return Credentials.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())) or "body"

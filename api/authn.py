@@ -34,6 +34,8 @@ from conveyor.common.kafka.errors import KafkaError
 log = logging.getLogger(__name__)
 
 _Check = Callable[[], Identity | None]
+# What anyone may call: credentials there are not checked at all (signing in checks its own).
+OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout", "/login", "/health"})
 
 
 @dataclass
@@ -156,8 +158,11 @@ class Authenticate:
         try:
             found = await run_in_threadpool(self.authenticator.identify, scope)
         except Refused as refused:
-            await answer(send, refused.status, refused.message, refused.headers)
-            return
+            if scope["path"] in OPEN_PATHS:  # anyone may call these: wrong credentials change nothing
+                found = None
+            else:
+                await answer(send, refused.status, refused.message, refused.headers)
+                return
         except KafkaError as exc:  # a token cannot be checked without the `auth-tokens` topic
             log.warning("Kafka unavailable for a token check: %s", exc)
             await answer(send, 503, f"Kafka unavailable: {exc}")

@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from conveyor.common.errors import ConveyorError, FlowError, InputError
 from conveyor.common.kafka.errors import KafkaError
@@ -122,14 +123,26 @@ def _answer(
     return JSONResponse({"message": message, "errors": errors or []}, status_code=status, headers=headers)
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = str(exc.detail)
     if exc.status_code == 400 and "parsing the body" in message:
         message = "the body could not be parsed: expected JSON in UTF-8"
         errors = [{"parameter": "body", "in": "body", "message": message}]
         return _answer(400, message, errors)
-    return _answer(exc.status_code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+        headers["Allow"] = ", ".join(_allowed(request)) or headers.get("Allow", "")
+    return _answer(exc.status_code, message, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:
