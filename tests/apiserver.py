@@ -45,7 +45,7 @@ def basic(name: str, password: str = PASSWORD) -> dict[str, str]:
 def auth_with(max_failures: int = 1000, **users: UserEntry) -> AuthSettings:
     """Authentication with `admin` and these users (and nothing from the environment). Every test client
     comes from 127.0.0.1: failed sign-ins are limited only far away, but where a test sets `max_failures`."""
-    return AuthSettings.model_validate({"users": {"admin": user("admin@"), **users}, "maxFailures": max_failures})
+    return AuthSettings.model_validate({"users": {"admin": user("admin@"), **users}, "max_failures": max_failures})
 
 
 @contextmanager

@@ -99,7 +99,7 @@ def _index(es: ElasticsearchSettings) -> None:
     client = elasticsearch_client(es)
     templates.install(client, es.index_prefix)
     actions = []
-    for namespace, count in (("team.a", 3), ("team.b", 5)):
+    for offset, (namespace, count) in enumerate((("team.a", 3), ("team.b", 5))):
         runs = [task_run(namespace, n) for n in range(count)]
         actions += [
             documents.taskrun_action(es.index_prefix, TaskRunChange(revision=1, task_run=r)).bulk() for r in runs
@@ -118,7 +118,7 @@ def _index(es: ElasticsearchSettings) -> None:
             message=f"a line of {namespace}",
             timestamp=DAY,
         )
-        actions.append(documents.log_action(es.index_prefix, line, "logs", 0, 0).bulk())
+        actions.append(documents.log_action(es.index_prefix, line, "logs", 0, offset).bulk())
     bulk(client, actions, refresh=True)
     client.close()
 
@@ -130,7 +130,7 @@ def _executions_on_kafka(kafka: KafkaSettings) -> None:
         execution = Execution(
             id=f"ex-{namespace}", namespace=namespace, flow_id="hello", state=state(StateType.SUCCESS), revision=3
         )
-        producer.send(Topics.of(kafka).executions, execution.id, execution.to_json(), {FLOW_HEADER: b"{}"})
+        producer.send(Topics.of(kafka).executions, execution.id, execution.to_json(), [(FLOW_HEADER, b"{}")])
     producer.flush(10)
 
 
@@ -384,7 +384,7 @@ def test_failed_sign_ins_are_limited_per_user_and_per_address_and_logged_without
 
 def test_anonymous_access_only_when_configured(world: World) -> None:
     assert world.http.get("/api/v1/taskruns/search").status_code == 401
-    anonymous = AuthSettings.model_validate({"users": {}, "anonymousRole": "viewer"})
+    anonymous = AuthSettings.model_validate({"users": {}, "anonymous_role": "viewer"})
     with serving(world.kafka, world.es, auth=anonymous) as base:
         found = httpx.get(base + "/api/v1/taskruns/search").json()
         assert found["total"] == 8
