@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import uvicorn
@@ -42,10 +42,12 @@ def basic(name: str, password: str = PASSWORD) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{name}:{password}".encode()).decode()}
 
 
-def auth_with(max_failures: int = 1000, **users: UserEntry) -> AuthSettings:
+def auth_with(users: Mapping[str, UserEntry] | None = None, *, max_failures: int = 1000) -> AuthSettings:
     """Authentication with `admin` and these users (and nothing from the environment). Every test client
     comes from 127.0.0.1: failed sign-ins are limited only far away, but where a test sets `max_failures`."""
-    return AuthSettings.model_validate({"users": {"admin": user("admin@"), **users}, "max_failures": max_failures})
+    return AuthSettings.model_validate(
+        {"users": {"admin": user("admin@"), **(users or {})}, "max_failures": max_failures}
+    )
 
 
 @contextmanager

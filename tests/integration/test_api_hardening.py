@@ -68,7 +68,7 @@ tasks:
 """
 ADMIN = basic("alice")
 BOB = basic("bob")
-AUTH = auth_with(alice=user("admin@"), bob=user("viewer@harden.test"))
+AUTH = auth_with({"alice": user("admin@"), "bob": user("viewer@harden.test")})
 
 
 @contextmanager

@@ -142,7 +142,7 @@ def world(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[World]:
     ensure_topics(kafka)
     _index(es)
     _executions_on_kafka(kafka)
-    auth = auth_with(**USERS).model_copy(update={"group_roles": {"ops": [Binding(role=Role.RUNNER, namespace="team")]}})
+    auth = auth_with(USERS).model_copy(update={"group_roles": {"ops": [Binding(role=Role.RUNNER, namespace="team")]}})
     with serving(kafka, es, auth=auth) as base, httpx.Client(base_url=base, timeout=60) as http:
         for namespace in NAMESPACES:
             deployed = http.post(
@@ -291,7 +291,7 @@ def test_tokens_are_shown_once_scoped_listed_revoked_and_expire(world: World) ->
     assert token_id in [t["id"] for t in world.http.get("/api/v1/tokens", headers=ADMIN_HEADERS).json()]
     assert world.http.delete(f"/api/v1/tokens/{token_id}", headers=basic("viewer")).status_code == 404
     # a second server agrees: it reads the same topic
-    with serving(world.kafka, world.es, auth=auth_with(**USERS)) as other_server:
+    with serving(world.kafka, world.es, auth=auth_with(USERS)) as other_server:
         assert httpx.get(other_server + "/api/v1/me", headers=bearer).status_code == 200
         assert world.http.delete(f"/api/v1/tokens/{token_id}", headers=developer).status_code == 204
         assert httpx.get(other_server + "/api/v1/me", headers=bearer).status_code == 401
@@ -364,7 +364,7 @@ def test_the_page_signs_in_with_a_session_and_csrf_cookie_and_signs_out(world: W
 def test_failed_sign_ins_are_limited_per_user_and_per_address_and_logged_without_the_secret(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
-    limited = auth_with(max_failures=3, **USERS)
+    limited = auth_with(USERS, max_failures=3)
     with serving(world.kafka, world.es, auth=limited) as base, caplog.at_level(logging.WARNING):
         wrong = basic("viewer", "not-the-password-42")
         answers = [httpx.get(base + "/api/v1/me", headers=wrong).status_code for _ in range(4)]
