@@ -16,7 +16,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -167,5 +167,6 @@ def page_for(request: Request, page: str) -> HTMLResponse | RedirectResponse:
     from conveyor.api.identity import identity
 
     if identity(request) is None:
-        return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(asked, safe='')}", status_code=303)
     return HTMLResponse(page)
