@@ -108,8 +108,8 @@ class AuthSettings(BaseSettings):
     )
     session_secret: SecretStr | None = Field(
         default=None,
-        description="Key that signs the page's session cookie (32+ random characters; the same on every server). "
-        "Unset: a random one per process, so sessions end when the server restarts and hold on one server only.",
+        description="Key that signs the page's session cookie (32+ characters: `openssl rand -hex 32`; the same on "
+        "every server). Unset or empty: a random one per process, so sessions end when the server restarts and hold on one server only.",
     )
     session_hours: float = Field(default=12.0, gt=0, description="How long a page session lasts (hours).")
     anonymous_role: Role | None = Field(
@@ -127,6 +127,18 @@ class AuthSettings(BaseSettings):
         default=300.0, gt=0, description="The window (s) in which failed sign-ins are counted, and the longest wait."
     )
     token_days: int = Field(default=90, ge=1, description="Expiry (days) of a token created without one.")
+
+    @field_validator("session_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("CONVEYOR_AUTH_SESSION_SECRET must be at least 32 characters (openssl rand -hex 32)")
+        return value
 
     @model_validator(mode="after")
     def _read_users_file(self) -> AuthSettings:
