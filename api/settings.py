@@ -109,7 +109,8 @@ class AuthSettings(BaseSettings):
     session_secret: SecretStr | None = Field(
         default=None,
         description="Key that signs the page's session cookie (32+ characters: `openssl rand -hex 32`; the same on "
-        "every server). Unset or empty: a random one per process, so sessions end when the server restarts and hold on one server only.",
+        "every server). Unset or empty: a random one per process, so sessions end when the server restarts "
+        "and hold on one server only.",
     )
     session_hours: float = Field(default=12.0, gt=0, description="How long a page session lasts (hours).")
     anonymous_role: Role | None = Field(
