@@ -95,6 +95,7 @@ async def login(request: Request) -> Response:
             lambda: authenticator.password(credentials.user, credentials.password),
         )
     except Refused as refused:
+        request.state.claimed = refused.claimed
         headers = {k.decode(): v.decode() for k, v in refused.headers}
         raise ApiError(refused.status, refused.message, headers=headers) from None
     request.state.identity = found

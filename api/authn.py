@@ -43,6 +43,8 @@ class Refused(Exception):
     status: int
     message: str
     headers: tuple[tuple[bytes, bytes], ...] = ()
+    # Who the refused credentials claimed to be (a user name, `token:<id>`), for the audit trail; never a secret.
+    claimed: str | None = None
 
 
 class Authenticator:
@@ -79,14 +81,13 @@ class Authenticator:
         wait = self.limiter.check(keys)
         if wait:
             log.warning("sign-in refused: too many failures (user %r, client %s); retry in %d s", user, client, wait)
-            raise Refused(
-                429, f"too many failed sign-ins: try again in {wait} s", ((b"retry-after", str(wait).encode()),)
-            )
+            retry = ((b"retry-after", str(wait).encode()),)
+            raise Refused(429, f"too many failed sign-ins: try again in {wait} s", retry, user)
         found = check()
         if found is None:
             self.limiter.fail(keys)
             log.warning("failed sign-in: wrong %s for user %r from %s", what, user, client)
-            raise Refused(401, f"wrong user or {what}", _CHALLENGE)
+            raise Refused(401, f"wrong user or {what}", _CHALLENGE, user)
         self.limiter.forget(keys[0])
         return found
 
@@ -161,6 +162,7 @@ class Authenticate:
             if scope["path"] in OPEN_PATHS:  # anyone may call these: wrong credentials change nothing
                 found = None
             else:
+                scope.setdefault("state", {})["claimed"] = refused.claimed
                 await answer(send, refused.status, refused.message, refused.headers)
                 return
         except KafkaError as exc:  # a token cannot be checked without the `auth-tokens` topic

@@ -25,9 +25,13 @@ def identity(request: Request) -> Identity | None:
 
 
 def who(request: Request) -> str:
-    """The name of the identity behind the request, "anonymous" without one."""
+    """The name of the identity behind the request; for refused credentials the name they claimed (a user,
+    `token:<id>`); "anonymous" without any."""
     found = identity(request)
-    return found.name if found else ANONYMOUS
+    if found is not None:
+        return found.name
+    claimed = getattr(request.state, "claimed", None)
+    return str(claimed) if claimed else ANONYMOUS
 
 
 def authenticated(request: Request) -> Identity:
