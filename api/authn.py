@@ -101,7 +101,12 @@ class Authenticator:
         record = self.backends.tokens.check(token)
         if record is None:
             return None
-        return Identity(name=record.owner, kind="token", bindings=record.bindings, token_id=record.id)
+        bindings = record.bindings
+        owner = self.settings.users.get(record.owner)
+        if owner is not None:  # never more than its owner holds now (roles taken away since are gone)
+            now = self.user_identity(record.owner, owner.bindings, owner.groups, kind="user").bindings
+            bindings = tuple(b for b in bindings if b.within(now))
+        return Identity(name=record.owner, kind="token", bindings=bindings, token_id=record.id)
 
     def user_identity(self, name: str, bindings: Sequence[Binding], groups: Sequence[str], kind: str) -> Identity:
         """A user's identity: its own bindings and those of its groups (`CONVEYOR_AUTH_GROUP_ROLES`)."""

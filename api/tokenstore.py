@@ -60,22 +60,21 @@ class TokenStore:
         self._producer.flush(10.0)
 
     def get(self, token_id: str) -> ApiToken | None:
-        raw = self._table.get(token_id)
+        return self._parse(token_id, self._table.get(token_id))
+
+    def all(self) -> list[ApiToken]:
+        """Every live record (one catch-up), oldest first."""
+        parsed = (self._parse(key, raw) for key, raw in self._table.refresh().items())
+        return sorted((t for t in parsed if t is not None), key=lambda t: t.created_at)
+
+    def _parse(self, token_id: str, raw: bytes | None) -> ApiToken | None:
         if raw is None:
             return None
         try:
             return ApiToken.model_validate_json(raw)
         except ValidationError as exc:
-            log.error("unreadable token record %s on %s: %s", token_id, self._topic, exc.error_count())
+            log.error("unreadable token record %s on %s: %d errors", token_id, self._topic, exc.error_count())
             return None
-
-    def all(self) -> list[ApiToken]:
-        found = []
-        for key in self._table.refresh():
-            record = self.get(key)
-            if record is not None:
-                found.append(record)
-        return sorted(found, key=lambda t: t.created_at)
 
     def check(self, token: str, now: datetime | None = None) -> ApiToken | None:
         """The live record of this token, None when it is unknown, revoked, expired or wrong."""

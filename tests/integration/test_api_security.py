@@ -300,6 +300,13 @@ def test_tokens_are_shown_once_scoped_listed_revoked_and_expire(world: World) ->
     again = world.http.post("/api/v1/tokens", json={"name": "short"}, headers=developer).json()
     forged = again["token"][:-4] + ("AAAA" if not again["token"].endswith("AAAA") else "BBBB")
     assert world.http.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    # a token holds no more than its owner holds now: on a server where developer became a viewer
+    full = world.http.post("/api/v1/tokens", json={"name": "full"}, headers=developer).json()
+    assert full["bindings"] == [{"role": "developer", "namespace": "team.a"}]
+    demoted = auth_with({**USERS, "developer": user("viewer@team.a")})
+    with serving(world.kafka, world.es, auth=demoted) as third:
+        me = httpx.get(third + "/api/v1/me", headers={"Authorization": f"Bearer {full['token']}"}).json()
+        assert me["name"] == "developer" and me["bindings"] == []
     expired = _expired_token(world.kafka)
     assert world.http.get("/api/v1/me", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
 

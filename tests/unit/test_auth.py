@@ -142,3 +142,22 @@ def test_the_search_is_confined_to_the_allowed_prefixes_inside_the_query() -> No
     assert clauses[0] == allowed_filter(("team.a",))
     should = clauses[0]["bool"]["should"][0]["bool"]["should"]
     assert should == [{"term": {"namespace": "team.a"}}, {"prefix": {"namespace": "team.a."}}]
+
+
+def test_the_local_stack_admin_is_made_once_and_kept_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conveyor.cli import credentials
+
+    monkeypatch.setenv("CONVEYOR_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    env = credentials.local_admin_env({"CONVEYOR_AUTH_USERS": json.dumps({"ann": {"passwordHash": "h"}})})
+    made = credentials.local_admin()
+    assert credentials.local_admin_file().stat().st_mode & 0o777 == 0o600
+    assert credentials.local_admin() == made  # kept for the next `up`
+    users = json.loads(env["CONVEYOR_AUTH_USERS"])
+    assert sorted(users) == ["admin", "ann"] and made["password"] not in env["CONVEYOR_AUTH_USERS"]
+    assert Verifier().verify("admin", made["password"], users["admin"]["passwordHash"])
+    assert env["CONVEYOR_AUTH_SESSION_SECRET"] == made["sessionSecret"]
+    path = credentials.store_token("http://h:1/", "cvy_x_y")
+    assert path.stat().st_mode & 0o777 == 0o600 and credentials.authorization("http://h:1", None) == "Bearer cvy_x_y"
+    assert credentials.authorization("http://h:1", "tok") == "Bearer tok"
+    assert credentials.forget_token("http://h:1") == "cvy_x_y" and credentials.authorization("http://h:1", None) is None
