@@ -137,12 +137,21 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed(request: Request) -> list[str]:
+    return sorted(_methods(request.app.router.routes, {**request.scope, "method": "GET"}))
+
+
+def _methods(routes: Any, scope: dict[str, Any], depth: int = 0) -> set[str]:
+    """The methods of every endpoint among `routes` (and the routers included in them) whose path matches."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    for route in routes or ():
+        if hasattr(route, "endpoint"):
+            if route.matches(scope)[0] != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+            continue
+        nested = getattr(getattr(route, "original_router", route), "routes", None)
+        if nested and depth < 4:
+            methods |= _methods(nested, scope, depth + 1)
+    return methods
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:

@@ -16,7 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import ApiError, BadParameter, NotFound, error_responses
+from conveyor.api.errors import ApiError, NotFound, error_responses
 from conveyor.api.identity import authenticated
 from conveyor.api.tokenstore import digest, new_token
 from conveyor.common.auth import ApiToken, Binding, Identity
@@ -31,7 +31,10 @@ MAX_DAYS = 3650
 class NewToken(BaseModel):
     name: str = Field(min_length=1, max_length=100, description="what the token is for")
     bindings: list[Binding] | None = Field(
-        default=None, max_length=100, description="its scope: at most the creator's bindings (default: all of them)"
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="its scope: at most the creator's bindings (default: all of them)",
     )
     expiresInDays: int | None = Field(default=None, ge=1, le=MAX_DAYS, description="default CONVEYOR_AUTH_TOKEN_DAYS")
     owner: str | None = Field(default=None, min_length=1, max_length=250, description="admin only: another owner")
@@ -63,7 +66,7 @@ def _caller(request: Request) -> Identity:
     status_code=201,
     response_model=CreatedToken,
     summary="Create an API token (shown once)",
-    responses=error_responses(401, 403, 422, 429, 503, _403="the scope exceeds the creator's, or another owner"),
+    responses=error_responses(400, 401, 403, 422, 429, 503, _403="the scope exceeds the creator's, or another owner"),
 )
 async def create_token(
     request: Request, api: Annotated[Backends, Depends(backends)], body: Annotated[NewToken, Body()]
@@ -75,8 +78,8 @@ async def create_token(
         raise ApiError(
             403, f"{caller.name} may not grant {', '.join(beyond)}: a token holds at most its creator's roles"
         )
-    if not bindings:
-        raise BadParameter("bindings", "a token needs at least one role binding", where="body", status=422)
+    if not bindings:  # an identity without roles (its scope would be empty)
+        raise ApiError(403, f"{caller.name} holds no role to give a token")
     owner = body.owner or caller.name
     if owner != caller.name and not caller.is_admin:
         raise ApiError(403, f"{caller.name} may not create a token for {owner}: the admin role is required")
