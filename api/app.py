@@ -18,6 +18,7 @@ from conveyor.api import audit, auth, control, executions, flows, health, taskru
 from conveyor.api.authn import Authenticate, Authenticator
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
+from conveyor.api.oidc import OidcSettings, oidc_router
 from conveyor.api.openapi import with_security
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
 from conveyor.api.settings import AuthSettings, ServerSettings
@@ -54,7 +55,9 @@ def create_app(
     es: ElasticsearchSettings | None = None,
     server: ServerSettings | None = None,
     auth_settings: AuthSettings | None = None,
+    oidc: OidcSettings | None = None,
 ) -> FastAPI:
+    oidc = oidc or OidcSettings()
     api = Backends.of(
         kafka or KafkaSettings(),
         es or ElasticsearchSettings(),
@@ -80,6 +83,8 @@ def create_app(
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
     for module in (taskruns, control, executions, flows, health, audit, auth, tokens):
         app.include_router(module.router)
+    if oidc.enabled:  # the page's OIDC sign-in: a good callback starts a session from the user's groups
+        app.include_router(oidc_router(oidc, auth.complete_oidc))
     with_security(app)
     # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Authenticate wraps Csrf
     # wraps the routes, so that a request refused by authentication or the CSRF check is audited (with the
@@ -95,7 +100,7 @@ def create_app(
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
     page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
     # The "Sign in with SSO" link of the sign-in form (HTML); empty while no OIDC provider is configured.
-    app.state.sso_link = ""
+    app.state.sso_link = auth.SSO_LINK if oidc.enabled else ""
 
     @app.get("/", include_in_schema=False, response_model=None)
     def index(request: Request) -> HTMLResponse | RedirectResponse:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field, ValidationError
 from conveyor.api.authn import Refused, client_of, current
 from conveyor.api.errors import ApiError, BadParameter, error_responses
 from conveyor.api.identity import authenticated
+from conveyor.api.oidc_login import OidcLogin
 from conveyor.common.auth import Binding, Identity
 
 router = APIRouter(prefix="/api/v1", tags=["authentication"])
@@ -41,6 +42,18 @@ def start_session(response: Response, identity: Identity) -> None:
 def identity_from_groups(name: str, groups: Sequence[str]) -> Identity:
     """An OIDC user's identity: the bindings `CONVEYOR_AUTH_GROUP_ROLES` gives its groups."""
     return current.get().user_identity(name, (), groups, kind="oidc")
+
+
+SSO_LINK = '<p class="sso"><a href="/api/v1/auth/oidc/login">Sign in with SSO</a></p>'
+
+
+def complete_oidc(request: Request, login: OidcLogin) -> Response:
+    """A good OIDC callback: a session for the user, with the bindings of its groups; then the page."""
+    found = identity_from_groups(login.name, login.groups)
+    request.state.identity = found
+    response = RedirectResponse("/", status_code=303)
+    start_session(response, found)
+    return response
 
 
 def login_page(sso: str = "") -> str:

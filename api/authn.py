@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 _Check = Callable[[], Identity | None]
 # What anyone may call: credentials there are not checked at all (signing in checks its own).
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout", "/login", "/health"})
+# The OIDC sign-in and its callback (`api/oidc.py`).
+OPEN_PREFIX = "/api/v1/auth/oidc/"
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
 
 
 @dataclass
@@ -164,7 +170,7 @@ class Authenticate:
         try:
             found = await run_in_threadpool(self.authenticator.identify, scope)
         except Refused as refused:
-            if scope["path"] in OPEN_PATHS:  # anyone may call these: wrong credentials change nothing
+            if is_open(scope["path"]):  # anyone may call these: wrong credentials change nothing
                 found = None
             else:
                 scope.setdefault("state", {})["claimed"] = refused.claimed

@@ -23,6 +23,7 @@ SCHEMES: dict[str, Any] = {
 REQUIRED: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"session": []}]
 # Operations anyone may call.
 OPEN = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout"})
+OPEN_PREFIX = "/api/v1/auth/oidc/"
 
 
 def with_security(app: FastAPI) -> None:
@@ -32,7 +33,7 @@ def with_security(app: FastAPI) -> None:
             document.setdefault("components", {})["securitySchemes"] = SCHEMES
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
-                    operation["security"] = [] if path in OPEN else REQUIRED
+                    operation["security"] = [] if path in OPEN or path.startswith(OPEN_PREFIX) else REQUIRED
             app.openapi_schema = document
         return app.openapi_schema
 

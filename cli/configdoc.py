@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
+from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import (
     ApiClientSettings,
@@ -40,6 +41,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     ServerSettings,
     AuthSettings,
     ApiClientSettings,
+    OidcSettings,
 )
 
 # Read with os.environ where they are used, outside any settings class: (name, default, meaning).

@@ -149,6 +149,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
+    p = sub.add_parser("kafka", help="Kafka administration: the least-privilege ACLs of each service")
+    kafka_sub = p.add_subparsers(dest="kafka_command", required=True, metavar="KAFKA_COMMAND")
+    p = kafka_sub.add_parser("acls", help="print each service's ACLs and kafka-acls.sh commands; --apply creates them")
+    p.add_argument("--apply", action="store_true", help="create the ACLs on the cluster (needs an admin's credentials)")
+    p.add_argument(
+        "--principal-prefix", default="User:", help="service S's principal is PREFIX+S (default User:, so User:worker)"
+    )
+    p.add_argument(
+        "--service",
+        action="append",
+        metavar="NAME",
+        help="only this principal's ACLs (repeatable): executor, worker, indexer, server, cli, topics",
+    )
+    p.add_argument("--output", "-o", choices=["table", "json", "markdown"], default="table")
+
     for service in ("executor", "worker", "indexer"):
         sub.add_parser(service, help=f"run the {service} service in the foreground")
     p = sub.add_parser("server", help="the HTTP API (OpenAPI at /docs) and the Task Runs web page")
@@ -316,6 +331,15 @@ def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return topics.topics(args.action, kafka, args.output)
 
 
+def _kafka_admin(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.kafka_acls import acls
+
+    kafka = _kafka(flags) if args.apply else flags.kafka()
+    return acls(
+        kafka, apply=args.apply, principal_prefix=args.principal_prefix, services=args.service, output=args.output
+    )
+
+
 def _services(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import services
 
@@ -348,6 +372,7 @@ HANDLERS: dict[str, Handler] = {
     "login": _auth,
     "logout": _auth,
     "tokens": _auth,
+    "kafka": _kafka_admin,
     "executor": _services,
     "worker": _services,
     "indexer": _services,

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from conveyor.cli.flags import GlobalFlags, settings_from
 from conveyor.common.gctune import tune_gc
+from conveyor.common.kafka.acls import topic_specs
 from conveyor.common.kafka.verify import verify_topics
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.observability import serve_observability
@@ -34,7 +35,7 @@ def _serve(name: str, flags: GlobalFlags, body: Callable[[KafkaSettings, threadi
     kafka = flags.kafka()
     serve_observability(name, settings_from(MetricsSettings))
     log.info("%s connecting to %s (topics %s*)", name, kafka.describe(), kafka.topic_prefix)
-    verify_topics(kafka)
+    verify_topics(kafka, topic_specs(name))  # its own topics: with least-privilege ACLs it sees no other
     tune_gc()
     body(kafka, stop)
     return 0

@@ -43,6 +43,7 @@ from conveyor.common.events import (
     TimerFired,
 )
 from conveyor.common.flow import Flow
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
@@ -95,7 +96,8 @@ class Executor:
         self._timers: list[tuple[Any, str, str]] = []  # heap of (due, execution id, timer id)
         self._assignment: list[int] = []
         registry.resolve()
-        transactional_id = f"{kafka.topic_prefix}executor-{uuid.uuid4().hex}" if self.settings.transactions else None
+        txn = names.EXECUTOR_TRANSACTIONS
+        transactional_id = txn.id(kafka.topic_prefix, uuid.uuid4().hex) if self.settings.transactions else None
         # A killed executor's open transaction holds back read_committed readers of its partitions (workers,
         # the next owner's state recovery) until the broker aborts it: keep that wait short. A transaction
         # begun right after the last one's commit is often refused for a moment (CONCURRENT_TRANSACTIONS,
@@ -107,7 +109,7 @@ class Executor:
         # The range assignor gives partition p of both topics to one executor (co-partitioned topics).
         self.consumer = Consumer(
             kafka,
-            group_id=f"{kafka.topic_prefix}executor",
+            group_id=names.EXECUTOR.id(kafka.topic_prefix),
             topics=[self.topics.control, self.topics.execution_events],
             on_assign=self._assigned,
             on_revoke=self._revoked,

@@ -15,6 +15,7 @@ import time
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from conveyor.common.elastic import describe, elasticsearch_client
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
@@ -64,7 +65,7 @@ class Indexer:
         self._lag_interval = lag_interval
         self._stats_interval_ms = stats_interval_ms
         self._paused = False
-        self.group_id = f"{kafka.topic_prefix}indexer"
+        self.group_id = names.INDEXER.id(kafka.topic_prefix)
         # Set once the templates are installed and the group gave this indexer its first partitions
         # (never, if the group has more indexers than the topics have partitions).
         self.ready = threading.Event()

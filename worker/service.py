@@ -29,6 +29,7 @@ from pydantic import ValidationError
 
 from conveyor.common.clock import utcnow
 from conveyor.common.events import WorkerJob
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, tail_consumer
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
@@ -68,7 +69,7 @@ class Worker:
         self.worker_id = settings.worker_id or default_worker_id()
         self.host = socket.gethostname()
         self.topics = Topics.of(kafka)
-        self.group_id = f"{kafka.topic_prefix}worker"
+        self.group_id = names.WORKER.id(kafka.topic_prefix)
         self._runners = runners
         self._running: dict[str, Attempt] = {}  # job id -> attempt; only the consumer thread touches it
         self._done: queue.SimpleQueue[tuple[Attempt, bool]] = queue.SimpleQueue()

@@ -13,6 +13,7 @@ from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError as _KafkaError
 
 from conveyor.common import metrics
+from conveyor.common.kafka import names
 from conveyor.common.kafka.errors import FatalKafkaError, from_exception, kafka_errors
 from conveyor.common.kafka.message import Message, received
 from conveyor.common.settings import KafkaSettings
@@ -154,7 +155,7 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
         consumer = _Consumer(
             {
                 **settings.client_config(),
-                "group.id": "conveyor-state-reader",
+                "group.id": names.STATE_READER.id(settings.topic_prefix),
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
                 "fetch.wait.max.ms": 10,
@@ -202,7 +203,7 @@ def tail_consumer(
     the low watermark instead (a compacted topic read whole, then followed: worker heartbeats)."""
     consumer = Consumer(
         settings,
-        f"{settings.topic_prefix}tail-{uuid.uuid4().hex}",  # required by the client; no group is joined
+        names.TAIL.id(settings.topic_prefix, uuid.uuid4().hex),  # required by the client; no group is joined
         extra={"enable.auto.commit": False},
     )
     raw = consumer._consumer

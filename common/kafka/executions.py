@@ -8,6 +8,7 @@ import time
 import uuid
 
 from conveyor.common.assemble import Assembler
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution
@@ -19,7 +20,9 @@ class ExecutionReader:
         self.topics = Topics.of(settings)
         self.assembler = Assembler(wanted)
         self._consumer = Consumer(
-            settings, f"conveyor-reader-{uuid.uuid4().hex[:12]}", [self.topics.executions, self.topics.taskruns]
+            settings,
+            names.READER.id(settings.topic_prefix, uuid.uuid4().hex[:12]),
+            [self.topics.executions, self.topics.taskruns],
         )
 
     def poll(self, timeout: float = 0.5) -> set[str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaException, TopicPartition
 
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import watermarks
 from conveyor.common.kafka.errors import FatalKafkaError, from_exception, kafka_errors
 from conveyor.common.kafka.message import Message, received
@@ -31,7 +32,7 @@ class Follower:
             self._consumer = _Consumer(
                 {
                     **settings.client_config(),
-                    "group.id": f"conveyor-follow-{uuid.uuid4().hex}",
+                    "group.id": names.FOLLOW.id(settings.topic_prefix, uuid.uuid4().hex),
                     "enable.auto.commit": False,
                     "isolation.level": "read_committed",
                     "fetch.wait.max.ms": 10,

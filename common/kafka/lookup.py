@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer as _Consumer
 
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import read_partitions_to_end
 from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
 from conveyor.common.settings import KafkaSettings
@@ -33,7 +34,7 @@ def default_partition(key: str, partitions: int) -> int:
 
 def partition_count(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> int:
     with kafka_errors(f"describe {topic}"):
-        consumer = _Consumer({**settings.client_config(), "group.id": "conveyor-lookup"})
+        consumer = _Consumer({**settings.client_config(), "group.id": names.LOOKUP.id(settings.topic_prefix)})
         try:
             metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         finally:

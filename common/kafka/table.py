@@ -14,6 +14,7 @@ import time
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import Consumer as _Consumer
 
+from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import watermarks
 from conveyor.common.kafka.errors import FatalKafkaError, RetryableKafkaError, from_exception, kafka_errors
 from conveyor.common.kafka.message import received
@@ -58,7 +59,7 @@ class TopicTable:
         consumer = _Consumer(
             {
                 **self._settings.client_config(),
-                "group.id": f"{self._settings.topic_prefix}table-reader",  # required; never joined
+                "group.id": names.TABLE_READER.id(self._settings.topic_prefix),  # required; never joined
                 "enable.auto.commit": False,
                 "isolation.level": "read_committed",
                 "fetch.wait.max.ms": 10,

@@ -108,7 +108,7 @@ def inspect_topics(
     configs = _cleanup_policies(admin, [r.name for r in present])
     for report in reports:
         if report not in present:
-            report.problems.append("missing: run `conveyor topics create`")
+            report.problems.append(_absent(admin, report.name))
             continue
         partitions = metadata[report.name].partitions
         report.partitions = len(partitions)
@@ -128,6 +128,17 @@ def inspect_topics(
                 f"{other.partitions} partitions but {events.name} has {events.partitions}: they must be equal"
             )
     return reports
+
+
+def _absent(admin: AdminClient, name: str) -> str:
+    """Why a topic is not in the metadata: not there, or (with an authorizer) not ours to see."""
+    try:
+        error = admin.list_topics(name, timeout=10).topics[name].error
+    except (KafkaException, KeyError):
+        error = None
+    if error is not None and error.name() == "TOPIC_AUTHORIZATION_FAILED":
+        return "not authorized to describe it: this principal lacks its ACLs (see `conveyor kafka acls`)"
+    return "missing: run `conveyor topics create`"
 
 
 def verify_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = SPECS, timeout: float | None = None) -> None:

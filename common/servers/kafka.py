@@ -63,6 +63,7 @@ def start_kafka(
     *,
     timeout: float = 120.0,
     sasl_users: dict[str, str] | None = None,
+    super_users: list[str] | None = None,
 ) -> KafkaServer:
     """Start Kafka and wait until it is healthy.
 
@@ -71,14 +72,21 @@ def start_kafka(
     `sasl_users` (name -> password) adds a SASL_PLAINTEXT listener at `sasl_bootstrap` that accepts
     them with SCRAM-SHA-256, SCRAM-SHA-512 or PLAIN; `bootstrap` stays PLAINTEXT (inter-broker traffic
     and the health checks), as a cluster's internal listener would.
+    `super_users` (SASL user names; needs `sasl_users`) turns on KRaft's `StandardAuthorizer`: a SASL user
+    may then do only what ACLs allow, except these and the PLAINTEXT and controller listeners' `User:ANONYMOUS`
+    (the inter-broker side and the tests' admin), which may do everything.
     """
-    server = launch_kafka(data_dir, port, sasl_users=sasl_users)
+    server = launch_kafka(data_dir, port, sasl_users=sasl_users, super_users=super_users)
     server.wait_ready(timeout)
     return server
 
 
 def launch_kafka(
-    data_dir: Path | None = None, port: int | None = None, *, sasl_users: dict[str, str] | None = None
+    data_dir: Path | None = None,
+    port: int | None = None,
+    *,
+    sasl_users: dict[str, str] | None = None,
+    super_users: list[str] | None = None,
 ) -> KafkaServer:
     """Start the Kafka process without waiting for it; `wait_ready()` does that."""
     home = kafka_home()
@@ -92,6 +100,8 @@ def launch_kafka(
     settings = _server_properties(data_dir / "data", port, controller_port)
     if sasl_users and sasl_port:
         settings.update(_sasl_properties(port, sasl_port, controller_port, sasl_users))
+    if super_users is not None:
+        settings.update(_authorizer_properties(super_users, sasl_users or {}))
     properties.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     log4j = data_dir / "log4j.properties"
     log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
@@ -179,6 +189,22 @@ def _sasl_properties(port: int, sasl_port: int, controller_port: int, users: dic
         "sasl.enabled.mechanisms": ",".join([*_SCRAM, "PLAIN"]),
         **{f"{prefix}{m.lower()}.sasl.jaas.config": _jaas("scram.ScramLoginModule") for m in _SCRAM},
         f"{prefix}plain.sasl.jaas.config": _jaas("plain.PlainLoginModule", plain_users),
+    }
+
+
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+
+
+def _authorizer_properties(super_users: list[str], sasl_users: dict[str, str]) -> dict[str, str]:
+    """KRaft's ACL authorizer; what no ACL allows is refused. `User:ANONYMOUS` is whoever comes through a
+    PLAINTEXT listener: the broker itself, its controller and the health checks."""
+    unknown = [name for name in super_users if name not in sasl_users]
+    if unknown:
+        raise ValueError(f"super users {', '.join(unknown)} are not among the SASL users")
+    return {
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": ";".join(f"User:{name}" for name in ["ANONYMOUS", *super_users]),
+        "allow.everyone.if.no.acl.found": "false",
     }
 
 

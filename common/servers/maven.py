@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 KAFKA_VERSION = "3.9.1"  # keep in step with kafka-pom.xml beside this file
 ELASTICSEARCH_VERSION = "8.17.4"
 ELASTICSEARCH_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
+KEYCLOAK_VERSION = "26.7.3"
+KEYCLOAK_ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
 # Pinned so the outcome does not depend on the default plugin version of the machine's Maven.
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = ".complete"
@@ -55,6 +57,11 @@ def kafka_home() -> Path:
 def elasticsearch_home() -> Path:
     """The unpacked Elasticsearch distribution (ES_HOME), fetched on first use."""
     return _cached(f"elasticsearch-{ELASTICSEARCH_VERSION}", _fetch_elasticsearch)
+
+
+def keycloak_home() -> Path:
+    """The unpacked Keycloak distribution (the OIDC provider of the tests), fetched on first use."""
+    return _cached(f"keycloak-{KEYCLOAK_VERSION}", _fetch_keycloak)
 
 
 def ensure_fetched() -> None:
@@ -113,19 +120,27 @@ def _fetch_kafka(work: Path) -> None:
 
 
 def _fetch_elasticsearch(work: Path) -> None:
+    _fetch_zip(work, ELASTICSEARCH_ARTIFACT, "Elasticsearch")
+
+
+def _fetch_keycloak(work: Path) -> None:
+    _fetch_zip(work, KEYCLOAK_ARTIFACT, "Keycloak")
+
+
+def _fetch_zip(work: Path, artifact: str, what: str) -> None:
     download = work / "download"
     _mvn(
         f"{_DEPENDENCY_PLUGIN}:copy",
-        f"-Dartifact={ELASTICSEARCH_ARTIFACT}",
+        f"-Dartifact={artifact}",
         f"-DoutputDirectory={download}",
         cwd=work,
     )
     archives = list(download.glob("*.zip"))
     if len(archives) != 1:
-        raise FetchError(f"expected one Elasticsearch zip in {download}, found {archives}")
+        raise FetchError(f"expected one {what} zip in {download}, found {archives}")
     _unzip(archives[0], work)
     shutil.rmtree(download)
-    # The zip holds one top folder, elasticsearch-<version>/; lift its content into `work`.
+    # The zip holds one top folder (elasticsearch-<version>/, keycloak-<version>/); lift its content into `work`.
     (top,) = [path for path in work.iterdir() if path.is_dir()]
     for entry in top.iterdir():
         entry.rename(work / entry.name)
