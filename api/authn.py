@@ -70,9 +70,19 @@ class Authenticator:
         session = cookies_of(scope).get(SESSION_COOKIE)
         found = self.sessions.identity(session) if session else None
         if found is not None:
-            return found
+            return self.current(found)
         role = self.settings.anonymous_role
         return Identity(name="anonymous", kind="anonymous", bindings=(Binding(role=role),)) if role else None
+
+    def current(self, found: Identity) -> Identity | None:
+        """A session's identity as the configuration has it now: a user's roles as they are (none for a user
+        that is gone); an OIDC user's from its groups' current mapping."""
+        if found.kind == "user":
+            entry = self.settings.users.get(found.name)
+            return self.user_identity(found.name, entry.bindings, entry.groups, kind="user") if entry else None
+        if found.kind == "oidc":
+            return self.user_identity(found.name, (), found.groups, kind="oidc")
+        return found
 
     def credentials(self, scheme: str, credentials: str, client: str) -> Identity:
         if scheme == "basic":

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from elasticsearch.helpers import bulk
+from pydantic import SecretStr
 
 from conveyor.api.settings import AuthSettings
 from conveyor.api.tokenstore import digest
@@ -40,6 +41,7 @@ from tests.apiserver import ADMIN_HEADERS, PASSWORD, auth_with, basic, serving, 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 DAY = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+SESSION_SECRET = SecretStr("s" * 40)
 NAMESPACES = ("team.a", "team.b")
 ROLES = ("none", "viewer", "runner", "developer", "admin")
 USERS = {
@@ -142,7 +144,9 @@ def world(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[World]:
     ensure_topics(kafka)
     _index(es)
     _executions_on_kafka(kafka)
-    auth = auth_with(USERS).model_copy(update={"group_roles": {"ops": [Binding(role=Role.RUNNER, namespace="team")]}})
+    auth = auth_with(USERS).model_copy(
+        update={"group_roles": {"ops": [Binding(role=Role.RUNNER, namespace="team")]}, "session_secret": SESSION_SECRET}
+    )
     with serving(kafka, es, auth=auth) as base, httpx.Client(base_url=base, timeout=60) as http:
         for namespace in NAMESPACES:
             deployed = http.post(
@@ -408,3 +412,17 @@ def test_the_openapi_document_declares_the_security(world: World) -> None:
     search = document["paths"]["/api/v1/taskruns/search"]["get"]
     assert {"401", "403", "429"} <= set(search["responses"]) and search["security"]
     assert document["paths"]["/api/v1/health"]["get"]["security"] == []
+
+
+def test_a_session_follows_the_users_roles_as_configured_now(world: World) -> None:
+    with httpx.Client(base_url=world.base, timeout=30) as browser:
+        assert browser.post("/api/v1/auth/login", json={"user": "runner", "password": PASSWORD}).status_code == 200
+        session = dict(browser.cookies)
+    changed = auth_with({**USERS, "runner": user("viewer@team.b")})
+    gone = auth_with({k: v for k, v in USERS.items() if k != "runner"})
+    for auth, expected in ((changed, [{"role": "viewer", "namespace": "team.b"}]), (gone, None)):
+        # the same session secret: the cookie is valid on these servers, the user's roles are theirs
+        auth = auth.model_copy(update={"session_secret": SESSION_SECRET})
+        with serving(world.kafka, world.es, auth=auth) as base, httpx.Client(base_url=base, cookies=session) as other:
+            me = other.get("/api/v1/me")
+            assert (me.json()["bindings"] if me.status_code == 200 else None) == expected, me.text
