@@ -9,17 +9,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, control, executions, flows, health, taskruns
+from conveyor.api import audit, auth, control, executions, flows, health, taskruns, tokens
+from conveyor.api.authn import Authenticate, Authenticator
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
-from conveyor.api.oidc import OidcSettings, answer_as_json, oidc_router
+from conveyor.api.oidc import OidcSettings, oidc_router
+from conveyor.api.openapi import with_security
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
-from conveyor.api.settings import ServerSettings
+from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -52,10 +54,16 @@ def create_app(
     kafka: KafkaSettings | None = None,
     es: ElasticsearchSettings | None = None,
     server: ServerSettings | None = None,
+    auth_settings: AuthSettings | None = None,
     oidc: OidcSettings | None = None,
 ) -> FastAPI:
     oidc = oidc or OidcSettings()
-    api = Backends.of(kafka or KafkaSettings(), es or ElasticsearchSettings(), server or ServerSettings())
+    api = Backends.of(
+        kafka or KafkaSettings(),
+        es or ElasticsearchSettings(),
+        server or ServerSettings(),
+        auth_settings or AuthSettings(),
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,13 +81,16 @@ def create_app(
     app.state.backends = api
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
-    for module in (taskruns, control, executions, flows, health, audit):
+    for module in (taskruns, control, executions, flows, health, audit, auth, tokens):
         app.include_router(module.router)
-    if oidc.enabled:  # the page's OIDC login; until sessions are wired, a login answers itself as JSON
-        app.include_router(oidc_router(oidc, answer_as_json))
-    # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
-    # so that a request refused by the CSRF check is audited and every answer carries the headers.
+    if oidc.enabled:  # the page's OIDC sign-in: a good callback starts a session from the user's groups
+        app.include_router(oidc_router(oidc, auth.complete_oidc))
+    with_security(app)
+    # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Authenticate wraps Csrf
+    # wraps the routes, so that a request refused by authentication or the CSRF check is audited (with the
+    # caller's name when known) and every answer carries the headers.
     app.add_middleware(Csrf, trusted_origins=list(api.server.cors_origins))
+    app.add_middleware(Authenticate, authenticator=Authenticator(api))
     if api.server.cors_origins:
         app.add_middleware(CORSMiddleware, **cors_options(list(api.server.cors_origins)))
     app.add_middleware(BodyLimit, limit=api.server.max_request_bytes)
@@ -88,10 +99,16 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
     page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
+    # The "Sign in with SSO" link of the sign-in form (HTML); empty while no OIDC provider is configured.
+    app.state.sso_link = auth.SSO_LINK if oidc.enabled else ""
 
-    @app.get("/", include_in_schema=False)
-    def index() -> HTMLResponse:
-        return HTMLResponse(page)
+    @app.get("/", include_in_schema=False, response_model=None)
+    def index(request: Request) -> HTMLResponse | RedirectResponse:
+        return auth.page_for(request, page)
+
+    @app.get("/login", include_in_schema=False)
+    def login_form() -> HTMLResponse:
+        return HTMLResponse(auth.login_page(str(app.state.sso_link)))
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

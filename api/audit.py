@@ -2,7 +2,7 @@
 on the `audit` topic; `GET /api/v1/audit` (admin only) reads the indexed records back.
 
 A mutation is any unsafe request (POST, PUT, PATCH, DELETE) but the few that only read (`READS`); a refused
-request is any answered 401 or 403, whatever its method. The record names the route (`deploy_flow`,
+request is any answered 401, 403 or 429, whatever its method. The record names the route (`deploy_flow`,
 `start_execution`, ...), the namespace, flow and execution from the path, or those a route put in
 `request.state.audit` (a deployed flow's, a started execution's id), the client's address, the status and
 the answer's `message`. Headers and bodies are never copied. Kafka being away never fails a request: the
@@ -31,7 +31,7 @@ from conveyor.indexer.dsl import MAX_SIZE
 log = logging.getLogger(__name__)
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DENIED = frozenset({401, 403})
+DENIED = frozenset({401, 403, 429})
 # Routes that take a POST but change nothing.
 READS = frozenset({"daily_stats"})
 # How much of an error answer is read for its `message`.
@@ -152,12 +152,19 @@ def _since(value: str | None) -> datetime | None:
     "/audit",
     summary="The audit trail, newest first (admin only)",
     dependencies=[Depends(require_admin)],
-    responses=error_responses(400, 403, 422, 503, _403="not an admin"),
+    responses=error_responses(400, 401, 403, 422, 429, 503, _403="not an admin"),
 )
 def read_audit(
     request: Request,
     user: Annotated[str | None, Query(max_length=250, description="only this user's records")] = None,
-    since: Annotated[str | None, Query(max_length=64, description="ISO date-time, or a duration back: P1D")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="ISO date-time, or a duration back: P1D",
+            json_schema_extra={"format": "conveyor-since"},
+        ),
+    ] = None,
     namespace: Annotated[str | None, Query(max_length=250)] = None,
     result: Annotated[str | None, Query(pattern="^(SUCCESS|DENIED|FAILED)$")] = None,
     size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 100,

@@ -13,7 +13,8 @@ from elasticsearch import Elasticsearch
 from fastapi import Request
 
 from conveyor.api.catalog import FlowCatalog
-from conveyor.api.settings import ServerSettings
+from conveyor.api.settings import AuthSettings, ServerSettings
+from conveyor.api.tokenstore import TokenStore
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.common.kafka.producer import Producer
@@ -32,15 +33,19 @@ class Backends:
     es: ElasticsearchSettings
     server: ServerSettings
     client: Elasticsearch
+    auth: AuthSettings = field(default_factory=AuthSettings)
     _producer: Producer | None = None
     _catalog: FlowCatalog | None = None
+    _tokens: TokenStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Starts made with an Idempotency-Key: execution id -> (fingerprint of the request, the answer given).
     _starts: OrderedDict[str, tuple[str, dict[str, Any]]] = field(default_factory=OrderedDict)
 
     @classmethod
-    def of(cls, kafka: KafkaSettings, es: ElasticsearchSettings, server: ServerSettings) -> Backends:
-        return cls(kafka, es, server, elasticsearch_client(es))
+    def of(
+        cls, kafka: KafkaSettings, es: ElasticsearchSettings, server: ServerSettings, auth: AuthSettings
+    ) -> Backends:
+        return cls(kafka, es, server, elasticsearch_client(es), auth)
 
     @property
     def prefix(self) -> str:
@@ -65,6 +70,14 @@ class Backends:
                 self._catalog = FlowCatalog(self.kafka, producer)
             return self._catalog
 
+    @property
+    def tokens(self) -> TokenStore:
+        producer = self.producer
+        with self._lock:
+            if self._tokens is None:
+                self._tokens = TokenStore(self.kafka, producer)
+            return self._tokens
+
     def started(self, execution_id: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             return self._starts.get(execution_id)
@@ -80,6 +93,8 @@ class Backends:
         try:
             if self._catalog is not None:
                 self._catalog.close()
+            if self._tokens is not None:
+                self._tokens.close()
             if self._producer is not None:
                 self._producer.flush(10.0)
         except KafkaError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from pydantic import ValidationError
 
@@ -46,10 +47,13 @@ class FlowCatalog:
             return None
         return deployed, _definition(deployed)
 
-    def deploy(self, source: str) -> tuple[DeployedFlow, Flow, bool]:
+    def deploy(self, source: str, authorize: Callable[[Flow], None] | None = None) -> tuple[DeployedFlow, Flow, bool]:
         """Validate and store the flow; returns it, its definition and whether this made a new revision.
-        Raises `FlowError` (naming line and field) for an invalid flow, `KafkaError` if it cannot be stored."""
+        Raises `FlowError` (naming line and field) for an invalid flow, `KafkaError` if it cannot be stored;
+        `authorize` sees the flow before anything is stored (and raises to refuse it)."""
         flow = load_flow(source, "request body")
+        if authorize is not None:
+            authorize(flow)
         with self._deploying:
             current = self.get(flow.namespace, flow.id)
             if current is not None and current[0].source == source:

@@ -14,17 +14,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import Conflict, NotFound, error_responses
+from conveyor.api.identity import authenticated, may_read, require
 from conveyor.common import control
+from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.control import Action, Refused, UnknownExecution
+from conveyor.common.model import Execution
 from conveyor.common.state import StateType
 
-router = APIRouter(prefix="/api/v1", tags=["executions"])
+router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
 
 class Requested(Model):
@@ -38,7 +41,18 @@ class Requested(Model):
     revision: int = Field(description="the revision of the execution's snapshot the request was made on")
 
 
-_ERRORS = error_responses(404, 409, 422, 503, _404="no execution with this id", _503="Kafka unreachable")
+_ERRORS = error_responses(
+    401,
+    403,
+    404,
+    409,
+    422,
+    429,
+    503,
+    _403="the runner role on the execution's namespace is required",
+    _404="no execution with this id (or not yours to read)",
+    _503="Kafka unreachable",
+)
 
 _ROUTES = {
     Action.KILL: (
@@ -62,11 +76,18 @@ KILL_WAIT = 5.0
 
 def _endpoint(action: Action) -> Callable[..., Requested]:
     def endpoint(
+        request: Request,
         execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
         api: Annotated[Backends, Depends(backends)],
     ) -> Requested:
+        def allowed(execution: Execution) -> None:  # unreadable: as unknown; readable: the runner role
+            request.state.audit = {"namespace": execution.namespace, "flowId": execution.flow_id}
+            if not may_read(request, execution.namespace):
+                raise control.unknown(api.kafka, execution_id)
+            require(request, Role.RUNNER, execution.namespace)
+
         try:
-            found = control.request(api.kafka, api.producer, action, execution_id)
+            found = control.request(api.kafka, api.producer, action, execution_id, allowed)
             if action == Action.KILL:  # a kill that came too late is answered as such, never dropped silently
                 control.check_kill(found, control.outcome(api.kafka, found, timeout=KILL_WAIT))
         except UnknownExecution as exc:

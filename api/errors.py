@@ -32,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from conveyor.common.errors import ConveyorError, FlowError, InputError
 from conveyor.common.inputs import InputProblems
@@ -84,11 +85,18 @@ def error_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str
 
 
 class ApiError(ConveyorError):
-    def __init__(self, status: int, message: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.errors = errors or []
+        self.headers = dict(headers or {})
 
 
 class BadParameter(ApiError):
@@ -117,14 +125,35 @@ def _answer(
     return JSONResponse({"message": message, "errors": errors or []}, status_code=status, headers=headers)
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = str(exc.detail)
     if exc.status_code == 400 and "parsing the body" in message:
         message = "the body could not be parsed: expected JSON in UTF-8"
         errors = [{"parameter": "body", "in": "body", "message": message}]
         return _answer(400, message, errors)
-    return _answer(exc.status_code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
+        headers["Allow"] = ", ".join(_allowed(request)) or headers.get("Allow", "")
+    return _answer(exc.status_code, message, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    return sorted(_methods(request.app.router.routes, {**request.scope, "method": "GET"}))
+
+
+def _methods(routes: Any, scope: dict[str, Any], depth: int = 0) -> set[str]:
+    """The methods of every endpoint among `routes` (and the routers included in them) whose path matches."""
+    methods: set[str] = set()
+    for route in routes or ():
+        if hasattr(route, "endpoint"):
+            if route.matches(scope)[0] != Match.NONE:
+                methods |= set(getattr(route, "methods", None) or ())
+            continue
+        nested = getattr(getattr(route, "original_router", route), "routes", None)
+        if nested and depth < 4:
+            methods |= _methods(nested, scope, depth + 1)
+    return methods
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:
@@ -154,7 +183,7 @@ def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
 
 def _api(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return _answer(exc.status, exc.message, exc.errors)
+    return _answer(exc.status, exc.message, exc.errors, exc.headers)
 
 
 def _flow(_: Request, exc: Exception) -> JSONResponse:

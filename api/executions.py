@@ -12,7 +12,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, NotFound, error_responses
+from conveyor.api.identity import authenticated, may_read, readable, require
 from conveyor.common import input_secrets
+from conveyor.common.auth import Role
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import lookup
 from conveyor.common.launch import new_execution
@@ -23,7 +25,7 @@ from conveyor.indexer import queries
 from conveyor.indexer.dsl import MAX_SIZE
 from conveyor.indexer.filters import Paging, TaskRunFilters
 
-router = APIRouter(prefix="/api/v1", tags=["executions"])
+router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
 # Task runs listed with an execution; a bigger execution's task runs are paged through the search.
 MAX_TASK_RUNS = 10_000
@@ -32,15 +34,18 @@ MAX_TASK_RUNS = 10_000
 @router.get(
     "/executions/{executionId}",
     summary="An execution and its task runs",
-    responses=error_responses(400, 404, 422, 503, _404="no such execution (not started, or not indexed yet)"),
+    responses=error_responses(
+        400, 401, 404, 422, 429, 503, _404="no such execution (not started, not indexed yet, or not yours to read)"
+    ),
 )
 def get_execution(
+    request: Request,
     execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
 ) -> dict[str, Any]:
     """The indexed execution (the Execution JSON) with its `taskRunList` from the task runs index, in start order."""
     execution = queries.get_execution(api.client, api.prefix, execution_id)
-    if execution is None:
+    if execution is None or not may_read(request, str(execution.get("namespace", ""))):
         raise NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
     execution["taskRunList"] = _task_runs(api, execution_id)
     return execution
@@ -62,9 +67,10 @@ def _task_runs(api: Backends, execution_id: str) -> list[dict[str, Any]]:
 @router.get(
     "/logs/{executionId}",
     summary="The log lines of an execution, oldest first",
-    responses=error_responses(400, 422, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
 )
 def get_logs(
+    request: Request,
     execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
     task_id: Annotated[str | None, Query(alias="taskId", max_length=250)] = None,
@@ -78,13 +84,14 @@ def get_logs(
         task_id,
         task_run_id=task_run_id,
         min_level=min_level.value if min_level else None,
+        allowed=readable(request),
     )
 
 
 @router.post(
     "/executions/{namespace}/{flowId}",
     summary="Start an execution of a deployed flow",
-    responses=error_responses(400, 404, 422, 503, _404="the flow is not deployed"),
+    responses=error_responses(400, 401, 403, 404, 422, 429, 503, _404="the flow is not deployed"),
 )
 async def start_execution(
     request: Request,
@@ -110,6 +117,7 @@ async def start_execution(
     workers. Answers the new execution (state CREATED): follow it with `GET /api/v1/executions/{id}`.
     With an `Idempotency-Key` the execution id is derived from (namespace, flowId, key): a start sent again
     (a response lost) makes no second execution and is answered the same body."""
+    require(request, Role.RUNNER, namespace)
     execution_id = derived_id("execution", namespace, flow_id, idempotency_key) if idempotency_key else None
     request.state.audit = {"executionId": execution_id}
     body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id)

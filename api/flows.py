@@ -10,11 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
+from conveyor.api.identity import authenticated, may_read, require
+from conveyor.common.auth import Role
 from conveyor.common.deployed import DeployedFlow
 from conveyor.common.flow import Flow
 from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict
 
-router = APIRouter(prefix="/api/v1", tags=["flows"])
+router = APIRouter(prefix="/api/v1", tags=["flows"], dependencies=[Depends(authenticated)])
 
 MAX_SOURCE_BYTES = MAX_FLOW_BYTES
 
@@ -42,7 +44,9 @@ _YAML_BODY = {
     openapi_extra=_YAML_BODY,
     responses={
         200: {"description": "the same source was already deployed: nothing changed"},
-        **error_responses(413, 422, 503, _422="the flow is invalid: each problem with its field, line and column"),
+        **error_responses(
+            401, 403, 413, 422, 429, 503, _422="the flow is invalid: each problem with its field, line and column"
+        ),
     },
 )
 async def deploy_flow(
@@ -56,7 +60,12 @@ async def deploy_flow(
     source = decode_flow(raw, "request body")  # not UTF-8 -> FlowError -> 422 naming line and column
     if not source.strip():
         raise ApiError(422, "the request body must be the flow's YAML; it is empty")
-    deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source)
+
+    def allowed(flow: Flow) -> None:  # the namespace is known once the YAML is read
+        request.state.audit = {"namespace": flow.namespace, "flowId": flow.id}
+        require(request, Role.DEVELOPER, flow.namespace)
+
+    deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source, allowed)
     request.state.audit = {"namespace": deployed.namespace, "flowId": deployed.id}
     if not created:
         response.status_code = 200
@@ -66,14 +75,15 @@ async def deploy_flow(
 @router.get(
     "/flows/{namespace}/{flowId}",
     summary="The deployed revision of a flow",
-    responses=error_responses(404, 422, 503, _404="the flow is not deployed"),
+    responses=error_responses(401, 404, 422, 429, 503, _404="the flow is not deployed (or not yours to read)"),
 )
 def get_flow(
+    request: Request,
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
 ) -> dict[str, Any]:
-    found = api.catalog.get(namespace, flow_id)
+    found = api.catalog.get(namespace, flow_id) if may_read(request, namespace) else None
     if found is None:
         raise NotFound(f"flow {namespace}.{flow_id} is not deployed")
     return _describe(*found)

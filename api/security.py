@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
@@ -54,10 +55,10 @@ HEADERS = (
 HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 
-async def answer(send: Send, status: int, message: str) -> None:
+async def answer(send: Send, status: int, message: str, extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
     """An error answer in the API's shape, sent by a middleware."""
     body = json.dumps({"message": message, "errors": []}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -151,7 +152,7 @@ class Csrf:
         authorization = (header(scope, b"authorization") or "").split(" ", 1)[0].lower()
         if authorization in ("bearer", "basic"):
             return None
-        cookies = _cookies(header(scope, b"cookie"))
+        cookies = cookies_of(scope)
         if SESSION_COOKIE not in cookies:
             return None
         token, expected = header(scope, CSRF_HEADER.encode()), cookies.get(CSRF_COOKIE)
@@ -170,7 +171,8 @@ def _own_origin(scope: Scope) -> str:
     return f"{scope.get('scheme', 'http')}://{host}"
 
 
-def _cookies(raw: str | None) -> dict[str, str]:
+def cookies_of(scope: Scope) -> dict[str, str]:
+    raw = header(scope, b"cookie")
     if not raw:
         return {}
     jar: SimpleCookie = SimpleCookie()

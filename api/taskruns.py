@@ -6,14 +6,16 @@ also carries `next`, a cursor for `after` that pages on with `search_after` as d
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, error_responses
+from conveyor.api.identity import authenticated, readable
 from conveyor.api.params import (
     DATE_HELP,
     DATE_SCHEMA,
@@ -26,7 +28,7 @@ from conveyor.api.params import (
 from conveyor.indexer import queries
 from conveyor.indexer.filters import TaskRunFilters
 
-router = APIRouter(prefix="/api/v1", tags=["task runs"])
+router = APIRouter(prefix="/api/v1", tags=["task runs"], dependencies=[Depends(authenticated)])
 
 # The longest daily statistics window, in days.
 MAX_DAYS = 731
@@ -42,15 +44,17 @@ class TaskRunPage(BaseModel):
     "/taskruns/search",
     response_model=TaskRunPage,
     summary="Search task runs",
-    responses=error_responses(400, 422, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
 )
 def search_taskruns(
+    request: Request,
     filters: Annotated[TaskRunFilters, Depends(taskrun_filters)],
     api: Annotated[Backends, Depends(backends)],
     paging: Annotated[PageParams, Query()],
 ) -> TaskRunPage:
     # Checked here rather than in a dependency, which FastAPI would call even when another parameter failed
     # validation: a request with a bad `state` and a bad `sort` is answered 422 for `state`.
+    filters = replace(filters, allowed=readable(request))  # inside the query: totals and cursors too
     found = queries.search_taskruns(api.client, api.prefix, filters, paging.paging())
     return TaskRunPage(results=found.results, total=found.total, next=found.next)
 
@@ -89,9 +93,10 @@ class DailyStats(BaseModel):
     "/stats/taskruns/daily",
     response_model=list[DailyStats],
     summary="Task runs per day",
-    responses=error_responses(400, 422, 503),
+    responses=error_responses(400, 401, 403, 422, 429, 503),
 )
 def daily_stats(
+    request: Request,
     api: Annotated[Backends, Depends(backends)],
     body: Annotated[DailyStatsQuery | None, Body()] = None,
 ) -> list[dict[str, Any]]:
@@ -106,4 +111,5 @@ def daily_stats(
         raise BadParameter("startDate", f"{first} is after the endDate {last}", where="body")
     # A longer window is cut to its last MAX_DAYS days (a dashboard asking "since 2000" gets the last two years).
     first = max(first, last - timedelta(days=MAX_DAYS - 1))
-    return queries.daily_taskrun_stats(api.client, api.prefix, body.filters(first, last), time_zone=zone)
+    filters = replace(body.filters(first, last), allowed=readable(request))
+    return queries.daily_taskrun_stats(api.client, api.prefix, filters, time_zone=zone)

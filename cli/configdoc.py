@@ -20,8 +20,9 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 from conveyor.api.oidc_settings import OidcSettings
-from conveyor.api.settings import ServerSettings
+from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import (
+    ApiClientSettings,
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
@@ -40,6 +41,8 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     MetricsSettings,
     JqSettings,
     ServerSettings,
+    AuthSettings,
+    ApiClientSettings,
     OidcSettings,
 )
 

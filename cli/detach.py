@@ -68,3 +68,7 @@ def _announce(state: dict[str, Any], pid: int, log_path: Path) -> None:
     err_console.print(f"local stack up (pid {pid}); logs in {log_path}")
     if state.get("serverUrl"):
         err_console.print(f"Task Runs page and API: {state['serverUrl']} (API docs at /docs)")
+    if state.get("adminCredentials"):
+        err_console.print(
+            f"admin user and password (0600, the CLI uses them for this stack): {state['adminCredentials']}"
+        )

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import err_console
-from conveyor.common.errors import FlowError, InputError, UsageError
+from conveyor.common.errors import ConveyorError, FlowError, InputError, UsageError
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.indexer.errors import QueryError
 
@@ -117,6 +117,28 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=100, help="most records shown (default 100, at most 1000)")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
+    p = sub.add_parser("auth", help="authentication helpers: `auth hash-password` prints an argon2 hash")
+    p.add_argument("action", choices=["hash-password"])
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    p = sub.add_parser("login", help="sign in to the server (CONVEYOR_API_URL): store a token for the CLI")
+    p.add_argument("--user", "-u", help="the user (asked when neither --user nor --token is given)")
+    p.add_argument("--token", help="an API token to store instead of signing in with a password")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    sub.add_parser("logout", help="revoke and forget the token `conveyor login` stored")
+    p = sub.add_parser("tokens", help="API tokens: create, list, revoke")
+    tokens = p.add_subparsers(dest="tokens_action", required=True, metavar="ACTION")
+    t = tokens.add_parser("create", help="create a token (printed once)")
+    t.add_argument("name", help="what the token is for")
+    t.add_argument("--role", action="append", default=[], metavar="ROLE@NAMESPACE", help="scope (repeatable)")
+    t.add_argument("--days", type=int, help="expiry in days (default: the server's CONVEYOR_AUTH_TOKEN_DAYS)")
+    t.add_argument("--owner", help="admin: create it for another owner")
+    t.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    t = tokens.add_parser("list", help="your tokens (an admin: everyone's)")
+    t.add_argument("--owner", help="admin: only this owner's")
+    t.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    t = tokens.add_parser("revoke", help="revoke a token")
+    t.add_argument("token_id", metavar="TOKEN_ID")
+
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
     p.add_argument("--partitions", type=int, help="partitions of new topics (env CONVEYOR_KAFKA_PARTITIONS, default 6)")
@@ -164,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KafkaError as exc:
         sys.stderr.write(f"error: Kafka: {exc}\n(is the stack up? `conveyor up --detach` starts one)\n")
         return EXIT_UNAVAILABLE
+    except ConveyorError as exc:  # the server refused (1) or could not be reached (3)
+        from conveyor.cli.apiclient import ApiUnavailable
+
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_UNAVAILABLE if isinstance(exc, ApiUnavailable) else 1
 
 
 # Each handler imports what its command needs when it runs, so that `conveyor --help` stays quick.
@@ -280,6 +307,22 @@ def _audit(args: argparse.Namespace, flags: GlobalFlags) -> int:
     )
 
 
+def _auth(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli import auth
+
+    if args.command == "auth":
+        return auth.hash_password(args.password_stdin)
+    if args.command == "login":
+        return auth.login(args.user, args.token, args.password_stdin)
+    if args.command == "logout":
+        return auth.logout()
+    if args.tokens_action == "create":
+        return auth.create_token(args.name, args.role, args.days, args.owner, args.output)
+    if args.tokens_action == "list":
+        return auth.list_tokens(args.owner, args.output)
+    return auth.revoke_token(args.token_id)
+
+
 def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import topics
 
@@ -325,6 +368,10 @@ HANDLERS: dict[str, Handler] = {
     "executions": _query,
     "audit": _audit,
     "topics": _topics,
+    "auth": _auth,
+    "login": _auth,
+    "logout": _auth,
+    "tokens": _auth,
     "kafka": _kafka_admin,
     "executor": _services,
     "worker": _services,

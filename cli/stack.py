@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conveyor.cli.credentials import local_admin_file
 from conveyor.cli.detach import up_detached
 from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import err_console
@@ -63,6 +64,7 @@ def _up_foreground(workers: int, flags: GlobalFlags) -> int:
         state = _ready_state(kafka_server, es_server, server_url, supervisor, data)
         write_state(state)
         log.info("local stack up: kafka %s, elasticsearch %s", kafka_server.bootstrap, es_server.url)
+        log.info("the server's admin user and password (the CLI uses them for this stack): %s", local_admin_file())
         supervisor.watch(stop, on_restart=lambda name, pid: _record_restart(state, name, pid))
     finally:
         log.info("stopping the local stack")
@@ -89,9 +91,13 @@ def _service_env(
     flags: GlobalFlags, kafka: KafkaServer, es: ElasticsearchServer, host: str, port: int
 ) -> dict[str, str]:
     """The services' environment: ours with the global flags, pointed at the local servers."""
+    from conveyor.cli.credentials import local_admin_env
+
     return {
         **os.environ,
         **flags.environ(),
+        # the server's users: those configured, plus the local admin (`cli/credentials.py`)
+        **local_admin_env(dict(os.environ)),
         "CONVEYOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "CONVEYOR_ELASTICSEARCH_URL": es.url,
         "CONVEYOR_SERVER_HOST": host,
@@ -112,6 +118,7 @@ def _ready_state(
         "elasticsearchPid": es.pid,
         "services": supervisor.pids(),
         "dataDir": str(data),
+        "adminCredentials": str(local_admin_file()),
         "startedAt": time.time(),
     }
 

@@ -3,6 +3,7 @@ they answer (exit 0 when Kafka and Elasticsearch both do, else 3). Secrets show 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from conveyor.cli.flags import GlobalFlags
@@ -38,9 +39,17 @@ def _report(state: dict[str, Any] | None, kafka: KafkaSettings, es: Elasticsearc
             name: {"pid": pid, "alive": alive(pid)} for name, pid in (state or {}).get("services", {}).items()
         },
     }
-    server_url = (state or {}).get("serverUrl")
+    from conveyor.cli.apiclient import server_url as api_url
+    from conveyor.cli.auth import whoami
+    from conveyor.common.settings import ApiClientSettings
+
+    server_url = (state or {}).get("serverUrl") or os.environ.get("CONVEYOR_API_URL")
     if server_url:
-        report["server"] = {"url": server_url, "reachable": server_ok(server_url)}
+        url = api_url(ApiClientSettings())
+        reachable = server_ok(url)
+        report["server"] = {"url": url, "reachable": reachable}
+        if reachable:
+            report["server"]["identity"] = whoami()
     return report
 
 
@@ -56,6 +65,12 @@ def _print_table(report: dict[str, Any], kafka: KafkaSettings, es: Elasticsearch
     rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["services"].items()]
     if "server" in report:
         rows.append(["web page and API", report["server"]["url"], _ok(report["server"]["reachable"])])
+        identity = report["server"].get("identity")
+        if isinstance(identity, dict):
+            roles = ", ".join(f"{b['role']}@{b.get('namespace') or '*'}" for b in identity["bindings"]) or "no roles"
+            rows.append(["you are", f"{identity['name']} ({identity['kind']})", roles])
+        elif identity:
+            rows.append(["you are", "not signed in", str(identity)])
     console.print(table("Conveyor" + (" (local stack)" if local else ""), ["component", "where", "status"], rows))
 
 

@@ -1,7 +1,7 @@
 """The audit trail: one `AuditRecord` on the `audit` topic for every mutation made through the HTTP API (deploy
 or delete a flow, start, kill or restart an execution, create or revoke a token) and for every request that
-was refused for want of credentials or rights (401, 403). The indexer writes them into the
-`{prefix}-audit` indices; `conveyor audit` and `GET /api/v1/audit` read them.
+was refused for want of credentials or rights, or for too many failed sign-ins (401, 403, 429). The indexer
+writes them into the `{prefix}-audit` indices; `conveyor audit` and `GET /api/v1/audit` read them.
 
 A record says who, what, on which namespace / flow / execution, when, from where and with what result. It
 never holds a secret: no header, no request body, no token; `detail` is the API's own answer message.
@@ -51,7 +51,7 @@ class AuditRecord(Model):
 
 
 def result_of(status: int) -> str:
-    if status in (401, 403):
+    if status in (401, 403, 429):
         return DENIED
     return SUCCESS if status < 400 else FAILED
 

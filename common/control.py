@@ -76,13 +76,15 @@ class Found:
     offset: int
 
 
+def unknown(kafka: KafkaSettings, execution_id: str) -> UnknownExecution:
+    return UnknownExecution(f"no execution {execution_id} on {kafka.bootstrap} (topic prefix {kafka.topic_prefix!r})")
+
+
 def latest_execution(kafka: KafkaSettings, execution_id: str) -> Found:
     """The execution's latest header and, once it has ended, its pinned flow definition."""
     record = lookup.latest(kafka, Topics.of(kafka).executions, execution_id)
     if record is None:
-        raise UnknownExecution(
-            f"no execution {execution_id} on {kafka.bootstrap} (topic prefix {kafka.topic_prefix!r})"
-        )
+        raise unknown(kafka, execution_id)
     execution = Execution.model_validate_json(record.value)
     raw_flow = record.headers.get(FLOW_HEADER)
     return Found(execution, json.loads(raw_flow) if raw_flow else None, record.partition, record.offset)
@@ -145,10 +147,19 @@ EVENTS: dict[Action, Callable[[KafkaSettings, Found], list[bytes]]] = {
 }
 
 
-def request(kafka: KafkaSettings, producer: Producer, action: Action, execution_id: str) -> Found:
+def request(
+    kafka: KafkaSettings,
+    producer: Producer,
+    action: Action,
+    execution_id: str,
+    authorize: Callable[[Execution], None] | None = None,
+) -> Found:
     """Look the execution up, refuse (`ControlError`) or send the request on the control topic and wait for
-    its delivery. Answers what the request was made on: the execution's header and where it was read."""
+    its delivery. Answers what the request was made on: the execution's header and where it was read.
+    `authorize` sees the execution before anything is sent (and raises to refuse it)."""
     found = latest_execution(kafka, execution_id)
+    if authorize is not None:
+        authorize(found.execution)
     for event in EVENTS[action](kafka, found):
         producer.send(Topics.of(kafka).control, execution_id, event)
     producer.flush(30)

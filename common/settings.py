@@ -334,3 +334,23 @@ class JqSettings(BaseSettings):
         description="Most values one `jq` filter may produce while it runs (its results and every value "
         "inside them, e.g. `[range(N)]` counts N): a bound on its memory and work.",
     )
+
+
+class ApiClientSettings(BaseSettings):
+    """The CLI's commands that call `conveyor server` (`login`, `tokens`, `status`): where it is, and how to
+    authenticate."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CONVEYOR_API_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
+
+    url: str | None = Field(
+        default=None,
+        description="The server's address (`https://conveyor.example.com`). Unset: the local stack's server, else "
+        "`http://127.0.0.1:8080`.",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        description="An API token the CLI sends as `Authorization: Bearer`. Unset: the token `conveyor login` "
+        "stored, else the local stack's admin credential.",
+    )

@@ -61,6 +61,15 @@ def namespace_filter(namespace: str) -> dict[str, Any]:
     }
 
 
+def allowed_filter(prefixes: tuple[str, ...]) -> dict[str, Any]:
+    """Only documents in a namespace under one of `prefixes` (`""` is every one); none for no prefix."""
+    if "" in prefixes:
+        return {"match_all": {}}
+    if not prefixes:
+        return {"match_none": {}}
+    return {"bool": {"should": [namespace_filter(p) for p in prefixes], "minimum_should_match": 1}}
+
+
 def text_filter(q: str, fields: tuple[str, ...]) -> dict[str, Any]:
     pattern = "*" + q.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") + "*"
     return {
@@ -81,6 +90,8 @@ def _when(value: When) -> str:
 
 def common_filters(filters: SearchFilters, text_fields: tuple[str, ...]) -> list[dict[str, Any]]:
     clauses: list[dict[str, Any]] = []
+    if filters.allowed is not None:
+        clauses.append(allowed_filter(filters.allowed))
     if filters.namespace:
         clauses.append(namespace_filter(filters.namespace))
     if filters.flow_id:
@@ -190,8 +201,11 @@ def log_search(
     task_run_id: str | None = None,
     min_level: str | None = None,
     size: int = LOG_PAGE,
+    allowed: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     filters: list[dict[str, Any]] = [{"term": {"executionId": execution_id}}]
+    if allowed is not None:
+        filters.append(allowed_filter(allowed))
     if task_id:
         filters.append({"term": {"taskId": task_id}})
     if task_run_id:

@@ -7,6 +7,7 @@ The HTTP API (`conveyor.api.params`) and the CLI (`conveyor.cli.query`) build th
   `company.team`, not `companyx` (the reference's rule).
 - `state` is a list of states (any of them); `q` is a case-insensitive substring of an id, the
   namespace, the flow or task id (or a ForEach value).
+- `allowed` confines everything to the namespaces under these prefixes (authorization); `()` matches nothing.
 - `start` / `end` bound `state.startDate` (inclusive): what started in that window. The daily statistics
   count the whole days from `start`'s to `end`'s.
 - A page is `size` hits in `sort` order (`id` breaks ties), after the `search_after` cursor or, for
@@ -38,6 +39,9 @@ class SearchFilters:
     q: str | None = None
     start: When | None = None
     end: When | None = None
+    # The namespace prefixes the caller may read (its role bindings), None for every namespace: applied
+    # inside the query, so hits, totals, aggregations and cursors never reach past them.
+    allowed: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

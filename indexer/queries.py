@@ -95,9 +95,11 @@ def search_logs(
     *,
     task_run_id: str | None = None,
     min_level: str | None = None,
+    allowed: tuple[str, ...] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every log line of the execution (or of one task / task run), oldest first."""
-    body = log_search(execution_id, task_id, task_run_id=task_run_id, min_level=min_level)
+    """Every log line of the execution (or of one task / task run), oldest first; only in the namespaces
+    under `allowed` (None: every namespace)."""
+    body = log_search(execution_id, task_id, task_run_id=task_run_id, min_level=min_level, allowed=allowed)
     lines: list[dict[str, Any]] = []
     while True:
         hits = _search(client, alias(prefix, LOGS), body).get("hits", {}).get("hits", [])

@@ -24,11 +24,24 @@ const view = {
 
 // ---- talking to the API
 
+// The CSRF cookie set at sign-in, copied into the header every unsafe request of a session carries.
+function csrfToken() {
+  const found = document.cookie.split("; ").find((c) => c.startsWith("conveyor_csrf="));
+  return found ? decodeURIComponent(found.slice("conveyor_csrf=".length)) : "";
+}
+
 async function api(path, options) {
   view.loading++;
   $("#progress").hidden = false;
   try {
-    const response = await fetch(path, options);
+    const method = ((options && options.method) || "GET").toUpperCase();
+    const headers = { ...((options && options.headers) || {}) };
+    if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
+    const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
+    if (response.status === 401) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
+      throw new Error("signed out");
+    }
     const body = await response.json().catch(() => null);
     if (!response.ok) {
       const message = (body && body.message) || `${response.status} ${response.statusText}`;
@@ -390,9 +403,24 @@ function wire() {
   }, 150));
 }
 
+// Who is signed in (GET /api/v1/me), and signing out (POST /api/v1/auth/logout, back to the sign-in form).
+async function loadMe() {
+  const me = await api("/api/v1/me").catch(() => null);
+  if (!me) return;
+  $("#me").textContent = me.name;
+  $("#logout").hidden = me.kind !== "user" && me.kind !== "oidc";
+}
+
+async function logout() {
+  await api("/api/v1/auth/logout", { method: "POST" }).catch(() => null);
+  window.location.assign("/login");
+}
+
 readUrl();
 wire();
+$("#logout").addEventListener("click", logout);
 fillForm();
+loadMe();
 loadAll();
 loadHealth();
 setInterval(loadHealth, 30000);

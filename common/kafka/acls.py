@@ -21,6 +21,7 @@ from conveyor.common.kafka import names
 from conveyor.common.kafka.names import Name
 from conveyor.common.kafka.topics import (
     AUDIT,
+    AUTH_TOKENS,
     CONTROL,
     DEAD_LETTER,
     EXECUTION_EVENTS,
@@ -67,8 +68,8 @@ ACCESS: dict[str, Access] = {
         reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)
     ),
     "server": Access(
-        reads=(FLOWS, EXECUTIONS, TASKRUNS),
-        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT),
+        reads=(FLOWS, EXECUTIONS, TASKRUNS, AUTH_TOKENS),
+        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS),
         groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(

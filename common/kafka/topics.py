@@ -22,6 +22,8 @@ FLOWS = "flows"
 DEAD_LETTER = "dead-letter"
 # Who did what through the API, and who was refused (`common/audit.py`).
 AUDIT = "audit"
+# API tokens (their SHA-256, never the token), by id; every server reads it into memory (`api/tokens.py`).
+AUTH_TOKENS = "auth-tokens"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ SPECS = (
     TopicSpec(FLOWS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
     TopicSpec(AUDIT, compact=False),
+    TopicSpec(AUTH_TOKENS, compact=True, single_partition=True),
 )
 
 
@@ -109,6 +112,10 @@ class Topics:
     @property
     def audit(self) -> str:
         return self.name(AUDIT)
+
+    @property
+    def auth_tokens(self) -> str:
+        return self.name(AUTH_TOKENS)
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:

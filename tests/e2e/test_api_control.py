@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_AUTH, serving
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -69,7 +69,10 @@ class Started:
 @pytest.fixture(scope="module")
 def started(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Started]:
     marker = tmp_path_factory.mktemp("api-control") / "ready"
-    with serving(e2e_stack.kafka, e2e_stack.es) as base, httpx.Client(base_url=base, timeout=60) as http:
+    with (
+        serving(e2e_stack.kafka, e2e_stack.es) as base,
+        httpx.Client(base_url=base, timeout=60, auth=ADMIN_AUTH) as http,
+    ):
         ids = {}
         for name, tasks in flows(marker).items():
             source = f"id: {name}\nnamespace: {NS}\ntasks:\n{tasks}"

@@ -62,7 +62,16 @@ def test_up_detach_status_run_down(tmp_path: Path) -> None:
         assert status.returncode == 0 and report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
         assert report["kafka"]["bootstrap"] == state["kafkaBootstrap"]
         assert all(s["alive"] for s in report["services"].values()) and "executor" in report["services"]
-        assert "server" in report["services"] and report["server"] == {"url": state["serverUrl"], "reachable": True}
+        assert "server" in report["services"] and report["server"]["url"] == state["serverUrl"]
+        assert report["server"]["reachable"] and report["server"]["identity"]["name"] == "admin"
+        # the admin credential `up` made: readable by its owner only, and used by the CLI for this stack
+        credential = Path(state["adminCredentials"])
+        assert credential.stat().st_mode & 0o777 == 0o600 and "adminCredentials" in state
+        assert "admin-credentials.json" in up.stderr
+        made = _cli(env, "tokens", "create", "e2e", "--role", "viewer@conveyor", "--output", "json")
+        assert made.returncode == 0, made.stderr
+        listed = _cli(env, "tokens", "list", "--output", "json")
+        assert json.loads(made.stdout)["id"] in listed.stdout and json.loads(made.stdout)["token"] not in listed.stdout
         run = _cli(env, "run", str(ROOT / "examples" / "hello.yaml"), "--output", "json")
         assert run.returncode == 0, run.stderr
         assert json.loads(run.stdout)["state"]["current"] == "SUCCESS"

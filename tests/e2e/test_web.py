@@ -8,6 +8,7 @@ Screenshots land in `test-output/` (gitignored): `web-taskruns.png` (filtered by
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from conveyor.common.servers.process import free_port
+from tests.apiserver import ADMIN_AUTH, PASSWORD_HASH, auth_with
 from tests.cli import ROOT
 from tests.e2e.conftest import Stack
 
@@ -76,8 +78,16 @@ EXPECTED = 3 * 4 + 2
 @pytest.fixture(scope="module")
 def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
     port = free_port()
-    e2e_stack.start("server", "server", {"CONVEYOR_SERVER_PORT": str(port), "CONVEYOR_SERVER_REFRESH_SECONDS": "0"})
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    users = auth_with().model_dump(mode="json", by_alias=True, include={"users"})["users"]
+    for entry in users.values():
+        entry["passwordHash"] = PASSWORD_HASH  # the dump masks the secret
+    env = {
+        "CONVEYOR_SERVER_PORT": str(port),
+        "CONVEYOR_SERVER_REFRESH_SECONDS": "0",
+        "CONVEYOR_AUTH_USERS": json.dumps(users),
+    }
+    e2e_stack.start("server", "server", env)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, auth=ADMIN_AUTH)
 
     def healthy() -> bool:
         try:
@@ -143,6 +153,12 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server.base_url}/?namespace=web.test")
+    # not signed in: the sign-in form, then back to the page asked for
+    page.wait_for_url("**/login?next=**")
+    page.fill("#user", ADMIN_AUTH[0])
+    page.fill("#password", ADMIN_AUTH[1])
+    page.click("#login button[type=submit]")
+    page.wait_for_url("**/?namespace=web.test")
     rows = page.locator("#taskruns tbody tr")
     rows.first.wait_for()
     assert rows.count() == EXPECTED

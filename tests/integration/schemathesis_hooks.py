@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,15 @@ def _yaml_text(_: Any, value: Any) -> bytes | None:
 
 
 schemathesis.openapi.format("conveyor-page-cursor", page_cursor)
+# `since` of the audit trail: an ISO date-time or date, or a duration back from now.
+schemathesis.openapi.format(
+    "conveyor-since",
+    st.one_of(
+        st.sampled_from(["P1D", "PT6H", "P2W", "P1DT12H", "PT30M"]),
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)).map(lambda d: d.isoformat()),
+        st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1)).map(lambda d: d.isoformat()),
+    ),
+)
 
 
 # What the document says in words only (one parameter bounded by another), applied to the generated

@@ -30,7 +30,7 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import documents, templates
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_AUTH, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -118,7 +118,7 @@ tasks:
 
 class Api:
     def __init__(self, base: str, kafka: KafkaSettings, es: ElasticsearchSettings) -> None:
-        self.http = httpx.Client(base_url=base, timeout=30)
+        self.http = httpx.Client(base_url=base, timeout=30, auth=ADMIN_AUTH)
         self.kafka = kafka
         self.es = es
 
@@ -443,6 +443,6 @@ def test_kill_or_restart_an_unknown_execution_is_404_and_503_while_kafka_is_unre
         assert answer.json()["message"].startswith("no execution no-such-execution")
     away = KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}", topic_prefix=api.kafka.topic_prefix)
     with serving(away, api.es) as base:
-        answer = httpx.post(f"{base}/api/v1/executions/ex-a/kill", timeout=60)
+        answer = httpx.post(f"{base}/api/v1/executions/ex-a/kill", timeout=60, auth=ADMIN_AUTH)
     assert answer.status_code == 503, answer.text
     assert answer.json()["message"].startswith("Kafka unavailable")

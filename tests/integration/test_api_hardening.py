@@ -2,8 +2,8 @@
 the `audit` topic, indexed, read by `GET /api/v1/audit` and `conveyor audit`), idempotent starts (with the
 executor, worker and indexer running in threads), security headers, the body limit, CORS, CSRF and TLS.
 
-Authentication is another change: a thin ASGI layer stands in for it, taking the identity from the test's
-`X-Test-User` / `X-Test-Roles` headers into `request.state` (where `api.identity` reads it).
+The server authenticates for real: `alice` is an admin, `bob` a viewer of `harden.test` (Basic authentication,
+or bob's page session for the CSRF cases).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,7 +26,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from conveyor.api.settings import ServerSettings
 from conveyor.common.elastic import elasticsearch_client
@@ -47,7 +47,7 @@ from conveyor.executor.service import Executor
 from conveyor.indexer import queries
 from conveyor.indexer.service import Indexer
 from conveyor.worker.service import Worker
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_HEADERS, PASSWORD, auth_with, basic, serving, user
 from tests.cli import run_cli
 from tests.integration.inprocess import InThreads, ended
 
@@ -66,24 +66,18 @@ tasks:
     type: io.kestra.plugin.core.debug.Return
     format: "hello {{ inputs.name }}"
 """
-ADMIN = {"X-Test-User": "alice", "X-Test-Roles": "ADMIN"}
-BOB = {"X-Test-User": "bob"}
+ADMIN = basic("alice")
+BOB = basic("bob")
+AUTH = auth_with({"alice": user("admin@"), "bob": user("viewer@harden.test")})
 
 
-class StandInAuthentication:
-    """What authentication will do: put the caller's identity on the request."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-            state = scope.setdefault("state", {})
-            if "x-test-user" in headers:
-                state["identity_name"] = headers["x-test-user"]
-                state["identity_roles"] = [r for r in headers.get("x-test-roles", "").split(",") if r]
-        await self.app(scope, receive, send)
+@contextmanager
+def signed_in(base: str, name: str) -> Iterator[httpx.Client]:
+    """A browser-like client holding `name`'s page session (its session and CSRF cookies)."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        answer = client.post("/api/v1/auth/login", json={"user": name, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        yield client
 
 
 def eventually(
@@ -125,7 +119,7 @@ def stack(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[Stack]:
         client = elasticsearch_client(es)
         client.cluster.health(index=f"{prefix}-*", wait_for_status="yellow", timeout="30s")
         client.close()
-        with serving(kafka, es, wrap=StandInAuthentication) as base, httpx.Client(base_url=base, timeout=30) as http:
+        with serving(kafka, es, auth=AUTH) as base, httpx.Client(base_url=base, timeout=30) as http:
             deployed = http.post("/api/v1/flows", content=FLOW, headers={**ADMIN, "content-type": "application/x-yaml"})
             assert deployed.status_code in (200, 201), deployed.text
             yield Stack(kafka, es, base, http)
@@ -157,7 +151,7 @@ def test_the_same_idempotency_key_twice_starts_one_execution(stack: Stack) -> No
     assert done.state.current.value == "SUCCESS" and len(done.task_run_list) == 1
 
     # Another server (nothing remembered): the answer is rebuilt from the `executions` topic, the same body.
-    with serving(stack.kafka, stack.es, wrap=StandInAuthentication) as other:
+    with serving(stack.kafka, stack.es, auth=AUTH) as other:
         repeat = httpx.post(other + path, json={"name": "Ada"}, headers={**ADMIN, "Idempotency-Key": key})
     assert (repeat.status_code, repeat.json()) == (200, first.json())
     # The same key with other inputs is refused, not silently answered with the first execution.
@@ -203,12 +197,15 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
     secret = stack.http.post(
         "/api/v1/flows",
         content="id: x\nnamespace: harden.test\npassword: hunter2-body-secret\n",
-        headers={**ADMIN, "Authorization": "Bearer s3cr3t-token", "content-type": "application/x-yaml"},
+        headers={**ADMIN, "X-Api-Key": "s3cr3t-header", "content-type": "application/x-yaml"},
     )
     assert secret.status_code == 422
-    with httpx.Client(base_url=stack.base, cookies={"conveyor_session": "x"}) as browser:
-        refused = browser.post("/api/v1/executions/harden.test/greet", json={"name": "Eve"}, headers=BOB)
-    assert refused.status_code == 403
+    # a wrong token is refused 401, audited (as what it claimed) and logged, never with the token
+    wrong = stack.http.get("/api/v1/flows/harden.test/greet", headers={"Authorization": "Bearer s3cr3t-token"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"].startswith("Basic")
+    with signed_in(stack.base, "bob") as browser:  # a session without the CSRF header: refused before the route
+        refused = browser.post("/api/v1/executions/harden.test/greet", json={"name": "Eve"})
+    assert refused.status_code == 403 and "cross-site" in refused.text
     not_admin = stack.http.get("/api/v1/audit", headers=BOB)
     assert not_admin.status_code == 403
     # reads are not audited
@@ -224,6 +221,7 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
             ("alice", "deploy_flow", 422),
             ("bob", "start_execution", 403),
             ("bob", "read_audit", 403),
+            ("token:?", "get_flow", 401),  # what the wrong token claimed: not one of ours
         }
         return found if want <= actions else []
 
@@ -244,6 +242,7 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
     assert ("alice", "get_flow", 200) not in by
     everything = json.dumps(found)
     assert "s3cr3t" not in everything and "hunter2" not in everything and "conveyor_session" not in everything
+    assert PASSWORD not in everything
 
     assert {r["user"] for r in audit_records(stack, user="bob")} == {"bob"}
     assert {r["result"] for r in audit_records(stack, result="DENIED")} == {"DENIED"}
@@ -258,7 +257,12 @@ def test_mutations_and_refusals_are_audited_without_secrets(stack: Stack) -> Non
     cli = run_cli(env, "audit", "--user", "bob", "--since", "P1D", "--output", "json")
     assert cli.returncode == 0, cli.stderr
     rows = json.loads(cli.stdout)
-    assert rows and {r["user"] for r in rows} == {"bob"} and {r["result"] for r in rows} == {"DENIED"}
+    assert rows and {r["user"] for r in rows} == {"bob"}
+    assert {(r["action"], r["result"]) for r in rows} == {
+        ("login", "SUCCESS"),
+        ("start_execution", "DENIED"),
+        ("read_audit", "DENIED"),
+    }
     table = run_cli(env, "audit", "--since", "PT1H")
     assert table.returncode == 0 and "kill_execution" in table.stdout, table.stderr
     bad = run_cli(env, "audit", "--since", "last week")
@@ -286,16 +290,17 @@ def test_every_answer_carries_the_security_headers(stack: Stack) -> None:
 
 def test_a_body_over_the_limit_is_refused_413(stack: Stack) -> None:
     with serving(stack.kafka, stack.es, settings=ServerSettings(max_request_bytes=4096)) as base:
-        big = httpx.post(base + "/api/v1/flows", content=b"x" * 5000, headers={"content-type": "application/x-yaml"})
+        yaml = {**ADMIN_HEADERS, "content-type": "application/x-yaml"}
+        big = httpx.post(base + "/api/v1/flows", content=b"x" * 5000, headers=yaml)
         assert big.status_code == 413 and "4096 bytes" in big.json()["message"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
             for _ in range(10):
                 yield b"y" * 1000
 
-        chunked = httpx.post(base + "/api/v1/executions/harden.test/greet", content=chunks())
+        chunked = httpx.post(base + "/api/v1/executions/harden.test/greet", content=chunks(), headers=ADMIN_HEADERS)
         assert chunked.status_code == 413
-        small = httpx.post(base + "/api/v1/executions/harden.test/greet", json={"name": "ok"})
+        small = httpx.post(base + "/api/v1/executions/harden.test/greet", json={"name": "ok"}, headers=ADMIN_HEADERS)
         assert small.status_code == 200, small.text
 
 
@@ -316,16 +321,21 @@ def test_cors_is_closed_by_default_and_opens_to_the_configured_origins(stack: St
 
 def test_a_session_cookie_needs_the_csrf_token_or_the_same_origin(stack: Stack) -> None:
     path = "/api/v1/executions/harden.test/nothing"  # not deployed: 404 once past the check
-    session = {"conveyor_session": "abc", "conveyor_csrf": "tok-123"}
+    with signed_in(stack.base, "alice") as browser:
+        session = dict(browser.cookies)
+    assert set(session) == {"conveyor_session", "conveyor_csrf"}
+    token = session["conveyor_csrf"]
     cases = [
-        ({}, {}, 404),  # no cookie: nothing to forge
+        ({}, {}, 401),  # no cookie: nothing to forge, and nobody signed in
         (session, {}, 403),
         (session, {"X-CSRF-Token": "wrong"}, 403),
-        (session, {"X-CSRF-Token": "tok-123"}, 404),
+        (session, {"X-CSRF-Token": token}, 404),
         (session, {"Origin": stack.base}, 404),
         (session, {"Origin": "https://evil.example"}, 403),
-        (session, {"Authorization": "Bearer some-token"}, 404),
-        (session, {"Authorization": "Basic dTpw"}, 404),
+        # an Authorization header is exempt from the check: it is the one authenticated, and wrong here
+        (session, {"Authorization": "Bearer some-token"}, 401),
+        (session, {"Authorization": "Basic dTpw"}, 401),
+        (session, ADMIN, 404),
     ]
     for cookies, headers, status in cases:
         with httpx.Client(base_url=stack.base, cookies=cookies) as client:
@@ -333,6 +343,10 @@ def test_a_session_cookie_needs_the_csrf_token_or_the_same_origin(stack: Stack) 
         assert answer.status_code == status, (cookies, headers, answer.text)
     with httpx.Client(base_url=stack.base, cookies=session) as client:
         assert client.get("/api/v1/flows/harden.test/greet").status_code == 200  # safe methods are exempt
+        forged = {**session, "conveyor_session": session["conveyor_session"][:-2] + "xx"}
+        client.cookies.clear()
+        client.cookies.update(forged)
+        assert client.get("/api/v1/flows/harden.test/greet").status_code == 401  # a forged session is none
 
 
 # ---- TLS

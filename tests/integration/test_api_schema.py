@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from conveyor.common.errors import FlowError
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_HEADERS, auth_with, serving
 from tests.unit.test_loader_fuzz import BAD_FILES, FUZZ, load, mutated
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -38,13 +38,14 @@ MAX_EXAMPLES = 30  # per operation and phase: ~700 requests, about a minute on t
 
 @pytest.fixture
 def api_headers() -> dict[str, str]:
-    """The headers every request of these tests sends (e.g. `{"Authorization": "Bearer ..."}`)."""
-    return {}
+    """The headers every request of these tests sends: the admin's credentials."""
+    return dict(ADMIN_HEADERS)
 
 
 @pytest.fixture
 def api_url(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[str]:
-    with serving(kafka_settings, es_settings) as url:
+    # schemathesis tries wrong credentials on purpose, all from 127.0.0.1: no limit on failed sign-ins here
+    with serving(kafka_settings, es_settings, auth=auth_with(max_failures=10**9)) as url:
         yield url
 
 

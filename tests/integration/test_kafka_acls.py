@@ -276,7 +276,7 @@ tasks:
 
 def start_through_the_api(base: str) -> tuple[str, httpx.Client]:
     """The server (as its own user) deploys the flow and starts an execution of it; returns the id."""
-    http = httpx.Client(base_url=base, timeout=30)
+    http = httpx.Client(base_url=base, timeout=30, auth=apiserver.ADMIN_AUTH)
     deployed = http.post("/api/v1/flows", content=FLOW, headers={"content-type": "application/x-yaml"})
     assert deployed.status_code == 201, deployed.text
     started = http.post("/api/v1/executions/conveyor.tests/acl", json={})

@@ -18,9 +18,11 @@ from pydantic import SecretStr
 
 from conveyor.api.oidc import OidcLogin, OidcSettings, oidc_router
 from conveyor.api.oidc_state import COOKIE
+from conveyor.common.auth import Binding, Role
 from conveyor.common.servers.process import free_port
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from tests import oidc_provider as provider
+from tests.apiserver import auth_with
 from tests.apiserver import serving as serving_conveyor
 from tests.oidc_provider import Provider, serving
 
@@ -294,11 +296,20 @@ def test_conveyor_server_logs_in_through_oidc_when_the_issuer_is_set(
     monkeypatch.setenv("CONVEYOR_OIDC_ISSUER", oidc_provider.issuer)
     monkeypatch.setenv("CONVEYOR_OIDC_CLIENT_ID", oidc_provider.client_id)
     monkeypatch.setenv("CONVEYOR_OIDC_CLIENT_SECRET", oidc_provider.client_secret)
-    with serving_conveyor(kafka_settings, es_settings) as base:
+    # the groups' roles (CONVEYOR_AUTH_GROUP_ROLES): what ada holds once signed in
+    groups = {"team-a": [Binding(role=Role.RUNNER, namespace="team.a")], "conveyor-admins": [Binding(role=Role.ADMIN)]}
+    auth = auth_with().model_copy(update={"group_roles": groups})
+    with serving_conveyor(kafka_settings, es_settings, auth=auth) as base:
         app = App(base)
+        form = browser.get(f"{base}/login")
+        assert 'href="/api/v1/auth/oidc/login"' in form.text and "__OIDC__" not in form.text
         callback = callback_url(sign_in(browser, app, "ada", oidc_provider.passwords["ada"]), app)
         done = browser.get(callback)
-    assert done.status_code == 200
-    answer = done.json()
-    assert answer["subject"] and answer["name"] == "ada" and answer["email"] == "ada@example.test"
-    assert sorted(answer["groups"]) == ["conveyor-admins", "team-a"]
+        # a session for ada, and the page
+        assert done.status_code == 303 and done.headers["location"] == "/", done.text
+        assert "conveyor_session" in browser.cookies and "conveyor_csrf" in browser.cookies
+        me = browser.get(f"{base}/api/v1/me").json()
+        assert browser.get(f"{base}/").status_code == 200
+    assert me["name"] == "ada" and me["kind"] == "oidc"
+    assert sorted(me["groups"]) == ["conveyor-admins", "team-a"]
+    assert {(b["role"], b["namespace"]) for b in me["bindings"]} == {("runner", "team.a"), ("admin", "")}

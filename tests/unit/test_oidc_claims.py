@@ -94,7 +94,7 @@ def test_an_empty_state_deletes_the_cookie() -> None:
 
 
 def oidc_paths(oidc: OidcSettings) -> set[str]:
-    app = create_app(KafkaSettings(), ElasticsearchSettings(), ServerSettings(), oidc)
+    app = create_app(KafkaSettings(), ElasticsearchSettings(), ServerSettings(), oidc=oidc)
     return {path for path in app.openapi()["paths"] if "/auth/oidc/" in path}
 
 
