@@ -19,7 +19,7 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
 from conveyor.indexer.service import Indexer
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_AUTH, serving
 from tests.integration import inprocess
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -46,7 +46,7 @@ SECRET = "hunter2-do-not-index"
 
 class Api:
     def __init__(self, base: str, kafka: KafkaSettings, es: ElasticsearchSettings) -> None:
-        self.http = httpx.Client(base_url=base, timeout=30)
+        self.http = httpx.Client(base_url=base, timeout=30, auth=ADMIN_AUTH)
         self.kafka = kafka
         self.es = es
 
