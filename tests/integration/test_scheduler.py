@@ -4,6 +4,7 @@ flow stops its triggers, and an undecodable control record is dead-lettered whil
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -75,7 +76,7 @@ def test_a_deployed_schedule_fires_each_second_with_its_trigger_block(
     triggers = [e.execution.trigger for e in events]
     assert all(t is not None and t.id == "tick" and t.type.endswith("trigger.Schedule") for t in triggers)
     dates = [t.date for t in triggers if t is not None and t.date is not None]
-    assert [b - a for a, b in zip(dates, dates[1:], strict=False)] == [timedelta(seconds=1)] * 2
+    assert [b - a for a, b in itertools.pairwise(dates)] == [timedelta(seconds=1)] * 2
     first = triggers[0]
     assert first is not None and first.date is not None
     assert first.next == first.date + timedelta(seconds=1) and first.previous == first.date - timedelta(seconds=1)
