@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, control, executions, flows, health, taskruns
+from conveyor.api import audit, control, executions, flows, health, taskruns, triggers
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
@@ -70,7 +70,7 @@ def create_app(
     app.state.backends = api
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
-    for module in (taskruns, control, executions, flows, health, audit):
+    for module in (taskruns, control, executions, flows, triggers, health, audit):
         app.include_router(module.router)
     # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
     # so that a request refused by the CSRF check is audited and every answer carries the headers.

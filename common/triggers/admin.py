@@ -38,7 +38,11 @@ class UnknownTrigger(TriggerError):
 
 
 class BadRequest(TriggerError):
-    pass
+    """`field` names what is wrong: `start`, `end`, or `triggerId` (the trigger's type does not allow it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 class TriggerRow(Model):
@@ -137,7 +141,7 @@ def request(
     if action is Action.BACKFILL:
         _check_backfill(trigger, start, end, now)
     elif not isinstance(trigger, Schedule):
-        raise BadRequest(f"trigger {trigger_id!r} is a {trigger.canonical_type()}: only Schedule triggers are "
+        raise BadRequest("triggerId", f"{trigger_id!r} is a {trigger.canonical_type()}: only Schedule triggers are "
                          "enabled and disabled here (set `disabled:` in the flow for the others)")  # fmt: skip
     control = TriggerControl(
         namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, action=action, start=start, end=end, requested=now
@@ -150,12 +154,14 @@ def request(
 
 def _check_backfill(trigger: Any, start: datetime | None, end: datetime | None, now: datetime) -> None:
     if not isinstance(trigger, Schedule):
-        raise BadRequest(f"only a Schedule trigger can be backfilled; {trigger.id!r} is a {trigger.canonical_type()}")
+        raise BadRequest(
+            "triggerId", f"only a Schedule can be backfilled; {trigger.id!r} is a {trigger.canonical_type()}"
+        )
     if start is None:
-        raise BadRequest("start: a backfill needs a start date-time")
+        raise BadRequest("start", "a backfill needs a start date-time")
     if start.tzinfo is None or (end is not None and end.tzinfo is None):
-        raise BadRequest("start/end: give a time zone offset, e.g. 2026-12-01T00:00:00Z")
+        raise BadRequest("start", "give a time zone offset, e.g. 2026-12-01T00:00:00Z")
     if end is not None and end < start:
-        raise BadRequest("end: the backfill's end is before its start")
+        raise BadRequest("end", "the backfill's end is before its start")
     if start > now:
-        raise BadRequest("start: a backfill covers the past; the start is in the future")
+        raise BadRequest("start", "a backfill covers the past; the start is in the future")

@@ -115,7 +115,7 @@ def test_disable_enable_and_backfill_through_control_requests(
         )  # fmt: skip
         backfilled = [e for e in created(follower, "ctl", 12) if e.execution.trigger and e.execution.trigger.date
                       and e.execution.trigger.date < start + timedelta(days=1)]  # fmt: skip
-    assert sorted(e.execution.trigger.date for e in backfilled if e.execution.trigger) == [
+    assert sorted(e.execution.trigger.date for e in backfilled if e.execution.trigger and e.execution.trigger.date) == [
         start, start + timedelta(seconds=1), start + timedelta(seconds=2)
     ]  # fmt: skip
     assert all({"key": "system.backfill", "value": "true"} in e.to_dict()["execution"]["labels"] for e in backfilled)
