@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--state", "-s", action="append", choices=STATES, help="state (repeatable)")
         p.add_argument("--size", type=int, default=25)
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        if name == "executions":
+            p.add_argument("--trigger", help="only executions started by the trigger of this id")
         if name == "taskruns":
             p.add_argument("--execution", "-e", help="execution id")
             p.add_argument("--task", "-t", help="task id")
@@ -253,7 +255,7 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     es = flags.elasticsearch()
     shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
     if args.command == "executions":
-        return query.executions(es, output=args.output, **shared)
+        return query.executions(es, output=args.output, trigger=args.trigger, **shared)
     return query.taskruns(
         es,
         output=args.output,
