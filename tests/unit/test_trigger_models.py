@@ -37,7 +37,8 @@ def problems(triggers: str) -> list[str]:
 def test_the_reference_type_names_and_aliases_load() -> None:
     flow = load_flow(
         HEAD
-        + """  - {id: s, type: io.kestra.core.models.triggers.types.Schedule, cron: "@daily", recoverMissedSchedules: NONE}
+        + """  - {id: s, type: io.kestra.core.models.triggers.types.Schedule, cron: "@daily",
+       recoverMissedSchedules: NONE}
   - {id: w, type: io.kestra.plugin.core.trigger.Webhook, key: abc}
   - id: fl
     type: io.kestra.plugin.core.trigger.Flow
