@@ -68,7 +68,7 @@ def test_every_two_seconds_gives_five_executions_with_consecutive_trigger_dates(
     docs = e2e_stack.poll(five_done, timeout=120, every=1.0)
     assert docs, f"no 5 scheduled executions ended\n{e2e_stack.tail()}"
     e2e_stack.stop("scheduler")
-    dates = sorted(datetime.fromisoformat(str(d["trigger"]["date"])) for d in docs)  # type: ignore[index]
+    dates = sorted(datetime.fromisoformat(str(d["trigger"]["date"])) for d in docs)
     assert len(set(dates)) == len(dates), "a slot ran twice"
     first_five = dates[:5]
     assert [b - a for a, b in itertools.pairwise(first_five)] == [timedelta(seconds=2)] * 4
