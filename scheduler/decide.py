@@ -20,7 +20,7 @@ from typing import Any
 
 from conveyor.common.ids import derived_id
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
-from conveyor.common.triggers.slots import Slots
+from conveyor.common.triggers.slots import Slots, slots_of
 from conveyor.common.triggers.state import BackfillProgress, TriggerControl, TriggerState
 
 # The most slots one tick fires for one trigger (the rest wait for the next tick: cost stays bounded).
@@ -64,7 +64,7 @@ def first_state(namespace: str, flow_id: str, schedule: Schedule, now: datetime)
         flow_id=flow_id,
         trigger_id=schedule.id,
         type=schedule.canonical_type(),
-        next=Slots(schedule).after(now),
+        next=slots_of(schedule).after(now),
         signature=signature(schedule),
         updated=now,
     )
@@ -89,14 +89,14 @@ def redefined(state: TriggerState, schedule: Schedule, now: datetime) -> Trigger
     """The state for a changed definition: a new cron or time zone starts from its first slot after now."""
     if state.signature == signature(schedule):
         return state
-    return state.model_copy(update={"next": Slots(schedule).after(now), "signature": signature(schedule)})
+    return state.model_copy(update={"next": slots_of(schedule).after(now), "signature": signature(schedule)})
 
 
 def recover(state: TriggerState, schedule: Schedule, now: datetime) -> TriggerState:
     """Apply `recoverMissedSchedules` to the unfired slots before `now`."""
     if state.next is None or state.next > now or schedule.recover_missed_schedules is RecoverMissedSchedules.ALL:
         return state
-    slots = Slots(schedule)
+    slots = slots_of(schedule)
     if schedule.recover_missed_schedules is RecoverMissedSchedules.LAST:
         latest = slots.before(now + timedelta(microseconds=1))
         return state.model_copy(update={"next": max(latest, state.next)})
@@ -119,7 +119,7 @@ def start_backfill(state: TriggerState, schedule: Schedule, request: TriggerCont
         id=request.request_id,
         start=start,
         end=end,
-        next=Slots(schedule).at_or_after(start),
+        next=slots_of(schedule).at_or_after(start),
         inputs=request.inputs,
         labels=request.labels,
     )
@@ -131,7 +131,7 @@ def tick(state: TriggerState, schedule: Schedule, now: datetime, limit: int = LI
     step = Step(state)
     if state.disabled or schedule.disabled:
         return step
-    slots = Slots(schedule)
+    slots = slots_of(schedule)
     _regular(step, schedule, slots, now, limit)
     _backfill(step, schedule, slots, now, limit)
     if step.changed:

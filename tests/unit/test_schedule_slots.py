@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from conveyor.common.triggers.schedule import Schedule
-from conveyor.common.triggers.slots import Slots
+from conveyor.common.triggers.slots import Slots, slots_of
 
 TYPE = "io.kestra.plugin.core.trigger.Schedule"
 
@@ -27,12 +27,12 @@ def walk(slots: Slots, start: datetime, count: int) -> list[datetime]:
 
 
 def test_five_fields_every_fifteen_minutes() -> None:
-    got = walk(Slots(schedule("*/15 * * * *")), datetime(2026, 1, 1, 10, 7, tzinfo=UTC), 3)
+    got = walk(slots_of(schedule("*/15 * * * *")), datetime(2026, 1, 1, 10, 7, tzinfo=UTC), 3)
     assert [d.strftime("%H:%M") for d in got] == ["10:15", "10:30", "10:45"]
 
 
 def test_with_seconds_the_first_field_is_seconds() -> None:
-    got = walk(Slots(schedule("*/2 * * * * *", withSeconds=True)), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), 3)
+    got = walk(slots_of(schedule("*/2 * * * * *", withSeconds=True)), datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC), 3)
     assert [d.second for d in got] == [2, 4, 6]
 
 
@@ -47,7 +47,7 @@ def test_with_seconds_the_first_field_is_seconds() -> None:
     ],
 )
 def test_nicknames(nickname: str, expected: datetime) -> None:
-    assert Slots(schedule(nickname)).after(datetime(2026, 5, 6, 7, 30, tzinfo=UTC)) == expected
+    assert slots_of(schedule(nickname)).after(datetime(2026, 5, 6, 7, 30, tzinfo=UTC)) == expected
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,7 @@ def test_bad_schedules_are_refused_with_the_reason(cron: str, extra: dict[str, o
 
 def test_spring_forward_a_missing_time_fires_after_the_change_once() -> None:
     """02:30 does not exist in Paris on 2026-03-29: that day's slot is 03:30 CEST, the others 02:30."""
-    got = walk(Slots(schedule("30 2 * * *", timezone="Europe/Paris")), datetime(2026, 3, 27, 12, tzinfo=UTC), 3)
+    got = walk(slots_of(schedule("30 2 * * *", timezone="Europe/Paris")), datetime(2026, 3, 27, 12, tzinfo=UTC), 3)
     assert [d.isoformat() for d in got] == [
         "2026-03-28T02:30:00+01:00",
         "2026-03-29T03:30:00+02:00",
@@ -77,7 +77,7 @@ def test_spring_forward_a_missing_time_fires_after_the_change_once() -> None:
 
 def test_fall_back_a_repeated_time_fires_once() -> None:
     """01:30 happens twice in New York on 2026-11-01: a daily 01:30 schedule fires once that day."""
-    got = walk(Slots(schedule("30 1 * * *", timezone="America/New_York")), datetime(2026, 10, 31, tzinfo=UTC), 3)
+    got = walk(slots_of(schedule("30 1 * * *", timezone="America/New_York")), datetime(2026, 10, 31, tzinfo=UTC), 3)
     assert [d.isoformat() for d in got] == [
         "2026-10-31T01:30:00-04:00",
         "2026-11-01T01:30:00-04:00",
@@ -86,7 +86,7 @@ def test_fall_back_a_repeated_time_fires_once() -> None:
 
 
 def test_fall_back_an_every_half_hour_schedule_keeps_its_pace_through_the_repeated_hour() -> None:
-    got = walk(Slots(schedule("*/30 * * * *", timezone="Europe/Paris")), datetime(2026, 10, 24, 23, tzinfo=UTC), 6)
+    got = walk(slots_of(schedule("*/30 * * * *", timezone="Europe/Paris")), datetime(2026, 10, 24, 23, tzinfo=UTC), 6)
     gaps = {b.astimezone(UTC) - a.astimezone(UTC) for a, b in itertools.pairwise(got)}
     assert gaps == {timedelta(minutes=30)}
     assert [d.strftime("%H:%M%z") for d in got] == ["01:30+0200", "02:00+0200", "02:30+0200", "02:00+0100",
@@ -94,7 +94,7 @@ def test_fall_back_an_every_half_hour_schedule_keeps_its_pace_through_the_repeat
 
 
 def test_spring_forward_every_half_hour_has_no_duplicate_and_no_regression() -> None:
-    got = walk(Slots(schedule("*/30 * * * *", timezone="Europe/Paris")), datetime(2026, 3, 28, 23, tzinfo=UTC), 6)
+    got = walk(slots_of(schedule("*/30 * * * *", timezone="Europe/Paris")), datetime(2026, 3, 28, 23, tzinfo=UTC), 6)
     instants = [d.astimezone(UTC) for d in got]
     assert instants == sorted(set(instants))
     assert [d.strftime("%H:%M%z") for d in got] == ["00:30+0100", "01:00+0100", "01:30+0100", "03:00+0200",
@@ -102,6 +102,6 @@ def test_spring_forward_every_half_hour_has_no_duplicate_and_no_regression() -> 
 
 
 def test_before_is_the_previous_slot_across_the_change() -> None:
-    slots = Slots(schedule("30 2 * * *", timezone="Europe/Paris"))
+    slots = slots_of(schedule("30 2 * * *", timezone="Europe/Paris"))
     assert slots.before(datetime(2026, 3, 30, 0, 30, tzinfo=UTC)).isoformat() == "2026-03-29T03:30:00+02:00"
     assert slots.before(datetime(2026, 1, 2, 1, 30, tzinfo=UTC)).isoformat() == "2026-01-01T02:30:00+01:00"
