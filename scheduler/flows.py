@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from conveyor.common.deployed import DeployedFlow
 from conveyor.common.errors import ConveyorError
@@ -15,6 +16,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.loader import load_flow
 from conveyor.common.triggers.schedule import Schedule
 from conveyor.common.triggers.state import partition_of
+from conveyor.scheduler.firing import flow_json
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class OwnedFlows:
         self.owned: set[int] = set()
         self.raw: dict[str, bytes] = {}
         self.flows: dict[str, Flow] = {}
+        self.dumped: dict[str, dict[str, Any]] = {}  # key -> the flow's JSON, for the executions it starts
 
     def owns(self, key: str) -> bool:
         return partition_of(key, self.partitions) in self.owned
@@ -47,6 +50,7 @@ class OwnedFlows:
         changes = []
         for key in [k for k in self.raw if k not in table]:
             del self.raw[key]
+            self.dumped.pop(key, None)
             if self.flows.pop(key, None) is not None:
                 changes.append(Change(key, None))
         for key, value in table.items():
@@ -67,6 +71,7 @@ class OwnedFlows:
         gone = [k for k in self.flows if not self.owns(k)]
         for key in gone:
             del self.flows[key]
+            self.dumped.pop(key, None)
         return gone
 
     def _parse(self, key: str, value: bytes) -> Change:
@@ -76,6 +81,8 @@ class OwnedFlows:
         except (ConveyorError, ValueError) as exc:
             log.error("flow %s cannot be read; its triggers stop: %s", key, exc)
             self.flows.pop(key, None)
+            self.dumped.pop(key, None)
             return Change(key, None)
         self.flows[key] = flow
+        self.dumped[key] = flow_json(flow)
         return Change(key, flow)

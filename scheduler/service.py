@@ -28,7 +28,6 @@ from pydantic import ValidationError
 
 from conveyor.common import metrics
 from conveyor.common.clock import utcnow
-from conveyor.common.errors import InputError
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
@@ -39,7 +38,8 @@ from conveyor.common.settings import KafkaSettings, SchedulerSettings
 from conveyor.common.tasks import registry
 from conveyor.common.triggers.schedule import Schedule
 from conveyor.common.triggers.state import TriggerControl, TriggerState, partition_of
-from conveyor.scheduler import decide, firing
+from conveyor.scheduler import ahead, decide
+from conveyor.scheduler.ahead import LOOKAHEAD, Prepared
 from conveyor.scheduler.control import apply_control
 from conveyor.scheduler.flows import Change, OwnedFlows, schedules
 
@@ -84,6 +84,9 @@ class Scheduler:
         self.states: dict[str, TriggerState] = {}
         self.active: dict[str, Schedule] = {}  # trigger key -> its definition, for the triggers that may fire
         self._heap: list[tuple[datetime, str]] = []
+        # Slots prepared ahead of their date (`ahead`), in a heap of their own until they are due.
+        self._soon: list[tuple[datetime, str]] = []
+        self._prepared: dict[str, Prepared] = {}
         self._dirty: set[str] = set()
         self._deleted: set[str] = set()
         self._refreshed = 0.0
@@ -125,6 +128,9 @@ class Scheduler:
 
     def _revoked(self, partitions: Partitions) -> None:
         numbers = {p for _, p in partitions}
+        for entry in self._soon:  # prepared slots are decided again: their states are about to change
+            heapq.heappush(self._heap, entry)
+        self._soon, self._prepared = [], {}
         self.flows.revoke(numbers)
         for key in [k for k, s in self.states.items() if partition_of(s.flow_key, self.kafka.partitions) in numbers]:
             self.states.pop(key, None)
@@ -201,9 +207,12 @@ class Scheduler:
         now = self.clock()
         due = self._due_keys(now)
         if not (messages or due or self._dirty or self._deleted or self.loops):
+            self._prepare_upcoming(now)
             return 0
         try:
-            return self._transaction(messages, due, now)
+            handled = self._transaction(messages, due, now)
+            self._prepare_upcoming(self.clock())
+            return handled
         except KafkaError as exc:
             log.error("iteration failed, rolling back: %s", exc)
             if self.producer.transactional:
@@ -262,35 +271,55 @@ class Scheduler:
         found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
         return found[0] if found and isinstance(found[0], Schedule) else None
 
+    def _current(self, entry: tuple[datetime, str]) -> bool:
+        """A heap entry that still stands: its trigger is owned, active, and due at that date."""
+        when, key = entry
+        state = self.states.get(key)
+        return state is not None and key in self.active and _due(state) == when
+
     def _due_keys(self, now: datetime) -> list[str]:
-        keys: list[str] = []
-        while self._heap and self._heap[0][0] <= now and len(keys) < self.settings.batch_size:
-            when, key = heapq.heappop(self._heap)
-            state = self.states.get(key)
-            if state is not None and key in self.active and _due(state) == when and key not in keys:
-                keys.append(key)
-        return keys
+        keys: dict[str, None] = {}
+        for heap in (self._soon, self._heap):
+            while heap and heap[0][0] <= now and len(keys) < self.settings.batch_size:
+                entry = heapq.heappop(heap)
+                if self._current(entry):
+                    keys[entry[1]] = None
+        return list(keys)
+
+    def _prepare_upcoming(self, now: datetime) -> None:
+        """Prepare the slots due within `LOOKAHEAD`, for at most a few tens of milliseconds."""
+        budget = time.monotonic() + 0.05
+        horizon = now + LOOKAHEAD
+        while self._heap and self._heap[0][0] <= horizon and time.monotonic() < budget:
+            entry = heapq.heappop(self._heap)
+            if not self._current(entry):
+                continue
+            when, key = entry
+            if when > now:
+                self._prepared[key] = self._decide(key, when)
+            heapq.heappush(self._soon, entry)
+
+    def _decide(self, key: str, now: datetime) -> Prepared:
+        state = self.states[key]
+        flow_key = state.flow_key
+        return ahead.prepare(state, self.active[key], self.flows.flows[flow_key], self.flows.dumped[flow_key], now)
 
     def _fire(self, key: str, now: datetime) -> int:
-        schedule = self.active[key]
-        state = self.states[key]
+        schedule, state = self.active[key], self.states[key]
+        prepared = self._prepared.pop(key, None)
         try:
-            step = decide.tick(state, schedule, now)
+            if not ahead.usable(prepared, state, schedule, now):
+                prepared = self._decide(key, now)
         except (ValueError, OverflowError):  # a bug or a date out of range must not stop the other triggers
             log.exception("trigger %s cannot be evaluated; it stops until its flow changes", key)
             self.active.pop(key, None)
             return 0
-        flow = self.flows.flows[state.flow_key]
-        for fire in step.fires:
-            try:
-                event = firing.created(flow, schedule, fire, now)
-            except InputError as exc:
-                log.error("trigger %s: slot %s not started: %s", key, fire.date.isoformat(), exc)
-                continue
-            self.producer.send(self.topics.execution_events, event.execution_id, event.to_json())
-            metrics.scheduled((now - fire.date).total_seconds())
-        self._keep(step.state)
-        return len(step.fires)
+        assert prepared is not None
+        for execution_id, encoded, date in prepared.events:
+            self.producer.send(self.topics.execution_events, execution_id, encoded)
+            metrics.scheduled((now - date).total_seconds())
+        self._keep(prepared.step.state)
+        return len(prepared.events)
 
     def _write_states(self) -> None:
         for key in self._dirty:
@@ -304,10 +333,14 @@ class Scheduler:
         self._dirty, self._deleted = set(), set()
 
     def _poll_timeout(self) -> float:
+        """The poll waits no longer than the next due slot, nor the next slot to prepare."""
         timeout = self.settings.poll_timeout
+        now = self.clock()
+        nexts = [self._soon[0][0] - now] if self._soon else []
         if self._heap:
-            wait = (self._heap[0][0] - self.clock()).total_seconds()
-            timeout = min(timeout, max(wait, 0.0))
+            nexts.append(self._heap[0][0] - LOOKAHEAD - now)
+        for wait in nexts:
+            timeout = min(timeout, max(wait.total_seconds(), 0.0))
         return timeout
 
     def close(self) -> None:
