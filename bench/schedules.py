@@ -35,7 +35,10 @@ from conveyor.common.kafka.admin import ensure_topics  # noqa: E402
 from conveyor.common.kafka.follow import Follower  # noqa: E402
 from conveyor.common.kafka.producer import Producer  # noqa: E402
 from conveyor.common.kafka.topics import Topics  # noqa: E402
+from conveyor.common.loader import load_flow  # noqa: E402
 from conveyor.common.settings import KafkaSettings  # noqa: E402
+from conveyor.common.triggers.schedule import Schedule  # noqa: E402
+from conveyor.scheduler import ahead, decide, firing  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -93,6 +96,23 @@ def measure(follower: Follower, seconds: float) -> tuple[list[float], list[float
     return created, visible, len(created)
 
 
+def decision_cost(count: int) -> float:
+    """CPU seconds per slot to decide and encode `count` slots of one cron due at once (in this process: a
+    figure the machine's other load does not inflate, unlike the lags)."""
+    flow = load_flow(source("m", "* * * * *", False))
+    schedule = flow.triggers[0]
+    assert isinstance(schedule, Schedule)
+    dumped = firing.flow_json(flow)
+    start = datetime(2026, 12, 2, 10, 0, 30, tzinfo=UTC)
+    states = [decide.first_state("bench", f"m{i}", schedule, start) for i in range(count)]
+    slot = states[0].next
+    assert slot is not None
+    before = time.process_time()
+    for state in states:
+        ahead.prepare(state, schedule, flow, dumped, slot)
+    return (time.process_time() - before) / count
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minute", type=int, default=10_000, help="flows with a one-minute schedule")
@@ -128,6 +148,8 @@ def main() -> int:
         print(f"| {name} p50 / p99 / max | {percentile(values, 0.5):.3f} s / {percentile(values, 0.99):.3f} s / "
               f"{max(values, default=float('nan')):.3f} s |")  # fmt: skip
     print(f"| scheduler CPU | {cpu * 100:.0f} % of one core |")
+    print(f"| decide + encode, CPU per slot (in-process) | {decision_cost(10_000) * 1e6:.0f} µs |")
+    print(f"| load average (1 min) at the end | {os.getloadavg()[0]:.1f} |")
     print(f"| mean visible lag | {statistics.fmean(visible) if visible else float('nan'):.3f} s |")
     return 0
 

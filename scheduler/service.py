@@ -46,6 +46,8 @@ from conveyor.scheduler.flows import Change, OwnedFlows, schedules
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+# The longest stretch (s) spent preparing upcoming slots between two looks at what is due.
+PREPARE_BUDGET = 0.2
 
 
 @dataclass
@@ -287,8 +289,9 @@ class Scheduler:
         return list(keys)
 
     def _prepare_upcoming(self, now: datetime) -> None:
-        """Prepare the slots due within `LOOKAHEAD`, for at most a few tens of milliseconds."""
-        budget = time.monotonic() + 0.05
+        """Prepare the slots due within `LOOKAHEAD`, until the next prepared slot is due (at most 0.2 s)."""
+        until = (self._soon[0][0] - now).total_seconds() if self._soon else PREPARE_BUDGET
+        budget = time.monotonic() + min(PREPARE_BUDGET, max(until, 0.01))
         horizon = now + LOOKAHEAD
         while self._heap and self._heap[0][0] <= horizon and time.monotonic() < budget:
             entry = heapq.heappop(self._heap)
