@@ -100,7 +100,7 @@ for _action in (Action.ENABLE, Action.DISABLE):
     "/triggers/{namespace}/{flowId}/{triggerId}/backfill",
     status_code=202,
     summary="Backfill a Schedule trigger: fire its slots from start to end (default now)",
-    responses=_ERRORS,
+    responses={**_ERRORS, **error_responses(400, _400="the body is not JSON")},
 )
 async def backfill_trigger(
     namespace: _Namespace,
