@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 
 import httpx
@@ -12,6 +14,7 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, SchedulerSettings
 from conveyor.scheduler.service import Scheduler
 from tests.apiserver import serving
+from tests.cli import run_cli
 from tests.integration.inprocess import serving as running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -65,3 +68,22 @@ def test_list_disable_enable_and_refusals(kafka_settings: KafkaSettings, es_sett
         assert backwards.status_code == 422 and backwards.json()["errors"][0]["parameter"] == "end"
         missing = http.post("/api/v1/triggers/conveyor.tests/api-sched/daily/backfill", json={}, timeout=30)
         assert missing.status_code == 422 and "start" in missing.text
+
+
+def test_the_cli_lists_triggers_and_refuses_bad_requests_with_exit_2(kafka_settings: KafkaSettings) -> None:
+    FlowCatalog(kafka_settings, Producer(kafka_settings)).deploy(FLOW)
+    env = {
+        **os.environ,
+        "CONVEYOR_KAFKA_BOOTSTRAP": kafka_settings.bootstrap,
+        "CONVEYOR_KAFKA_TOPIC_PREFIX": kafka_settings.topic_prefix,
+        "CONVEYOR_KAFKA_PARTITIONS": str(kafka_settings.partitions),
+    }
+    listed = run_cli(env, "triggers", "list", "-n", "conveyor.tests", "-o", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert {row["triggerId"] for row in json.loads(listed.stdout)} == {"daily", "hook"}
+    bad_date = run_cli(env, "triggers", "backfill", "conveyor.tests", "api-sched", "daily", "--start", "yesterday")
+    assert bad_date.returncode == 2 and "--start: expected an ISO-8601 date-time" in bad_date.stderr
+    unknown = run_cli(env, "triggers", "disable", "conveyor.tests", "api-sched", "nope")
+    assert unknown.returncode == 2 and "no trigger 'nope'" in unknown.stderr
+    ok = run_cli(env, "triggers", "disable", "conveyor.tests", "api-sched", "daily")
+    assert ok.returncode == 0 and "disable requested for conveyor.tests/api-sched/daily" in ok.stderr
