@@ -91,6 +91,8 @@ class Scheduler:
         self._prepared: dict[str, Prepared] = {}
         self._dirty: set[str] = set()
         self._deleted: set[str] = set()
+        # Undecodable trigger-state records found while loading: dead-lettered in the next transaction.
+        self._letters: list[tuple[Message, str]] = []
         self._refreshed = 0.0
         self._rewind = False
         self.table = TopicTable(kafka, self.topics.flows)
@@ -126,7 +128,7 @@ class Scheduler:
         try:
             self.states[key] = TriggerState.model_validate_json(msg.value)
         except ValidationError as exc:
-            log.error("undecodable trigger state %s skipped: %s", key, exc)
+            self._letters.append((msg, f"undecodable trigger state: {exc}"))
 
     def _revoked(self, partitions: Partitions) -> None:
         numbers = {p for _, p in partitions}
@@ -208,7 +210,7 @@ class Scheduler:
         messages = self.consumer.consume(self.settings.batch_size, self._poll_timeout())
         now = self.clock()
         due = self._due_keys(now)
-        if not (messages or due or self._dirty or self._deleted or self.loops):
+        if not (messages or due or self._dirty or self._deleted or self._letters or self.loops):
             self._prepare_upcoming(now)
             return 0
         try:
@@ -227,6 +229,9 @@ class Scheduler:
             self.producer.begin()
         for msg in messages:
             self._control(msg, now)
+        for letter, reason in self._letters:
+            dead_letter(self.producer, self.topics, letter, reason, "scheduler")
+        self._letters = []
         fired = sum(self._fire(key, now) for key in due)
         handled = sum(loop.step(LoopContext(self.producer, self.topics, self.flows, now)) for loop in self.loops)
         self._write_states()

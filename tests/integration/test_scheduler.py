@@ -141,3 +141,19 @@ def test_deleting_a_flow_stops_its_triggers_and_bad_control_is_dead_lettered(
         assert any(m.value == b"{not json" for m in letters)
         catalog.deploy(flow_source("alive"))
         assert created(follower, "alive", 1), "the scheduler went on after the bad record"
+
+
+def test_an_undecodable_trigger_state_record_is_dead_lettered_and_the_rest_loads(
+    kafka_settings: KafkaSettings, catalog: FlowCatalog
+) -> None:
+    topics = Topics.of(kafka_settings)
+    producer = Producer(kafka_settings)
+    producer.send(topics.trigger_state, "conveyor.tests/broken/tick", b"{broken", partition=0)
+    producer.flush()
+    dead = Follower(kafka_settings, [topics.dead_letter])
+    follower = Follower(kafka_settings, [topics.execution_events])
+    with scheduler(kafka_settings):
+        catalog.deploy(flow_source("after-broken"))
+        assert created(follower, "after-broken", 1)
+        letters = [m for _ in range(20) for m in dead.poll(0.3)]
+    assert any(m.value == b"{broken" for m in letters)
