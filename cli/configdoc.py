@@ -29,6 +29,7 @@ from conveyor.common.settings import (
     JqSettings,
     KafkaSettings,
     MetricsSettings,
+    SchedulerSettings,
     WorkerSettings,
 )
 
@@ -38,6 +39,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     ExecutorSettings,
     WorkerSettings,
     IndexerSettings,
+    SchedulerSettings,
     MetricsSettings,
     JqSettings,
     ServerSettings,

@@ -29,6 +29,7 @@ def taskruns(
     end: str | None = None,
     sort: str = DEFAULT_SORT,
     after: str | None = None,
+    trigger: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     filters = TaskRunFilters(
@@ -37,6 +38,7 @@ def taskruns(
         state=states or None,
         execution_id=execution,
         task_id=task,
+        trigger_id=trigger,
         q=q,
         start=start,
         end=end,
@@ -65,9 +67,10 @@ def executions(
     states: list[str] | None,
     size: int,
     output: str,
+    trigger: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
-    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None)
+    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None, trigger_id=trigger)
     page = queries.search_executions(client, es.index_prefix, filters, Paging(size=size))
     if output == "json":
         print_json(page.results)
@@ -114,6 +117,7 @@ EXECUTION_COLUMNS: list[Column] = [
     ("flow", _field("flowId")),
     ("state", lambda doc: state_text(_state(doc))),
     ("task runs", _field("taskRunCount")),
+    ("trigger", lambda doc: str((doc.get("trigger") or {}).get("id", ""))),
     ("start", lambda doc: _date(doc, "startDate")),
     ("duration", _duration),
 ]

@@ -116,6 +116,8 @@ def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
         clauses.append({"term": {"executionId": filters.execution_id}})
     if filters.task_id:
         clauses.append({"term": {"taskId": filters.task_id}})
+    if filters.trigger_id:
+        clauses.append({"term": {"triggerId": filters.trigger_id}})
     return clauses
 
 
@@ -125,6 +127,8 @@ def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
     for key, value in (filters.labels or {}).items():
         match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
         clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
+    if filters.trigger_id:
+        clauses.append({"term": {"trigger.id": filters.trigger_id}})
     return clauses
 
 

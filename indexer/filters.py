@@ -48,13 +48,16 @@ class SearchFilters:
 class TaskRunFilters(SearchFilters):
     execution_id: str | None = None
     task_id: str | None = None
+    # Task runs of the executions the trigger of this id started.
+    trigger_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExecutionFilters(SearchFilters):
-    """`labels`: every one given must be on the execution."""
+    """`labels`: every one given must be on the execution; `trigger_id`: started by the trigger of that id."""
 
     labels: Mapping[str, str] | None = None
+    trigger_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -83,6 +83,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "attempts": _STORED_ONLY,
         "outputs": _STORED_ONLY,
         "revision": {"type": "long"},
+        "triggerId": _KEYWORD,
     },
     EXECUTIONS: {
         "id": _KEYWORD,
@@ -96,6 +97,17 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "parentId": _KEYWORD,
         "originalId": _KEYWORD,
         "metadata": {"properties": {"attemptNumber": {"type": "integer"}, "originalCreatedDate": _DATE}},
+        # The trigger that started the execution and the slot it fired for (its variables kept, not indexed).
+        "trigger": {
+            "properties": {
+                "id": _KEYWORD,
+                "type": _KEYWORD,
+                "date": _DATE,
+                "next": _DATE,
+                "previous": _DATE,
+                "variables": _STORED_ONLY,
+            }
+        },
         "revision": {"type": "long"},
     },
     LOGS: {

@@ -33,6 +33,8 @@ from conveyor.common.kafka.topics import (
     METRICS,
     SPECS,
     TASKRUNS,
+    TRIGGER_CONTROL,
+    TRIGGER_STATE,
     WORKER_HEARTBEATS,
     WORKER_JOBS,
     TopicSpec,
@@ -67,15 +69,21 @@ ACCESS: dict[str, Access] = {
     "indexer": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)
     ),
+    "scheduler": Access(
+        reads=(TRIGGER_CONTROL, TRIGGER_STATE, FLOWS),
+        writes=(EXECUTION_EVENTS, TRIGGER_STATE, DEAD_LETTER),
+        groups=(names.SCHEDULER, names.TABLE_READER, names.STATE_READER),
+        transactional_ids=(names.SCHEDULER_TRANSACTIONS,),
+    ),
     "server": Access(
-        reads=(FLOWS, EXECUTIONS, TASKRUNS, AUTH_TOKENS),
-        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS),
+        reads=(FLOWS, EXECUTIONS, TASKRUNS, AUTH_TOKENS, TRIGGER_STATE),
+        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS, TRIGGER_CONTROL),
         groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(
-        reads=(EXECUTIONS, TASKRUNS, LOGS),
-        writes=(EXECUTION_EVENTS, CONTROL),
-        groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER),
+        reads=(EXECUTIONS, TASKRUNS, LOGS, FLOWS, TRIGGER_STATE),
+        writes=(EXECUTION_EVENTS, CONTROL, TRIGGER_CONTROL),
+        groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER, names.TABLE_READER),
     ),
     "topics": Access(creates_topics=True),
 }

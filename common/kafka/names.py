@@ -33,6 +33,7 @@ class Name:
 EXECUTOR = Name("executor")
 WORKER = Name("worker")
 INDEXER = Name("indexer")
+SCHEDULER = Name("scheduler")
 TABLE_READER = Name("table-reader")  # TopicTable (the API's flows): assigned, never joined
 TAIL = Name("tail-")  # tail_consumer: kills, worker heartbeats; no group joined
 STATE_READER = Name("conveyor-state-reader", under_prefix=False)  # read_partitions_to_end: state, look-ups
@@ -42,3 +43,4 @@ READER = Name("conveyor-reader-", under_prefix=False)  # ExecutionReader: tools 
 
 # transactional ids
 EXECUTOR_TRANSACTIONS = Name("executor-")  # one per executor process
+SCHEDULER_TRANSACTIONS = Name("scheduler-")  # one per scheduler process

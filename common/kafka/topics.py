@@ -20,6 +20,9 @@ LOGS = "logs"
 METRICS = "metrics"
 FLOWS = "flows"
 DEAD_LETTER = "dead-letter"
+# The scheduler's compacted trigger state, and the requests that change it (both partitioned by flow key).
+TRIGGER_STATE = "trigger-state"
+TRIGGER_CONTROL = "trigger-control"
 # Who did what through the API, and who was refused (`common/audit.py`).
 AUDIT = "audit"
 # API tokens (their SHA-256, never the token), by id; every server reads it into memory (`api/tokens.py`).
@@ -47,6 +50,8 @@ SPECS = (
     TopicSpec(METRICS, compact=False),
     TopicSpec(FLOWS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
+    TopicSpec(TRIGGER_STATE, compact=True),
+    TopicSpec(TRIGGER_CONTROL, compact=False),
     TopicSpec(AUDIT, compact=False),
     TopicSpec(AUTH_TOKENS, compact=True, single_partition=True),
 )
@@ -108,6 +113,14 @@ class Topics:
     @property
     def dead_letter(self) -> str:
         return self.name(DEAD_LETTER)
+
+    @property
+    def trigger_state(self) -> str:
+        return self.name(TRIGGER_STATE)
+
+    @property
+    def trigger_control(self) -> str:
+        return self.name(TRIGGER_CONTROL)
 
     @property
     def audit(self) -> str:
