@@ -11,17 +11,22 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
+from conveyor.api.identity import authenticated, may_read, require
+from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.triggers import admin
 from conveyor.common.triggers.admin import BadRequest, TriggerRow, UnknownTrigger
 from conveyor.common.triggers.state import Action
 
-router = APIRouter(prefix="/api/v1", tags=["triggers"])
+router = APIRouter(prefix="/api/v1", tags=["triggers"], dependencies=[Depends(authenticated)])
+
+# Enabling or disabling a trigger changes what a flow does (developer); a backfill starts executions (runner).
+ROLES = {Action.ENABLE: Role.DEVELOPER, Action.DISABLE: Role.DEVELOPER, Action.BACKFILL: Role.RUNNER}
 
 
 class TriggerRequested(Model):
@@ -42,20 +47,30 @@ class BackfillBody(Model):
 @router.get(
     "/triggers",
     summary="The triggers of the deployed flows, with their state and next date",
-    responses=error_responses(422, 503),
+    responses=error_responses(401, 403, 422, 429, 503),
 )
 async def list_triggers(
+    request: Request,
     api: Annotated[Backends, Depends(backends)],
     namespace: Annotated[str | None, Query(max_length=250, description="namespace and those under it")] = None,
 ) -> list[TriggerRow]:
-    return await run_in_threadpool(admin.list_triggers, api.kafka, namespace)
+    rows = await run_in_threadpool(admin.list_triggers, api.kafka, namespace)
+    return [row for row in rows if may_read(request, row.namespace)]
 
 
-_ERRORS = error_responses(404, 422, 503, _404="no deployed flow declares this trigger")
+_ERRORS = error_responses(
+    401, 403, 404, 422, 429, 503, _404="no deployed flow declares this trigger (or it is not yours to read)"
+)
 
 
-def _send(api: Backends, target: tuple[str, str, str], action: Action, body: BackfillBody | None) -> TriggerRequested:
+def _send(
+    request: Request, api: Backends, target: tuple[str, str, str], action: Action, body: BackfillBody | None
+) -> TriggerRequested:
     namespace, flow_id, trigger_id = target
+    request.state.audit = {"namespace": namespace, "flowId": flow_id}
+    if not may_read(request, namespace):
+        raise NotFound(f"no deployed flow {namespace}.{flow_id} declares a trigger {trigger_id}")
+    require(request, ROLES[action], namespace)
     dates = {"start": body.start, "end": body.end} if body is not None else {}
     try:
         sent = admin.request(api.kafka, api.producer, namespace, flow_id, trigger_id, action, **dates)
@@ -76,9 +91,13 @@ _TriggerId = Annotated[str, Path(alias="triggerId", max_length=250)]
 
 def _toggle(action: Action) -> Callable[..., object]:
     async def endpoint(
-        namespace: _Namespace, flow_id: _FlowId, trigger_id: _TriggerId, api: Annotated[Backends, Depends(backends)]
+        request: Request,
+        namespace: _Namespace,
+        flow_id: _FlowId,
+        trigger_id: _TriggerId,
+        api: Annotated[Backends, Depends(backends)],
     ) -> TriggerRequested:
-        return await run_in_threadpool(_send, api, (namespace, flow_id, trigger_id), action, None)
+        return await run_in_threadpool(_send, request, api, (namespace, flow_id, trigger_id), action, None)
 
     return endpoint
 
@@ -103,10 +122,11 @@ for _action in (Action.ENABLE, Action.DISABLE):
     responses={**_ERRORS, **error_responses(400, _400="the body is not JSON")},
 )
 async def backfill_trigger(
+    request: Request,
     namespace: _Namespace,
     flow_id: _FlowId,
     trigger_id: _TriggerId,
     body: BackfillBody,
     api: Annotated[Backends, Depends(backends)],
 ) -> TriggerRequested:
-    return await run_in_threadpool(_send, api, (namespace, flow_id, trigger_id), Action.BACKFILL, body)
+    return await run_in_threadpool(_send, request, api, (namespace, flow_id, trigger_id), Action.BACKFILL, body)

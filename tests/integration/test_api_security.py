@@ -173,9 +173,11 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "audit": ("GET", "/api/v1/audit?namespace={ns}", None, "admin", 403),
     "tokens": ("GET", "/api/v1/tokens", None, "viewer", 200),
     "me": ("GET", "/api/v1/me", None, "viewer", 200),
+    "triggers": ("GET", "/api/v1/triggers?namespace={ns}", None, "viewer", 200),
+    "disable": ("POST", "/api/v1/triggers/{ns}/hello/none/disable", None, "developer", 403),
 }
 # Past authorization: what the request itself answers.
-ALLOWED = {"kill": 409, "restart": 409, "deploy": 201, "start": 200}
+ALLOWED = {"kill": 409, "restart": 409, "deploy": 201, "start": 200, "disable": 404}  # "hello" has no trigger
 
 
 def expected(endpoint: str, role: str, namespace: str) -> int:
@@ -185,11 +187,11 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
     holds = role == "admin" or (namespace == "team.a" and RANK[role] >= RANK[least])
     if holds:
         return ALLOWED.get(endpoint, 200)
-    if endpoint in ("kill", "restart") and namespace == "team.b":
+    if endpoint in ("kill", "restart", "disable") and namespace == "team.b":
         return 404  # not readable: as unknown
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    return refused if namespace == "team.b" or endpoint in ("start", "kill", "restart", "deploy", "audit") else 200
+    return refused if namespace == "team.b" or endpoint in ("start", "kill", "restart", "deploy", "audit", "disable") else 200
 
 
 def call(world: World, endpoint: str, role: str, namespace: str) -> httpx.Response:
