@@ -77,6 +77,8 @@ class _Pending:
     state: ExecutionState
     partition: int
     changed: dict[str, TaskRun] = field(default_factory=dict)
+    # The JSON of the ended ones, made by their decision.
+    changed_json: dict[str, bytes] = field(default_factory=dict)
     header: bool = False
     new: bool = False  # its flow record is to be written
     restored: list[TaskRun] = field(default_factory=list)  # task runs brought back: state records only
@@ -306,6 +308,8 @@ class Executor:
         entry.header = entry.header or decision.header_changed
         for run in decision.changed:
             entry.changed[run.id] = run
+            entry.changed_json.pop(run.id, None)
+        entry.changed_json.update(decision.ended_json)
         for timer in decision.timers:
             heapq.heappush(self._timers, (timer.due, key, timer.id))
         self._emit(decision)
@@ -347,7 +351,7 @@ class Executor:
             header = [(EXECUTION_HEADER, key.encode())]
             run_json: dict[str, bytes] = {}
             for run in entry.changed.values():
-                blob = run_json[run.id] = run.to_json()
+                blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b}' % (revision, blob)
                 self.producer.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
             if state.header.state.terminal and not state.restoring:
