@@ -75,6 +75,12 @@ class KafkaSettings(BaseSettings):
         description="How long (ms) the broker holds a consumer's fetch when there is nothing new (it answers as "
         "soon as there is): longer means fewer empty fetches from idle consumers, a cost to the broker.",
     )
+    linger_ms: float = Field(
+        default=2,
+        ge=0,
+        description="How long (ms) a producer waits to fill a batch before it sends (librdkafka's `linger.ms`): "
+        "longer means fewer, larger produce requests under load, added latency at light load.",
+    )
     topics_timeout: float = Field(
         default=60.0,
         ge=0,

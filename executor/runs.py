@@ -56,6 +56,10 @@ class Runs:
         for run_id in list(self._items):
             yield self[run_id]
 
+    def compacted(self, run_id: str) -> bool:
+        """Whether the run is held as its JSON now."""
+        return isinstance(self._items.get(run_id), bytes)
+
     def put(self, run: TaskRun) -> None:
         self._items[run.id] = run
         self._thawed.pop(run.id, None)

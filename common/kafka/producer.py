@@ -41,7 +41,7 @@ class Producer:
             **settings.client_config(),
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 2,
+            "linger.ms": settings.linger_ms,
             "compression.type": "lz4",
             "message.max.bytes": 8 * 1024 * 1024,
             **(extra or {}),
