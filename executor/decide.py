@@ -46,7 +46,6 @@ from conveyor.executor import flow_retry, flowables, lost, restart
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
-from conveyor.executor.runs import ended
 from conveyor.executor.state import ExecutionState, worst
 
 S = StateType
@@ -75,8 +74,8 @@ class Decision:
     executions: list[ExecutionCreated] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
-    # The JSON of each ended task run in `changed` (what the shell publishes; the state keeps it as such).
-    ended_json: dict[str, bytes] = field(default_factory=dict)
+    # The JSON of each task run in `changed` (what the shell publishes; the state keeps it as such).
+    changed_json: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def jobs(self) -> list[WorkerJob]:
@@ -194,9 +193,9 @@ class Decider:
 
     def decision(self) -> Decision:
         self.out.changed = list(self.changed.values())
-        # The ended task runs it changed are kept as the JSON they are published as (`executor.runs`).
-        self.out.ended_json = {run.id: run.to_json() for run in self.out.changed if ended(run)}
-        self._state.runs.freeze(self.changed, self.out.ended_json)
+        # Between decisions the state keeps each task run as the JSON it is published as (`executor.runs`).
+        self.out.changed_json = {run.id: run.to_json() for run in self.out.changed}
+        self._state.runs.freeze(self.out.changed_json)
         if self.changed or self.header_changed:
             self.ex.revision += 1
             self.out.header_changed = True

@@ -1,19 +1,20 @@
-"""An execution's task runs by id, in creation order, with the ended ones kept compact.
+"""An execution's task runs by id, in creation order, each kept as its JSON between decisions.
 
-A task run that has ended is kept as its JSON (one `bytes` object, which the cyclic garbage collector never
-visits) instead of a tree of pydantic models, lists and dicts (about 35 tracked objects each). CPython's full
-collections walk every tracked object, so with ended task runs as objects the executor's cost per event grew
-with the number of task runs it held; as bytes it does not, and they take a third of the memory.
+Between decisions a task run is one `bytes` object (the JSON it was last published as), which the cyclic
+garbage collector never visits, instead of a tree of pydantic models, lists and dicts (about 35 tracked
+objects each, ~10 KB). CPython's full collections walk every tracked object, so with task runs as objects
+the executor's cost per event grew with the number of task runs it held, and its memory with every run
+started and not yet ended (a 100,000-value loop starts them all long before workers end them).
 
-An ended task run is decoded when a decision reads it (a loop stepping that iteration, a task reading its
-outputs, a kill or a restart walking every run) and stays decoded, the same object, until the decision ends:
-`freeze` then turns back to bytes the runs that were read and the runs that ended, reusing the JSON the
-decision made for publishing.
+A decision decodes the runs it reads (a result's run, a loop's iteration, the outputs a task reads, every
+run for a kill, a restart or the end), and each stays that one object until the decision ends: `freeze`
+then turns the runs it changed into the JSON the decision made for publishing, and the runs it only read
+back into the JSON they were read from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterator
+from collections.abc import Iterator
 
 from conveyor.common.model import TaskRun
 
@@ -21,7 +22,7 @@ from conveyor.common.model import TaskRun
 class Runs:
     def __init__(self) -> None:
         self._items: dict[str, TaskRun | bytes] = {}
-        # Runs decoded during the current decision: id -> the JSON they were decoded from.
+        # Runs decoded since the last `freeze`: id -> the JSON they were decoded from.
         self._thawed: dict[str, bytes] = {}
 
     def __contains__(self, run_id: object) -> bool:
@@ -52,7 +53,7 @@ class Runs:
         return run
 
     def values(self) -> Iterator[TaskRun]:
-        """Every run in creation order (decoding the ended ones: for what walks every run once)."""
+        """Every run in creation order (decoding them: for what walks every run once)."""
         for run_id in list(self._items):
             yield self[run_id]
 
@@ -61,28 +62,24 @@ class Runs:
         return isinstance(self._items.get(run_id), bytes)
 
     def put(self, run: TaskRun) -> None:
+        """A new run, or a run brought back (a recovery, a restore): an object until the next `freeze`."""
         self._items[run.id] = run
         self._thawed.pop(run.id, None)
 
-    def freeze(self, changed: Container[str], ended: dict[str, bytes]) -> None:
-        """At the end of a decision: the ended runs it changed become their JSON (`ended`, id -> JSON), and
-        the ended runs it only read (not in `changed`) go back to the JSON they were read from."""
+    def freeze(self, changed: dict[str, bytes]) -> None:
+        """At the end of a decision: the runs it changed become their JSON (`changed`, id -> JSON), the runs
+        it only read go back to the JSON they were read from."""
         for run_id, blob in self._thawed.items():
             if run_id not in changed and isinstance(self._items.get(run_id), TaskRun):
                 self._items[run_id] = blob
         self._thawed.clear()
-        for run_id, blob in ended.items():
+        for run_id, blob in changed.items():
             if run_id in self._items:
                 self._items[run_id] = blob
 
     def compact(self) -> None:
-        """Every ended run as its JSON (after a recovery or a restore added them as objects)."""
-        self._thawed.clear()
+        """Every run as its JSON (after a recovery or a restore added them as objects)."""
         for run_id, item in self._items.items():
-            if isinstance(item, TaskRun) and ended(item):
+            if isinstance(item, TaskRun):
                 self._items[run_id] = item.to_json()
-
-
-def ended(run: TaskRun) -> bool:
-    """Ended for good until a restart: its state is final and no attempt of it is open."""
-    return run.state.terminal and (not run.attempts or run.attempts[-1].state.terminal)
+        self._thawed.clear()

@@ -77,7 +77,7 @@ class _Pending:
     state: ExecutionState
     partition: int
     changed: dict[str, TaskRun] = field(default_factory=dict)
-    # The JSON of the ended ones, made by their decision.
+    # Their JSON, made by their decision.
     changed_json: dict[str, bytes] = field(default_factory=dict)
     header: bool = False
     new: bool = False  # its flow record is to be written
@@ -308,8 +308,7 @@ class Executor:
         entry.header = entry.header or decision.header_changed
         for run in decision.changed:
             entry.changed[run.id] = run
-            entry.changed_json.pop(run.id, None)
-        entry.changed_json.update(decision.ended_json)
+        entry.changed_json.update(decision.changed_json)
         for timer in decision.timers:
             heapq.heappush(self._timers, (timer.due, key, timer.id))
         self._emit(decision)

@@ -1,5 +1,5 @@
-"""Ended task runs are held as their JSON between decisions (`executor.runs`): nothing for the cyclic
-garbage collector to walk, and what a decision reads of them is what it would read of the objects."""
+"""Task runs are held as their JSON between decisions (`executor.runs`): nothing for the cyclic garbage
+collector to walk, and what a decision reads of them is what it would read of the objects."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import gc
 
 from conveyor.common.model import TaskRun
 from conveyor.common.state import StateType
-from conveyor.executor.runs import ended
 from tests.unit.sim import Sim, run_flow, start
 
 S = StateType
@@ -36,7 +35,7 @@ def _held(sim: Sim) -> dict[str, bool]:
     return {run_id: state.runs.compacted(run_id) for run_id in state.runs}
 
 
-def test_between_decisions_ended_runs_are_json_and_the_others_objects() -> None:
+def test_between_decisions_every_run_is_its_json() -> None:
     sim = start(LOOP.format(values=list(range(1, 7))))
     for _ in range(5):
         job = sim.jobs.pop(0)
@@ -46,8 +45,7 @@ def test_between_decisions_ended_runs_are_json_and_the_others_objects() -> None:
     runs = {run.id: run for run in sim.ex.task_run_list}  # decodes every run (a tool's whole view)
     sim.send(sim.result(sim.jobs[0], S.RUNNING))  # the next decision turns the runs read back to JSON
     assert _held(sim) == held
-    assert {run_id for run_id, compact in held.items() if compact} == {r.id for r in runs.values() if ended(r)}
-    assert sum(held.values()) == 5  # five Returns ended; the loop and the open iterations are objects
+    assert all(held.values()) and len(held) == len(runs) == 7  # the loop, five ended Returns, the sixth
     state = sim.state
     assert state is not None
     for run_id, compact in held.items():
@@ -57,7 +55,7 @@ def test_between_decisions_ended_runs_are_json_and_the_others_objects() -> None:
             assert TaskRun.model_validate_json(item) == runs[run_id]
 
 
-def test_outputs_of_ended_runs_reach_later_tasks_and_the_end_is_whole() -> None:
+def test_outputs_of_compacted_runs_reach_later_tasks_and_the_end_is_whole() -> None:
     sim = run_flow(LOOP.format(values=list(range(1, 7))))
     assert sim.current() == S.SUCCESS
     after = sim.runs("after")[0]
@@ -65,7 +63,7 @@ def test_outputs_of_ended_runs_reach_later_tasks_and_the_end_is_whole() -> None:
     assert [r.outputs for r in sim.runs("ret")] == [{"value": f"v{i}"} for i in range(1, 7)]
     state = sim.state
     assert state is not None
-    state.runs.freeze((), {})  # what the sim read goes back, as after any decision
+    state.runs.freeze({})  # what the sim read goes back, as after any decision
     assert all(_held(sim).values())  # at the end every run has ended: every one is JSON
 
 
@@ -81,8 +79,8 @@ def test_a_run_read_and_changed_in_one_decision_keeps_the_change() -> None:
     first = state.runs[run_id]
     assert state.runs[run_id] is first  # one object for the rest of the decision
     first.outputs = {"value": "changed"}
-    state.runs.freeze({run_id: None}, {run_id: first.to_json()})
+    state.runs.freeze({run_id: first.to_json()})
     assert state.runs.compacted(run_id) and state.runs[run_id].outputs == {"value": "changed"}
     state.runs[run_id].outputs = {"value": "not kept"}
-    state.runs.freeze((), {})  # read only: back to the JSON it was read from
+    state.runs.freeze({})  # read only: back to the JSON it was read from
     assert state.runs[run_id].outputs == {"value": "changed"}
