@@ -1,10 +1,11 @@
 """An execution's task runs by id, in creation order, each kept as its JSON between decisions.
 
-Between decisions a task run is one `bytes` object (the JSON it was last published as), which the cyclic
-garbage collector never visits, instead of a tree of pydantic models, lists and dicts (about 35 tracked
-objects each, ~10 KB). CPython's full collections walk every tracked object, so with task runs as objects
-the executor's cost per event grew with the number of task runs it held, and its memory with every run
-started and not yet ended (a 100,000-value loop starts them all long before workers end them).
+Between decisions a task run (but a running flowable, which every change beneath it reads) is one `bytes`
+object, the JSON it was last published as, which the cyclic garbage collector never visits, instead of a
+tree of pydantic models, lists and dicts (about 35 tracked objects each, ~10 KB). CPython's full
+collections walk every tracked object, so with task runs as objects the executor's cost per event grew with
+the number of task runs it held, and its memory with every run started and not yet ended (a 100,000-value
+loop starts them all long before workers end them).
 
 A decision decodes the runs it reads (a result's run, a loop's iteration, the outputs a task reads, every
 run for a kill, a restart or the end), and each stays that one object until the decision ends: `freeze`
@@ -14,7 +15,7 @@ back into the JSON they were read from.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from conveyor.common.model import TaskRun
 
@@ -66,15 +67,18 @@ class Runs:
         self._items[run.id] = run
         self._thawed.pop(run.id, None)
 
-    def freeze(self, changed: dict[str, bytes]) -> None:
+    def freeze(self, changed: dict[str, bytes], hot: Callable[[TaskRun], bool]) -> None:
         """At the end of a decision: the runs it changed become their JSON (`changed`, id -> JSON), the runs
-        it only read go back to the JSON they were read from."""
+        it only read go back to the JSON they were read from; but a run `hot` says the next decisions read
+        again (a running flowable: every change beneath it reads it) stays an object."""
         for run_id, blob in self._thawed.items():
-            if run_id not in changed and isinstance(self._items.get(run_id), TaskRun):
+            item = self._items.get(run_id)
+            if run_id not in changed and isinstance(item, TaskRun) and not hot(item):
                 self._items[run_id] = blob
         self._thawed.clear()
         for run_id, blob in changed.items():
-            if run_id in self._items:
+            item = self._items.get(run_id)
+            if isinstance(item, TaskRun) and not hot(item):
                 self._items[run_id] = blob
 
     def compact(self) -> None:
