@@ -5,11 +5,12 @@
 
 Each setting (`--settings`: `name=ENV=VALUE,ENV=VALUE` separated by `;`, `default` alone for none) runs on
 fresh services of its own (1 executor, `--workers` workers, 1 indexer, under a fresh topic prefix) with those
-environment variables: after one warm-up burst, the created -> SUCCESS latency of one-task executions
-submitted at an even rate, at light load (5/s) and at `--rate` (default: half the one-task burst rate of the
-first setting's first round, measured here), then the median of each step (see bench/throughput.py). The
-settings run in turn, `--rounds` times (the machine varies: compare within one sitting); the table gives
-the medians over the rounds, one column per setting, and the machine's load average.
+environment variables (the bench's own submitting producer too): after one warm-up burst, the created ->
+SUCCESS latency of one-task executions submitted at an even rate, at light load (5/s) and at `--rate`
+(default: half the one-task burst rate of the first setting's first round, measured here), then the median
+of each step (see bench/throughput.py). The settings run in turn, `--rounds` times (the machine varies:
+compare within one sitting); the table gives the medians over the rounds, one column per setting, and the
+machine's load average.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | Non
     """Light-load and loaded measures of one setting on fresh services, and the loaded rate used."""
     bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
     with ExitStack() as stack:
+        stack.callback(_restore, dict(os.environ))
+        os.environ.update(env)  # the submitter too (its producer's settings), as a user's CLI would have them
         bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
         stack.callback(bench.close)
         bench.env.update(env)
@@ -68,6 +71,11 @@ def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | Non
         light = measure(bench, args.light_count, 5.0)
         loaded = measure(bench, max(int(rate * args.loaded_seconds), 50), rate)
         return light, loaded, rate
+
+
+def _restore(saved: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def load_average() -> str:
