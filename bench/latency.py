@@ -1,7 +1,7 @@
 """Latency of a one-task execution by setting: where batches, transactions and fetch waits trade off.
 
     .venv/bin/python bench/latency.py                       # the default settings and the variants below
-    .venv/bin/python bench/latency.py --settings "default;linger0=CONVEYOR_KAFKA_LINGER_MS=0" --rounds 3
+    .venv/bin/python bench/latency.py --settings "default;linger2=CONVEYOR_KAFKA_LINGER_MS=2" --rounds 3
 
 Each setting (`--settings`: `name=ENV=VALUE,ENV=VALUE` separated by `;`, `default` alone for none) runs on
 fresh services of its own (1 executor, `--workers` workers, 1 indexer, under a fresh topic prefix) with those
@@ -26,7 +26,7 @@ from throughput import ONE, STEPS, Bench, new_bench, servers, warm_up
 DEFAULT_SETTINGS = (
     "default;"
     "fetch10=CONVEYOR_KAFKA_FETCH_WAIT_MS=10;"
-    "linger0=CONVEYOR_KAFKA_LINGER_MS=0;"
+    "linger2=CONVEYOR_KAFKA_LINGER_MS=2;"
     "batch50=CONVEYOR_EXECUTOR_BATCH_SIZE=50;"
     "no-transactions=CONVEYOR_EXECUTOR_TRANSACTIONS=false"
 )

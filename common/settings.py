@@ -76,10 +76,11 @@ class KafkaSettings(BaseSettings):
         "soon as there is): longer means fewer empty fetches from idle consumers, a cost to the broker.",
     )
     linger_ms: float = Field(
-        default=2,
+        default=0,
         ge=0,
         description="How long (ms) a producer waits to fill a batch before it sends (librdkafka's `linger.ms`): "
-        "longer means fewer, larger produce requests under load, added latency at light load.",
+        "0 sends at once (what is queued while a request is in flight still goes in one batch); longer means "
+        "fewer, larger produce requests, and that much latency on every hop.",
     )
     topics_timeout: float = Field(
         default=60.0,

@@ -1,4 +1,4 @@
-"""One producer per process: idempotent, acks=all, lz4, a short linger; optionally transactional.
+"""One producer per process: idempotent, acks=all, lz4, no linger by default; optionally transactional.
 
 The transactional calls that wait for a coordinator run on a helper thread and are given up after their
 timeout: librdkafka can block in `send_offsets_to_transaction` past its own timeout when the coordinator
