@@ -75,6 +75,14 @@ class KafkaSettings(BaseSettings):
         description="How long (ms) the broker holds a consumer's fetch when there is nothing new (it answers as "
         "soon as there is): longer means fewer empty fetches from idle consumers, a cost to the broker.",
     )
+    linger_ms: float = Field(
+        default=0,
+        ge=0,
+        description="How long (ms) a producer waits to fill a batch before it sends (librdkafka's `linger.ms`): "
+        "0 sends at once (what is queued while a request is in flight still goes in one batch); longer means "
+        "fewer, larger produce requests, and that much latency on every hop. The executor's transactional "
+        "producer keeps 2 ms (its commit sends everything at once anyway).",
+    )
     topics_timeout: float = Field(
         default=60.0,
         ge=0,

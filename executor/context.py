@@ -68,7 +68,7 @@ def outputs_for(state: ExecutionState, plan: Plan, run: TaskRun | None, reads: R
     iterations. So a context holds what its task can read, not the whole execution."""
     path = state.value_path(run) if run is not None else ()
     tree: dict[str, Any] = {}
-    for name in [n for n in state.by_task if reads is None or n in reads]:
+    for name in [n for n in state.task_ids() if reads is None or n in reads]:
         own = reads is not None and reads[name] and run is not None
         prefix = path[: plan.shared_loops(name, run.task_id)] if own and run is not None else ()
         for other in state.under(name, prefix):
@@ -80,8 +80,8 @@ def outputs_for(state: ExecutionState, plan: Plan, run: TaskRun | None, reads: R
 def whole_outputs(state: ExecutionState) -> dict[str, Any]:
     """The `outputs` variable with every task run's outputs (flow outputs, once, at the end)."""
     tree: dict[str, Any] = {}
-    for name, runs in state.by_task.items():
-        for run in runs:
+    for name in state.task_ids():
+        for run in state.under(name, ()):
             if run.outputs:
                 _place(tree, name, state.value_path(run), run.outputs)
     return tree

@@ -75,6 +75,8 @@ class Decision:
     executions: list[ExecutionCreated] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
+    # The JSON of each task run in `changed` (what the shell publishes; the state keeps it as such).
+    changed_json: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def jobs(self) -> list[WorkerJob]:
@@ -192,10 +194,17 @@ class Decider:
 
     def decision(self) -> Decision:
         self.out.changed = list(self.changed.values())
+        # Between decisions the state keeps each task run as the JSON it is published as (`executor.runs`).
+        self.out.changed_json = {run.id: run.to_json() for run in self.out.changed}
+        self._state.runs.freeze(self.out.changed_json, self._hot)
         if self.changed or self.header_changed:
             self.ex.revision += 1
             self.out.header_changed = True
         return self.out
+
+    def _hot(self, run: TaskRun) -> bool:
+        """Kept an object between decisions: a running flowable (read by every change beneath it)."""
+        return not run.state.terminal and isinstance(self.plan.tasks.get(run.task_id), FlowableTask)
 
     def _on_result(self, result: TaskResult) -> None:
         run = self._state.runs.get(result.task_run_id)

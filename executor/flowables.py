@@ -114,7 +114,7 @@ def _each(
     loop = d.state.loops.get(run.id)
     if loop is None:  # a new loop, or one brought back (a recovery, a restart): its values rendered again
         items = foreach_values(values, d.context_for(run), task.id)
-        loop = d.state.loops[run.id] = Loop.resume(items, lambda v: d.state.find(run.id, first.id, v) is not None)
+        loop = d.state.loops[run.id] = Loop.resume(items, lambda v: d.state.has(run.id, first.id, v))
     for value in loop.take_dirty():
         if value in loop.open:
             _step_iteration(d, loop, tasks, run, value)
@@ -175,7 +175,7 @@ def _switch(d: Rules, task: f.Switch, run: TaskRun) -> StateType | None:
 
 
 def _branch_started(d: Rules, tasks: list[Task], run: TaskRun) -> bool:
-    return any(d.state.find(run.id, t.id, None) is not None for t in tasks)
+    return any(d.state.has(run.id, t.id, None) for t in tasks)
 
 
 def _with_errors(d: Rules, state: StateType, errors: list[Task], run: TaskRun) -> StateType | None:

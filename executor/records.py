@@ -112,6 +112,7 @@ def _state(entry: _Parts) -> ExecutionState:
     runs = {run_id: TaskRun.model_validate(part["taskRun"]) for run_id, part in entry.runs.items()}
     for run in _parents_first(runs):
         state.add(run)
+    state.runs.compact()
     state.header.task_run_count = len(state.runs)
     for part in entry.runs.values():
         if part.get("timer"):

@@ -30,7 +30,10 @@ def add(state: ExecutionState, event: RestoreTaskRuns) -> bool:
         if run.id not in state.runs:
             state.add(run)
             state.restoring -= 1
-    return state.restoring <= 0
+    if state.restoring <= 0:
+        state.runs.compact()  # once, when the last chunk is in
+        return True
+    return False
 
 
 def restart_event(state: ExecutionState) -> RestartRequested:

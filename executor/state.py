@@ -22,6 +22,7 @@ from typing import Any
 from conveyor.common.events import Timer
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import StateType
+from conveyor.executor.runs import Runs
 
 S = StateType
 Key = tuple[str | None, str, str | None]
@@ -84,7 +85,8 @@ class Loop:
 class ExecutionState:
     header: Execution
     flow: dict[str, Any]
-    runs: dict[str, TaskRun] = field(default_factory=dict)
+    # Every task run by id; the ended ones as their JSON, decoded when read (`executor.runs`).
+    runs: Runs = field(default_factory=Runs)
     # Every timer by id; the same timers by the task run they retry, and the execution's own ones (kill
     # grace, new execution, continue): a record finds its timers without scanning (`arm`, `disarm`).
     timers: dict[str, Timer] = field(default_factory=dict)
@@ -94,12 +96,13 @@ class ExecutionState:
     errors: list[dict[str, Any]] = field(default_factory=list)
     loops: dict[str, Loop] = field(default_factory=dict)
     active: dict[str, None] = field(default_factory=dict)
-    by_key: dict[Key, TaskRun] = field(default_factory=dict)
-    by_task: dict[str, list[TaskRun]] = field(default_factory=dict)
+    # The indexes hold task-run ids (never the runs: an ended run is bytes between decisions).
+    by_key: dict[Key, str] = field(default_factory=dict)
+    by_task: dict[str, list[str]] = field(default_factory=dict)
     # run id -> its value path (the values of the loops around it, outermost first), and
     # (task id, a prefix of the value path) -> the runs of that task under it: `outputs` lookups.
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    by_prefix: dict[tuple[str, tuple[str, ...]], list[TaskRun]] = field(default_factory=dict)
+    by_prefix: dict[tuple[str, tuple[str, ...]], list[str]] = field(default_factory=dict)
     # Restoring an ended execution for a restart: how many task runs are still to come (see executor.restore).
     restoring: int = 0
     restart_id: str | None = None
@@ -112,26 +115,31 @@ class ExecutionState:
         state = cls(header, flow)
         for run in [*execution.task_run_list, *runs]:
             state.add(run)
+        state.runs.compact()
         return state
 
     # ---- task runs
     def add(self, run: TaskRun) -> None:
         known = run.id in self.runs
-        self.runs[run.id] = run
+        self.runs.put(run)
         if not known:
-            self.by_key[(run.parent_task_run_id, run.task_id, run.value)] = run
-            self.by_task.setdefault(run.task_id, []).append(run)
+            self.by_key[(run.parent_task_run_id, run.task_id, run.value)] = run.id
+            self.by_task.setdefault(run.task_id, []).append(run.id)
             parent_path = self.paths.get(run.parent_task_run_id, ()) if run.parent_task_run_id else ()
             path = (*parent_path, run.value) if run.value is not None else parent_path
             self.paths[run.id] = path
             for size in range(len(path) + 1):
-                self.by_prefix.setdefault((run.task_id, path[:size]), []).append(run)
+                self.by_prefix.setdefault((run.task_id, path[:size]), []).append(run.id)
             self.header.task_run_count = len(self.runs)
         if run.attempts and not run.attempts[-1].state.terminal and not run.state.terminal:
             self.active[run.id] = None
 
     def find(self, parent_id: str | None, task_id: str, value: str | None) -> TaskRun | None:
-        return self.by_key.get((parent_id, task_id, value))
+        return self.runs.get(self.by_key.get((parent_id, task_id, value)))
+
+    def has(self, parent_id: str | None, task_id: str, value: str | None) -> bool:
+        """Whether that run exists (without decoding it)."""
+        return (parent_id, task_id, value) in self.by_key
 
     def ancestors(self, run: TaskRun) -> Iterator[TaskRun]:
         """Nearest first."""
@@ -147,7 +155,11 @@ class ExecutionState:
 
     def under(self, task_id: str, prefix: tuple[str, ...]) -> list[TaskRun]:
         """The runs of `task_id` whose value path starts with `prefix`."""
-        return self.by_prefix.get((task_id, prefix), [])
+        return [self.runs[run_id] for run_id in self.by_prefix.get((task_id, prefix), ())]
+
+    def task_ids(self) -> list[str]:
+        """The tasks that have task runs, in the order of their first run."""
+        return list(self.by_task)
 
     def mark(self, run: TaskRun) -> None:
         """A change at `run`: every loop above it has that iteration to step again."""

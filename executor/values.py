@@ -48,12 +48,8 @@ def foreach_values(values: str | list[Any], context: Mapping[str, Any], task_id:
     if nulls:
         shown = ", ".join(java_string(v) for v in items)
         raise FlowableError(f"Found '{nulls}' null values on Each, with values=[{shown}]")
-    out: list[str] = []
-    for item in items:
-        text = item if isinstance(item, str) else to_json(item)
-        if text not in out:
-            out.append(text)
-    return out
+    # De-duplicated through a dict (insertion-ordered): linear, where a list's `in` made N = 100,000 quadratic.
+    return list(dict.fromkeys(item if isinstance(item, str) else to_json(item) for item in items))
 
 
 def java_string(value: Any) -> str:

@@ -1,4 +1,4 @@
-"""One producer per process: idempotent, acks=all, lz4, a short linger; optionally transactional.
+"""One producer per process: idempotent, acks=all, lz4, no linger by default; optionally transactional.
 
 The transactional calls that wait for a coordinator run on a helper thread and are given up after their
 timeout: librdkafka can block in `send_offsets_to_transaction` past its own timeout when the coordinator
@@ -41,7 +41,7 @@ class Producer:
             **settings.client_config(),
             "enable.idempotence": True,
             "acks": "all",
-            "linger.ms": 2,
+            "linger.ms": settings.linger_ms,
             "compression.type": "lz4",
             "message.max.bytes": 8 * 1024 * 1024,
             **(extra or {}),

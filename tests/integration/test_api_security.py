@@ -191,7 +191,8 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
         return 404  # not readable: as unknown
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    return refused if namespace == "team.b" or endpoint in ("start", "kill", "restart", "deploy", "audit", "disable") else 200
+    steering = ("start", "kill", "restart", "deploy", "audit", "disable")
+    return refused if namespace == "team.b" or endpoint in steering else 200
 
 
 def call(world: World, endpoint: str, role: str, namespace: str) -> httpx.Response:

@@ -33,7 +33,11 @@ triggers:
 def test_list_disable_enable_and_refusals(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> None:
     FlowCatalog(kafka_settings, Producer(kafka_settings)).deploy(FLOW)
     scheduler = Scheduler(kafka_settings, SchedulerSettings(poll_timeout=0.05, flows_refresh=0.2))
-    with running(scheduler), serving(kafka_settings, es_settings) as base, httpx.Client(base_url=base, auth=ADMIN_AUTH) as http:
+    with (
+        running(scheduler),
+        serving(kafka_settings, es_settings) as base,
+        httpx.Client(base_url=base, auth=ADMIN_AUTH) as http,
+    ):
 
         def rows() -> dict[str, dict[str, object]]:
             answer = http.get("/api/v1/triggers", params={"namespace": "conveyor.tests"}, timeout=30)

@@ -1,0 +1,150 @@
+"""Latency of a one-task execution by setting: where batches, transactions and fetch waits trade off.
+
+    .venv/bin/python bench/latency.py                       # the default settings and the variants below
+    .venv/bin/python bench/latency.py --settings "default;linger2=CONVEYOR_KAFKA_LINGER_MS=2" --rounds 3
+
+Each setting (`--settings`: `name=ENV=VALUE,ENV=VALUE` separated by `;`, `default` alone for none) runs on
+fresh services of its own (1 executor, `--workers` workers, 1 indexer, under a fresh topic prefix) with those
+environment variables (the bench's own submitting producer too): after one warm-up burst, the created ->
+SUCCESS latency of one-task executions submitted at an even rate, at light load (5/s) and at `--rate`
+(default: half the one-task burst rate of the first setting's first round, measured here), then the median
+of each step (see bench/throughput.py). The settings run in turn, `--rounds` times (the machine varies:
+compare within one sitting); the table gives the medians over the rounds, one column per setting, and the
+machine's load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from contextlib import ExitStack
+from datetime import UTC, datetime
+
+from throughput import ONE, STEPS, Bench, new_bench, servers, warm_up
+
+DEFAULT_SETTINGS = (
+    "default;"
+    "fetch10=CONVEYOR_KAFKA_FETCH_WAIT_MS=10;"
+    "linger2=CONVEYOR_KAFKA_LINGER_MS=2;"
+    "batch50=CONVEYOR_EXECUTOR_BATCH_SIZE=50;"
+    "no-transactions=CONVEYOR_EXECUTOR_TRANSACTIONS=false"
+)
+Measures = dict[str, float]
+
+
+def parse(text: str) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for part in (p.strip() for p in text.split(";") if p.strip()):
+        name, _, assignments = part.partition("=")
+        env = dict(a.split("=", 1) for a in assignments.split(",") if a)
+        out.append((name, env))
+    return out
+
+
+def measure(bench: Bench, count: int, rate: float) -> Measures:
+    """p50 and p99 (ms) of creation -> SUCCESS at `rate`, and the median of each step."""
+    finals = bench.wait(bench.steady(bench.created(ONE, count), rate))
+    latencies = sorted((f["ended"] - f["created"]) * 1000 for f in finals)
+    out = {"p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
+    for i, step in enumerate(STEPS):
+        out[step] = statistics.median(f["steps"][i] for f in finals) * 1000
+    return out
+
+
+def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | None) -> tuple[Measures, Measures, float]:
+    """Light-load and loaded measures of one setting on fresh services, and the loaded rate used."""
+    bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
+    with ExitStack() as stack:
+        stack.callback(_restore, dict(os.environ))
+        os.environ.update(env)  # the submitter too (its producer's settings), as a user's CLI would have them
+        bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
+        stack.callback(bench.close)
+        bench.env.update(env)
+        bench.start("executor-1", "executor")
+        bench.start("indexer", "indexer")
+        bench.workers(args.workers)
+        warm_up(bench, 1)
+        if rate is None:
+            _, executions_per_s, _ = bench.rate(ONE, args.executions)
+            rate = executions_per_s / 2
+        light = measure(bench, args.light_count, 5.0)
+        loaded = measure(bench, max(int(rate * args.loaded_seconds), 50), rate)
+        return light, loaded, rate
+
+
+def _restore(saved: dict[str, str]) -> None:
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def load_average() -> str:
+    return "/".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def run(args: argparse.Namespace) -> None:
+    settings = parse(args.settings)
+    results: dict[str, list[tuple[Measures, Measures]]] = {name: [] for name, _ in settings}
+    loads: list[str] = []
+    rate: float | None = args.rate
+    with ExitStack() as stack:
+        bootstrap, es_url, _ = servers(stack, False)
+        os.environ.update(CONVEYOR_KAFKA_BOOTSTRAP=bootstrap, CONVEYOR_ELASTICSEARCH_URL=es_url)
+        for round_ in range(args.rounds):
+            for name, env in settings:
+                loads.append(load_average())
+                light, loaded, rate = one_setting(args, env, rate)
+                results[name].append((light, loaded))
+                print(
+                    f"  round {round_ + 1} {name}: light {light['p50']:.1f}/{light['p99']:.1f} ms, "
+                    f"at {rate:.0f}/s {loaded['p50']:.1f}/{loaded['p99']:.1f} ms",
+                    flush=True,
+                )
+    assert rate is not None
+    print_table(args, settings, results, rate, loads)
+
+
+def _median(values: list[Measures], key: str) -> str:
+    return f"{statistics.median(v[key] for v in values):.1f}"
+
+
+def print_table(
+    args: argparse.Namespace,
+    settings: list[tuple[str, dict[str, str]]],
+    results: dict[str, list[tuple[Measures, Measures]]],
+    rate: float,
+    loads: list[str],
+) -> None:
+    names = [name for name, _ in settings]
+    print(
+        f"\nLatency by setting, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+        f"{args.workers} worker(s) x {args.concurrency}, {args.partitions} partitions, medians of "
+        f"{args.rounds} round(s); load average before each run: {', '.join(loads)}"
+    )
+    for name, env in settings:
+        print(f"  {name}: {', '.join(f'{k}={v}' for k, v in env.items()) or 'the defaults'}")
+    print("\n| measure (ms) | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    for label, index in (("5/s", 0), (f"{rate:.0f}/s", 1)):
+        for key in ("p50", "p99", *STEPS):
+            prefix = f"{label} {key}" if key in ("p50", "p99") else f"{label} step: {key}"
+            cells = [_median([r[index] for r in results[n]], key) for n in names]
+            print(f"| {prefix} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--settings", default=DEFAULT_SETTINGS, help="name=ENV=VALUE,...;... (default: see above)")
+    parser.add_argument("--rounds", type=int, default=3, help="times each setting runs (medians)")
+    parser.add_argument("--rate", type=float, help="the loaded rate (executions/s); default: half the burst rate")
+    parser.add_argument("--executions", type=int, default=2000, help="one-task executions of the burst")
+    parser.add_argument("--light-count", type=int, default=50, help="executions at 5/s")
+    parser.add_argument("--loaded-seconds", type=float, default=5.0, help="length of the loaded run")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=8, help="attempts one worker runs at once")
+    parser.add_argument("--partitions", type=int, default=6, help="partitions of the bench topics")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
