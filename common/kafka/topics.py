@@ -19,6 +19,8 @@ WORKER_HEARTBEATS = "worker-heartbeats"
 LOGS = "logs"
 METRICS = "metrics"
 FLOWS = "flows"
+# Every revision of every flow (key `namespace/id/revision`), for `GET /flows/{ns}/{id}?revision=`.
+FLOW_REVISIONS = "flow-revisions"
 DEAD_LETTER = "dead-letter"
 # Who did what through the API, and who was refused (`common/audit.py`).
 AUDIT = "audit"
@@ -44,6 +46,7 @@ SPECS = (
     TopicSpec(LOGS, compact=False),
     TopicSpec(METRICS, compact=False),
     TopicSpec(FLOWS, compact=True),
+    TopicSpec(FLOW_REVISIONS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
     TopicSpec(AUDIT, compact=False),
 )
@@ -101,6 +104,10 @@ class Topics:
     @property
     def flows(self) -> str:
         return self.name(FLOWS)
+
+    @property
+    def flow_revisions(self) -> str:
+        return self.name(FLOW_REVISIONS)
 
     @property
     def dead_letter(self) -> str:
