@@ -10,13 +10,18 @@ from typing import TYPE_CHECKING, Any
 from pydantic import Field, field_validator
 
 from conveyor.common.base import Spec
+from conveyor.common.labels import labels_map
 from conveyor.common.retry import Retry
-from conveyor.common.tasks.base import ID_PATTERN, FlowableTask, Task
+from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN, FlowableTask, Task
 
 if TYPE_CHECKING:
-    AnyTask = Task
+    from conveyor.common.triggers.base import Trigger
 
-NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+    AnyTask = Task
+    AnyTrigger = Trigger
+
+
+__all__ = ["NAMESPACE_PATTERN", "Flow", "Input", "InputType", "Output"]
 
 
 class InputType(StrEnum):
@@ -56,8 +61,9 @@ class Flow(Spec):
     outputs: list[Output] = []
     retry: Retry | None = None
     disabled: bool = False
+    # Validated against the registered trigger types (`conveyor.common.triggers.registry`).
+    triggers: list[AnyTrigger] = []
     # Accepted so the reference's flows load; Conveyor does not act on them yet.
-    triggers: list[Any] = []
     plugin_defaults: list[Any] = []
     task_defaults: list[Any] = []
 
@@ -65,11 +71,13 @@ class Flow(Spec):
     @classmethod
     def _labels(cls, value: Any) -> Any:
         # The reference accepts labels both as a map and as a list of {key, value}.
-        if isinstance(value, list):
-            return {str(item.get("key")): str(item.get("value")) for item in value if isinstance(item, dict)}
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
-        return value
+        return labels_map(value)
+
+    def find_trigger(self, trigger_id: str) -> Trigger:
+        for trigger in self.triggers:
+            if trigger.id == trigger_id:
+                return trigger
+        raise KeyError(trigger_id)
 
     def all_tasks(self) -> Iterator[Task]:
         """Every task of the flow, depth first, error branches included."""

@@ -22,6 +22,8 @@ from pydantic_core import ErrorDetails
 from conveyor.common.errors import FlowError, Problem
 from conveyor.common.flow import Flow
 from conveyor.common.tasks import registry
+from conveyor.common.triggers import registry as triggers
+from conveyor.common.triggers.conditions import CONDITION_TYPES
 
 Loc = tuple[int | str, ...]
 
@@ -81,13 +83,26 @@ def load_flow(text: str, source: str = "<flow>") -> Flow:
     try:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
-        tags = set(registry.task_classes()) | {c.canonical_type() for c in registry.task_classes().values()}
-        problems = [_problem(err, node, tags) for err in exc.errors()]
+        problems = [_problem(err, node, _tags()) for err in exc.errors()]
         raise FlowError(source, _unique(problems)) from exc
     duplicates = [i for i, n in Counter(t.id for t in flow.all_tasks()).items() if n > 1]
     if duplicates:
         raise FlowError(source, [Problem("tasks", f"duplicate task id '{i}'") for i in duplicates])
+    twice = [i for i, n in Counter(t.id for t in flow.triggers).items() if n > 1]
+    if twice:
+        raise FlowError(source, [Problem("triggers", f"duplicate trigger id '{i}'") for i in twice])
     return flow
+
+
+def _tags() -> set[str]:
+    """The discriminator tags pydantic puts in error locations (task, trigger and condition type names)."""
+    names = [*registry.task_classes(), *triggers.trigger_classes(), *CONDITION_TYPES]
+    canonical = [
+        *(cls.canonical_type() for cls in registry.task_classes().values()),
+        *(cls.canonical_type() for cls in triggers.trigger_classes().values()),
+        *(cls.canonical_type() for cls in CONDITION_TYPES.values()),
+    ]
+    return {*names, *canonical}
 
 
 class _Loader(yaml.SafeLoader):
@@ -281,11 +296,8 @@ def _field(loc: list[int | str]) -> str:
 def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
-    if kind == "union_tag_invalid":
-        known = ", ".join(registry.known_types())
-        return f"unknown task type '{ctx.get('tag')}'; known types: {known}"
-    if kind == "union_tag_not_found":
-        return "missing 'type': every task needs a type"
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return _type_message(kind, loc, ctx)
     if kind == "missing":
         return "required property is missing"
     if kind == "extra_forbidden":
@@ -294,6 +306,19 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
         return f"expected an identifier matching {ctx.get('pattern')}, got {_short(err['input'])}"
     value = "" if not found else f" (got {_short(err['input'])})"
     return f"{err['msg'].replace('Input should be', 'expected')}{value}"
+
+
+def _type_message(kind: str, loc: list[int | str], ctx: dict[str, Any]) -> str:
+    """An unknown or missing `type`, named for what it types: a task, a trigger or a condition."""
+    if "conditions" in loc:
+        what, known = "condition", sorted({cls.canonical_type() for cls in CONDITION_TYPES.values()})
+    elif loc and loc[0] == "triggers":
+        what, known = "trigger", triggers.known_types()
+    else:
+        what, known = "task", registry.known_types()
+    if kind == "union_tag_not_found":
+        return f"missing 'type': every {what} needs a type"
+    return f"unknown {what} type '{ctx.get('tag')}'; known types: {', '.join(known)}"
 
 
 def _short(value: Any, limit: int = 80) -> str:

@@ -55,6 +55,21 @@ class ExecutionMetadata(Model):
     original_created_date: datetime | None = None
 
 
+class ExecutionTrigger(Model):
+    """Which trigger started an execution, and for which date: what `{{ trigger.* }}` shows.
+
+    `date`, `next` and `previous` are a Schedule's slot and its neighbours (in the schedule's time zone);
+    `variables` holds the rest of what the trigger passes (a Flow trigger's `executionId`, `namespace`,
+    `flowId`, `state`, `outputs`; a Webhook's `body`, `headers`, `parameters`)."""
+
+    id: str
+    type: str
+    date: datetime | None = None
+    next: datetime | None = None
+    previous: datetime | None = None
+    variables: dict[str, Any] = {}
+
+
 class Execution(Model):
     id: str
     namespace: str
@@ -68,6 +83,7 @@ class Execution(Model):
     parent_id: str | None = None
     original_id: str | None = None
     metadata: ExecutionMetadata = ExecutionMetadata()
+    trigger: ExecutionTrigger | None = None
     # Rises by one with every change the executor publishes: the external version in Elasticsearch.
     revision: int = 0
     # How many task runs the execution has (the `executions` topic carries the execution without them).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.common.flow import Flow
-from conveyor.common.model import Attempt, Execution, TaskRun
+from conveyor.common.model import Attempt, Execution, ExecutionTrigger, TaskRun
 from conveyor.common.tasks.base import Task
 from conveyor.executor.plan import Plan, Reads
 from conveyor.executor.state import ExecutionState
@@ -32,7 +32,19 @@ def base_context(execution: Execution, flow: Flow) -> dict[str, Any]:
     }
     if flow.inputs:
         ctx["inputs"] = input_values(execution, flow)
+    if execution.trigger is not None:
+        ctx["trigger"] = trigger_variable(execution.trigger)
     return ctx
+
+
+def trigger_variable(trigger: ExecutionTrigger) -> dict[str, Any]:
+    """`{{ trigger.* }}`: the trigger's variables, plus `date`, `next` and `previous` for a scheduled slot."""
+    variable: dict[str, Any] = dict(trigger.variables)
+    for name in ("date", "next", "previous"):
+        value = getattr(trigger, name)
+        if value is not None:
+            variable[name] = _iso(value)
+    return variable
 
 
 def error_entry(execution_id: str, run: TaskRun, number: int, attempt: Attempt) -> dict[str, Any]:

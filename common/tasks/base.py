@@ -13,6 +13,7 @@ from conveyor.common.clock import Duration
 from conveyor.common.retry import Retry
 
 ID_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$"
+NAMESPACE_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 
 
 class LogLevel(StrEnum):

@@ -82,8 +82,10 @@ def any_task() -> Any:
 
 @cache
 def resolve() -> None:
-    """Resolve `AnyTask` in every flowable's child lists (call before validating flows)."""
-    namespace = {"AnyTask": any_task()}
+    """Resolve `AnyTask` in every flowable's child lists and `AnyTrigger` in flows (call before validating flows)."""
+    from conveyor.common.triggers.registry import any_trigger
+
+    namespace = {"AnyTask": any_task(), "AnyTrigger": any_trigger()}
     for cls in set(task_classes().values()):
         cls.model_rebuild(_types_namespace=namespace)
     from conveyor.common.flow import Flow

@@ -1,0 +1,99 @@
+"""The Flow trigger: starts this flow when executions of other flows end.
+
+Two ways to say which ones, as the reference has them:
+- `conditions`: every one must hold for the ended execution (ExecutionNamespace, ExecutionFlow,
+  ExecutionStatus, ExecutionLabels; see `conditions`);
+- `preconditions`: `{flows: [{namespace, flowId, states, labels}], where: [{id, operand, filters}]}`: the
+  trigger fires once every listed flow has ended in one of its states (since the last firing), and the ended
+  execution passes each `where` group. Supported filter fields: NAMESPACE, FLOW_ID, STATE; filter types:
+  EQUAL_TO, NOT_EQUAL_TO, IN, NOT_IN, STARTS_WITH, ENDS_WITH, CONTAINS. `timeWindow` is not supported (refused).
+`states` (default: the terminal states) limits the ended states considered at all.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from conveyor.common.base import Spec
+from conveyor.common.labels import labels_map
+from conveyor.common.state import TERMINAL, StateType
+from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN
+from conveyor.common.triggers.base import Trigger
+
+# What `states` defaults to: an execution that ended, however.
+DEFAULT_STATES: list[StateType] = sorted(TERMINAL)
+
+
+class UpstreamFlow(Spec):
+    """One flow the preconditions wait for."""
+
+    namespace: str = Field(pattern=NAMESPACE_PATTERN)
+    flow_id: str = Field(pattern=ID_PATTERN)
+    states: list[StateType] = [StateType.SUCCESS]
+    labels: dict[str, str] = {}
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return labels_map(value)
+
+
+class FilterField(StrEnum):
+    NAMESPACE = "NAMESPACE"
+    FLOW_ID = "FLOW_ID"
+    STATE = "STATE"
+
+
+class FilterType(StrEnum):
+    EQUAL_TO = "EQUAL_TO"
+    NOT_EQUAL_TO = "NOT_EQUAL_TO"
+    IN = "IN"
+    NOT_IN = "NOT_IN"
+    STARTS_WITH = "STARTS_WITH"
+    ENDS_WITH = "ENDS_WITH"
+    CONTAINS = "CONTAINS"
+
+
+class Operand(StrEnum):
+    AND = "AND"
+    OR = "OR"
+
+
+class Filter(Spec):
+    field: FilterField
+    type: FilterType
+    value: str | None = None
+    values: list[str] = []
+
+    @model_validator(mode="after")
+    def _operand(self) -> Filter:
+        many = self.type in (FilterType.IN, FilterType.NOT_IN)
+        if many and not self.values:
+            raise ValueError(f"filter type {self.type.value} needs `values`")
+        if not many and self.value is None:
+            raise ValueError(f"filter type {self.type.value} needs `value`")
+        return self
+
+
+class Where(Spec):
+    id: str = Field(pattern=ID_PATTERN)
+    operand: Operand = Operand.AND
+    filters: list[Filter] = Field(min_length=1)
+
+
+class Preconditions(Spec):
+    id: str | None = None
+    flows: list[UpstreamFlow] = []
+    where: list[Where] = []
+    # After a firing, the upstream flows must all end again before the next one (the reference's default).
+    reset_on_success: bool = True
+
+
+class FlowTrigger(Trigger):
+    type_names = ("io.kestra.plugin.core.trigger.Flow", "io.kestra.core.models.triggers.types.Flow")
+
+    states: list[StateType] = Field(default_factory=lambda: list(DEFAULT_STATES))
+    preconditions: Preconditions | None = None
