@@ -27,6 +27,8 @@ class TopicTable:
         self._timeout = timeout
         self._consumer: _Consumer | None = None
         self._values: dict[str, bytes] = {}
+        self._changed: dict[str, bytes | None] = {}  # since the last `changes()`, if it is used
+        self._track = False
         self._lock = threading.Lock()
 
     def refresh(self) -> dict[str, bytes]:
@@ -37,6 +39,20 @@ class TopicTable:
             except KafkaException as exc:
                 raise from_exception(exc, f"read {self.topic}") from exc
             return dict(self._values)
+
+    def changes(self) -> dict[str, bytes | None]:
+        """Catch up with the topic; returns the keys that changed since the previous call (all of them the
+        first time) with their latest value, None for a deleted key. A follower's cost is what changed."""
+        with self._lock:
+            if not self._track:
+                self._track = True
+                self._changed = dict(self._values)
+            try:
+                self._catch_up()
+            except KafkaException as exc:
+                raise from_exception(exc, f"read {self.topic}") from exc
+            changed, self._changed = self._changed, {}
+            return changed
 
     def get(self, key: str) -> bytes | None:
         """The key's latest value after catching up, None if absent or deleted."""
@@ -87,6 +103,8 @@ class TopicTable:
                     self._values.pop(key, None)
                 else:
                     self._values[key] = msg.value
+                if self._track:
+                    self._changed[key] = msg.value
 
     def _behind(self, consumer: _Consumer, bounds: dict[int, tuple[int, int]]) -> list[int]:
         """Partitions whose position is still short of the high watermark seen at the start of this refresh.
