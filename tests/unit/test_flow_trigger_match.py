@@ -20,6 +20,8 @@ from conveyor.scheduler.flow_triggers import triggered_execution
 S = StateType
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 FLOW_TYPE = "io.kestra.plugin.core.trigger.Flow"
+COND = "conditions:\n  - {type: io.kestra.plugin.core.condition."
+OLD_COND = "conditions:\n  - {type: io.kestra.core.models.conditions.types."
 
 
 def downstream(trigger_yaml: str, flow_id: str = "down", namespace: str = "team.b", extra: str = "") -> Flow:
@@ -72,41 +74,41 @@ CASES = [
     ("{}", ended(state=S.KILLED), True),  # default states: every terminal state
     ("{}", ended(state=S.RUNNING), False),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: team.a, flowId: up}",
+        COND + "ExecutionFlow, namespace: team.a, flowId: up}",
         ended(),
         True,
     ),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: team.a, flowId: other}",
+        COND + "ExecutionFlow, namespace: team.a, flowId: other}",
         ended(),
         False,
     ),
-    ("conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: team.a}", ended(), True),
-    ("conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: team}", ended(), False),
+    (COND + "ExecutionNamespace, namespace: team.a}", ended(), True),
+    (COND + "ExecutionNamespace, namespace: team}", ended(), False),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: team, comparison: PREFIX}",
+        COND + "ExecutionNamespace, namespace: team, comparison: PREFIX}",
         ended(),
         True,
     ),
     (
-        "conditions:\n  - {type: io.kestra.core.models.conditions.types.ExecutionNamespaceCondition, namespace: te, prefix: true}",
+        OLD_COND + "ExecutionNamespaceCondition, namespace: te, prefix: true}",
         ended(),
         True,
     ),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: .a, comparison: SUFFIX}",
+        COND + "ExecutionNamespace, namespace: .a, comparison: SUFFIX}",
         ended(),
         True,
     ),
-    ("conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionStatus, in: [SUCCESS, WARNING]}", ended(), True),
-    ("conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionStatus, notIn: [SUCCESS]}", ended(), False),
+    (COND + "ExecutionStatus, in: [SUCCESS, WARNING]}", ended(), True),
+    (COND + "ExecutionStatus, notIn: [SUCCESS]}", ended(), False),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionLabels, labels: {env: prod}}",
+        COND + "ExecutionLabels, labels: {env: prod}}",
         ended(labels={"env": "prod", "x": "y"}),
         True,
     ),
     (
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionLabels, labels: {env: prod}}",
+        COND + "ExecutionLabels, labels: {env: prod}}",
         ended(labels={"env": "dev"}),
         False,
     ),
@@ -167,13 +169,9 @@ def index_of(*flows: Flow) -> FlowTriggerIndex:
 
 
 def test_the_index_files_triggers_by_flow_namespace_or_any() -> None:
-    by_flow = downstream(
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: team.a, flowId: up}", "f1"
-    )
+    by_flow = downstream(COND + "ExecutionFlow, namespace: team.a, flowId: up}", "f1")
     by_pre = downstream("preconditions:\n  flows:\n    - {namespace: team.a, flowId: other}", "f2")
-    by_ns = downstream(
-        "conditions:\n  - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: team.c}", "f3"
-    )
+    by_ns = downstream(COND + "ExecutionNamespace, namespace: team.c}", "f3")
     anything = downstream("states: [FAILED]", "f4")
     index = index_of(by_flow, by_pre, by_ns, anything)
     assert len(index) == 4
@@ -190,7 +188,7 @@ def test_the_index_files_triggers_by_flow_namespace_or_any() -> None:
 def test_many_unrelated_flows_are_not_candidates() -> None:
     flows = [
         downstream(
-            f"conditions:\n  - {{type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: team.a, flowId: u{i}}}",
+            COND + f"ExecutionFlow, namespace: team.a, flowId: u{i}}}",
             f"d{i}",
         )
         for i in range(500)
