@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from conveyor.common.flow import Flow
 from conveyor.common.triggers.conditions import Comparison, ExecutionFlow, ExecutionNamespace
@@ -28,6 +29,8 @@ ANY: Slot = ("any", "")
 class Candidate:
     flow: Flow
     trigger: FlowTrigger
+    # When this revision of the flow was deployed: it fires only for executions that ended afterwards.
+    since: datetime | None = None
 
 
 class FlowTriggerIndex:
@@ -35,7 +38,7 @@ class FlowTriggerIndex:
         self._slots: dict[Slot, dict[str, list[Candidate]]] = {}  # slot -> triggered flow key -> its triggers
         self._filed: dict[str, set[Slot]] = {}  # triggered flow key -> the slots it is filed under
 
-    def update(self, key: str, flow: Flow | None) -> None:
+    def update(self, key: str, flow: Flow | None, since: datetime | None = None) -> None:
         """The flow deployed under `key` is now `flow` (None: deleted). A disabled flow's triggers stop."""
         for slot in self._filed.pop(key, set()):
             entries = self._slots.get(slot, {})
@@ -51,7 +54,7 @@ class FlowTriggerIndex:
                 log.warning("flow %s trigger %s waits for several flows: unsupported, never fires", key, trigger.id)
                 continue
             slot = slot_of(trigger)
-            self._slots.setdefault(slot, {}).setdefault(key, []).append(Candidate(flow, trigger))
+            self._slots.setdefault(slot, {}).setdefault(key, []).append(Candidate(flow, trigger, since))
             self._filed.setdefault(key, set()).add(slot)
 
     def candidates(self, namespace: str, flow_id: str) -> list[Candidate]:

@@ -8,8 +8,9 @@ Kafka transaction, so a batch replayed after a crash, or read by a second instan
 starts a second execution (the derived id makes even a replayed creation a duplicate the executor ignores).
 
 The flow -> triggers index follows the `flows` topic: before each batch the loop reads only what changed
-since the last one. A new group starts at the end of `executions` (triggers do not fire for executions that
-ended before the scheduler first ran). An undecodable record goes to the dead-letter topic and the loop goes on.
+since the last one. A trigger fires only for executions that ended after its flow's revision was deployed, so
+a new group, which reads `executions` from its start, does not fire for the past.
+An undecodable record goes to the dead-letter topic and the loop goes on.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -68,7 +70,6 @@ class FlowTriggers:
             topics=[self.topics.executions],
             on_assign=self._assigned,
             transactional=True,
-            extra={"auto.offset.reset": "latest"},
         )
         self._rewind = False
         self._assigned_once = False
@@ -115,13 +116,11 @@ class FlowTriggers:
     def follow_flows(self) -> None:
         """Apply what changed on the `flows` topic since the last call to the index."""
         for key, raw in self._flows.changes().items():
-            self.index.update(key, _deployed_flow(key, raw))
+            found = _deployed_flow(key, raw)
+            self.index.update(key, *(found or (None, None)))
 
     def _mark_ready(self) -> None:
-        if self.ready.is_set() or not self._assigned_once:
-            return
-        positions = self.consumer.positions()
-        if len(positions) == len(self.consumer.assignment()):
+        if self._assigned_once and not self.ready.is_set():
             self.ready.set()
 
     def _recover(self) -> None:
@@ -142,8 +141,9 @@ class FlowTriggers:
             return
         if not ended.state.terminal:
             return
+        end = ended.state.histories[-1].date if ended.state.histories else None
         for candidate in self.index.candidates(ended.namespace, ended.flow_id):
-            if matches(candidate.trigger, ended):
+            if _after(end, candidate.since) and matches(candidate.trigger, ended):
                 self._fire(candidate, ended)
 
     def _fire(self, candidate: Candidate, ended: Execution) -> None:
@@ -197,15 +197,21 @@ def triggered_execution(candidate: Candidate, ended: Execution, variables: dict[
     return created
 
 
-def _deployed_flow(key: str, raw: bytes | None) -> Flow | None:
-    """The flow on the `flows` topic under `key`; None when deleted, or unreadable (then logged)."""
+def _after(end: datetime | None, since: datetime | None) -> bool:
+    return end is None or since is None or end >= since
+
+
+def _deployed_flow(key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
+    """The flow on the `flows` topic under `key` and when it was deployed; None when deleted, or unreadable
+    (then logged)."""
     if raw is None:
         return None
     try:
         deployed = DeployedFlow.model_validate_json(raw)
         if deployed.deleted:
             return None
-        return load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
+        flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
+        return flow, deployed.deployed_at
     except (ValidationError, ConveyorError) as exc:
         log.error("flow triggers: unreadable flow %s: %s", key, exc)
         return None

@@ -1,0 +1,140 @@
+"""Flow triggers end to end on the real servers: flows deployed with `conveyor flows deploy`, the executor,
+worker and indexer as processes, the scheduler's Flow trigger loop (`scheduler/flow_triggers.py`) in a
+thread. A -> B -> C: B starts when A succeeds and C when B does, each seeing the outputs of the one before
+(C sees B's output that came from A's), the link to the triggering execution, and exactly one of each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.model import Execution
+from conveyor.scheduler.flow_triggers import FlowTriggers
+from tests.e2e.conftest import Stack
+from tests.integration.inprocess import newest, serving
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+NS = "chain.e2e"
+
+A = f"""
+id: a
+namespace: {NS}
+tasks:
+  - id: make
+    type: io.kestra.plugin.core.debug.Return
+    format: "from A"
+outputs:
+  - id: value
+    type: STRING
+    value: "{{{{ outputs.make.value }}}}"
+"""
+
+B = f"""
+id: b
+namespace: {NS}
+inputs:
+  - id: upstream
+    type: STRING
+tasks:
+  - id: add
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.outputs.value }}}}, then B (after {{{{ trigger.flowId }}}} {{{{ trigger.state }}}})"
+outputs:
+  - id: value
+    type: STRING
+    value: "{{{{ outputs.add.value }}}}"
+  - id: upstream
+    type: STRING
+    value: "{{{{ inputs.upstream }}}}"
+triggers:
+  - id: after_a
+    type: io.kestra.plugin.core.trigger.Flow
+    inputs:
+      upstream: "{{{{ trigger.executionId }}}}"
+    labels:
+      chain: b
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: {NS}
+        flowId: a
+      - type: io.kestra.plugin.core.condition.ExecutionStatus
+        in: [SUCCESS]
+"""
+
+C = f"""
+id: c
+namespace: {NS}
+tasks:
+  - id: last
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.outputs.value }}}}, then C"
+outputs:
+  - id: value
+    type: STRING
+    value: "{{{{ outputs.last.value }}}}"
+triggers:
+  - id: after_b
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      flows:
+        - namespace: {NS}
+          flowId: b
+          states: [SUCCESS]
+"""
+
+# Never fires: A does not fail.
+D = f"""
+id: d
+namespace: {NS}
+tasks:
+  - id: never
+    type: io.kestra.plugin.core.debug.Return
+    format: x
+triggers:
+  - id: on_failure
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [FAILED]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionNamespace
+        namespace: chain
+        comparison: PREFIX
+"""
+
+
+def test_a_chain_of_flow_triggers_passes_outputs_along(e2e_stack: Stack, tmp_path: Path) -> None:
+    for name, source in (("b", B), ("c", C), ("d", D)):
+        (tmp_path / f"{name}.yaml").write_text(source)
+    deployed = e2e_stack.cli("flows", "deploy", str(tmp_path))
+    assert deployed.returncode == 0, deployed.stderr
+    (tmp_path / "run").mkdir()
+    flow_a = tmp_path / "run" / "a.yaml"
+    flow_a.write_text(A)
+
+    with serving(FlowTriggers(e2e_stack.kafka)) as loop:
+        first = e2e_stack.run_json(flow_a)
+        assert first["state"]["current"] == "SUCCESS", first
+
+        def ended_c(seen: dict[str, Execution]) -> bool:
+            return any(e.flow_id == "c" and e.state.terminal for e in seen.values())
+
+        executions = newest(
+            e2e_stack.kafka, Topics.of(e2e_stack.kafka).executions, Execution.model_validate_json, ended_c, 120
+        )
+        fired = loop.fired
+    by_flow: dict[str, list[Execution]] = {}
+    for execution in executions.values():
+        by_flow.setdefault(execution.flow_id, []).append(execution)
+    assert sorted(by_flow) == ["a", "b", "c"], e2e_stack.tail()
+    assert all(len(found) == 1 for found in by_flow.values()) and fired == 2
+    (a,), (b,), (c,) = by_flow["a"], by_flow["b"], by_flow["c"]
+    assert a.id == first["id"]
+    assert b.state.current.value == c.state.current.value == "SUCCESS"
+    assert b.outputs == {"value": "from A, then B (after a SUCCESS)", "upstream": a.id}
+    assert c.outputs == {"value": "from A, then B (after a SUCCESS), then C"}
+    assert b.trigger is not None and b.trigger.id == "after_a" and b.trigger.variables["executionId"] == a.id
+    assert c.trigger is not None and c.trigger.variables["executionId"] == b.id
+    assert c.trigger.variables["flowId"] == "b" and c.trigger.variables["namespace"] == NS
+    assert {"key": "chain", "value": "b"} in [label.to_dict() for label in b.labels]
