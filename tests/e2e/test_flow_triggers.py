@@ -1,17 +1,21 @@
-"""Flow triggers end to end on the real servers: flows deployed with `conveyor flows deploy`, the executor,
+"""Flow and Webhook triggers end to end on the real servers: flows deployed with `conveyor flows deploy`, the executor,
 worker and indexer as processes, the scheduler's Flow trigger loop (`scheduler/flow_triggers.py`) in a
 thread. A -> B -> C: B starts when A succeeds and C when B does, each seeing the outputs of the one before
-(C sees B's output that came from A's), the link to the triggering execution, and exactly one of each."""
+(C sees B's output that came from A's), the link to the triggering execution, and exactly one of each. A
+webhook with a JSON body whose fields reach a task's output; a wrong key answers the unknown flow's 404."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
+from conveyor.api.settings import ServerSettings
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution
 from conveyor.scheduler.flow_triggers import FlowTriggers
+from tests.apiserver import serving as serving_api
 from tests.e2e.conftest import Stack
 from tests.integration.inprocess import newest, serving
 
@@ -138,3 +142,67 @@ def test_a_chain_of_flow_triggers_passes_outputs_along(e2e_stack: Stack, tmp_pat
     assert c.trigger is not None and c.trigger.variables["executionId"] == b.id
     assert c.trigger.variables["flowId"] == "b" and c.trigger.variables["namespace"] == NS
     assert {"key": "chain", "value": "b"} in [label.to_dict() for label in b.labels]
+
+
+HOOK = f"""
+id: hook
+namespace: {NS}
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ trigger.body.user.name }}}} x{{{{ trigger.body.times }}}} ({{{{ trigger.parameters.source[0] }}}})"
+outputs:
+  - id: greeting
+    type: STRING
+    value: "{{{{ outputs.greet.value }}}}"
+triggers:
+  - id: incoming
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: s3cr3t-key
+  - id: closed
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: disabled-key
+    disabled: true
+"""
+
+
+def test_a_webhook_with_a_json_body_reaches_a_task(e2e_stack: Stack) -> None:
+    settings = ServerSettings(max_request_bytes=10_000)
+    with serving_api(e2e_stack.kafka, e2e_stack.es, settings=settings) as url, httpx.Client(base_url=url) as http:
+        assert http.post("/api/v1/flows", content=HOOK, headers={"content-type": "text/plain"}).status_code == 201
+        hook = f"/api/v1/executions/webhook/{NS}/hook"
+        answer = http.post(
+            f"{hook}/s3cr3t-key?source=ci",
+            json={"user": {"name": "Ada"}, "times": 3},
+            headers={"Authorization": "Bearer not-for-the-index", "X-Request": "r1"},
+        )
+        assert answer.status_code == 200, answer.text
+        started = answer.json()
+        assert started["state"]["current"] == "CREATED" and started["flowId"] == "hook"
+
+        wrong = http.post(f"{hook}/wrong-key", json={})
+        unknown = http.post(f"/api/v1/executions/webhook/{NS}/nothing/s3cr3t-key", json={})
+        disabled = http.post(f"{hook}/disabled-key", json={})
+        assert wrong.status_code == unknown.status_code == disabled.status_code == 404
+        assert wrong.json() == unknown.json() == disabled.json()
+        too_big = http.post(f"{hook}/s3cr3t-key", content=b"x" * 20_000)
+        assert too_big.status_code == 413
+        as_text = http.get(f"{hook}/s3cr3t-key?source=get")
+        assert as_text.status_code == 200
+
+    def ended_hook(seen: dict[str, Execution]) -> bool:
+        return sum(1 for e in seen.values() if e.flow_id == "hook" and e.state.terminal) == 2
+
+    executions = newest(
+        e2e_stack.kafka, Topics.of(e2e_stack.kafka).executions, Execution.model_validate_json, ended_hook, 120
+    )
+    first = executions[started["id"]]
+    assert first.state.current.value == "SUCCESS", e2e_stack.tail()
+    assert first.outputs == {"greeting": "Ada x3 (ci)"}
+    assert first.trigger is not None and first.trigger.id == "incoming"
+    headers = {name.lower(): values for name, values in first.trigger.variables["headers"].items()}
+    assert headers["x-request"] == ["r1"] and "authorization" not in headers
+    assert first.trigger.variables["parameters"] == {"source": ["ci"]}
+    # the GET had no body: `trigger.body.user` is undefined, the task fails and says so
+    second = executions[as_text.json()["id"]]
+    assert second.state.current.value == "FAILED"
