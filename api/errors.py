@@ -115,14 +115,26 @@ def _answer(
     return JSONResponse({"message": message, "errors": errors or []}, status_code=status, headers=headers)
 
 
-def _http(_: Request, exc: Exception) -> JSONResponse:
+def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = str(exc.detail)
+    if exc.status_code == 405:  # Starlette names the first route's methods; a path may have several routes
+        return _answer(405, message, headers={"Allow": ", ".join(_allowed(request))})
     if exc.status_code == 400 and "parsing the body" in message:
         message = "the body could not be parsed: expected JSON in UTF-8"
         errors = [{"parameter": "body", "in": "body", "message": message}]
         return _answer(400, message, errors)
     return _answer(exc.status_code, message, headers=exc.headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= set(route_methods)
+    return sorted(methods)
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:
