@@ -46,7 +46,7 @@ from conveyor.scheduler.flow_match import matches, trigger_variables
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 500  # ended executions per transaction
 POLL_TIMEOUT = 0.5
 SERVICE = "scheduler"
 
@@ -57,6 +57,7 @@ class FlowTriggers:
         self.topics = Topics.of(kafka)
         self.index = FlowTriggerIndex()
         self.fired = 0
+        self.batch_size = BATCH_SIZE
         registry.resolve()
         self._flows = TopicTable(kafka, self.topics.flows)
         self.producer = Producer(
@@ -96,7 +97,7 @@ class FlowTriggers:
         """One batch: catch up with the flows, then fire for the ended executions read, in one transaction."""
         if self._rewind or self.producer.broken:
             self._recover()
-        messages = self.consumer.consume(BATCH_SIZE, POLL_TIMEOUT)
+        messages = self.consumer.consume(self.batch_size, POLL_TIMEOUT)
         self._mark_ready()
         if not messages:
             return 0
