@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, control, executions, flows, health, taskruns, webhook
+from conveyor.api import audit, control, executions, flows, health, taskruns, triggers, webhook
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
 from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
@@ -71,7 +71,7 @@ def create_app(
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too;
     # webhook before both, so that no pattern of theirs ever takes `/executions/webhook/...`
-    for module in (taskruns, webhook, control, executions, flows, health, audit):
+    for module in (taskruns, webhook, control, executions, flows, triggers, health, audit):
         app.include_router(module.router)
     # Added innermost first: SecurityHeaders wraps Audit wraps BodyLimit wraps CORS wraps Csrf wraps the routes,
     # so that a request refused by the CSRF check is audited and every answer carries the headers.

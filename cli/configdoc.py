@@ -26,6 +26,7 @@ from conveyor.common.settings import (
     IndexerSettings,
     KafkaSettings,
     MetricsSettings,
+    SchedulerSettings,
     WorkerSettings,
 )
 
@@ -35,6 +36,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     ExecutorSettings,
     WorkerSettings,
     IndexerSettings,
+    SchedulerSettings,
     MetricsSettings,
     ServerSettings,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import err_console
@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--state", "-s", action="append", choices=STATES, help="state (repeatable)")
         p.add_argument("--size", type=int, default=25)
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        if name == "executions":
+            p.add_argument("--trigger", help="only executions started by the trigger of this id")
         if name == "taskruns":
             p.add_argument("--execution", "-e", help="execution id")
             p.add_argument("--task", "-t", help="task id")
@@ -129,7 +131,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
-    for service in ("executor", "worker", "indexer"):
+    _triggers_parser(sub)
+
+    for service in ("executor", "worker", "indexer", "scheduler"):
         sub.add_parser(service, help=f"run the {service} service in the foreground")
     p = sub.add_parser("server", help="the HTTP API (OpenAPI at /docs) and the Task Runs web page")
     p.add_argument("--host", help="address to listen on (env CONVEYOR_SERVER_HOST, default 127.0.0.1)")
@@ -156,6 +160,22 @@ def _flows_parser(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("delete", help="delete a deployed flow (its triggers stop)")
     p.add_argument("namespace")
     p.add_argument("id")
+
+
+def _triggers_parser(sub: Any) -> None:
+    p = sub.add_parser("triggers", help="list the triggers of the deployed flows; enable, disable, backfill one")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="every trigger with its state and next date")
+    listing.add_argument("--namespace", "-n", help="namespace (and the namespaces under it)")
+    listing.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    for name, what in (("enable", "enable a trigger"), ("disable", "disable a trigger"), ("backfill", "backfill")):
+        q = actions.add_parser(name, help=what)
+        q.add_argument("namespace", metavar="NS")
+        q.add_argument("flow", metavar="FLOW")
+        q.add_argument("trigger", metavar="TRIGGER")
+        if name == "backfill":
+            q.add_argument("--start", required=True, metavar="ISO", help="first date-time (with its offset)")
+            q.add_argument("--end", metavar="ISO", help="last date-time (default: now)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,7 +290,7 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     es = flags.elasticsearch()
     shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
     if args.command == "executions":
-        return query.executions(es, output=args.output, **shared)
+        return query.executions(es, output=args.output, trigger=args.trigger, **shared)
     return query.taskruns(
         es,
         output=args.output,
@@ -308,6 +328,17 @@ def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return topics.topics(args.action, kafka, args.output)
 
 
+def _triggers(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli import triggers
+    from conveyor.common.triggers.state import Action
+
+    if args.action == "list":
+        return triggers.list_triggers(_kafka(flags), args.namespace, args.output)
+    target = (args.namespace, args.flow, args.trigger)
+    dates = {"start": args.start, "end": args.end} if args.action == "backfill" else {}
+    return triggers.control(_kafka(flags), Action(args.action), target, **dates)
+
+
 def _services(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import services
 
@@ -337,7 +368,9 @@ HANDLERS: dict[str, Handler] = {
     "executions": _query,
     "audit": _audit,
     "topics": _topics,
+    "triggers": _triggers,
     "executor": _services,
+    "scheduler": _services,
     "worker": _services,
     "indexer": _services,
     "server": _services,

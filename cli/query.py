@@ -65,9 +65,10 @@ def executions(
     states: list[str] | None,
     size: int,
     output: str,
+    trigger: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
-    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None)
+    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None, trigger_id=trigger)
     page = queries.search_executions(client, es.index_prefix, filters, Paging(size=size))
     if output == "json":
         print_json(page.results)
@@ -114,6 +115,7 @@ EXECUTION_COLUMNS: list[Column] = [
     ("flow", _field("flowId")),
     ("state", lambda doc: state_text(_state(doc))),
     ("task runs", _field("taskRunCount")),
+    ("trigger", lambda doc: str((doc.get("trigger") or {}).get("id", ""))),
     ("start", lambda doc: _date(doc, "startDate")),
     ("duration", _duration),
 ]

@@ -1,4 +1,4 @@
-"""`conveyor executor|worker|indexer|server`: one service in the foreground, for a cluster or the local stack.
+"""`conveyor executor|worker|indexer|scheduler|server`: one service in the foreground, for a cluster or the local stack.
 
 Each one first serves its metrics and health endpoint (when `CONVEYOR_METRICS_PORT` is set, see
 `common/observability.py`), then checks that Kafka accepts its credentials and that the topics are as
@@ -21,6 +21,7 @@ from conveyor.common.settings import (
     IndexerSettings,
     KafkaSettings,
     MetricsSettings,
+    SchedulerSettings,
     WorkerSettings,
 )
 from conveyor.common.shutdown import stop_on_signals
@@ -50,6 +51,12 @@ def worker(flags: GlobalFlags) -> int:
     from conveyor.worker.main import run_worker
 
     return _serve("worker", flags, lambda kafka, stop: run_worker(kafka, settings_from(WorkerSettings), stop))
+
+
+def scheduler(flags: GlobalFlags) -> int:
+    from conveyor.scheduler.service import run_scheduler
+
+    return _serve("scheduler", flags, lambda kafka, stop: run_scheduler(kafka, settings_from(SchedulerSettings), stop))
 
 
 def indexer(flags: GlobalFlags) -> int:

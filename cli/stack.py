@@ -82,7 +82,7 @@ def _fresh_data_dir(home: Path) -> Path:
 
 
 def _service_names(workers: int) -> list[str]:
-    return ["executor", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
+    return ["executor", "scheduler", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
 
 
 def _service_env(

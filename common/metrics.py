@@ -18,6 +18,7 @@ always on and cheap; `conveyor.common.observability` serves them over HTTP when 
 | conveyor_bulk_documents | histogram | service (documents per bulk request) |
 | conveyor_bulk_failures_total | counter | service, kind (rejected: a document refused; error: the bulk failed) |
 | conveyor_service_info | gauge | service, version |
+| conveyor_schedule_lag_seconds | histogram | service (a slot's date to its execution being created) |
 """
 
 from __future__ import annotations
@@ -84,6 +85,13 @@ BULK_FAILURES = Counter(
     "conveyor_bulk_failures",
     "Bulk writes that failed (error) and documents Elasticsearch refused (rejected)",
     ["service", "kind"],
+    registry=REGISTRY,
+)
+SCHEDULE_LAG = Histogram(
+    "conveyor_schedule_lag_seconds",
+    "From a Schedule slot's date to the scheduler producing its execution",
+    ["service"],
+    buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
 INFO = Gauge("conveyor_service_info", "The service this process runs", ["service", "version"], registry=REGISTRY)
@@ -194,6 +202,11 @@ def partition_lag(
 
 
 # ---- one decorator per service loop
+def scheduled(lag_seconds: float) -> None:
+    """A Schedule slot fired `lag_seconds` after its date."""
+    SCHEDULE_LAG.labels(_service).observe(max(lag_seconds, 0.0))
+
+
 def timed_batch(operation: str) -> Callable[[Callable[P, int]], Callable[P, int]]:
     """For a loop step that consumes then handles a batch and returns how many items it handled: the
     handling time (from the end of the consume, not the wait for messages) of non-empty batches."""

@@ -291,6 +291,27 @@ class IndexerSettings(BaseSettings):
     flush_interval: float = Field(default=0.5, description="Longest time (s) a message waits for its bulk.")
 
 
+class SchedulerSettings(BaseSettings):
+    """The scheduler service (`conveyor scheduler`): Schedule triggers and the other trigger loops."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_SCHEDULER_", frozen=True, extra="ignore")
+
+    poll_timeout: float = Field(
+        default=0.2, gt=0, description="Longest wait (s) for control requests in one poll (never past the next slot)."
+    )
+    flows_refresh: float = Field(
+        default=1.0, gt=0, description="How often (s) the scheduler catches up with the `flows` topic."
+    )
+    batch_size: int = Field(
+        default=2000, ge=1, description="Most slots fired (and control requests applied) in one transaction."
+    )
+    transactions: bool = Field(
+        default=True,
+        description="Kafka transactions: a slot's state and its execution are written together (exactly-once). "
+        "Off: at-least-once, duplicates recognised by the slot's derived execution id.",
+    )
+
+
 class MetricsSettings(BaseSettings):
     """The Prometheus `/metrics` and the `/healthz` `/readyz` endpoint every service can serve."""
 

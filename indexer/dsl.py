@@ -114,6 +114,8 @@ def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
     for key, value in (filters.labels or {}).items():
         match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
         clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
+    if filters.trigger_id:
+        clauses.append({"term": {"trigger.id": filters.trigger_id}})
     return clauses
 
 

@@ -48,9 +48,10 @@ class TaskRunFilters(SearchFilters):
 
 @dataclass(frozen=True, kw_only=True)
 class ExecutionFilters(SearchFilters):
-    """`labels`: every one given must be on the execution."""
+    """`labels`: every one given must be on the execution; `trigger_id`: started by the trigger of that id."""
 
     labels: Mapping[str, str] | None = None
+    trigger_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

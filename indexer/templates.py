@@ -96,6 +96,17 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "parentId": _KEYWORD,
         "originalId": _KEYWORD,
         "metadata": {"properties": {"attemptNumber": {"type": "integer"}, "originalCreatedDate": _DATE}},
+        # The trigger that started the execution and the slot it fired for (its variables kept, not indexed).
+        "trigger": {
+            "properties": {
+                "id": _KEYWORD,
+                "type": _KEYWORD,
+                "date": _DATE,
+                "next": _DATE,
+                "previous": _DATE,
+                "variables": _STORED_ONLY,
+            }
+        },
         "revision": {"type": "long"},
     },
     LOGS: {

@@ -1,1 +1,1 @@
-"""The scheduler service: triggers that start executions (Schedule, Flow), each fired exactly once."""
+"""The scheduler service: fires Schedule triggers, each slot exactly once, and runs the other trigger loops."""

@@ -22,6 +22,9 @@ FLOWS = "flows"
 # Every revision of every flow (key `namespace/id/revision`), for `GET /flows/{ns}/{id}?revision=`.
 FLOW_REVISIONS = "flow-revisions"
 DEAD_LETTER = "dead-letter"
+# The scheduler's compacted trigger state, and the requests that change it (both partitioned by flow key).
+TRIGGER_STATE = "trigger-state"
+TRIGGER_CONTROL = "trigger-control"
 # Who did what through the API, and who was refused (`common/audit.py`).
 AUDIT = "audit"
 
@@ -48,6 +51,8 @@ SPECS = (
     TopicSpec(FLOWS, compact=True),
     TopicSpec(FLOW_REVISIONS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
+    TopicSpec(TRIGGER_STATE, compact=True),
+    TopicSpec(TRIGGER_CONTROL, compact=False),
     TopicSpec(AUDIT, compact=False),
 )
 
@@ -112,6 +117,14 @@ class Topics:
     @property
     def dead_letter(self) -> str:
         return self.name(DEAD_LETTER)
+
+    @property
+    def trigger_state(self) -> str:
+        return self.name(TRIGGER_STATE)
+
+    @property
+    def trigger_control(self) -> str:
+        return self.name(TRIGGER_CONTROL)
 
     @property
     def audit(self) -> str:

@@ -11,6 +11,7 @@ Every instant is a slot at most once and slots are strictly increasing.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -54,14 +55,20 @@ def check_cron(cron: str, with_seconds: bool) -> None:
 
 
 class Slots:
-    """The slot dates of one schedule: `after(t)`, `before(t)`, `between(a, b)`."""
+    """The slot dates of one schedule: `after(t)`, `before(t)`, `between(a, b)`.
 
-    def __init__(self, schedule: Schedule) -> None:
-        self._text = expression(schedule.cron)
-        self._seconds = schedule.with_seconds and len(self._text.split()) == 6
-        self._zone = ZoneInfo(schedule.timezone)
+    `slots_of(schedule)` is shared by every schedule with the same cron, seconds flag and time zone, and its
+    answers are memoised: 10,000 flows on `* * * * *` compute each minute's next slot once."""
+
+    def __init__(self, cron: str, with_seconds: bool, timezone: str) -> None:
+        self._text = expression(cron)
+        self._seconds = with_seconds and len(self._text.split()) == 6
+        self._zone = ZoneInfo(timezone)
         hour = self._text.split()[2 if self._seconds else 1]
         self._every_hour = hour == "*"
+        # Keyed by the UTC instant: two aware datetimes of one zone that differ only by `fold` compare equal.
+        self._after_utc = lru_cache(maxsize=4096)(self._after)
+        self._before_utc = lru_cache(maxsize=4096)(self._before)
 
     def _iter(self, start: datetime, *, backwards: bool = False) -> croniter:
         return croniter(self._text, start, second_at_beginning=self._seconds, is_prev=backwards)
@@ -93,6 +100,13 @@ class Slots:
 
     def after(self, instant: datetime) -> datetime:
         """The first slot strictly after `instant`."""
+        return self._after_utc(instant.astimezone(UTC))
+
+    def before(self, instant: datetime) -> datetime:
+        """The last slot strictly before `instant`."""
+        return self._before_utc(instant.astimezone(UTC))
+
+    def _after(self, instant: datetime) -> datetime:
         instant = instant.astimezone(UTC)
         naive = self._iter(self._local(instant)).get_next(datetime)
         found = naive.replace(tzinfo=self._zone).astimezone(UTC)
@@ -111,8 +125,7 @@ class Slots:
             if best is not None and naive - _WINDOW > self._local(best):
                 return self._zoned(best)
 
-    def before(self, instant: datetime) -> datetime:
-        """The last slot strictly before `instant`."""
+    def _before(self, instant: datetime) -> datetime:
         instant = instant.astimezone(UTC)
         naive = self._iter(self._local(instant), backwards=True).get_prev(datetime)
         found = naive.replace(tzinfo=self._zone).astimezone(UTC)
@@ -143,3 +156,13 @@ class Slots:
             out.append(slot)
             slot = self.after(slot)
         return out
+
+
+def slots_of(schedule: Schedule) -> Slots:
+    """The (shared, memoised) slots of a schedule."""
+    return _shared(schedule.cron, schedule.with_seconds, schedule.timezone)
+
+
+@lru_cache(maxsize=1024)
+def _shared(cron: str, with_seconds: bool, timezone: str) -> Slots:
+    return Slots(cron, with_seconds, timezone)

@@ -36,7 +36,7 @@ DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 SCHEMAS = Path(__file__).parent / "schemas"
 KUBERNETES_VERSION = "1.30"
-SERVICES = ("executor", "worker", "indexer", "server")
+SERVICES = ("executor", "scheduler", "worker", "indexer", "server")
 METRICS_PORT = 9400
 
 

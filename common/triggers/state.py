@@ -1,0 +1,90 @@
+"""What the scheduler remembers of each trigger, and the requests that change it.
+
+`TriggerState` records live on the compacted `trigger-state` topic, keyed `namespace/flowId/triggerId`,
+in the partition of their flow (`partition_of(flow_key)`), so that one scheduler owns all of a flow's
+triggers. `TriggerControl` requests (enable, disable, backfill) go on `trigger-control`, in the same
+partition: the scheduler that owns the trigger applies them in the transaction that writes its state."""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from conveyor.common.base import Model
+from conveyor.common.deployed import flow_key
+from conveyor.common.ids import new_id
+
+
+def trigger_key(namespace: str, flow_id: str, trigger_id: str) -> str:
+    return f"{namespace}/{flow_id}/{trigger_id}"
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition of a flow key on `trigger-state` and `trigger-control` (both topics alike)."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+class BackfillProgress(Model):
+    """A backfill under way: the slots from `next` to `end` are still to fire."""
+
+    id: str
+    start: datetime
+    end: datetime
+    next: datetime | None = None
+    inputs: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    fired: int = 0
+
+
+class TriggerState(Model):
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    type: str
+    # Disabled through `conveyor triggers disable` or the API (the definition's `disabled` is the flow's).
+    disabled: bool = False
+    disabled_at: datetime | None = None
+    # The last slot fired, and the next slot to consider (a Schedule's).
+    last: datetime | None = None
+    next: datetime | None = None
+    # cron, withSeconds and timezone of the definition `next` was computed for: a change recomputes it.
+    signature: str | None = None
+    backfill: BackfillProgress | None = None
+    updated: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        return trigger_key(self.namespace, self.flow_id, self.trigger_id)
+
+    @property
+    def flow_key(self) -> str:
+        return flow_key(self.namespace, self.flow_id)
+
+
+class Action(StrEnum):
+    ENABLE = "enable"
+    DISABLE = "disable"
+    BACKFILL = "backfill"
+
+
+class TriggerControl(Model):
+    """A request to enable, disable or backfill one trigger (`end` defaults to the request's time)."""
+
+    request_id: str = Field(default_factory=new_id)
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    action: Action
+    start: datetime | None = None
+    end: datetime | None = None
+    inputs: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    requested: datetime
+
+    @property
+    def key(self) -> str:
+        return trigger_key(self.namespace, self.flow_id, self.trigger_id)

@@ -1,0 +1,346 @@
+"""The scheduler's imperative shell: owns the triggers of the flows in its partitions and fires their slots.
+
+Any number of schedulers form the `scheduler` consumer group on `trigger-control`; partition p of that
+topic, of `trigger-state` and the flows whose key falls in p (`partition_of`) belong to one of them. On
+assignment it rebuilds those triggers' state from the compacted `trigger-state` topic and applies
+`recoverMissedSchedules` (the previous owner may have been down). Each iteration, in ONE Kafka
+transaction: the control requests read, the `ExecutionCreated` of every due slot, the new state of every
+trigger that changed, and the consumed offsets (which also fence a zombie owner: its commit fails). A slot's
+execution id is derived from (namespace, flow, trigger, date), so even a decision replayed after a crash
+starts the same execution, which the executor accepts once.
+
+Other trigger loops (the Flow trigger's) plug in as `Loop`s: each is stepped inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from conveyor.common import metrics
+from conveyor.common.clock import utcnow
+from conveyor.common.errors import InputError
+from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
+from conveyor.common.kafka.deadletter import dead_letter
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.table import TopicTable
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.settings import KafkaSettings, SchedulerSettings
+from conveyor.common.tasks import registry
+from conveyor.common.triggers.schedule import Schedule
+from conveyor.common.triggers.state import TriggerControl, TriggerState, partition_of
+from conveyor.scheduler import decide, firing
+from conveyor.scheduler.control import apply_control
+from conveyor.scheduler.flow_triggers import FlowTriggers
+from conveyor.scheduler.flows import Change, OwnedFlows, schedules
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class LoopContext:
+    """What a trigger loop sees in one iteration: the open transaction's producer and the owned flows."""
+
+    producer: Producer
+    topics: Topics
+    flows: OwnedFlows
+    now: datetime
+
+
+class Loop(Protocol):
+    """A trigger loop the scheduler runs besides the Schedule one (e.g. the Flow trigger's)."""
+
+    def step(self, context: LoopContext) -> int:
+        """Do one iteration's work inside the open transaction; how many records it handled."""
+        ...
+
+
+class Scheduler:
+    def __init__(
+        self,
+        kafka: KafkaSettings,
+        settings: SchedulerSettings | None = None,
+        loops: Sequence[Loop] = (),
+        clock: Clock = utcnow,
+    ) -> None:
+        self.settings = settings or SchedulerSettings()
+        self.kafka = kafka
+        self.topics = Topics.of(kafka)
+        self.loops = list(loops)
+        self.clock = clock
+        registry.resolve()
+        self.flows = OwnedFlows(kafka.partitions)
+        self.states: dict[str, TriggerState] = {}
+        self.active: dict[str, Schedule] = {}  # trigger key -> its definition, for the triggers that may fire
+        self._heap: list[tuple[datetime, str]] = []
+        self._dirty: set[str] = set()
+        self._deleted: set[str] = set()
+        self._refreshed = 0.0
+        self._rewind = False
+        self.table = TopicTable(kafka, self.topics.flows)
+        transactional_id = f"{kafka.topic_prefix}scheduler-{uuid.uuid4().hex}" if self.settings.transactions else None
+        self.producer = Producer(
+            kafka, transactional_id=transactional_id, extra={"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5}
+        )
+        self.consumer = Consumer(
+            kafka,
+            group_id=f"{kafka.topic_prefix}scheduler",
+            topics=[self.topics.trigger_control],
+            on_assign=self._assigned,
+            on_revoke=self._revoked,
+            transactional=self.settings.transactions,
+        )
+        self.ready = threading.Event()
+
+    # ---- partitions
+    def _assigned(self, partitions: Partitions) -> None:
+        numbers = sorted({p for _, p in partitions})
+        self._catch_up_flows()
+        for msg in read_partitions_to_end(self.kafka, [(self.topics.trigger_state, n) for n in numbers]):
+            self._load_state(msg)
+        self._apply(self.flows.assign(numbers), recovering=True)
+        log.info("assigned partitions %s; %d triggers active", numbers, len(self.active))
+        self.ready.set()
+
+    def _load_state(self, msg: Message) -> None:
+        key = (msg.key or b"").decode()
+        if msg.value is None:
+            self.states.pop(key, None)
+            return
+        try:
+            self.states[key] = TriggerState.model_validate_json(msg.value)
+        except ValidationError as exc:
+            log.error("undecodable trigger state %s skipped: %s", key, exc)
+
+    def _revoked(self, partitions: Partitions) -> None:
+        numbers = {p for _, p in partitions}
+        self.flows.revoke(numbers)
+        for key in [k for k, s in self.states.items() if partition_of(s.flow_key, self.kafka.partitions) in numbers]:
+            self.states.pop(key, None)
+            self.active.pop(key, None)
+            self._dirty.discard(key)
+        log.info("revoked partitions %s", sorted(numbers))
+
+    # ---- flows
+    def _catch_up_flows(self) -> None:
+        self._refreshed = time.monotonic()
+        self._apply(self.flows.update(self.table.refresh()), recovering=False)
+
+    def _apply(self, changes: Iterable[Change], *, recovering: bool) -> None:
+        now = self.clock()
+        for change in changes:
+            wanted = {s.id: s for s in schedules(change.flow)}
+            prefix = change.key + "/"
+            for key in [k for k in self.states if k.startswith(prefix) and k[len(prefix) :] not in wanted]:
+                self.active.pop(key, None)
+                if change.flow is None or not _declared(change.flow.triggers, key[len(prefix) :]):
+                    self._delete(key)  # the flow or the trigger is gone: so is its state
+            namespace, flow_id = change.key.split("/", 1)
+            for schedule in wanted.values():
+                self._activate(namespace, flow_id, schedule, now, recovering=recovering)
+
+    def _activate(self, namespace: str, flow_id: str, schedule: Schedule, now: datetime, *, recovering: bool) -> None:
+        key = f"{namespace}/{flow_id}/{schedule.id}"
+        state = self.states.get(key)
+        if state is None:
+            state = decide.first_state(namespace, flow_id, schedule, now)
+        else:
+            state = decide.redefined(state, schedule, now)
+            if recovering or key not in self.active:
+                state = decide.recover(state, schedule, now)
+        self._keep(state)
+        self.active[key] = schedule
+
+    def _delete(self, key: str) -> None:
+        state = self.states.pop(key, None)
+        self._dirty.discard(key)
+        if state is not None:
+            self._deleted.add(key)
+
+    def _keep(self, state: TriggerState) -> None:
+        """Remember a changed state: written in this iteration's transaction, and scheduled for its next slot."""
+        old = self.states.get(state.key)
+        self.states[state.key] = state
+        if old is None or old != state:
+            self._dirty.add(state.key)
+        due = _due(state)
+        if due is not None:
+            heapq.heappush(self._heap, (due, state.key))
+
+    # ---- the loop
+    def run(self, stop: threading.Event) -> None:
+        log.info("scheduler started (transactions=%s, %d other loops)", self.settings.transactions, len(self.loops))
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except RetryableKafkaError as exc:
+                    log.warning("Kafka hiccup, retrying: %s", exc)
+                    stop.wait(1.0)
+        finally:
+            self.close()
+
+    @metrics.timed_batch("batch")
+    def run_once(self) -> int:
+        if self._rewind or self.producer.broken:
+            self._recover()
+        if time.monotonic() - self._refreshed >= self.settings.flows_refresh:
+            self._catch_up_flows()
+        messages = self.consumer.consume(self.settings.batch_size, self._poll_timeout())
+        now = self.clock()
+        due = self._due_keys(now)
+        if not (messages or due or self._dirty or self._deleted or self.loops):
+            return 0
+        try:
+            return self._transaction(messages, due, now)
+        except KafkaError as exc:
+            log.error("iteration failed, rolling back: %s", exc)
+            if self.producer.transactional:
+                self.producer.abort()
+            self._rewind = True
+            return 0
+
+    def _transaction(self, messages: list[Message], due: list[str], now: datetime) -> int:
+        if self.producer.transactional:
+            self.producer.begin()
+        for msg in messages:
+            self._control(msg, now)
+        fired = sum(self._fire(key, now) for key in due)
+        handled = sum(loop.step(LoopContext(self.producer, self.topics, self.flows, now)) for loop in self.loops)
+        self._write_states()
+        if self.producer.transactional:
+            self.producer.commit(self.consumer)
+        else:
+            self.producer.flush()
+            self.consumer.store(messages)
+        return len(messages) + fired + handled
+
+    def _recover(self) -> None:
+        """After a failed iteration: a new producer if needed, the owned state read again, offsets rewound."""
+        if self.producer.broken:
+            self.producer = self.producer.reopen()
+        if self._rewind:
+            assignment = self.consumer.assignment()
+            self._revoked(assignment)
+            self._heap, self._dirty, self._deleted = [], set(), set()
+            self._assigned(assignment)
+            self.consumer.seek_to_committed(assignment)
+            self._rewind = False
+
+    def _control(self, msg: Message, now: datetime) -> None:
+        try:
+            request = TriggerControl.model_validate_json(msg.value or b"")
+        except ValidationError as exc:
+            dead_letter(self.producer, self.topics, msg, f"undecodable trigger control request: {exc}", "scheduler")
+            return
+        state = self.states.get(request.key)
+        schedule = self.active.get(request.key) or self._declared_schedule(request)
+        if state is None or schedule is None:
+            log.warning("%s of unknown trigger %s: ignored", request.action.value, request.key)
+            return
+        self._keep(apply_control(state, schedule, request, now))
+        log.info("trigger %s: %s", request.key, request.action.value)
+
+    def _declared_schedule(self, request: TriggerControl) -> Schedule | None:
+        flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
+        found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
+        return found[0] if found and isinstance(found[0], Schedule) else None
+
+    def _due_keys(self, now: datetime) -> list[str]:
+        keys: list[str] = []
+        while self._heap and self._heap[0][0] <= now and len(keys) < self.settings.batch_size:
+            when, key = heapq.heappop(self._heap)
+            state = self.states.get(key)
+            if state is not None and key in self.active and _due(state) == when and key not in keys:
+                keys.append(key)
+        return keys
+
+    def _fire(self, key: str, now: datetime) -> int:
+        schedule = self.active[key]
+        state = self.states[key]
+        step = decide.tick(state, schedule, now)
+        flow = self.flows.flows[state.flow_key]
+        for fire in step.fires:
+            try:
+                event = firing.created(flow, schedule, fire, now)
+            except InputError as exc:
+                log.error("trigger %s: slot %s not started: %s", key, fire.date.isoformat(), exc)
+                continue
+            self.producer.send(self.topics.execution_events, event.execution_id, event.to_json())
+            metrics.scheduled((now - fire.date).total_seconds())
+        self._keep(step.state)
+        return len(step.fires)
+
+    def _write_states(self) -> None:
+        for key in self._dirty:
+            state = self.states[key]
+            partition = partition_of(state.flow_key, self.kafka.partitions)
+            self.producer.send(self.topics.trigger_state, key, state.to_json(), partition=partition)
+        for key in self._deleted:
+            flow_key = key.rsplit("/", 1)[0]
+            partition = partition_of(flow_key, self.kafka.partitions)
+            self.producer.send(self.topics.trigger_state, key, None, partition=partition)
+        self._dirty, self._deleted = set(), set()
+
+    def _poll_timeout(self) -> float:
+        timeout = self.settings.poll_timeout
+        if self._heap:
+            wait = (self._heap[0][0] - self.clock()).total_seconds()
+            timeout = min(timeout, max(wait, 0.0))
+        return timeout
+
+    def close(self) -> None:
+        self.consumer.close()
+        self.table.close()
+        try:
+            self.producer.flush(10)
+        except KafkaError as exc:
+            log.warning("scheduler producer flush at close: %s", exc)
+        log.info("scheduler stopped")
+
+
+def _declared(triggers: Iterable[object], trigger_id: str) -> bool:
+    return any(getattr(t, "id", None) == trigger_id for t in triggers)
+
+
+def _due(state: TriggerState) -> datetime | None:
+    """When the trigger next has something to fire (a regular slot or a backfill slot), in UTC."""
+    if state.disabled:
+        return None
+    dates = [d for d in (state.next, state.backfill.next if state.backfill else None) if d is not None]
+    return min(dates).astimezone(UTC) if dates else None
+
+
+def run_scheduler(kafka: KafkaSettings, settings: SchedulerSettings, stop: threading.Event) -> None:
+    """The Schedule loop here, the Flow trigger loop (`flow_triggers`: its own consumer group on `executions`
+    and its own transactions, as its offsets are another group's) in a thread beside it; both stop together."""
+    flow_loop = threading.Thread(target=_flow_triggers, args=(kafka, stop), name="flow-triggers", daemon=True)
+    flow_loop.start()
+    try:
+        Scheduler(kafka, settings).run(stop)
+    finally:
+        stop.set()
+        flow_loop.join(30.0)
+
+
+def _flow_triggers(kafka: KafkaSettings, stop: threading.Event) -> None:
+    """The Flow trigger loop until `stop`; if it dies, the whole service stops (and is restarted), never
+    a scheduler that silently fires no Flow trigger."""
+    try:
+        FlowTriggers(kafka).run(stop)
+    except Exception:
+        log.exception("the Flow trigger loop failed: stopping the scheduler")
+        stop.set()
+        raise
