@@ -109,6 +109,9 @@ class TaskRunFilterParams(BaseModel):
     flow_id: str | None = Field(default=None, max_length=250)
     execution_id: str | None = Field(default=None, max_length=250)
     task_id: str | None = Field(default=None, max_length=250)
+    trigger_id: str | None = Field(
+        default=None, max_length=250, description="task runs of the executions started by the trigger of this id"
+    )
     state: list[StateType] | None = Field(default=None, description="current state (repeatable: any of them)")
     start_date: str | None = Field(
         default=None, description=f"started at or after ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
@@ -132,6 +135,7 @@ class TaskRunFilterParams(BaseModel):
             flow_id=self.flow_id or None,
             execution_id=self.execution_id or None,
             task_id=self.task_id or None,
+            trigger_id=self.trigger_id or None,
             state=[s.value for s in self.state] if self.state else None,
             start=start,
             end=end,

@@ -99,8 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--state", "-s", action="append", choices=STATES, help="state (repeatable)")
         p.add_argument("--size", type=int, default=25)
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
-        if name == "executions":
-            p.add_argument("--trigger", help="only executions started by the trigger of this id")
+        p.add_argument("--trigger", help="only executions (or their task runs) started by the trigger of this id")
         if name == "taskruns":
             p.add_argument("--execution", "-e", help="execution id")
             p.add_argument("--task", "-t", help="task id")
@@ -297,6 +296,7 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
         **shared,
         execution=args.execution,
         task=args.task,
+        trigger=args.trigger,
         follow=args.follow,
         q=args.q,
         start=args.start,

@@ -29,6 +29,7 @@ def taskruns(
     end: str | None = None,
     sort: str = DEFAULT_SORT,
     after: str | None = None,
+    trigger: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     filters = TaskRunFilters(
@@ -37,6 +38,7 @@ def taskruns(
         state=states or None,
         execution_id=execution,
         task_id=task,
+        trigger_id=trigger,
         q=q,
         start=start,
         end=end,

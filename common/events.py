@@ -155,10 +155,12 @@ class MetricRecord(Model):
 
 
 class TaskRunChange(Model):
-    """A task run that changed, with the execution's revision at that change (the `taskruns` topic)."""
+    """A task run that changed, with the execution's revision at that change (the `taskruns` topic), and the
+    id of the trigger that started its execution, if one did (so task runs filter by trigger)."""
 
     revision: int
     task_run: TaskRun
+    trigger_id: str | None = None
 
 
 class Timer(Model):

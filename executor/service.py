@@ -346,9 +346,11 @@ class Executor:
             revision = state.header.revision
             header = [(EXECUTION_HEADER, key.encode())]
             run_json: dict[str, bytes] = {}
+            trigger = state.header.trigger
+            tail = b',"triggerId":%b' % orjson.dumps(trigger.id) if trigger is not None else b""
             for run in entry.changed.values():
                 blob = run_json[run.id] = run.to_json()
-                change = b'{"revision":%d,"taskRun":%b}' % (revision, blob)
+                change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)
                 self.producer.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
             if state.header.state.terminal and not state.restoring:
                 self._ended_execution(key, entry)

@@ -2,7 +2,8 @@
 
 - task run (`taskruns` topic, a `TaskRunChange`): the TaskRun JSON (`id`, `executionId`, `namespace`,
   `flowId`, `taskId`, `parentTaskRunId`, `value`, `iteration`, `attempts`, `outputs`, `state`) plus
-  `attemptsCount`, `workerId` (of the last attempt) and `revision`; `_id` is the task run id.
+  `attemptsCount`, `workerId` (of the last attempt), `revision` and `triggerId` (the trigger that started
+  the execution, if any); `_id` is the task run id.
 - execution (`executions` topic, an `Execution` snapshot): the Execution JSON without `taskRunList`,
   plus `taskRunCount`; `_id` is the execution id.
 - audit record (`audit`, an `AuditRecord`): its JSON; `_id` is the record's id (a replay overwrites it).
@@ -89,6 +90,8 @@ def taskrun_document(change: TaskRunChange, raw: dict[str, Any] | None = None) -
     if worker_id is not None:
         doc["workerId"] = worker_id
     doc["revision"] = change.revision
+    if change.trigger_id is not None:
+        doc["triggerId"] = change.trigger_id
     return doc
 
 

@@ -105,6 +105,8 @@ def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
         clauses.append({"term": {"executionId": filters.execution_id}})
     if filters.task_id:
         clauses.append({"term": {"taskId": filters.task_id}})
+    if filters.trigger_id:
+        clauses.append({"term": {"triggerId": filters.trigger_id}})
     return clauses
 
 

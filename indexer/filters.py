@@ -44,6 +44,8 @@ class SearchFilters:
 class TaskRunFilters(SearchFilters):
     execution_id: str | None = None
     task_id: str | None = None
+    # Task runs of the executions the trigger of this id started.
+    trigger_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

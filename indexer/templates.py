@@ -83,6 +83,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "attempts": _STORED_ONLY,
         "outputs": _STORED_ONLY,
         "revision": {"type": "long"},
+        "triggerId": _KEYWORD,
     },
     EXECUTIONS: {
         "id": _KEYWORD,

@@ -250,7 +250,12 @@ class Scheduler:
         if state is None or schedule is None:
             log.warning("%s of unknown trigger %s: ignored", request.action.value, request.key)
             return
-        self._keep(apply_control(state, schedule, request, now))
+        try:
+            changed = apply_control(state, schedule, request, now)
+        except (ValueError, OverflowError) as exc:  # e.g. a backfill from year 1: refused, the loop goes on
+            dead_letter(self.producer, self.topics, msg, f"cannot apply {request.action.value}: {exc}", "scheduler")
+            return
+        self._keep(changed)
         log.info("trigger %s: %s", request.key, request.action.value)
 
     def _declared_schedule(self, request: TriggerControl) -> Schedule | None:
@@ -270,7 +275,12 @@ class Scheduler:
     def _fire(self, key: str, now: datetime) -> int:
         schedule = self.active[key]
         state = self.states[key]
-        step = decide.tick(state, schedule, now)
+        try:
+            step = decide.tick(state, schedule, now)
+        except (ValueError, OverflowError):  # a bug or a date out of range must not stop the other triggers
+            log.exception("trigger %s cannot be evaluated; it stops until its flow changes", key)
+            self.active.pop(key, None)
+            return 0
         flow = self.flows.flows[state.flow_key]
         for fire in step.fires:
             try:

@@ -28,6 +28,9 @@ from conveyor.common.settings import KafkaSettings
 from conveyor.common.triggers.schedule import Schedule
 from conveyor.common.triggers.state import Action, TriggerControl, TriggerState, partition_of, trigger_key
 
+# The earliest year a backfill may start in.
+EARLIEST_YEAR = 1970
+
 
 class TriggerError(ConveyorError):
     pass
@@ -165,3 +168,5 @@ def _check_backfill(trigger: Any, start: datetime | None, end: datetime | None, 
         raise BadRequest("end", "the backfill's end is before its start")
     if start > now:
         raise BadRequest("start", "a backfill covers the past; the start is in the future")
+    if start.year < EARLIEST_YEAR:
+        raise BadRequest("start", f"a backfill starts in {EARLIEST_YEAR} or later")

@@ -8,17 +8,19 @@ from datetime import UTC, datetime
 import pytest
 
 from conveyor.common.errors import FlowError
+from conveyor.common.events import TaskRunChange
 from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow
-from conveyor.common.model import ExecutionTrigger
+from conveyor.common.model import ExecutionTrigger, TaskRun
 from conveyor.common.render import render
 from conveyor.common.triggers import registry
 from conveyor.common.triggers.flow import FlowTrigger
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
 from conveyor.common.triggers.webhook import Webhook
 from conveyor.executor.context import base_context
-from conveyor.indexer.dsl import execution_search
-from conveyor.indexer.filters import ExecutionFilters, Paging
+from conveyor.indexer.documents import taskrun_document
+from conveyor.indexer.dsl import execution_search, taskrun_search
+from conveyor.indexer.filters import ExecutionFilters, Paging, TaskRunFilters
 
 HEAD = """id: f
 namespace: conveyor.tests
@@ -97,6 +99,18 @@ def test_trigger_variables_render_in_a_task() -> None:
     assert render("{{ trigger.date }}", context) == "2026-12-02T10:00:00Z"
 
 
-def test_executions_filter_by_trigger_id() -> None:
+def test_executions_and_task_runs_filter_by_trigger_id() -> None:
     body = execution_search(ExecutionFilters(trigger_id="every"), Paging())
     assert {"term": {"trigger.id": "every"}} in body["query"]["bool"]["filter"]
+    runs = taskrun_search(TaskRunFilters(trigger_id="every"), Paging())
+    assert {"term": {"triggerId": "every"}} in runs["query"]["bool"]["filter"]
+
+
+def test_a_task_run_document_carries_its_execution_trigger_id() -> None:
+    flow = load_flow(HEAD + "  - {id: s, type: io.kestra.plugin.core.trigger.Schedule, cron: '@hourly'}\n")
+    execution = new_execution(flow).execution
+    run = TaskRun(id="r", execution_id=execution.id, namespace="n", flow_id="f", task_id="a", state=execution.state)
+    raw = b'{"revision":3,"taskRun":%b,"triggerId":"s"}' % run.to_json()
+    change = TaskRunChange.model_validate_json(raw)
+    assert taskrun_document(change)["triggerId"] == "s"
+    assert "triggerId" not in taskrun_document(TaskRunChange(revision=1, task_run=run))
