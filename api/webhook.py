@@ -66,6 +66,7 @@ for method in ("POST", "GET", "PUT"):
         summary=f"Start an execution through a Webhook trigger ({method})",
         responses=_RESPONSES,
         operation_id=f"webhook_{method.lower()}",
+        name="webhook",
     )
 
 

@@ -7,12 +7,14 @@ key answers the unknown flow's 404."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
 import pytest
 
 from conveyor.api.settings import ServerSettings
+from conveyor.common.kafka.consumer import read_partitions_to_end
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution
 from tests.apiserver import serving as serving_api
@@ -193,6 +195,16 @@ def test_a_webhook_with_a_json_body_reaches_a_task(e2e_stack: Stack) -> None:
         assert too_big.status_code == 413
         as_text = http.get(f"{hook}/s3cr3t-key?source=get")
         assert as_text.status_code == 200
+
+    # the audit trail records the starts, never the key (the secret part of the URL)
+    audit_topic = Topics.of(e2e_stack.kafka).audit
+    audited = [
+        json.loads(m.value or b"{}")
+        for m in read_partitions_to_end(e2e_stack.kafka, [(audit_topic, p) for p in range(e2e_stack.kafka.partitions)])
+    ]
+    starts = [r for r in audited if r.get("action") == "webhook" and r.get("status") == 200]
+    assert len(starts) == 1 and starts[0]["path"].endswith("/hook/***")  # the POST (a GET is not audited)
+    assert not any("s3cr3t-key" in json.dumps(r) for r in audited)
 
     def ended_hook(seen: dict[str, Execution]) -> bool:
         return sum(1 for e in seen.values() if e.flow_id == "hook" and e.state.terminal) == 2
