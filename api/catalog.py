@@ -11,8 +11,10 @@ message wins on the topic (last writer wins, like the reference's unguarded upda
 
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -87,15 +89,29 @@ class FlowCatalog:
 
     def deploy_flow(self, flow: Flow, source: str) -> Deployment:
         """Store an already validated flow (its `source` as written)."""
+        return self.deploy_batch([(flow, source)])[0]
+
+    def deploy_batch(self, batch: Sequence[tuple[Flow, str]]) -> builtins.list[Deployment]:
+        """Store validated flows (each with its source; no flow twice): the topic is read once for the whole
+        batch and the producer flushed once after the last, so a batch costs what its flows do."""
+        done: builtins.list[Deployment] = []
         with self._deploying:
-            current = self._latest(flow.namespace, flow.id)
-            if current is not None and not current.deleted and current.source == source:
-                return Deployment(current, flow.model_copy(update={"revision": current.revision}), UNCHANGED)
-            revision = current.revision + 1 if current is not None else 1
-            deployed = DeployedFlow(
-                namespace=flow.namespace, id=flow.id, revision=revision, source=source, deployed_at=utcnow()
-            )
-            self._store(deployed)
+            table = self._table.refresh()
+            for flow, source in batch:
+                raw = table.get(flow_key(flow.namespace, flow.id))
+                current = None if raw is None else self._parse(flow_key(flow.namespace, flow.id), raw)
+                done.append(self._deploy_one(flow, source, current))
+            self._producer.flush(30.0)
+        return done
+
+    def _deploy_one(self, flow: Flow, source: str, current: DeployedFlow | None) -> Deployment:
+        if current is not None and not current.deleted and current.source == source:
+            return Deployment(current, flow.model_copy(update={"revision": current.revision}), UNCHANGED)
+        revision = current.revision + 1 if current is not None else 1
+        deployed = DeployedFlow(
+            namespace=flow.namespace, id=flow.id, revision=revision, source=source, deployed_at=utcnow()
+        )
+        self._store(deployed, flush=False)
         log.info("flow %s deployed as revision %d", deployed.key, revision)
         outcome = CHANGED if current is not None and not current.deleted else CREATED
         return Deployment(deployed, flow.model_copy(update={"revision": revision}), outcome)
@@ -117,11 +133,14 @@ class FlowCatalog:
         if self._revisions is not None:
             self._revisions.close()
 
-    def _store(self, deployed: DeployedFlow) -> None:
+    def _store(self, deployed: DeployedFlow, *, flush: bool = True) -> None:
         value = deployed.to_json()
         self._producer.send(self._revisions_topic, deployed.revision_key, value)
         self._producer.send(self._topic, deployed.key, value)
-        self._producer.flush(10.0)
+        if flush:
+            self._producer.flush(10.0)
+        else:
+            self._producer.poll(0)
 
     def _latest(self, namespace: str, flow_id: str) -> DeployedFlow | None:
         key = flow_key(namespace, flow_id)

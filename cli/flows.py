@@ -89,18 +89,18 @@ def deploy(kafka: KafkaSettings, batch: list[FlowFile], output: str) -> int:
     """Deploy a validated batch (`load_batch`), printing each flow's revision and whether it changed."""
     rows = []
     with _catalog(kafka) as catalog:
-        for item in batch:
-            done = catalog.deploy_flow(item.flow, item.source)
-            d = done.deployed
-            rows.append(
-                {
-                    "namespace": d.namespace,
-                    "id": d.id,
-                    "revision": d.revision,
-                    "result": done.outcome,
-                    "file": item.path,
-                }
-            )
+        done = catalog.deploy_batch([(item.flow, item.source) for item in batch])
+    for item, deployment in zip(batch, done, strict=True):
+        d = deployment.deployed
+        rows.append(
+            {
+                "namespace": d.namespace,
+                "id": d.id,
+                "revision": d.revision,
+                "result": deployment.outcome,
+                "file": item.path,
+            }
+        )
     if output == "json":
         print_json(rows)
     else:

@@ -55,8 +55,13 @@ class TopicTable:
             return changed
 
     def get(self, key: str) -> bytes | None:
-        """The key's latest value after catching up, None if absent or deleted."""
-        return self.refresh().get(key)
+        """The key's latest value after catching up, None if absent or deleted (no copy of the table)."""
+        with self._lock:
+            try:
+                self._catch_up()
+            except KafkaException as exc:
+                raise from_exception(exc, f"read {self.topic}") from exc
+            return self._values.get(key)
 
     def close(self) -> None:
         with self._lock:

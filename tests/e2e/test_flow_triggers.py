@@ -137,7 +137,8 @@ def test_a_chain_of_flow_triggers_passes_outputs_along(e2e_stack: Stack, tmp_pat
     by_flow: dict[str, list[Execution]] = {}
     for execution in executions.values():
         by_flow.setdefault(execution.flow_id, []).append(execution)
-    assert sorted(by_flow) == ["a", "b", "c"], e2e_stack.tail()
+    seen = {flow: [(e.id, e.state.current.value) for e in found] for flow, found in by_flow.items()}
+    assert sorted(by_flow) == ["a", "b", "c"], f"{seen}\n{e2e_stack.tail()}"
     assert all(len(found) == 1 for found in by_flow.values())  # and d (on FAILED) never started
     (a,), (b,), (c,) = by_flow["a"], by_flow["b"], by_flow["c"]
     assert a.id == first["id"]
@@ -213,7 +214,7 @@ def test_a_webhook_with_a_json_body_reaches_a_task(e2e_stack: Stack) -> None:
         e2e_stack.kafka, Topics.of(e2e_stack.kafka).executions, Execution.model_validate_json, ended_hook, 120
     )
     first = executions[started["id"]]
-    assert first.state.current.value == "SUCCESS", e2e_stack.tail()
+    assert first.state.current.value == "SUCCESS", f"{first}\n{e2e_stack.tail()}"
     assert first.outputs == {"greeting": "Ada x3 (ci)"}
     assert first.trigger is not None and first.trigger.id == "incoming"
     headers = {name.lower(): values for name, values in first.trigger.variables["headers"].items()}
