@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import Consumer as _Consumer
@@ -102,7 +103,7 @@ class TopicTable:
                 return
             if time.monotonic() > deadline:
                 raise RetryableKafkaError(f"read {self.topic}: partitions {behind} not caught up in {self._timeout}s")
-            for msg in received(consumer.consume(num_messages=1000, timeout=0.5), "read"):
+            for msg in received(_fetched(consumer), "read"):
                 key = (msg.key or b"").decode("utf-8", "replace")
                 if msg.value is None:
                     self._values.pop(key, None)
@@ -123,6 +124,18 @@ class TopicTable:
             if position < high:
                 behind.append(tp.partition)
         return behind
+
+
+def _fetched(consumer: _Consumer) -> list[Any]:
+    """What is already fetched, else the first message to arrive within 0.5 s and what came with it.
+    (librdkafka's batch call waits out its whole timeout unless the batch fills: a refresh after a write
+    waited 0.5 s for the one new message.)"""
+    messages = consumer.consume(num_messages=1000, timeout=0)
+    if not messages:
+        messages = consumer.consume(num_messages=1, timeout=0.5)
+        if messages:
+            messages += consumer.consume(num_messages=999, timeout=0)
+    return messages
 
 
 __all__ = ["TopicTable"]
