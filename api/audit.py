@@ -121,7 +121,7 @@ def record(scope: Scope, status: int, detail: str | None, route: tuple[str | Non
         user=who(request),
         action=name or f"{scope['method']} {scope['path']}",
         method=scope["method"],
-        path=scope["path"][:1000],
+        path=_redacted(scope["path"], params)[:1000],
         namespace=extra.get("namespace") or params.get("namespace"),
         flow_id=extra.get("flowId") or params.get("flowId"),
         execution_id=extra.get("executionId") or params.get("executionId"),
@@ -130,6 +130,12 @@ def record(scope: Scope, status: int, detail: str | None, route: tuple[str | Non
         result=result_of(status),
         detail=detail[:MAX_DETAIL] if detail else None,
     )
+
+
+def _redacted(path: str, params: dict[str, Any]) -> str:
+    """The path without a webhook's key (the secret part of its URL: never indexed)."""
+    key = params.get("key")
+    return path.replace(f"/{key}", "/***") if isinstance(key, str) and key else path
 
 
 def _message(body: bytes) -> str | None:

@@ -37,11 +37,12 @@ _Check = Callable[[], Identity | None]
 # What anyone may call: credentials there are not checked at all (signing in checks its own).
 OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout", "/login", "/health"})
 # The OIDC sign-in and its callback (`api/oidc.py`).
-OPEN_PREFIX = "/api/v1/auth/oidc/"
+# The OIDC login, and webhooks: whoever calls one proves nothing but its key (a wrong key answers 404).
+OPEN_PREFIXES = ("/api/v1/auth/oidc/", "/api/v1/executions/webhook/")
 
 
 def is_open(path: str) -> bool:
-    return path in OPEN_PATHS or path.startswith(OPEN_PREFIX)
+    return path in OPEN_PATHS or path.startswith(OPEN_PREFIXES)
 
 
 @dataclass

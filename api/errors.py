@@ -128,14 +128,13 @@ def _answer(
 def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     message = str(exc.detail)
+    if exc.status_code == 405:  # Starlette names the first route's methods; a path may have several routes
+        return _answer(405, message, headers={"Allow": ", ".join(_allowed(request))})
     if exc.status_code == 400 and "parsing the body" in message:
         message = "the body could not be parsed: expected JSON in UTF-8"
         errors = [{"parameter": "body", "in": "body", "message": message}]
         return _answer(400, message, errors)
-    headers = dict(exc.headers or {})
-    if exc.status_code == 405:  # every method of the path, not only those of the first route that matched it
-        headers["Allow"] = ", ".join(_allowed(request)) or headers.get("Allow", "")
-    return _answer(exc.status_code, message, headers=headers)
+    return _answer(exc.status_code, message, headers=exc.headers)
 
 
 def _allowed(request: Request) -> list[str]:

@@ -1,11 +1,12 @@
 """`POST /api/v1/flows` deploys a flow from its YAML (validated, stored on the `flows` topic);
-`GET /api/v1/flows/{namespace}/{id}` reads the deployed revision back."""
+`GET /api/v1/flows` lists the deployed flows (namespace prefix, paged); `GET /api/v1/flows/{namespace}/{id}`
+reads the latest (or an older `revision`) back; `DELETE` writes a deleted revision."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
@@ -19,6 +20,7 @@ from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict
 router = APIRouter(prefix="/api/v1", tags=["flows"], dependencies=[Depends(authenticated)])
 
 MAX_SOURCE_BYTES = MAX_FLOW_BYTES
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 100, 1000
 
 # `format`: the text must be a valid flow (docs/flows.md); no JSON Schema says that of a string, so the
 # format names it (tests/integration/schemathesis_hooks.py teaches it to the API's fuzz test).
@@ -65,7 +67,7 @@ async def deploy_flow(
         request.state.audit = {"namespace": flow.namespace, "flowId": flow.id}
         require(request, Role.DEVELOPER, flow.namespace)
 
-    deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source, allowed)
+    deployed, flow, created = await run_in_threadpool(api.catalog.deploy, source, "request body", allowed)
     request.state.audit = {"namespace": deployed.namespace, "flowId": deployed.id}
     if not created:
         response.status_code = 200
@@ -73,20 +75,76 @@ async def deploy_flow(
 
 
 @router.get(
+    "/flows",
+    summary="The deployed flows, by namespace then id",
+    responses=error_responses(401, 403, 422, 429, 503),
+)
+def list_flows(
+    request: Request,
+    api: Annotated[Backends, Depends(backends)],
+    namespace: Annotated[str | None, Query(max_length=250, description="namespace prefix")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000, description="1-based page number")] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+) -> dict[str, Any]:
+    """The latest revision of each deployed flow (deleted ones left out): `results` (namespace, id,
+    revision, deployedAt) and `total`, the number of flows the filter matched."""
+    flows = [deployed for deployed in api.catalog.list(namespace) if may_read(request, deployed.namespace)]
+    start = (page - 1) * size
+    return {"results": [_summary(d) for d in flows[start : start + size]], "total": len(flows)}
+
+
+@router.get(
     "/flows/{namespace}/{flowId}",
     summary="The deployed revision of a flow",
-    responses=error_responses(401, 404, 422, 429, 503, _404="the flow is not deployed (or not yours to read)"),
+    responses=error_responses(
+        401, 404, 422, 429, 503, _404="the flow is not deployed (or deleted, or no such revision, or not yours to read)"
+    ),
 )
 def get_flow(
     request: Request,
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
+    revision: Annotated[
+        int | None, Query(ge=1, le=2**31, description="an older revision (default: the latest)")
+    ] = None,
 ) -> dict[str, Any]:
-    found = api.catalog.get(namespace, flow_id) if may_read(request, namespace) else None
+    found = api.catalog.get(namespace, flow_id, revision) if may_read(request, namespace) else None
     if found is None:
-        raise NotFound(f"flow {namespace}.{flow_id} is not deployed")
+        which = f"revision {revision} of flow" if revision is not None else "flow"
+        raise NotFound(f"{which} {namespace}.{flow_id} is not deployed")
     return _describe(*found)
+
+
+@router.delete(
+    "/flows/{namespace}/{flowId}",
+    summary="Delete a flow (its triggers stop)",
+    responses=error_responses(401, 403, 404, 422, 429, 503, _404="the flow is not deployed (or not yours to read)"),
+)
+def delete_flow(
+    request: Request,
+    namespace: Annotated[str, Path(max_length=250)],
+    flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
+    api: Annotated[Backends, Depends(backends)],
+) -> dict[str, Any]:
+    """Writes a deleted revision on the `flows` topic; answers it (`deleted: true`)."""
+    request.state.audit = {"namespace": namespace, "flowId": flow_id}
+    if not may_read(request, namespace):
+        raise NotFound(f"flow {namespace}.{flow_id} is not deployed")
+    require(request, Role.DEVELOPER, namespace)
+    deleted = api.catalog.delete(namespace, flow_id)
+    if deleted is None:
+        raise NotFound(f"flow {namespace}.{flow_id} is not deployed")
+    return {**_summary(deleted), "deleted": True}
+
+
+def _summary(deployed: DeployedFlow) -> dict[str, Any]:
+    return {
+        "namespace": deployed.namespace,
+        "id": deployed.id,
+        "revision": deployed.revision,
+        "deployedAt": deployed.deployed_at.isoformat(),
+    }
 
 
 def _describe(deployed: DeployedFlow, flow: Flow) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from conveyor.api.authn import is_open
 from conveyor.api.security import SESSION_COOKIE
 
 SCHEMES: dict[str, Any] = {
@@ -21,9 +22,6 @@ SCHEMES: dict[str, Any] = {
     },
 }
 REQUIRED: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"session": []}]
-# Operations anyone may call.
-OPEN = frozenset({"/api/v1/health", "/api/v1/auth/login", "/api/v1/auth/logout"})
-OPEN_PREFIX = "/api/v1/auth/oidc/"
 
 
 def with_security(app: FastAPI) -> None:
@@ -33,7 +31,7 @@ def with_security(app: FastAPI) -> None:
             document.setdefault("components", {})["securitySchemes"] = SCHEMES
             for path, operations in document.get("paths", {}).items():
                 for operation in operations.values():
-                    operation["security"] = [] if path in OPEN or path.startswith(OPEN_PREFIX) else REQUIRED
+                    operation["security"] = [] if is_open(path) else REQUIRED
             app.openapi_schema = document
         return app.openapi_schema
 

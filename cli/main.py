@@ -87,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
 
+    _flows_parser(sub.add_parser("flows", help="deploy, list, read and delete deployed flows (Kafka)"))
+
     p = sub.add_parser("validate", help="check flow files without running them")
     p.add_argument("flows", nargs="+")
 
@@ -177,6 +179,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--examples", default="examples", help="folder of flow files (default examples/)")
     p.add_argument("--keep", action="store_true", help="leave the local stack running afterwards")
     return parser
+
+
+def _flows_parser(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="flows_command", required=True, metavar="ACTION")
+    p = sub.add_parser("deploy", help="validate then deploy flow files and folders of them (all or nothing)")
+    p.add_argument("paths", nargs="+", metavar="FILE|DIR", help="flow files, or folders of *.yaml / *.yml files")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    p = sub.add_parser("list", help="the deployed flows, by namespace then id")
+    p.add_argument("--namespace", "-n", help="namespace (prefix match)")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+    p = sub.add_parser("get", help="print a deployed flow's YAML source")
+    p.add_argument("namespace")
+    p.add_argument("id")
+    p.add_argument("--revision", "-r", type=int, help="an older revision (default: the latest)")
+    p = sub.add_parser("delete", help="delete a deployed flow (its triggers stop)")
+    p.add_argument("namespace")
+    p.add_argument("id")
 
 
 def _triggers_parser(sub: Any) -> None:
@@ -290,6 +309,22 @@ def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return EXIT_INVALID if invalid else 0
 
 
+def _flows(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli import flows
+
+    action = args.flows_command
+    if action == "deploy":
+        batch, problems = flows.load_batch(args.paths)  # refused before Kafka is needed
+        if problems:
+            return flows.refuse(problems)
+        return flows.deploy(_kafka(flags), batch, args.output)
+    if action == "list":
+        return flows.list_flows(_kafka(flags), args.namespace, args.output)
+    if action == "get":
+        return flows.get_flow(_kafka(flags), args.namespace, args.id, args.revision)
+    return flows.delete_flow(_kafka(flags), args.namespace, args.id)
+
+
 def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import query
 
@@ -395,6 +430,7 @@ HANDLERS: dict[str, Handler] = {
     "kill": _control,
     "restart": _control,
     "validate": _validate,
+    "flows": _flows,
     "taskruns": _query,
     "executions": _query,
     "audit": _audit,

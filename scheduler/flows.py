@@ -77,6 +77,9 @@ class OwnedFlows:
     def _parse(self, key: str, value: bytes) -> Change:
         try:
             deployed = DeployedFlow.model_validate_json(value)
+            if deployed.deleted:  # `conveyor flows delete` / DELETE /api/v1/flows: a deleted revision
+                self.flows.pop(key, None)
+                return Change(key, None)
             flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
         except (ConveyorError, ValueError) as exc:
             log.error("flow %s cannot be read; its triggers stop: %s", key, exc)

@@ -42,6 +42,7 @@ from conveyor.common.triggers.state import TriggerControl, TriggerState, partiti
 from conveyor.scheduler import ahead, decide
 from conveyor.scheduler.ahead import LOOKAHEAD, Prepared
 from conveyor.scheduler.control import apply_control
+from conveyor.scheduler.flow_triggers import FlowTriggers
 from conveyor.scheduler.flows import Change, OwnedFlows, schedules
 
 log = logging.getLogger(__name__)
@@ -379,4 +380,23 @@ def _due(state: TriggerState) -> datetime | None:
 
 
 def run_scheduler(kafka: KafkaSettings, settings: SchedulerSettings, stop: threading.Event) -> None:
-    Scheduler(kafka, settings).run(stop)
+    """The Schedule loop here, the Flow trigger loop (`flow_triggers`: its own consumer group on `executions`
+    and its own transactions, as its offsets are another group's) in a thread beside it; both stop together."""
+    flow_loop = threading.Thread(target=_flow_triggers, args=(kafka, stop), name="flow-triggers", daemon=True)
+    flow_loop.start()
+    try:
+        Scheduler(kafka, settings).run(stop)
+    finally:
+        stop.set()
+        flow_loop.join(30.0)
+
+
+def _flow_triggers(kafka: KafkaSettings, stop: threading.Event) -> None:
+    """The Flow trigger loop until `stop`; if it dies, the whole service stops (and is restarted), never
+    a scheduler that silently fires no Flow trigger."""
+    try:
+        FlowTriggers(kafka).run(stop)
+    except Exception:
+        log.exception("the Flow trigger loop failed: stopping the scheduler")
+        stop.set()
+        raise

@@ -34,6 +34,7 @@ EXECUTOR = Name("executor")
 WORKER = Name("worker")
 INDEXER = Name("indexer")
 SCHEDULER = Name("scheduler")
+FLOW_TRIGGERS = Name("flow-triggers")  # the scheduler's Flow-trigger loop: ended executions
 TABLE_READER = Name("table-reader")  # TopicTable (the API's flows): assigned, never joined
 TAIL = Name("tail-")  # tail_consumer: kills, worker heartbeats; no group joined
 STATE_READER = Name("conveyor-state-reader", under_prefix=False)  # read_partitions_to_end: state, look-ups
@@ -44,3 +45,4 @@ READER = Name("conveyor-reader-", under_prefix=False)  # ExecutionReader: tools 
 # transactional ids
 EXECUTOR_TRANSACTIONS = Name("executor-")  # one per executor process
 SCHEDULER_TRANSACTIONS = Name("scheduler-")  # one per scheduler process
+FLOW_TRIGGER_TRANSACTIONS = Name("flow-triggers-")  # one per scheduler process (its Flow-trigger loop)

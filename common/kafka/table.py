@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 from confluent_kafka import Consumer as _Consumer
@@ -28,6 +29,8 @@ class TopicTable:
         self._timeout = timeout
         self._consumer: _Consumer | None = None
         self._values: dict[str, bytes] = {}
+        self._changed: dict[str, bytes | None] = {}  # since the last `changes()`, if it is used
+        self._track = False
         self._lock = threading.Lock()
 
     def refresh(self) -> dict[str, bytes]:
@@ -38,6 +41,20 @@ class TopicTable:
             except KafkaException as exc:
                 raise from_exception(exc, f"read {self.topic}") from exc
             return dict(self._values)
+
+    def changes(self) -> dict[str, bytes | None]:
+        """Catch up with the topic; returns the keys that changed since the previous call (all of them the
+        first time) with their latest value, None for a deleted key. A follower's cost is what changed."""
+        with self._lock:
+            if not self._track:
+                self._track = True
+                self._changed = dict(self._values)
+            try:
+                self._catch_up()
+            except KafkaException as exc:
+                raise from_exception(exc, f"read {self.topic}") from exc
+            changed, self._changed = self._changed, {}
+            return changed
 
     def get(self, key: str) -> bytes | None:
         """The key's latest value after catching up, None if absent or deleted (no copy of the table)."""
@@ -87,12 +104,14 @@ class TopicTable:
                 return
             if time.monotonic() > deadline:
                 raise RetryableKafkaError(f"read {self.topic}: partitions {behind} not caught up in {self._timeout}s")
-            for msg in received(consumer.consume(num_messages=1000, timeout=0.5), "read"):
+            for msg in received(_fetched(consumer), "read"):
                 key = (msg.key or b"").decode("utf-8", "replace")
                 if msg.value is None:
                     self._values.pop(key, None)
                 else:
                     self._values[key] = msg.value
+                if self._track:
+                    self._changed[key] = msg.value
 
     def _behind(self, consumer: _Consumer, bounds: dict[int, tuple[int, int]]) -> list[int]:
         """Partitions whose position is still short of the high watermark seen at the start of this refresh.
@@ -106,6 +125,18 @@ class TopicTable:
             if position < high:
                 behind.append(tp.partition)
         return behind
+
+
+def _fetched(consumer: _Consumer) -> list[Any]:
+    """What is already fetched, else the first message to arrive within 0.5 s and what came with it.
+    (librdkafka's batch call waits out its whole timeout unless the batch fills: a refresh after a write
+    waited 0.5 s for the one new message.)"""
+    messages = consumer.consume(num_messages=1000, timeout=0)
+    if not messages:
+        messages = consumer.consume(num_messages=1, timeout=0.5)
+        if messages:
+            messages += consumer.consume(num_messages=999, timeout=0)
+    return messages
 
 
 __all__ = ["TopicTable"]

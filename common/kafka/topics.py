@@ -19,6 +19,8 @@ WORKER_HEARTBEATS = "worker-heartbeats"
 LOGS = "logs"
 METRICS = "metrics"
 FLOWS = "flows"
+# Every revision of every flow (key `namespace/id/revision`), for `GET /flows/{ns}/{id}?revision=`.
+FLOW_REVISIONS = "flow-revisions"
 DEAD_LETTER = "dead-letter"
 # The scheduler's compacted trigger state, and the requests that change it (both partitioned by flow key).
 TRIGGER_STATE = "trigger-state"
@@ -49,6 +51,7 @@ SPECS = (
     TopicSpec(LOGS, compact=False),
     TopicSpec(METRICS, compact=False),
     TopicSpec(FLOWS, compact=True),
+    TopicSpec(FLOW_REVISIONS, compact=True),
     TopicSpec(DEAD_LETTER, compact=False),
     TopicSpec(TRIGGER_STATE, compact=True),
     TopicSpec(TRIGGER_CONTROL, compact=False),
@@ -109,6 +112,10 @@ class Topics:
     @property
     def flows(self) -> str:
         return self.name(FLOWS)
+
+    @property
+    def flow_revisions(self) -> str:
+        return self.name(FLOW_REVISIONS)
 
     @property
     def dead_letter(self) -> str:

@@ -1,0 +1,223 @@
+"""The Flow trigger loop: when an execution ends, start the flows whose Flow trigger matches it, exactly once.
+
+A consumer group (`{prefix}flow-triggers`) on the `executions` topic reads the final snapshots (those with
+the `conveyor.flow` header: the executor writes it once, when the execution ends). For each, the flows the
+index (`flow_index`) names and `flow_match.matches` accepts get an `ExecutionCreated` whose id is derived
+from (triggered flow, trigger id, triggering execution id); the creations and the consumer's offsets are one
+Kafka transaction, so a batch replayed after a crash, or read by a second instance after a rebalance, never
+starts a second execution (the derived id makes even a replayed creation a duplicate the executor ignores).
+
+The flow -> triggers index follows the `flows` topic: before each batch the loop reads only what changed
+since the last one. A trigger fires only for executions that ended after its flow's revision was deployed, so
+a new group, which reads `executions` from its start, does not fire for the past.
+An undecodable record goes to the dead-letter topic and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from conveyor.common.deployed import DeployedFlow
+from conveyor.common.errors import ConveyorError
+from conveyor.common.events import FLOW_HEADER, ExecutionCreated
+from conveyor.common.flow import Flow
+from conveyor.common.ids import derived_id
+from conveyor.common.kafka import names
+from conveyor.common.kafka.consumer import Consumer, Partitions
+from conveyor.common.kafka.deadletter import dead_letter
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.message import Message
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.table import TopicTable
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.launch import new_execution
+from conveyor.common.loader import load_flow
+from conveyor.common.model import Execution, ExecutionTrigger
+from conveyor.common.render import render_value
+from conveyor.common.settings import KafkaSettings
+from conveyor.common.tasks import registry
+from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
+from conveyor.scheduler.flow_match import matches, trigger_variables
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500  # ended executions per transaction
+POLL_TIMEOUT = 0.5
+SERVICE = "scheduler"
+
+
+class FlowTriggers:
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.topics = Topics.of(kafka)
+        self.index = FlowTriggerIndex()
+        self.fired = 0
+        self.batch_size = BATCH_SIZE
+        registry.resolve()
+        self._flows = TopicTable(kafka, self.topics.flows)
+        self.producer = Producer(
+            kafka,
+            transactional_id=names.FLOW_TRIGGER_TRANSACTIONS.id(kafka.topic_prefix, uuid.uuid4().hex),
+            extra={"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5},
+        )
+        self.consumer = Consumer(
+            kafka,
+            group_id=names.FLOW_TRIGGERS.id(kafka.topic_prefix),
+            topics=[self.topics.executions],
+            on_assign=self._assigned,
+            transactional=True,
+        )
+        self._rewind = False
+        self._assigned_once = False
+        # Set once the consumer holds partitions and knows where it reads them from.
+        self.ready = threading.Event()
+
+    def _assigned(self, partitions: Partitions) -> None:
+        self._assigned_once = True
+        log.info("flow triggers: assigned %s", sorted(p for _, p in partitions))
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("flow triggers started")
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once()
+                except RetryableKafkaError as exc:
+                    log.warning("Kafka hiccup, retrying: %s", exc)
+                    stop.wait(1.0)
+        finally:
+            self.close()
+
+    def run_once(self) -> int:
+        """One batch: catch up with the flows, then fire for the ended executions read, in one transaction."""
+        if self._rewind or self.producer.broken:
+            self._recover()
+        messages = self.consumer.consume(self.batch_size, POLL_TIMEOUT)
+        self._mark_ready()
+        if not messages:
+            return 0
+        self.follow_flows()
+        try:
+            self.producer.begin()
+            for msg in messages:
+                self._handle(msg)
+            self.producer.commit(self.consumer)
+        except KafkaError as exc:
+            log.error("flow triggers: batch failed, rolling back: %s", exc)
+            self.producer.abort()
+            self._rewind = True
+            return 0
+        return len(messages)
+
+    def follow_flows(self) -> None:
+        """Apply what changed on the `flows` topic since the last call to the index."""
+        for key, raw in self._flows.changes().items():
+            found = _deployed_flow(key, raw)
+            self.index.update(key, *(found or (None, None)))
+
+    def _mark_ready(self) -> None:
+        if self._assigned_once and not self.ready.is_set():
+            self.ready.set()
+
+    def _recover(self) -> None:
+        if self.producer.broken:
+            self.producer = self.producer.reopen()
+        if self._rewind:
+            self.consumer.seek_to_committed(self.consumer.assignment())
+            self._rewind = False
+
+    def _handle(self, msg: Message) -> None:
+        if msg.value is None or not any(name == FLOW_HEADER for name, _ in msg.headers):
+            return  # a tombstone, or a snapshot of a running execution
+        try:
+            ended = Execution.model_validate_json(msg.value)
+        except ValidationError as exc:
+            log.error("undecodable execution %s on %s: %s", msg.key_str, msg.topic, exc)
+            dead_letter(self.producer, self.topics, msg, f"undecodable execution: {exc}", SERVICE)
+            return
+        if not ended.state.terminal:
+            return
+        end = ended.state.histories[-1].date if ended.state.histories else None
+        for candidate in self.index.candidates(ended.namespace, ended.flow_id):
+            if _after(end, candidate.since) and matches(candidate.trigger, ended):
+                self._fire(candidate, ended)
+
+    def _fire(self, candidate: Candidate, ended: Execution) -> None:
+        flow, trigger = candidate.flow, candidate.trigger
+        variables = trigger_variables(ended)
+        try:
+            created = triggered_execution(candidate, ended, variables)
+        except ConveyorError as exc:  # inputs that do not render or do not match the flow's
+            what = f"{flow.namespace}.{flow.id} trigger {trigger.id}"
+            log.error("flow %s not started for %s: %s", what, ended.id, exc)
+            return
+        self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
+        self.fired += 1
+        log.info(
+            "flow %s.%s started by trigger %s: execution %s (after %s ended %s)",
+            flow.namespace,
+            flow.id,
+            trigger.id,
+            created.execution_id,
+            ended.id,
+            ended.state.current.value,
+            extra={"executionId": created.execution_id},
+        )
+
+    def close(self) -> None:
+        try:
+            self.consumer.close()
+            self._flows.close()
+        finally:
+            try:
+                self.producer.flush(10.0)
+            except KafkaError as exc:
+                log.warning("flow triggers: Kafka at shutdown: %s", exc)
+
+
+def triggered_execution(candidate: Candidate, ended: Execution, variables: dict[str, Any]) -> ExecutionCreated:
+    """The creation of the execution `candidate` starts for `ended`: its id derived from (flow, trigger,
+    triggering execution); the trigger's inputs rendered with `trigger` in the context; its labels added."""
+    flow, trigger = candidate.flow, candidate.trigger
+    execution_id = derived_id("flow-trigger", flow.namespace, flow.id, trigger.id, ended.id)
+    inputs = render_value(trigger.inputs, {"trigger": variables}) if trigger.inputs else {}
+    created = new_execution(
+        flow,
+        inputs,
+        labels=trigger.labels,
+        execution_id=execution_id,
+        event_id=derived_id("created", execution_id),
+    )
+    block = ExecutionTrigger(id=trigger.id, type=trigger.canonical_type(), variables=variables)
+    created.execution.trigger = block
+    return created
+
+
+def _after(end: datetime | None, since: datetime | None) -> bool:
+    return end is None or since is None or end >= since
+
+
+def _deployed_flow(key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
+    """The flow on the `flows` topic under `key` and when it was deployed; None when deleted, or unreadable
+    (then logged)."""
+    if raw is None:
+        return None
+    try:
+        deployed = DeployedFlow.model_validate_json(raw)
+        if deployed.deleted:
+            return None
+        flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
+        return flow, deployed.deployed_at
+    except (ValidationError, ConveyorError) as exc:
+        log.error("flow triggers: unreadable flow %s: %s", key, exc)
+        return None
+
+
+def run_flow_triggers(kafka: KafkaSettings, stop: threading.Event) -> None:
+    FlowTriggers(kafka).run(stop)
