@@ -16,7 +16,7 @@ from conveyor.common.deployed import DeployedFlow
 from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
-from tests.apiserver import serving
+from tests.apiserver import ADMIN_AUTH, serving
 from tests.cli import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -44,7 +44,7 @@ def env(kafka_settings: KafkaSettings) -> dict[str, str]:
 
 @pytest.fixture
 def http(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[httpx.Client]:
-    with serving(kafka_settings, es_settings) as url, httpx.Client(base_url=url, timeout=30) as client:
+    with serving(kafka_settings, es_settings) as url, httpx.Client(base_url=url, timeout=30, auth=ADMIN_AUTH) as client:
         yield client
 
 

@@ -41,7 +41,7 @@ def allowed(service: str, resource: str, name: str, operation: str) -> bool:
         ("server", "kills"),
         ("indexer", "executions"),
         ("indexer", "flows"),
-        ("cli", "flows"),
+        ("cli", "executor-state"),
         ("cli", "worker-jobs"),
         ("executor", "flows"),
         ("executor", "audit"),
