@@ -282,8 +282,7 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
     kind = err["type"]
     ctx = err.get("ctx") or {}
     if kind == "union_tag_invalid":
-        known = ", ".join(registry.known_types())
-        return f"unknown task type '{ctx.get('tag')}'; known types: {known}"
+        return _tag_message(ctx)
     if kind == "union_tag_not_found":
         return "missing 'type': every task needs a type"
     if kind == "missing":
@@ -294,6 +293,14 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
         return f"expected an identifier matching {ctx.get('pattern')}, got {_short(err['input'])}"
     value = "" if not found else f" (got {_short(err['input'])})"
     return f"{err['msg'].replace('Input should be', 'expected')}{value}"
+
+
+def _tag_message(ctx: dict[str, Any]) -> str:
+    """An unknown `type`: of a task (the registry's union), or of a property's object (e.g. `options.auth`)."""
+    if ctx.get("discriminator") == "_discriminate()":
+        known = ", ".join(registry.known_types())
+        return f"unknown task type '{ctx.get('tag')}'; known types: {known}"
+    return f"unknown type '{ctx.get('tag')}'; expected one of {ctx.get('expected_tags')}"
 
 
 def _short(value: Any, limit: int = 80) -> str:
