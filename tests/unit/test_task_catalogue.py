@@ -25,7 +25,7 @@ def only_task(task: str) -> Task:
     return first
 
 
-def problems(task: str) -> list[tuple[int, int, str, str]]:
+def problems(task: str) -> list[tuple[int | None, int | None, str, str]]:
     with pytest.raises(FlowError) as caught:
         load_flow(flow_with(task), "flows/f.yaml")
     return [(p.line, p.column, p.field, p.message) for p in caught.value.problems]

@@ -56,7 +56,7 @@ def test_a_python_script_sets_outputs_and_logs_its_prints() -> None:
 
 
 def test_a_python_script_that_raises_fails_with_its_exit_code() -> None:
-    outcome, logs = run({"id": "py", "type": PY, "script": "raise SystemExit(3)"})
+    outcome, _ = run({"id": "py", "type": PY, "script": "raise SystemExit(3)"})
     assert outcome.state is StateType.FAILED and outcome.outputs == {"exitCode": 3}
     assert outcome.error == "command exited with code 3"
 
@@ -128,7 +128,7 @@ def test_a_secret_a_script_prints_is_masked_in_its_log() -> None:
 
 
 def test_the_script_file_is_removed_with_the_fresh_working_directory() -> None:
-    script = "import os\nprint('::{\"outputs\": {\"cwd\": \"' + os.getcwd() + '\"}}::')"
+    script = 'import os\nprint(\'::{"outputs": {"cwd": "\' + os.getcwd() + \'"}}::\')'
     outcome, _ = run({"id": "py", "type": PY, "script": script})
     assert outcome.outputs is not None
     assert not Path(outcome.outputs["cwd"]).exists()

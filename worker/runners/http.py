@@ -10,6 +10,7 @@ user-info password.
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ class _Call:
         self.done = threading.Event()
         self.response: Response | None = None
         self.error: Exception | None = None
-        self.client = client(task.options, ctx)
+        self.client = client(task.options)
 
     def run(self) -> None:
         try:
@@ -100,6 +101,9 @@ class _Call:
         task, render = self.task, self.ctx.render
         content_type = str(render(task.content_type))
         headers = {str(k): str(v) for k, v in render(task.headers).items()}
+        auth = authorization(task.options, self.ctx)
+        if auth is not None:
+            headers["Authorization"] = auth
         if task.form_data:
             return {"headers": headers, **form_payload(render(task.form_data), content_type)}
         headers.setdefault("Content-Type", content_type)
@@ -117,32 +121,25 @@ def form_payload(form: dict[str, Any], content_type: str) -> dict[str, Any]:
     return {"data": fields}
 
 
-def client(options: HttpOptions, ctx: RunContext) -> httpx.Client:
+def client(options: HttpOptions) -> httpx.Client:
     connect = options.connect_limit()
     timeout = httpx.Timeout(
         None, connect=connect.total_seconds() if connect else None, read=options.read_limit().total_seconds()
     )
-    return httpx.Client(timeout=timeout, follow_redirects=options.follow_redirects, auth=auth(options, ctx))
+    return httpx.Client(timeout=timeout, follow_redirects=options.follow_redirects)
 
 
-def auth(options: HttpOptions, ctx: RunContext) -> httpx.Auth | None:
+def authorization(options: HttpOptions, ctx: RunContext) -> str | None:
+    """The `Authorization` header of `options.auth` (or the deprecated `basicAuthUser`/`basicAuthPassword`)."""
     configured = options.auth
     if configured is None and (options.basic_auth_user or options.basic_auth_password):
         configured = BasicAuth(type="BASIC", username=options.basic_auth_user, password=options.basic_auth_password)
     if configured is None:
         return None
     if isinstance(configured, BasicAuth):
-        return httpx.BasicAuth(str(ctx.render(configured.username or "")), str(ctx.render(configured.password or "")))
-    return _Bearer(str(ctx.render(configured.token)))
-
-
-class _Bearer(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Any:
-        request.headers["Authorization"] = self._header
-        yield request
+        pair = f"{ctx.render(configured.username or '')}:{ctx.render(configured.password or '')}"
+        return "Basic " + base64.b64encode(pair.encode()).decode()
+    return f"Bearer {ctx.render(configured.token)}"
 
 
 def read_limited(response: httpx.Response, limit: int) -> bytes:
