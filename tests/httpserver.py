@@ -1,5 +1,5 @@
 """A small HTTP server on loopback for the HTTP Request task's tests: it records each request and answers by
-path. `/echo` returns the request as JSON; `/status/N` answers N; `/redirect` sends to `/echo`; `/big/N`
+path. Any other path (`/echo`) returns the request as JSON (with `"status": "UP"`); `/status/N` answers N; `/redirect` sends to `/echo`; `/big/N`
 answers N bytes; `/hang` holds the request until the test ends (or `release` is set)."""
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def _handler(state: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 state.release.wait(60)
                 self._answer(200, b"late", "text/plain")
             else:
-                echo = {"method": recorded.method, "path": recorded.path, "headers": recorded.headers}
+                # `status` as the API's health answer has it (the HTTP Request example reads it)
+                echo = {"status": "UP", "method": recorded.method, "path": recorded.path, "headers": recorded.headers}
                 echo["body"] = recorded.body.decode("utf-8", errors="replace")
                 self._answer(200, json.dumps(echo).encode(), "application/json", {"X-Multi": ["a", "b"]})
 
