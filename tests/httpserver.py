@@ -1,6 +1,7 @@
 """A small HTTP server on loopback for the HTTP Request task's tests: it records each request and answers by
-path. Any other path (`/echo`) returns the request as JSON (with `"status": "UP"`); `/status/N` answers N; `/redirect` sends to `/echo`; `/big/N`
-answers N bytes; `/hang` holds the request until the test ends (or `release` is set)."""
+path. `/status/N` answers N; `/redirect` sends to `/echo`; `/big/N` answers N bytes; `/hang` holds the request
+until the test ends (or `release` is set); any other path (`/echo`) returns the request as JSON, with
+`"status": "UP"` as the API's health answer has it."""
 
 from __future__ import annotations
 
