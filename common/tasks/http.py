@@ -93,7 +93,8 @@ class Request(RunnableTask):
     body: str | None = None
     form_data: dict[str, Any] | None = None
     content_type: str = "application/json"
-    headers: dict[str, str] = {}
+    # numbers are sent as their text (`X-Count: 5` in YAML)
+    headers: dict[str, str | int | float] = {}
     options: HttpOptions = HttpOptions()
     # deprecated: `options.allowFailed`
     allow_failed: bool | None = None

@@ -43,7 +43,8 @@ def echoed(outcome: RunOutcome) -> dict[str, Any]:
 
 def test_a_get_returns_code_headers_and_body(server: LoopbackServer) -> None:
     outcome, logs = run(
-        {"uri": server.url + "/echo?q={{ inputs.q }}", "headers": {"X-Who": "{{ inputs.q }}"}}, {"inputs": {"q": "ada"}}
+        {"uri": server.url + "/echo?q={{ inputs.q }}", "headers": {"X-Who": "{{ inputs.q }}", "X-Count": 5}},
+        {"inputs": {"q": "ada"}},
     )
     assert outcome.state is StateType.SUCCESS and logs == []
     assert outcome.outputs is not None
@@ -52,6 +53,7 @@ def test_a_get_returns_code_headers_and_body(server: LoopbackServer) -> None:
     assert outcome.outputs["headers"]["content-type"] == ["application/json"]
     got = echoed(outcome)
     assert (got["method"], got["path"], got["headers"]["X-Who"]) == ("GET", "/echo?q=ada", "ada")
+    assert got["headers"]["X-Count"] == "5"
     # The reference sets the content type even without a body.
     assert got["headers"]["Content-Type"] == "application/json"
 
@@ -172,6 +174,13 @@ def test_the_uri_output_and_errors_drop_a_user_info_password(server: LoopbackSer
     )
     assert echoed(outcome)["headers"]["Authorization"] == "Basic " + base64.b64encode(b"ada:pw").decode()
     assert safe_uri("http://h/x") == "http://h/x"
+
+
+def test_a_header_value_with_a_line_break_is_refused_not_sent(server: LoopbackServer) -> None:
+    spec = {"uri": server.url + "/echo", "headers": {"X-Who": "{{ inputs.v }}"}}
+    outcome, _ = run(spec, {"inputs": {"v": "a\r\nX-Injected: 1"}})
+    assert outcome.state is StateType.FAILED
+    assert all("X-Injected" not in r.headers for r in server.requests)
 
 
 def test_an_unsupported_scheme_fails_with_a_clear_error() -> None:
