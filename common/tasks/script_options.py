@@ -24,6 +24,8 @@ class ScriptOptions(Spec):
     # Rendered and run first, in the same interpreter invocation (e.g. `pip install ...`).
     before_commands: list[str] = []
     task_runner: ProcessTaskRunner | None = None
+    # The reference's deprecated spelling of the task runner: only PROCESS (DOCKER is refused when the flow loads).
+    runner: Literal["PROCESS"] | None = None
     # Accepted for the reference's flows; the Process runner ignores it (with a WARN log line).
     container_image: str | None = None
     # The reference's `failFast`: `set -e` first when the interpreter is a POSIX shell.

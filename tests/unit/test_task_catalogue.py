@@ -141,7 +141,8 @@ def test_commands_gain_before_commands_and_task_runner() -> None:
     for name in ("shell.Commands", "python.Commands"):
         task = only_task(
             f"  - id: c\n    type: io.kestra.plugin.scripts.{name}\n    beforeCommands: [pip --version]\n"
-            "    taskRunner: {type: io.kestra.plugin.core.runner.Process}\n    commands: [python -V]\n"
+            "    taskRunner: {type: io.kestra.plugin.core.runner.Process}\n    runner: PROCESS\n"
+            "    commands: [python -V]\n"
         )
         assert isinstance(task, core.Commands)
         assert task.before_commands == ["pip --version"] and task.fail_fast and task.container_image is None
@@ -156,6 +157,7 @@ def test_commands_gain_before_commands_and_task_runner() -> None:
             "tasks[0].taskRunner.type",
             "io.kestra.plugin.core.runner.Process",
         ),
+        ("    runner: DOCKER\n    script: x\n", 6, "tasks[0].runner", "expected 'PROCESS'"),
         ("    script: ''\n", 6, "tasks[0].script", "at least 1"),
         ("    script: x\n    interpreter: []\n", 7, "tasks[0].interpreter", "at least 1"),
         ("    script: x\n    outputFile: a\n", 7, "tasks[0].outputFile", "unknown property"),
