@@ -12,9 +12,13 @@ from conveyor.cli.query import taskruns
 from conveyor.cli.run import execution_table, submit_and_wait
 from conveyor.cli.statefile import read_state
 from conveyor.common.elastic import elasticsearch_client
+from conveyor.common.loader import load_flow_file
 from conveyor.common.model import Execution
 from conveyor.common.settings import ElasticsearchSettings, local_stack
 from conveyor.indexer import queries
+
+# The input through which an example flow gets the local server's URL.
+SERVER_URL_INPUT = "conveyorUrl"
 
 
 def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
@@ -30,10 +34,11 @@ def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
     local_stack.cache_clear()
     try:
         kafka, es = flags.kafka(), flags.elasticsearch()
+        server_url = (read_state() or {}).get("serverUrl")
         finished: list[Execution] = []
         for path in paths:
             console.rule(f"[bold]{path}")
-            final = submit_and_wait(str(path), [], kafka, timeout=300)
+            final = submit_and_wait(str(path), demo_inputs(path, server_url), kafka, timeout=300)
             if final is None:
                 return 1
             console.print(execution_table(final))
@@ -58,6 +63,14 @@ def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
             stack.down()
         elif started:
             err_console.print("the local stack is still up: `conveyor down` stops it")
+
+
+def demo_inputs(path: Path, server_url: str | None) -> list[str]:
+    """The local server's URL as the input `conveyorUrl` of the flows that declare it (the HTTP example)."""
+    if not server_url:
+        return []
+    declared = {i.id for i in load_flow_file(path).inputs}
+    return [f"{SERVER_URL_INPUT}={server_url}"] if SERVER_URL_INPUT in declared else []
 
 
 def _wait_indexed(es: ElasticsearchSettings, executions: list[Execution], timeout: float = 60.0) -> None:

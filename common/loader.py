@@ -309,11 +309,14 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
 
 
 def _type_message(kind: str, loc: list[int | str], ctx: dict[str, Any]) -> str:
-    """An unknown or missing `type`, named for what it types: a task, a trigger or a condition."""
+    """An unknown or missing `type`, named for what it types: a task, a trigger, a condition, or a property's
+    object (e.g. `options.auth`)."""
     if "conditions" in loc:
         what, known = "condition", sorted({cls.canonical_type() for cls in CONDITION_TYPES.values()})
     elif loc and loc[0] == "triggers":
         what, known = "trigger", triggers.known_types()
+    elif kind == "union_tag_invalid" and ctx.get("discriminator") not in (None, "_discriminate()"):
+        return f"unknown type '{ctx.get('tag')}'; expected one of {ctx.get('expected_tags')}"
     else:
         what, known = "task", registry.known_types()
     if kind == "union_tag_not_found":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
 from conveyor.common.clock import Duration
 from conveyor.common.tasks.base import LogLevel, RunnableTask
+from conveyor.common.tasks.script_options import ScriptOptions
 
 
 class Return(RunnableTask):
@@ -38,11 +41,13 @@ class Fail(RunnableTask):
     condition: str | None = None
 
 
-class Commands(RunnableTask):
-    """Runs shell `commands` the flow author wrote; stdout/stderr lines become logs."""
+class Commands(ScriptOptions, RunnableTask):
+    """Runs shell `commands` the flow author wrote (after `beforeCommands`); stdout/stderr lines become logs."""
 
-    type_names = ("io.kestra.plugin.scripts.shell.Commands", "io.kestra.core.tasks.scripts.Bash")
+    type_names: ClassVar[tuple[str, ...]] = (
+        "io.kestra.plugin.scripts.shell.Commands",
+        "io.kestra.core.tasks.scripts.Bash",
+    )
     commands: list[str] = Field(min_length=1)
     env: dict[str, str] = {}
     working_directory: str | None = None
-    interpreter: list[str] = ["/bin/sh", "-c"]

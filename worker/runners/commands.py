@@ -27,12 +27,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 from conveyor.common.settings import WorkerSettings
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.core import Commands
 from conveyor.worker.runners.base import RunContext, RunOutcome
+from conveyor.worker.runners.script_lines import script_lines, warn_ignored_options
 
 # SIGTERM first; a process group still alive this long after it gets SIGKILL.
 KILL_GRACE = 2.0
@@ -50,16 +51,25 @@ class CommandsRunner:
             self._settings = WorkerSettings()
         return self._settings
 
+    # Environment every process of this runner gets (under the task's own `env`).
+    base_env: ClassVar[dict[str, str]] = {}
+
+    def main_commands(self, task: Any, ctx: RunContext, cwd: str, user: pwd.struct_passwd | None) -> list[str]:
+        """The commands after `beforeCommands`: the task's own (script tasks write their script into `cwd`)."""
+        return list(ctx.render(task.commands))
+
     def run(self, task: Commands, ctx: RunContext) -> RunOutcome:
-        script = "\n".join(ctx.render(task.commands))
         user = _user(self.settings.run_as_user)
         if isinstance(user, str):
             return RunOutcome.failed(user)
         env = task_environment(self.settings.task_environment, os.environ, user)
-        env.update({k: str(v) for k, v in ctx.render(task.env).items()})
+        env.update({**self.base_env, **{k: str(v) for k, v in ctx.render(task.env).items()}})
         workdir = ctx.render(task.working_directory) if task.working_directory else None
         collector = _Collector(ctx)
+        warn_ignored_options(task, ctx)
         with _directory(workdir, user) as cwd:
+            main = self.main_commands(task, ctx, cwd, user)
+            script = "\n".join(script_lines(task, ctx.render(task.before_commands), main))
             identity: dict[str, Any] = {}
             if user is not None:
                 identity = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": _groups(user)}

@@ -1,0 +1,33 @@
+"""What every script-like task shares (shell and python, Commands and Script): commands run before the main
+ones, the task runner (only the reference's Process runner: the worker's own processes) and the container
+image, which a Process runner has no use for."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from conveyor.common.base import Spec
+
+PROCESS = "io.kestra.plugin.core.runner.Process"
+
+
+class ProcessTaskRunner(Spec):
+    """`taskRunner: {type: io.kestra.plugin.core.runner.Process}`: run as a process of the worker (the only
+    runner here; a Docker or Kubernetes runner is refused when the flow loads)."""
+
+    type: Literal["io.kestra.plugin.core.runner.Process"]
+
+
+class ScriptOptions(Spec):
+    # Rendered and run first, in the same interpreter invocation (e.g. `pip install ...`).
+    before_commands: list[str] = []
+    task_runner: ProcessTaskRunner | None = None
+    # The reference's deprecated spelling of the task runner: only PROCESS (DOCKER is refused when the flow loads).
+    runner: Literal["PROCESS"] | None = None
+    # Accepted for the reference's flows; the Process runner ignores it (with a WARN log line).
+    container_image: str | None = None
+    # The reference's `failFast`: `set -e` first when the interpreter is a POSIX shell.
+    fail_fast: bool = True
+    interpreter: list[str] = Field(default=["/bin/sh", "-c"], min_length=1)
