@@ -134,7 +134,11 @@ class Producer:
             try:
                 self._bounded(self._producer.abort_transaction, timeout, context="abort transaction")
             except KafkaError as exc:
-                log.warning("abort transaction failed: %s", exc)
+                # E.g. "Conflicting commit_transaction API call is already in progress" after a commit that
+                # timed out: this producer's transaction can no longer be ended by it, and every `begin`
+                # would fail the same way. Replaced (`reopen`), the new producer fences it and aborts it.
+                log.warning("abort transaction failed, the producer will be replaced: %s", exc)
+                self.broken = True
         self._failed = []
 
     def reopen(self) -> Producer:
