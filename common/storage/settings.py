@@ -44,7 +44,8 @@ class StorageSettings(BaseSettings):
     )
     s3_secret_key: SecretStr | None = Field(default=None, description="The secret access key.")
     s3_path_style: bool = Field(
-        default=True, description="Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need."
+        default=True,
+        description="Path-style addressing (`endpoint/bucket/key`), which most S3-compatible servers need.",
     )
     read_limit: int = Field(
         default=10 * 1024 * 1024,

@@ -92,3 +92,11 @@ def prefix_key(prefix: str) -> str:
     if prefix == SCHEME + "/":
         return ""
     return key_of(prefix.rstrip("/")) + "/"
+
+
+def is_storage_uri(value: object) -> bool:
+    try:
+        key_of(value)  # type: ignore[arg-type]
+    except StorageURIError:
+        return False
+    return True
