@@ -46,3 +46,8 @@ class Commands(RunnableTask):
     env: dict[str, str] = {}
     working_directory: str | None = None
     interpreter: list[str] = ["/bin/sh", "-c"]
+    # The attempt's working directory is where files meet: `inputFiles` are written there before the commands
+    # run (name -> inline content, or a kestra:/// URI whose file is copied), and the files matching the
+    # `outputFiles` globs are stored afterwards, their URIs in `outputs.<task>.outputFiles['name']`.
+    input_files: dict[str, str] = {}
+    output_files: list[str] = []

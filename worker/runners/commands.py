@@ -27,11 +27,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any
 
 from conveyor.common.settings import WorkerSettings
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.core import Commands
+from conveyor.worker.runners import command_files
 from conveyor.worker.runners.base import RunContext, RunOutcome
 
 # SIGTERM first; a process group still alive this long after it gets SIGKILL.
@@ -60,6 +62,9 @@ class CommandsRunner:
         workdir = ctx.render(task.working_directory) if task.working_directory else None
         collector = _Collector(ctx)
         with _directory(workdir, user) as cwd:
+            problem = command_files.prepare(task, ctx, Path(cwd))
+            if problem:
+                return RunOutcome.failed(problem)
             identity: dict[str, Any] = {}
             if user is not None:
                 identity = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": _groups(user)}
@@ -82,7 +87,10 @@ class CommandsRunner:
                 reader.start()
             code = _wait(proc, ctx.stopped)
             _join_readers(proc, readers)
-        outputs = {**collector.outputs, "exitCode": code}
+            files, problem = command_files.collect(task, ctx, Path(cwd))
+        outputs = {**collector.outputs, "exitCode": code, **files}
+        if problem:
+            return RunOutcome.failed(problem, outputs)
         if code != 0:
             return RunOutcome.failed(f"command exited with code {code}", outputs)
         return RunOutcome.success(outputs)
