@@ -129,7 +129,11 @@ async def start_execution(
         inputs = await start_body.json_inputs(request)
     execution_id = derived_id("execution", namespace, flow_id, idempotency_key) if idempotency_key else None
     request.state.audit = {"executionId": execution_id}
-    body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id, files)
+    try:
+        body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id, files)
+    finally:
+        for upload in files.values():
+            await upload.close()
     request.state.audit = {"executionId": body["id"]}
     return body
 
