@@ -123,6 +123,7 @@ async def start_execution(
     `kestra:///…/executions/{id}/inputs/{input}/{file}` URI."""
     require(request, Role.RUNNER, namespace)
     files: dict[str, UploadFile] = {}
+    inputs: dict[str, Any] | None
     if start_body.is_multipart(request):
         inputs, files = await start_body.form_parts(request)
     else:

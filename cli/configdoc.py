@@ -31,6 +31,7 @@ from conveyor.common.settings import (
     MetricsSettings,
     WorkerSettings,
 )
+from conveyor.common.storage.settings import StorageSettings
 
 SETTINGS: tuple[type[BaseSettings], ...] = (
     KafkaSettings,
@@ -40,6 +41,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     IndexerSettings,
     MetricsSettings,
     JqSettings,
+    StorageSettings,
     ServerSettings,
     AuthSettings,
     ApiClientSettings,

@@ -25,7 +25,9 @@ tasks:
       - "awk -F, 'NR > 1 { sum += $2 } END { print sum }' orders.csv > sum.txt"
   - id: report
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ read(outputs.total.outputFiles['header.txt']) }} {{ read(outputs.total.outputFiles['sum.txt']) | trim }}"
+    format: >-
+      {{ read(outputs.total.outputFiles['header.txt']) }}
+      {{ read(outputs.total.outputFiles['sum.txt']) | trim }}
 """
 
 

@@ -33,8 +33,8 @@ def settings_for(s3: S3Endpoint, bucket: str) -> StorageSettings:
         type="s3",
         s3_endpoint=s3.endpoint,
         s3_bucket=bucket,
-        s3_access_key=s3.access_key,  # type: ignore[arg-type]
-        s3_secret_key=s3.secret_key,  # type: ignore[arg-type]
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
     )
 
 
