@@ -144,3 +144,23 @@ def test_an_input_file_outside_the_working_directory_is_refused(local: LocalStor
     outcome = CommandsRunner().run(task, ctx)  # type: ignore[arg-type]
     assert outcome.state is StateType.FAILED
     assert "must be a relative path inside the working directory" in (outcome.error or "")
+
+
+def test_the_cli_uploads_a_file_input_and_names_an_unreadable_one(local: LocalStorage, tmp_path: Path) -> None:
+    from conveyor.cli.files import upload_inputs
+    from conveyor.common.errors import InputError
+    from conveyor.common.loader import load_flow
+
+    flow = load_flow(
+        "id: f\nnamespace: n.s\ninputs:\n  - {id: data, type: FILE}\n  - {id: s, type: STRING}\n"
+        "tasks:\n  - {id: t, type: io.kestra.plugin.core.log.Log, message: m}\n",
+        "f.yaml",
+    )
+    given = tmp_path / "orders.csv"
+    given.write_bytes(b"a\n")
+    uploaded = upload_inputs(flow, {"data": f"@{given}", "s": "@not-a-file"}, "ex1")
+    assert uploaded == {"data": "kestra:///n/s/f/executions/ex1/inputs/data/orders.csv", "s": "@not-a-file"}
+    with local.open(uploaded["data"]) as stream:
+        assert stream.read() == b"a\n"
+    with pytest.raises(InputError, match="input 'data': cannot read"):
+        upload_inputs(flow, {"data": f"@{tmp_path / 'missing.csv'}"}, "ex2")
