@@ -1,6 +1,7 @@
 """The expression functions of the internal storage: `read(uri)` and `fileURI(name)`.
 
-`read` returns a file's content as text (UTF-8); a file larger than `CONVEYOR_STORAGE_READ_LIMIT` bytes is
+`read` returns a file's content as text (UTF-8), for files of the current execution only (as the reference);
+a file larger than `CONVEYOR_STORAGE_READ_LIMIT` bytes is
 refused with its size and the limit, before anything is read. Only `kestra:///` URIs of the storage are read,
 never paths of the machine. `fileURI(name)` is the URI a task run's file `name` has (where Commands'
 `outputFiles` put `name`), so a task can name its own file before it exists.
@@ -18,10 +19,24 @@ from conveyor.common.storage import StorageSettings, default_storage
 from conveyor.common.storage.uri import ExecutionScope, key_of
 
 
-def read(uri: Any) -> str:
+def _current(ctx: Context) -> ExecutionScope | None:
+    """The execution whose expression this is, when the context says (a flow's always does)."""
+    flow, execution = ctx.get("flow"), ctx.get("execution")
+    if not isinstance(flow, Mapping) or not isinstance(execution, Mapping):
+        return None
+    if not (flow.get("namespace") and flow.get("id") and execution.get("id")):
+        return None
+    return ExecutionScope(str(flow["namespace"]), str(flow["id"]), str(execution["id"]))
+
+
+@pass_context
+def read(ctx: Context, uri: Any) -> str:
     if not isinstance(uri, str):
         raise ValueError(f"read() expects a kestra:/// storage URI, got {type(uri).__name__}")
     key_of(uri)  # StorageURIError names what is wrong with it
+    current = _current(ctx)
+    if current is not None and not current.owns(uri):
+        raise ValueError(f"read(): {uri} is not a file of this execution (expected a URI under {current.prefix})")
     storage = default_storage()
     limit = StorageSettings().read_limit
     size = storage.size(uri)

@@ -92,9 +92,14 @@ def test_read_returns_the_content_and_refuses_past_its_limit(local: LocalStorage
     small, big = SCOPE.task_file("t", "r", "small.txt"), SCOPE.task_file("t", "r", "big.txt")
     local.put(small, io.BytesIO(b"id,total\n1,3\n"))
     local.put(big, io.BytesIO(b"x" * 65))
-    assert render_value("{{ read(uri) }}", {"uri": small}) == "id,total\n1,3\n"
+    context = {"flow": {"namespace": "company.team", "id": "etl"}, "execution": {"id": "exec1"}}
+    assert render_value("{{ read(uri) }}", {**context, "uri": small}) == "id,total\n1,3\n"
     with pytest.raises(RenderError, match="65 bytes, more than the limit of 64"):
-        render_value("{{ read(uri) }}", {"uri": big})
+        render_value("{{ read(uri) }}", {**context, "uri": big})
+    elsewhere = ExecutionScope("company.team", "etl", "exec2").task_file("t", "r", "x.txt")
+    local.put(elsewhere, io.BytesIO(b"not yours"))
+    with pytest.raises(RenderError, match="is not a file of this execution"):
+        render_value("{{ read(uri) }}", {**context, "uri": elsewhere})
     with pytest.raises(RenderError, match="not an internal storage URI"):
         render_value("{{ read('/etc/passwd') }}", {})
 
@@ -107,6 +112,9 @@ def _commands(**props: object) -> tuple[Commands, object]:
         "inputs": {"data": SCOPE.input_file("data", "orders.csv")},
     }
     ctx, _ = run_context(spec, context)
+    # the job's task run belongs to SCOPE's execution, as the context says
+    run = ctx.job.task_run.model_copy(update={"namespace": "company.team", "flow_id": "etl", "execution_id": "exec1"})
+    ctx.job = ctx.job.model_copy(update={"task_run": run})
     return Commands.model_validate(spec), ctx
 
 
@@ -123,8 +131,7 @@ def test_commands_read_input_files_and_store_output_files(local: LocalStorage) -
     files = outcome.outputs["outputFiles"]
     assert set(files) == {"count.out", "sub/n.txt"}
     run = ctx.job.task_run  # type: ignore[attr-defined]
-    where = ExecutionScope(run.namespace, run.flow_id, run.execution_id)  # the job's task run's execution
-    assert files["count.out"] == where.task_file("sh", run.id, "count.out")
+    assert files["count.out"] == SCOPE.task_file("sh", run.id, "count.out")
     with local.open(files["count.out"]) as f:
         assert f.read().strip() == b"3"
     with local.open(files["sub/n.txt"]) as f:
@@ -137,6 +144,15 @@ def test_a_missing_input_file_fails_the_attempt_naming_it(local: LocalStorage) -
     outcome = CommandsRunner().run(task, ctx)  # type: ignore[arg-type]
     assert outcome.state is StateType.FAILED
     assert outcome.error == f"inputFiles: no file at {missing}"
+
+
+def test_an_input_file_of_another_execution_is_refused(local: LocalStorage) -> None:
+    other = ExecutionScope("company.team", "etl", "exec2").input_file("data", "theirs.csv")
+    local.put(other, io.BytesIO(b"not yours"))
+    task, ctx = _commands(inputFiles={"a.csv": other}, commands=["cat a.csv"])
+    outcome = CommandsRunner().run(task, ctx)  # type: ignore[arg-type]
+    assert outcome.state is StateType.FAILED
+    assert "is not a file of this execution" in (outcome.error or "")
 
 
 def test_an_input_file_outside_the_working_directory_is_refused(local: LocalStorage) -> None:

@@ -1,7 +1,8 @@
 """Commands' files: `inputFiles` written into the attempt's working directory before its commands run, and the
 files matching its `outputFiles` globs stored in the internal storage after, under the task run's URIs.
 
-An input file's value is its content, or a `kestra:///` URI whose file is copied (streamed, not loaded).
+An input file's value is its content, or a `kestra:///` URI of a file of the same execution, which is copied
+(streamed, not loaded).
 Names and globs stay inside the working directory: `../x` or `/etc/x` is refused.
 """
 
@@ -31,12 +32,20 @@ def _inside(workdir: Path, name: str, what: str) -> Path:
     return path
 
 
+def _scope(ctx: RunContext) -> ExecutionScope:
+    run = ctx.job.task_run
+    return ExecutionScope(run.namespace, run.flow_id, run.execution_id)
+
+
 def write_inputs(task: Commands, ctx: RunContext, workdir: Path, storage: Storage) -> None:
+    scope = _scope(ctx)
     for name, value in ctx.render(task.input_files).items():
         path = _inside(workdir, str(name), "inputFiles:")
         path.parent.mkdir(parents=True, exist_ok=True)
         text = "" if value is None else str(value)
         if is_storage_uri(text):
+            if not scope.owns(text):  # as read(): only the execution's own files
+                raise FileProblem(f"{text} is not a file of this execution (expected a URI under {scope.prefix})")
             with storage.open(text) as source, path.open("wb") as out:
                 while chunk := source.read(_CHUNK):
                     out.write(chunk)
@@ -47,7 +56,7 @@ def write_inputs(task: Commands, ctx: RunContext, workdir: Path, storage: Storag
 def store_outputs(task: Commands, ctx: RunContext, workdir: Path, storage: Storage) -> dict[str, str]:
     """name (relative to the working directory) -> URI, for every file matching an `outputFiles` glob."""
     run = ctx.job.task_run
-    scope = ExecutionScope(run.namespace, run.flow_id, run.execution_id)
+    scope = _scope(ctx)
     stored: dict[str, str] = {}
     for pattern in ctx.render(task.output_files):
         _inside(workdir, str(pattern).replace("*", "x").replace("?", "x"), "outputFiles:")
