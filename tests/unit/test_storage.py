@@ -180,3 +180,17 @@ def test_the_cli_uploads_a_file_input_and_names_an_unreadable_one(local: LocalSt
         assert stream.read() == b"a\n"
     with pytest.raises(InputError, match="input 'data': cannot read"):
         upload_inputs(flow, {"data": f"@{tmp_path / 'missing.csv'}"}, "ex2")
+
+
+def test_file_uri_names_the_current_task_runs_file() -> None:
+    context = {
+        "flow": {"namespace": "company.team", "id": "etl"},
+        "execution": {"id": "exec1"},
+        "task": {"id": "extract"},
+        "taskrun": {"id": "tr1"},
+    }
+    assert render_value("{{ fileURI('out/rows.csv') }}", context) == SCOPE.task_file("extract", "tr1", "out/rows.csv")
+    with pytest.raises(RenderError, match="needs `taskrun.id`"):
+        render_value("{{ fileURI('x') }}", {**context, "taskrun": None})
+    with pytest.raises(RenderError, match="leaves its folder"):
+        render_value("{{ fileURI('../x') }}", context)
