@@ -190,7 +190,7 @@ def test_file_uri_names_the_current_task_runs_file() -> None:
         "taskrun": {"id": "tr1"},
     }
     assert render_value("{{ fileURI('out/rows.csv') }}", context) == SCOPE.task_file("extract", "tr1", "out/rows.csv")
-    with pytest.raises(RenderError, match="needs `taskrun.id`"):
+    with pytest.raises(RenderError, match=r"needs `taskrun\.id`"):
         render_value("{{ fileURI('x') }}", {**context, "taskrun": None})
     with pytest.raises(RenderError, match="leaves its folder"):
         render_value("{{ fileURI('../x') }}", context)
