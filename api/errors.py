@@ -138,21 +138,31 @@ def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed(request: Request) -> list[str]:
-    return sorted(_methods(request.app.router.routes, {**request.scope, "method": "GET"}))
+    """The methods of the most specific routes matching the path: `/executions/{id}/file` (GET) also matches
+    the template `/executions/{namespace}/{flowId}` (POST), but its literal `file` makes the GET route the one
+    that path is documented by."""
+    matching = _methods(request.app.router.routes, {**request.scope, "method": "GET"})
+    best = max((literals for literals, _ in matching), default=0)
+    return sorted({method for literals, methods in matching if literals == best for method in methods})
 
 
-def _methods(routes: Any, scope: dict[str, Any], depth: int = 0) -> set[str]:
-    """The methods of every endpoint among `routes` (and the routers included in them) whose path matches."""
-    methods: set[str] = set()
+def _literals(path: str) -> int:
+    return sum(1 for segment in path.split("/") if segment and not segment.startswith("{"))
+
+
+def _methods(routes: Any, scope: dict[str, Any], depth: int = 0) -> list[tuple[int, set[str]]]:
+    """(literal segments of its path, its methods) of every endpoint among `routes` (and the routers included in
+    them) whose path matches."""
+    found: list[tuple[int, set[str]]] = []
     for route in routes or ():
         if hasattr(route, "endpoint"):
             if route.matches(scope)[0] != Match.NONE:
-                methods |= set(getattr(route, "methods", None) or ())
+                found.append((_literals(getattr(route, "path", "")), set(getattr(route, "methods", None) or ())))
             continue
         nested = getattr(getattr(route, "original_router", route), "routes", None)
         if nested and depth < 4:
-            methods |= _methods(nested, scope, depth + 1)
-    return methods
+            found += _methods(nested, scope, depth + 1)
+    return found
 
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:

@@ -7,15 +7,17 @@ import json
 from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from conveyor.api import start_body
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, readable, require
 from conveyor.common import input_secrets
 from conveyor.common.auth import Role
-from conveyor.common.ids import derived_id
+from conveyor.common.ids import derived_id, new_id
 from conveyor.common.kafka import lookup
 from conveyor.common.launch import new_execution
 from conveyor.common.model import Execution
@@ -92,15 +94,13 @@ def get_logs(
     "/executions/{namespace}/{flowId}",
     summary="Start an execution of a deployed flow",
     responses=error_responses(400, 401, 403, 404, 422, 429, 503, _404="the flow is not deployed"),
+    openapi_extra=start_body.REQUEST_BODY,
 )
 async def start_execution(
     request: Request,
     namespace: Annotated[str, Path(max_length=250)],
     flow_id: Annotated[str, Path(alias="flowId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
-    inputs: Annotated[
-        dict[str, Any] | None, Body(description="the flow's inputs by id, as JSON values", examples=[{"name": "Ada"}])
-    ] = None,
     labels: Annotated[list[str] | None, Query(description="key:value (repeatable)")] = None,
     idempotency_key: Annotated[
         str | None,
@@ -116,11 +116,25 @@ async def start_execution(
     """Publishes `ExecutionCreated` on `execution-events`; the execution then runs on the executor and
     workers. Answers the new execution (state CREATED): follow it with `GET /api/v1/executions/{id}`.
     With an `Idempotency-Key` the execution id is derived from (namespace, flowId, key): a start sent again
-    (a response lost) makes no second execution and is answered the same body."""
+    (a response lost) makes no second execution and is answered the same body.
+
+    The body is the inputs as one JSON object, or a `multipart/form-data` form: text fields are inputs, and
+    a file part for a FILE input is stored in the internal storage, the input's value being its
+    `kestra:///…/executions/{id}/inputs/{input}/{file}` URI."""
     require(request, Role.RUNNER, namespace)
+    files: dict[str, UploadFile] = {}
+    inputs: dict[str, Any] | None
+    if start_body.is_multipart(request):
+        inputs, files = await start_body.form_parts(request)
+    else:
+        inputs = await start_body.json_inputs(request)
     execution_id = derived_id("execution", namespace, flow_id, idempotency_key) if idempotency_key else None
     request.state.audit = {"executionId": execution_id}
-    body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id)
+    try:
+        body = await run_in_threadpool(_start, api, namespace, flow_id, inputs, labels, execution_id, files)
+    finally:
+        for upload in files.values():
+            await upload.close()
     request.state.audit = {"executionId": body["id"]}
     return body
 
@@ -132,8 +146,9 @@ def _start(
     inputs: dict[str, Any] | None,
     labels: list[str] | None,
     execution_id: str | None,
+    files: dict[str, UploadFile] | None = None,
 ) -> dict[str, Any]:
-    fingerprint = _fingerprint(inputs, labels)
+    fingerprint = _fingerprint({**(inputs or {}), **{k: f.filename for k, f in (files or {}).items()}}, labels)
     if execution_id is not None:
         repeat = _started_before(api, execution_id, fingerprint)
         if repeat is not None:
@@ -144,6 +159,9 @@ def _start(
     _, flow = found
     if flow.disabled:
         raise BadParameter("flowId", f"flow {namespace}.{flow_id} is disabled", where="path", status=422)
+    if files:
+        execution_id = execution_id or new_id()  # the uploads are stored under the execution's URI
+        inputs = {**(inputs or {}), **start_body.store_uploads(flow, execution_id, files)}
     created = new_execution(  # InputError -> 422
         flow,
         inputs or {},

@@ -32,6 +32,7 @@ from conveyor.common.settings import (
     SchedulerSettings,
     WorkerSettings,
 )
+from conveyor.common.storage.settings import StorageSettings
 
 SETTINGS: tuple[type[BaseSettings], ...] = (
     KafkaSettings,
@@ -42,6 +43,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     SchedulerSettings,
     MetricsSettings,
     JqSettings,
+    StorageSettings,
     ServerSettings,
     AuthSettings,
     ApiClientSettings,

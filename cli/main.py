@@ -71,6 +71,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--inputs-json", metavar="JSON", help=argparse.SUPPRESS)
     p.add_argument("--raw-inputs", action="store_true", help=argparse.SUPPRESS)
 
+    p = sub.add_parser("files", help="the internal storage: `files get URI [-o FILE]`")
+    files = p.add_subparsers(dest="files_action", required=True, metavar="ACTION")
+    f = files.add_parser("get", help="copy a file of the internal storage (kestra:///...) to FILE or stdout")
+    f.add_argument("uri", metavar="URI")
+    f.add_argument("--output", "-o", metavar="FILE", help="where to write it (default: stdout)")
+    p = sub.add_parser("purge", help="delete the stored files of executions older than a retention")
+    p.add_argument("--older-than", required=True, metavar="DURATION", help="ISO-8601, e.g. P30D")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
     p = sub.add_parser("logs", help="an execution's log lines, oldest first (Elasticsearch)")
     p.add_argument("execution", metavar="EXECUTION_ID")
     p.add_argument("--task", "-t", help="only this task id's lines")
@@ -280,6 +289,14 @@ def _check_inputs(args: argparse.Namespace) -> None:
         raise UsageError(str(exc)) from None
 
 
+def _files(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli import files
+
+    if args.command == "purge":
+        return files.purge(args.older_than, args.output)
+    return files.get(args.uri, args.output)
+
+
 def _logs(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.logs import logs
 
@@ -427,6 +444,8 @@ HANDLERS: dict[str, Handler] = {
     "status": _stack,
     "run": _run,
     "logs": _logs,
+    "files": _files,
+    "purge": _files,
     "kill": _control,
     "restart": _control,
     "validate": _validate,

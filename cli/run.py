@@ -8,10 +8,12 @@ from typing import Any
 
 from rich.live import Live
 
+from conveyor.cli.files import upload_inputs
 from conveyor.cli.output import console, duration_text, err_console, print_json, short, state_text, table
 from conveyor.common import input_secrets
 from conveyor.common.assemble import Assembler
 from conveyor.common.events import LogEntry
+from conveyor.common.ids import new_id
 from conveyor.common.kafka.follow import Follower
 from conveyor.common.kafka.lookup import task_runs
 from conveyor.common.kafka.producer import Producer
@@ -91,11 +93,12 @@ def submit_and_wait(
     `raw_inputs` they are passed through unchecked and untyped, as the reference's own tests do."""
     flow = load_flow_file(path)  # FlowError -> exit 2 in main
     given = {**parse_inputs_json(inputs_json), **parse_input_args(inputs)}
-    created = new_execution(flow, given, typed=not raw_inputs)  # InputError -> exit 2 in main
+    execution_id = new_id()  # drawn first: a FILE input's `@path` is uploaded under the execution's URI
+    given = upload_inputs(flow, given, execution_id)
+    created = new_execution(flow, given, typed=not raw_inputs, execution_id=execution_id)  # InputError -> exit 2
     topics = Topics.of(kafka)
     follower = Follower(kafka, [topics.executions, topics.taskruns, topics.logs])
     producer = Producer(kafka)
-    execution_id = created.execution_id
     try:
         # Sent once, by an idempotent producer (its own retries are deduplicated by the broker); the execution
         # id and the event id are drawn here, before the send, so a creation that still arrived twice would be

@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import escape
 
 from conveyor.common import expr_dates as dates
+from conveyor.common import expr_files as files
 from conveyor.common import expr_functions as fn
 from conveyor.common import expr_strings as text
 from conveyor.common import expr_values as values
@@ -91,4 +92,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "uuid": fn.uuid,
     "id": fn.short_id,
     "randomInt": fn.random_int,
+    # the internal storage
+    "read": files.read,
+    "fileURI": files.file_uri,
 }

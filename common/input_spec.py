@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from conveyor.common.base import Spec
 from conveyor.common.input_types import ORDERS, InputType
+from conveyor.common.storage.uri import is_storage_uri
 from conveyor.common.tasks.base import ID_PATTERN
 
 # `BOOL` is what users write as often as `BOOLEAN`; it is read as BOOLEAN.
@@ -39,7 +40,6 @@ TYPE_PROPERTIES: dict[str, frozenset[InputType]] = {
 # SECRET items would be stored as they are: a list of secrets is refused rather than half sealed.
 NO_ITEM_TYPE = frozenset({_T.ARRAY, _T.MULTISELECT, _T.FILE, _T.SECRET})
 _CHOICES = frozenset({_T.SELECT, _T.MULTISELECT, _T.ENUM})
-FILE_UNSUPPORTED = "FILE inputs need internal storage (not yet supported)"
 
 
 class DependsOn(Spec):
@@ -95,8 +95,10 @@ class Input(Spec):
 
     @model_validator(mode="after")
     def _properties_fit_the_type(self) -> Input:
-        if self.type == InputType.FILE:
-            raise _bad(FILE_UNSUPPORTED)
+        if self.type == InputType.FILE and self.defaults is not None and not is_storage_uri(self.defaults):
+            raise _bad(
+                "the defaults of a FILE input must be a file: expected a file (an upload, or a kestra:/// storage URI)"
+            )
         for name, types in TYPE_PROPERTIES.items():
             if getattr(self, name) is not None and self.type not in types:
                 raise _bad(f"property '{_camel(name)}' does not apply to {self.type} inputs")
@@ -142,12 +144,6 @@ class Output(Spec):
     @classmethod
     def _alias(cls, data: Any) -> Any:
         return _normalise_type(data)
-
-    @model_validator(mode="after")
-    def _no_file(self) -> Output:
-        if self.type == InputType.FILE:
-            raise _bad(FILE_UNSUPPORTED)
-        return self
 
 
 def _camel(name: str) -> str:

@@ -15,6 +15,7 @@ import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from conveyor.common.render import to_json
+from conveyor.common.storage.uri import StorageURIError, key_of
 
 
 class InputType(StrEnum):
@@ -197,7 +198,14 @@ def _got(value: Any, limit: int = 80) -> str:
 
 
 def _file(value: Any) -> Any:
-    raise ValueError("FILE inputs need internal storage (not yet supported)")
+    """A FILE's value is its internal storage URI (the CLI and the API upload the file and pass its URI)."""
+    try:
+        key_of(value)
+    except StorageURIError:
+        raise ValueError(
+            f"expected a file (an upload, or a kestra:/// storage URI), but received {_got(value)}"
+        ) from None
+    return value
 
 
 _PARSERS: dict[InputType, Callable[[Any], Any]] = {

@@ -255,11 +255,23 @@ async function openDrawer(run, fetchNow) {
   $("#drawer-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
   renderAttempts(run.attempts || []);
   $("#outputs").textContent = run.outputs && Object.keys(run.outputs).length ? JSON.stringify(run.outputs, null, 2) : "no outputs";
+  renderOutputFiles(run);
   const drawer = $("#drawer");
   drawer.classList.add("open");
   drawer.setAttribute("aria-hidden", "false");
   $("#scrim").hidden = false;
   if (fetchNow || view.refresh) await loadLogs(run);
+}
+
+// Commands' outputFiles (name -> kestra:/// URI): each a download link of the execution's file.
+function renderOutputFiles(run) {
+  const files = (run.outputs && run.outputs.outputFiles) || {};
+  const names = typeof files === "object" ? Object.keys(files) : [];
+  $("#output-files-title").hidden = names.length === 0;
+  $("#output-files").replaceChildren(...names.map((name) => {
+    const href = "/api/v1/executions/" + encodeURIComponent(run.executionId) + "/file?path=" + encodeURIComponent(files[name]);
+    return el("li", {}, el("a", { href, download: name.split("/").pop() }, name));
+  }));
 }
 
 function renderAttempts(attempts) {

@@ -31,6 +31,8 @@ ELASTICSEARCH_VERSION = "8.17.4"
 ELASTICSEARCH_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH_VERSION}:zip"
 KEYCLOAK_VERSION = "26.7.3"
 KEYCLOAK_ARTIFACT = f"org.keycloak:keycloak-quarkus-dist:{KEYCLOAK_VERSION}:zip"
+S3MOCK_VERSION = "4.11.0"
+S3MOCK_ARTIFACT = f"com.adobe.testing:s3mock:{S3MOCK_VERSION}:jar:exec"
 # Pinned so the outcome does not depend on the default plugin version of the machine's Maven.
 _DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
 _COMPLETE = ".complete"
@@ -62,6 +64,11 @@ def elasticsearch_home() -> Path:
 def keycloak_home() -> Path:
     """The unpacked Keycloak distribution (the OIDC provider of the tests), fetched on first use."""
     return _cached(f"keycloak-{KEYCLOAK_VERSION}", _fetch_keycloak)
+
+
+def s3mock_jar() -> Path:
+    """S3Mock's executable jar (the S3-compatible server of the storage tests), fetched on first use."""
+    return _cached(f"s3mock-{S3MOCK_VERSION}", _fetch_s3mock) / f"s3mock-{S3MOCK_VERSION}-exec.jar"
 
 
 def ensure_fetched() -> None:
@@ -125,6 +132,10 @@ def _fetch_elasticsearch(work: Path) -> None:
 
 def _fetch_keycloak(work: Path) -> None:
     _fetch_zip(work, KEYCLOAK_ARTIFACT, "Keycloak")
+
+
+def _fetch_s3mock(work: Path) -> None:
+    _mvn(f"{_DEPENDENCY_PLUGIN}:copy", f"-Dartifact={S3MOCK_ARTIFACT}", f"-DoutputDirectory={work}", cwd=work)
 
 
 def _fetch_zip(work: Path, artifact: str, what: str) -> None:

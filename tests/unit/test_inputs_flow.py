@@ -68,7 +68,6 @@ def bad(declaration: str) -> str:
         ("type: STRING, colour: red", "inputs[0].colour: unknown property 'colour'"),
         ("type: STRING, min: 1", "property 'min' does not apply to STRING inputs"),
         ("type: DATE, min: 2020-01-01", "property 'min' does not apply to DATE inputs"),
-        ("type: FILE", "FILE inputs need internal storage (not yet supported)"),
         ("type: NUMBER", "inputs[0].type"),
         ("type: ARRAY", "an ARRAY input needs an itemType"),
         ("type: ARRAY, itemType: ARRAY", "itemType cannot be ARRAY"),
@@ -216,7 +215,10 @@ REFERENCE_INVALID = [
     ('inputs:\n  - id: "wrong one"\n    type: FOO\n', "inputs[0].id"),
     ('inputs:\n  - id: "wrong one"\n    type: FOO\n', "inputs[0].type"),
     ("inputs:\n  - id: badValidatorSyntax\n    type: STRING\n    validator: \\\n", "not a regular expression"),
-    ("inputs:\n  - {id: file, type: FILE, defaults: something}\n", "FILE inputs need internal storage"),
+    (
+        "inputs:\n  - {id: file, type: FILE, defaults: something}\n",
+        "expected a file (an upload, or a kestra:/// storage URI)",
+    ),
     ("inputs:\n  - {id: array, type: ARRAY, itemType: ARRAY}\n", "itemType cannot be ARRAY"),
     (
         "outputs:\n  - {id: o, type: STRING, value: a}\n  - {id: o, type: INT, value: '1'}\n",

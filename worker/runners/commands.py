@@ -27,11 +27,13 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, Any, ClassVar
 
 from conveyor.common.settings import WorkerSettings
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.core import Commands
+from conveyor.worker.runners import command_files
 from conveyor.worker.runners.base import RunContext, RunOutcome
 from conveyor.worker.runners.script_lines import script_lines, warn_ignored_options
 
@@ -68,6 +70,9 @@ class CommandsRunner:
         collector = _Collector(ctx)
         warn_ignored_options(task, ctx)
         with _directory(workdir, user) as cwd:
+            problem = command_files.prepare(task, ctx, Path(cwd))
+            if problem:
+                return RunOutcome.failed(problem)
             main = self.main_commands(task, ctx, cwd, user)
             script = "\n".join(script_lines(task, ctx.render(task.before_commands), main))
             identity: dict[str, Any] = {}
@@ -92,7 +97,10 @@ class CommandsRunner:
                 reader.start()
             code = _wait(proc, ctx.stopped)
             _join_readers(proc, readers)
-        outputs = {**collector.outputs, "exitCode": code}
+            files, problem = command_files.collect(task, ctx, Path(cwd))
+        outputs = {**collector.outputs, "exitCode": code, **files}
+        if problem:
+            return RunOutcome.failed(problem, outputs)
         if code != 0:
             return RunOutcome.failed(f"command exited with code {code}", outputs)
         return RunOutcome.success(outputs)

@@ -1,0 +1,63 @@
+"""The expression functions of the internal storage: `read(uri)` and `fileURI(name)`.
+
+`read` returns a file's content as text (UTF-8), for files of the current execution only (as the reference);
+a file larger than `CONVEYOR_STORAGE_READ_LIMIT` bytes is
+refused with its size and the limit, before anything is read. Only `kestra:///` URIs of the storage are read,
+never paths of the machine. `fileURI(name)` is the URI a task run's file `name` has (where Commands'
+`outputFiles` put `name`), so a task can name its own file before it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from jinja2 import pass_context
+from jinja2.runtime import Context
+
+from conveyor.common.storage import StorageSettings, default_storage
+from conveyor.common.storage.uri import ExecutionScope, key_of
+
+
+def _current(ctx: Context) -> ExecutionScope | None:
+    """The execution whose expression this is, when the context says (a flow's always does)."""
+    flow, execution = ctx.get("flow"), ctx.get("execution")
+    if not isinstance(flow, Mapping) or not isinstance(execution, Mapping):
+        return None
+    if not (flow.get("namespace") and flow.get("id") and execution.get("id")):
+        return None
+    return ExecutionScope(str(flow["namespace"]), str(flow["id"]), str(execution["id"]))
+
+
+@pass_context
+def read(ctx: Context, uri: Any) -> str:
+    if not isinstance(uri, str):
+        raise ValueError(f"read() expects a kestra:/// storage URI, got {type(uri).__name__}")
+    key_of(uri)  # StorageURIError names what is wrong with it
+    current = _current(ctx)
+    if current is not None and not current.owns(uri):
+        raise ValueError(f"read(): {uri} is not a file of this execution (expected a URI under {current.prefix})")
+    storage = default_storage()
+    limit = StorageSettings().read_limit
+    size = storage.size(uri)
+    if size > limit:
+        raise ValueError(f"read(): {uri} is {size} bytes, more than the limit of {limit} (CONVEYOR_STORAGE_READ_LIMIT)")
+    with storage.open(uri) as stream:
+        return stream.read(limit + 1).decode("utf-8", errors="replace")
+
+
+def _name_of(ctx: Context, variable: str) -> str:
+    value = ctx.get(variable)
+    if not isinstance(value, Mapping) or not value.get("id"):
+        raise ValueError(f"fileURI() needs `{variable}.id` in its context (it names a task run's file)")
+    return str(value["id"])
+
+
+@pass_context
+def file_uri(ctx: Context, name: Any) -> str:
+    flow = ctx.get("flow")
+    namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+    if not namespace:
+        raise ValueError("fileURI() needs `flow.namespace` in its context")
+    scope = ExecutionScope(str(namespace), _name_of(ctx, "flow"), _name_of(ctx, "execution"))
+    return scope.task_file(_name_of(ctx, "task"), _name_of(ctx, "taskrun"), str(name))
