@@ -23,12 +23,14 @@ from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import (
     ApiClientSettings,
+    ContextSettings,
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
     JqSettings,
     KafkaSettings,
     MetricsSettings,
+    SecretsSettings,
     WorkerSettings,
 )
 
@@ -40,6 +42,8 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     IndexerSettings,
     MetricsSettings,
     JqSettings,
+    SecretsSettings,
+    ContextSettings,
     ServerSettings,
     AuthSettings,
     ApiClientSettings,

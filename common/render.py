@@ -26,7 +26,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import expr_dates, input_secrets, pebble
+from conveyor.common import expr_context, expr_dates, input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
@@ -231,6 +231,7 @@ def _environment() -> SandboxedEnvironment:
     env.tests.update(json=_is_json, empty=_is_empty, contains=_contains)
     functions = {
         **FUNCTIONS,
+        **expr_context.FUNCTIONS,
         "currentEachOutput": _current_each_output,
         "errorLogs": _error_logs,
         "render": _render_again,
@@ -265,7 +266,7 @@ def render(template: str, context: Mapping[str, Any], task_id: str | None = None
     if not is_template(template):
         return template
     try:
-        return str(_compile(template).render(context))
+        return str(_compile(template).render({**expr_context.variables(), **context}))
     except UndefinedError as exc:
         message = str(exc)
         if message.startswith("Unable to find"):

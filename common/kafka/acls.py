@@ -29,6 +29,7 @@ from conveyor.common.kafka.topics import (
     EXECUTOR_STATE,
     FLOWS,
     KILLS,
+    KV,
     LOGS,
     METRICS,
     SPECS,
@@ -60,22 +61,22 @@ ACCESS: dict[str, Access] = {
         transactional_ids=(names.EXECUTOR_TRANSACTIONS,),
     ),
     "worker": Access(
-        reads=(WORKER_JOBS, KILLS),
-        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER),
-        groups=(names.WORKER, names.TAIL),
+        reads=(WORKER_JOBS, KILLS, KV),
+        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER, KV),
+        groups=(names.WORKER, names.TAIL, names.TABLE_READER),
     ),
     "indexer": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)
     ),
     "server": Access(
-        reads=(FLOWS, EXECUTIONS, TASKRUNS, AUTH_TOKENS),
-        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS),
+        reads=(FLOWS, EXECUTIONS, TASKRUNS, AUTH_TOKENS, KV),
+        writes=(FLOWS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS, KV),
         groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(
-        reads=(EXECUTIONS, TASKRUNS, LOGS),
-        writes=(EXECUTION_EVENTS, CONTROL),
-        groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER),
+        reads=(EXECUTIONS, TASKRUNS, LOGS, KV),
+        writes=(EXECUTION_EVENTS, CONTROL, KV),
+        groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER, names.TABLE_READER),
     ),
     "topics": Access(creates_topics=True),
 }
