@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, auth, control, executions, flows, health, taskruns, tokens
+from conveyor.api import audit, auth, control, executions, flows, health, kv, taskruns, tokens
 from conveyor.api.authn import Authenticate, Authenticator
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
@@ -81,7 +81,7 @@ def create_app(
     app.state.backends = api
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too
-    for module in (taskruns, control, executions, flows, health, audit, auth, tokens):
+    for module in (taskruns, control, executions, flows, health, audit, auth, tokens, kv):
         app.include_router(module.router)
     if oidc.enabled:  # the page's OIDC sign-in: a good callback starts a session from the user's groups
         app.include_router(oidc_router(oidc, auth.complete_oidc))

@@ -23,7 +23,7 @@ from jinja2 import TemplateError, pass_context
 from jinja2.runtime import Context
 
 from conveyor.common.kv import KvEntry, KvError
-from conveyor.common.secret_backends import SecretBackend, SecretNotFound, default_backend
+from conveyor.common.secret_backends import SecretNotFound, default_backend
 from conveyor.common.settings import ContextSettings
 
 SECRETS_KEY = "_secrets"
@@ -100,7 +100,7 @@ def _subkey(name: str, found: str, subkey: str, revealed: Any) -> str:
 
 
 @pass_context
-def kv(ctx: Context, key: Any, namespace: Any = None, errorOnMissing: Any = True) -> Any:  # noqa: N803
+def kv(ctx: Context, key: Any, namespace: Any = None, errorOnMissing: Any = True) -> Any:
     store = ctx.get(KV_KEY)
     if store is None:
         raise TemplateError("kv(): the KV store is read where tasks run (workers), not in flowable properties")

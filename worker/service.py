@@ -34,8 +34,8 @@ from conveyor.common.kafka.consumer import Consumer, Message, Partitions, tail_c
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
-from conveyor.common.kv import KvStore
 from conveyor.common.kafka.topics import Topics
+from conveyor.common.kv import KvStore
 from conveyor.common.settings import KafkaSettings, WorkerSettings
 from conveyor.worker.attempt import Attempt, RunnerLookup
 from conveyor.worker.backpressure import Backpressure

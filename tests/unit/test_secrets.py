@@ -82,7 +82,9 @@ def token(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_a_log_task_printing_a_secret_logs_it_masked(token: str) -> None:
-    attempt, logs = attempt_of({"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "t={{ secret('TOKEN') }}"})
+    attempt, logs = attempt_of(
+        {"id": "l", "type": "io.kestra.plugin.core.log.Log", "message": "t={{ secret('TOKEN') }}"}
+    )
     result = attempt.run()
     assert result is not None and result.state is StateType.SUCCESS
     assert [e.message for e in logs] == ["t=******"]
@@ -104,7 +106,9 @@ def test_a_commands_echo_of_a_secret_is_masked(token: str) -> None:
 
 
 def test_a_return_output_of_a_secret_is_masked(token: str) -> None:
-    attempt, _ = attempt_of({"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ secret('TOKEN') }}!"})
+    attempt, _ = attempt_of(
+        {"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ secret('TOKEN') }}!"}
+    )
     result = attempt.run()
     assert result is not None and result.outputs == {"value": "******!"}
 
@@ -119,11 +123,14 @@ def test_a_failing_task_error_never_carries_the_secret(token: str) -> None:
 
 
 def test_a_missing_secret_fails_the_task_run_naming_it() -> None:
-    attempt, logs = attempt_of({"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ secret('ABSENT_X') }}"})
+    attempt, logs = attempt_of(
+        {"id": "r", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ secret('ABSENT_X') }}"}
+    )
     result = attempt.run()
     assert result is not None and result.state is StateType.FAILED
     assert result.error is not None and "secret 'ABSENT_X' is not defined" in result.error
     assert "task 'r'" in result.error
+    assert [e.message for e in logs] == [result.error]
 
 
 def test_envs_are_only_the_allowlisted_variables_named_as_the_reference_does() -> None:

@@ -16,9 +16,9 @@ from enum import StrEnum
 from typing import Any, Literal, Protocol, TypeVar
 
 from conveyor.common import input_secrets
-from conveyor.common.expr_context import KV_KEY, REVEALED_KEY, KvReader, Revealed
 from conveyor.common.clock import utcnow
 from conveyor.common.events import LogEntry, WorkerJob
+from conveyor.common.expr_context import KV_KEY, REVEALED_KEY, KvReader, Revealed
 from conveyor.common.model import MetricEntry
 from conveyor.common.render import render_value
 from conveyor.common.state import StateType
