@@ -134,6 +134,8 @@ def allowed_envs(names: list[str], environ: Mapping[str, str]) -> dict[str, str]
 
 @cache
 def variables() -> dict[str, Any]:
-    """`envs` and `globals` of this process (read once)."""
+    """`envs` and `globals` of this process (read once), each only when it holds something (an empty one is
+    undefined, so `envs.x ?? 'default'` still falls back)."""
     settings = ContextSettings()
-    return {"envs": allowed_envs(settings.env_allowlist, os.environ), "globals": settings.globals}
+    found = {"envs": allowed_envs(settings.env_allowlist, os.environ), "globals": settings.globals}
+    return {name: value for name, value in found.items() if value}

@@ -145,3 +145,19 @@ def test_context_settings_read_the_allowlist_and_globals(monkeypatch: pytest.Mon
     settings = ContextSettings()
     assert settings.env_allowlist == ["ENV_A", "HOME"]
     assert settings.globals == {"region": "eu", "n": 2}
+
+
+def test_envs_and_globals_render_from_the_process_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conveyor.common.expr_context import variables
+
+    monkeypatch.setenv("CONVEYOR_CONTEXT_ENV_ALLOWLIST", "ENV_*")
+    monkeypatch.setenv("CONVEYOR_CONTEXT_GLOBALS", '{"region": "eu"}')
+    monkeypatch.setenv("ENV_STAGE", "prod")
+    monkeypatch.setenv("NOT_LISTED", "hidden")
+    variables.cache_clear()
+    try:
+        assert render("{{ envs.stage }} {{ globals.region }}", {}) == "prod eu"
+        assert render("{{ envs.not_listed ?? 'none' }}", {}) == "none"
+    finally:
+        variables.cache_clear()
+    assert render("{{ envs.stage ?? 'unset' }}", {}) == "unset"
