@@ -160,4 +160,3 @@ def test_envs_and_globals_render_from_the_process_settings(monkeypatch: pytest.M
         assert render("{{ envs.not_listed ?? 'none' }}", {}) == "none"
     finally:
         variables.cache_clear()
-    assert render("{{ envs.stage ?? 'unset' }}", {}) == "unset"
