@@ -262,22 +262,30 @@ def is_template(value: str) -> bool:
 
 
 def render(template: str, context: Mapping[str, Any], task_id: str | None = None) -> str:
-    """Render one string; a failure raises `RenderError` naming the expression (and the task)."""
+    """Render one string; a failure raises `RenderError` naming the expression (and the task), without the
+    value of any secret the expression read (the executor's own log lines quote these errors)."""
     if not is_template(template):
         return template
+    given = context.get(expr_context.REVEALED_KEY)
+    revealed = given if isinstance(given, expr_context.Revealed) else expr_context.Revealed()
     try:
-        return str(_compile(template).render({**expr_context.variables(), **context}))
-    except UndefinedError as exc:
+        return str(
+            _compile(template).render({**expr_context.variables(), **context, expr_context.REVEALED_KEY: revealed})
+        )
+    except Exception as exc:
+        raise RenderError(template, revealed.redact(_reason(exc, template)), task_id) from exc
+
+
+def _reason(exc: Exception, template: str) -> str:
+    if isinstance(exc, UndefinedError):
         message = str(exc)
         if message.startswith("Unable to find"):
             message += f" used in the expression `{_shown(template)}`"
-        raise RenderError(template, message, task_id) from exc
-    except TemplateError as exc:
-        raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
-    except JqError as exc:
-        raise RenderError(template, str(exc), task_id) from exc
-    except Exception as exc:  # a filter or method raised: still the template's failure
-        raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
+        return message
+    if isinstance(exc, JqError):
+        return str(exc)
+    # a template error, or a filter or method that raised: still the template's failure
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _shown(template: str) -> str:
