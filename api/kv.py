@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
@@ -27,7 +27,7 @@ class KvValue(BaseModel):
     value: Any = Field(description="the value (any JSON)")
     type: KvType | None = Field(default=None, description="the reference's kvType; default: the value's own")
     ttl: Duration | None = Field(default=None, description="ISO-8601: the key expires this long after the write")
-    overwrite: bool = Field(default=True, description="false: 409 when the key exists")
+    overwrite: StrictBool = Field(default=True, description="false: 409 when the key exists")
     description: str | None = Field(default=None, max_length=1000)
 
 
@@ -55,7 +55,7 @@ async def get_key(
 @router.put(
     "/namespaces/{namespace}/kv/{key}",
     summary="Set a key",
-    responses=error_responses(401, 403, 409, 422, 503),
+    responses=error_responses(400, 401, 403, 409, 413, 422, 503),
 )
 async def put_key(
     request: Request,

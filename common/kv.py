@@ -136,6 +136,8 @@ _COERCE = {
 
 def typed(value: Any, kv_type: KvType | str | None) -> tuple[KvType, Any]:
     """The value as the type holds it (the value's own type when none is given); `KvError` if it does not fit."""
+    if value is None:
+        raise KvError("value: null cannot be stored (delete the key instead)")
     chosen = KvType(kv_type) if kv_type else _infer(value)
     try:
         return chosen, _COERCE[chosen](value)

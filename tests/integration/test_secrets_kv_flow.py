@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from conveyor.common.kafka.consumer import read_partitions_to_end
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
-from conveyor.common.loader import load_flow
+from conveyor.common.loader import load_flow, load_flow_file
 from conveyor.common.settings import (
     ElasticsearchSettings,
     ExecutorSettings,
@@ -31,6 +32,7 @@ from tests.integration.inprocess import InThreads, ended
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
+ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-value-never-shown"
 
 FLOW = load_flow("""
@@ -116,3 +118,28 @@ def test_a_flow_with_secrets_and_the_kv_store(
     assert everything and not any(SECRET in str(h["_source"]) for h in everything)
     assert any("boom ******" in str(h["_source"]) for h in everything)
     client.close()
+
+
+def test_the_kv_example_counts_its_runs(kafka_settings: KafkaSettings) -> None:
+    flow = load_flow_file(ROOT / "examples" / "kv-store.yaml")
+    services = InThreads(
+        [
+            Executor(kafka_settings, ExecutorSettings(poll_timeout=0.05)),
+            Worker(kafka_settings, WorkerSettings(poll_timeout=0.05, concurrency=2)),
+        ]
+    )
+    finals = []
+    try:
+        producer = Producer(kafka_settings)
+        for _ in range(2):  # one after the other: the second reads what the first set
+            created = new_execution(flow)
+            producer.send(Topics.of(kafka_settings).execution_events, created.execution_id, created.to_json())
+            producer.flush()
+            finals.append(ended(kafka_settings, [created.execution_id])[created.execution_id])
+    finally:
+        services.close()
+    assert not services.failures, services.failures
+    assert [e.state.current for e in finals] == [StateType.SUCCESS, StateType.SUCCESS]
+    counted = [{r.task_id: r for r in e.task_run_list}["previous"].outputs for e in finals]
+    assert counted == [{"value": None}, {"value": 1}]
+    assert [{r.task_id: r for r in e.task_run_list}["clean"].outputs for e in finals] == [{"deleted": True}] * 2

@@ -44,6 +44,11 @@ def test_a_value_that_does_not_fit_its_type_is_refused_naming_the_field(value: s
         typed(value, kv_type)
 
 
+def test_null_is_refused() -> None:
+    with pytest.raises(KvError, match="value: null"):
+        typed(None, None)
+
+
 def test_an_unknown_type_is_refused() -> None:
     with pytest.raises(ValueError, match="COLOUR"):
         typed("x", "COLOUR")
