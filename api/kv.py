@@ -23,9 +23,17 @@ Namespace = Annotated[str, Path(pattern=NAMESPACE_PATTERN, max_length=250, descr
 Key = Annotated[str, Path(pattern=KEY_PATTERN, max_length=MAX_KEY, description="the key")]
 
 
+# Any JSON value but null (deleting is how a key goes away).
+StoredValue = StrictBool | int | float | str | dict[str, Any] | list[Any]
+
+
 class KvValue(BaseModel):
-    value: Any = Field(description="the value (any JSON)")
-    type: KvType | None = Field(default=None, description="the reference's kvType; default: the value's own")
+    value: StoredValue = Field(description="the value: any JSON but null")
+    type: KvType | None = Field(
+        default=None,
+        description="the reference's kvType; default: the value's own. A value that does not fit it (`abc` as "
+        "NUMBER) is a 422 naming `value`",
+    )
     ttl: Duration | None = Field(default=None, description="ISO-8601: the key expires this long after the write")
     overwrite: StrictBool = Field(default=True, description="false: 409 when the key exists")
     description: str | None = Field(default=None, max_length=1000)
