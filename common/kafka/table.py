@@ -87,7 +87,9 @@ class TopicTable:
                 return
             if time.monotonic() > deadline:
                 raise RetryableKafkaError(f"read {self.topic}: partitions {behind} not caught up in {self._timeout}s")
-            for msg in received(consumer.consume(num_messages=1000, timeout=0.5), "read"):
+            # A short wait: `consume` waits its whole timeout unless 1000 messages came, and a look-up is
+            # usually behind by a few.
+            for msg in received(consumer.consume(num_messages=1000, timeout=0.05), "read"):
                 key = (msg.key or b"").decode("utf-8", "replace")
                 if msg.value is None:
                     self._values.pop(key, None)
