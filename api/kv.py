@@ -8,44 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
 from conveyor.api.identity import authenticated, require
+from conveyor.api.kv_body import KvBody
 from conveyor.common.auth import Role
-from conveyor.common.clock import parse_duration
-from conveyor.common.kv import KEY_PATTERN, MAX_KEY, NAMESPACE_PATTERN, KvError, KvType
+from conveyor.common.kv import KEY_PATTERN, MAX_KEY, NAMESPACE_PATTERN, KvError
 
 router = APIRouter(prefix="/api/v1", tags=["kv"], dependencies=[Depends(authenticated)])
 
 Namespace = Annotated[str, Path(pattern=NAMESPACE_PATTERN, max_length=250, description="the namespace")]
 Key = Annotated[str, Path(pattern=KEY_PATTERN, max_length=MAX_KEY, description="the key")]
-
-
-# The ISO-8601 durations of days, hours, minutes and seconds, bounded so that no expiry overflows a date.
-TTL_PATTERN = r"^P(?=\d|T\d)(?:\d{1,5}D)?(?:T(?=\d)(?:\d{1,6}H)?(?:\d{1,7}M)?(?:\d{1,9}(?:\.\d{1,3})?S)?)?$"
-
-# Any JSON value but null (deleting is how a key goes away).
-StoredValue = StrictBool | int | float | str | dict[str, Any] | list[Any]
-
-
-class KvValue(BaseModel):
-    model_config = ConfigDict(regex_engine="python-re")  # the TTL pattern looks ahead
-
-    value: StoredValue = Field(description="the value: any JSON but null")
-    type: KvType | None = Field(
-        default=None,
-        description="the reference's kvType; default: the value's own. A value that does not fit it (`abc` as "
-        "NUMBER) is a 422 naming `value`",
-    )
-    ttl: str | None = Field(
-        default=None,
-        pattern=TTL_PATTERN,
-        description="ISO-8601 (`PT1H`, `P7D`, `P1DT12H`): the key expires this long after the write",
-    )
-    overwrite: StrictBool = Field(default=True, description="false: 409 when the key exists")
-    description: str | None = Field(default=None, max_length=1000)
 
 
 @router.get("/namespaces/{namespace}/kv", summary="List a namespace's keys", responses=error_responses(401, 403, 503))
@@ -78,7 +52,7 @@ async def put_key(
     request: Request,
     namespace: Namespace,
     key: Key,
-    body: Annotated[KvValue, Body()],
+    body: Annotated[KvBody, Body()],
     api: Annotated[Backends, Depends(backends)],
 ) -> dict[str, Any]:
     """The entry as stored; 422 naming `value` when it does not fit `type`, 409 with `overwrite: false` on an
@@ -91,7 +65,7 @@ async def put_key(
             key,
             body.value,
             kv_type=body.type,
-            ttl=parse_duration(body.ttl) if body.ttl is not None else None,
+            ttl=body.ttl_delta(),
             overwrite=body.overwrite,
             description=body.description,
         )

@@ -94,9 +94,6 @@ def _ordered(values: dict[str, Any]) -> None:
         values["startDate"], values["endDate"] = values["endDate"], values["startDate"]
 
 
-KV_KEY = "/api/v1/namespaces/{namespace}/kv/{key}"
-
-
 @schemathesis.hook
 def map_query(context: HookContext, query: Any) -> Any:
     if context.operation is None or context.operation.path != "/api/v1/taskruns/search" or not query:
@@ -111,9 +108,6 @@ def map_query(context: HookContext, query: Any) -> Any:
 
 @schemathesis.hook
 def map_body(context: HookContext, body: Any) -> Any:
-    if context.operation is not None and context.operation.path == KV_KEY and isinstance(body, dict):
-        # Whether a value fits a `type` (`"abc"` as NUMBER) is no JSON Schema: the value's own type is used.
-        return {k: v for k, v in body.items() if k != "type"}
     if context.operation is None or context.operation.path != "/api/v1/stats/taskruns/daily":
         return body
     if not isinstance(body, dict) or not _parsed(body):
