@@ -19,6 +19,7 @@ from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
+from conveyor.common.kv import KvStore
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Backends:
     _producer: Producer | None = None
     _catalog: FlowCatalog | None = None
     _tokens: TokenStore | None = None
+    _kv: KvStore | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Starts made with an Idempotency-Key: execution id -> (fingerprint of the request, the answer given).
     _starts: OrderedDict[str, tuple[str, dict[str, Any]]] = field(default_factory=OrderedDict)
@@ -78,6 +80,14 @@ class Backends:
                 self._tokens = TokenStore(self.kafka, producer)
             return self._tokens
 
+    @property
+    def kv(self) -> KvStore:
+        producer = self.producer
+        with self._lock:
+            if self._kv is None:
+                self._kv = KvStore(self.kafka, producer)
+            return self._kv
+
     def started(self, execution_id: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             return self._starts.get(execution_id)
@@ -95,6 +105,8 @@ class Backends:
                 self._catalog.close()
             if self._tokens is not None:
                 self._tokens.close()
+            if self._kv is not None:
+                self._kv.close()
             if self._producer is not None:
                 self._producer.flush(10.0)
         except KafkaError as exc:

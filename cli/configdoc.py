@@ -23,6 +23,7 @@ from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import (
     ApiClientSettings,
+    ContextSettings,
     ElasticsearchSettings,
     ExecutorSettings,
     IndexerSettings,
@@ -30,6 +31,7 @@ from conveyor.common.settings import (
     KafkaSettings,
     MetricsSettings,
     SchedulerSettings,
+    SecretsSettings,
     WorkerSettings,
 )
 from conveyor.common.storage.settings import StorageSettings
@@ -44,6 +46,8 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     MetricsSettings,
     JqSettings,
     StorageSettings,
+    SecretsSettings,
+    ContextSettings,
     ServerSettings,
     AuthSettings,
     ApiClientSettings,

@@ -151,6 +151,21 @@ def _parser() -> argparse.ArgumentParser:
     t = tokens.add_parser("revoke", help="revoke a token")
     t.add_argument("token_id", metavar="TOKEN_ID")
 
+    p = sub.add_parser("kv", help="the KV store of a namespace: get, set, list, delete (Kafka topic `kv`)")
+    p.add_argument("action", choices=["get", "set", "list", "delete"])
+    p.add_argument("namespace", metavar="NS")
+    p.add_argument("key", metavar="KEY", nargs="?", help="the key (all but list)")
+    p.add_argument("value", metavar="VALUE", nargs="?", help="set: the value (JSON if it parses, else text)")
+    p.add_argument(
+        "--type",
+        dest="kv_type",
+        type=str.upper,
+        choices=["STRING", "NUMBER", "BOOLEAN", "DATETIME", "DATE", "DURATION", "JSON"],
+    )
+    p.add_argument("--ttl", help="set: ISO-8601 duration after which the key expires")
+    p.add_argument("--no-overwrite", action="store_true", help="set: fail when the key exists")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
     p.add_argument("--partitions", type=int, help="partitions of new topics (env CONVEYOR_KAFKA_PARTITIONS, default 6)")
@@ -395,6 +410,16 @@ def _auth(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return auth.revoke_token(args.token_id)
 
 
+def _kv(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.kv import kv
+    from conveyor.common.errors import UsageError
+
+    if args.action != "list" and not args.key:
+        raise UsageError(f"kv {args.action}: KEY is required")
+    options = {"kv_type": args.kv_type, "ttl": args.ttl, "no_overwrite": args.no_overwrite, "output": args.output}
+    return kv(_kafka(flags), args.action, args.namespace, args.key, args.value, **options)
+
+
 def _topics(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import topics
 
@@ -454,6 +479,7 @@ HANDLERS: dict[str, Handler] = {
     "executions": _query,
     "audit": _audit,
     "topics": _topics,
+    "kv": _kv,
     "auth": _auth,
     "login": _auth,
     "logout": _auth,

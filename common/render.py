@@ -26,7 +26,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import expr_dates, input_secrets, pebble
+from conveyor.common import expr_context, expr_dates, input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
@@ -231,6 +231,7 @@ def _environment() -> SandboxedEnvironment:
     env.tests.update(json=_is_json, empty=_is_empty, contains=_contains)
     functions = {
         **FUNCTIONS,
+        **expr_context.FUNCTIONS,
         "currentEachOutput": _current_each_output,
         "errorLogs": _error_logs,
         "render": _render_again,
@@ -261,22 +262,30 @@ def is_template(value: str) -> bool:
 
 
 def render(template: str, context: Mapping[str, Any], task_id: str | None = None) -> str:
-    """Render one string; a failure raises `RenderError` naming the expression (and the task)."""
+    """Render one string; a failure raises `RenderError` naming the expression (and the task), without the
+    value of any secret the expression read (the executor's own log lines quote these errors)."""
     if not is_template(template):
         return template
+    given = context.get(expr_context.REVEALED_KEY)
+    revealed = given if isinstance(given, expr_context.Revealed) else expr_context.Revealed()
     try:
-        return str(_compile(template).render(context))
-    except UndefinedError as exc:
+        return str(
+            _compile(template).render({**expr_context.variables(), **context, expr_context.REVEALED_KEY: revealed})
+        )
+    except Exception as exc:
+        raise RenderError(template, revealed.redact(_reason(exc, template)), task_id) from exc
+
+
+def _reason(exc: Exception, template: str) -> str:
+    if isinstance(exc, UndefinedError):
         message = str(exc)
         if message.startswith("Unable to find"):
             message += f" used in the expression `{_shown(template)}`"
-        raise RenderError(template, message, task_id) from exc
-    except TemplateError as exc:
-        raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
-    except JqError as exc:
-        raise RenderError(template, str(exc), task_id) from exc
-    except Exception as exc:  # a filter or method raised: still the template's failure
-        raise RenderError(template, f"{type(exc).__name__}: {exc}", task_id) from exc
+        return message
+    if isinstance(exc, JqError):
+        return str(exc)
+    # a template error, or a filter or method that raised: still the template's failure
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _shown(template: str) -> str:

@@ -365,6 +365,53 @@ class JqSettings(BaseSettings):
     )
 
 
+class SecretsSettings(BaseSettings):
+    """Where `{{ secret('NAME') }}` finds its values (`common/secrets.py`), wherever an expression is rendered
+    (workers for tasks, the executor for flowable properties)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_SECRETS_", frozen=True, extra="ignore")
+
+    backend: Literal["env", "files"] = Field(
+        default="env",
+        description="`env`: the process's environment variable `SECRET_<NAME>` holds the value in base64 (the "
+        "reference's open-source convention); `files`: one file per secret in `CONVEYOR_SECRETS_DIRECTORY` (a "
+        "mounted Kubernetes Secret), its content the value.",
+    )
+    env_prefix: str = Field(default="SECRET_", description="The prefix of the `env` backend's variables.")
+    directory: Path | None = Field(
+        default=None, description="The folder of the `files` backend (required with it); a file's name is the secret."
+    )
+
+    @model_validator(mode="after")
+    def _directory_for_files(self) -> SecretsSettings:
+        if self.backend == "files" and self.directory is None:
+            raise ValueError("CONVEYOR_SECRETS_DIRECTORY is required with CONVEYOR_SECRETS_BACKEND=files")
+        return self
+
+
+class ContextSettings(BaseSettings):
+    """The `envs` and `globals` variables of every expression (workers and executor)."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_CONTEXT_", frozen=True, extra="ignore")
+
+    env_allowlist: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The process's environment variables expressions see as `envs` (comma-separated names; "
+        "`NAME_*` takes every variable with that prefix). `envs.<name>` is the name lowercased, without a "
+        "leading `ENV_` (the reference's convention: `ENV_MY_VAR` is `envs.my_var`). Nothing else of the "
+        "environment is visible.",
+    )
+    globals: dict[str, Any] = Field(
+        default_factory=dict,
+        description='A JSON object, the `globals` variable (`{"region": "eu"}` gives `{{ globals.region }}`).',
+    )
+
+    @field_validator("env_allowlist", mode="before")
+    @classmethod
+    def _split_names(cls, value: object) -> object:
+        return [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else value
+
+
 class ApiClientSettings(BaseSettings):
     """The CLI's commands that call `conveyor server` (`login`, `tokens`, `status`): where it is, and how to
     authenticate."""

@@ -136,6 +136,17 @@ def parents_variable(run: TaskRun, state: ExecutionState) -> list[dict[str, Any]
     return parents
 
 
+def tasks_variable(state: ExecutionState, names: set[str] | None) -> dict[str, Any]:
+    """`tasks.<id>.state`: the current state of each named task's latest run (None: every task's)."""
+    found: dict[str, Any] = {}
+    for name, ids in state.by_task.items():
+        if ids and (names is None or name in names):
+            latest = state.runs.get(ids[-1])  # only the named tasks' latest runs are decoded
+            if latest is not None:
+                found[name] = {"state": latest.state.current.value}
+    return found
+
+
 def run_context(
     base: dict[str, Any],
     state: ExecutionState,
@@ -152,6 +163,9 @@ def run_context(
     ctx["outputs"] = outputs_for(state, plan, run, None if everything else plan.reads(task))
     if state.errors and (everything or plan.reads_errors(task)):
         ctx["_errorLogs"] = list(state.errors)
+    states = None if everything else plan.reads_states(task)
+    if states is None or states:
+        ctx["tasks"] = tasks_variable(state, states)
     count = attempts_count if attempts_count is not None else len(run.attempts)
     ctx["taskrun"] = taskrun_variable(run, count)
     # `{{ task.type }}` is the canonical type name, also when the flow uses an older alias.

@@ -21,6 +21,8 @@ from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
 
 _OUTPUTS = re.compile(r"\boutputs\b")
+# `tasks.<id>.state` (`tasks['id'].state`): the states a task reads (a word `tasks` after a dot is a key).
+_TASKS = re.compile(r"(?<![.\w])tasks\b")
 _NAMED = re.compile(r"""\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(['"])([^'"]+)\2\s*\])""")
 # An index that follows the reading task run's own iterations: `[taskrun.value]`, `[parent.taskrun.value]`,
 # `[parents[0].taskrun.value]`; or the whole read wrapped in `currentEachOutput(...)`.
@@ -43,6 +45,17 @@ def output_reads(text: str) -> Reads:
         own = bool(_OWN_INDEX.match(text, named.end())) or bool(_CURRENT_EACH.search(text, 0, match.start()))
         reads[name] = reads.get(name, True) and own
     return reads
+
+
+def state_reads(text: str) -> set[str] | None:
+    """The task ids whose state `text` reads through `tasks.<id>`; None when it reads `tasks` whole."""
+    names: set[str] = set()
+    for match in _TASKS.finditer(text):
+        named = _NAMED.match(text, match.end())
+        if named is None:
+            return None
+        names.add(named.group(1) or named.group(3))
+    return names
 
 
 def is_loop(task: Task) -> bool:
@@ -69,6 +82,7 @@ class Plan:
     _task_blob: dict[str, bytes] = field(default_factory=dict)
     _reads: dict[str, Reads] = field(default_factory=dict)
     _reads_errors: dict[str, bool] = field(default_factory=dict)
+    _reads_states: dict[str, set[str] | None] = field(default_factory=dict)
     # task id -> the loops (ForEach and the like) around it, outermost first: those whose `tasks` hold it.
     loops: dict[str, list[str]] = field(default_factory=dict)
 
@@ -133,6 +147,12 @@ class Plan:
         if task.id not in self._reads:
             self._reads[task.id] = output_reads(self._text(task))
         return self._reads[task.id]
+
+    def reads_states(self, task: Task) -> set[str] | None:
+        """The task ids of `tasks.<id>.state` in the task's expressions (None: `tasks` whole)."""
+        if task.id not in self._reads_states:
+            self._reads_states[task.id] = state_reads(self._text(task))
+        return self._reads_states[task.id]
 
     def reads_errors(self, task: Task) -> bool:
         if task.id not in self._reads_errors:

@@ -20,6 +20,7 @@ from conveyor.common import metrics
 from conveyor.common.clock import iso_duration, utcnow
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import LogEntry, TaskResult, WorkerJob
+from conveyor.common.expr_context import KvReader
 from conveyor.common.model import MetricEntry
 from conveyor.common.state import StateType
 from conveyor.common.tasks import registry
@@ -42,10 +43,11 @@ class Attempt:
         worker_id: str | None = None,
         emit_log: Callable[[LogEntry], None] | None = None,
         runners: RunnerLookup = runner_for,
+        kv: KvReader | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
-        self.ctx = RunContext(job, worker_id=worker_id, emit=emit_log)
+        self.ctx = RunContext(job, worker_id=worker_id, emit=emit_log, kv=kv)
         self._runners = runners
         # The (partition, offset) of every message that asked for this attempt (a redelivered job joins it).
         self.offsets: list[tuple[tuple[str, int], int]] = []
@@ -125,6 +127,7 @@ class Attempt:
         settled = self._settle(outcome, task)
         if settled is None:
             return None
+        settled = self._masked(settled)
         duration = MetricEntry(type="timer", name="duration", value=time.monotonic() - started, timestamp=utcnow())
         return self._result(
             settled.state,
@@ -133,12 +136,24 @@ class Attempt:
             error=settled.error,
         )
 
+    def _masked(self, outcome: RunOutcome) -> RunOutcome:
+        """The outcome without the values `secret()` read: no output or error carries one to Kafka."""
+        revealed = self.ctx.revealed
+        if not revealed:
+            return outcome
+        return RunOutcome(
+            outcome.state,
+            revealed.mask(outcome.outputs) if outcome.outputs is not None else None,
+            outcome.metrics,
+            revealed.redact(outcome.error) if outcome.error is not None else None,
+        )
+
     def _failure(self, exc: Exception) -> RunOutcome:
         if isinstance(exc, ConveyorError):
-            message = str(exc)
+            message = self.ctx.redact(str(exc))
             log.info("attempt %s failed: %s", self.job_id, message, extra=self.log_extra())
         else:
-            message = f"{type(exc).__name__}: {exc}"
+            message = self.ctx.redact(f"{type(exc).__name__}: {exc}")
             log.exception("attempt %s failed: %s", self.job_id, message, extra=self.log_extra())
         self._log_safely(LogLevel.ERROR, message)
         return RunOutcome.failed(message)

@@ -35,6 +35,7 @@ from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
+from conveyor.common.kv import KvStore
 from conveyor.common.settings import KafkaSettings, WorkerSettings
 from conveyor.worker.attempt import Attempt, RunnerLookup
 from conveyor.worker.backpressure import Backpressure
@@ -86,6 +87,8 @@ class Worker:
         # Results are retried until delivered (no message timeout): an outage never drops one.
         self._producer = Producer(kafka, extra={"message.timeout.ms": 0})
         self._publisher = Publisher(self._producer, self.topics)
+        # The KV store of `kv()` and the kv tasks: its table is read on first use only.
+        self._kv = KvStore(kafka, self._producer)
         self._kills = tail_consumer(kafka, self.topics.kills)
         self._consumer = Consumer(
             kafka,
@@ -181,7 +184,9 @@ class Worker:
             log.info("job %s is already running here", job.job_id, extra=running.log_extra())
             running.offsets.append((partition, offset))
             return
-        attempt = Attempt(job, worker_id=self.worker_id, emit_log=self._publisher.log, runners=self._runners)
+        attempt = Attempt(
+            job, worker_id=self.worker_id, emit_log=self._publisher.log, runners=self._runners, kv=self._kv
+        )
         attempt.offsets.append((partition, offset))
         self._running[job.job_id] = attempt
         if not self.settings.running_report_delay:
@@ -309,6 +314,7 @@ class Worker:
             attempt.stop(StopReason.SHUTDOWN)
         self._pool.stop()
         self._kills.close()
+        self._kv.close()
         self._consumer.close()  # leaves the group: abandoned jobs go to another worker at once
         try:
             self._publisher.leave(self.worker_id)

@@ -30,6 +30,7 @@ from conveyor.common.kafka.topics import (
     FLOW_REVISIONS,
     FLOWS,
     KILLS,
+    KV,
     LOGS,
     METRICS,
     SPECS,
@@ -63,9 +64,9 @@ ACCESS: dict[str, Access] = {
         transactional_ids=(names.EXECUTOR_TRANSACTIONS,),
     ),
     "worker": Access(
-        reads=(WORKER_JOBS, KILLS),
-        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER),
-        groups=(names.WORKER, names.TAIL),
+        reads=(WORKER_JOBS, KILLS, KV),
+        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER, KV),
+        groups=(names.WORKER, names.TAIL, names.TABLE_READER),
     ),
     "indexer": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)
@@ -77,13 +78,13 @@ ACCESS: dict[str, Access] = {
         transactional_ids=(names.SCHEDULER_TRANSACTIONS, names.FLOW_TRIGGER_TRANSACTIONS),
     ),
     "server": Access(
-        reads=(FLOWS, FLOW_REVISIONS, EXECUTIONS, TASKRUNS, AUTH_TOKENS, TRIGGER_STATE),
-        writes=(FLOWS, FLOW_REVISIONS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS, TRIGGER_CONTROL),
+        reads=(FLOWS, FLOW_REVISIONS, EXECUTIONS, TASKRUNS, AUTH_TOKENS, TRIGGER_STATE, KV),
+        writes=(FLOWS, FLOW_REVISIONS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS, TRIGGER_CONTROL, KV),
         groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(
-        reads=(EXECUTIONS, TASKRUNS, LOGS, FLOWS, FLOW_REVISIONS, TRIGGER_STATE),
-        writes=(EXECUTION_EVENTS, CONTROL, TRIGGER_CONTROL, FLOWS, FLOW_REVISIONS),
+        reads=(EXECUTIONS, TASKRUNS, LOGS, FLOWS, FLOW_REVISIONS, TRIGGER_STATE, KV),
+        writes=(EXECUTION_EVENTS, CONTROL, TRIGGER_CONTROL, FLOWS, FLOW_REVISIONS, KV),
         groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER, names.TABLE_READER),
     ),
     "topics": Access(creates_topics=True),

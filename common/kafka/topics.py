@@ -29,6 +29,8 @@ TRIGGER_CONTROL = "trigger-control"
 AUDIT = "audit"
 # API tokens (their SHA-256, never the token), by id; every server reads it into memory (`api/tokens.py`).
 AUTH_TOKENS = "auth-tokens"
+# The KV store: `namespace/key` -> `KvEntry` (`common/kv.py`), tombstones for deleted keys.
+KV = "kv"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ SPECS = (
     TopicSpec(TRIGGER_CONTROL, compact=False),
     TopicSpec(AUDIT, compact=False),
     TopicSpec(AUTH_TOKENS, compact=True, single_partition=True),
+    TopicSpec(KV, compact=True),
 )
 
 
@@ -136,6 +139,10 @@ class Topics:
     @property
     def auth_tokens(self) -> str:
         return self.name(AUTH_TOKENS)
+
+    @property
+    def kv(self) -> str:
+        return self.name(KV)
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
-from conveyor.common.tasks import core, flowable
+from conveyor.common.tasks import core, flowable, kv
 from conveyor.common.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,9 @@ CORE: tuple[type[Task], ...] = (
     core.Sleep,
     core.Fail,
     core.Commands,
+    kv.KvSet,
+    kv.KvGet,
+    kv.KvDelete,
     flowable.Sequential,
     flowable.Parallel,
     flowable.ForEach,

@@ -93,6 +93,7 @@ def test_a_service_checks_at_start_only_the_topics_it_uses() -> None:
         "metrics",
         "worker-heartbeats",
         "dead-letter",
+        "kv",
     }
     assert "flows" not in {s.name for s in topic_specs("executor")}
 

@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from conveyor.common import input_secrets
 from conveyor.common.clock import utcnow
 from conveyor.common.events import LogEntry, WorkerJob
+from conveyor.common.expr_context import KV_KEY, REVEALED_KEY, KvReader, Revealed
 from conveyor.common.model import MetricEntry
 from conveyor.common.render import render_value
 from conveyor.common.state import StateType
@@ -59,7 +60,12 @@ class RunContext:
     """One attempt's view of the world: its variables, its log and metrics, and its stop event."""
 
     def __init__(
-        self, job: WorkerJob, *, worker_id: str | None = None, emit: Callable[[LogEntry], None] | None = None
+        self,
+        job: WorkerJob,
+        *,
+        worker_id: str | None = None,
+        emit: Callable[[LogEntry], None] | None = None,
+        kv: KvReader | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
@@ -76,6 +82,13 @@ class RunContext:
         self._variables = {"task": {"id": self.task_id, "type": self.task_type}, **job.context}
         # SECRET inputs are sealed in the context; their values never reach a log line.
         self._secrets = input_secrets.secrets_in(job.context.get("inputs"))
+        # What `secret()` reads while this attempt renders: masked in its logs, outputs and error.
+        self.revealed = Revealed()
+        self._variables[REVEALED_KEY] = self.revealed
+        # The KV store (`kv()` and the kv tasks); None where the worker was given none.
+        self.kv = kv
+        if kv is not None:
+            self._variables[KV_KEY] = kv
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""
@@ -104,11 +117,17 @@ class RunContext:
                 task_run_id=tr.id,
                 attempt_number=self.job.attempt,
                 level=level,
-                message=input_secrets.redact(message, self._secrets) if self._secrets else message,
+                message=self.redact(message),
                 timestamp=utcnow(),
                 worker_id=self.worker_id,
             )
         )
+
+    def redact(self, text: str) -> str:
+        """`text` without any secret of this attempt: SECRET inputs `********`, `secret()` values `******`."""
+        if self._secrets:
+            text = input_secrets.redact(text, self._secrets)
+        return self.revealed.redact(text) if self.revealed else text
 
     def metric(
         self,
