@@ -51,8 +51,3 @@ class Commands(ScriptOptions, RunnableTask):
     commands: list[str] = Field(min_length=1)
     env: dict[str, str] = {}
     working_directory: str | None = None
-    # The attempt's working directory is where files meet: `inputFiles` are written there before the commands
-    # run (name -> inline content, or a kestra:/// URI whose file is copied), and the files matching the
-    # `outputFiles` globs are stored afterwards, their URIs in `outputs.<task>.outputFiles['name']`.
-    input_files: dict[str, str] = {}
-    output_files: list[str] = []

@@ -31,3 +31,8 @@ class ScriptOptions(Spec):
     # The reference's `failFast`: `set -e` first when the interpreter is a POSIX shell.
     fail_fast: bool = True
     interpreter: list[str] = Field(default=["/bin/sh", "-c"], min_length=1)
+    # The attempt's working directory is where files meet: `inputFiles` are written there before the commands
+    # run (name -> inline content, or a kestra:/// URI whose file is copied), and the files matching the
+    # `outputFiles` globs are stored afterwards, their URIs in `outputs.<task>.outputFiles['name']`.
+    input_files: dict[str, str] = {}
+    output_files: list[str] = []
