@@ -15,8 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, NotFound, error_responses
-from conveyor.api.identity import authenticated, require
-from conveyor.common.auth import Role
+from conveyor.api.identity import authenticated, may_read
 from conveyor.common.storage import FileNotFound, StorageSettings, default_storage, file_name
 from conveyor.common.storage.uri import ExecutionScope
 from conveyor.indexer import queries
@@ -31,9 +30,9 @@ ExecutionId = Annotated[str, Path(alias="executionId", max_length=250)]
 
 def _scope(request: Request, api: Backends, execution_id: str, path: str) -> ExecutionScope:
     execution = queries.get_execution(api.client, api.prefix, execution_id)
-    if execution is None:
+    # An execution of a namespace the caller may not read is answered as an unknown one.
+    if execution is None or not may_read(request, str(execution.get("namespace", ""))):
         raise NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
-    require(request, Role.VIEWER, str(execution.get("namespace", "")))
     scope = ExecutionScope(str(execution["namespace"]), str(execution["flowId"]), execution_id)
     if not scope.owns(path):
         raise BadParameter("path", f"not a file of execution {execution_id} (expected a URI under {scope.prefix})")

@@ -175,9 +175,20 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "me": ("GET", "/api/v1/me", None, "viewer", 200),
     "triggers": ("GET", "/api/v1/triggers?namespace={ns}", None, "viewer", 200),
     "disable": ("POST", "/api/v1/triggers/{ns}/hello/none/disable", None, "developer", 403),
+    "flows": ("GET", "/api/v1/flows?namespace={ns}", None, "viewer", 200),
+    "undeploy": ("DELETE", "/api/v1/flows/{ns}/nothere", None, "developer", 403),
+    "kv": ("GET", "/api/v1/namespaces/{ns}/kv", None, "viewer", 403),
+    "file": (
+        "GET",
+        "/api/v1/executions/ex-{ns}/file?path=kestra:///{nsdir}/hello/executions/ex-{ns}/f.txt",
+        None,
+        "viewer",
+        404,
+    ),
 }
 # Past authorization: what the request itself answers.
-ALLOWED = {"kill": 409, "restart": 409, "deploy": 201, "start": 200, "disable": 404}  # "hello" has no trigger
+# "hello" has no trigger, "nothere" is no flow, ex-{ns} has no file f.txt
+ALLOWED = {"kill": 409, "restart": 409, "deploy": 201, "start": 200, "disable": 404, "undeploy": 404, "file": 404}
 
 
 def expected(endpoint: str, role: str, namespace: str) -> int:
@@ -187,18 +198,18 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
     holds = role == "admin" or (namespace == "team.a" and RANK[role] >= RANK[least])
     if holds:
         return ALLOWED.get(endpoint, 200)
-    if endpoint in ("kill", "restart", "disable") and namespace == "team.b":
+    if endpoint in ("kill", "restart", "disable", "undeploy") and namespace == "team.b":
         return 404  # not readable: as unknown
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    steering = ("start", "kill", "restart", "deploy", "audit", "disable")
+    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy")
     return refused if namespace == "team.b" or endpoint in steering else 200
 
 
 def call(world: World, endpoint: str, role: str, namespace: str) -> httpx.Response:
     method, template, body, _, _ = ENDPOINTS[endpoint]
     headers = headers_of(role)
-    path = template.format(ns=namespace)
+    path = template.format(ns=namespace, nsdir=namespace.replace(".", "/"))
     if body == "yaml":
         source = flow(namespace, f"f{uuid.uuid4().hex[:8]}")
         return world.http.request(method, path, content=source, headers={**headers, "content-type": "text/plain"})
