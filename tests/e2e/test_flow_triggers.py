@@ -17,6 +17,7 @@ from conveyor.api.settings import ServerSettings
 from conveyor.common.kafka.consumer import read_partitions_to_end
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution
+from tests.apiserver import ADMIN_AUTH
 from tests.apiserver import serving as serving_api
 from tests.e2e.conftest import Stack
 from tests.integration.inprocess import newest
@@ -177,7 +178,8 @@ triggers:
 def test_a_webhook_with_a_json_body_reaches_a_task(e2e_stack: Stack) -> None:
     settings = ServerSettings(max_request_bytes=10_000)
     with serving_api(e2e_stack.kafka, e2e_stack.es, settings=settings) as url, httpx.Client(base_url=url) as http:
-        assert http.post("/api/v1/flows", content=HOOK, headers={"content-type": "text/plain"}).status_code == 201
+        deployed = http.post("/api/v1/flows", content=HOOK, headers={"content-type": "text/plain"}, auth=ADMIN_AUTH)
+        assert deployed.status_code == 201, deployed.text
         hook = f"/api/v1/executions/webhook/{NS}/hook"
         answer = http.post(
             f"{hook}/s3cr3t-key?source=ci",
