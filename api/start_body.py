@@ -41,18 +41,18 @@ REQUEST_BODY: dict[str, Any] = {
 
 
 async def json_inputs(request: Request) -> dict[str, Any] | None:
-    """The JSON object of the body (None: no body); 400 naming `inputs` for anything else."""
+    """The JSON object of the body (None: no body); 400 (not JSON) or 422 (not an object) naming `body`."""
     raw = await request.body()
     if not raw.strip():
         return None
     try:
         value = json.loads(raw)
     except ValueError:
-        raise BadParameter("inputs", "the body could not be parsed: expected JSON in UTF-8", where="body") from None
+        raise BadParameter("body", "the body could not be parsed: expected JSON in UTF-8", where="body") from None
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadParameter("inputs", f"expected a JSON object, got {type(value).__name__}", where="body", status=422)
+        raise BadParameter("body", f"expected a JSON object, got {type(value).__name__}", where="body", status=422)
     return value
 
 

@@ -138,7 +138,7 @@ def test_bad_uploads_are_4xx_naming_the_field(api: Api, parts: dict[str, Any], p
     assert message in errors[parameter], answer.text
 
 
-def test_a_json_body_that_is_not_an_object_is_a_422_naming_inputs(api: Api) -> None:
+def test_a_json_body_that_is_not_an_object_is_a_422_naming_the_body(api: Api) -> None:
     answer = api.http.post("/api/v1/executions/files.a/upload", json=["data"])
     assert answer.status_code == 422
-    assert answer.json()["errors"][0]["parameter"] == "inputs"
+    assert answer.json()["errors"][0]["parameter"] == "body"
