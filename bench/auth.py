@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import statistics
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_ms
 from conveyor.api.passwords import Verifier, hash_password
 from conveyor.api.tokenstore import TokenStore, digest, new_token
 from conveyor.common.auth import ApiToken, Binding, Role
@@ -32,15 +30,6 @@ from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from tests.apiserver import ADMIN_HEADERS, serving
-
-
-def median_ms(action: Callable[[], object], times: int) -> float:
-    samples = []
-    for _ in range(times):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main() -> int:

@@ -10,29 +10,19 @@ Prints one table; every figure is the median of its repetitions, in milliseconds
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_ms
 from conveyor.common.expr_context import Revealed
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kv import KvStore
 from conveyor.common.settings import KafkaSettings
-
-
-def median_ms(action: Callable[[], object], times: int) -> float:
-    samples = []
-    for _ in range(times):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def masking_rows(lines: int) -> list[tuple[str, float]]:

@@ -31,7 +31,8 @@ from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Partitions
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.errors import KafkaError
+from conveyor.common.kafka.loop import run_until_stopped
 from conveyor.common.kafka.message import Message
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.table import TopicTable
@@ -84,15 +85,7 @@ class FlowTriggers:
 
     def run(self, stop: threading.Event) -> None:
         log.info("flow triggers started")
-        try:
-            while not stop.is_set():
-                try:
-                    self.run_once()
-                except RetryableKafkaError as exc:
-                    log.warning("Kafka hiccup, retrying: %s", exc)
-                    stop.wait(1.0)
-        finally:
-            self.close()
+        run_until_stopped(stop, self.run_once, self.close)
 
     def run_once(self) -> int:
         """One batch: catch up with the flows, then fire for the ended executions read, in one transaction."""

@@ -31,7 +31,8 @@ from conveyor.common.clock import utcnow
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
+from conveyor.common.kafka.errors import KafkaError
+from conveyor.common.kafka.loop import run_until_stopped
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
@@ -197,15 +198,7 @@ class Scheduler:
     # ---- the loop
     def run(self, stop: threading.Event) -> None:
         log.info("scheduler started (transactions=%s, %d other loops)", self.settings.transactions, len(self.loops))
-        try:
-            while not stop.is_set():
-                try:
-                    self.run_once()
-                except RetryableKafkaError as exc:
-                    log.warning("Kafka hiccup, retrying: %s", exc)
-                    stop.wait(1.0)
-        finally:
-            self.close()
+        run_until_stopped(stop, self.run_once, self.close)
 
     @metrics.timed_batch("batch")
     def run_once(self) -> int:
