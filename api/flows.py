@@ -1,6 +1,7 @@
 """`POST /api/v1/flows` deploys a flow from its YAML (validated, stored on the `flows` topic);
 `GET /api/v1/flows` lists the deployed flows (namespace prefix, paged); `GET /api/v1/flows/{namespace}/{id}`
-reads the latest (or an older `revision`) back; `DELETE` writes a deleted revision."""
+reads the latest (or an older `revision`) back; `DELETE` writes a deleted revision; `POST /api/v1/flows/validate`
+checks a flow's YAML without deploying it (the Flows page's editor asks it while the user types)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from conveyor.api.identity import authenticated, may_read, require
 from conveyor.common.auth import Role
 from conveyor.common.deployed import DeployedFlow
 from conveyor.common.flow import Flow
-from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict
+from conveyor.common.errors import FlowError
+from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict, load_flow
 
 router = APIRouter(prefix="/api/v1", tags=["flows"], dependencies=[Depends(authenticated)])
 
@@ -72,6 +74,37 @@ async def deploy_flow(
     if not created:
         response.status_code = 200
     return _describe(deployed, flow)
+
+
+@router.post(
+    "/flows/validate",
+    summary="Validate a flow's YAML without deploying it",
+    openapi_extra=_YAML_BODY,
+    responses=error_responses(401, 413, 429),
+)
+async def validate_flow(request: Request) -> dict[str, Any]:
+    """Always 200 for a readable body: `valid`, and either the flow's `namespace`, `id` and `inputs` or its
+    `errors`, each with the field, line and column of one problem (as a 422 of `POST /flows` names them).
+    Nothing is stored, so any signed-in user may ask."""
+    raw = await request.body()
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise ApiError(413, f"a flow's YAML may be at most {MAX_SOURCE_BYTES} bytes")
+    try:
+        source = decode_flow(raw, "request body")
+        if not source.strip():
+            return {"valid": False, "errors": [_empty()]}
+        flow = await run_in_threadpool(load_flow, source, "request body")
+    except FlowError as exc:
+        problems = [
+            {"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems
+        ]
+        return {"valid": False, "errors": problems}
+    inputs = [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in flow.inputs]
+    return {"valid": True, "namespace": flow.namespace, "id": flow.id, "inputs": inputs}
+
+
+def _empty() -> dict[str, Any]:
+    return {"field": "", "message": "the flow's YAML is empty", "line": 1, "column": 1}
 
 
 @router.get(

@@ -176,6 +176,7 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "triggers": ("GET", "/api/v1/triggers?namespace={ns}", None, "viewer", 200),
     "disable": ("POST", "/api/v1/triggers/{ns}/hello/none/disable", None, "developer", 403),
     "flows": ("GET", "/api/v1/flows?namespace={ns}", None, "viewer", 200),
+    "validate": ("POST", "/api/v1/flows/validate", "yaml", "viewer", 200),  # stores nothing: any signed-in user
     "undeploy": ("DELETE", "/api/v1/flows/{ns}/nothere", None, "developer", 403),
     "kv": ("GET", "/api/v1/namespaces/{ns}/kv", None, "viewer", 403),
     "file": (
