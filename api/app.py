@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -20,7 +21,7 @@ from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
 from conveyor.api.oidc import OidcSettings, oidc_router
 from conveyor.api.openapi import with_security
-from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options
+from conveyor.api.security import BodyLimit, Csrf, SecurityHeaders, cors_options, policy_with_style_nonce
 from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 
@@ -106,6 +107,17 @@ def create_app(
     @app.get("/", include_in_schema=False, response_model=None)
     def index(request: Request) -> HTMLResponse | RedirectResponse:
         return auth.page_for(request, page)
+
+    flows_page = (STATIC / "flows.html").read_text()
+
+    @app.get("/flows", include_in_schema=False, response_model=None)
+    @app.get("/flows/new", include_in_schema=False, response_model=None)
+    @app.get("/flows/{namespace}/{flow_id}", include_in_schema=False, response_model=None)
+    def flows_pages(request: Request) -> HTMLResponse | RedirectResponse:
+        nonce = secrets.token_urlsafe(18)
+        answer = auth.page_for(request, flows_page.replace("__STYLE_NONCE__", nonce))
+        answer.headers["Content-Security-Policy"] = policy_with_style_nonce(nonce)
+        return answer
 
     @app.get("/login", include_in_schema=False)
     def login_form() -> HTMLResponse:

@@ -15,8 +15,8 @@ from conveyor.api.errors import ApiError, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
 from conveyor.common.auth import Role
 from conveyor.common.deployed import DeployedFlow
-from conveyor.common.flow import Flow
 from conveyor.common.errors import FlowError
+from conveyor.common.flow import Flow
 from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict, load_flow
 
 router = APIRouter(prefix="/api/v1", tags=["flows"], dependencies=[Depends(authenticated)])
@@ -95,9 +95,7 @@ async def validate_flow(request: Request) -> dict[str, Any]:
             return {"valid": False, "errors": [_empty()]}
         flow = await run_in_threadpool(load_flow, source, "request body")
     except FlowError as exc:
-        problems = [
-            {"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems
-        ]
+        problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
         return {"valid": False, "errors": problems}
     inputs = [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in flow.inputs]
     return {"valid": True, "namespace": flow.namespace, "id": flow.id, "inputs": inputs}

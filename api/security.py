@@ -45,6 +45,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 
+
+def policy_with_style_nonce(nonce: str) -> str:
+    """The policy for a page whose bundled code editor injects its own `<style>` element: that element may
+    carry `nonce` (fresh for each answer); inline style attributes and every other inline style stay refused."""
+    return CONTENT_SECURITY_POLICY.replace("style-src 'self'", f"style-src 'self' 'nonce-{nonce}'")
+
+
 HEADERS = (
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-content-type-options", b"nosniff"),

@@ -11,7 +11,11 @@ const out = join(here, "..", "api", "static", "vendor");
 mkdirSync(out, { recursive: true });
 
 const result = await build({
-  entryPoints: { editor: join(here, "src", "editor.js"), graph: join(here, "src", "graph.js") },
+  entryPoints: {
+    editor: join(here, "src", "editor.js"),
+    graph: join(here, "src", "graph.js"),
+    diff: join(here, "src", "diff.js"),
+  },
   bundle: true,
   minify: true,
   format: "iife",
@@ -38,7 +42,7 @@ const sections = [...packages].sort().map((name) => {
 });
 writeFileSync(
   join(out, "LICENSES.txt"),
-  "Third-party code bundled into editor.js and graph.js (built by ui/build.mjs from ui/package-lock.json).\n\n" +
+  "Third-party code bundled into editor.js, graph.js and diff.js (built by ui/build.mjs from ui/package-lock.json).\n\n" +
     sections.join("\n"),
 );
 writeFileSync(join(out, "packages.json"), JSON.stringify([...packages].sort(), null, 2) + "\n");

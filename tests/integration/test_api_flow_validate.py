@@ -59,7 +59,10 @@ def test_bad_yaml_and_an_empty_body_are_problems_not_errors(http: httpx.Client) 
     body = http.post("/api/v1/flows/validate", content="id: [unclosed\n").json()
     assert body["valid"] is False and body["errors"][0]["line"] >= 1
     empty = http.post("/api/v1/flows/validate", content="").json()
-    assert empty == {"valid": False, "errors": [{"field": "", "message": "the flow's YAML is empty", "line": 1, "column": 1}]}
+    assert empty == {
+        "valid": False,
+        "errors": [{"field": "", "message": "the flow's YAML is empty", "line": 1, "column": 1}],
+    }
 
 
 def test_it_needs_a_signed_in_user(http: httpx.Client) -> None:

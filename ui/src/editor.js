@@ -18,6 +18,8 @@ function create(parent, { doc = "", validate = null, onChange = null, label = "f
     syntaxHighlighting(defaultHighlightStyle, { fallback: true }), yaml(), lintGutter(),
     keymap.of([indentWithTab, ...defaultKeymap, ...historyKeymap, ...searchKeymap]),
     EditorView.contentAttributes.of({ "aria-label": label }),
+    // The page's Content-Security-Policy admits the editor's own <style> element by this nonce only.
+    EditorView.cspNonce.of(document.querySelector('meta[name="style-nonce"]')?.content || ""),
     EditorView.updateListener.of((update) => {
       if (update.docChanged && onChange) onChange(update.state.doc.toString());
     }),

@@ -1,0 +1,156 @@
+"""The Flows page in a real browser (Debian's Chromium through Playwright) on the real Kafka and Elasticsearch:
+write a flow with a mistake and see the error at its line, fix it, save (deploy), change it and save again,
+read the diff of the two revisions, then execute it with an input from the generated form. axe-core finds no
+serious or critical accessibility violation on the list or the flow page, at desktop and at phone width.
+
+Screenshots land in `test-output/`: `web-flow-editor-error.png`, `web-flow-page.png`, `web-flows.png`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from tests.apiserver import ADMIN_AUTH, serving
+from tests.cli import ROOT
+from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
+
+BROKEN = """\
+id: greeter
+namespace: web.flows
+inputs:
+  - id: who
+    type: STRING
+    defaults: world
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Lgo
+    message: "hello {{ inputs.who }}"
+"""
+FIXED = BROKEN.replace("log.Lgo", "log.Log")
+CHANGED = (
+    FIXED
+    + """\
+  - id: again
+    type: io.kestra.plugin.core.debug.Return
+    format: "bye {{ inputs.who }}"
+"""
+)
+
+
+@pytest.fixture
+def server(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[httpx.Client]:
+    with serving(kafka_settings, es_settings) as url, httpx.Client(base_url=url, timeout=30, auth=ADMIN_AUTH) as client:
+        yield client
+
+
+def _sign_in(page: Any, base: str, path: str) -> None:
+    page.goto(base + path)
+    page.wait_for_url("**/login?next=**")
+    page.fill("#user", ADMIN_AUTH[0])
+    page.fill("#password", ADMIN_AUTH[1])
+    page.click("#login button[type=submit]")
+    page.wait_for_url("**" + path)
+
+
+def _paste_flow(page: Any, text: str) -> None:
+    """Replace the editor's whole text, as a paste would (typed text would be auto-indented)."""
+    page.evaluate("text => document.querySelector('#editor').conveyorEditor.setValue(text)", text)
+
+
+def _serious_violations(page: Any) -> list[str]:
+    # evaluated through the debugging protocol: the page's CSP (rightly) refuses an injected script tag
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.evaluate(AXE.read_text() + "\n;undefined")
+    found = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: Any) -> None:  # noqa: F811
+    assert AXE.exists(), f"{AXE} is missing: ./dev installs ui/node_modules (npm ci)"
+    OUTPUT.mkdir(exist_ok=True)
+    base = str(server.base_url).rstrip("/")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, "/flows/new")
+    page.locator("#editor .cm-editor").wait_for()
+
+    # a mistake: the unknown type is flagged at its task's line, in the gutter and under the editor
+    _paste_flow(page, BROKEN)
+    problem = page.locator("#problems li").first
+    problem.wait_for()
+    assert problem.inner_text().startswith("8:5 tasks[0]: unknown task type 'io.kestra.plugin.core.log.Lgo'")
+    page.locator("#editor .cm-lint-marker-error").first.wait_for()
+    page.screenshot(path=str(OUTPUT / "web-flow-editor-error.png"), full_page=True, animations="disabled")
+
+    # fixed by typing on that line: the problems go away; Save deploys revision 1 and moves to the flow's page
+    page.locator("#editor .cm-line", has_text="log.Lgo").click()
+    page.keyboard.press("End")
+    for _ in range(3):
+        page.keyboard.press("Backspace")
+    page.keyboard.type("Log")
+    _until(page, "document.querySelectorAll('#problems li').length === 0")
+    page.click("#save")
+    page.wait_for_url("**/flows/web.flows/greeter")
+    page.locator("#editor .cm-editor").wait_for()
+    assert server.get("/api/v1/flows/web.flows/greeter").json()["revision"] == 1
+
+    # a change saved is revision 2; the diff of 1 → 2 shows the added task
+    _paste_flow(page, CHANGED)
+    _until(page, "document.querySelector('#status').textContent === 'unsaved changes'")
+    page.click("#save")
+    _until(page, "document.querySelector('#status').textContent.includes('revision 2')")
+    _until(page, "document.querySelectorAll('#diff .diff-added').length === 3")
+    added = page.locator("#diff .diff-added").all_inner_texts()
+    assert added[0].strip() == "+   - id: again"
+    assert page.locator("#diff .diff-removed").count() == 0
+    assert page.locator("#triggers tbody").inner_text() == "This flow has no triggers."
+    assert _serious_violations(page) == []
+
+    # Execute: the form has the flow's input with its default; the new execution's id is linked
+    page.click("#execute")
+    field = page.locator("#inputs input[name='who']")
+    field.wait_for()
+    assert field.input_value() == "world"
+    field.fill("ada")
+    page.click("#execute-form button[type=submit]")
+    started = page.locator("#started-execution")
+    started.wait_for()
+    execution_id = started.inner_text()
+    assert execution_id
+    page.screenshot(path=str(OUTPUT / "web-flow-page.png"), full_page=True, animations="disabled")
+
+    # the list finds it by namespace, and reads well on a phone
+    page.goto(base + "/flows?namespace=web.flows")
+    page.locator("#flows tbody tr").first.wait_for()
+    assert page.locator("#flows tbody tr td a").all_inner_texts() == ["greeter"]
+    assert _serious_violations(page) == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(OUTPUT / "web-flows.png"), full_page=True, animations="disabled")
+    assert _serious_violations(page) == []
+    assert errors == []
+    page.close()
+
+
+def test_the_bundles_carry_their_licences() -> None:
+    vendor = ROOT / "api" / "static" / "vendor"
+    licences = (vendor / "LICENSES.txt").read_text()
+    for bundle in ("editor.js", "graph.js", "diff.js"):
+        assert (vendor / bundle).stat().st_size > 1000, bundle
+    for name in ("@codemirror/view", "@dagrejs/dagre", "diff"):
+        assert f"\n{name} " in licences, name
+    assert Path(vendor / "packages.json").exists()
