@@ -58,11 +58,15 @@ class FlowTriggerIndex:
             self._filed.setdefault(key, set()).add(slot)
 
     def candidates(self, namespace: str, flow_id: str) -> list[Candidate]:
-        """The triggers that may fire when an execution of `namespace`.`flow_id` ends."""
+        """The triggers that may fire when an execution of `namespace`.`flow_id` ends: never that flow's own
+        (a flow does not trigger itself, as in the reference, so a trigger matching its own executions cannot
+        loop forever; a longer cycle, A -> B -> A, is the author's, as there)."""
+        own = f"{namespace}/{flow_id}"
         found: list[Candidate] = []
-        for slot in (("flow", f"{namespace}/{flow_id}"), ("namespace", namespace), ANY):
-            for entries in self._slots.get(slot, {}).values():
-                found.extend(entries)
+        for slot in (("flow", own), ("namespace", namespace), ANY):
+            for key, entries in self._slots.get(slot, {}).items():
+                if key != own:
+                    found.extend(entries)
         return found
 
     def __len__(self) -> int:

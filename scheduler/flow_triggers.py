@@ -11,6 +11,15 @@ The flow -> triggers index follows the `flows` topic: before each batch the loop
 since the last one. A trigger fires only for executions that ended after its flow's revision was deployed, so
 a new group, which reads `executions` from its start, does not fire for the past.
 An undecodable record goes to the dead-letter topic and the loop goes on.
+
+A flow's Flow trigger never fires for that same flow's executions (the index leaves them out, as the
+reference's `removeUnwanted` does): a trigger whose conditions would match its own flow cannot loop forever.
+
+`stopAfter`: an ended execution that a Schedule trigger started, in one of that trigger's `stopAfter` states
+(the deployed definition's), gets a `stopAfter` notice on `trigger-control`, in the partition of its flow, in
+the same transaction as the offsets: the scheduler that owns the trigger disables it and records why
+(`TriggerState.stopped_after`). The executions topic is keyed by execution id, the trigger's state by flow:
+this loop is where one meets the other.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from conveyor.common.deployed import DeployedFlow
+from conveyor.common.clock import utcnow
+from conveyor.common.deployed import DeployedFlow, flow_key
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import FLOW_HEADER, ExecutionCreated
 from conveyor.common.flow import Flow
@@ -43,8 +53,10 @@ from conveyor.common.model import Execution, ExecutionTrigger
 from conveyor.common.render import render_value
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.tasks import registry
+from conveyor.common.triggers.state import partition_of
 from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
 from conveyor.scheduler.flow_match import matches, trigger_variables
+from conveyor.scheduler.stop_after import StopAfterIndex
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +70,9 @@ class FlowTriggers:
         self.kafka = kafka
         self.topics = Topics.of(kafka)
         self.index = FlowTriggerIndex()
+        self.stops = StopAfterIndex()
         self.fired = 0
+        self.stopped = 0
         self.batch_size = BATCH_SIZE
         registry.resolve()
         self._flows = TopicTable(kafka, self.topics.flows)
@@ -113,6 +127,7 @@ class FlowTriggers:
         for key, raw in self._flows.changes().items():
             found = _deployed_flow(key, raw)
             self.index.update(key, *(found or (None, None)))
+            self.stops.update(key, *(found or (None, None)))
 
     def _mark_ready(self) -> None:
         if self._assigned_once and not self.ready.is_set():
@@ -137,9 +152,21 @@ class FlowTriggers:
         if not ended.state.terminal:
             return
         end = ended.state.histories[-1].date if ended.state.histories else None
+        self._stop_after(ended, end)
         for candidate in self.index.candidates(ended.namespace, ended.flow_id):
             if _after(end, candidate.since) and matches(candidate.trigger, ended):
                 self._fire(candidate, ended)
+
+    def _stop_after(self, ended: Execution, end: datetime | None) -> None:
+        """A notice to the trigger's scheduler when `ended` ended in one of its trigger's `stopAfter` states."""
+        notice = self.stops.notice(ended, end, utcnow())
+        if notice is None:
+            return
+        partition = partition_of(flow_key(notice.namespace, notice.flow_id), self.kafka.partitions)
+        self.producer.send(self.topics.trigger_control, notice.key, notice.to_json(), partition=partition)
+        self.stopped += 1
+        log.info("trigger %s: execution %s ended %s, one of its stopAfter states: disabling it",
+                 notice.key, ended.id, ended.state.current.value)  # fmt: skip
 
     def _fire(self, candidate: Candidate, ended: Execution) -> None:
         flow, trigger = candidate.flow, candidate.trigger

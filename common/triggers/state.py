@@ -17,6 +17,7 @@ from pydantic import Field
 from conveyor.common.base import Model
 from conveyor.common.deployed import flow_key
 from conveyor.common.ids import new_id
+from conveyor.common.state import StateType
 
 
 def trigger_key(namespace: str, flow_id: str, trigger_id: str) -> str:
@@ -40,6 +41,14 @@ class BackfillProgress(Model):
     fired: int = 0
 
 
+class StoppedAfter(Model):
+    """Why `stopAfter` disabled a trigger: the execution it started that ended in one of those states."""
+
+    execution_id: str
+    state: StateType
+    date: datetime
+
+
 class TriggerState(Model):
     namespace: str
     flow_id: str
@@ -54,6 +63,8 @@ class TriggerState(Model):
     # cron, withSeconds and timezone of the definition `next` was computed for: a change recomputes it.
     signature: str | None = None
     backfill: BackfillProgress | None = None
+    # Set when `stopAfter` disabled the trigger (then `disabled` is true); cleared when it is enabled again.
+    stopped_after: StoppedAfter | None = None
     updated: datetime | None = None
 
     @property
@@ -69,6 +80,9 @@ class Action(StrEnum):
     ENABLE = "enable"
     DISABLE = "disable"
     BACKFILL = "backfill"
+    # Not a user's request: an execution the trigger started ended (sent by the scheduler's Flow trigger loop,
+    # which reads the ended executions, to the partition of the trigger's flow) in one of its `stopAfter` states.
+    STOP_AFTER = "stopAfter"
 
 
 class TriggerControl(Model):
@@ -84,6 +98,9 @@ class TriggerControl(Model):
     inputs: dict[str, Any] = {}
     labels: dict[str, str] = {}
     requested: datetime
+    # For STOP_AFTER: the ended execution and its state.
+    execution_id: str | None = None
+    state: StateType | None = None
 
     @property
     def key(self) -> str:
