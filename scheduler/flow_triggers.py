@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from conveyor.common.clock import utcnow
-from conveyor.common.deployed import DeployedFlow, flow_key
+from conveyor.common.deployed import flow_key
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import FLOW_HEADER, ExecutionCreated
 from conveyor.common.flow import Flow
@@ -48,7 +48,6 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
-from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution, ExecutionTrigger
 from conveyor.common.render import render_value
 from conveyor.common.settings import KafkaSettings
@@ -56,6 +55,7 @@ from conveyor.common.tasks import registry
 from conveyor.common.triggers.state import partition_of
 from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
 from conveyor.scheduler.flow_match import matches, trigger_variables
+from conveyor.scheduler.parsed import SHARED, ParsedFlows
 from conveyor.scheduler.stop_after import StopAfterIndex
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,9 @@ SERVICE = "scheduler"
 
 
 class FlowTriggers:
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, parsed: ParsedFlows = SHARED) -> None:
         self.kafka = kafka
+        self.parsed = parsed
         self.topics = Topics.of(kafka)
         self.index = FlowTriggerIndex()
         self.stops = StopAfterIndex()
@@ -125,7 +126,7 @@ class FlowTriggers:
     def follow_flows(self) -> None:
         """Apply what changed on the `flows` topic since the last call to the index."""
         for key, raw in self._flows.changes().items():
-            found = _deployed_flow(key, raw)
+            found = _deployed_flow(self.parsed, key, raw)
             self.index.update(key, *(found or (None, None)))
             self.stops.update(key, *(found or (None, None)))
 
@@ -223,20 +224,18 @@ def _after(end: datetime | None, since: datetime | None) -> bool:
     return end is None or since is None or end >= since
 
 
-def _deployed_flow(key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
-    """The flow on the `flows` topic under `key` and when it was deployed; None when deleted, or unreadable
-    (then logged)."""
+def _deployed_flow(parsed_flows: ParsedFlows, key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
+    """The flow on the `flows` topic under `key` and when it was deployed (parsed once per process, shared
+    with the Schedule loop); None when deleted, or unreadable (then logged)."""
     if raw is None:
+        parsed_flows.forget(key)
         return None
-    try:
-        deployed = DeployedFlow.model_validate_json(raw)
-        if deployed.deleted:
-            return None
-        flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
-        return flow, deployed.deployed_at
-    except (ValidationError, ConveyorError) as exc:
-        log.error("flow triggers: unreadable flow %s: %s", key, exc)
+    parsed = parsed_flows.get(key, raw)
+    if parsed.error is not None:
+        log.error("flow triggers: unreadable flow %s: %s", key, parsed.error)
+    if parsed.flow is None or parsed.deployed is None:
         return None
+    return parsed.flow, parsed.deployed.deployed_at
 
 
 def run_flow_triggers(kafka: KafkaSettings, stop: threading.Event) -> None:
