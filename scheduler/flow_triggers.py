@@ -52,7 +52,9 @@ from conveyor.common.model import Execution, ExecutionTrigger
 from conveyor.common.render import render_value
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.tasks import registry
-from conveyor.common.triggers.state import partition_of
+from conveyor.common.triggers.flow import FlowTrigger
+from conveyor.common.triggers.state import Action, TriggerControl, partition_of
+from conveyor.scheduler import preconditions
 from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
 from conveyor.scheduler.flow_match import matches, trigger_variables
 from conveyor.scheduler.parsed import SHARED, ParsedFlows
@@ -155,8 +157,36 @@ class FlowTriggers:
         end = ended.state.histories[-1].date if ended.state.histories else None
         self._stop_after(ended, end)
         for candidate in self.index.candidates(ended.namespace, ended.flow_id):
-            if _after(end, candidate.since) and matches(candidate.trigger, ended):
+            if not _after(end, candidate.since):
+                continue
+            if candidate.trigger.waits:
+                self._precondition(candidate, ended, end)
+            elif matches(candidate.trigger, ended):
                 self._fire(candidate, ended)
+
+    def _precondition(self, candidate: Candidate, ended: Execution, end: datetime | None) -> None:
+        """`ended` meets some preconditions of a trigger waiting for several flows: tell the scheduler that
+        owns the triggered flow, which keeps the window and fires once all are met."""
+        pre, trigger, flow = candidate.trigger.preconditions, candidate.trigger, candidate.flow
+        if pre is None or not preconditions.eligible(trigger, ended):
+            return
+        met = preconditions.met_by(pre, ended)
+        if not met:
+            return
+        notice = TriggerControl(
+            request_id=derived_id("precondition", flow.namespace, flow.id, trigger.id, ended.id),
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            trigger_id=trigger.id,
+            action=Action.PRECONDITION,
+            execution_id=ended.id,
+            state=ended.state.current,
+            met=met,
+            variables=trigger_variables(ended),
+            requested=end or utcnow(),
+        )
+        partition = partition_of(flow_key(flow.namespace, flow.id), self.kafka.partitions)
+        self.producer.send(self.topics.trigger_control, notice.key, notice.to_json(), partition=partition)
 
     def _stop_after(self, ended: Execution, end: datetime | None) -> None:
         """A notice to the trigger's scheduler when `ended` ended in one of its trigger's `stopAfter` states."""
@@ -207,6 +237,14 @@ def triggered_execution(candidate: Candidate, ended: Execution, variables: dict[
     triggering execution); the trigger's inputs rendered with `trigger` in the context; its labels added."""
     flow, trigger = candidate.flow, candidate.trigger
     execution_id = derived_id("flow-trigger", flow.namespace, flow.id, trigger.id, ended.id)
+    return flow_trigger_execution(flow, trigger, execution_id, variables)
+
+
+def flow_trigger_execution(
+    flow: Flow, trigger: FlowTrigger, execution_id: str, variables: dict[str, Any]
+) -> ExecutionCreated:
+    """The creation of an execution of `flow` by its Flow trigger, with that (derived) id. Raises
+    `ConveyorError` when the trigger's inputs do not render or do not fit the flow."""
     inputs = render_value(trigger.inputs, {"trigger": variables}) if trigger.inputs else {}
     created = new_execution(
         flow,

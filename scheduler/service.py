@@ -28,6 +28,8 @@ from pydantic import ValidationError
 
 from conveyor.common import metrics
 from conveyor.common.clock import utcnow
+from conveyor.common.errors import ConveyorError
+from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
@@ -38,12 +40,13 @@ from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import KafkaSettings, SchedulerSettings
 from conveyor.common.tasks import registry
+from conveyor.common.triggers.flow import FlowTrigger
 from conveyor.common.triggers.schedule import Schedule
-from conveyor.common.triggers.state import TriggerControl, TriggerState, partition_of
-from conveyor.scheduler import ahead, decide
+from conveyor.common.triggers.state import Action, TriggerControl, TriggerState, partition_of
+from conveyor.scheduler import ahead, decide, preconditions
 from conveyor.scheduler.ahead import LOOKAHEAD, Prepared
 from conveyor.scheduler.control import apply_control
-from conveyor.scheduler.flow_triggers import FlowTriggers
+from conveyor.scheduler.flow_triggers import FlowTriggers, flow_trigger_execution
 from conveyor.scheduler.flows import Change, OwnedFlows, schedules
 
 log = logging.getLogger(__name__)
@@ -259,6 +262,9 @@ class Scheduler:
         except ValidationError as exc:
             dead_letter(self.producer, self.topics, msg, f"undecodable trigger control request: {exc}", "scheduler")
             return
+        if request.action is Action.PRECONDITION:
+            self._precondition(request, now)
+            return
         state = self.states.get(request.key)
         schedule = self.active.get(request.key) or self._declared_schedule(request)
         if state is None or schedule is None:
@@ -271,6 +277,37 @@ class Scheduler:
             return
         self._keep(changed)
         log.info("trigger %s: %s", request.key, request.action.value)
+
+    def _precondition(self, request: TriggerControl, now: datetime) -> None:
+        """An ended execution met some preconditions of a Flow trigger of an owned flow waiting for several
+        flows: advance its window (in its state) and, once all are met, start the flow, in this transaction."""
+        flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
+        found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
+        trigger = found[0] if found and isinstance(found[0], FlowTrigger) else None
+        if flow is None or flow.disabled or trigger is None or trigger.disabled or trigger.preconditions is None:
+            log.info("precondition for %s, no longer an enabled Flow trigger: ignored", request.key)
+            return
+        state = self.states.get(request.key) or TriggerState(
+            namespace=request.namespace, flow_id=request.flow_id, trigger_id=request.trigger_id,
+            type=trigger.canonical_type(), updated=now,
+        )  # fmt: skip
+        step = preconditions.advance(
+            state.window, trigger.preconditions, request.met, request.execution_id or "", request.requested
+        )
+        self._keep(state.model_copy(update={"window": step.window, "updated": now}))
+        if not step.fire:
+            return
+        start = step.window.start.isoformat() if step.window.start else ""
+        execution_id = derived_id("flow-trigger", flow.namespace, flow.id, trigger.id, "preconditions", start,
+                                  str(step.window.fired), *step.by)  # fmt: skip
+        try:
+            created = flow_trigger_execution(flow, trigger, execution_id, request.variables)
+        except ConveyorError as exc:
+            log.error("flow %s.%s trigger %s not started: %s", flow.namespace, flow.id, trigger.id, exc)
+            return
+        self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
+        log.info("flow %s.%s started by trigger %s, its preconditions met by %s: execution %s",
+                 flow.namespace, flow.id, trigger.id, ", ".join(step.by), execution_id)  # fmt: skip
 
     def _declared_schedule(self, request: TriggerControl) -> Schedule | None:
         flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
