@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from conveyor.common import metrics
 from conveyor.common.clock import utcnow
 from conveyor.common.errors import ConveyorError
+from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
@@ -281,9 +282,10 @@ class Scheduler:
     def _precondition(self, request: TriggerControl, now: datetime) -> None:
         """An ended execution met some preconditions of a Flow trigger of an owned flow waiting for several
         flows: advance its window (in its state) and, once all are met, start the flow, in this transaction."""
-        flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
-        found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
-        trigger = found[0] if found and isinstance(found[0], FlowTrigger) else None
+        flow, trigger = self._flow_trigger(request)
+        if trigger is None:  # deployed a moment ago? The flows are read again once before giving up.
+            self._catch_up_flows()
+            flow, trigger = self._flow_trigger(request)
         if flow is None or flow.disabled or trigger is None or trigger.disabled or trigger.preconditions is None:
             log.info("precondition for %s, no longer an enabled Flow trigger: ignored", request.key)
             return
@@ -308,6 +310,11 @@ class Scheduler:
         self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
         log.info("flow %s.%s started by trigger %s, its preconditions met by %s: execution %s",
                  flow.namespace, flow.id, trigger.id, ", ".join(step.by), execution_id)  # fmt: skip
+
+    def _flow_trigger(self, request: TriggerControl) -> tuple[Flow | None, FlowTrigger | None]:
+        flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
+        found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
+        return flow, found[0] if found and isinstance(found[0], FlowTrigger) else None
 
     def _declared_schedule(self, request: TriggerControl) -> Schedule | None:
         flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
