@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 # The longest stretch (s) spent preparing upcoming slots between two looks at what is due.
 PREPARE_BUDGET = 0.2
+# linger.ms of the scheduler's transactional producer.
+TRANSACTION_LINGER_MS = 5
 
 
 @dataclass
@@ -108,9 +110,13 @@ class Scheduler:
             if self.settings.transactions
             else None
         )
-        self.producer = Producer(
-            kafka, transactional_id=transactional_id, extra={"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5}
-        )
+        # A transaction's records go out by its commit at the latest (it flushes), so a linger costs no
+        # latency there and makes the burst of a cron minute (10,000 slots at :00) fewer, larger requests, as
+        # the executor's transactional producer does (CONVEYOR_KAFKA_LINGER_MS is 0 for the others).
+        extra: dict[str, Any] = {"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5}
+        if transactional_id:
+            extra["linger.ms"] = TRANSACTION_LINGER_MS
+        self.producer = Producer(kafka, transactional_id=transactional_id, extra=extra)
         self.consumer = Consumer(
             kafka,
             group_id=names.SCHEDULER.id(kafka.topic_prefix),
