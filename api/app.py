@@ -15,7 +15,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 
-from conveyor.api import audit, auth, control, executions, files, flows, health, kv, taskruns, tokens, triggers, webhook
+from conveyor.api import (
+    audit,
+    auth,
+    control,
+    execution_search,
+    executions,
+    files,
+    flows,
+    health,
+    kv,
+    taskruns,
+    tokens,
+    triggers,
+    webhook,
+)
 from conveyor.api.authn import Authenticate, Authenticator
 from conveyor.api.backends import Backends
 from conveyor.api.errors import install_handlers
@@ -83,7 +97,21 @@ def create_app(
     install_handlers(app)
     # control before executions: `POST /executions/{namespace}/{flowId}` would match `/executions/{id}/kill` too;
     # webhook before both, so that no pattern of theirs ever takes `/executions/webhook/...`
-    for module in (taskruns, webhook, control, files, executions, flows, triggers, health, audit, auth, tokens, kv):
+    for module in (
+        taskruns,
+        execution_search,
+        webhook,
+        control,
+        files,
+        executions,
+        flows,
+        triggers,
+        health,
+        audit,
+        auth,
+        tokens,
+        kv,
+    ):
         app.include_router(module.router)
     if oidc.enabled:  # the page's OIDC sign-in: a good callback starts a session from the user's groups
         app.include_router(oidc_router(oidc, auth.complete_oidc))

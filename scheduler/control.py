@@ -1,4 +1,4 @@
-"""A control request (enable, disable, backfill) applied to a trigger's state: pure, like `decide`."""
+"""A control request (enable, disable, backfill, a stopAfter notice) applied to a trigger's state: pure."""
 
 from __future__ import annotations
 
@@ -14,4 +14,8 @@ def apply_control(state: TriggerState, schedule: Schedule, request: TriggerContr
         return decide.disable(state, now)
     if request.action is Action.ENABLE:
         return decide.enable(state, schedule, now) if state.disabled else state
+    if request.action is Action.STOP_AFTER:
+        if request.execution_id is None or request.state is None:
+            raise ValueError("a stopAfter notice names the execution and its state")
+        return decide.stop_after(state, schedule, request.execution_id, request.state, now)
     return decide.start_backfill(state, schedule, request.model_copy(update={"requested": request.requested}))

@@ -10,6 +10,8 @@ slots fire and what the state becomes. No Kafka, no clock of its own: every rule
   ALL keeps them all, LAST keeps the latest, NONE keeps none.
 - `disable` stops it without moving `next`; `enable` is `recover` at that moment: re-enabling never skips
   the next slot (kestra#16721), and NONE never fires the slots missed meanwhile (kestra#6027).
+- `stop_after`: an execution the trigger started ended in one of its `stopAfter` states, so it is disabled
+  (as by `disable`, with the execution and state recorded); `enable` clears the record.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.common.ids import derived_id
+from conveyor.common.state import StateType
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
 from conveyor.common.triggers.slots import Slots, slots_of
-from conveyor.common.triggers.state import BackfillProgress, TriggerControl, TriggerState
+from conveyor.common.triggers.state import BackfillProgress, StoppedAfter, TriggerControl, TriggerState
 
 # The most slots one tick fires for one trigger (the rest wait for the next tick: cost stays bounded).
 LIMIT = 100
@@ -108,8 +111,20 @@ def disable(state: TriggerState, now: datetime) -> TriggerState:
 
 
 def enable(state: TriggerState, schedule: Schedule, now: datetime) -> TriggerState:
-    enabled = state.model_copy(update={"disabled": False, "disabled_at": None, "updated": now})
+    enabled = state.model_copy(update={"disabled": False, "disabled_at": None, "stopped_after": None, "updated": now})
     return recover(enabled, schedule, now)
+
+
+def stop_after(
+    state: TriggerState, schedule: Schedule, execution_id: str, ended: StateType, now: datetime
+) -> TriggerState:
+    """The state once an execution this trigger started ended `ended`: disabled if that is one of its
+    `stopAfter` states (the definition's now, as the reference reads it), else unchanged. A trigger already
+    disabled stays as it is, so a replayed or late notice changes nothing."""
+    if ended not in schedule.stop_after or state.disabled:
+        return state
+    record = StoppedAfter(execution_id=execution_id, state=ended, date=now)
+    return disable(state, now).model_copy(update={"stopped_after": record})
 
 
 def start_backfill(state: TriggerState, schedule: Schedule, request: TriggerControl) -> TriggerState:

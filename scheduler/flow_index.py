@@ -1,7 +1,8 @@
 """Which Flow triggers may fire for an ended execution, found without looking at every deployed flow.
 
 Kept from the `flows` topic (`update` for each record read): a trigger is filed under the flow its
-conditions name (an ExecutionFlow condition, or the one flow of its `preconditions.flows`), else under the
+conditions name (an ExecutionFlow condition, or the one flow of its `preconditions.flows`; one waiting for
+several flows under each of them), else under the
 namespace an ExecutionNamespace EQUALS condition names, else among the few that may fire for any execution
 (a namespace prefix, only states or labels). `candidates(execution)` reads the flow's and the namespace's
 entries plus those: the work per ended execution is the number of triggers that could fire for it, not the
@@ -50,23 +51,35 @@ class FlowTriggerIndex:
         for trigger in flow.triggers:
             if not isinstance(trigger, FlowTrigger) or trigger.disabled:
                 continue
-            if trigger.preconditions is not None and len(trigger.preconditions.flows) > 1:
-                log.warning("flow %s trigger %s waits for several flows: unsupported, never fires", key, trigger.id)
-                continue
-            slot = slot_of(trigger)
-            self._slots.setdefault(slot, {}).setdefault(key, []).append(Candidate(flow, trigger, since))
-            self._filed.setdefault(key, set()).add(slot)
+            candidate = Candidate(flow, trigger, since)
+            for slot in slots_of(trigger):
+                self._slots.setdefault(slot, {}).setdefault(key, []).append(candidate)
+                self._filed.setdefault(key, set()).add(slot)
 
     def candidates(self, namespace: str, flow_id: str) -> list[Candidate]:
-        """The triggers that may fire when an execution of `namespace`.`flow_id` ends."""
-        found: list[Candidate] = []
-        for slot in (("flow", f"{namespace}/{flow_id}"), ("namespace", namespace), ANY):
-            for entries in self._slots.get(slot, {}).values():
-                found.extend(entries)
-        return found
+        """The triggers that may fire when an execution of `namespace`.`flow_id` ends: never that flow's own
+        (a flow does not trigger itself, as in the reference, so a trigger matching its own executions cannot
+        loop forever; a longer cycle, A -> B -> A, is the author's, as there)."""
+        own = f"{namespace}/{flow_id}"
+        found: dict[int, Candidate] = {}  # a trigger filed under two of these slots is found once
+        for slot in (("flow", own), ("namespace", namespace), ANY):
+            for key, entries in self._slots.get(slot, {}).items():
+                if key != own:
+                    found.update((id(c), c) for c in entries)
+        return list(found.values())
 
     def __len__(self) -> int:
-        return sum(len(e) for entries in self._slots.values() for e in entries.values())
+        return len({id(c) for entries in self._slots.values() for e in entries.values() for c in e})
+
+
+def slots_of(trigger: FlowTrigger) -> list[Slot]:
+    """Where a trigger is filed; one waiting for several flows is filed under each of them (and under "any"
+    when it has `where` groups, which any execution may meet)."""
+    pre = trigger.preconditions
+    if trigger.waits and pre is not None:
+        slots: list[Slot] = [("flow", f"{u.namespace}/{u.flow_id}") for u in pre.flows]
+        return [*slots, ANY] if pre.where else slots
+    return [slot_of(trigger)]
 
 
 def slot_of(trigger: FlowTrigger) -> Slot:

@@ -4,10 +4,10 @@ Supported, all of which must hold:
 - `states`: the ended execution's state is one of them (default: every terminal state);
 - `conditions`: ExecutionNamespace (EQUALS, PREFIX, SUFFIX; `prefix: true`), ExecutionFlow, ExecutionStatus
   (`in`, `notIn`), ExecutionLabels (every label present);
-- `preconditions.flows` with ONE flow: its namespace, flowId, states and labels (more than one flow would
-  need to wait for all of them across executions: not supported, such a trigger never fires and the index logs
-  it); `preconditions.where`: each group's filters (NAMESPACE, FLOW_ID, STATE; EQUAL_TO, NOT_EQUAL_TO, IN,
-  NOT_IN, STARTS_WITH, ENDS_WITH, CONTAINS) joined by its AND/OR operand.
+- `preconditions.flows` with ONE flow: its namespace, flowId, states and labels; `preconditions.where`:
+  each group's filters (NAMESPACE, FLOW_ID, STATE; EQUAL_TO, NOT_EQUAL_TO, IN, NOT_IN, STARTS_WITH,
+  ENDS_WITH, CONTAINS) joined by its AND/OR operand. With several flows the conditions are met across
+  executions within a time window: `preconditions.py`, never `matches` (which is False for them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def matches(trigger: FlowTrigger, ended: Execution) -> bool:
     if pre is None:
         return True
     if len(pre.flows) > 1:
-        return False  # waiting for several flows is not supported (docs/flows.md)
+        return False  # waiting for several flows: across executions, `preconditions.py`
     if pre.flows and not upstream_matches(pre.flows[0], ended):
         return False
     return all(where_holds(group, ended) for group in pre.where)

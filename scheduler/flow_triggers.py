@@ -11,6 +11,15 @@ The flow -> triggers index follows the `flows` topic: before each batch the loop
 since the last one. A trigger fires only for executions that ended after its flow's revision was deployed, so
 a new group, which reads `executions` from its start, does not fire for the past.
 An undecodable record goes to the dead-letter topic and the loop goes on.
+
+A flow's Flow trigger never fires for that same flow's executions (the index leaves them out, as the
+reference's `removeUnwanted` does): a trigger whose conditions would match its own flow cannot loop forever.
+
+`stopAfter`: an ended execution that a Schedule trigger started, in one of that trigger's `stopAfter` states
+(the deployed definition's), gets a `stopAfter` notice on `trigger-control`, in the partition of its flow, in
+the same transaction as the offsets: the scheduler that owns the trigger disables it and records why
+(`TriggerState.stopped_after`). The executions topic is keyed by execution id, the trigger's state by flow:
+this loop is where one meets the other.
 """
 
 from __future__ import annotations
@@ -23,7 +32,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from conveyor.common.deployed import DeployedFlow
+from conveyor.common.clock import utcnow
+from conveyor.common.deployed import flow_key
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import FLOW_HEADER, ExecutionCreated
 from conveyor.common.flow import Flow
@@ -38,13 +48,17 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.launch import new_execution
-from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution, ExecutionTrigger
 from conveyor.common.render import render_value
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.tasks import registry
+from conveyor.common.triggers.flow import FlowTrigger
+from conveyor.common.triggers.state import Action, TriggerControl, partition_of
+from conveyor.scheduler import preconditions
 from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
 from conveyor.scheduler.flow_match import matches, trigger_variables
+from conveyor.scheduler.parsed import SHARED, ParsedFlows
+from conveyor.scheduler.stop_after import StopAfterIndex
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +68,14 @@ SERVICE = "scheduler"
 
 
 class FlowTriggers:
-    def __init__(self, kafka: KafkaSettings) -> None:
+    def __init__(self, kafka: KafkaSettings, parsed: ParsedFlows = SHARED) -> None:
         self.kafka = kafka
+        self.parsed = parsed
         self.topics = Topics.of(kafka)
         self.index = FlowTriggerIndex()
+        self.stops = StopAfterIndex()
         self.fired = 0
+        self.stopped = 0
         self.batch_size = BATCH_SIZE
         registry.resolve()
         self._flows = TopicTable(kafka, self.topics.flows)
@@ -111,8 +128,9 @@ class FlowTriggers:
     def follow_flows(self) -> None:
         """Apply what changed on the `flows` topic since the last call to the index."""
         for key, raw in self._flows.changes().items():
-            found = _deployed_flow(key, raw)
+            found = _deployed_flow(self.parsed, key, raw)
             self.index.update(key, *(found or (None, None)))
+            self.stops.update(key, *(found or (None, None)))
 
     def _mark_ready(self) -> None:
         if self._assigned_once and not self.ready.is_set():
@@ -137,9 +155,49 @@ class FlowTriggers:
         if not ended.state.terminal:
             return
         end = ended.state.histories[-1].date if ended.state.histories else None
+        self._stop_after(ended, end)
         for candidate in self.index.candidates(ended.namespace, ended.flow_id):
-            if _after(end, candidate.since) and matches(candidate.trigger, ended):
+            if not _after(end, candidate.since):
+                continue
+            if candidate.trigger.waits:
+                self._precondition(candidate, ended, end)
+            elif matches(candidate.trigger, ended):
                 self._fire(candidate, ended)
+
+    def _precondition(self, candidate: Candidate, ended: Execution, end: datetime | None) -> None:
+        """`ended` meets some preconditions of a trigger waiting for several flows: tell the scheduler that
+        owns the triggered flow, which keeps the window and fires once all are met."""
+        pre, trigger, flow = candidate.trigger.preconditions, candidate.trigger, candidate.flow
+        if pre is None or not preconditions.eligible(trigger, ended):
+            return
+        met = preconditions.met_by(pre, ended)
+        if not met:
+            return
+        notice = TriggerControl(
+            request_id=derived_id("precondition", flow.namespace, flow.id, trigger.id, ended.id),
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            trigger_id=trigger.id,
+            action=Action.PRECONDITION,
+            execution_id=ended.id,
+            state=ended.state.current,
+            met=met,
+            variables=trigger_variables(ended),
+            requested=end or utcnow(),
+        )
+        partition = partition_of(flow_key(flow.namespace, flow.id), self.kafka.partitions)
+        self.producer.send(self.topics.trigger_control, notice.key, notice.to_json(), partition=partition)
+
+    def _stop_after(self, ended: Execution, end: datetime | None) -> None:
+        """A notice to the trigger's scheduler when `ended` ended in one of its trigger's `stopAfter` states."""
+        notice = self.stops.notice(ended, end, utcnow())
+        if notice is None:
+            return
+        partition = partition_of(flow_key(notice.namespace, notice.flow_id), self.kafka.partitions)
+        self.producer.send(self.topics.trigger_control, notice.key, notice.to_json(), partition=partition)
+        self.stopped += 1
+        log.info("trigger %s: execution %s ended %s, one of its stopAfter states: disabling it",
+                 notice.key, ended.id, ended.state.current.value)  # fmt: skip
 
     def _fire(self, candidate: Candidate, ended: Execution) -> None:
         flow, trigger = candidate.flow, candidate.trigger
@@ -179,6 +237,14 @@ def triggered_execution(candidate: Candidate, ended: Execution, variables: dict[
     triggering execution); the trigger's inputs rendered with `trigger` in the context; its labels added."""
     flow, trigger = candidate.flow, candidate.trigger
     execution_id = derived_id("flow-trigger", flow.namespace, flow.id, trigger.id, ended.id)
+    return flow_trigger_execution(flow, trigger, execution_id, variables)
+
+
+def flow_trigger_execution(
+    flow: Flow, trigger: FlowTrigger, execution_id: str, variables: dict[str, Any]
+) -> ExecutionCreated:
+    """The creation of an execution of `flow` by its Flow trigger, with that (derived) id. Raises
+    `ConveyorError` when the trigger's inputs do not render or do not fit the flow."""
     inputs = render_value(trigger.inputs, {"trigger": variables}) if trigger.inputs else {}
     created = new_execution(
         flow,
@@ -196,20 +262,18 @@ def _after(end: datetime | None, since: datetime | None) -> bool:
     return end is None or since is None or end >= since
 
 
-def _deployed_flow(key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
-    """The flow on the `flows` topic under `key` and when it was deployed; None when deleted, or unreadable
-    (then logged)."""
+def _deployed_flow(parsed_flows: ParsedFlows, key: str, raw: bytes | None) -> tuple[Flow, datetime] | None:
+    """The flow on the `flows` topic under `key` and when it was deployed (parsed once per process, shared
+    with the Schedule loop); None when deleted, or unreadable (then logged)."""
     if raw is None:
+        parsed_flows.forget(key)
         return None
-    try:
-        deployed = DeployedFlow.model_validate_json(raw)
-        if deployed.deleted:
-            return None
-        flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
-        return flow, deployed.deployed_at
-    except (ValidationError, ConveyorError) as exc:
-        log.error("flow triggers: unreadable flow %s: %s", key, exc)
+    parsed = parsed_flows.get(key, raw)
+    if parsed.error is not None:
+        log.error("flow triggers: unreadable flow %s: %s", key, parsed.error)
+    if parsed.flow is None or parsed.deployed is None:
         return None
+    return parsed.flow, parsed.deployed.deployed_at
 
 
 def run_flow_triggers(kafka: KafkaSettings, stop: threading.Event) -> None:

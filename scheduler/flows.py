@@ -1,7 +1,8 @@
 """The deployed flows a scheduler owns (those whose key falls in its partitions), caught up from `flows`.
 
-Only owned flows are parsed, so each instance's cost is its share. A flow that no longer parses (e.g. a
-trigger type whose plugin is gone) is logged and treated as absent: its triggers stop until it is fixed."""
+Only owned flows are parsed, so each instance's cost is its share, and through the process's `ParsedFlows`
+(shared with the Flow trigger loop, so no flow is parsed twice). A flow that no longer parses (e.g. a trigger
+type whose plugin is gone) is logged and treated as absent: its triggers stop until it is fixed."""
 
 from __future__ import annotations
 
@@ -10,13 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from conveyor.common.deployed import DeployedFlow
-from conveyor.common.errors import ConveyorError
 from conveyor.common.flow import Flow
-from conveyor.common.loader import load_flow
 from conveyor.common.triggers.schedule import Schedule
 from conveyor.common.triggers.state import partition_of
 from conveyor.scheduler.firing import flow_json
+from conveyor.scheduler.parsed import SHARED, ParsedFlows
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +34,9 @@ def schedules(flow: Flow | None) -> list[Schedule]:
 
 
 class OwnedFlows:
-    def __init__(self, partitions: int) -> None:
+    def __init__(self, partitions: int, parsed: ParsedFlows = SHARED) -> None:
         self.partitions = partitions
+        self.parsed = parsed
         self.owned: set[int] = set()
         self.raw: dict[str, bytes] = {}
         self.flows: dict[str, Flow] = {}
@@ -50,6 +50,7 @@ class OwnedFlows:
         changes = []
         for key in [k for k in self.raw if k not in table]:
             del self.raw[key]
+            self.parsed.forget(key)
             self.dumped.pop(key, None)
             if self.flows.pop(key, None) is not None:
                 changes.append(Change(key, None))
@@ -75,14 +76,11 @@ class OwnedFlows:
         return gone
 
     def _parse(self, key: str, value: bytes) -> Change:
-        try:
-            deployed = DeployedFlow.model_validate_json(value)
-            if deployed.deleted:  # `conveyor flows delete` / DELETE /api/v1/flows: a deleted revision
-                self.flows.pop(key, None)
-                return Change(key, None)
-            flow = load_flow(deployed.source, f"flows/{key}").model_copy(update={"revision": deployed.revision})
-        except (ConveyorError, ValueError) as exc:
-            log.error("flow %s cannot be read; its triggers stop: %s", key, exc)
+        parsed = self.parsed.get(key, value)
+        flow = parsed.flow
+        if flow is None:  # deleted (`conveyor flows delete` / DELETE /api/v1/flows), or unreadable
+            if parsed.error is not None:
+                log.error("flow %s cannot be read; its triggers stop: %s", key, parsed.error)
             self.flows.pop(key, None)
             self.dumped.pop(key, None)
             return Change(key, None)

@@ -2,7 +2,7 @@
 // Everything it shows comes from the server's own /api/v1 (same origin); its state lives in the URL.
 "use strict";
 
-const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId"];
+const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId", "triggerId"];
 const DEFAULT_SORT = "state.startDate:desc";
 const MAX_CHART_DAYS = 731;
 
@@ -111,7 +111,7 @@ async function loadAll() {
   const spinner = $(".refresh");
   spinner.classList.add("spinning");
   try {
-    await Promise.all([loadTable(), loadChart()]);
+    await Promise.all([loadTable(), loadChart(), loadTriggers()]);
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
   } catch (error) {
     showError(error.message);
@@ -136,6 +136,27 @@ async function loadTable() {
     const fresh = view.results.find((r) => r.id === view.selected.id);
     if (fresh) openDrawer(fresh, false);
   }
+}
+
+// The triggers of the flows the filters name (a namespace or a flow), with their next date: /api/v1/triggers.
+async function loadTriggers() {
+  const card = $("#triggers-card");
+  const { namespace, flowId } = view.filters;
+  if (!namespace && !flowId) { card.hidden = true; return; }
+  const params = new URLSearchParams();
+  if (namespace) params.set("namespace", namespace);
+  const rows = (await api(`/api/v1/triggers?${params}`)).filter((t) => !flowId || t.flowId === flowId);
+  card.hidden = rows.length === 0;
+  $("#triggers-count").textContent = rows.length ? String(rows.length) : "";
+  const type = (t) => t.type.split(".").pop();
+  const status = (t) => t.enabled ? "enabled" : `disabled (${t.disabledBy})`;
+  $("#triggers tbody").replaceChildren(...rows.map((t) => el("tr", { class: t.enabled ? null : "muted" },
+    el("td", null, `${t.namespace}.${t.flowId}`),
+    el("td", null, el("a", { href: "#", onclick: (e) => { e.preventDefault(); view.filters.triggerId = t.triggerId; fillForm(); filtersChanged(); } }, t.triggerId)),
+    el("td", { title: t.type }, type(t) + (t.cron ? ` ${t.cron}` : "")),
+    el("td", { title: t.stoppedAfter ? `stopped after execution ${t.stoppedAfter.executionId} ended ${t.stoppedAfter.state}` : null }, status(t)),
+    el("td", null, formatDate(t.next)),
+    el("td", null, formatDate(t.last)))));
 }
 
 function chartWindow() {

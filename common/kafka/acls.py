@@ -73,7 +73,7 @@ ACCESS: dict[str, Access] = {
     ),
     "scheduler": Access(
         reads=(TRIGGER_CONTROL, TRIGGER_STATE, FLOWS, EXECUTIONS),
-        writes=(EXECUTION_EVENTS, TRIGGER_STATE, DEAD_LETTER),
+        writes=(EXECUTION_EVENTS, TRIGGER_STATE, TRIGGER_CONTROL, DEAD_LETTER),
         groups=(names.SCHEDULER, names.FLOW_TRIGGERS, names.TABLE_READER, names.STATE_READER),
         transactional_ids=(names.SCHEDULER_TRANSACTIONS, names.FLOW_TRIGGER_TRANSACTIONS),
     ),

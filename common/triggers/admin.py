@@ -54,12 +54,14 @@ class TriggerRow(Model):
     trigger_id: str
     type: str
     enabled: bool
-    disabled_by: str | None = None  # "flow", "definition" or "request"
+    disabled_by: str | None = None  # "flow", "definition", "request" or "stopAfter"
     cron: str | None = None
     timezone: str | None = None
     last: datetime | None = None
     next: datetime | None = None
     backfill: dict[str, Any] | None = None
+    # When `stopAfter` disabled it: the execution that ended in one of those states, the state, when.
+    stopped_after: dict[str, Any] | None = None
 
 
 def _flows(table: dict[str, bytes], namespace: str | None) -> list[Flow]:
@@ -94,7 +96,7 @@ def list_triggers(kafka: KafkaSettings, namespace: str | None = None) -> list[Tr
 def _row(flow: Flow, trigger: Any, state: TriggerState | None) -> TriggerRow:
     disabled_by = "flow" if flow.disabled else "definition" if trigger.disabled else None
     if disabled_by is None and state is not None and state.disabled:
-        disabled_by = "request"
+        disabled_by = "stopAfter" if state.stopped_after is not None else "request"
     schedule = trigger if isinstance(trigger, Schedule) else None
     return TriggerRow(
         namespace=flow.namespace,
@@ -108,6 +110,7 @@ def _row(flow: Flow, trigger: Any, state: TriggerState | None) -> TriggerRow:
         last=state.last if state else None,
         next=state.next if state and disabled_by is None else None,
         backfill=state.backfill.to_dict() if state and state.backfill else None,
+        stopped_after=state.stopped_after.to_dict() if state and state.stopped_after else None,
     )
 
 

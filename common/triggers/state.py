@@ -17,6 +17,7 @@ from pydantic import Field
 from conveyor.common.base import Model
 from conveyor.common.deployed import flow_key
 from conveyor.common.ids import new_id
+from conveyor.common.state import StateType
 
 
 def trigger_key(namespace: str, flow_id: str, trigger_id: str) -> str:
@@ -40,6 +41,31 @@ class BackfillProgress(Model):
     fired: int = 0
 
 
+class StoppedAfter(Model):
+    """Why `stopAfter` disabled a trigger: the execution it started that ended in one of those states."""
+
+    execution_id: str
+    state: StateType
+    date: datetime
+
+
+class Met(Model):
+    """A Flow trigger precondition met: by which ended execution, and when it ended."""
+
+    execution_id: str
+    date: datetime
+
+
+class PreconditionWindow(Model):
+    """What a Flow trigger waiting for several flows remembers (`scheduler/preconditions.py`): the window
+    open, and for each condition met in it, by which execution; how many times it fired."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    met: dict[str, Met] = {}
+    fired: int = 0
+
+
 class TriggerState(Model):
     namespace: str
     flow_id: str
@@ -54,6 +80,10 @@ class TriggerState(Model):
     # cron, withSeconds and timezone of the definition `next` was computed for: a change recomputes it.
     signature: str | None = None
     backfill: BackfillProgress | None = None
+    # Set when `stopAfter` disabled the trigger (then `disabled` is true); cleared when it is enabled again.
+    stopped_after: StoppedAfter | None = None
+    # A Flow trigger waiting for several flows: its preconditions' window.
+    window: PreconditionWindow | None = None
     updated: datetime | None = None
 
     @property
@@ -69,6 +99,12 @@ class Action(StrEnum):
     ENABLE = "enable"
     DISABLE = "disable"
     BACKFILL = "backfill"
+    # Not a user's request: an execution the trigger started ended (sent by the scheduler's Flow trigger loop,
+    # which reads the ended executions, to the partition of the trigger's flow) in one of its `stopAfter` states.
+    STOP_AFTER = "stopAfter"
+    # Not a user's request either: an ended execution met some of a Flow trigger's preconditions (`met`),
+    # sent by the Flow trigger loop to the scheduler that owns the triggered flow, which keeps the window.
+    PRECONDITION = "precondition"
 
 
 class TriggerControl(Model):
@@ -84,6 +120,12 @@ class TriggerControl(Model):
     inputs: dict[str, Any] = {}
     labels: dict[str, str] = {}
     requested: datetime
+    # For STOP_AFTER and PRECONDITION: the ended execution and its state; `requested` is when it ended.
+    execution_id: str | None = None
+    state: StateType | None = None
+    # For PRECONDITION: the conditions it met, and the `trigger` variables of the execution it may start.
+    met: list[str] = []
+    variables: dict[str, Any] = {}
 
     @property
     def key(self) -> str:

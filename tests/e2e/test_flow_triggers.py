@@ -8,6 +8,7 @@ key answers the unknown flow's 404."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -226,3 +227,88 @@ def test_a_webhook_with_a_json_body_reaches_a_task(e2e_stack: Stack) -> None:
     # the GET had no body: `trigger.body.user` is undefined, the task fails and says so
     second = executions[as_text.json()["id"]]
     assert second.state.current.value == "FAILED"
+
+
+JOIN_NS = "join.e2e"
+
+
+def upstream(flow_id: str) -> str:
+    return f"""
+id: {flow_id}
+namespace: {JOIN_NS}
+tasks:
+  - {{id: t, type: io.kestra.plugin.core.debug.Return, format: "{flow_id}"}}
+"""
+
+
+JOIN = f"""
+id: join
+namespace: {JOIN_NS}
+tasks:
+  - {{id: t, type: io.kestra.plugin.core.debug.Return, format: "after {{{{ trigger.flowId }}}}"}}
+triggers:
+  - id: both
+    type: io.kestra.plugin.core.trigger.Flow
+    preconditions:
+      id: both
+      timeWindow: {{type: SLIDING_WINDOW, window: PT1H}}
+      flows:
+        - {{namespace: {JOIN_NS}, flowId: left}}
+        - {{namespace: {JOIN_NS}, flowId: right}}
+"""
+
+# Its trigger matches every SUCCESS of its namespace, its own executions included: it must not loop.
+LOOP = """
+id: loop
+namespace: self.e2e
+tasks:
+  - {id: t, type: io.kestra.plugin.core.debug.Return, format: x}
+triggers:
+  - id: again
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [SUCCESS]
+    conditions:
+      - {type: io.kestra.plugin.core.condition.ExecutionNamespace, namespace: self.e2e}
+"""
+
+
+def test_preconditions_on_two_flows_fire_once_both_ended_and_a_flow_never_triggers_itself(
+    e2e_stack: Stack, tmp_path: Path
+) -> None:
+    for name, source in (("join", JOIN), ("loop", LOOP)):
+        (tmp_path / f"{name}.yaml").write_text(source)
+    deployed = e2e_stack.cli("flows", "deploy", str(tmp_path))
+    assert deployed.returncode == 0, deployed.stderr
+    runs = tmp_path / "run"
+    runs.mkdir()
+    for name in ("left", "right"):
+        (runs / f"{name}.yaml").write_text(upstream(name))
+    (runs / "loop.yaml").write_text(LOOP)
+    e2e_stack.start("scheduler", "scheduler")
+    topic = Topics.of(e2e_stack.kafka).executions
+    try:
+        left = e2e_stack.run_json(runs / "left.yaml")
+        assert left["state"]["current"] == "SUCCESS", left
+        looped = e2e_stack.run_json(runs / "loop.yaml")
+        assert looped["state"]["current"] == "SUCCESS", looped
+        right = e2e_stack.run_json(runs / "right.yaml")
+        assert right["state"]["current"] == "SUCCESS", right
+
+        def joined(seen: dict[str, Execution]) -> bool:
+            return any(e.flow_id == "join" and e.state.terminal for e in seen.values())
+
+        executions = newest(e2e_stack.kafka, topic, Execution.model_validate_json, joined, 120)
+        # Left alone again: with resetOnSuccess the window starts over, so nothing more fires.
+        again = e2e_stack.run_json(runs / "left.yaml")
+        assert again["state"]["current"] == "SUCCESS", again
+        time.sleep(8)  # time for a wrong firing (of join, or of loop by itself) to show
+        executions = newest(e2e_stack.kafka, topic, Execution.model_validate_json, lambda _: False, 8)
+    finally:
+        e2e_stack.stop("scheduler")
+    joins = [e for e in executions.values() if e.flow_id == "join"]
+    assert len(joins) == 1, f"{[(e.id, e.state.current.value) for e in joins]}\n{e2e_stack.tail()}"
+    (join,) = joins
+    assert join.state.current.value == "SUCCESS" and join.trigger is not None and join.trigger.id == "both"
+    assert join.trigger.variables["executionId"] in {left["id"], right["id"]}
+    loops = [e for e in executions.values() if e.flow_id == "loop"]
+    assert [e.id for e in loops] == [looped["id"]], "a flow triggered itself"

@@ -105,3 +105,41 @@ def test_two_schedulers_one_killed_and_restarted_fire_each_slot_exactly_once(e2e
         assert span == len(dates), f"{name}: {span - len(dates)} slots missing between {dates[0]} and {dates[-1]}"
         assert dates[-1] >= stopped_at - timedelta(seconds=5), f"{name}: stopped firing at {dates[-1]}"
         assert len(dates) >= 50, f"{name}: only {len(dates)} slots in 60 s"
+
+
+STOPPING = """
+id: stopping
+namespace: conveyor.e2e
+tasks:
+  - {id: fail, type: io.kestra.plugin.core.execution.Fail, errorMessage: "stop me"}
+triggers:
+  - {id: tick, type: io.kestra.plugin.core.trigger.Schedule, cron: "*/2 * * * * *", withSeconds: true,
+     stopAfter: [FAILED]}
+"""
+
+
+def test_stop_after_disables_the_trigger_once_an_execution_it_started_failed(e2e_stack: Stack) -> None:
+    """The first scheduled execution fails; the scheduler learns it (the Flow trigger loop's notice on
+    `trigger-control`), disables the trigger and says why in `triggers list`; no slot fires after that."""
+    from conveyor.common.triggers.admin import list_triggers
+
+    e2e_stack.start("scheduler", "scheduler")
+    deploy(e2e_stack, STOPPING)
+
+    def stopped() -> dict[str, object] | None:
+        rows = [r for r in list_triggers(e2e_stack.kafka, "conveyor.e2e") if r.flow_id == "stopping"]
+        return rows[0].to_dict() if rows and rows[0].disabled_by == "stopAfter" else None
+
+    row = e2e_stack.poll(stopped, timeout=90, every=0.5)
+    assert row, f"the trigger was not stopped\n{e2e_stack.tail()}"
+    assert row["enabled"] is False and "next" not in row
+    record = row["stoppedAfter"]
+    assert isinstance(record, dict) and record["state"] == "FAILED"
+    mine = [e for e in created(e2e_stack) if e.execution.flow_id == "stopping"]
+    assert record["executionId"] in {e.execution_id for e in mine}
+    time.sleep(6)  # three more slots' worth: none fires
+    after = [e for e in created(e2e_stack) if e.execution.flow_id == "stopping"]
+    e2e_stack.stop("scheduler")
+    assert len(after) == len(mine), "a slot fired after stopAfter disabled the trigger"
+    # Fires were only those before the stop: the first failing one and the slots while it ran.
+    assert 1 <= len(mine) <= 5

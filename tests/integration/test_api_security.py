@@ -31,7 +31,7 @@ from conveyor.common.events import FLOW_HEADER, LogEntry, TaskRunChange
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
-from conveyor.common.model import Execution, TaskRun
+from conveyor.common.model import Execution, ExecutionTrigger, TaskRun
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.common.tasks.base import LogLevel
@@ -110,6 +110,10 @@ def _index(es: ElasticsearchSettings) -> None:
             id=f"ex-{namespace}", namespace=namespace, flow_id="hello", state=state(StateType.SUCCESS), revision=3
         )
         actions.append(documents.execution_action(es.index_prefix, execution).bulk())
+        # and one execution a Schedule trigger `nightly` started (the executions search filters by trigger)
+        scheduled = execution.model_copy(update={"id": f"ex-{namespace}-nightly", "trigger": ExecutionTrigger(
+            id="nightly", type="io.kestra.plugin.core.trigger.Schedule", date=DAY)})  # fmt: skip
+        actions.append(documents.execution_action(es.index_prefix, scheduled).bulk())
         line = LogEntry(
             namespace=namespace,
             flow_id="hello",
@@ -162,6 +166,7 @@ RANK = {"none": -1, "viewer": 0, "runner": 1, "developer": 2, "admin": 3}
 # endpoint: (method, path template, body, least role, what an identity without it on the namespace gets)
 ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "search": ("GET", "/api/v1/taskruns/search?namespace={ns}", None, "viewer", 200),
+    "executions": ("GET", "/api/v1/executions/search?namespace={ns}", None, "viewer", 200),
     "daily": ("POST", "/api/v1/stats/taskruns/daily", {"namespace": "{ns}", "startDate": "2024-05-01"}, "viewer", 200),
     "execution": ("GET", "/api/v1/executions/ex-{ns}", None, "viewer", 404),
     "logs": ("GET", "/api/v1/logs/ex-{ns}", None, "viewer", 200),
@@ -228,12 +233,24 @@ def test_every_endpoint_by_role_and_namespace(world: World, endpoint: str, role:
     assert answer.status_code == expected(endpoint, role, namespace), (endpoint, role, namespace, answer.text)
     if answer.status_code == 401:
         assert answer.headers["www-authenticate"].startswith("Basic")
-    if endpoint in ("search", "logs") and answer.status_code == 200:
+    if endpoint in ("search", "executions", "logs") and answer.status_code == 200:
         found = answer.json()
-        items = found["results"] if endpoint == "search" else found
+        items = found["results"] if endpoint in ("search", "executions") else found
         readable = role == "admin" or namespace == "team.a"
         assert bool(items) == readable, (endpoint, role, namespace, found)
         assert all(item["namespace"] == namespace for item in items)
+
+
+def test_the_executions_search_filters_by_trigger_within_the_readable_namespaces(world: World) -> None:
+    search = "/api/v1/executions/search"
+    everything = world.http.get(search, headers=ADMIN_HEADERS).json()
+    assert everything["total"] == 4
+    by_trigger = world.http.get(search, params={"triggerId": "nightly"}, headers=ADMIN_HEADERS).json()
+    assert sorted(e["id"] for e in by_trigger["results"]) == ["ex-team.a-nightly", "ex-team.b-nightly"]
+    own = world.http.get(search, params={"triggerId": "nightly"}, headers=headers_of("viewer")).json()
+    assert [e["id"] for e in own["results"]] == ["ex-team.a-nightly"]
+    bad = world.http.get(search, params={"state": "NOPE"}, headers=ADMIN_HEADERS)
+    assert bad.status_code == 422 and "state" in bad.text
 
 
 def test_namespace_prefixes_stop_at_a_dot_and_groups_give_roles(world: World) -> None:

@@ -238,3 +238,15 @@ def test_a_firing_makes_a_derived_execution_with_the_trigger_block() -> None:
     assert {"key": "started-by", "value": "flow-trigger"} in [label.to_dict() for label in created.labels]
     assert created.trigger is not None and created.trigger.id == "on_upstream" and created.trigger.type == FLOW_TYPE
     assert created.trigger.variables["executionId"] == "ex-1"
+
+
+def test_a_flow_never_triggers_itself() -> None:
+    """A trigger whose conditions match its own flow's executions (here: any SUCCESS in its namespace) is not
+    a candidate for them, as in the reference (`FlowService.removeUnwanted`): no endless loop. It still fires
+    for the other flows it matches."""
+    looping = downstream("states: [SUCCESS]", "loop", namespace="team.a")
+    index = index_of(looping)
+    assert index.candidates("team.a", "loop") == []
+    assert [c.flow.id for c in index.candidates("team.a", "up")] == ["loop"]
+    by_name = downstream(COND + "ExecutionFlow, namespace: team.a, flowId: me}", "me", namespace="team.a")
+    assert index_of(by_name).candidates("team.a", "me") == []
