@@ -221,7 +221,7 @@ class Indexer:
         delay = self._backoff[0]
         while not stop.is_set():
             try:
-                templates.install(self._client, self._prefix)
+                templates.install(self._client, self._prefix, self._es.replicas)
                 return True
             except (ApiError, TransportError) as exc:
                 log.warning("cannot install index templates yet, retrying in %.1fs: %s", delay, exc)
