@@ -229,11 +229,15 @@ class RunningServer:
     def restart(self, timeout: float = 120.0) -> None:
         """Start it again on the same ports and data (after `kill()`, `stop_process()` or a crash) and wait
         until it is ready."""
+        self.relaunch()
+        self.wait_ready(timeout)
+
+    def relaunch(self) -> None:
+        """Start it again on the same ports and data without waiting (`wait_ready()` does that)."""
         if self._process.running():
             self._process.stop()
         self._process = self._process.respawn()
         self.pid = self._process.pid
-        self.wait_ready(timeout)
 
     def wait_ready(self, timeout: float = 120.0) -> None:
         raise NotImplementedError

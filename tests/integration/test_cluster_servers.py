@@ -1,0 +1,97 @@
+"""The 3-broker Kafka cluster and the 3-node Elasticsearch cluster keep their promises when a node dies:
+no acknowledged write lost, each node SIGKILLed and restarted on its ports and data."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+
+from conveyor.common.elastic import elasticsearch_client
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.servers.elasticsearch_cluster import ElasticsearchCluster
+from conveyor.common.servers.kafka_cluster import KafkaCluster
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.indexer import templates
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def _produce(bootstrap: str, topic: str, values: range) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    failures: list[str] = []
+    for i in values:
+        producer.produce(topic, key=str(i).encode(), value=str(i).encode(),
+                         on_delivery=lambda err, _msg: failures.append(str(err)) if err else None)  # fmt: skip
+    assert producer.flush(60) == 0
+    assert not failures, failures[:3]
+
+
+def _read_all(bootstrap: str, topic: str, expected: int) -> set[int]:
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"g-{uuid.uuid4().hex[:6]}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})  # fmt: skip
+    seen: set[int] = set()
+    try:
+        consumer.subscribe([topic])
+        for _ in range(240):
+            for msg in consumer.consume(500, 0.5):
+                assert msg.error() is None, msg.error()
+                seen.add(int(msg.value() or b"-1"))
+            if len(seen) >= expected:
+                break
+    finally:
+        consumer.close()
+    return seen
+
+
+def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leader_dies(
+    kafka_cluster: KafkaCluster,
+) -> None:
+    settings = KafkaSettings(bootstrap=kafka_cluster.bootstrap, topic_prefix=f"t-cluster-{uuid.uuid4().hex[:6]}.")
+    ensure_topics(settings)
+    topic = Topics.of(settings).execution_events
+    admin = AdminClient({"bootstrap.servers": kafka_cluster.bootstrap})
+    metadata = admin.list_topics(topic, timeout=10).topics[topic]
+    assert {len(p.replicas) for p in metadata.partitions.values()} == {3}
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    config = next(iter(admin.describe_configs([resource]).values())).result(timeout=10)
+    assert config["min.insync.replicas"].value == "2"
+
+    _produce(kafka_cluster.bootstrap, topic, range(0, 500))
+    leaders = kafka_cluster.leaders(topic)
+    victim = kafka_cluster.node(max(leaders, key=lambda n: leaders[n]))
+    victim.kill()
+    _produce(kafka_cluster.bootstrap, topic, range(500, 1000))  # two in-sync replicas left: still accepted
+    victim.restart()
+    kafka_cluster.wait_in_sync()
+    controller = kafka_cluster.node(kafka_cluster.active_controller())
+    controller.kill()
+    _produce(kafka_cluster.bootstrap, topic, range(1000, 1500))
+    controller.restart()
+    kafka_cluster.wait_in_sync()
+    assert _read_all(kafka_cluster.bootstrap, topic, 1500) == set(range(1500))
+
+
+def test_elasticsearch_cluster_keeps_every_document_when_a_node_dies(es_cluster: ElasticsearchCluster) -> None:
+    settings = ElasticsearchSettings(url=es_cluster.urls, index_prefix=f"t-cluster-{uuid.uuid4().hex[:6]}")
+    client = elasticsearch_client(settings)
+    try:
+        assert templates.replicas_for(client, None) == 1
+        index = f"{settings.index_prefix}-docs"
+        client.indices.create(index=index, settings={"number_of_shards": 3, "number_of_replicas": 1})
+        es_cluster.wait_green()
+        for i in range(300):
+            client.index(index=index, id=str(i), document={"n": i})
+        victim = es_cluster.nodes[1]
+        victim.kill()
+        client.indices.refresh(index=index)
+        assert client.count(index=index)["count"] == 300
+        victim.restart()
+        es_cluster.wait_green()
+        client.indices.refresh(index=index)
+        assert client.count(index=index)["count"] == 300
+    finally:
+        client.close()
