@@ -12,7 +12,8 @@ Every kind is written to monthly indices, `{prefix}-{kind}-YYYY.MM`, and read th
 The month comes from a date that never changes for an entity, so every revision of a document lands in
 the same index and external versioning (`version=revision`) can refuse an older one.
 
-Templates are composable: `{prefix}-settings` (1 shard, 0 replicas or 1 on a cluster: `replicas_for`, refresh 1s) and `{prefix}-state`
+Templates are composable: `{prefix}-settings` (1 shard, 0 replicas or 1 on a cluster: `replicas_for`,
+refresh 1s) and `{prefix}-state`
 (the `state` object shared by executions and task runs) are component templates; each kind's index
 template adds its own mappings. Mappings are explicit with `dynamic: false` at the top: a field not
 listed here is kept in `_source` but not indexed. Durations are indexed as `state.durationMs`, a long

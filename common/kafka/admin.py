@@ -43,9 +43,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
             config["min.cleanable.dirty.ratio"] = "0.1"
             config["segment.ms"] = str(10 * 60 * 1000)
         partitions = 1 if spec.single_partition else settings.partitions
-        new.append(
-            NewTopic(name, num_partitions=partitions, replication_factor=replication.factor, config=config)
-        )
+        new.append(NewTopic(name, num_partitions=partitions, replication_factor=replication.factor, config=config))
     if not new:
         return []
     created = []

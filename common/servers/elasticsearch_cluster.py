@@ -118,9 +118,7 @@ def launch_elasticsearch_cluster(base_dir: Path | None = None) -> ElasticsearchC
             }
             server = launch_elasticsearch(base / f"elasticsearch-{name[3:]}", http, transport_port=transport,
                                           node=settings, heap=HEAP)  # fmt: skip
-            nodes.append(
-                ElasticsearchNode(server.url, server.pid, server.data_dir, server._process, False, name=name)
-            )
+            nodes.append(ElasticsearchNode(server.url, server.pid, server.data_dir, server._process, False, name=name))
     except BaseException:
         for node in nodes:
             node.stop()

@@ -251,6 +251,4 @@ def under_replicated(bootstrap: str) -> int:
         topics = admin.list_topics(timeout=5).topics
     except KafkaException:
         return -1
-    return sum(
-        1 for topic in topics.values() for p in topic.partitions.values() if len(p.isrs) < len(p.replicas)
-    )
+    return sum(1 for topic in topics.values() for p in topic.partitions.values() if len(p.isrs) < len(p.replicas))
