@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -33,6 +32,9 @@ from conveyor.common.servers.process import ServerProcess, free_port, port_open,
 log = logging.getLogger(__name__)
 
 NODES = 3
+# What a node logs when it wins a KRaft election: "Completed transition to Leader(localReplicaKey=ReplicaKey(id=2,
+# directoryId=...), epoch=7, ...".
+_LEADER = re.compile(r"Completed transition to Leader\(localReplicaKey=ReplicaKey\(id=(\d+)[^)]*\), epoch=(\d+)")
 HEAP = ["-Xms256m", "-Xmx384m"]
 REPLICATION_FACTOR = 3
 MIN_INSYNC_REPLICAS = 2
@@ -87,32 +89,25 @@ class KafkaCluster:
                 raise StartError(f"{behind} partitions still under-replicated after {timeout:.0f} s")
             time.sleep(0.5)
 
-    def active_controller(self) -> int:
-        """The node id leading the KRaft quorum (the active controller), as `kafka-metadata-quorum` says."""
-        env = {key: value for key, value in os.environ.items() if key != "JAVA_TOOL_OPTIONS"}
-        alive = next(node for node in self.nodes if node.running())
-        result = subprocess.run(
-            [
-                java(),
-                "-Xmx128m",
-                "-cp",
-                str(kafka_home() / "libs" / "*"),
-                "org.apache.kafka.tools.MetadataQuorumCommand",
-                "--bootstrap-server",
-                alive.bootstrap,
-                "describe",
-                "--status",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=env,
-        )
-        found = re.search(r"LeaderId:\s*(\d+)", result.stdout)
-        if not found:
-            raise StartError(f"cannot tell the active controller: {result.stdout}{result.stderr}")
-        return int(found.group(1))
+    def active_controller(self, timeout: float = 60.0) -> int:
+        """The node id leading the KRaft quorum (the active controller): the running node that last became
+        leader, at the highest epoch, as the nodes' logs say (the tools jar that `kafka-metadata-quorum` needs
+        is not among the server's libraries, and a broker's metadata names a random broker as controller)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            elected = [
+                (int(epoch), int(node_id))
+                for node in self.nodes
+                if node._process.server_log is not None and node._process.server_log.exists()
+                for node_id, epoch in _LEADER.findall(node._process.server_log.read_text(errors="replace"))
+            ]
+            if elected:
+                _, leader = max(elected)
+                if self.node(leader).running():
+                    return leader
+            if time.monotonic() > deadline:
+                raise StartError(f"no running active controller after {timeout:.0f} s (elections: {sorted(elected)})")
+            time.sleep(0.5)
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Node id -> how many partitions of `topic` it leads."""
