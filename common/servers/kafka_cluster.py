@@ -221,6 +221,10 @@ def node_properties(node_id: int, log_dir: Path, port: int, controller_port: int
         "auto.leader.rebalance.enable": "true",
         "leader.imbalance.check.interval.seconds": "10",
         "num.replica.fetchers": "1",
+        # Twice the defaults: on a loaded 2-core box a starved voter otherwise calls elections that flap the
+        # quorum; a dead controller is still replaced within ~5 s.
+        "controller.quorum.election.timeout.ms": "2000",
+        "controller.quorum.fetch.timeout.ms": "4000",
     }
 
 
