@@ -8,6 +8,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
+from elasticsearch import BadRequestError
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.admin import ensure_topics
@@ -81,7 +82,12 @@ def test_elasticsearch_cluster_keeps_every_document_when_a_node_dies(es_cluster:
     try:
         assert templates.replicas_for(client, None) == 1
         index = f"{settings.index_prefix}-docs"
-        client.indices.create(index=index, settings={"number_of_shards": 3, "number_of_replicas": 1})
+        try:
+            client.options(request_timeout=120).indices.create(
+                index=index, settings={"number_of_shards": 3, "number_of_replicas": 1}
+            )
+        except BadRequestError as exc:  # a slow first answer, retried by the client, created it already
+            assert exc.error == "resource_already_exists_exception", exc
         es_cluster.wait_green()
         for i in range(300):
             client.index(index=index, id=str(i), document={"n": i})
