@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from conveyor.cli.output import err_console
 from conveyor.cli.statefile import read_state
 from conveyor.common.servers.process import log_tail
@@ -55,7 +57,7 @@ def _wait_ready(child: subprocess.Popen[bytes], log_path: Path, deadline: float)
             _announce(state or {}, child.pid, log_path)
             return EXIT_OK
         if child.poll() is not None:
-            err_console.print(f"[red]the local stack failed to start[/red]:\n{log_tail(log_path)}")
+            err_console.print(f"[red]the local stack failed to start[/red]:\n{escape(log_tail(log_path))}")
             return EXIT_UNAVAILABLE
         time.sleep(0.3)
     return None
