@@ -248,7 +248,8 @@ class RunningServer:
 
     @property
     def log_path(self) -> Path:
-        return self._process.log_path
+        """Where it logs: its own log file (Kafka's server.log) if it keeps one, else its console."""
+        return self._process.server_log or self._process.log_path
 
     def stop(self) -> None:
         self._process.stop()
