@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conveyor.cli.probes import elasticsearch_error, kafka_error
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from tests.e2e.conftest import Stack
 from tests.e2e.test_faults import Snapshots, check_executions, check_index_matches_kafka, submit, wait_for
@@ -26,13 +28,15 @@ def _state(home: Path) -> dict[str, Any]:
     return dict(json.loads((home / "stack.json").read_text()))
 
 
-def _kill_and_wait_restarted(home: Path, name: str) -> None:
-    """SIGKILL the server's whole process group (a crash), then wait until `up` has started it again."""
+def _kill_and_wait_restarted(home: Path, name: str, answers: Callable[[], bool]) -> None:
+    """SIGKILL the server's whole process group (a crash), then wait until `up` has started it again and it
+    answers (a start takes a minute or more on a loaded 2-core box)."""
     old = _state(home)["servers"][name]
     os.killpg(old, signal.SIGKILL)
     wait_for(lambda: not _alive(old), 30, f"{name} to die")
     wait_for(lambda: _state(home)["servers"][name] != old and _alive(_state(home)["servers"][name]), 60,
              f"{name} started again")  # fmt: skip
+    wait_for(answers, 300, f"{name} answering again")
 
 
 def test_up_restarts_its_kafka_and_elasticsearch_and_every_execution_ends(tmp_path: Path) -> None:
@@ -49,10 +53,10 @@ def test_up_restarts_its_kafka_and_elasticsearch_and_every_execution_ends(tmp_pa
     try:
         submitted = submit(stack, WAVE)
         wait_for(lambda: snapshots.ended(list(submitted)) >= WAVE // 3, 180, "a third of the first wave")
-        _kill_and_wait_restarted(home, "kafka")
+        _kill_and_wait_restarted(home, "kafka", lambda: kafka_error(kafka) is None)
         submitted |= submit(stack, WAVE)
         wait_for(lambda: snapshots.ended(list(submitted)) >= WAVE, 300, "executions ending after Kafka's restart")
-        _kill_and_wait_restarted(home, "elasticsearch")
+        _kill_and_wait_restarted(home, "elasticsearch", lambda: elasticsearch_error(es) is None)
         submitted |= submit(stack, WAVE)
         snapshots.wait(list(submitted), timeout=300)
         check_executions(snapshots, submitted)
