@@ -3,12 +3,13 @@ no acknowledged write lost, each node SIGKILLed and restarted on its ports and d
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
-from elasticsearch import BadRequestError
+from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.admin import ensure_topics
@@ -76,6 +77,20 @@ def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leade
     assert _read_all(kafka_cluster.bootstrap, topic, 1500) == set(range(1500))
 
 
+def _eventually_counted(client: Elasticsearch, index: str, timeout: float = 120.0) -> int:
+    """The index's count once every shard answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            answer = client.options(request_timeout=30).count(index=index)
+            if answer["_shards"]["failed"] == 0 and answer["_shards"]["successful"] == answer["_shards"]["total"]:
+                return int(answer["count"])
+        except ApiError:  # no copy of some shard assigned yet
+            pass
+        assert time.monotonic() < deadline, "some shard did not answer in time"
+        time.sleep(1.0)
+
+
 def test_elasticsearch_cluster_keeps_every_document_when_a_node_dies(es_cluster: ElasticsearchCluster) -> None:
     settings = ElasticsearchSettings(url=es_cluster.urls, index_prefix=f"t-cluster-{uuid.uuid4().hex[:6]}")
     client = elasticsearch_client(settings)
@@ -91,13 +106,14 @@ def test_elasticsearch_cluster_keeps_every_document_when_a_node_dies(es_cluster:
         es_cluster.wait_green()
         for i in range(300):
             client.index(index=index, id=str(i), document={"n": i})
+        client.indices.refresh(index=index)
         victim = es_cluster.nodes[1]
         victim.kill()
-        client.indices.refresh(index=index)
-        assert client.count(index=index)["count"] == 300
+        # Once the cluster has seen the node go and promoted the replicas of its primaries, every document
+        # answers from the two nodes left (until then a count may miss the dead node's shards).
+        assert _eventually_counted(client, index) == 300
         victim.restart()
         es_cluster.wait_green()
-        client.indices.refresh(index=index)
-        assert client.count(index=index)["count"] == 300
+        assert _eventually_counted(client, index) == 300
     finally:
         client.close()
