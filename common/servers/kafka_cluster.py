@@ -18,9 +18,12 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
 
 from conveyor.common.servers.errors import StartError
 from conveyor.common.servers.java import java
@@ -111,10 +114,7 @@ class KafkaCluster:
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Node id -> how many partitions of `topic` it leads."""
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=_quiet("admin"))
-        metadata = admin.list_topics(topic, timeout=10).topics[topic]
+        metadata = _admin(self.bootstrap).list_topics(topic, timeout=10).topics[topic]
         counts: dict[int, int] = {}
         for partition in metadata.partitions.values():
             counts[partition.leader] = counts.get(partition.leader, 0) + 1
@@ -228,12 +228,25 @@ def node_properties(node_id: int, log_dir: Path, port: int, controller_port: int
     }
 
 
+_admins: dict[str, AdminClient] = {}
+_admins_lock = threading.Lock()
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    """One admin client per cluster for every health check, kept for the process's life: librdkafka can abort
+    the process (an `enq_once` refcount assertion) when an admin client is destroyed with a metadata request
+    still in flight to a broker that just died, which polling with a new client each time did."""
+    with _admins_lock:
+        if bootstrap not in _admins:
+            _admins[bootstrap] = AdminClient({"bootstrap.servers": bootstrap}, logger=_quiet("admin"))
+        return _admins[bootstrap]
+
+
 def brokers(bootstrap: str) -> set[int]:
     """The node ids the cluster's metadata lists as brokers (empty when nothing answers)."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=_quiet("admin"))
+    admin = _admin(bootstrap)
     try:
         return set(admin.list_topics(timeout=2).brokers)
     except KafkaException:
@@ -243,9 +256,8 @@ def brokers(bootstrap: str) -> set[int]:
 def under_replicated(bootstrap: str) -> int:
     """How many partitions have fewer in-sync replicas than replicas (-1 when the cluster does not answer)."""
     from confluent_kafka import KafkaException
-    from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=_quiet("admin"))
+    admin = _admin(bootstrap)
     try:
         topics = admin.list_topics(timeout=5).topics
     except KafkaException:

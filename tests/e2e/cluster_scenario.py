@@ -133,32 +133,36 @@ class Scenario:
     def _follow(
         self, snapshots: Snapshots, name: str, fault: Callable[[], str], ids: list[str], deadline: float
     ) -> Phase:
+        """Apply `fault` on this thread (a restarted server's parent-death signal is tied to the thread that
+        spawns it, so it must be the one that outlives it) while a helper thread follows the wave."""
         phase = Phase(name, len(ids))
-        outcome: list[str] = []
-        errors: list[BaseException] = []
+        done = threading.Event()
+        ended = [0]
 
-        def apply() -> None:
-            try:
-                outcome.append(fault())
-            except BaseException as exc:  # surfaced below
-                errors.append(exc)
+        def follow() -> None:
+            progressed = time.monotonic()
+            while not done.is_set() and time.monotonic() < deadline:
+                now_ended = snapshots.ended(ids)
+                now = time.monotonic()
+                if now_ended > ended[0] or now_ended == len(ids):
+                    ended[0], progressed = now_ended, now
+                phase.longest_stall = max(phase.longest_stall, now - progressed)
+                if now_ended == len(ids) and faulted.is_set():
+                    return
 
+        faulted = threading.Event()
         started = time.monotonic()
-        thread = threading.Thread(target=apply, name=f"fault-{name[:20]}", daemon=True)
-        thread.start()
-        ended, progressed = snapshots.ended(ids), time.monotonic()
-        while (ended < len(ids) or thread.is_alive()) and time.monotonic() < deadline:
-            now_ended = snapshots.ended(ids)
-            now = time.monotonic()
-            if now_ended > ended or now_ended == len(ids):
-                ended, progressed = now_ended, now
-            phase.longest_stall = max(phase.longest_stall, now - progressed)
-        thread.join(max(deadline - time.monotonic(), 1.0))
-        if errors:
-            raise errors[0]
-        assert ended == len(ids), f"{name}: {len(ids) - ended} of {len(ids)} executions did not end in time"
+        follower = threading.Thread(target=follow, name="follow-wave", daemon=True)
+        follower.start()
+        try:
+            phase.detail = fault()
+        finally:
+            faulted.set()
+        follower.join(max(deadline - time.monotonic(), 1.0))
+        done.set()
+        follower.join(10)
+        assert ended[0] == len(ids), f"{name}: {len(ids) - ended[0]} of {len(ids)} executions did not end in time"
         phase.seconds = time.monotonic() - started
-        phase.detail = outcome[0] if outcome else ""
         return phase
 
     # The faults: each returns a word on what it did.

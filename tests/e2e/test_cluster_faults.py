@@ -31,7 +31,7 @@ def cluster_stack(
     kafka_cluster: KafkaCluster, es_cluster: ElasticsearchCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     stack = start_stack(kafka_cluster, es_cluster, Path(tmp_path_factory.mktemp("cluster-logs")))
-    stack.wait_for_workers(3, timeout=120)
+    stack.wait_for_workers(3, timeout=300)
     yield stack
     stop_stack(stack)
 
