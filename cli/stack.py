@@ -30,7 +30,7 @@ from conveyor.cli.supervisor import Supervisor
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.procfs import alive
-from conveyor.common.servers import start_local_servers
+from conveyor.common.servers import start_local_servers, user
 from conveyor.common.servers.local import start_local_cluster
 from conveyor.common.servers.process import RunningServer, ServerProcess
 from conveyor.common.settings import conveyor_home
@@ -106,6 +106,9 @@ def _fresh_data_dir(home: Path) -> Path:
     """An empty `HOME/data`: a fresh cluster each time, since its ports and ids are new."""
     data = home / "data"
     shutil.rmtree(data, ignore_errors=True)
+    # Elasticsearch's folders where its user could not reach `data` (`servers/user.py`) go too.
+    for node in [data / "elasticsearch", *(data / "elasticsearch" / f"elasticsearch-{i}" for i in (1, 2, 3))]:
+        user.forget(node)
     data.mkdir(parents=True)
     return data
 

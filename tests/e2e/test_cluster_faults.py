@@ -31,7 +31,9 @@ def cluster_stack(
     kafka_cluster: KafkaCluster, es_cluster: ElasticsearchCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     stack = start_stack(kafka_cluster, es_cluster, Path(tmp_path_factory.mktemp("cluster-logs")))
-    stack.wait_for_workers(3, timeout=300)
+    # No `wait_for_workers`: its describe_consumer_groups on the 3-broker cluster hit a librdkafka assertion
+    # (`rd_kafka_enq_once_del_source_return`) that aborts the test process; a rebalance at the start costs at
+    # most a job delivered twice, whose stale result the executor ignores.
     yield stack
     stop_stack(stack)
 
