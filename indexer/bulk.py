@@ -119,7 +119,10 @@ def _stream(
                 result.rejected.append(Rejected(target, status, _reason(info)))
             else:
                 reason = _reason(info)
-                (blocked if _BLOCK in reason else retry).append(f"{info.get('_index')}: {status} {reason}")
+                if _BLOCK in reason:
+                    blocked.append(f"{info.get('_index')}: {status} {reason}")
+                else:
+                    retry.append(f"{info.get('_id')}: {status} {reason}")
     except TransportError as exc:
         raise RetryableIndexError(f"Elasticsearch unreachable: {exc}") from exc
     if blocked:
