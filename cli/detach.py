@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from conveyor.cli.output import err_console
 from conveyor.cli.statefile import read_state
 from conveyor.common.servers.process import log_tail
@@ -18,13 +20,13 @@ from conveyor.common.settings import conveyor_home
 EXIT_OK, EXIT_UNAVAILABLE = 0, 3
 
 
-def up_detached(workers: int, timeout: float, env: Mapping[str, str]) -> int:
+def up_detached(workers: int, timeout: float, env: Mapping[str, str], *, cluster: bool = False) -> int:
     """0 once the background stack, started with the environment `env`, is ready; 3 when it died first or
     was not ready within `timeout` seconds (then it is stopped)."""
     home = conveyor_home()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "up.log"
-    child = _spawn(workers, log_path, env)
+    child = _spawn(workers, log_path, env, cluster)
     with err_console.status("starting Kafka, Elasticsearch and the services…"):
         code = _wait_ready(child, log_path, time.monotonic() + timeout)
     if code is None:
@@ -34,10 +36,11 @@ def up_detached(workers: int, timeout: float, env: Mapping[str, str]) -> int:
     return code
 
 
-def _spawn(workers: int, log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def _spawn(workers: int, log_path: Path, env: Mapping[str, str], cluster: bool) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers)],
+            [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers)]
+            + (["--cluster"] if cluster else []),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -54,7 +57,7 @@ def _wait_ready(child: subprocess.Popen[bytes], log_path: Path, deadline: float)
             _announce(state or {}, child.pid, log_path)
             return EXIT_OK
         if child.poll() is not None:
-            err_console.print(f"[red]the local stack failed to start[/red]:\n{log_tail(log_path)}")
+            err_console.print(f"[red]the local stack failed to start[/red]:\n{escape(log_tail(log_path))}")
             return EXIT_UNAVAILABLE
         time.sleep(0.3)
     return None

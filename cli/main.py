@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start the local stack: Kafka, Elasticsearch, executor, worker, indexer")
     p.add_argument("--detach", "-d", action="store_true", help="run in the background (stop with `conveyor down`)")
     p.add_argument("--workers", type=int, default=1, help="number of worker processes (default 1)")
+    p.add_argument(
+        "--cluster",
+        action="store_true",
+        help="three Kafka brokers (replication 3, min.insync.replicas 2) and three Elasticsearch nodes (one replica)",
+    )
     sub.add_parser("down", help="stop the local stack started with `conveyor up --detach`")
     p = sub.add_parser("status", help="where the servers are and whether they answer")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
@@ -270,7 +275,7 @@ def _stack(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import stack
 
     if args.command == "up":
-        return stack.up(args.detach, args.workers, flags)
+        return stack.up(args.detach, args.workers, flags, cluster=args.cluster)
     if args.command == "down":
         return stack.down()
     from conveyor.cli.status import status

@@ -42,3 +42,15 @@ def elasticsearch_error(settings: ElasticsearchSettings) -> str | None:
     except Exception as exc:
         return type(exc).__name__ + (f" {exc.status_code}" if hasattr(exc, "status_code") else "")
     return None if health in ("green", "yellow") else f"cluster health {health}"
+
+
+def elasticsearch_write_block(settings: ElasticsearchSettings) -> str | None:
+    """None when Elasticsearch takes writes to Conveyor's indices (or cannot be asked), else which block
+    refuses them."""
+    from conveyor.common.elastic import elasticsearch_client
+    from conveyor.common.elastic_blocks import write_blocks
+
+    try:
+        return write_blocks(elasticsearch_client(settings).options(max_retries=0), settings.index_prefix)
+    except Exception:
+        return None

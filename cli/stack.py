@@ -1,8 +1,9 @@
 """`conveyor up | down`: the whole local stack on this machine.
 
-`up` starts a real Kafka and a real Elasticsearch (fetched and cached on first use, free loopback ports),
-creates the topics, and runs the executor, the worker(s), the indexer and the server as child processes,
-restarting any that dies (`supervisor.py`). It writes `$CONVEYOR_HOME/stack.json` (default `~/.conveyor`,
+`up` starts a real Kafka and a real Elasticsearch (fetched and cached on first use, free loopback ports;
+`--cluster`: three Kafka brokers and three Elasticsearch nodes), creates the topics, and runs the executor,
+the worker(s), the indexer and the server as child processes, restarting any of them, and any server
+process, that dies (`supervisor.py`). It writes `$CONVEYOR_HOME/stack.json` (default `~/.conveyor`,
 `statefile.py`) so that every other command finds the servers without configuration. Ctrl-C (or
 `conveyor down`) stops everything; `up --detach` runs it in the background (`detach.py`).
 """
@@ -29,48 +30,74 @@ from conveyor.cli.supervisor import Supervisor
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.procfs import alive
-from conveyor.common.servers import ElasticsearchServer, KafkaServer, start_local_servers
-from conveyor.common.servers.process import ServerProcess
+from conveyor.common.servers import start_local_servers, user
+from conveyor.common.servers.local import start_local_cluster
+from conveyor.common.servers.process import RunningServer, ServerProcess
 from conveyor.common.settings import conveyor_home
 from conveyor.common.shutdown import stop_on_signals
 
 log = logging.getLogger(__name__)
 
 
-def up(detach: bool, workers: int, flags: GlobalFlags, timeout: float = 300.0) -> int:
+def up(detach: bool, workers: int, flags: GlobalFlags, timeout: float = 300.0, cluster: bool = False) -> int:
     existing = read_state()
     if existing is not None:
         err_console.print(f"the local stack is already up (pid {existing['pid']}); `conveyor down` stops it")
         return 0
     if detach:
-        return up_detached(workers, timeout, {**os.environ, **flags.environ()})
-    return _up_foreground(workers, flags)
+        return up_detached(workers, timeout, {**os.environ, **flags.environ()}, cluster=cluster)
+    return _up_foreground(workers, flags, cluster)
 
 
-def _up_foreground(workers: int, flags: GlobalFlags) -> int:
+class _Servers:
+    """Kafka and Elasticsearch of the stack: where clients reach them, and each process by name."""
+
+    def __init__(self, data: Path, cluster: bool) -> None:
+        self.processes: dict[str, RunningServer] = {}
+        if cluster:
+            kafka, es = start_local_cluster(data)
+            self.bootstrap, self.es_url = kafka.bootstrap, es.urls
+            self.processes |= {f"kafka-{node.node_id}": node for node in kafka.nodes}
+            self.processes |= {f"elasticsearch-{node.name[3:]}": node for node in es.nodes}
+            self._stop: list[Any] = [es.stop, kafka.stop]
+        else:
+            kafka_server, es_server = start_local_servers(data)
+            self.bootstrap, self.es_url = kafka_server.bootstrap, es_server.url
+            self.processes |= {"kafka": kafka_server, "elasticsearch": es_server}
+            self._stop = [es_server.stop, kafka_server.stop]
+
+    def pids(self) -> dict[str, int]:
+        return {name: server.pid for name, server in self.processes.items()}
+
+    def stop(self) -> None:
+        for stop in self._stop:
+            stop()
+
+
+def _up_foreground(workers: int, flags: GlobalFlags, cluster: bool = False) -> int:
     """The servers and the services until SIGINT/SIGTERM; then all of them stop and the state file goes."""
     configure_logging(service="up")
     stop = stop_on_signals()
     home = conveyor_home()
     data = _fresh_data_dir(home)
-    kafka_server, es_server = start_local_servers(data)
+    servers = _Servers(data, cluster)
     supervisor = Supervisor(home)
+    supervisor.servers = servers.processes
     try:
-        ensure_topics(flags.kafka(bootstrap=kafka_server.bootstrap))
+        ensure_topics(flags.kafka(bootstrap=servers.bootstrap))
         host, port = os.environ.get("CONVEYOR_SERVER_HOST", "127.0.0.1"), _server_port()
         server_url = f"http://{host}:{port}"
-        supervisor.start(_service_names(workers), _service_env(flags, kafka_server, es_server, host, port))
+        supervisor.start(_service_names(workers), _service_env(flags, servers, host, port))
         _wait_for_server(server_url, supervisor.services["server"], stop)
-        state = _ready_state(kafka_server, es_server, server_url, supervisor, data)
+        state = _ready_state(servers, server_url, supervisor, data)
         write_state(state)
-        log.info("local stack up: kafka %s, elasticsearch %s", kafka_server.bootstrap, es_server.url)
+        log.info("local stack up: kafka %s, elasticsearch %s", servers.bootstrap, servers.es_url)
         log.info("the server's admin user and password (the CLI uses them for this stack): %s", local_admin_file())
         supervisor.watch(stop, on_restart=lambda name, pid: _record_restart(state, name, pid))
     finally:
         log.info("stopping the local stack")
         supervisor.stop()
-        es_server.stop()
-        kafka_server.stop()
+        servers.stop()
         remove_state()
     return 0
 
@@ -79,6 +106,9 @@ def _fresh_data_dir(home: Path) -> Path:
     """An empty `HOME/data`: a fresh cluster each time, since its ports and ids are new."""
     data = home / "data"
     shutil.rmtree(data, ignore_errors=True)
+    # Elasticsearch's folders where its user could not reach `data` (`servers/user.py`) go too.
+    for node in [data / "elasticsearch", *(data / "elasticsearch" / f"elasticsearch-{i}" for i in (1, 2, 3))]:
+        user.forget(node)
     data.mkdir(parents=True)
     return data
 
@@ -87,9 +117,7 @@ def _service_names(workers: int) -> list[str]:
     return ["executor", "scheduler", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
 
 
-def _service_env(
-    flags: GlobalFlags, kafka: KafkaServer, es: ElasticsearchServer, host: str, port: int
-) -> dict[str, str]:
+def _service_env(flags: GlobalFlags, servers: _Servers, host: str, port: int) -> dict[str, str]:
     """The services' environment: ours with the global flags, pointed at the local servers."""
     from conveyor.cli.credentials import local_admin_env
 
@@ -98,24 +126,25 @@ def _service_env(
         **flags.environ(),
         # the server's users: those configured, plus the local admin (`cli/credentials.py`)
         **local_admin_env(dict(os.environ)),
-        "CONVEYOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
-        "CONVEYOR_ELASTICSEARCH_URL": es.url,
+        "CONVEYOR_KAFKA_BOOTSTRAP": servers.bootstrap,
+        "CONVEYOR_ELASTICSEARCH_URL": servers.es_url,
         "CONVEYOR_SERVER_HOST": host,
         "CONVEYOR_SERVER_PORT": str(port),
     }
 
 
-def _ready_state(
-    kafka: KafkaServer, es: ElasticsearchServer, server_url: str, supervisor: Supervisor, data: Path
-) -> dict[str, Any]:
+def _ready_state(servers: _Servers, server_url: str, supervisor: Supervisor, data: Path) -> dict[str, Any]:
+    pids = servers.pids()
     return {
         "pid": os.getpid(),
         "ready": True,
-        "kafkaBootstrap": kafka.bootstrap,
-        "elasticsearchUrl": es.url,
+        "kafkaBootstrap": servers.bootstrap,
+        "elasticsearchUrl": servers.es_url,
         "serverUrl": server_url,
-        "kafkaPid": kafka.pid,
-        "elasticsearchPid": es.pid,
+        "kafkaPid": pids.get("kafka", pids.get("kafka-1")),
+        "elasticsearchPid": pids.get("elasticsearch", pids.get("elasticsearch-1")),
+        # every Kafka and Elasticsearch process by name (kafka-1..3, elasticsearch-1..3 on a cluster)
+        "servers": pids,
         "services": supervisor.pids(),
         "dataDir": str(data),
         "adminCredentials": str(local_admin_file()),
@@ -124,7 +153,14 @@ def _ready_state(
 
 
 def _record_restart(state: dict[str, Any], name: str, pid: int) -> None:
-    state["services"][name] = pid
+    if name in state["servers"]:
+        state["servers"][name] = pid
+        if name in ("kafka", "kafka-1"):
+            state["kafkaPid"] = pid
+        if name in ("elasticsearch", "elasticsearch-1"):
+            state["elasticsearchPid"] = pid
+    else:
+        state["services"][name] = pid
     write_state(state)
 
 

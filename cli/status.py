@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.cli.flags import GlobalFlags
 from conveyor.cli.output import console, print_json, table
-from conveyor.cli.probes import elasticsearch_error, kafka_error, server_ok
+from conveyor.cli.probes import elasticsearch_error, elasticsearch_write_block, kafka_error, server_ok
 from conveyor.cli.redact import elasticsearch_security, kafka_security
 from conveyor.cli.statefile import read_state
 from conveyor.common.elastic import describe
@@ -34,7 +34,15 @@ def _report(state: dict[str, Any] | None, kafka: KafkaSettings, es: Elasticsearc
         "localStack": state is not None,
         "kafka": {"bootstrap": kafka.bootstrap, **_reachable(kafka_problem), **kafka_security(kafka)},
         # `describe` drops any user:password written into the URL
-        "elasticsearch": {"url": describe(es), **_reachable(es_problem), **elasticsearch_security(es)},
+        "elasticsearch": {
+            "url": describe(es),
+            **_reachable(es_problem),
+            # why the indexer cannot write (it holds everything and catches up once the block is lifted)
+            "writesRefused": None if es_problem else elasticsearch_write_block(es),
+            **elasticsearch_security(es),
+        },
+        # the local stack's Kafka and Elasticsearch processes (each node of a `--cluster` one)
+        "servers": {name: {"pid": pid, "alive": alive(pid)} for name, pid in (state or {}).get("servers", {}).items()},
         "services": {
             name: {"pid": pid, "alive": alive(pid)} for name, pid in (state or {}).get("services", {}).items()
         },
@@ -62,6 +70,9 @@ def _print_table(report: dict[str, Any], kafka: KafkaSettings, es: Elasticsearch
         ["kafka", kafka.describe(), _up_or_down(report["kafka"])],
         ["elasticsearch", describe(es), _up_or_down(report["elasticsearch"])],
     ]
+    if report["elasticsearch"]["writesRefused"]:
+        rows.append(["elasticsearch writes", "", f"[yellow]{report['elasticsearch']['writesRefused']}[/yellow]"])
+    rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["servers"].items()]
     rows += [[name, f"pid {s['pid']}", _ok(s["alive"])] for name, s in report["services"].items()]
     if "server" in report:
         rows.append(["web page and API", report["server"]["url"], _ok(report["server"]["reachable"])])

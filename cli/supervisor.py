@@ -1,5 +1,8 @@
 """The local stack's services (executor, indexer, server, workers) as child processes of `conveyor up`:
-started together, each restarted when it dies, stopped together.
+started together, each restarted when it dies, stopped together. Its Kafka and Elasticsearch processes
+(one each, or each node of a cluster) are watched too: one that dies is started again on the same ports and
+data folder (at most once every `SERVER_RESTART_INTERVAL` seconds, so a server that cannot start does not
+spin), and the services, which reconnect by themselves, carry on.
 
 Each service is `conveyor SERVICE` with the environment the supervisor was given, its console in
 `HOME/logs/NAME.log`. A name `worker-N` runs the `worker` command with its own worker id.
@@ -11,14 +14,16 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from conveyor.common.servers.process import ServerProcess, log_tail
+from conveyor.common.servers.process import RunningServer, ServerProcess, log_tail
 
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 40.0
+SERVER_RESTART_INTERVAL = 10.0
 
 
 class Supervisor:
@@ -26,6 +31,9 @@ class Supervisor:
         self.home = home
         self.env: dict[str, str] = {}
         self.services: dict[str, ServerProcess] = {}
+        # Kafka and Elasticsearch: name -> the running server, and when each was last started again.
+        self.servers: dict[str, RunningServer] = {}
+        self._server_restarted: dict[str, float] = {}
 
     def start(self, names: Iterable[str], env: Mapping[str, str]) -> None:
         self.env = dict(env)
@@ -36,10 +44,33 @@ class Supervisor:
         return {name: proc.pid for name, proc in self.services.items()}
 
     def watch(self, stop: threading.Event, on_restart: Callable[[str, int], None]) -> None:
-        """Every second until `stop`: restart the services that died, telling `on_restart` their new pid."""
+        """Every second until `stop`: restart the servers and services that died, telling `on_restart` their
+        new pid."""
         while not stop.wait(1.0):
+            for name in self.restart_dead_servers():
+                on_restart(name, self.servers[name].pid)
             for name in self.restart_dead():
                 on_restart(name, self.services[name].pid)
+
+    def restart_dead_servers(self) -> list[str]:
+        """Start again, on their ports and data, the servers that are not running; their names."""
+        now = time.monotonic()
+        dead = [
+            name
+            for name, server in self.servers.items()
+            if not server.running() and now - self._server_restarted.get(name, 0.0) >= SERVER_RESTART_INTERVAL
+        ]
+        for name in dead:
+            server = self.servers[name]
+            log.error(
+                "%s (pid %d) exited; starting it again on its ports and data. Last lines:\n%s",
+                name,
+                server.pid,
+                log_tail(server.log_path, 15),
+            )
+            server.relaunch()
+            self._server_restarted[name] = now
+        return dead
 
     def restart_dead(self) -> list[str]:
         """Restart every service that is not running; their names."""

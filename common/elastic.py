@@ -30,7 +30,7 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
     if settings.username:
         basic_auth = (settings.username, settings.password.get_secret_value() if settings.password else "")
     return Elasticsearch(
-        settings.url,
+        hosts(settings),
         api_key=api_key,
         basic_auth=basic_auth,
         request_timeout=settings.request_timeout,
@@ -44,17 +44,27 @@ def elasticsearch_client(settings: ElasticsearchSettings) -> Elasticsearch:
     )
 
 
+def hosts(settings: ElasticsearchSettings) -> list[str]:
+    """The node URLs of `settings.url` (a cluster's nodes are comma-separated: the client goes on through the
+    others when one is down)."""
+    return [url.strip() for url in settings.url.split(",") if url.strip()]
+
+
 def describe(settings: ElasticsearchSettings) -> str:
     """`http://host:9200 (basic auth as elastic)`: the URL without any password, safe to log."""
-    parts = urlsplit(settings.url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    url = urlunsplit((parts.scheme, host, parts.path, "", ""))
+    urls, username = [], None
+    for node in hosts(settings) or [settings.url]:
+        parts = urlsplit(node)
+        host = parts.hostname or ""
+        if parts.port:
+            host = f"{host}:{parts.port}"
+        urls.append(urlunsplit((parts.scheme, host, parts.path, "", "")))
+        username = username or parts.username
+    url = ",".join(urls)
     if settings.api_key:
         how = "API key"
-    elif settings.username or parts.username:
-        how = f"basic auth as {settings.username or parts.username}"
+    elif settings.username or username:
+        how = f"basic auth as {settings.username or username}"
     else:
         how = "no auth"
     return f"{url} ({how})"

@@ -2,7 +2,9 @@
 
     GET /metrics   Prometheus text format (`conveyor.common.metrics`)
     GET /healthz   liveness: 200 unless the service's Kafka loop has not polled for `stall_seconds`
-    GET /readyz    readiness: 200 once the service has polled Kafka successfully (its loop is running)
+    GET /readyz    readiness: 200 once the service has polled Kafka successfully (its loop is running) and
+                   nothing it depends on refuses its work (`readiness.py`: e.g. Elasticsearch refusing
+                   the indexer's writes); 503 otherwise, with the reasons in `notReadyBecause`
 
 `serve_observability(service)` starts it on `CONVEYOR_METRICS_HOST:CONVEYOR_METRICS_PORT` in a daemon
 thread; with no port configured it only names the service in the metrics. Before the first poll a
@@ -21,7 +23,7 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from conveyor.common import metrics
+from conveyor.common import metrics, readiness
 from conveyor.common.errors import UsageError
 from conveyor.common.settings import MetricsSettings
 
@@ -40,11 +42,13 @@ class Health:
         age = time.monotonic() - last if last else None
         ready = not self._polls or last > 0
         alive = age is None or age <= self.stall_seconds
+        because = readiness.reasons()
         return {
             "service": metrics.service(),
             "alive": alive,
-            "ready": ready and alive,
+            "ready": ready and alive and not because,
             "secondsSinceLastPoll": None if age is None else round(age, 3),
+            "notReadyBecause": because,
         }
 
 

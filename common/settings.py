@@ -63,11 +63,18 @@ class KafkaSettings(BaseSettings):
         description="Partitions of the topics `conveyor topics create` makes; the executor and worker groups "
         "scale up to this. Pick a multiple of the worker counts you scale between.",
     )
-    replication_factor: int = Field(
-        default=1,
+    replication_factor: int | None = Field(
+        default=None,
         ge=1,
         description="Replicas of the topics `conveyor topics create` makes; a topic with fewer is a warning at "
-        "start-up.",
+        "start-up. Unset: 3 when the cluster has 3 brokers or more, else 1.",
+    )
+    min_insync_replicas: int | None = Field(
+        default=None,
+        ge=1,
+        description="`min.insync.replicas` of the topics `conveyor topics create` makes: replicas that must "
+        "have a write before the producers (`acks=all`, idempotent) see it acknowledged. Unset: 2 with 3 "
+        "replicas or more, else 1.",
     )
     fetch_wait_ms: int = Field(
         default=100,
@@ -199,7 +206,8 @@ class ElasticsearchSettings(BaseSettings):
 
     url: str = Field(
         default_factory=_default_es_url,
-        description="Elasticsearch URL (`http://` or `https://`). Unset: the local stack `conveyor up` started, "
+        description="Elasticsearch URL (`http://` or `https://`); a cluster's nodes comma-separated, the client "
+        "going on through the others when one is down. Unset: the local stack `conveyor up` started, "
         "else `http://127.0.0.1:9200`.",
     )
     index_prefix: str = Field(default="conveyor", description="Prefix of every index, template and alias.")
@@ -212,6 +220,12 @@ class ElasticsearchSettings(BaseSettings):
         description="Check the server's certificate (against `CA_CERTS`, else the system's CAs); off only for testing.",
     )
     request_timeout: float = Field(default=30.0, description="Timeout (s) of one Elasticsearch request.")
+    replicas: int | None = Field(
+        default=None,
+        ge=0,
+        description="Replicas of each index the indexer creates. Unset: 1 when the cluster has 2 data nodes or "
+        "more (a node lost loses no document), else 0.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ElasticsearchSettings:

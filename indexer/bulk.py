@@ -8,7 +8,8 @@ Per document:
   returned to the caller, which dead-letters it and goes on.
 - 429: the helper resends only those documents with its own capped exponential backoff; any still
   refused after that, and every other status (5xx, 403 cluster blocks, 404 with index auto-creation off),
-  raise `RetryableIndexError`: the whole batch is sent again later. Writes are idempotent (external
+  raise `RetryableIndexError` (`WritesRefused` for a cluster block: flood-stage `read_only_allow_delete`, a
+  read-only or write block): the whole batch is sent again later. Writes are idempotent (external
   versions, deterministic ids), so resending what already succeeded is safe.
 
 A whole request refused with 400 or 413 is split: the documents are sent one by one to find the bad
@@ -27,7 +28,7 @@ from elasticsearch.helpers import streaming_bulk
 
 from conveyor.common import metrics
 from conveyor.indexer.batch import Pending
-from conveyor.indexer.errors import RetryableIndexError
+from conveyor.indexer.errors import RetryableIndexError, WritesRefused
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ CHUNK_SIZE = 500
 MAX_CHUNK_BYTES = 50 * 1024 * 1024
 _REJECTED = frozenset({400})
 _SPLIT = frozenset({400, 413})
+_BLOCK = "cluster_block_exception"
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,8 @@ def write(client: Elasticsearch, pending: list[Pending], backoff: Backoff = Back
     try:
         _stream(client, pending, backoff, result, chunk_size=CHUNK_SIZE, raise_on_exception=True)
     except ApiError as exc:
+        if _BLOCK in str(exc.message) or _BLOCK in str(exc.body):
+            raise WritesRefused(_describe(exc)) from exc
         if exc.status_code not in _SPLIT:
             raise RetryableIndexError(f"bulk request failed: {_describe(exc)}") from exc
         log.warning("bulk request refused (%s): sending its %d documents one by one", exc.status_code, len(pending))
@@ -91,6 +95,7 @@ def _stream(
 ) -> None:
     by_target = {(p.action.index, p.action.id): p for p in pending}
     retry: list[str] = []
+    blocked: list[str] = []
     try:
         for ok, item in streaming_bulk(
             client,
@@ -113,9 +118,15 @@ def _stream(
                 target = by_target[(info["_index"], info["_id"])]
                 result.rejected.append(Rejected(target, status, _reason(info)))
             else:
-                retry.append(f"{info.get('_id')}: {status} {_reason(info)}")
+                reason = _reason(info)
+                if _BLOCK in reason:
+                    blocked.append(f"{info.get('_index')}: {status} {reason}")
+                else:
+                    retry.append(f"{info.get('_id')}: {status} {reason}")
     except TransportError as exc:
         raise RetryableIndexError(f"Elasticsearch unreachable: {exc}") from exc
+    if blocked:
+        raise WritesRefused(f"{len(blocked)} document(s) refused, e.g. {blocked[0]}")
     if retry:
         raise RetryableIndexError(f"{len(retry)} document(s) must be resent, e.g. {retry[0]}")
 

@@ -14,6 +14,7 @@ import time
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
+from conveyor.common import readiness
 from conveyor.common.elastic import describe, elasticsearch_client
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer
@@ -24,13 +25,15 @@ from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
 from conveyor.indexer import bulk, templates
 from conveyor.indexer.batch import Batch
-from conveyor.indexer.errors import RetryableIndexError
+from conveyor.indexer.errors import RetryableIndexError, WritesRefused
 from conveyor.indexer.lag import Lag
 from conveyor.indexer.lag import describe as describe_lag
 
 log = logging.getLogger(__name__)
 
 SERVICE = "indexer"
+# The longest wait between two tries while Elasticsearch refuses writes.
+WRITES_REFUSED_MAX_DELAY = 5.0
 
 
 class Indexer:
@@ -65,6 +68,8 @@ class Indexer:
         self._lag_interval = lag_interval
         self._stats_interval_ms = stats_interval_ms
         self._paused = False
+        # Since when Elasticsearch refuses our writes (a cluster block), None while it accepts them.
+        self._refused_since: float | None = None
         self.group_id = names.INDEXER.id(kafka.topic_prefix)
         # Set once the templates are installed and the group gave this indexer its first partitions
         # (never, if the group has more indexers than the topics have partitions).
@@ -149,7 +154,16 @@ class Indexer:
         while True:
             try:
                 self._write()
+                self._writes_accepted()
                 break
+            except WritesRefused as exc:
+                if stop.is_set():
+                    log.warning("stopping with %d messages not indexed (not committed): %s", len(self._batch), exc)
+                    return False
+                self._writes_refused(exc)
+                self._wait(delay, stop)
+                # a block is lifted by an operator: look again often, to catch up soon after
+                delay = min(delay * 2, WRITES_REFUSED_MAX_DELAY, self._backoff[1])
             except (RetryableIndexError, RetryableKafkaError) as exc:
                 if stop.is_set():
                     log.warning(
@@ -165,6 +179,29 @@ class Indexer:
             self._consumer.resume(self._consumer.assignment())
             self._paused = False
         return True
+
+    def _writes_refused(self, exc: WritesRefused) -> None:
+        """Say it once: the reason, and that nothing is dropped. `/readyz` reports it until writes resume."""
+        if self._refused_since is None:
+            self._refused_since = time.monotonic()
+            log.error(
+                "%s; holding %d messages (nothing is dropped, offsets stay uncommitted) and retrying until it "
+                "accepts them",
+                exc,
+                len(self._batch),
+            )
+            readiness.not_ready("elasticsearch-writes", str(exc))
+        else:
+            log.debug("still refused: %s", exc)
+
+    def _writes_accepted(self) -> None:
+        if self._refused_since is not None:
+            log.warning(
+                "Elasticsearch accepts writes again after %.0f s; catching up",
+                time.monotonic() - self._refused_since,
+            )
+            self._refused_since = None
+            readiness.ready_again("elasticsearch-writes")
 
     def _write(self) -> None:
         started = time.monotonic()
@@ -221,7 +258,7 @@ class Indexer:
         delay = self._backoff[0]
         while not stop.is_set():
             try:
-                templates.install(self._client, self._prefix)
+                templates.install(self._client, self._prefix, self._es.replicas)
                 return True
             except (ApiError, TransportError) as exc:
                 log.warning("cannot install index templates yet, retrying in %.1fs: %s", delay, exc)

@@ -12,7 +12,8 @@ Every kind is written to monthly indices, `{prefix}-{kind}-YYYY.MM`, and read th
 The month comes from a date that never changes for an entity, so every revision of a document lands in
 the same index and external versioning (`version=revision`) can refuse an older one.
 
-Templates are composable: `{prefix}-settings` (1 shard, 0 replicas, refresh 1s) and `{prefix}-state`
+Templates are composable: `{prefix}-settings` (1 shard, 0 replicas or 1 on a cluster: `replicas_for`,
+refresh 1s) and `{prefix}-state`
 (the `state` object shared by executions and task runs) are component templates; each kind's index
 template adds its own mappings. Mappings are explicit with `dynamic: false` at the top: a field not
 listed here is kept in `_source` but not indexed. Durations are indexed as `state.durationMs`, a long
@@ -176,10 +177,10 @@ def index_pattern(prefix: str, kind: str) -> str:
     return f"{prefix}-{kind}-*"
 
 
-def component_templates(prefix: str) -> dict[str, dict[str, Any]]:
+def component_templates(prefix: str, replicas: int = 0) -> dict[str, dict[str, Any]]:
     """Component template name -> its `template` body."""
     return {
-        f"{prefix}-settings": {"settings": {"index": SETTINGS}},
+        f"{prefix}-settings": {"settings": {"index": {**SETTINGS, "number_of_replicas": replicas}}},
         f"{prefix}-state": {"mappings": STATE},
     }
 
@@ -201,17 +202,26 @@ def index_template(prefix: str, kind: str) -> dict[str, Any]:
     }
 
 
-def install(client: Elasticsearch, prefix: str) -> None:
+def replicas_for(client: Elasticsearch, replicas: int | None) -> int:
+    """`replicas` if set, else 1 on a cluster of two data nodes or more (every document on two nodes, so one
+    node lost loses none), else 0 (a replica could never be allocated: the cluster would stay yellow)."""
+    if replicas is not None:
+        return replicas
+    return 1 if int(client.cluster.health()["number_of_data_nodes"]) >= 2 else 0
+
+
+def install(client: Elasticsearch, prefix: str, replicas: int | None = None) -> None:
     """Put the component and index templates (idempotent: a PUT replaces), add any new mapping to the
     monthly indices that already exist (an upgrade needs no reindex for added fields), and create this
-    month's indices if missing.
+    month's indices if missing. `replicas`: see `replicas_for`.
 
     Connection errors propagate (the caller retries); a refusal raises `TemplateError`.
     """
     if not prefix or prefix != prefix.lower() or prefix.startswith(("-", "_", "+")):
         raise TemplateError(f"index prefix {prefix!r} must be lowercase and start with a letter or digit")
     try:
-        for name, template in component_templates(prefix).items():
+        count = replicas_for(client, replicas)
+        for name, template in component_templates(prefix, count).items():
             client.cluster.put_component_template(name=name, template=template, meta={"version": VERSION})
         for kind in KINDS:
             client.indices.put_index_template(name=alias(prefix, kind), **index_template(prefix, kind))
@@ -234,4 +244,4 @@ def install(client: Elasticsearch, prefix: str) -> None:
         if exc.status_code in (429,) or exc.status_code >= 500:
             raise
         raise TemplateError(f"cannot install the index templates for prefix {prefix!r}: {exc}") from exc
-    log.info("index templates installed for %s-{%s}", prefix, ",".join(KINDS))
+    log.info("index templates installed for %s-{%s} (%d replica(s))", prefix, ",".join(KINDS), count)

@@ -11,6 +11,7 @@ import pytest
 
 from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from tests.cluster_servers import es_cluster, kafka_cluster  # noqa: F401
 from tests.servers import elasticsearch_url, kafka_bootstrap  # noqa: F401
 
 

@@ -9,6 +9,7 @@ import time
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
+from conveyor.common.kafka.replication import replication_for
 from conveyor.common.kafka.topics import SPECS, Topics
 from conveyor.common.kafka.verify import connect, verify_topics
 from conveyor.common.settings import KafkaSettings
@@ -26,20 +27,23 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
     admin = connect(settings, timeout)
     topics = Topics.of(settings)
     with kafka_errors("list topics"):
-        existing = set(admin.list_topics(timeout=timeout).topics)
+        metadata = admin.list_topics(timeout=timeout)
+    existing = set(metadata.topics)
+    replication = replication_for(settings, len(metadata.brokers))
     new = []
     for spec in SPECS:
         name = topics.name(spec.name)
         if name in existing:
             continue
-        config = {"cleanup.policy": "compact" if spec.compact else "delete"}
+        config = {
+            "cleanup.policy": "compact" if spec.compact else "delete",
+            "min.insync.replicas": str(replication.min_insync),
+        }
         if spec.compact:
             config["min.cleanable.dirty.ratio"] = "0.1"
             config["segment.ms"] = str(10 * 60 * 1000)
         partitions = 1 if spec.single_partition else settings.partitions
-        new.append(
-            NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor, config=config)
-        )
+        new.append(NewTopic(name, num_partitions=partitions, replication_factor=replication.factor, config=config))
     if not new:
         return []
     created = []
@@ -52,7 +56,12 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
         except Exception as exc:  # already created by a concurrent caller is fine
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
                 raise FatalKafkaError(f"cannot create topic {name}: {exc}") from exc
-    log.info("created topics %s", ", ".join(created))
+    log.info(
+        "created topics %s (replication factor %d, min.insync.replicas %d)",
+        ", ".join(created),
+        replication.factor,
+        replication.min_insync,
+    )
     _wait_for_leaders(admin, created, timeout)
     return created
 

@@ -25,6 +25,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 
 from conveyor.common.kafka.errors import FatalKafkaError, kafka_errors
+from conveyor.common.kafka.replication import replication_for
 from conveyor.common.kafka.topics import CONTROL, EXECUTION_EVENTS, EXECUTOR_STATE, SPECS, TASKRUNS, Topics, TopicSpec
 from conveyor.common.settings import KafkaSettings
 
@@ -102,7 +103,9 @@ def inspect_topics(
     admin = admin or connect(settings)
     names = Topics.of(settings)
     with kafka_errors("list topics"):
-        metadata = admin.list_topics(timeout=30).topics
+        cluster = admin.list_topics(timeout=30)
+    metadata = cluster.topics
+    wanted = replication_for(settings, len(cluster.brokers)).factor
     reports = [TopicReport(spec, names.name(spec.name)) for spec in specs]
     present = [r for r in reports if r.name in metadata and metadata[r.name].error is None]
     configs = _cleanup_policies(admin, [r.name for r in present])
@@ -116,10 +119,8 @@ def inspect_topics(
         report.cleanup = configs.get(report.name)
         if report.cleanup != report.expected_cleanup:
             report.problems.append(f"cleanup.policy is {report.cleanup}, must be {report.expected_cleanup}")
-        if report.replication < settings.replication_factor:
-            report.warnings.append(
-                f"replication factor {report.replication} is below the configured {settings.replication_factor}"
-            )
+        if report.replication < wanted:
+            report.warnings.append(f"replication factor {report.replication} is below the configured {wanted}")
     by_spec = {r.spec.name: r for r in reports}
     events = by_spec.get(EXECUTION_EVENTS)
     for other in (by_spec.get(name) for name in CO_PARTITIONED):

@@ -68,8 +68,17 @@ def start_elasticsearch(
     return server
 
 
-def launch_elasticsearch(data_dir: Path | None = None, port: int | None = None) -> ElasticsearchServer:
-    """Start the Elasticsearch process without waiting for it; `wait_ready()` does that."""
+def launch_elasticsearch(
+    data_dir: Path | None = None,
+    port: int | None = None,
+    *,
+    transport_port: int | None = None,
+    node: dict[str, str] | None = None,
+    heap: str = HEAP,
+) -> ElasticsearchServer:
+    """Start the Elasticsearch process without waiting for it; `wait_ready()` does that.
+
+    `node` replaces the single-node discovery with a cluster's settings (`elasticsearch_cluster.py`)."""
     home = elasticsearch_home()
     runs_as = user.elasticsearch_user()
     remove = data_dir is None
@@ -89,13 +98,11 @@ def launch_elasticsearch(data_dir: Path | None = None, port: int | None = None) 
         home = user.readable_home(home, data_dir, runs_as)
     port = port or free_port()
     settings = {
-        "cluster.name": "conveyor",
-        "node.name": "conveyor-local",
-        "discovery.type": "single-node",
+        **(node or {"cluster.name": "conveyor", "node.name": "conveyor-local", "discovery.type": "single-node"}),
         "http.host": "127.0.0.1",
         "http.port": str(port),
         "transport.host": "127.0.0.1",
-        "transport.port": str(free_port()),
+        "transport.port": str(transport_port or free_port()),
         "path.data": str(data),
         "path.logs": str(logs),
         "xpack.security.enabled": "false",
@@ -105,12 +112,13 @@ def launch_elasticsearch(data_dir: Path | None = None, port: int | None = None) 
     env = {key: value for key, value in os.environ.items() if key not in ("JAVA_HOME", "JAVA_TOOL_OPTIONS")}
     env |= {
         "ES_JAVA_HOME": str(java_home()),
-        "ES_JAVA_OPTS": HEAP,
+        "ES_JAVA_OPTS": heap,
         "ES_PATH_CONF": str(config),
         "ES_TMPDIR": str(tmp),
     }
+    name = (node or {}).get("node.name")
     process = ServerProcess(
-        f"Elasticsearch on 127.0.0.1:{port}",
+        f"Elasticsearch {name + ' ' if name else ''}on 127.0.0.1:{port}",
         [str(home / "bin" / "elasticsearch"), *(f"-E{key}={value}" for key, value in settings.items())],
         log_path=data_dir / "console.log",
         cwd=data_dir,

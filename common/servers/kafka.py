@@ -146,27 +146,34 @@ def _server_properties(log_dir: Path, port: int, controller_port: int) -> dict[s
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        **_common_properties(),
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
-        "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(log_dir),
-        "num.partitions": "3",
-        "auto.create.topics.enable": "false",
         "offsets.topic.replication.factor": "1",
         "transaction.state.log.replication.factor": "1",
         "transaction.state.log.min.isr": "1",
         # One partition each: on one broker more only slow the first group join and transaction.
         "offsets.topic.num.partitions": "1",
         "transaction.state.log.num.partitions": "1",
+    }
+    return settings
+
+
+def _common_properties() -> dict[str, str]:
+    """What a single broker and every node of a cluster (`kafka_cluster.py`) share."""
+    return {
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "num.partitions": "3",
+        "auto.create.topics.enable": "false",
         "group.initial.rebalance.delay.ms": "0",
         "num.network.threads": "2",
         "num.io.threads": "4",
         "log.segment.bytes": str(64 * 1024 * 1024),
         "log.cleaner.dedupe.buffer.size": str(32 * 1024 * 1024),
     }
-    return settings
 
 
 _SCRAM = ("SCRAM-SHA-256", "SCRAM-SHA-512")

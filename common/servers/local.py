@@ -1,4 +1,5 @@
-"""Kafka and Elasticsearch together, started side by side (Elasticsearch takes ~10-20 s)."""
+"""Kafka and Elasticsearch together, single servers or clusters, started side by side (Elasticsearch takes
+~10-20 s)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from conveyor.common.servers.elasticsearch import ElasticsearchServer, launch_elasticsearch
+from conveyor.common.servers.elasticsearch_cluster import ElasticsearchCluster, launch_elasticsearch_cluster
 from conveyor.common.servers.kafka import KafkaServer, launch_kafka
+from conveyor.common.servers.kafka_cluster import KafkaCluster, launch_kafka_cluster
 from conveyor.common.servers.maven import ensure_fetched
 
 
@@ -32,6 +35,33 @@ def start_local_servers(
             wait.result()
     except BaseException:
         # Stopping first also ends the other wait at once: it sees its process gone.
+        kafka.stop()
+        elasticsearch.stop()
+        raise
+    finally:
+        pool.shutdown()
+    return kafka, elasticsearch
+
+
+def start_local_cluster(
+    base_dir: Path | None = None, *, timeout: float = 300.0
+) -> tuple[KafkaCluster, ElasticsearchCluster]:
+    """The 3-broker Kafka cluster and the 3-node Elasticsearch cluster, in `base_dir`/kafka and
+    `base_dir`/elasticsearch (temporary without one), spawned from the calling thread and waited for side by
+    side; if either fails, both are stopped."""
+    ensure_fetched()
+    kafka = launch_kafka_cluster(None if base_dir is None else base_dir / "kafka")
+    try:
+        elasticsearch = launch_elasticsearch_cluster(None if base_dir is None else base_dir / "elasticsearch")
+    except BaseException:
+        kafka.stop()
+        raise
+    pool = ThreadPoolExecutor(2, thread_name_prefix="conveyor-servers")
+    try:
+        waits = [pool.submit(kafka.wait_ready, timeout), pool.submit(elasticsearch.wait_ready, timeout)]
+        for wait in waits:
+            wait.result()
+    except BaseException:
         kafka.stop()
         elasticsearch.stop()
         raise

@@ -91,6 +91,7 @@ class ServerProcess:
         self.log_path = log_path
         self.server_log = server_log
         self._lock = threading.Lock()
+        self._argv, self._cwd, self._env, self._user = list(argv), cwd, dict(env), user
         with log_path.open("ab") as console:
             self._popen = subprocess.Popen(
                 list(argv),
@@ -113,6 +114,30 @@ class ServerProcess:
 
     def running(self) -> bool:
         return self._popen.poll() is None
+
+    def respawn(self) -> ServerProcess:
+        """The same command started again (same ports and data: they are in its arguments and files); stop or
+        kill this one first."""
+        return ServerProcess(
+            self.name,
+            self._argv,
+            log_path=self.log_path,
+            cwd=self._cwd,
+            env=self._env,
+            user=self._user,
+            server_log=self.server_log,
+        )
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group, as a crash would; returns once the process is reaped."""
+        with self._lock:
+            self._signal(signal.SIGKILL)
+            self._popen.wait()
+            log.info("killed %s", self.name, extra={"pid": self.pid})
+
+    @property
+    def returncode(self) -> int | None:
+        return self._popen.poll()
 
     def failure(self, reason: str) -> StartError:
         tails = [
@@ -190,8 +215,41 @@ class RunningServer:
     and use as a context manager. Subclasses are dataclasses with `data_dir`, `_process`, `_remove_data_dir`."""
 
     data_dir: Path
+    pid: int
     _process: ServerProcess
     _remove_data_dir: bool
+
+    def running(self) -> bool:
+        return self._process.running()
+
+    def kill(self) -> None:
+        """SIGKILL (a crash): its data stays for `restart()`."""
+        self._process.kill()
+
+    def restart(self, timeout: float = 120.0) -> None:
+        """Start it again on the same ports and data (after `kill()`, `stop_process()` or a crash) and wait
+        until it is ready."""
+        self.relaunch()
+        self.wait_ready(timeout)
+
+    def relaunch(self) -> None:
+        """Start it again on the same ports and data without waiting (`wait_ready()` does that)."""
+        if self._process.running():
+            self._process.stop()
+        self._process = self._process.respawn()
+        self.pid = self._process.pid
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        raise NotImplementedError
+
+    def stop_process(self) -> None:
+        """SIGTERM and wait, keeping the data (a clean restart: `restart()` starts it again)."""
+        self._process.stop()
+
+    @property
+    def log_path(self) -> Path:
+        """Where it logs: its own log file (Kafka's server.log) if it keeps one, else its console."""
+        return self._process.server_log or self._process.log_path
 
     def stop(self) -> None:
         self._process.stop()

@@ -54,14 +54,31 @@ def _create_user() -> None:
     log.info("created the system user %s to run Elasticsearch as", ELASTICSEARCH_USER)
 
 
+def stand_in_for(path: Path) -> Path:
+    """The folder under the temp dir that stands in for `path` when the server's user cannot reach it (the
+    same for the same path: a restart finds its data there)."""
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"conveyor-elasticsearch-{digest}"
+
+
+def forget(path: Path) -> None:
+    """Remove the stand-in of `path`, if any and ours (a fresh data folder must not find old data there)."""
+    stand_in = stand_in_for(path.absolute())
+    if not stand_in.is_dir() or stand_in.is_symlink():
+        return
+    runs_as = elasticsearch_user()
+    owners = {os.getuid(), *([pwd.getpwnam(runs_as).pw_uid] if runs_as else [])}
+    if stand_in.lstat().st_uid in owners:
+        shutil.rmtree(stand_in, ignore_errors=True)
+
+
 def reachable_dir(path: Path, name: str | None) -> Path:
     """`path`, created; or, if user `name` cannot reach it, a stand-in folder under the temp dir."""
     if name is None or _reachable(path, pwd.getpwnam(name)):
         path.mkdir(parents=True, exist_ok=True)
         return path
     account = pwd.getpwnam(name)
-    digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
-    stand_in = Path(tempfile.gettempdir()) / f"conveyor-elasticsearch-{digest}"
+    stand_in = stand_in_for(path)
     stand_in.mkdir(mode=0o755, exist_ok=True)
     # The temp dir is shared: refuse a folder (or link) someone else planted under that name.
     info = stand_in.lstat()

@@ -19,7 +19,7 @@ from elasticsearch import Elasticsearch
 from conveyor.indexer.batch import Pending
 from conveyor.indexer.bulk import Backoff, write
 from conveyor.indexer.documents import Action
-from conveyor.indexer.errors import RetryableIndexError
+from conveyor.indexer.errors import RetryableIndexError, WritesRefused
 
 Respond = Callable[[list[dict[str, Any]]], tuple[int, dict[str, Any]]]
 FAST = Backoff(max_retries=2, initial=0.01, maximum=0.01)
@@ -123,6 +123,22 @@ def test_a_5xx_item_means_resend_the_batch(es: tuple[Elasticsearch, Script]) -> 
     script.respond = lambda docs: (200, items(docs, lambda d: 503 if d["_id"] == "b" else 201))
     with pytest.raises(RetryableIndexError, match="b: 503"):
         write(client, pending("a", "b"), FAST)
+
+
+def test_a_cluster_block_is_writes_refused_with_its_reason(es: tuple[Elasticsearch, Script]) -> None:
+    client, script = es
+    block = {"type": "cluster_block_exception", "reason": "index [x] blocked by: [TOO_MANY_REQUESTS/12/disk usage "
+             "exceeded flood-stage watermark, index has read-only-allow-delete block]"}  # fmt: skip
+
+    def blocked(docs: list[dict[str, Any]]) -> tuple[int, dict[str, Any]]:
+        answer = items(docs, lambda d: 403)
+        for item in answer["items"]:
+            item["index"]["error"] = block
+        return 200, answer
+
+    script.respond = blocked
+    with pytest.raises(WritesRefused, match="flood-stage watermark"):
+        write(client, pending("a"), FAST)
 
 
 def test_a_failed_request_means_resend_the_batch(es: tuple[Elasticsearch, Script]) -> None:

@@ -1,0 +1,242 @@
+"""The fault scenario on the real cluster (3 Kafka brokers, 3 Elasticsearch nodes), shared by
+`tests/e2e/test_cluster_faults.py` (a small count) and `bench/cluster_faults.py` (5,000 executions).
+
+Executors, workers and an indexer run as processes against the clusters. For each fault in turn a wave of
+mixed executions is submitted, then the fault is applied on a thread of its own while the main thread
+follows progress: how many executions ended, the wave's throughput, and the longest stall (no execution
+ending while some were still running) with the fault it happened under. Then: every execution ended as
+expected, each expected task run exactly once, Elasticsearch equal to the compacted topics."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from conveyor.common.elastic import elasticsearch_client
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.servers.elasticsearch_cluster import ElasticsearchCluster
+from conveyor.common.servers.kafka_cluster import KafkaCluster
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.state import StateType
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
+from tests.e2e.test_faults import CASES, Case, Snapshots, case, submit
+
+PARTITIONS = 6
+EXECUTORS = 2
+WORKERS = 3
+# How long a SIGKILLed node stays down before it is started again.
+DOWN_SECONDS = 5.0
+BLOCKED_SECONDS = 10.0
+
+MIXED = [
+    *CASES,
+    case(
+        """
+id: commands
+namespace: conveyor.chaos
+tasks:
+  - {id: sh, type: io.kestra.plugin.scripts.shell.Commands, commands: ["echo ok"]}
+""",
+        StateType.SUCCESS,
+        ("sh", None),
+    ),
+]
+
+
+def start_stack(kafka: KafkaCluster, es: ElasticsearchCluster, logs: Path) -> Stack:
+    """2 executors, 3 workers and an indexer as processes on the clusters, with a fresh prefix."""
+    prefix = f"cluster-{uuid.uuid4().hex[:6]}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")},
+        "CONVEYOR_KAFKA_BOOTSTRAP": kafka.bootstrap,
+        "CONVEYOR_KAFKA_TOPIC_PREFIX": f"{prefix}.",
+        "CONVEYOR_KAFKA_PARTITIONS": str(PARTITIONS),
+        "CONVEYOR_ELASTICSEARCH_URL": es.urls,
+        "CONVEYOR_ELASTICSEARCH_INDEX_PREFIX": prefix,
+        "CONVEYOR_HOME": str(logs / "home"),
+        "CONVEYOR_INDEXER_FLUSH_INTERVAL": "0.2",
+        "CONVEYOR_EXECUTOR_WORKER_TIMEOUT": "8",
+    }
+    settings = KafkaSettings(bootstrap=kafka.bootstrap, topic_prefix=f"{prefix}.", partitions=PARTITIONS)
+    ensure_topics(settings)
+    stack = Stack(env, settings, ElasticsearchSettings(url=es.urls, index_prefix=prefix), logs)
+    for i in range(EXECUTORS):
+        stack.start(f"executor-{i + 1}", "executor")
+    stack.start("indexer", "indexer")
+    for i in range(WORKERS):
+        stack.start(f"worker-{i + 1}", "worker", {"CONVEYOR_WORKER_WORKER_ID": f"worker-{i + 1}"})
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    for name in list(stack.procs):
+        stack.stop(name)
+
+
+@dataclass
+class Phase:
+    fault: str
+    executions: int
+    seconds: float = 0.0
+    longest_stall: float = 0.0
+    detail: str = ""
+
+    @property
+    def throughput(self) -> float:
+        return self.executions / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Scenario:
+    stack: Stack
+    kafka: KafkaCluster
+    es: ElasticsearchCluster
+    submitted: dict[str, Case] = field(default_factory=dict)
+    phases: list[Phase] = field(default_factory=list)
+    snapshots: Snapshots | None = None
+    _replacements: int = 0
+
+    def faults(self) -> list[tuple[str, Callable[[], str]]]:
+        return [
+            ("broker leading most execution-events partitions SIGKILLed", self.kill_leading_broker),
+            ("active controller SIGKILLed", self.kill_controller),
+            ("rolling restart of the 3 brokers", self.rolling_restart),
+            ("Elasticsearch data node SIGKILLed", self.kill_es_node),
+            ("an executor and a worker SIGKILLed", self.kill_executor_and_worker),
+            ("Elasticsearch read-only (flood-stage block) then released", self.block_es_writes),
+        ]
+
+    def run(self, executions: int, timeout: float) -> list[Phase]:
+        """Every fault in turn, each under a wave of `executions / 6` executions; then wait for the rest."""
+        faults = self.faults()
+        per_wave = max(executions // len(faults), len(MIXED))
+        snapshots = self.snapshots = Snapshots(self.stack)
+        deadline = time.monotonic() + timeout
+        for name, fault in faults:
+            wave = submit(self.stack, per_wave, MIXED)
+            self.submitted.update(wave)
+            self.phases.append(self._follow(snapshots, name, fault, list(wave), deadline))
+        snapshots.wait(list(self.submitted), timeout=max(deadline - time.monotonic(), 1.0))
+        return self.phases
+
+    def close(self) -> None:
+        if self.snapshots is not None:
+            self.snapshots.close()
+
+    def _follow(
+        self, snapshots: Snapshots, name: str, fault: Callable[[], str], ids: list[str], deadline: float
+    ) -> Phase:
+        """Apply `fault` on this thread (a restarted server's parent-death signal is tied to the thread that
+        spawns it, so it must be the one that outlives it) while a helper thread follows the wave."""
+        phase = Phase(name, len(ids))
+        done = threading.Event()
+        ended = [0]
+
+        def follow() -> None:
+            progressed = time.monotonic()
+            while not done.is_set() and time.monotonic() < deadline:
+                now_ended = snapshots.ended(ids)
+                now = time.monotonic()
+                if now_ended > ended[0] or now_ended == len(ids):
+                    ended[0], progressed = now_ended, now
+                phase.longest_stall = max(phase.longest_stall, now - progressed)
+                if now_ended == len(ids) and faulted.is_set():
+                    return
+
+        faulted = threading.Event()
+        started = time.monotonic()
+        follower = threading.Thread(target=follow, name="follow-wave", daemon=True)
+        follower.start()
+        try:
+            phase.detail = fault()
+        finally:
+            faulted.set()
+        follower.join(max(deadline - time.monotonic(), 1.0))
+        done.set()
+        follower.join(10)
+        assert ended[0] == len(ids), f"{name}: {len(ids) - ended[0]} of {len(ids)} executions did not end in time"
+        phase.seconds = time.monotonic() - started
+        return phase
+
+    # The faults: each returns a word on what it did.
+
+    def kill_leading_broker(self) -> str:
+        leaders = self.kafka.leaders(Topics.of(self.stack.kafka).execution_events)
+        victim = self.kafka.node(max(leaders, key=lambda n: leaders[n]))
+        victim.kill()
+        time.sleep(DOWN_SECONDS)
+        victim.restart()
+        self.kafka.wait_in_sync()
+        return f"node {victim.node_id} (led {leaders[victim.node_id]} of {sum(leaders.values())})"
+
+    def kill_controller(self) -> str:
+        victim = self.kafka.node(self.kafka.active_controller())
+        victim.kill()
+        time.sleep(DOWN_SECONDS)
+        victim.restart()
+        self.kafka.wait_in_sync()
+        return f"node {victim.node_id}; now {self.kafka.active_controller()} leads the quorum"
+
+    def rolling_restart(self) -> str:
+        for node in self.kafka.nodes:
+            node.stop_process()
+            node.restart()
+            self.kafka.wait_in_sync()
+        return "1, 2, 3 (SIGTERM, start, in sync)"
+
+    def kill_es_node(self) -> str:
+        victim = self.es.nodes[-1]
+        victim.kill()
+        time.sleep(DOWN_SECONDS)
+        victim.restart()
+        self.es.wait_green()
+        return victim.name
+
+    def kill_executor_and_worker(self) -> str:
+        self._replacements += 1
+        executor = next(name for name in self.stack.procs if name.startswith("executor"))
+        # every worker runs attempts all along under the wave (Sleep, Commands), so the first one loses some
+        worker = next(name for name in self.stack.procs if name.startswith("worker"))
+        self.stack.kill(executor)
+        self.stack.kill(worker)
+        replacement = f"worker-r{self._replacements}"
+        self.stack.start(f"executor-r{self._replacements}", "executor")
+        self.stack.start(replacement, "worker", {"CONVEYOR_WORKER_WORKER_ID": replacement})
+        return f"{executor}, {worker}"
+
+    def block_es_writes(self) -> str:
+        client = elasticsearch_client(self.stack.es)
+        pattern = f"{self.stack.es.index_prefix}-*"
+        try:
+            client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": True})
+            time.sleep(BLOCKED_SECONDS)
+            client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": None})
+        finally:
+            client.close()
+        return f"{BLOCKED_SECONDS:.0f} s"
+
+
+def table(phases: list[Phase]) -> str:
+    rows = [
+        f"| {p.fault} | {p.detail} | {p.executions} | {p.seconds:.1f} | {p.throughput:.1f} | {p.longest_stall:.1f} |"
+        for p in phases
+    ]
+    worst = max(phases, key=lambda p: p.longest_stall)
+    return "\n".join(
+        [
+            "| fault | what | executions | seconds | executions/s | longest stall (s) |",
+            "|---|---|---|---|---|---|",
+            *rows,
+            f"longest stall: {worst.longest_stall:.1f} s during '{worst.fault}' ({worst.detail})",
+        ]
+    )
+
+
+__all__ = ["ROOT", "Phase", "Scenario", "start_stack", "stop_stack", "table"]
