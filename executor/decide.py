@@ -541,6 +541,9 @@ class Decider:
             self.header_changed = True
             self._touch(run)
 
+    def touch(self, run: TaskRun) -> None:
+        self._touch(run)
+
     def _touch(self, run: TaskRun) -> None:
         self.changed[run.id] = run
         self.progress = True

@@ -69,6 +69,8 @@ def replay(d: Rules) -> None:
     the chosen task run RESTARTED (stepped again); the chosen one and what followed it were left out, so the
     flow runs them again from there."""
     d.set_execution_state(S.RUNNING)
+    for run in d.state.in_order():  # the copies are new task runs: published once (linear, once per replay)
+        d.touch(run)
     d.log(
         None,
         LogLevel.INFO,

@@ -75,6 +75,10 @@ class Rules(Protocol):
         """`conveyor change-state` of an ended execution's own state."""
         ...
 
+    def touch(self, run: TaskRun) -> None:
+        """The task run is to be published (and its loops stepped) though nothing in it changed."""
+        ...
+
     def cancel_run_timer(self, run: TaskRun) -> None:
         """Drop the task run's timer (a retry delay, a pause's deadline), if it has one."""
         ...

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from conveyor.common.events import ChangeStateRequested, PauseRequested, ResumeRequested
 from conveyor.common.state import StateType
-from tests.unit.sim import start
+from tests.unit.sim import Sim, start
 
 S = StateType
 
@@ -216,3 +216,70 @@ def test_an_ended_execution_state_changed_by_hand_is_recorded() -> None:
     assert [h.state for h in sim.ex.state.histories][-2:] == [S.FAILED, S.WARNING]
     sim.send(ChangeStateRequested(execution_id=sim.ex.id, state=S.RUNNING))  # refused: not a state one sets
     assert sim.current() == S.WARNING
+
+
+REPLAYED = """
+id: replayed
+namespace: t
+inputs:
+  - id: who
+    type: STRING
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.debug.Return
+    format: "one {{ inputs.who }}"
+  - id: seq
+    type: io.kestra.plugin.core.flow.Sequential
+    tasks:
+      - id: second
+        type: io.kestra.plugin.core.debug.Return
+        format: "two {{ outputs.first.value }}"
+      - id: third
+        type: io.kestra.plugin.core.debug.Return
+        format: three
+"""
+
+
+def _replayed(chosen_task: str | None) -> tuple[Sim, Sim]:
+    from conveyor.common.events import RestartRequested, RestoreTaskRuns
+    from conveyor.common.steering import replay
+
+    old = start(REPLAYED, {"who": "Ada"})
+    old.until_done()
+    chosen = old.runs(chosen_task)[0].id if chosen_task else None
+    header, kept = replay(old.ex, old.ex.task_run_list, chosen)
+    new = Sim(old.flow)
+    request = RestartRequested(
+        execution_id=header.id, execution=header, flow=old.flow.model_dump(by_alias=True), task_run_count=len(kept)
+    )
+    from conveyor.executor import restore
+
+    new.state = restore.begin(request)
+    restore.add(new.state, RestoreTaskRuns(execution_id=header.id, restart_id=request.event_id, task_runs=kept))
+    new.send(restore.restart_event(new.state))
+    new.until_done()
+    return old, new
+
+
+def test_a_replay_from_a_task_run_keeps_the_runs_before_it_and_runs_the_flow_from_it() -> None:
+    old, new = _replayed("second")
+    assert new.current() == S.SUCCESS
+    assert new.ex.original_id == old.ex.id and new.ex.id != old.ex.id
+    assert new.ex.inputs == old.ex.inputs and new.ex.metadata.attempt_number == 2
+    assert [r.task_id for r in new.ex.task_run_list] == ["first", "seq", "second", "third"]
+    first_old, first_new = old.runs("first")[0], new.runs("first")[0]
+    assert first_new.id != first_old.id and first_new.outputs == first_old.outputs  # copied, not run again
+    assert first_new.state.histories == first_old.state.histories
+    assert _histories(new.runs("seq")[0])[-3:] == [S.RESTARTED, S.RUNNING, S.SUCCESS]
+    assert new.runs("second")[0].id != old.runs("second")[0].id  # run again
+    assert new.runs("second")[0].outputs == {"value": "two one Ada"}
+    assert [h.state for h in new.ex.state.histories] == [S.RESTARTED, S.RUNNING, S.SUCCESS]
+    # every task run of the replay is published (the copies are new task runs)
+    assert {r.id for d in new.decisions for r in d.changed} >= {r.id for r in new.ex.task_run_list}
+
+
+def test_a_replay_without_a_task_run_runs_the_whole_flow_again() -> None:
+    old, new = _replayed(None)
+    assert new.current() == S.SUCCESS
+    assert {r.id for r in new.ex.task_run_list}.isdisjoint({r.id for r in old.ex.task_run_list})
+    assert len(new.ex.task_run_list) == 4
