@@ -199,14 +199,7 @@ def change_state_events(kafka: KafkaSettings, found: Found, params: Params) -> S
     assert state is not None
     key = execution.id
     if params.task_run_id is None:
-        if not execution.state.terminal or flow is None:
-            raise Refused(
-                f"execution {key} is {execution.state.current.value}: only an ended execution's state can be changed"
-            )
-        if execution.state.current == state:
-            raise Refused(f"execution {key} is already {state.value}")
-        event = ChangeStateRequested(execution_id=key, state=state, execution=execution, flow=flow)
-        return found, [(key, event.to_json())]
+        return found, [(key, _execution_state_event(found, state))]
     runs = _all_runs(kafka, execution) if execution.state.terminal else _runs(kafka, key)
     run = next((r for r in runs if r.id == params.task_run_id), None)
     if run is None:
@@ -225,6 +218,18 @@ def change_state_events(kafka: KafkaSettings, found: Found, params: Params) -> S
     for chunk in _chunks(runs):
         out.append((key, RestoreTaskRuns(execution_id=key, restart_id=event.event_id, task_runs=chunk).to_json()))
     return found, out
+
+
+def _execution_state_event(found: Found, state: StateType) -> bytes:
+    execution, flow = found.execution, found.flow
+    if not execution.state.terminal or flow is None:
+        raise Refused(
+            f"execution {execution.id} is {execution.state.current.value}: "
+            "only an ended execution's own state can be changed"
+        )
+    if execution.state.current == state:
+        raise Refused(f"execution {execution.id} is already {state.value}")
+    return ChangeStateRequested(execution_id=execution.id, state=state, execution=execution, flow=flow).to_json()
 
 
 def _runs(kafka: KafkaSettings, execution_id: str) -> list[TaskRun]:

@@ -58,12 +58,13 @@ class KillRequested(_Event):
 
 class RestartRequested(_Event):
     """Restart a FAILED or KILLED execution (or start a replay: `execution` is then a new execution in state
-    RESTARTED, `originalId` the replayed one, with the task runs kept from it; see `executor.restart`). The executor forgets an execution when it ends, so the request
-    carries the execution's final header and its pinned flow definition (read by the CLI from the
-    `executions` topic, see `FLOW_HEADER`), and its `taskRunCount` task runs follow in `RestoreTaskRuns`
-    events (read from the `taskruns` topic), in chunks that keep every record small; the executor rebuilds
-    its working state from them, then restarts it (`executor.restore`). A request whose `execution` holds
-    its task runs (`taskRunList`) needs no chunks."""
+    RESTARTED, `originalId` the replayed one, with the task runs kept from it; see `executor.restart`).
+
+    The executor forgets an execution when it ends, so the request carries the execution's final header and
+    its pinned flow definition (read by the CLI from the `executions` topic, see `FLOW_HEADER`), and its
+    `taskRunCount` task runs follow in `RestoreTaskRuns` events (read from the `taskruns` topic), in chunks
+    that keep every record small; the executor rebuilds its working state from them, then restarts it
+    (`executor.restore`). A request whose `execution` holds its task runs (`taskRunList`) needs no chunks."""
 
     kind: Literal["RestartRequested"] = "RestartRequested"
     execution: Execution | None = None

@@ -54,4 +54,3 @@ def change_state(d: Rules, event: ChangeStateRequested) -> None:
     if d.execution.state.current == S.PAUSED and not d.state.paused:
         d.set_execution_state(S.RUNNING)
     d.log(run, LogLevel.INFO, f"task run state changed by hand to {target.value}")
-

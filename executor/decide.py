@@ -344,9 +344,7 @@ class Decider:
                 self.step_flowable(run, task)
             if not run.state.terminal:
                 return None
-            if run.state.current == S.CANCELLED:
-                return S.CANCELLED  # a Pause that ran out with behavior CANCEL: no errors branch
-            if run.state.current in (S.FAILED, S.KILLED):
+            if run.state.current in (S.FAILED, S.KILLED, S.CANCELLED):  # CANCELLED (a Pause): no errors branch
                 failure = run.state.current
                 break
             state = worst(state, run.state.current)

@@ -148,7 +148,11 @@ def test_behavior_says_what_the_end_of_the_pause_does() -> None:
 
 
 def test_pausing_a_running_execution_starts_nothing_new_until_resumed() -> None:
-    sim = start(DELAY.replace("type: io.kestra.plugin.core.flow.Pause\n    delay: PT5M", "type: io.kestra.plugin.core.flow.Sequential"))
+    sim = start(
+        DELAY.replace(
+            "type: io.kestra.plugin.core.flow.Pause\n    delay: PT5M", "type: io.kestra.plugin.core.flow.Sequential"
+        )
+    )
     job = sim.take()  # the subtask runs
     sim.send(PauseRequested(execution_id=sim.ex.id))
     assert sim.current() == S.PAUSED
