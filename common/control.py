@@ -38,6 +38,7 @@ from conveyor.common import steering
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import (
     FLOW_HEADER,
+    PAUSED_FLOW_HEADER,
     ChangeStateRequested,
     KillRequested,
     PauseRequested,
@@ -129,7 +130,7 @@ def latest_execution(kafka: KafkaSettings, execution_id: str) -> Found:
     if record is None:
         raise unknown(kafka, execution_id)
     execution = Execution.model_validate_json(record.value)
-    raw_flow = record.headers.get(FLOW_HEADER)
+    raw_flow = record.headers.get(FLOW_HEADER) or record.headers.get(PAUSED_FLOW_HEADER)
     return Found(execution, json.loads(raw_flow) if raw_flow else None, record.partition, record.offset)
 
 

@@ -50,6 +50,9 @@ class TaskResult(_Event):
 # The header on an ended execution's final `executions` snapshot that holds its pinned flow (JSON), so that
 # a restart can rebuild the execution after the executor has dropped its working state.
 FLOW_HEADER = "conveyor.flow"
+# The header on a PAUSED execution's `executions` snapshot that holds its pinned flow (JSON), so that a resume can
+# type the `onResume` inputs of its Pause tasks (not FLOW_HEADER: that one marks a final snapshot).
+PAUSED_FLOW_HEADER = "conveyor.pausedFlow"
 
 
 class KillRequested(_Event):

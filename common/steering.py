@@ -23,6 +23,7 @@ from conveyor.common.ids import new_id
 from conveyor.common.inputs import InputProblems, parse_inputs
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import TRANSITIONS, State, StateType
+from conveyor.common.tasks import registry
 from conveyor.common.tasks.base import Task
 from conveyor.common.tasks.flowable import Pause
 
@@ -37,6 +38,7 @@ class ResumeInputError(InputError):
 
 def resume_inputs(flow_json: dict[str, Any], paused: Iterable[TaskRun], raw: dict[str, Any]) -> dict[str, Any]:
     """By Pause task id, its `onResume` values typed; raises `ResumeInputError` naming a bad input."""
+    registry.resolve()  # the task types a flow definition validates against
     flow = Flow.model_validate(flow_json)
     tasks: dict[str, Task] = {task.id: task for task in flow.all_tasks()}
     pauses = [t for t in (tasks.get(run.task_id) for run in paused) if isinstance(t, Pause)]

@@ -36,6 +36,7 @@ from conveyor.common.clock import utcnow
 from conveyor.common.events import (
     EVENT_ADAPTER,
     FLOW_HEADER,
+    PAUSED_FLOW_HEADER,
     ChangeStateRequested,
     Event,
     ExecutionCreated,
@@ -381,7 +382,7 @@ class Executor:
             if not state.restoring:
                 # A PAUSED header carries the pinned flow, so that a resume can type its `onResume` inputs.
                 paused = state.header.state.current == StateType.PAUSED
-                flow = [(FLOW_HEADER, self._flow_blob(key, state.flow))] if paused else None
+                flow = [(PAUSED_FLOW_HEADER, self._flow_blob(key, state.flow))] if paused else None
                 self.producer.send(self.topics.executions, key, header_json, headers=flow, partition=partition)
             value = records.header_value(state, header_json)
             self.producer.send(topic, records.header_key(key), value, partition=partition)

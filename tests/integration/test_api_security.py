@@ -202,7 +202,16 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
 # ex-{ns} ended SUCCESS: not RUNNING (pause), not PAUSED (resume), has no task run "nope"; replay and
 # change-status are sent (202)
 STEERING = {"pause": 409, "resume": 409, "replay": 202, "taskrun-state": 404, "change-status": 202}
-ALLOWED = {**STEERING, "kill": 409, "restart": 409, "deploy": 201, "start": 200, "disable": 404, "undeploy": 404, "file": 404}
+ALLOWED = {
+    **STEERING,
+    "kill": 409,
+    "restart": 409,
+    "deploy": 201,
+    "start": 200,
+    "disable": 404,
+    "undeploy": 404,
+    "file": 404,
+}
 
 
 def expected(endpoint: str, role: str, namespace: str) -> int:
