@@ -85,7 +85,8 @@ def _control(
             )
             if found.replay_id is not None:
                 err_console.print(f"replay: new execution [bold]{found.replay_id}[/bold]")
-                print(found.replay_id)
+                if follower is None:  # with --wait, stdout is the new execution as it ends
+                    print(found.replay_id)
             if action == Action.KILL:
                 control.check_kill(found, _applied(kafka, found))
         except BadRequest as exc:
