@@ -137,6 +137,7 @@ def steering(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iter
     for proc in s.procs.values():
         if proc.poll() is None:
             proc.kill()
+        proc.communicate()  # closes its pipes
 
 
 def states(thing: dict[str, Any]) -> list[str]:
