@@ -1,4 +1,5 @@
-"""`POST /api/v1/executions/{executionId}/kill` and `.../restart`: `conveyor kill|restart` over HTTP.
+"""`POST /api/v1/executions/{executionId}/kill`, `.../restart`, `.../pause`, `.../resume`, `.../replay`,
+`.../state` and `.../change-status`: `conveyor kill|restart|pause|resume|replay|change-state` over HTTP.
 
 Both go through `common.control`, as the CLI does: the execution is looked up on the `executions` topic (not
 Elasticsearch, which may be behind), refused with 404 (unknown) or 409 (its state does not allow it), else
@@ -12,18 +13,18 @@ whose pattern matches their paths too.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import Conflict, NotFound, error_responses
+from conveyor.api.errors import BadParameter, Conflict, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
 from conveyor.common import control
 from conveyor.common.auth import Role
 from conveyor.common.base import Model
-from conveyor.common.control import Action, Refused, UnknownExecution
+from conveyor.common.control import Action, BadRequest, Params, Refused, UnknownExecution
 from conveyor.common.model import Execution
 from conveyor.common.state import StateType
 
@@ -39,6 +40,7 @@ class Requested(Model):
     requested: Action
     state: StateType = Field(description="the state the execution was in when the request was sent")
     revision: int = Field(description="the revision of the execution's snapshot the request was made on")
+    replay_id: str | None = Field(default=None, description="a replay: the id of the new execution")
 
 
 _ERRORS = error_responses(
@@ -70,41 +72,134 @@ _ROUTES = {
 }
 
 
+_ROUTES[Action.PAUSE] = (
+    "Pause a running execution",
+    "The execution goes PAUSED: nothing new starts until it is resumed; attempts already running go on to "
+    "their end. 409 when it is not RUNNING.",
+)
+
+
 # How long a kill request waits for the executor to apply it (or to say the execution ended first).
 KILL_WAIT = 5.0
 
 
-def _endpoint(action: Action) -> Callable[..., Requested]:
-    def endpoint(
-        request: Request,
-        execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
-        api: Annotated[Backends, Depends(backends)],
-    ) -> Requested:
-        def allowed(execution: Execution) -> None:  # unreadable: as unknown; readable: the runner role
-            request.state.audit = {"namespace": execution.namespace, "flowId": execution.flow_id}
-            if not may_read(request, execution.namespace):
-                raise control.unknown(api.kafka, execution_id)
-            require(request, Role.RUNNER, execution.namespace)
+def _send(request: Request, api: Backends, action: Action, execution_id: str, params: Params, where: str) -> Requested:
+    """Look up, authorize (the runner role on the execution's namespace; unreadable is unknown), send."""
 
-        try:
-            found = control.request(api.kafka, api.producer, action, execution_id, allowed)
-            if action == Action.KILL:  # a kill that came too late is answered as such, never dropped silently
-                control.check_kill(found, control.outcome(api.kafka, found, timeout=KILL_WAIT))
-        except UnknownExecution as exc:
-            raise NotFound(str(exc)) from exc
-        except Refused as exc:
-            raise Conflict(str(exc)) from exc
-        execution = found.execution
-        return Requested(
-            execution_id=execution.id,
-            namespace=execution.namespace,
-            flow_id=execution.flow_id,
-            requested=action,
-            state=execution.state.current,
-            revision=execution.revision,
-        )
+    def allowed(execution: Execution) -> None:
+        request.state.audit = {"namespace": execution.namespace, "flowId": execution.flow_id}
+        if not may_read(request, execution.namespace):
+            raise control.unknown(api.kafka, execution_id)
+        require(request, Role.RUNNER, execution.namespace)
+
+    try:
+        found = control.request(api.kafka, api.producer, action, execution_id, allowed, params)
+        if action == Action.KILL:  # a kill that came too late is answered as such, never dropped silently
+            control.check_kill(found, control.outcome(api.kafka, found, timeout=KILL_WAIT))
+    except UnknownExecution as exc:
+        raise NotFound(str(exc)) from exc
+    except Refused as exc:
+        raise Conflict(str(exc)) from exc
+    except BadRequest as exc:
+        raise BadParameter(exc.field, str(exc), where=where, status=422) from exc
+    execution = found.execution
+    return Requested(
+        execution_id=execution.id,
+        namespace=execution.namespace,
+        flow_id=execution.flow_id,
+        requested=action,
+        state=execution.state.current,
+        revision=execution.revision,
+        replay_id=found.replay_id,
+    )
+
+
+ExecutionId = Annotated[str, Path(alias="executionId", max_length=250)]
+Api = Annotated[Backends, Depends(backends)]
+
+
+def _endpoint(action: Action) -> Callable[..., Requested]:
+    def endpoint(request: Request, execution_id: ExecutionId, api: Api) -> Requested:
+        return _send(request, api, action, execution_id, Params(), "path")
 
     return endpoint
+
+
+_COMMON = {
+    "methods": ["POST"],
+    "status_code": 202,
+    "response_description": "the request is delivered; the executor carries it out next",
+    "response_model": Requested,
+    "responses": _ERRORS,
+}
+
+
+@router.api_route(
+    "/executions/{executionId}/resume",
+    summary="Resume a PAUSED execution",
+    description="Every PAUSED Pause task run goes RUNNING again, with the body's `onResume` inputs (a JSON "
+    "object by input id, typed and checked like flow inputs; readable as `outputs.<pause>.onResume.<id>`), and "
+    "the execution RUNNING. 422 naming the input that does not fit; 409 when the execution is not PAUSED.",
+    name="resume_execution",
+    **_COMMON,  # type: ignore[arg-type]
+)
+def resume(
+    request: Request,
+    execution_id: ExecutionId,
+    api: Api,
+    inputs: Annotated[dict[str, Any] | None, Body(description="the onResume inputs by id")] = None,
+) -> Requested:
+    return _send(request, api, Action.RESUME, execution_id, Params(inputs=inputs or {}), "body")
+
+
+@router.api_route(
+    "/executions/{executionId}/replay",
+    summary="Replay an ended execution from a task run",
+    description="A new execution (`replayId`; `originalId` the replayed one, same inputs and flow revision): "
+    "the task runs created before `taskRunId` are copied, and the flow runs again from it (without `taskRunId`: "
+    "from the start). 404 for an unknown task run; 409 when the execution has not ended.",
+    name="replay_execution",
+    **_COMMON,  # type: ignore[arg-type]
+)
+def replay(
+    request: Request,
+    execution_id: ExecutionId,
+    api: Api,
+    task_run_id: Annotated[str | None, Query(alias="taskRunId", max_length=250)] = None,
+) -> Requested:
+    return _send(request, api, Action.REPLAY, execution_id, Params(task_run_id=task_run_id), "query")
+
+
+class TaskRunState(Model):
+    task_run_id: str = Field(max_length=250)
+    state: str = Field(description="SUCCESS, WARNING or FAILED")
+
+
+@router.api_route(
+    "/executions/{executionId}/state",
+    summary="Change the state of a task run",
+    description="The task run goes SUCCESS, WARNING or FAILED (recorded in its histories) and the execution goes "
+    "on from there (an ended one RESTARTED then RUNNING). 422 for another state; 404 for an unknown task run.",
+    name="change_task_run_state",
+    **_COMMON,  # type: ignore[arg-type]
+)
+def change_task_run_state(request: Request, execution_id: ExecutionId, api: Api, body: TaskRunState) -> Requested:
+    params = Params(task_run_id=body.task_run_id, state=body.state)
+    return _send(request, api, Action.CHANGE_STATE, execution_id, params, "body")
+
+
+@router.api_route(
+    "/executions/{executionId}/change-status",
+    summary="Change the state of an ended execution",
+    description="The ended execution's state becomes `status` (SUCCESS, WARNING or FAILED), recorded in its "
+    "histories. 422 for another state; 409 when the execution has not ended.",
+    name="change_execution_status",
+    **_COMMON,  # type: ignore[arg-type]
+)
+def change_status(
+    request: Request, execution_id: ExecutionId, api: Api, status: Annotated[str, Query(max_length=20)]
+) -> Requested:
+    return _send(request, api, Action.CHANGE_STATE, execution_id, Params(state=status), "query")
 
 
 for _action, (_summary, _description) in _ROUTES.items():

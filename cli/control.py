@@ -1,4 +1,4 @@
-"""`conveyor kill ID` and `conveyor restart ID`: control an execution by its id.
+"""`conveyor kill|restart|pause|resume|replay|change-state ID`: control an execution by its id.
 
 The look-up, the refusals and the request are `common.control`'s, shared with the HTTP API; what cannot be
 done (an unknown id, killing an execution that has ended, restarting one that is not FAILED or KILLED) is
@@ -17,7 +17,7 @@ from conveyor.cli.output import console, err_console, print_json, state_text
 from conveyor.cli.run import execution_table
 from conveyor.common import control
 from conveyor.common.assemble import Assembler
-from conveyor.common.control import Action, ControlError
+from conveyor.common.control import Action, BadRequest, ControlError, Params
 from conveyor.common.kafka.follow import Follower
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
@@ -45,6 +45,22 @@ def restart(kafka: KafkaSettings, execution_id: str, *, wait: bool, timeout: flo
     )
 
 
+def steer(
+    kafka: KafkaSettings, execution_id: str, action: Action, params: Params, *, wait: bool, timeout: float, output: str
+) -> int:
+    """pause, resume, replay, change-state; `--wait` follows the execution (a replay: the new one) to its end."""
+    return _control(
+        kafka,
+        execution_id,
+        action,
+        wait=wait,
+        timeout=timeout,
+        output=output,
+        ok=lambda e: e.state.current.value in ("SUCCESS", "WARNING"),
+        params=params,
+    )
+
+
 def _control(
     kafka: KafkaSettings,
     execution_id: str,
@@ -54,25 +70,34 @@ def _control(
     timeout: float,
     output: str,
     ok: Callable[[Execution], bool],
+    params: Params | None = None,
 ) -> int:
     """Request `action` (or print why not), and with `wait` follow the execution to its next end. The
     follower starts before the request is sent, so the end cannot be missed."""
     follower = Follower(kafka, [Topics.of(kafka).executions]) if wait else None
     try:
         try:
-            found = control.request(kafka, Producer(kafka), action, execution_id)
+            found = control.request(kafka, Producer(kafka), action, execution_id, params=params)
             execution = found.execution
             state = execution.state.current.value
             err_console.print(
                 f"{action} of execution [bold]{execution_id}[/bold] requested (it was {state_text(state)})"
             )
+            if found.replay_id is not None:
+                err_console.print(f"replay: new execution [bold]{found.replay_id}[/bold]")
+                if follower is None:  # with --wait, stdout is the new execution as it ends
+                    print(found.replay_id)
             if action == Action.KILL:
                 control.check_kill(found, _applied(kafka, found))
+        except BadRequest as exc:
+            return _refuse(f"{exc.field}: {exc}")
         except ControlError as exc:
             return _refuse(str(exc))
         if follower is None:
             return EXIT_OK
-        final = _until_ended(follower, execution_id, execution.revision, timeout)
+        followed, after = (found.replay_id, -1) if found.replay_id else (execution_id, execution.revision)
+        final = _until_ended(follower, followed, after, timeout)
+        execution_id = followed
     finally:
         if follower is not None:
             follower.close()

@@ -101,6 +101,25 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
 
+    p = sub.add_parser("pause", help="pause a RUNNING execution (nothing new starts until it is resumed)")
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p = sub.add_parser("resume", help="resume a PAUSED execution, with the onResume inputs of its Pause")
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an onResume input")
+    p = sub.add_parser("replay", help="a new execution of an ended one, from a task run on (default: the start)")
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p.add_argument("--from", dest="task_run", metavar="TASKRUN_ID", help="the task run to run again from")
+    p = sub.add_parser(
+        "change-state",
+        help="set a task run (or an ended execution) to SUCCESS, WARNING or FAILED: change-state ID [TASKRUN_ID] STATE",
+    )
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p.add_argument("target", nargs="+", metavar="[TASKRUN_ID] STATE")
+    for p in (sub.choices["pause"], sub.choices["resume"], sub.choices["replay"], sub.choices["change-state"]):
+        p.add_argument("--wait", action="store_true", help="follow the execution to its next end and print it")
+        p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+        p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
+
     _flows_parser(sub.add_parser("flows", help="deploy, list, read and delete deployed flows (Kafka)"))
 
     p = sub.add_parser("validate", help="check flow files without running them")
@@ -331,6 +350,29 @@ def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return action(_kafka(flags), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
 
 
+def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli import control
+    from conveyor.cli.run import parse_input_args
+    from conveyor.common.control import Action, Params
+
+    params = Params()
+    if args.command == "resume":
+        try:
+            params = Params(inputs=dict(parse_input_args(args.input)))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    elif args.command == "replay":
+        params = Params(task_run_id=args.task_run)
+    elif args.command == "change-state":
+        if len(args.target) > 2:
+            raise UsageError("change-state expects EXECUTION_ID [TASKRUN_ID] STATE")
+        params = Params(task_run_id=args.target[0] if len(args.target) == 2 else None, state=args.target[-1])
+    kafka = _kafka(flags)
+    return control.steer(
+        kafka, args.execution, Action(args.command), params, wait=args.wait, timeout=args.timeout, output=args.output
+    )
+
+
 def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.common.loader import load_flow_file
 
@@ -478,6 +520,10 @@ HANDLERS: dict[str, Handler] = {
     "purge": _files,
     "kill": _control,
     "restart": _control,
+    "pause": _steer,
+    "resume": _steer,
+    "replay": _steer,
+    "change-state": _steer,
     "validate": _validate,
     "flows": _flows,
     "taskruns": _query,

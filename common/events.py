@@ -50,6 +50,9 @@ class TaskResult(_Event):
 # The header on an ended execution's final `executions` snapshot that holds its pinned flow (JSON), so that
 # a restart can rebuild the execution after the executor has dropped its working state.
 FLOW_HEADER = "conveyor.flow"
+# The header on a PAUSED execution's `executions` snapshot that holds its pinned flow (JSON), so that a resume can
+# type the `onResume` inputs of its Pause tasks (not FLOW_HEADER: that one marks a final snapshot).
+PAUSED_FLOW_HEADER = "conveyor.pausedFlow"
 
 
 class KillRequested(_Event):
@@ -57,14 +60,46 @@ class KillRequested(_Event):
 
 
 class RestartRequested(_Event):
-    """Restart a FAILED or KILLED execution. The executor forgets an execution when it ends, so the request
-    carries the execution's final header and its pinned flow definition (read by the CLI from the
-    `executions` topic, see `FLOW_HEADER`), and its `taskRunCount` task runs follow in `RestoreTaskRuns`
-    events (read from the `taskruns` topic), in chunks that keep every record small; the executor rebuilds
-    its working state from them, then restarts it (`executor.restore`). A request whose `execution` holds
-    its task runs (`taskRunList`) needs no chunks."""
+    """Restart a FAILED or KILLED execution (or start a replay: `execution` is then a new execution in state
+    RESTARTED, `originalId` the replayed one, with the task runs kept from it; see `executor.restart`).
+
+    The executor forgets an execution when it ends, so the request carries the execution's final header and
+    its pinned flow definition (read by the CLI from the `executions` topic, see `FLOW_HEADER`), and its
+    `taskRunCount` task runs follow in `RestoreTaskRuns` events (read from the `taskruns` topic), in chunks
+    that keep every record small; the executor rebuilds its working state from them, then restarts it
+    (`executor.restore`). A request whose `execution` holds its task runs (`taskRunList`) needs no chunks."""
 
     kind: Literal["RestartRequested"] = "RestartRequested"
+    execution: Execution | None = None
+    flow: dict[str, Any] | None = None
+    task_run_count: int = 0
+
+
+class PauseRequested(_Event):
+    """Pause a RUNNING execution (`conveyor pause`): it goes PAUSED and starts nothing new until resumed; the
+    attempts already running go on to their end."""
+
+    kind: Literal["PauseRequested"] = "PauseRequested"
+
+
+class ResumeRequested(_Event):
+    """Resume a PAUSED execution (`conveyor resume`): each PAUSED Pause task run goes RUNNING again, with its
+    `onResume` inputs, already typed against its declaration by the CLI or the API, as its output
+    `onResume` (by task id: `inputs[taskId]`)."""
+
+    kind: Literal["ResumeRequested"] = "ResumeRequested"
+    inputs: dict[str, dict[str, Any]] = {}
+
+
+class ChangeStateRequested(_Event):
+    """Set a task run (`task_run_id`) to SUCCESS, WARNING or FAILED and let the execution go on from there, or,
+    without a task run, an ended execution's own state (`conveyor change-state`). For an ended execution it
+    carries, like `RestartRequested`, the final header and flow, and its task runs follow in `RestoreTaskRuns`
+    chunks (none for a change of the execution's own state)."""
+
+    kind: Literal["ChangeStateRequested"] = "ChangeStateRequested"
+    task_run_id: str | None = None
+    state: StateType
     execution: Execution | None = None
     flow: dict[str, Any] | None = None
     task_run_count: int = 0
@@ -109,7 +144,16 @@ class Heartbeat(Model):
 
 
 Event = Annotated[
-    ExecutionCreated | TaskResult | KillRequested | RestartRequested | RestoreTaskRuns | WorkerLost | TimerFired,
+    ExecutionCreated
+    | TaskResult
+    | KillRequested
+    | RestartRequested
+    | PauseRequested
+    | ResumeRequested
+    | ChangeStateRequested
+    | RestoreTaskRuns
+    | WorkerLost
+    | TimerFired,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -46,25 +46,30 @@ TERMINAL = frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.RETRIED, S.CAN
 # What a restart brings back: an execution (and the task runs in it) that ended FAILED or KILLED.
 RESTARTABLE = frozenset({S.FAILED, S.KILLED})
 
-# state -> the states it may move to. Terminal states move only through an explicit restart or retry.
+# state -> the states it may move to. Terminal states move only through an explicit restart, retry, replay or a
+# change of state by hand (`conveyor change-state`: to SUCCESS, WARNING or FAILED, see `CHANGEABLE`).
 TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.CREATED: frozenset(
         {S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING, S.SKIPPED, S.CANCELLED}
     ),
     S.QUEUED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.CANCELLED}),
-    S.RUNNING: frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLING, S.KILLED, S.RETRYING, S.PAUSED}),
-    S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.FAILED}),
+    S.RUNNING: frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLING, S.KILLED, S.RETRYING, S.PAUSED, S.CANCELLED}),
+    S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.WARNING, S.CANCELLED}),
     S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.FAILED, S.RETRIED}),
     S.RESTARTED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING}),
     S.KILLING: frozenset({S.KILLED}),
     S.FAILED: frozenset({S.RESTARTED, S.RETRIED, S.RETRYING}),
     S.KILLED: frozenset({S.RESTARTED}),
     S.WARNING: frozenset({S.RESTARTED}),
-    S.SUCCESS: frozenset(),
+    S.SUCCESS: frozenset({S.RESTARTED}),  # a replay of a run under it
     S.RETRIED: frozenset(),
     S.CANCELLED: frozenset(),
     S.SKIPPED: frozenset(),
 }
+# The states `conveyor change-state` sets by hand (on a task run, or on an ended execution), as the reference
+# allows, and the states such a change may start from (`State.changed_to`); outside the table above on purpose.
+CHANGEABLE = frozenset({S.SUCCESS, S.WARNING, S.FAILED})
+CHANGEABLE_FROM = frozenset(StateType) - {S.RETRIED, S.CANCELLED, S.SKIPPED, S.KILLING}
 
 
 class IllegalTransition(RuntimeError):
@@ -90,6 +95,12 @@ class State(Model):
     def to(self, target: StateType, now: datetime) -> State:
         """The state after moving to `target`; raises `IllegalTransition` when the table forbids it."""
         if target not in TRANSITIONS[self.current]:
+            raise IllegalTransition(self.current, target)
+        return State(current=target, histories=[*self.histories, StateHistory(state=target, date=now)])
+
+    def changed_to(self, target: StateType, now: datetime) -> State:
+        """The state after a change by hand (`conveyor change-state`) to SUCCESS, WARNING or FAILED."""
+        if target not in CHANGEABLE or self.current not in CHANGEABLE_FROM or target == self.current:
             raise IllegalTransition(self.current, target)
         return State(current=target, histories=[*self.histories, StateHistory(state=target, date=now)])
 

@@ -24,11 +24,14 @@ import orjson
 
 from conveyor.common.errors import InputError, RenderError
 from conveyor.common.events import (
+    ChangeStateRequested,
     Event,
     ExecutionCreated,
     KillRequested,
     LogEntry,
+    PauseRequested,
     RestartRequested,
+    ResumeRequested,
     TaskResult,
     Timer,
     TimerFired,
@@ -43,7 +46,7 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor import flow_retry, flowables, lost, restart
+from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
@@ -103,7 +106,8 @@ def decide(state: ExecutionState | None, plan: Plan, event: Event, env: Env) -> 
         if state is not None:  # a duplicate creation: nothing new
             return Decision(state)
         state = ExecutionState.create(event.execution, event.flow)
-    if isinstance(event, RestartRequested) and state is None and event.execution is not None:
+    brought = isinstance(event, (RestartRequested, ChangeStateRequested)) and state is None
+    if brought and isinstance(event, (RestartRequested, ChangeStateRequested)) and event.execution is not None:
         state = ExecutionState.create(event.execution, event.flow or {})  # brought back whole
     if state is None:
         raise ValueError(f"no execution {event.execution_id} for {event.kind}")
@@ -190,6 +194,12 @@ class Decider:
             restart.restart(self)
         elif isinstance(event, WorkerLost):
             lost.worker_lost(self, event)
+        elif isinstance(event, PauseRequested):
+            pause.pause(self)
+        elif isinstance(event, ResumeRequested):
+            pause.resume(self, event)
+        elif isinstance(event, ChangeStateRequested):
+            change_state.change_state(self, event)
         self.advance()
 
     def decision(self) -> Decision:
@@ -257,6 +267,8 @@ class Decider:
             self._retry_due(timer.ref)
         elif timer.purpose == CONTINUE:
             self._continue_loops()
+        elif timer.purpose.startswith(pause.TIMER) and timer.ref:
+            pause.timer_due(self, timer.ref, timer.purpose)
         elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:
             flow_retry.retried(self)
         elif timer.purpose == "kill-grace" and self.killing:
@@ -301,6 +313,8 @@ class Decider:
         if self.ex.state.terminal or self.ex.state.current == S.RETRYING or self._state.restoring:
             return  # ended, waiting to be retried as a new execution, or not yet restored
         for _ in range(10_000):
+            if self.ex.state.current == S.PAUSED:
+                return  # nothing new starts until it is resumed
             self.progress = False
             result = self.step_list(self.flow.tasks, self.flow.errors, None, None)
             if result is not None:
@@ -330,7 +344,7 @@ class Decider:
                 self.step_flowable(run, task)
             if not run.state.terminal:
                 return None
-            if run.state.current in (S.FAILED, S.KILLED):
+            if run.state.current in (S.FAILED, S.KILLED, S.CANCELLED):  # CANCELLED (a Pause): no errors branch
                 failure = run.state.current
                 break
             state = worst(state, run.state.current)
@@ -501,6 +515,31 @@ class Decider:
         run.state = run.state.to(state, when or self.now)
         if run.state.terminal:
             self._state.attempt_closed(run)
+        self._state.note_state(run)
+        self._touch(run)
+
+    def change_by_hand(self, run: TaskRun, state: StateType) -> None:
+        run.state = run.state.changed_to(state, self.now)
+        if run.attempts and run.attempts[-1].state.current != state:
+            attempt = run.attempts[-1]
+            attempt.state = attempt.state.changed_to(state, self.now)
+        self._state.attempt_closed(run)
+        self._state.note_state(run)
+        self._touch(run)
+
+    def change_execution_by_hand(self, state: StateType) -> None:
+        self.ex.state = self.ex.state.changed_to(state, self.now)
+        self.header_changed = True
+        self._base = None
+
+    def cancel_run_timer(self, run: TaskRun) -> None:
+        timer = self._state.run_timers.get(run.id)
+        if timer is not None:
+            self._state.disarm(timer.id)
+            self.header_changed = True
+            self._touch(run)
+
+    def touch(self, run: TaskRun) -> None:
         self._touch(run)
 
     def _touch(self, run: TaskRun) -> None:

@@ -13,6 +13,7 @@ from conveyor.common.render import render
 from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.executor import pause
 from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
@@ -37,6 +38,8 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
         return _if(d, task, run)
     if isinstance(task, f.Switch):
         return _switch(d, task, run)
+    if isinstance(task, f.Pause):
+        return pause.step(d, task, run)
     raise FlowableError(f"no executor rule for flowable type {task.type}")
 
 

@@ -45,13 +45,14 @@ def run_key(execution_id: str, run_id: str) -> str:
 
 def header_value(state: ExecutionState, header_json: bytes) -> bytes:
     timers = b",".join(t.to_json() for t in state.execution_timers.values())
-    return b'{"execution":%b,"applied":%b,"timers":[%b],"errors":%b,"restoring":%d,"restartId":%b}' % (
+    return b'{"execution":%b,"applied":%b,"timers":[%b],"errors":%b,"restoring":%d,"restartId":%b,"then":%b}' % (
         header_json,
         orjson.dumps(state.applied),
         timers,
         orjson.dumps(state.errors),
         state.restoring,
         orjson.dumps(state.restart_id),
+        orjson.dumps(state.then),
     )
 
 
@@ -124,6 +125,7 @@ def _state(entry: _Parts) -> ExecutionState:
     state.errors = list(entry.header.get("errors", []))
     state.restoring = int(entry.header.get("restoring", 0))
     state.restart_id = entry.header.get("restartId")
+    state.then = entry.header.get("then")
     return state
 
 

@@ -30,8 +30,8 @@ S = StateType
 
 
 def refusal(execution: Execution) -> str | None:
-    """Why the execution cannot be restarted, None when it can."""
-    if execution.state.current in RESTARTABLE:
+    """Why the execution cannot be restarted, None when it can (a replay: a new execution, RESTARTED)."""
+    if execution.state.current in RESTARTABLE or is_replay(execution):
         return None
     return (
         f"execution {execution.id} is {execution.state.current.value}: "
@@ -44,6 +44,9 @@ def restart(d: Rules) -> None:
     if reason is not None:
         d.log(None, LogLevel.WARN, f"restart refused: {reason}")
         return
+    if is_replay(d.execution):
+        replay(d)
+        return
     runs = runs_to_restart(d.state, d.flow)
     d.set_execution_state(S.RESTARTED)
     d.set_execution_state(S.RUNNING)
@@ -54,6 +57,25 @@ def restart(d: Rules) -> None:
         if not isinstance(task, FlowableTask):
             d.dispatch(run, task)
     d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")
+
+
+def is_replay(execution: Execution) -> bool:
+    """A replay (`conveyor replay`): a new execution, RESTARTED, made from the ended one `originalId` names."""
+    return execution.state.current == S.RESTARTED and execution.original_id is not None
+
+
+def replay(d: Rules) -> None:
+    """Start a replay: the task runs kept from the original are in the state as they ended, the parents of
+    the chosen task run RESTARTED (stepped again); the chosen one and what followed it were left out, so the
+    flow runs them again from there."""
+    d.set_execution_state(S.RUNNING)
+    for run in d.state.in_order():  # the copies are new task runs: published once (linear, once per replay)
+        d.touch(run)
+    d.log(
+        None,
+        LogLevel.INFO,
+        f"replay of execution {d.execution.original_id}: {len(d.state.runs)} task run(s) kept from it",
+    )
 
 
 def runs_to_restart(state: ExecutionState, flow: Flow) -> list[TaskRun]:

@@ -9,16 +9,21 @@ so a recovery resumes the restore) until every task run is back, then applies th
 
 from __future__ import annotations
 
-from conveyor.common.events import RestartRequested, RestoreTaskRuns
+from conveyor.common.events import EVENT_ADAPTER, ChangeStateRequested, Event, RestartRequested, RestoreTaskRuns
 from conveyor.executor.state import ExecutionState
 
+Restoring = RestartRequested | ChangeStateRequested
 
-def begin(event: RestartRequested) -> ExecutionState:
-    """The restoring state of the execution the request brings (complete when `restoring` is 0)."""
+
+def begin(event: Restoring) -> ExecutionState:
+    """The restoring state of the execution the request brings (complete when `restoring` is 0). A request
+    other than a restart is kept (without the header and flow it brought) to be applied once it is whole."""
     assert event.execution is not None and event.flow is not None
     state = ExecutionState.create(event.execution, event.flow)
     state.restoring = max(event.task_run_count - len(state.runs), 0)
     state.restart_id = event.event_id
+    if not isinstance(event, RestartRequested):
+        state.then = event.model_dump(mode="json", by_alias=True, exclude={"execution", "flow"})
     return state
 
 
@@ -36,6 +41,8 @@ def add(state: ExecutionState, event: RestoreTaskRuns) -> bool:
     return False
 
 
-def restart_event(state: ExecutionState) -> RestartRequested:
+def restart_event(state: ExecutionState) -> Event:
     """The request to apply once the execution is whole again (its id is the original request's)."""
+    if state.then is not None:
+        return EVENT_ADAPTER.validate_python(state.then)
     return RestartRequested(event_id=state.restart_id or "", execution_id=state.header.id)

@@ -36,6 +36,8 @@ from conveyor.common.clock import utcnow
 from conveyor.common.events import (
     EVENT_ADAPTER,
     FLOW_HEADER,
+    PAUSED_FLOW_HEADER,
+    ChangeStateRequested,
     Event,
     ExecutionCreated,
     RestartRequested,
@@ -53,8 +55,9 @@ from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import TaskRun
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
+from conveyor.common.state import StateType
 from conveyor.common.tasks import registry
-from conveyor.executor import records, restore
+from conveyor.executor import records, restart, restore
 from conveyor.executor.decide import Decision, decide
 from conveyor.executor.env import Env
 from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
@@ -261,7 +264,7 @@ class Executor:
         key = event.execution_id
         if state is not None:
             return None if state.restoring else state
-        if not isinstance(event, RestartRequested) or not self._restartable(event):
+        if not isinstance(event, (RestartRequested, ChangeStateRequested)) or not self._restartable(event):
             log.info("%s for unknown or ended execution %s: ignored", event.kind, key, extra={"executionId": key})
             return None
         state = restore.begin(event)
@@ -326,12 +329,15 @@ class Executor:
         for created in decision.executions:
             self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
 
-    def _restartable(self, event: RestartRequested) -> bool:
-        """A restart of an ended execution must bring its final header and flow, not an older header."""
+    def _restartable(self, event: RestartRequested | ChangeStateRequested) -> bool:
+        """A restart (or a change of state) of an ended execution must bring its final header and flow, not an
+        older header; a replay brings a new execution (RESTARTED, with `originalId`) never seen before."""
         key, snapshot = event.execution_id, event.execution
         if snapshot is None or event.flow is None or snapshot.id != key:
             log.warning("restart of %s without its snapshot and flow: ignored", key, extra={"executionId": key})
             return False
+        if isinstance(event, RestartRequested) and restart.is_replay(snapshot):
+            return key not in self._ended
         if not snapshot.state.terminal or snapshot.revision < self._ended.get(key, 0):
             log.warning(
                 "restart of %s carries a stale snapshot (revision %d, %s): ignored",
@@ -374,7 +380,10 @@ class Executor:
         if entry.header or entry.changed or entry.new:
             header_json = state.header.to_json()
             if not state.restoring:
-                self.producer.send(self.topics.executions, key, header_json, partition=partition)
+                # A PAUSED header carries the pinned flow, so that a resume can type its `onResume` inputs.
+                paused = state.header.state.current == StateType.PAUSED
+                flow = [(PAUSED_FLOW_HEADER, self._flow_blob(key, state.flow))] if paused else None
+                self.producer.send(self.topics.executions, key, header_json, headers=flow, partition=partition)
             value = records.header_value(state, header_json)
             self.producer.send(topic, records.header_key(key), value, partition=partition)
 

@@ -35,7 +35,7 @@ ERROR_MESSAGE_KEPT = 2000
 APPLIED_KEPT = 64
 
 # Precedence when a parent's state is computed from its children's.
-SEVERITY = {S.SUCCESS: 0, S.SKIPPED: 0, S.WARNING: 1, S.PAUSED: 2, S.FAILED: 3, S.KILLED: 4}
+SEVERITY = {S.SUCCESS: 0, S.SKIPPED: 0, S.WARNING: 1, S.PAUSED: 2, S.FAILED: 3, S.CANCELLED: 4, S.KILLED: 5}
 
 
 def worst(a: StateType, b: StateType) -> StateType:
@@ -106,8 +106,12 @@ class ExecutionState:
     # Restoring an ended execution for a restart: how many task runs are still to come (see executor.restore).
     restoring: int = 0
     restart_id: str | None = None
+    # The request (JSON) to apply once restored, when it is not a restart (a change of state by hand).
+    then: dict[str, Any] | None = None
     # Loops that had more values to start than a decision starts (see `decide.MAX_STARTS`).
     continuing: dict[str, None] = field(default_factory=dict)
+    # The PAUSED task runs (what a resume resumes), kept by `add` and the decision's `set_state`.
+    paused: dict[str, None] = field(default_factory=dict)
 
     @classmethod
     def create(cls, execution: Execution, flow: dict[str, Any], runs: Iterable[TaskRun] = ()) -> ExecutionState:
@@ -133,6 +137,13 @@ class ExecutionState:
             self.header.task_run_count = len(self.runs)
         if run.attempts and not run.attempts[-1].state.terminal and not run.state.terminal:
             self.active[run.id] = None
+        self.note_state(run)
+
+    def note_state(self, run: TaskRun) -> None:
+        if run.state.current == S.PAUSED:
+            self.paused[run.id] = None
+        else:
+            self.paused.pop(run.id, None)
 
     def find(self, parent_id: str | None, task_id: str, value: str | None) -> TaskRun | None:
         return self.runs.get(self.by_key.get((parent_id, task_id, value)))

@@ -219,6 +219,11 @@ class _View:
                 problems.append(f"{run['taskId']} has {len(run.get('attempts') or [])} attempts, expected {expected}")
             elif key == "outputs":
                 problems += match(run.get("outputs") or {}, expected, f"{run['taskId']}.outputs", self.now)
+            elif key == "historyCounts":
+                states = [h["state"] for h in run["state"]["histories"]]
+                counts = {state: states.count(state) for state in expected}
+                if counts != expected:
+                    problems.append(f"{run['taskId']} histories {states}: counts {counts}, expected {expected}")
         return problems
 
     def _find(self, task_id: str, value_path: list[str]) -> dict[str, Any] | None:

@@ -6,10 +6,13 @@ Child lists are typed `AnyTask`, the union of every registered task type, resolv
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
+from conveyor.common.clock import parse_duration
+from conveyor.common.input_spec import Input
 from conveyor.common.tasks.base import FlowableTask, Task
 
 if TYPE_CHECKING:
@@ -113,3 +116,38 @@ def _case_key(key: Any) -> str:
     if isinstance(key, bool):
         return "true" if key else "false"
     return str(key)
+
+
+class PauseBehavior(StrEnum):
+    """What a Pause does when its `delay` (or `pauseDuration`) or `timeout` runs out without a resume (the
+    reference's `behavior`; its states: RESUME goes on, WARN ends the pause WARNING and goes on, FAIL ends it
+    FAILED, CANCEL ends the execution CANCELLED)."""
+
+    RESUME = "RESUME"
+    WARN = "WARN"
+    FAIL = "FAIL"
+    CANCEL = "CANCEL"
+
+
+class Pause(_WithErrors):
+    """Pause the execution until it is resumed (`conveyor resume`, `POST …/resume`), or until `delay` has
+    passed (it then resumes itself), or `timeout` (the pause then fails, as in the reference). `behavior`
+    says otherwise what the end of the delay or timeout does. `onResume` declares inputs given with the
+    resume, typed like flow inputs and read as `outputs.<pause>.onResume.<input>`. `tasks` (deprecated by the
+    reference) run after the resume, as a Sequential's."""
+
+    type_names = ("io.kestra.plugin.core.flow.Pause", "io.kestra.core.tasks.flows.Pause")
+    delay: str | None = Field(default=None, validation_alias=AliasChoices("delay", "pauseDuration"))
+    behavior: PauseBehavior | None = None
+    on_resume: list[Input] = []
+    tasks: list[AnyTask] = []
+
+    @field_validator("delay", mode="before")
+    @classmethod
+    def _duration_or_expression(cls, value: Any) -> Any:
+        if isinstance(value, str) and "{{" not in value:
+            parse_duration(value)  # a literal must be a duration (the error names the property)
+        return value
+
+    def child_lists(self) -> list[list[Task]]:
+        return [list(self.tasks)]

@@ -38,6 +38,7 @@ CORE: tuple[type[Task], ...] = (
     flowable.EachParallel,
     flowable.If,
     flowable.Switch,
+    flowable.Pause,
 )
 
 

@@ -174,6 +174,17 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "start": ("POST", "/api/v1/executions/{ns}/hello", {}, "runner", 403),
     "kill": ("POST", "/api/v1/executions/ex-{ns}/kill", None, "runner", 403),
     "restart": ("POST", "/api/v1/executions/ex-{ns}/restart", None, "runner", 403),
+    "pause": ("POST", "/api/v1/executions/ex-{ns}/pause", None, "runner", 403),
+    "resume": ("POST", "/api/v1/executions/ex-{ns}/resume", {}, "runner", 403),
+    "replay": ("POST", "/api/v1/executions/ex-{ns}/replay", None, "runner", 403),
+    "taskrun-state": (
+        "POST",
+        "/api/v1/executions/ex-{ns}/state",
+        {"taskRunId": "nope", "state": "SUCCESS"},
+        "runner",
+        403,
+    ),
+    "change-status": ("POST", "/api/v1/executions/ex-{ns}/change-status?status=FAILED", None, "runner", 403),
     "deploy": ("POST", "/api/v1/flows", "yaml", "developer", 403),
     "audit": ("GET", "/api/v1/audit?namespace={ns}", None, "admin", 403),
     "tokens": ("GET", "/api/v1/tokens", None, "viewer", 200),
@@ -194,7 +205,19 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
 }
 # Past authorization: what the request itself answers.
 # "hello" has no trigger, "nothere" is no flow, ex-{ns} has no file f.txt
-ALLOWED = {"kill": 409, "restart": 409, "deploy": 201, "start": 200, "disable": 404, "undeploy": 404, "file": 404}
+# ex-{ns} ended SUCCESS: not RUNNING (pause), not PAUSED (resume), has no task run "nope"; replay and
+# change-status are sent (202)
+STEERING = {"pause": 409, "resume": 409, "replay": 202, "taskrun-state": 404, "change-status": 202}
+ALLOWED = {
+    **STEERING,
+    "kill": 409,
+    "restart": 409,
+    "deploy": 201,
+    "start": 200,
+    "disable": 404,
+    "undeploy": 404,
+    "file": 404,
+}
 
 
 def expected(endpoint: str, role: str, namespace: str) -> int:
@@ -204,11 +227,11 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
     holds = role == "admin" or (namespace == "team.a" and RANK[role] >= RANK[least])
     if holds:
         return ALLOWED.get(endpoint, 200)
-    if endpoint in ("kill", "restart", "disable", "undeploy") and namespace == "team.b":
+    if endpoint in ("kill", "restart", "disable", "undeploy", *STEERING) and namespace == "team.b":
         return 404  # not readable: as unknown
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy")
+    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy", *STEERING)
     return refused if namespace == "team.b" or endpoint in steering else 200
 
 
