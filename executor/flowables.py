@@ -13,6 +13,8 @@ from conveyor.common.render import render
 from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.common.tasks.subflow import ForEachItem, Subflow
+from conveyor.executor import subflows
 from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
@@ -37,6 +39,10 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
         return _if(d, task, run)
     if isinstance(task, f.Switch):
         return _switch(d, task, run)
+    if isinstance(task, Subflow):
+        return subflows.subflow(d, task, run)
+    if isinstance(task, ForEachItem):
+        return subflows.for_each_item(d, task, run)
     raise FlowableError(f"no executor rule for flowable type {task.type}")
 
 

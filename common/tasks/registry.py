@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
-from conveyor.common.tasks import core, flowable, kv
+from conveyor.common.tasks import core, flowable, kv, subflow
 from conveyor.common.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ CORE: tuple[type[Task], ...] = (
     flowable.EachParallel,
     flowable.If,
     flowable.Switch,
+    subflow.Subflow,
+    subflow.ForEachItem,
 )
 
 
