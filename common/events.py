@@ -181,6 +181,8 @@ class TaskRunChange(Model):
     revision: int
     task_run: TaskRun
     trigger_id: str | None = None
+    # The parent execution of an execution a Subflow or ForEachItem started (the reference's triggerExecutionId).
+    trigger_execution_id: str | None = None
 
 
 class Timer(Model):

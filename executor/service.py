@@ -360,6 +360,9 @@ class Executor:
             run_json: dict[str, bytes] = {}
             trigger = state.header.trigger
             tail = b',"triggerId":%b' % orjson.dumps(trigger.id) if trigger is not None else b""
+            parent = trigger.parent_execution_id if trigger is not None else None
+            if parent is not None:
+                tail += b',"triggerExecutionId":%b' % orjson.dumps(parent)
             for run in entry.changed.values():
                 blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)

@@ -84,6 +84,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "outputs": _STORED_ONLY,
         "revision": {"type": "long"},
         "triggerId": _KEYWORD,
+        "triggerExecutionId": _KEYWORD,
     },
     EXECUTIONS: {
         "id": _KEYWORD,
@@ -108,6 +109,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
                 "variables": _STORED_ONLY,
             }
         },
+        "triggerExecutionId": _KEYWORD,
         "revision": {"type": "long"},
     },
     LOGS: {

@@ -97,7 +97,8 @@ class World:
             if self.queue:
                 self.send(self.queue.popleft())
                 continue
-            due = [(t.due, key, t.id) for key, s in self.states.items() if not s.header.state.terminal for t in s.timers.values()]
+            running = [(key, s) for key, s in self.states.items() if not s.header.state.terminal]
+            due = [(t.due, key, t.id) for key, s in running for t in s.timers.values()]
             if not due:
                 return
             when, key, timer_id = min(due)
