@@ -112,7 +112,11 @@ tasks:
     assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
     runs = _runs(execution)
     child_id = runs["call"]["outputs"]["executionId"]
-    assert runs["call"]["outputs"] == {"executionId": child_id, "state": "SUCCESS", "outputs": {"greeting": "hello Ada"}}
+    assert runs["call"]["outputs"] == {
+        "executionId": child_id,
+        "state": "SUCCESS",
+        "outputs": {"greeting": "hello Ada"},
+    }
     assert runs["after"]["outputs"] == {"value": "hello Ada"}
 
     def child() -> list[dict[str, Any]]:
@@ -279,7 +283,7 @@ def test_foreachitem_by_partitions_with_merged_outputs(deployed: Stack, tmp_path
 
 def test_foreachitem_with_failing_children(deployed: Stack, tmp_path: Path) -> None:
     flow = _flow(tmp_path, FOR_EACH_ITEM.replace("BATCH", "{rows: 40}").replace("CHILD", "failing"))
-    flow.write_text(flow.read_text().replace("    inputs:\n      items: \"{{ taskrun.items }}\"\n", ""))
+    flow.write_text(flow.read_text().replace('    inputs:\n      items: "{{ taskrun.items }}"\n', ""))
     execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
     assert execution["state"]["current"] == "FAILED"
     outputs = _runs(execution)["each"]["outputs"]
