@@ -22,9 +22,9 @@ from conveyor.common.events import ExecutionCreated, SubflowEnded
 from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.launch import new_execution
-from conveyor.common.model import Execution, ExecutionTrigger, TaskRun
+from conveyor.common.model import Attempt, Execution, ExecutionTrigger, TaskRun
 from conveyor.common.render import render, render_value
-from conveyor.common.state import StateType
+from conveyor.common.state import State, StateType
 from conveyor.common.storage import ExecutionScope
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.subflow import FOREACHITEM_TYPES, SUBFLOW_TYPES, ForEachItem, Subflow
@@ -55,13 +55,21 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
         d.create_execution(created)
         d.set_outputs(run, {"executionId": created.execution_id})
         d.log(run, LogLevel.INFO, f"started {flow.namespace}.{flow.id} as execution {created.execution_id}")
-        return None if task.wait else S.SUCCESS
+        return None if task.wait else _done(d, run, S.SUCCESS)
     if "state" in out:
-        return guess_state(S(out["state"]), task.transmit_failed)
+        return _done(d, run, guess_state(S(out["state"]), task.transmit_failed))
     if d.killing:
         d.request_kill(str(child_id))
-        return S.KILLED
+        return _done(d, run, S.KILLED)
     return None
+
+
+def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:
+    """The task run ends `state` with one attempt of that state (as the reference records an executable task)."""
+    if not run.attempts:
+        attempt = State.new(d.now).to(S.RUNNING, d.now)
+        run.attempts = [Attempt(state=attempt if state == S.RUNNING else attempt.to(state, d.now))]
+    return state
 
 
 def guess_state(child: StateType, transmit_failed: bool) -> StateType:
@@ -89,7 +97,7 @@ def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None
             return S.KILLED
         if _start_children(d, task, run, out, created, total):
             return None
-    return _waited(d, task, run, total) if task.wait else S.SUCCESS
+    return _waited(d, task, run, total) if task.wait else _done(d, run, S.SUCCESS)
 
 
 def _waited(d: Rules, task: ForEachItem, run: TaskRun, total: int) -> StateType | None:
@@ -105,7 +113,7 @@ def _waited(d: Rules, task: ForEachItem, run: TaskRun, total: int) -> StateType 
     merged = items.merge_outputs(_scope(d.execution), task.id, run.id)
     if merged is not None:
         d.set_outputs(run, {**out, "uri": merged})
-    return _final_state(iterations) if task.transmit_failed else S.SUCCESS
+    return _done(d, run, _final_state(iterations) if task.transmit_failed else S.SUCCESS)
 
 
 def _start_children(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any], created: int, total: int) -> bool:

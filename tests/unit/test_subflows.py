@@ -73,6 +73,7 @@ def test_subflow_waits_and_returns_the_childs_outputs() -> None:
     call = next(r for r in ex.task_run_list if r.task_id == "call")
     (child,) = world.children("child")
     assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "hello Ada"}}
+    assert [a.state.current for a in call.attempts] == [S.SUCCESS]  # one attempt, as the reference records
     after = next(r for r in ex.task_run_list if r.task_id == "after")
     assert after.outputs == {"value": "hello Ada"}
     assert child.trigger is not None and child.trigger.type == "io.kestra.plugin.core.flow.Subflow"
