@@ -65,11 +65,17 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
 
 
 def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:
-    """The task run ends `state` with one attempt of that state (as the reference records an executable task)."""
-    if not run.attempts:
-        attempt = State.new(d.now).to(S.RUNNING, d.now)
-        run.attempts = [Attempt(state=attempt if state == S.RUNNING else attempt.to(state, d.now))]
+    """The task run ends `state` with one more attempt of that state (as the reference records an executable
+    task: one attempt per run of its children; a restart's children are the next attempt's)."""
+    attempt = State.new(d.now).to(S.RUNNING, d.now)
+    run.attempts = [*run.attempts, Attempt(state=attempt.to(state, d.now))]
     return state
+
+
+def restarted(d: Rules, run: TaskRun) -> None:
+    """A restart of the parent runs this task again: new children (their ids follow the attempt count), all the
+    batches again for ForEachItem (`restartBehavior: FAILED_ITEMS` is treated as ALL_ITEMS)."""
+    d.set_outputs(run, {})
 
 
 def guess_state(child: StateType, transmit_failed: bool) -> StateType:
@@ -205,7 +211,8 @@ def _kill_children(d: Rules, run: TaskRun, created: int) -> None:
 
 # ---- children
 def child_id(run: TaskRun, iteration: int | None) -> str:
-    return derived_id("subflow", run.id, str(iteration or 0))
+    """Derived from the task run, its ended attempts (a restart makes new children) and the batch."""
+    return derived_id("subflow", run.id, str(len(run.attempts)), str(iteration or 0))
 
 
 def _find(d: Rules, task: Subflow | ForEachItem, run: TaskRun) -> Flow:

@@ -103,6 +103,22 @@ def test_transmit_failed_fails_the_parent() -> None:
     assert call.state.current == S.FAILED and call.outputs is not None and call.outputs["state"] == "FAILED"
 
 
+def test_a_restart_of_the_parent_starts_a_new_child() -> None:
+    world = World()
+    world.deploy(FAILING)
+    pid = world.start(parent("failing").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run()
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    first, second = world.children("failing")
+    assert first.id != second.id
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert call.outputs is not None and call.outputs["executionId"] == second.id
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
 def test_without_transmit_failed_a_failed_child_is_a_success() -> None:
     world = World()
     world.deploy(FAILING)

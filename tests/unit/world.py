@@ -9,7 +9,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from conveyor.common.events import Event, ExecutionCreated, KillRequested, TaskResult, TimerFired, WorkerJob
+from conveyor.common.events import (
+    Event,
+    ExecutionCreated,
+    KillRequested,
+    RestartRequested,
+    TaskResult,
+    TimerFired,
+    WorkerJob,
+)
 from conveyor.common.flow import Flow
 from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow
@@ -63,7 +71,7 @@ class World:
         state = self.states.get(key)
         if state is None and not isinstance(event, ExecutionCreated):
             return  # unknown or ended: ignored, as the executor does
-        if state is not None and state.header.state.terminal:
+        if state is not None and state.header.state.terminal and not isinstance(event, RestartRequested):
             return
         self.now += timedelta(milliseconds=1)
         decision = decide(state, self.plans[key], event, Env.live(self.now, flows=self.find))
@@ -104,6 +112,9 @@ class World:
             when, key, timer_id = min(due)
             self.now = max(self.now, when)
             self.send(TimerFired(execution_id=key, timer_id=timer_id))
+
+    def restart(self, execution_id: str) -> None:
+        self.queue.append(RestartRequested(execution_id=execution_id))
 
     def kill(self, execution_id: str) -> None:
         self.queue.append(KillRequested(execution_id=execution_id))
