@@ -54,9 +54,11 @@ class World:
         except KeyError:
             raise LookupError(f"no flow {namespace}.{flow_id} is deployed") from None
 
-    def start(self, source_or_flow: str | Flow, inputs: dict[str, Any] | None = None) -> str:
+    def start(
+        self, source_or_flow: str | Flow, inputs: dict[str, Any] | None = None, labels: dict[str, str] | None = None
+    ) -> str:
         flow = self.deploy(source_or_flow) if isinstance(source_or_flow, str) else source_or_flow
-        created = new_execution(flow, inputs, now=self.now)
+        created = new_execution(flow, inputs, labels=labels, now=self.now)
         self.queue.append(created)
         return created.execution_id
 
