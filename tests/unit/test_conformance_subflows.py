@@ -56,6 +56,23 @@ def _children_problems(world: World, root: Execution, flow_id: str, spec: dict[s
     return problems
 
 
+def _run_problems(root: Execution, task_id: str, spec: dict[str, Any]) -> list[str]:
+    run = next(r for r in root.task_run_list if r.task_id == task_id)
+    problems = []
+    if "state" in spec and run.state.current.value != spec["state"]:
+        problems.append(f"{task_id}: state {run.state.current.value}, expected {spec['state']}")
+    if "attempts" in spec and len(run.attempts) != spec["attempts"]:
+        problems.append(f"{task_id}: {len(run.attempts)} attempts, expected {spec['attempts']}")
+    if "outputs" in spec:
+        want, got = spec["outputs"], run.outputs or {}
+        if want is None and got:
+            problems.append(f"{task_id}: outputs {got}, expected none")
+        for key, value in (want or {}).items():
+            if got.get(key) != value:
+                problems.append(f"{task_id}: outputs.{key} {got.get(key)!r}, expected {value!r}")
+    return problems
+
+
 @pytest.mark.parametrize("case", CASES, ids=_label)
 def test_the_references_subflow_case_holds_in_the_executor_core(case: dict[str, Any]) -> None:
     world = World()
@@ -78,19 +95,7 @@ def test_the_references_subflow_case_holds_in_the_executor_core(case: dict[str, 
     if "taskRunCount" in expect and len(root.task_run_list) != expect["taskRunCount"]:
         problems.append(f"{len(root.task_run_list)} task runs, expected {expect['taskRunCount']}")
     for task_id, spec in expect.get("taskRuns", {}).items():
-        run = next(r for r in root.task_run_list if r.task_id == task_id)
-        if "state" in spec and run.state.current.value != spec["state"]:
-            problems.append(f"{task_id}: state {run.state.current.value}, expected {spec['state']}")
-        if "attempts" in spec and len(run.attempts) != spec["attempts"]:
-            problems.append(f"{task_id}: {len(run.attempts)} attempts, expected {spec['attempts']}")
-        if "outputs" in spec:
-            want = spec["outputs"]
-            got = run.outputs
-            if want is None and got:
-                problems.append(f"{task_id}: outputs {got}, expected none")
-            for key, value in (want or {}).items():
-                if (got or {}).get(key) != value:
-                    problems.append(f"{task_id}: outputs.{key} {(got or {}).get(key)!r}, expected {value!r}")
+        problems += _run_problems(root, task_id, spec)
     for flow_id, spec in expect.get("children", {}).items():
         problems += _children_problems(world, root, flow_id, spec)
     assert not problems, "\n".join(problems)
