@@ -112,6 +112,9 @@ class TaskRunFilterParams(BaseModel):
     trigger_id: str | None = Field(
         default=None, max_length=250, description="task runs of the executions started by the trigger of this id"
     )
+    trigger_execution_id: str | None = Field(
+        default=None, max_length=250, description="task runs of the children (Subflow, ForEachItem) of this execution"
+    )
     state: list[StateType] | None = Field(default=None, description="current state (repeatable: any of them)")
     start_date: str | None = Field(
         default=None, description=f"started at or after ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
@@ -136,6 +139,7 @@ class TaskRunFilterParams(BaseModel):
             execution_id=self.execution_id or None,
             task_id=self.task_id or None,
             trigger_id=self.trigger_id or None,
+            trigger_execution_id=self.trigger_execution_id or None,
             state=[s.value for s in self.state] if self.state else None,
             start=start,
             end=end,

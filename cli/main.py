@@ -133,6 +133,11 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--size", type=int, default=25)
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--trigger", help="only executions (or their task runs) started by the trigger of this id")
+        p.add_argument(
+            "--parent",
+            metavar="EXECUTION_ID",
+            help="only the child executions (or their task runs) a Subflow or ForEachItem of this execution started",
+        )
         if name == "taskruns":
             p.add_argument("--execution", "-e", help="execution id")
             p.add_argument("--task", "-t", help="task id")
@@ -410,7 +415,7 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     es = flags.elasticsearch()
     shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
     if args.command == "executions":
-        return query.executions(es, output=args.output, trigger=args.trigger, **shared)
+        return query.executions(es, output=args.output, trigger=args.trigger, parent=args.parent, **shared)
     return query.taskruns(
         es,
         output=args.output,
@@ -418,6 +423,7 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
         execution=args.execution,
         task=args.task,
         trigger=args.trigger,
+        parent=args.parent,
         follow=args.follow,
         q=args.q,
         start=args.start,

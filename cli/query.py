@@ -30,9 +30,11 @@ def taskruns(
     sort: str = DEFAULT_SORT,
     after: str | None = None,
     trigger: str | None = None,
+    parent: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     filters = TaskRunFilters(
+        trigger_execution_id=parent,
         namespace=namespace,
         flow_id=flow,
         state=states or None,
@@ -68,9 +70,12 @@ def executions(
     size: int,
     output: str,
     trigger: str | None = None,
+    parent: str | None = None,
 ) -> int:
     client = elasticsearch_client(es)
-    filters = ExecutionFilters(namespace=namespace, flow_id=flow, state=states or None, trigger_id=trigger)
+    filters = ExecutionFilters(
+        namespace=namespace, flow_id=flow, state=states or None, trigger_id=trigger, trigger_execution_id=parent
+    )
     page = queries.search_executions(client, es.index_prefix, filters, Paging(size=size))
     if output == "json":
         print_json(page.results)

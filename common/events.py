@@ -126,6 +126,19 @@ class TimerFired(_Event):
     timer_id: str
 
 
+class SubflowEnded(_Event):
+    """A child execution started by a Subflow or ForEachItem task run ended: sent by the child's executor to the
+    parent's (keyed by the parent's execution id, so it reaches the parent's partition). `executionId` is the
+    parent's; the child's id, final state, flow outputs and, for ForEachItem, its batch number come with it."""
+
+    kind: Literal["SubflowEnded"] = "SubflowEnded"
+    task_run_id: str
+    child_id: str
+    state: StateType
+    outputs: dict[str, Any] | None = None
+    iteration: int | None = None
+
+
 class KillSignal(Model):
     """Stop every attempt of this execution that runs on any worker (the `kills` topic)."""
 
@@ -153,7 +166,8 @@ Event = Annotated[
     | ChangeStateRequested
     | RestoreTaskRuns
     | WorkerLost
-    | TimerFired,
+    | TimerFired
+    | SubflowEnded,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
@@ -205,6 +219,8 @@ class TaskRunChange(Model):
     revision: int
     task_run: TaskRun
     trigger_id: str | None = None
+    # The parent execution of an execution a Subflow or ForEachItem started (the reference's triggerExecutionId).
+    trigger_execution_id: str | None = None
 
 
 class Timer(Model):

@@ -16,7 +16,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from conveyor.common.storage import StorageSettings, default_storage
-from conveyor.common.storage.uri import ExecutionScope, key_of
+from conveyor.common.storage.uri import ExecutionScope, key_of, readable
 
 
 def _current(ctx: Context) -> ExecutionScope | None:
@@ -35,7 +35,8 @@ def read(ctx: Context, uri: Any) -> str:
         raise ValueError(f"read() expects a kestra:/// storage URI, got {type(uri).__name__}")
     key_of(uri)  # StorageURIError names what is wrong with it
     current = _current(ctx)
-    if current is not None and not current.owns(uri):
+    trigger = ctx.get("trigger")
+    if current is not None and not readable(uri, current, dict(trigger) if isinstance(trigger, Mapping) else None):
         raise ValueError(f"read(): {uri} is not a file of this execution (expected a URI under {current.prefix})")
     storage = default_storage()
     limit = StorageSettings().read_limit

@@ -69,6 +69,12 @@ class ExecutionTrigger(Model):
     previous: datetime | None = None
     variables: dict[str, Any] = {}
 
+    @property
+    def parent_execution_id(self) -> str | None:
+        """The parent execution, when a Subflow or ForEachItem task run started this one."""
+        parent = self.variables.get("executionId")
+        return parent if isinstance(parent, str) and "taskRunId" in self.variables else None
+
 
 class Execution(Model):
     id: str

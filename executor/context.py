@@ -28,13 +28,31 @@ def base_context(execution: Execution, flow: Flow) -> dict[str, Any]:
             "state": execution.state.current.value,
         },
         "vars": flow.variables,
-        "labels": {**flow.labels, **{label.key: label.value for label in execution.labels}},
+        "labels": label_variable({**flow.labels, **{label.key: label.value for label in execution.labels}}),
     }
     if flow.inputs:
         ctx["inputs"] = input_values(execution, flow)
     if execution.trigger is not None:
         ctx["trigger"] = trigger_variable(execution.trigger)
     return ctx
+
+
+SYSTEM_PREFIX = "system."
+
+
+def label_variable(labels: dict[str, str]) -> dict[str, Any]:
+    """`{{ labels.* }}`: the labels by key, the `system.` ones grouped under `system` as the reference shows them
+    (`{{ labels.system.correlationId }}`)."""
+    out: dict[str, Any] = {}
+    system: dict[str, str] = {}
+    for key, value in labels.items():
+        if key.startswith(SYSTEM_PREFIX):
+            system[key.removeprefix(SYSTEM_PREFIX)] = value
+        else:
+            out[key] = value
+    if system:
+        out["system"] = system
+    return out
 
 
 def trigger_variable(trigger: ExecutionTrigger) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from conveyor.common.events import (
     PauseRequested,
     RestartRequested,
     ResumeRequested,
+    SubflowEnded,
     TaskResult,
     Timer,
     TimerFired,
@@ -39,6 +40,7 @@ from conveyor.common.events import (
     WorkerLost,
 )
 from conveyor.common.flow import Flow
+from conveyor.common.ids import derived_id
 from conveyor.common.inputs import typed_outputs
 from conveyor.common.limits import MAX_RECORD_BYTES
 from conveyor.common.model import Attempt, Execution, TaskRun
@@ -46,7 +48,7 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart
+from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart, subflows
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
@@ -76,6 +78,9 @@ class Decision:
     logs: list[LogEntry] = field(default_factory=list)
     # New executions to create (flow-level retry, CREATE_NEW_EXECUTION), produced to execution-events.
     executions: list[ExecutionCreated] = field(default_factory=list)
+    # A child's end for its parent (to execution-events, keyed by the parent), kills of children (to control).
+    events: list[SubflowEnded] = field(default_factory=list)
+    control: list[KillRequested] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
     # The JSON of each task run in `changed` (what the shell publishes; the state keeps it as such).
@@ -200,6 +205,8 @@ class Decider:
             pause.resume(self, event)
         elif isinstance(event, ChangeStateRequested):
             change_state.change_state(self, event)
+        elif isinstance(event, SubflowEnded):
+            subflows.child_ended(self, event)
         self.advance()
 
     def decision(self) -> Decision:
@@ -472,6 +479,10 @@ class Decider:
         self.ex.state = self.ex.state.to(state, self.now)
         self.header_changed = True
         self._base = None
+        if self.ex.state.terminal:
+            ended = subflows.ended_event(self.ex)
+            if ended is not None:
+                self.out.events.append(ended)
 
     def set_execution_outputs(self, outputs: dict[str, Any] | None) -> None:
         self.ex.outputs = outputs
@@ -496,6 +507,13 @@ class Decider:
 
     def create_execution(self, created: ExecutionCreated) -> None:
         self.out.executions.append(created)
+
+    def find_flow(self, namespace: str, flow_id: str, revision: int | None) -> Flow:
+        return self.env.flows(namespace, flow_id, revision)
+
+    def request_kill(self, execution_id: str) -> None:
+        event_id = derived_id("kill", self.ex.id, execution_id)
+        self.out.control.append(KillRequested(event_id=event_id, execution_id=execution_id))
 
     def log(self, run: TaskRun | None, level: LogLevel, message: str) -> None:
         self.out.logs.append(

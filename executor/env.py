@@ -1,4 +1,4 @@
-"""Everything a decision may draw from the world: the clock, ids and randomness.
+"""Everything a decision may draw from the world: the clock, ids, randomness and the deployed flows.
 
 `decide` receives an `Env` and takes nothing else from outside, so a decision is a function of its
 inputs: replayed with the same `Env` (a fixed clock, a seeded id source and random source), the same
@@ -12,9 +12,22 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from conveyor.common.clock import utcnow
 from conveyor.common.ids import LENGTH, new_id
+
+if TYPE_CHECKING:
+    from conveyor.common.flow import Flow
+
+# The deployed flow `namespace`.`id` at `revision` (None: the latest); raises `LookupError` saying why there is
+# none (never deployed, deleted, disabled, no longer valid). Subflow and ForEachItem find their child's flow here.
+FlowLookup = Callable[[str, str, "int | None"], "Flow"]
+
+
+def no_flows(namespace: str, flow_id: str, revision: int | None) -> Flow:
+    raise LookupError(f"flow {namespace}.{flow_id} is not deployed (this executor reads no deployed flows)")
+
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -24,10 +37,11 @@ class Env:
     now: datetime
     ids: Callable[[], str] = new_id
     rand: random.Random = field(default_factory=random.Random)
+    flows: FlowLookup = no_flows
 
     @classmethod
-    def live(cls, now: datetime | None = None) -> Env:
-        return cls(now or utcnow())
+    def live(cls, now: datetime | None = None, flows: FlowLookup = no_flows) -> Env:
+        return cls(now or utcnow(), flows=flows)
 
     @classmethod
     def seeded(cls, now: datetime, seed: int) -> Env:
@@ -41,4 +55,4 @@ class Env:
 
     def at(self, now: datetime) -> Env:
         """The same sources at another time (the simulator moves its clock between events)."""
-        return Env(now, self.ids, self.rand)
+        return Env(now, self.ids, self.rand, self.flows)

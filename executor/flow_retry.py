@@ -79,6 +79,9 @@ def next_execution(
         flow, execution.inputs, labels=labels, now=now, typed=False, execution_id=execution_id, event_id=event_id
     )
     created.execution.original_id = execution.original_id or execution.id
+    if execution.trigger is not None and "taskRunId" in execution.trigger.variables:
+        created.execution.trigger = execution.trigger  # a subflow's child: its parent waits for the new one
+        created.execution.labels = execution.labels
     created.execution.metadata = ExecutionMetadata(
         attempt_number=execution.metadata.attempt_number + 1,
         original_created_date=execution.metadata.original_created_date or execution.state.start_date,

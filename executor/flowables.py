@@ -14,6 +14,8 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
 from conveyor.executor import pause
+from conveyor.common.tasks.subflow import ForEachItem, Subflow
+from conveyor.executor import subflows
 from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
@@ -40,6 +42,10 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
         return _switch(d, task, run)
     if isinstance(task, f.Pause):
         return pause.step(d, task, run)
+    if isinstance(task, Subflow):
+        return subflows.subflow(d, task, run)
+    if isinstance(task, ForEachItem):
+        return subflows.for_each_item(d, task, run)
     raise FlowableError(f"no executor rule for flowable type {task.type}")
 
 

@@ -21,6 +21,8 @@ from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
+from conveyor.common.tasks.subflow import ForEachItem, Subflow
+from conveyor.executor import subflows
 from conveyor.executor.state import ExecutionState
 
 if TYPE_CHECKING:
@@ -54,7 +56,9 @@ def restart(d: Rules) -> None:
     for run in runs:  # creation order: a parent before its children
         d.set_state(run, S.RESTARTED)
         task = d.task(run.task_id)
-        if not isinstance(task, FlowableTask):
+        if isinstance(task, (Subflow, ForEachItem)):
+            subflows.restarted(d, run)
+        elif not isinstance(task, FlowableTask):
             d.dispatch(run, task)
     d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")
 

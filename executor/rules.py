@@ -106,7 +106,15 @@ class Rules(Protocol):
     def log(self, run: TaskRun | None, level: LogLevel, message: str) -> None: ...
 
     def create_execution(self, created: ExecutionCreated) -> None:
-        """Another execution to create (flow-level retry), in the same transaction."""
+        """Another execution to create (flow-level retry, a subflow), in the same transaction."""
+        ...
+
+    def find_flow(self, namespace: str, flow_id: str, revision: int | None) -> Flow:
+        """A deployed flow (`revision` None: the latest); `LookupError` saying why there is none."""
+        ...
+
+    def request_kill(self, execution_id: str) -> None:
+        """Ask for another execution (a child) to be killed, in the same transaction."""
         ...
 
     # ---- stepping

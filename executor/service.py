@@ -59,6 +59,7 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks import registry
 from conveyor.executor import records, restart, restore
 from conveyor.executor.decide import Decision, decide
+from conveyor.executor.deployed import DeployedFlows
 from conveyor.executor.env import Env
 from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
 from conveyor.executor.plan import Plan
@@ -129,6 +130,7 @@ class Executor:
             extra={"partition.assignment.strategy": "range", "queued.max.messages.kbytes": QUEUE_KBYTES},
         )
         self.watch = WorkerWatch(kafka, self.topics.worker_heartbeats, self.settings.worker_timeout)
+        self.flows = DeployedFlows(kafka)  # the flows Subflow and ForEachItem start
         self._recheck: set[str] = set()  # executions to check against the lost workers
         self._recheck_all = False
         self._rewind = False  # a failed batch was rolled back: reload the state, consume again from the offsets
@@ -242,13 +244,13 @@ class Executor:
             if state is None and isinstance(event, ExecutionCreated):
                 if key in self._ended:  # a creation sent again (an idempotent start) after the execution ended
                     return
-                decision = decide(None, self._plan(key, event.flow), event, Env.live())
+                decision = decide(None, self._plan(key, event.flow), event, Env.live(flows=self.flows.find))
                 self._register(key, decision.state, pending, partition)
             else:
                 state = self._admit(event, state, pending, partition)
                 if state is None:
                     return
-                decision = decide(state, self._plan(key, state.flow), event, Env.live())
+                decision = decide(state, self._plan(key, state.flow), event, Env.live(flows=self.flows.find))
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
@@ -297,7 +299,9 @@ class Executor:
         state.remember(event.event_id)
         if complete:
             key = event.execution_id
-            decision = decide(state, self._plan(key, state.flow), restore.restart_event(state), Env.live())
+            decision = decide(
+                state, self._plan(key, state.flow), restore.restart_event(state), Env.live(flows=self.flows.find)
+            )
             self._took(key, decision, pending, partition)
 
     def _entry(self, key: str, state: ExecutionState, pending: dict[str, _Pending], partition: int) -> _Pending:
@@ -328,6 +332,10 @@ class Executor:
             self.producer.send(self.topics.logs, entry.task_run_id or entry.execution_id, entry.to_json())
         for created in decision.executions:
             self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
+        for ended in decision.events:  # a child's end, to its parent's partition (keyed by the parent's id)
+            self.producer.send(self.topics.execution_events, ended.execution_id, ended.to_json())
+        for kill in decision.control:  # a parent's kill, to each running child
+            self.producer.send(self.topics.control, kill.execution_id, kill.to_json())
 
     def _restartable(self, event: RestartRequested | ChangeStateRequested) -> bool:
         """A restart (or a change of state) of an ended execution must bring its final header and flow, not an
@@ -358,6 +366,9 @@ class Executor:
             run_json: dict[str, bytes] = {}
             trigger = state.header.trigger
             tail = b',"triggerId":%b' % orjson.dumps(trigger.id) if trigger is not None else b""
+            parent = trigger.parent_execution_id if trigger is not None else None
+            if parent is not None:
+                tail += b',"triggerExecutionId":%b' % orjson.dumps(parent)
             for run in entry.changed.values():
                 blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)
@@ -457,6 +468,7 @@ class Executor:
     def close(self) -> None:
         self.consumer.close()
         self.watch.close()
+        self.flows.close()
         try:
             self.producer.flush(10)
         except KafkaError as exc:

@@ -93,6 +93,8 @@ def taskrun_document(change: TaskRunChange, raw: dict[str, Any] | None = None) -
     doc["revision"] = change.revision
     if change.trigger_id is not None:
         doc["triggerId"] = change.trigger_id
+    if change.trigger_execution_id is not None:
+        doc["triggerExecutionId"] = change.trigger_execution_id
     return doc
 
 
@@ -102,6 +104,9 @@ def execution_document(execution: Execution, raw: dict[str, Any] | None = None) 
     input_secrets.mask_execution(doc)  # SECRET values are never indexed
     _with_duration(doc["state"], execution.state)
     doc["taskRunCount"] = max(execution.task_run_count, len(execution.task_run_list))
+    parent = execution.trigger.parent_execution_id if execution.trigger is not None else None
+    if parent is not None:
+        doc["triggerExecutionId"] = parent  # the parent execution (Subflow, ForEachItem)
     return doc
 
 

@@ -118,6 +118,8 @@ def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
         clauses.append({"term": {"taskId": filters.task_id}})
     if filters.trigger_id:
         clauses.append({"term": {"triggerId": filters.trigger_id}})
+    if filters.trigger_execution_id:
+        clauses.append({"term": {"triggerExecutionId": filters.trigger_execution_id}})
     return clauses
 
 
@@ -129,6 +131,8 @@ def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
         clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
     if filters.trigger_id:
         clauses.append({"term": {"trigger.id": filters.trigger_id}})
+    if filters.trigger_execution_id:
+        clauses.append({"term": {"triggerExecutionId": filters.trigger_execution_id}})
     return clauses
 
 

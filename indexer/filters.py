@@ -50,6 +50,8 @@ class TaskRunFilters(SearchFilters):
     task_id: str | None = None
     # Task runs of the executions the trigger of this id started.
     trigger_id: str | None = None
+    # Task runs of the children of this execution (Subflow, ForEachItem).
+    trigger_execution_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +60,7 @@ class ExecutionFilters(SearchFilters):
 
     labels: Mapping[str, str] | None = None
     trigger_id: str | None = None
+    trigger_execution_id: str | None = None  # the children of this execution (Subflow, ForEachItem)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -85,6 +85,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "outputs": _STORED_ONLY,
         "revision": {"type": "long"},
         "triggerId": _KEYWORD,
+        "triggerExecutionId": _KEYWORD,
     },
     EXECUTIONS: {
         "id": _KEYWORD,
@@ -109,6 +110,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
                 "variables": _STORED_ONLY,
             }
         },
+        "triggerExecutionId": _KEYWORD,
         "revision": {"type": "long"},
     },
     LOGS: {

@@ -58,9 +58,9 @@ class Access:
 # Adding a service or a topic is one line here (the topic itself in `topics.py`).
 ACCESS: dict[str, Access] = {
     "executor": Access(
-        reads=(EXECUTION_EVENTS, CONTROL, EXECUTOR_STATE, WORKER_HEARTBEATS),
-        writes=(EXECUTIONS, TASKRUNS, EXECUTOR_STATE, WORKER_JOBS, KILLS, LOGS, EXECUTION_EVENTS, DEAD_LETTER),
-        groups=(names.EXECUTOR, names.TAIL, names.STATE_READER),
+        reads=(EXECUTION_EVENTS, CONTROL, EXECUTOR_STATE, WORKER_HEARTBEATS, FLOWS, FLOW_REVISIONS),
+        writes=(EXECUTIONS, TASKRUNS, EXECUTOR_STATE, WORKER_JOBS, KILLS, LOGS, EXECUTION_EVENTS, CONTROL, DEAD_LETTER),
+        groups=(names.EXECUTOR, names.TAIL, names.STATE_READER, names.TABLE_READER),
         transactional_ids=(names.EXECUTOR_TRANSACTIONS,),
     ),
     "worker": Access(

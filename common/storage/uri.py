@@ -60,6 +60,23 @@ class ExecutionScope:
             return False
 
 
+def parent_scope(trigger: object) -> ExecutionScope | None:
+    """The parent execution of a child started by a Subflow or ForEachItem, from its `trigger` variables: the
+    child may read its parent's files too (a ForEachItem batch, a file passed as an input)."""
+    if not isinstance(trigger, dict) or not trigger.get("taskRunId"):
+        return None
+    parts = [trigger.get(name) for name in ("namespace", "flowId", "executionId")]
+    if not all(isinstance(part, str) and part for part in parts):
+        return None
+    return ExecutionScope(str(parts[0]), str(parts[1]), str(parts[2]))
+
+
+def readable(uri: str, own: ExecutionScope, trigger: object) -> bool:
+    """An execution reads its own files and, as a subflow's child, its parent's."""
+    parent = parent_scope(trigger)
+    return own.owns(uri) or (parent is not None and parent.owns(uri))
+
+
 def _file_path(name: str) -> str:
     """A relative file path (an output file may sit in a sub-folder of the working directory)."""
     normal = posixpath.normpath(name)

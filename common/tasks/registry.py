@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
-from conveyor.common.tasks import core, flowable, kv
+from conveyor.common.tasks import core, flowable, kv, subflow
 from conveyor.common.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,8 @@ CORE: tuple[type[Task], ...] = (
     flowable.If,
     flowable.Switch,
     flowable.Pause,
+    subflow.Subflow,
+    subflow.ForEachItem,
 )
 
 

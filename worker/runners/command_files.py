@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from conveyor.common.storage import FileNotFound, Storage, StorageError, StorageURIError, default_storage
-from conveyor.common.storage.uri import ExecutionScope, is_storage_uri
+from conveyor.common.storage.uri import ExecutionScope, is_storage_uri, readable
 from conveyor.common.tasks.core import Commands
 from conveyor.worker.runners.base import RunContext
 
@@ -44,7 +44,7 @@ def write_inputs(task: Commands, ctx: RunContext, workdir: Path, storage: Storag
         path.parent.mkdir(parents=True, exist_ok=True)
         text = "" if value is None else str(value)
         if is_storage_uri(text):
-            if not scope.owns(text):  # as read(): only the execution's own files
+            if not readable(text, scope, ctx.job.context.get("trigger")):  # as read(): the execution's own files
                 raise FileProblem(f"{text} is not a file of this execution (expected a URI under {scope.prefix})")
             with storage.open(text) as source, path.open("wb") as out:
                 while chunk := source.read(_CHUNK):

@@ -1,0 +1,72 @@
+"""The tasks that start other executions: Subflow (one child) and ForEachItem (one child per batch of a file's
+lines). The executor decides them (`executor.subflows`): it creates the children as `ExecutionCreated` events
+and learns of their end from `SubflowEnded` events; no worker runs them."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, field_validator
+
+from conveyor.common.base import Spec
+from conveyor.common.labels import labels_map
+from conveyor.common.tasks.base import FlowableTask
+
+SUBFLOW_TYPES = (
+    "io.kestra.plugin.core.flow.Subflow",
+    "io.kestra.core.tasks.flows.Subflow",
+    "io.kestra.core.tasks.flows.Flow",
+)
+FOREACHITEM_TYPES = ("io.kestra.plugin.core.flow.ForEachItem", "io.kestra.core.tasks.flows.ForEachItem")
+
+
+class _Starts(FlowableTask):
+    """What both tasks share: the flow they start, its inputs and labels, and whether they wait for it."""
+
+    namespace: str
+    flow_id: str
+    inputs: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        return labels_map(value)
+
+
+class Subflow(_Starts):
+    """Starts one execution of `namespace`.`flowId` (at `revision`, else the latest deployed one). With `wait`,
+    ends with the child (its outputs: `executionId`, `state` and the child's flow `outputs`); with
+    `transmitFailed`, a FAILED/KILLED/WARNING child makes it end that way, else it ends SUCCESS."""
+
+    type_names: ClassVar[tuple[str, ...]] = SUBFLOW_TYPES
+    revision: int | None = Field(default=None, ge=1)
+    # The reference's deprecated task `outputs` (rendered against the child); accepted, not used.
+    outputs: dict[str, Any] | None = None
+    schedule_date: str | None = None
+
+
+class Batch(Spec):
+    """How ForEachItem cuts its file, as the reference: a new batch once one holds `bytes` (`10MB`, `200KB` or
+    a number), else `partitions` batches (lines dealt round-robin), else `rows` lines per batch (default 1).
+    Each may be an expression."""
+
+    rows: int | str = 1
+    bytes: str | int | None = None
+    partitions: int | str | None = None
+    separator: str = "\n"
+
+
+class ForEachItem(_Starts):
+    """Cuts the file at `items` (a `kestra:///` URI of lines) into batches, each written to the storage, and
+    starts one execution of `namespace`.`flowId` per batch, with `{{ taskrun.items }}` the batch's URI and
+    `{{ taskrun.iteration }}` its number (1-based) in the rendering of `inputs`."""
+
+    type_names: ClassVar[tuple[str, ...]] = FOREACHITEM_TYPES
+    items: str
+    batch: Batch = Batch()
+    revision: int | None = Field(default=None, ge=1)
+    restart_behavior: str = Field(default="ALL_ITEMS", pattern="^(ALL_ITEMS|FAILED_ITEMS)$")

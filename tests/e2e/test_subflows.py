@@ -1,0 +1,290 @@
+"""Subflow and ForEachItem end to end: the CLI and the services as processes on the real servers, with two
+executors (so a child and its parent often sit on partitions of different executors: the child's end travels
+to the parent's key), child flows deployed with `conveyor flows deploy`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli import ROOT
+from tests.e2e.conftest import Stack
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
+EXECUTORS = 2
+WORKER_ENV = {"CONVEYOR_WORKER_CONCURRENCY": "8"}
+
+CHILDREN = {
+    "child.yaml": """
+id: child
+namespace: e2e.sub
+inputs:
+  - {id: name, type: STRING}
+tasks:
+  - {id: hello, type: io.kestra.plugin.core.debug.Return, format: "hello {{ inputs.name }}"}
+outputs:
+  - {id: greeting, type: STRING, value: "{{ outputs.hello.value }}"}
+""",
+    "failing.yaml": """
+id: failing
+namespace: e2e.sub
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail, errorMessage: "child failed on purpose"}
+""",
+    "slow.yaml": """
+id: slow
+namespace: e2e.sub
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT5M}
+""",
+    # The reference's for-each-item-subflow.yaml and for-each-item-outputs-subflow.yaml, in our namespace.
+    "for-each-item-subflow.yaml": """
+id: for-each-item-subflow
+namespace: e2e.sub
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: per-item, type: io.kestra.plugin.core.log.Log, message: "{{ inputs.items }}"}
+""",
+    "for-each-item-outputs-subflow.yaml": """
+id: for-each-item-outputs-subflow
+namespace: e2e.sub
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: return, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) }}"}
+outputs:
+  - {id: value, value: "{{ outputs.return.value }}", type: STRING}
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def deployed(e2e_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    folder = tmp_path_factory.mktemp("children")
+    for name, source in CHILDREN.items():
+        (folder / name).write_text(source)
+    done = e2e_stack.cli("flows", "deploy", str(folder))
+    assert done.returncode == 0, done.stdout + done.stderr
+    return e2e_stack
+
+
+def _flow(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "parent.yaml"
+    path.write_text(source)
+    return path
+
+
+def _runs(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {run["taskId"]: run for run in execution["taskRunList"]}
+
+
+def _executions(stack: Stack, *args: str) -> list[dict[str, Any]]:
+    done = stack.cli("executions", "--output", "json", "--size", "100", *args)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_a_subflow_with_outputs(deployed: Stack, tmp_path: Path) -> None:
+    parent = _flow(
+        tmp_path,
+        """
+id: parent
+namespace: e2e.sub
+labels: {team: a}
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: e2e.sub
+    flowId: child
+    inputs: {name: Ada}
+    inheritLabels: true
+    labels: {from: parent}
+  - {id: after, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.call.outputs.greeting }}"}
+""",
+    )
+    execution = deployed.run_json(parent)
+    assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
+    runs = _runs(execution)
+    child_id = runs["call"]["outputs"]["executionId"]
+    assert runs["call"]["outputs"] == {
+        "executionId": child_id,
+        "state": "SUCCESS",
+        "outputs": {"greeting": "hello Ada"},
+    }
+    assert runs["after"]["outputs"] == {"value": "hello Ada"}
+
+    def child() -> list[dict[str, Any]]:
+        found = _executions(deployed, "--parent", execution["id"])
+        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
+
+    (found,) = deployed.poll(child, timeout=60)
+    assert found["id"] == child_id
+    assert found["trigger"]["type"] == "io.kestra.plugin.core.flow.Subflow"
+    assert found["trigger"]["variables"]["executionId"] == execution["id"]
+    assert found["trigger"]["variables"]["taskRunId"] == runs["call"]["id"]
+    labels = {label["key"]: label["value"] for label in found["labels"]}
+    assert labels == {"team": "a", "from": "parent", "system.correlationId": execution["id"]}
+    taskruns = deployed.cli("taskruns", "--parent", execution["id"], "--output", "json")
+    assert [run["taskId"] for run in json.loads(taskruns.stdout)] == ["hello"]
+
+
+def test_transmit_failed_and_a_failing_child(deployed: Stack, tmp_path: Path) -> None:
+    parent = _flow(
+        tmp_path,
+        """
+id: parent-failed
+namespace: e2e.sub
+tasks:
+  - {id: call, type: io.kestra.plugin.core.flow.Subflow, namespace: e2e.sub, flowId: failing, transmitFailed: true}
+  - {id: never, type: io.kestra.plugin.core.log.Log, message: unreachable}
+""",
+    )
+    execution = deployed.run_json(parent)
+    assert execution["state"]["current"] == "FAILED", json.dumps(execution)[:3000]
+    runs = _runs(execution)
+    assert runs["call"]["state"]["current"] == "FAILED"
+    assert runs["call"]["outputs"]["state"] == "FAILED"
+    assert "never" not in runs
+
+    lenient = _flow(tmp_path, parent.read_text().replace("transmitFailed: true", "transmitFailed: false"))
+    assert deployed.run_json(lenient)["state"]["current"] == "SUCCESS"
+
+
+def test_a_missing_child_flow_fails_with_a_clear_message(deployed: Stack, tmp_path: Path) -> None:
+    parent = _flow(
+        tmp_path,
+        """
+id: parent-missing
+namespace: e2e.sub
+tasks:
+  - {id: call, type: io.kestra.plugin.core.flow.Subflow, namespace: e2e.sub, flowId: nowhere}
+""",
+    )
+    execution = deployed.run_json(parent)
+    assert execution["state"]["current"] == "FAILED"
+
+    def message() -> str:
+        done = deployed.cli("logs", execution["id"], "--output", "json")
+        return " ".join(line["message"] for line in json.loads(done.stdout or "[]"))
+
+    text = deployed.poll(lambda: "nowhere" in message() and message(), timeout=60)
+    assert "Subflow 'call': no flow e2e.sub.nowhere is deployed" in text
+
+
+def test_killing_the_parent_kills_its_running_child(deployed: Stack, tmp_path: Path) -> None:
+    parent = _flow(
+        tmp_path,
+        """
+id: parent-slow
+namespace: e2e.sub
+tasks:
+  - {id: call, type: io.kestra.plugin.core.flow.Subflow, namespace: e2e.sub, flowId: slow}
+""",
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "conveyor.cli.main", "run", str(parent), "--output", "json"],
+        env=deployed.env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+
+        def running_child() -> list[dict[str, Any]]:
+            found = [e for e in _executions(deployed, "--flow", "slow") if e["state"]["current"] == "RUNNING"]
+            return found
+
+        children = deployed.poll(running_child, timeout=120)
+        assert children, deployed.tail()
+        parent_id = children[0]["trigger"]["variables"]["executionId"]
+        killed = deployed.cli("kill", parent_id, "--wait", "--output", "json")
+        assert killed.returncode == 0, killed.stdout + killed.stderr
+        out, _ = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert json.loads(out)["state"]["current"] == "KILLED"
+
+    def child_killed() -> bool:
+        found = _executions(deployed, "--parent", parent_id)
+        return bool(found) and found[0]["state"]["current"] == "KILLED"
+
+    assert deployed.poll(child_killed, timeout=90), deployed.tail()
+
+
+def _items(tmp_path: Path, lines: int = 102) -> Path:
+    path = tmp_path / "file.txt"  # the reference's storageUpload(): 102 lines, left-padded to 20
+    path.write_text("".join(f"{i:>20}\n" for i in range(lines)))
+    return path
+
+
+FOR_EACH_ITEM = """
+id: for-each-item
+namespace: e2e.sub
+inputs:
+  - {id: file, type: FILE}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch: BATCH
+    namespace: e2e.sub
+    flowId: CHILD
+    wait: true
+    transmitFailed: true
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+
+
+def test_foreachitem_by_rows_the_references_counts(deployed: Stack, tmp_path: Path) -> None:
+    flow = _flow(tmp_path, FOR_EACH_ITEM.replace("BATCH", "{rows: 4}").replace("CHILD", "for-each-item-subflow"))
+    execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
+    assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
+    outputs = _runs(execution)["each"]["outputs"]
+    assert outputs["numberOfBatches"] == 26
+    assert outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+
+    def children() -> list[dict[str, Any]]:
+        found = _executions(deployed, "--parent", execution["id"], "--state", "SUCCESS")
+        return found if len(found) == 26 else []
+
+    found = deployed.poll(children, timeout=90)
+    assert len(found) == 26
+    last = max(found, key=lambda e: e["trigger"]["variables"]["iteration"])
+    prefix = f"kestra:///e2e/sub/for-each-item/executions/{execution['id']}/tasks/each/"
+    assert last["inputs"]["items"].startswith(prefix) and last["inputs"]["items"].endswith("/batches/26.txt")
+    got = deployed.cli("files", "get", last["inputs"]["items"])
+    assert got.stdout.splitlines() == [f"{100:>20}", f"{101:>20}"]
+
+
+def test_foreachitem_by_partitions_with_merged_outputs(deployed: Stack, tmp_path: Path) -> None:
+    flow = _flow(
+        tmp_path,
+        FOR_EACH_ITEM.replace("BATCH", "{partitions: 8}").replace("CHILD", "for-each-item-outputs-subflow"),
+    )
+    execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
+    assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
+    outputs = _runs(execution)["each"]["outputs"]
+    assert outputs["numberOfBatches"] == 8
+    assert outputs["iterations"]["SUCCESS"] == 8
+    merged = deployed.cli("files", "get", outputs["uri"]).stdout.splitlines()
+    assert len(merged) == 8
+    first = json.loads(merged[0])["value"].splitlines()  # batch 1: lines 0, 8, 16, ... (dealt round-robin)
+    assert [int(line) for line in first] == list(range(0, 102, 8))
+
+
+def test_foreachitem_with_failing_children(deployed: Stack, tmp_path: Path) -> None:
+    flow = _flow(tmp_path, FOR_EACH_ITEM.replace("BATCH", "{rows: 40}").replace("CHILD", "failing"))
+    flow.write_text(flow.read_text().replace('    inputs:\n      items: "{{ taskrun.items }}"\n', ""))
+    execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
+    assert execution["state"]["current"] == "FAILED"
+    outputs = _runs(execution)["each"]["outputs"]
+    assert outputs["numberOfBatches"] == 3 and outputs["iterations"]["FAILED"] == 3

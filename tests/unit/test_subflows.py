@@ -1,0 +1,300 @@
+"""Subflow and ForEachItem through the executor core (`tests/unit/world.py`: several executions at once)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from conveyor.common.state import StateType
+from conveyor.common.storage import ExecutionScope, default_storage
+from conveyor.executor import items
+from tests.unit.world import World
+
+S = StateType
+
+CHILD = """
+id: child
+namespace: sub.test
+inputs:
+  - {id: name, type: STRING, defaults: nobody}
+tasks:
+  - {id: hello, type: io.kestra.plugin.core.debug.Return, format: "hello {{ inputs.name }}"}
+outputs:
+  - {id: greeting, type: STRING, value: "{{ outputs.hello.value }}"}
+"""
+
+FAILING = """
+id: failing
+namespace: sub.test
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
+"""
+
+SLOW = """
+id: slow
+namespace: sub.test
+tasks:
+  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1H}
+"""
+
+
+def parent(flow_id: str, extra: str = "") -> str:
+    return f"""
+id: parent
+namespace: sub.test
+labels: {{team: a}}
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: sub.test
+    flowId: {flow_id}
+    inputs: {{name: Ada}}
+    labels: {{from: parent}}
+{extra}
+  - {{id: after, type: io.kestra.plugin.core.debug.Return, format: "{{{{ outputs.call.outputs.greeting ?? 'none' }}}}"}}
+"""
+
+
+@pytest.fixture(autouse=True)
+def storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_STORAGE_LOCAL_ROOT", str(tmp_path))
+    default_storage.cache_clear()
+
+
+def test_subflow_waits_and_returns_the_childs_outputs() -> None:
+    world = World()
+    world.deploy(CHILD)
+    pid = world.start(parent("child"))
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    (child,) = world.children("child")
+    assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "hello Ada"}}
+    assert [a.state.current for a in call.attempts] == [S.SUCCESS]  # one attempt, as the reference records
+    after = next(r for r in ex.task_run_list if r.task_id == "after")
+    assert after.outputs == {"value": "hello Ada"}
+    assert child.trigger is not None and child.trigger.type == "io.kestra.plugin.core.flow.Subflow"
+    assert child.trigger.variables["executionId"] == pid
+    assert child.trigger.variables["taskRunId"] == call.id
+    labels = {label.key: label.value for label in child.labels}
+    assert labels == {"from": "parent", "system.correlationId": pid}  # inheritLabels false: not `team`
+
+
+def test_inherit_labels() -> None:
+    world = World()
+    world.deploy(CHILD)
+    world.start(parent("child", "    inheritLabels: true"))
+    world.run()
+    (child,) = world.children("child")
+    assert {label.key: label.value for label in child.labels}["team"] == "a"
+
+
+def test_transmit_failed_fails_the_parent() -> None:
+    world = World()
+    world.deploy(FAILING)
+    pid = world.start(parent("failing").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert call.state.current == S.FAILED and call.outputs is not None and call.outputs["state"] == "FAILED"
+
+
+def test_a_restart_of_the_parent_starts_a_new_child() -> None:
+    world = World()
+    world.deploy(FAILING)
+    pid = world.start(parent("failing").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run()
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    first, second = world.children("failing")
+    assert first.id != second.id
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert call.outputs is not None and call.outputs["executionId"] == second.id
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
+def test_without_transmit_failed_a_failed_child_is_a_success() -> None:
+    world = World()
+    world.deploy(FAILING)
+    pid = world.start(parent("failing", "    transmitFailed: false").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run()
+    assert world.execution(pid).state.current == S.SUCCESS
+
+
+def test_no_wait_ends_at_once() -> None:
+    world = World()
+    world.deploy(SLOW)
+    world.hold.add("nap")
+    pid = world.start(parent("slow", "    wait: false").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run(steps=200)
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    (child,) = world.children("slow")
+    assert not child.state.terminal
+
+
+def test_missing_flow_fails_with_a_clear_message() -> None:
+    world = World()
+    pid = world.start(parent("nowhere"))
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert call.state.current == S.FAILED
+
+
+def test_kill_propagates_to_the_running_child() -> None:
+    world = World()
+    world.deploy(SLOW)
+    world.hold.add("nap")
+    pid = world.start(parent("slow").replace("inputs: {name: Ada}", "inputs: {}"))
+    world.run(steps=50)
+    (child,) = world.children("slow")
+    assert child.state.current == S.RUNNING
+    world.kill(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.KILLED
+    assert world.execution(child.id).state.current == S.KILLED
+
+
+# ---- ForEachItem
+ITEMS_CHILD = """
+id: per-batch
+namespace: sub.test
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) | trim }}"}
+outputs:
+  - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
+"""
+
+
+def each(batch: str, flow_id: str = "per-batch", extra: str = "") -> str:
+    return f"""
+id: each-parent
+namespace: sub.test
+inputs:
+  - {{id: file, type: FILE}}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{{{ inputs.file }}}}"
+    batch: {batch}
+    namespace: sub.test
+    flowId: {flow_id}
+    inputs:
+      items: "{{{{ taskrun.items }}}}"
+{extra}
+"""
+
+
+def upload(lines: int) -> str:
+    uri = ExecutionScope("sub.test", "each-parent", "upload").input_file("file", "file.txt")
+    data = "".join(f"{i:>20}\n" for i in range(lines)).encode()
+    default_storage().put(uri, io.BytesIO(data))
+    return uri
+
+
+def run_each(batch: str, lines: int = 102, flow: str = ITEMS_CHILD, extra: str = "") -> tuple[World, str]:
+    world = World()
+    child = world.deploy(flow)
+    pid = world.start(each(batch, child.id, extra), {"file": upload(lines)})
+    world.run()
+    return world, pid
+
+
+def test_foreachitem_by_rows_the_references_counts() -> None:
+    world, pid = run_each("{rows: 4}")
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    (run,) = ex.task_run_list
+    assert run.outputs is not None
+    assert run.outputs["numberOfBatches"] == 26
+    assert run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    children = world.children("per-batch")
+    assert len(children) == 26
+    last = max(children, key=lambda c: c.trigger.variables["iteration"] if c.trigger else 0)
+    assert last.inputs is not None and last.inputs["items"].endswith("/batches/26.txt")
+    assert last.outputs == {"value": "100                   101".replace("                   ", "\n" + " " * 17)}
+    merged = run.outputs["uri"]
+    with default_storage().open(merged) as stream:
+        assert len(stream.read().splitlines()) == 26
+
+
+def test_foreachitem_by_partitions() -> None:
+    world, pid = run_each("{partitions: 8}")
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["numberOfBatches"] == 8
+    assert run.outputs["iterations"]["SUCCESS"] == 8
+
+
+def test_foreachitem_by_bytes() -> None:
+    world, pid = run_each("{bytes: 210}")  # 21-byte lines: a new batch once one holds 210 bytes
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["numberOfBatches"] == 11
+
+
+def test_foreachitem_failed_children_fail_it() -> None:
+    failing = """
+id: per-batch-failed
+namespace: sub.test
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
+"""
+    world, pid = run_each("{rows: 4}", flow=failing)
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and run.outputs["iterations"]["FAILED"] == 26
+
+
+def test_foreachitem_no_wait() -> None:
+    world, pid = run_each("{rows: 4}", extra="    wait: false")
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.SUCCESS
+    assert run.outputs is not None and run.outputs["iterations"] == {"RUNNING": 0, "SUCCESS": 26}
+
+
+def test_foreachitem_empty_file() -> None:
+    world, pid = run_each("{rows: 4}", lines=0)
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.SUCCESS and run.outputs is None
+    assert world.children("per-batch") == []
+
+
+LIGHT_CHILD = """
+id: light
+namespace: sub.test
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: nothing, type: io.kestra.plugin.core.debug.Return, format: "{{ taskrun.id }}"}
+"""
+
+
+def test_foreachitem_over_many_batches_starts_them_in_bounded_decisions() -> None:
+    # More batches than one decision starts (decide.MAX_STARTS): the rest start through a `continue` timer.
+    world, pid = run_each("{rows: 1}", lines=1100, flow=LIGHT_CHILD)
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["iterations"]["SUCCESS"] == 1100
+    assert world.largest_event < 20_000  # no event grows with the number of batches
+
+
+def test_split_streams_lines_and_names_batches(tmp_path: Path) -> None:
+    uri = upload(10)
+    scope = ExecutionScope("sub.test", "x", "e1")
+    assert items.split(uri, scope, "t", "r", rows=3) == 4
+    with default_storage().open(items.batch_uri(scope, "t", "r", ".txt", 4)) as stream:
+        assert stream.read() == b"                   9\n"
+    assert items.parse_bytes("10MB") == 10 << 20 and items.parse_bytes("200KB") == 200 << 10
+    with pytest.raises(items.ItemsError):
+        items.parse_bytes("lots")

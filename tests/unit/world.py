@@ -1,0 +1,128 @@
+"""Several executions through `decide` at once, for Subflow and ForEachItem: the children a decision creates,
+the `SubflowEnded` events and the kills it sends are delivered as the executor's shell would (each to its
+execution), jobs run inline with the simulator's fakes, timers fire when nothing else is left."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from conveyor.common.events import (
+    Event,
+    ExecutionCreated,
+    KillRequested,
+    RestartRequested,
+    TaskResult,
+    TimerFired,
+    WorkerJob,
+)
+from conveyor.common.flow import Flow
+from conveyor.common.launch import new_execution
+from conveyor.common.loader import load_flow
+from conveyor.common.model import Execution
+from conveyor.common.state import StateType
+from conveyor.executor.decide import decide
+from conveyor.executor.env import Env
+from conveyor.executor.plan import Plan
+from conveyor.executor.state import ExecutionState
+from tests.unit.sim import T0, Outcome, fake_run
+
+
+@dataclass
+class World:
+    flows: dict[tuple[str, str], Flow] = field(default_factory=dict)
+    states: dict[str, ExecutionState] = field(default_factory=dict)
+    plans: dict[str, Plan] = field(default_factory=dict)
+    queue: deque[Event] = field(default_factory=deque)
+    now: Any = T0
+    # Jobs held back (not run) for these task ids: a child that stays RUNNING until released.
+    hold: set[str] = field(default_factory=set)
+    held: list[WorkerJob] = field(default_factory=list)
+    created: list[ExecutionCreated] = field(default_factory=list)
+    largest_event: int = 0
+
+    def deploy(self, source: str) -> Flow:
+        flow = load_flow(source)
+        self.flows[(flow.namespace, flow.id)] = flow
+        return flow
+
+    def find(self, namespace: str, flow_id: str, revision: int | None) -> Flow:
+        try:
+            return self.flows[(namespace, flow_id)]
+        except KeyError:
+            raise LookupError(f"no flow {namespace}.{flow_id} is deployed") from None
+
+    def start(
+        self, source_or_flow: str | Flow, inputs: dict[str, Any] | None = None, labels: dict[str, str] | None = None
+    ) -> str:
+        flow = self.deploy(source_or_flow) if isinstance(source_or_flow, str) else source_or_flow
+        created = new_execution(flow, inputs, labels=labels, now=self.now)
+        self.queue.append(created)
+        return created.execution_id
+
+    def send(self, event: Event) -> None:
+        self.largest_event = max(self.largest_event, len(event.model_dump_json(by_alias=True)))
+        key = event.execution_id
+        if isinstance(event, ExecutionCreated):
+            if key in self.states:
+                return
+            self.created.append(event)
+            self.plans[key] = Plan.of(Flow.model_validate(event.flow))
+        state = self.states.get(key)
+        if state is None and not isinstance(event, ExecutionCreated):
+            return  # unknown or ended: ignored, as the executor does
+        if state is not None and state.header.state.terminal and not isinstance(event, RestartRequested):
+            return
+        self.now += timedelta(milliseconds=1)
+        decision = decide(state, self.plans[key], event, Env.live(self.now, flows=self.find))
+        self.states[key] = decision.state
+        self.queue.extend(decision.executions)
+        self.queue.extend(decision.events)
+        self.queue.extend(decision.control)
+        for job in decision.jobs:
+            if job.task_run.task_id in self.hold:
+                self.held.append(job)
+                self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
+            else:
+                self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
+                outcome = fake_run(job)
+                self.queue.append(self._result(job, outcome.state, outcome))
+
+    def _result(self, job: WorkerJob, state: StateType, outcome: Outcome) -> TaskResult:
+        return TaskResult(
+            execution_id=job.task_run.execution_id,
+            task_run_id=job.task_run.id,
+            attempt=job.attempt,
+            state=state,
+            date=self.now,
+            worker_id="w1",
+            outputs=outcome.outputs,
+            error=outcome.error,
+        )
+
+    def run(self, steps: int = 1_000_000) -> None:
+        for _ in range(steps):
+            if self.queue:
+                self.send(self.queue.popleft())
+                continue
+            running = [(key, s) for key, s in self.states.items() if not s.header.state.terminal]
+            due = [(t.due, key, t.id) for key, s in running for t in s.timers.values()]
+            if not due:
+                return
+            when, key, timer_id = min(due)
+            self.now = max(self.now, when)
+            self.send(TimerFired(execution_id=key, timer_id=timer_id))
+
+    def restart(self, execution_id: str) -> None:
+        self.queue.append(RestartRequested(execution_id=execution_id))
+
+    def kill(self, execution_id: str) -> None:
+        self.queue.append(KillRequested(execution_id=execution_id))
+
+    def execution(self, execution_id: str) -> Execution:
+        return self.states[execution_id].execution()
+
+    def children(self, flow_id: str) -> list[Execution]:
+        return [s.execution() for s in self.states.values() if s.header.flow_id == flow_id]
