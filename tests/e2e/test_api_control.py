@@ -130,6 +130,7 @@ def test_kill_through_the_api_stops_a_running_sleep_and_ends_killed(started: Sta
         "requested": "kill",
         "state": "RUNNING",
         "revision": body["revision"],
+        "replayId": None,  # set only by a replay
     }
     assert body["revision"] >= running["revision"]
 
