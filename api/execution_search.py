@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import error_responses
 from conveyor.api.identity import authenticated, readable
-from conveyor.api.params import PageParams
+from conveyor.api.params import ExecutionPageParams
 from conveyor.common.state import StateType
 from conveyor.indexer import queries
 from conveyor.indexer.filters import ExecutionFilters
@@ -59,7 +59,7 @@ def search_executions(
     request: Request,
     params: Annotated[ExecutionFilterParams, Query()],
     api: Annotated[Backends, Depends(backends)],
-    paging: Annotated[PageParams, Query()],
+    paging: Annotated[ExecutionPageParams, Query()],
 ) -> ExecutionPage:
     filters = replace(params.filters(), allowed=readable(request))
     found = queries.search_executions(api.client, api.prefix, filters, paging.paging())

@@ -39,6 +39,9 @@ _YAML_BODY = {
         },
     }
 }
+# The editor asks with whatever the user has typed, nothing included: an empty body is answered 200 with
+# `valid: false` ("the flow's YAML is empty"), so for this route the body is optional.
+_VALIDATE_BODY = {"requestBody": {**_YAML_BODY["requestBody"], "required": False}}
 
 
 @router.post(
@@ -79,7 +82,7 @@ async def deploy_flow(
 @router.post(
     "/flows/validate",
     summary="Validate a flow's YAML without deploying it",
-    openapi_extra=_YAML_BODY,
+    openapi_extra=_VALIDATE_BODY,
     responses=error_responses(401, 413, 429),
 )
 async def validate_flow(request: Request) -> dict[str, Any]:

@@ -8,8 +8,9 @@ of that day and as `endDate` its end (both bounds are inclusive).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time
-from typing import Annotated
+from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import Query
@@ -19,14 +20,20 @@ from pydantic.config import JsonDict
 
 from conveyor.api.errors import BadParameter
 from conveyor.common.state import StateType
-from conveyor.indexer.dsl import MAX_SIZE, MAX_WINDOW, TASKRUN_SORTS, decode_cursor, parse_sort
+from conveyor.indexer.dsl import EXECUTION_SORTS, MAX_SIZE, MAX_WINDOW, TASKRUN_SORTS, decode_cursor, parse_sort
 from conveyor.indexer.errors import QueryError
 from conveyor.indexer.filters import DEFAULT_SIZE, DEFAULT_SORT, Paging, TaskRunFilters, When
 
 DATE_HELP = "ISO-8601 date-time (UTC if no offset) or date"
+
+
 # What the OpenAPI document says of `sort`: one sortable field (besides `id`, always the tiebreaker) and
 # its order. The server accepts more (several fields, `id`), answered 400 by name when wrong.
-SORT_PATTERN = "^((" + "|".join(re.escape(f) for f in sorted(TASKRUN_SORTS) if f != "id") + "):(asc|desc))?$"
+def sort_pattern(fields: Mapping[str, str]) -> str:
+    return "^((" + "|".join(re.escape(f) for f in sorted(fields) if f != "id") + "):(asc|desc))?$"
+
+
+SORT_PATTERN = sort_pattern(TASKRUN_SORTS)
 # What it says of `startDate` and `endDate`: a date-time, a date, or empty (no bound).
 DATE_SCHEMA: JsonDict = {
     "anyOf": [
@@ -70,9 +77,9 @@ def check_window(start: datetime | None, end: datetime | None, where: str = "que
         raise BadParameter("endDate", "must not be before startDate", where=where)
 
 
-def check_sort(sort: str) -> str:
+def check_sort(sort: str, fields: Mapping[str, str] = TASKRUN_SORTS) -> str:
     try:
-        parse_sort(sort, TASKRUN_SORTS)
+        parse_sort(sort, fields)
     except QueryError as exc:
         raise BadParameter("sort", f"{exc} (use field:asc or field:desc)") from None
     return sort
@@ -169,11 +176,25 @@ class PageParams(BaseModel):
         json_schema_extra={"format": "conveyor-page-cursor"},
     )
 
+    SORTS: ClassVar[Mapping[str, str]] = TASKRUN_SORTS
+
     def paging(self) -> Paging:
         """The checked page; bad `sort`, then `after`, then `page` are answered 400 by name."""
-        check_sort(self.sort)
+        check_sort(self.sort, self.SORTS)
         check_cursor(self.after)
         offset = 0 if self.after else (self.page - 1) * self.size
         if offset + self.size >= MAX_WINDOW:
             raise BadParameter("page", f"page x size must stay under {MAX_WINDOW}; page on with the `next` cursor")
         return Paging(size=self.size, sort=self.sort, search_after=self.after, offset=offset)
+
+
+class ExecutionPageParams(PageParams):
+    """A page of an execution search: the same paging, sorted by the execution documents' fields."""
+
+    SORTS: ClassVar[Mapping[str, str]] = EXECUTION_SORTS
+    sort: str = Field(
+        default=DEFAULT_SORT,
+        max_length=200,
+        description="field:asc|desc, e.g. state.startDate:desc, flowId:asc (comma-separated: several fields)",
+        json_schema_extra={"pattern": sort_pattern(EXECUTION_SORTS)},
+    )

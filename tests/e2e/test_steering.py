@@ -264,10 +264,12 @@ def test_the_api_steers_too(steering: Steering) -> None:
         replay_id = replay.json()["replayId"]
 
         def paused_again() -> dict[str, Any] | None:  # the replay runs from the Pause on: PAUSED again
+            # the execution's document and its task runs' are indexed apart: wait for the kept run too
             answer = http.get(f"/api/v1/executions/{replay_id}")
-            return (
-                answer.json() if answer.status_code == 200 and answer.json()["state"]["current"] == "PAUSED" else None
-            )
+            if answer.status_code != 200 or answer.json()["state"]["current"] != "PAUSED":
+                return None
+            found: dict[str, Any] = answer.json()
+            return found if {"before", "wait"} <= {r["taskId"] for r in found["taskRunList"]} else None
 
         again_paused = stack.poll(paused_again, timeout=400)
         assert again_paused and again_paused["originalId"] == paused["id"], stack.tail()

@@ -71,7 +71,7 @@ schemathesis.openapi.format(
 
 
 # What the document says in words only (one parameter bounded by another), applied to the generated
-# requests of the task-run search and the daily statistics: a numbered page stays within the first
+# requests of the task-run and execution searches and the daily statistics: a numbered page stays within the first
 # `MAX_WINDOW` hits (`page` x `size`), `endDate` is not before `startDate`, and a statistics window spans at
 # most `MAX_DAYS` days. Only schema-valid values are adjusted; schema-violating ones stay as generated.
 
@@ -94,9 +94,12 @@ def _ordered(values: dict[str, Any]) -> None:
         values["startDate"], values["endDate"] = values["endDate"], values["startDate"]
 
 
+PAGED = ("/api/v1/taskruns/search", "/api/v1/executions/search")
+
+
 @schemathesis.hook
 def map_query(context: HookContext, query: Any) -> Any:
-    if context.operation is None or context.operation.path != "/api/v1/taskruns/search" or not query:
+    if context.operation is None or context.operation.path not in PAGED or not query:
         return query
     query = dict(query)
     page, size = query.get("page", 1), query.get("size", DEFAULT_SIZE)
