@@ -48,11 +48,11 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart, subflows
+from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart, run_if, subflows
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
-from conveyor.executor.state import ExecutionState, worst
+from conveyor.executor.state import ExecutionState, allowed, worst
 
 S = StateType
 # How long the executor waits for workers to confirm a kill before it ends the kill itself.
@@ -388,6 +388,8 @@ class Decider:
         )
         self._state.add(run)
         self._touch(run)
+        if not run_if.runs(self, run, task):
+            return run
         if isinstance(task, FlowableTask):
             self.step_flowable(run, task)
         else:
@@ -465,6 +467,9 @@ class Decider:
         if self._base is None:
             self._base = base_context(self.ex, self.flow)
         return self._base
+
+    def own_context(self, run: TaskRun, task: Task) -> dict[str, Any]:
+        return run_context(self.base(), self._state, self.plan, run, task)
 
     def context_for(self, run: TaskRun) -> dict[str, Any]:
         ctx = run_context(self.base(), self._state, self.plan, run, self.task(run.task_id), everything=True)
@@ -564,12 +569,3 @@ class Decider:
         self.changed[run.id] = run
         self.progress = True
         self._state.mark(run)
-
-
-def allowed(task: Task, state: StateType) -> StateType:
-    """A final state as the task's `allowFailure` / `allowWarning` turn it."""
-    if state == S.FAILED and task.allow_failure:
-        state = S.WARNING
-    if state == S.WARNING and task.allow_warning:
-        state = S.SUCCESS
-    return state

@@ -124,6 +124,10 @@ class Rules(Protocol):
 
     def step_flowable(self, run: TaskRun, task: FlowableTask) -> None: ...
 
+    def own_context(self, run: TaskRun, task: Task) -> dict[str, Any]:
+        """The context a worker job of the task would carry (the outputs its expressions name)."""
+        ...
+
     def context_for(self, run: TaskRun) -> dict[str, Any]:
         """The expression context the executor renders a flowable's properties with."""
         ...

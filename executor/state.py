@@ -22,6 +22,7 @@ from typing import Any
 from conveyor.common.events import Timer
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import StateType
+from conveyor.common.tasks.base import Task
 from conveyor.executor.runs import Runs
 
 S = StateType
@@ -40,6 +41,15 @@ SEVERITY = {S.SUCCESS: 0, S.SKIPPED: 0, S.WARNING: 1, S.PAUSED: 2, S.FAILED: 3, 
 
 def worst(a: StateType, b: StateType) -> StateType:
     return a if SEVERITY.get(a, 0) >= SEVERITY.get(b, 0) else b
+
+
+def allowed(task: Task, state: StateType) -> StateType:
+    """A final state as the task's `allowFailure` / `allowWarning` turn it."""
+    if state == S.FAILED and task.allow_failure:
+        state = S.WARNING
+    if state == S.WARNING and task.allow_warning:
+        state = S.SUCCESS
+    return state
 
 
 @dataclass

@@ -42,6 +42,8 @@ class Task(Spec):
     log_level: LogLevel | None = None
     allow_failure: bool = False
     allow_warning: bool = False
+    # The reference's `runIf`: rendered when the task run is created; false (`false`, `0`, `-0`, "") -> SKIPPED.
+    run_if: str | bool | None = None
 
     @classmethod
     def canonical_type(cls) -> str:

@@ -58,6 +58,8 @@ def fake_run(job: WorkerJob) -> Outcome:
             return Outcome(StateType.FAILED, error=render(task.get("errorMessage", "Task failure"), ctx))
         if kind == "Sleep":
             return Outcome(StateType.SUCCESS)
+        if kind == "OutputValues":
+            return Outcome(StateType.SUCCESS, {"values": render_value(task.get("values") or {}, ctx)})
         return Outcome(StateType.SUCCESS)
     except RenderError as exc:
         return Outcome(StateType.FAILED, error=str(exc))

@@ -21,7 +21,7 @@ def test_examples_load(path: Path) -> None:
 
 def test_every_reference_flow_loads() -> None:
     flows = [load_flow_file(p) for p in sorted(CORPUS_FLOWS.glob("*.yaml"))]
-    assert len(flows) == 52  # 40, the 3 Pause cases and the 9 of Subflow and ForEachItem (subflows.json)
+    assert len(flows) == 53  # 40, the 3 Pause cases, the 9 of Subflow and ForEachItem (subflows.json), runIf
 
 
 def problems(text: str) -> FlowError:
