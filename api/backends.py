@@ -18,6 +18,7 @@ from conveyor.api.tokenstore import TokenStore
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.kv import KvStore
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
@@ -39,6 +40,7 @@ class Backends:
     _catalog: FlowCatalog | None = None
     _tokens: TokenStore | None = None
     _kv: KvStore | None = None
+    _trigger_states: TopicTable | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Starts made with an Idempotency-Key: execution id -> (fingerprint of the request, the answer given).
     _starts: OrderedDict[str, tuple[str, dict[str, Any]]] = field(default_factory=OrderedDict)
@@ -88,6 +90,14 @@ class Backends:
                 self._kv = KvStore(self.kafka, producer)
             return self._kv
 
+    @property
+    def trigger_states(self) -> TopicTable:
+        """The compacted `trigger-state` topic (the scheduler's), caught up on each read."""
+        with self._lock:
+            if self._trigger_states is None:
+                self._trigger_states = TopicTable(self.kafka, self.topics.trigger_state)
+            return self._trigger_states
+
     def started(self, execution_id: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             return self._starts.get(execution_id)
@@ -107,6 +117,8 @@ class Backends:
                 self._tokens.close()
             if self._kv is not None:
                 self._kv.close()
+            if self._trigger_states is not None:
+                self._trigger_states.close()
             if self._producer is not None:
                 self._producer.flush(10.0)
         except KafkaError as exc:

@@ -109,7 +109,7 @@ for _action in (Action.ENABLE, Action.DISABLE):
         methods=["POST"],
         status_code=202,
         response_model=TriggerRequested,
-        summary=f"{_action.value.capitalize()} a Schedule trigger",
+        summary=f"{_action.value.capitalize()} a trigger (Schedule, Flow or Webhook)",
         responses=_ERRORS,
         name=f"{_action.value}_trigger",
     )

@@ -2,10 +2,11 @@
 execution of its flow, with `{{ trigger.body }}` (the body as JSON when it parses, else its text),
 `{{ trigger.headers }}` and `{{ trigger.parameters }}` (the query string), each name with its list of values.
 
-A wrong key, an unknown flow, a disabled flow and a disabled trigger are one and the same 404 (same body), so
-the answer tells a caller without the key nothing. The server's body limit (`CONVEYOR_SERVER_MAX_REQUEST_BYTES`)
-applies. Credentials (`Authorization`, `Cookie`, ...) are left out of `trigger.headers`: an execution's
-variables are indexed, a secret must not be.
+A wrong key, an unknown flow, a disabled flow and a disabled trigger (`disabled: true`, or disabled in its
+state on `trigger-state` through `conveyor triggers disable`, the API or its `stopAfter`) are one and the same
+404 (same body), so the answer tells a caller without the key nothing. The server's body limit
+(`CONVEYOR_SERVER_MAX_REQUEST_BYTES`) applies. Credentials (`Authorization`, `Cookie`, ...) are left out of
+`trigger.headers`: an execution's variables are indexed, a secret must not be.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.launch import new_execution
 from conveyor.common.model import ExecutionTrigger
 from conveyor.common.render import render_value
+from conveyor.common.triggers.state import disabled_in, trigger_key
 from conveyor.common.triggers.webhook import Webhook
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
@@ -99,10 +101,15 @@ def find_webhook(flow: Flow, key: str) -> Webhook | None:
     return None
 
 
+def _disabled(api: Backends, namespace: str, flow_id: str, trigger: Webhook) -> bool:
+    """Disabled in its state (`conveyor triggers disable`, the API, its `stopAfter`), read after catching up."""
+    return disabled_in(api.trigger_states.get(trigger_key(namespace, flow_id, trigger.id)))
+
+
 def _start(api: Backends, namespace: str, flow_id: str, key: str, variables: dict[str, Any]) -> dict[str, Any]:
     found = api.catalog.get(namespace, flow_id)
     trigger = find_webhook(found[1], key) if found is not None else None
-    if found is None or trigger is None:
+    if found is None or trigger is None or _disabled(api, namespace, flow_id, trigger):
         raise NotFound(NOT_FOUND)
     flow = found[1]
     try:

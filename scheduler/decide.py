@@ -22,6 +22,7 @@ from typing import Any
 
 from conveyor.common.ids import derived_id
 from conveyor.common.state import StateType
+from conveyor.common.triggers.base import Trigger
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
 from conveyor.common.triggers.slots import Slots, slots_of
 from conveyor.common.triggers.state import BackfillProgress, StoppedAfter, TriggerControl, TriggerState
@@ -110,18 +111,19 @@ def disable(state: TriggerState, now: datetime) -> TriggerState:
     return state.model_copy(update={"disabled": True, "disabled_at": state.disabled_at or now, "updated": now})
 
 
-def enable(state: TriggerState, schedule: Schedule, now: datetime) -> TriggerState:
+def enable(state: TriggerState, trigger: Trigger, now: datetime) -> TriggerState:
+    """Enabled again; a Schedule applies `recoverMissedSchedules` to the slots missed while it was disabled."""
     enabled = state.model_copy(update={"disabled": False, "disabled_at": None, "stopped_after": None, "updated": now})
-    return recover(enabled, schedule, now)
+    return recover(enabled, trigger, now) if isinstance(trigger, Schedule) else enabled
 
 
 def stop_after(
-    state: TriggerState, schedule: Schedule, execution_id: str, ended: StateType, now: datetime
+    state: TriggerState, trigger: Trigger, execution_id: str, ended: StateType, now: datetime
 ) -> TriggerState:
-    """The state once an execution this trigger started ended `ended`: disabled if that is one of its
-    `stopAfter` states (the definition's now, as the reference reads it), else unchanged. A trigger already
-    disabled stays as it is, so a replayed or late notice changes nothing."""
-    if ended not in schedule.stop_after or state.disabled:
+    """The state once an execution this trigger (of any type) started ended `ended`: disabled if that is one
+    of its `stopAfter` states (the definition's now, as the reference reads it), else unchanged. A trigger
+    already disabled stays as it is, so a replayed or late notice changes nothing."""
+    if ended not in trigger.stop_after or state.disabled:
         return state
     record = StoppedAfter(execution_id=execution_id, state=ended, date=now)
     return disable(state, now).model_copy(update={"stopped_after": record})

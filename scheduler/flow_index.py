@@ -18,6 +18,7 @@ from datetime import datetime
 from conveyor.common.flow import Flow
 from conveyor.common.triggers.conditions import Comparison, ExecutionFlow, ExecutionNamespace
 from conveyor.common.triggers.flow import FlowTrigger
+from conveyor.common.triggers.state import trigger_key
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ class Candidate:
     trigger: FlowTrigger
     # When this revision of the flow was deployed: it fires only for executions that ended afterwards.
     since: datetime | None = None
+
+    @property
+    def key(self) -> str:
+        """The trigger's key on `trigger-state`."""
+        return trigger_key(self.flow.namespace, self.flow.id, self.trigger.id)
 
 
 class FlowTriggerIndex:

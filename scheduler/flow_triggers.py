@@ -12,6 +12,9 @@ since the last one. A trigger fires only for executions that ended after its flo
 a new group, which reads `executions` from its start, does not fire for the past.
 An undecodable record goes to the dead-letter topic and the loop goes on.
 
+A trigger disabled in its state (`conveyor triggers disable`, the API, its `stopAfter`) does not fire: the loop
+follows `trigger-state` too, before each batch, as it follows `flows`.
+
 A flow's Flow trigger never fires for that same flow's executions (the index leaves them out, as the
 reference's `removeUnwanted` does): a trigger whose conditions would match its own flow cannot loop forever.
 
@@ -53,7 +56,7 @@ from conveyor.common.render import render_value
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.tasks import registry
 from conveyor.common.triggers.flow import FlowTrigger
-from conveyor.common.triggers.state import Action, TriggerControl, partition_of
+from conveyor.common.triggers.state import Action, TriggerControl, disabled_in, partition_of
 from conveyor.scheduler import preconditions
 from conveyor.scheduler.flow_index import Candidate, FlowTriggerIndex
 from conveyor.scheduler.flow_match import matches, trigger_variables
@@ -79,6 +82,10 @@ class FlowTriggers:
         self.batch_size = BATCH_SIZE
         registry.resolve()
         self._flows = TopicTable(kafka, self.topics.flows)
+        # The triggers disabled in their state (`conveyor triggers disable`, the API, `stopAfter`), followed
+        # from `trigger-state` as the flows are: a disabled Flow trigger does not fire.
+        self._states = TopicTable(kafka, self.topics.trigger_state)
+        self.disabled: set[str] = set()
         self.producer = Producer(
             kafka,
             transactional_id=names.FLOW_TRIGGER_TRANSACTIONS.id(kafka.topic_prefix, uuid.uuid4().hex),
@@ -126,11 +133,17 @@ class FlowTriggers:
         return len(messages)
 
     def follow_flows(self) -> None:
-        """Apply what changed on the `flows` topic since the last call to the index."""
+        """Apply what changed on the `flows` topic since the last call to the index, and what changed on
+        `trigger-state` to the disabled triggers (the cost is what changed, not what there is)."""
         for key, raw in self._flows.changes().items():
             found = _deployed_flow(self.parsed, key, raw)
             self.index.update(key, *(found or (None, None)))
             self.stops.update(key, *(found or (None, None)))
+        for key, raw in self._states.changes().items():
+            if disabled_in(raw):
+                self.disabled.add(key)
+            else:
+                self.disabled.discard(key)
 
     def _mark_ready(self) -> None:
         if self._assigned_once and not self.ready.is_set():
@@ -157,7 +170,7 @@ class FlowTriggers:
         end = ended.state.histories[-1].date if ended.state.histories else None
         self._stop_after(ended, end)
         for candidate in self.index.candidates(ended.namespace, ended.flow_id):
-            if not _after(end, candidate.since):
+            if not _after(end, candidate.since) or candidate.key in self.disabled:
                 continue
             if candidate.trigger.waits:
                 self._precondition(candidate, ended, end)
@@ -225,6 +238,7 @@ class FlowTriggers:
         try:
             self.consumer.close()
             self._flows.close()
+            self._states.close()
         finally:
             try:
                 self.producer.flush(10.0)

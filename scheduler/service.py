@@ -41,12 +41,12 @@ from conveyor.common.kafka.table import TopicTable
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import KafkaSettings, SchedulerSettings
 from conveyor.common.tasks import registry
+from conveyor.common.triggers.base import Trigger
 from conveyor.common.triggers.flow import FlowTrigger
 from conveyor.common.triggers.schedule import Schedule
 from conveyor.common.triggers.state import Action, TriggerControl, TriggerState, partition_of
-from conveyor.scheduler import ahead, decide, preconditions
+from conveyor.scheduler import ahead, control, decide, preconditions
 from conveyor.scheduler.ahead import LOOKAHEAD, Prepared
-from conveyor.scheduler.control import apply_control
 from conveyor.scheduler.flow_triggers import FlowTriggers, flow_trigger_execution
 from conveyor.scheduler.flows import Change, OwnedFlows, schedules
 
@@ -272,13 +272,20 @@ class Scheduler:
         if request.action is Action.PRECONDITION:
             self._precondition(request, now)
             return
+        trigger = self._trigger_of(request)
+        if trigger is None:  # deployed a moment ago? The flows are read again once before giving up.
+            self._catch_up_flows()
+            trigger = self._trigger_of(request)
         state = self.states.get(request.key)
-        schedule = self.active.get(request.key) or self._declared_schedule(request)
-        if state is None or schedule is None:
+        if state is None and trigger is not None and not isinstance(trigger, Schedule):
+            if request.action is Action.ENABLE:
+                return  # a Flow or Webhook trigger without a state was never disabled
+            state = control.first_state(request.namespace, request.flow_id, trigger, now)
+        if state is None or trigger is None:  # (a Schedule has a state once its flow is enabled)
             log.warning("%s of unknown trigger %s: ignored", request.action.value, request.key)
             return
         try:
-            changed = apply_control(state, schedule, request, now)
+            changed = control.apply_control(state, trigger, request, now)
         except (ValueError, OverflowError) as exc:  # e.g. a backfill from year 1: refused, the loop goes on
             dead_letter(self.producer, self.topics, msg, f"cannot apply {request.action.value}: {exc}", "scheduler")
             return
@@ -295,10 +302,10 @@ class Scheduler:
         if flow is None or flow.disabled or trigger is None or trigger.disabled or trigger.preconditions is None:
             log.info("precondition for %s, no longer an enabled Flow trigger: ignored", request.key)
             return
-        state = self.states.get(request.key) or TriggerState(
-            namespace=request.namespace, flow_id=request.flow_id, trigger_id=request.trigger_id,
-            type=trigger.canonical_type(), updated=now,
-        )  # fmt: skip
+        state = self.states.get(request.key) or control.first_state(request.namespace, request.flow_id, trigger, now)
+        if state.disabled:  # through `conveyor triggers disable` or its stopAfter: met conditions are not kept
+            log.info("precondition for %s, a disabled trigger: ignored", request.key)
+            return
         step = preconditions.advance(
             state.window, trigger.preconditions, request.met, request.execution_id or "", request.requested
         )
@@ -322,10 +329,11 @@ class Scheduler:
         found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
         return flow, found[0] if found and isinstance(found[0], FlowTrigger) else None
 
-    def _declared_schedule(self, request: TriggerControl) -> Schedule | None:
+    def _trigger_of(self, request: TriggerControl) -> Trigger | None:
+        """The trigger the request is for, as the owned flow declares it now (None if it does not)."""
         flow = self.flows.flows.get(f"{request.namespace}/{request.flow_id}")
         found = [t for t in (flow.triggers if flow else []) if t.id == request.trigger_id]
-        return found[0] if found and isinstance(found[0], Schedule) else None
+        return found[0] if found and isinstance(found[0], Trigger) else None
 
     def _current(self, entry: tuple[datetime, str]) -> bool:
         """A heap entry that still stands: its trigger is owned, active, and due at that date."""

@@ -1,8 +1,8 @@
-"""`stopAfter`: which ended executions disable the Schedule trigger that started them. Pure.
+"""`stopAfter`: which ended executions disable the trigger (of any type) that started them. Pure.
 
 The ended executions are on `executions` (keyed by execution id), a trigger's state is in its flow's
 partition of `trigger-state`: the Flow trigger loop, which reads every final snapshot, keeps the `stopAfter`
-states of the deployed Schedule triggers (`StopAfterIndex`) and turns a matching end into a `stopAfter`
+states of the deployed triggers (`StopAfterIndex`) and turns a matching end into a `stopAfter`
 notice (`notice`) for `trigger-control`; the scheduler owning the trigger then disables it
 (`decide.stop_after`), checking the definition again.
 """
@@ -15,12 +15,12 @@ from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.model import Execution
 from conveyor.common.state import StateType
-from conveyor.common.triggers.schedule import Schedule
+from conveyor.common.triggers.base import Trigger
 from conveyor.common.triggers.state import Action, TriggerControl
 
 
 class StopAfterIndex:
-    """flow key -> Schedule trigger id -> its `stopAfter` states, for the triggers that have some, and when
+    """flow key -> trigger id -> its `stopAfter` states, for the triggers that have some, and when
     that revision was deployed: only executions that ended afterwards count (the Flow trigger loop may read
     `executions` from its start)."""
 
@@ -31,13 +31,13 @@ class StopAfterIndex:
         self._stops.pop(key, None)
         if flow is None:
             return
-        stops = {t.id: frozenset(t.stop_after) for t in flow.triggers if isinstance(t, Schedule) and t.stop_after}
+        stops = {t.id: frozenset(t.stop_after) for t in flow.triggers if isinstance(t, Trigger) and t.stop_after}
         if stops:
             self._stops[key] = (since, stops)
 
     def notice(self, ended: Execution, end: datetime | None, now: datetime) -> TriggerControl | None:
-        """The `stopAfter` notice `ended` (which ended at `end`) causes, if any: it was started by a Schedule
-        trigger of its flow whose `stopAfter` holds the state it ended in, after that definition was deployed.
+        """The `stopAfter` notice `ended` (which ended at `end`) causes, if any: it was started by a trigger
+        of its flow whose `stopAfter` holds the state it ended in, after that definition was deployed.
         Its request id is derived from (execution, state)."""
         block = ended.trigger
         found = self._stops.get(f"{ended.namespace}/{ended.flow_id}") if block is not None else None

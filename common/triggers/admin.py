@@ -3,7 +3,8 @@
 The list joins the deployed flows (`flows` topic) with the scheduler's state (`trigger-state` topic): each
 trigger of each deployed flow, whether it is enabled (the flow, the definition and a control request all
 agree), its last and next dates and any backfill under way. A request is checked (the trigger must exist;
-a backfill needs a Schedule and `start <= end`) and sent to `trigger-control`, in its flow's partition.
+a backfill needs a Schedule and `start <= end`; any trigger type may be enabled and disabled) and sent to
+`trigger-control`, in its flow's partition.
 
 TriggerError (ConveyorError)
 ├── UnknownTrigger     no deployed flow with that trigger (the CLI exits 2, the API answers 404)
@@ -146,9 +147,6 @@ def request(
     now = utcnow()
     if action is Action.BACKFILL:
         _check_backfill(trigger, start, end, now)
-    elif not isinstance(trigger, Schedule):
-        raise BadRequest("triggerId", f"{trigger_id!r} is a {trigger.canonical_type()}: only Schedule triggers are "
-                         "enabled and disabled here (set `disabled:` in the flow for the others)")  # fmt: skip
     control = TriggerControl(
         namespace=namespace, flow_id=flow_id, trigger_id=trigger_id, action=action, start=start, end=end, requested=now
     )

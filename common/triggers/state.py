@@ -7,6 +7,7 @@ partition: the scheduler that owns the trigger applies them in the transaction t
 
 from __future__ import annotations
 
+import json
 import zlib
 from datetime import datetime
 from enum import StrEnum
@@ -27,6 +28,19 @@ def trigger_key(namespace: str, flow_id: str, trigger_id: str) -> str:
 def partition_of(key: str, partitions: int) -> int:
     """The partition of a flow key on `trigger-state` and `trigger-control` (both topics alike)."""
     return zlib.crc32(key.encode()) % partitions
+
+
+def disabled_in(raw: bytes | None) -> bool:
+    """Whether a `trigger-state` record (raw, as read from the topic) says its trigger is disabled, for the
+    readers that only need that (the Flow trigger loop, webhooks): no full parse. An unreadable record does
+    not (the scheduler that owns it dead-letters it)."""
+    if raw is None:
+        return False
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return False
+    return isinstance(value, dict) and value.get("disabled") is True
 
 
 class BackfillProgress(Model):
