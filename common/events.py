@@ -45,6 +45,9 @@ class TaskResult(_Event):
     outputs: dict[str, Any] | None = None
     metrics: list[MetricEntry] = []
     error: str | None = None
+    # Set for a task run the worker created: a task of a WorkingDirectory the worker runs as one group.
+    task_id: str | None = None
+    parent_task_run_id: str | None = None
 
 
 # The header on an ended execution's final `executions` snapshot that holds its pinned flow (JSON), so that

@@ -48,7 +48,18 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
-from conveyor.executor import change_state, flow_retry, flowables, lost, pause, restart, run_if, subflows
+from conveyor.executor import (
+    change_state,
+    flow_retry,
+    flowables,
+    loops,
+    lost,
+    pause,
+    restart,
+    run_if,
+    subflows,
+    workdirs,
+)
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
@@ -224,7 +235,7 @@ class Decider:
         return not run.state.terminal and isinstance(self.plan.tasks.get(run.task_id), FlowableTask)
 
     def _on_result(self, result: TaskResult) -> None:
-        run = self._state.runs.get(result.task_run_id)
+        run = self._state.runs.get(result.task_run_id) or workdirs.adopt(self, result)
         if run is None or run.state.terminal or result.attempt != len(run.attempts):
             return  # unknown, finished, or a stale attempt's late report
         attempt = run.attempts[-1]
@@ -247,10 +258,13 @@ class Decider:
             self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
         if result.outputs is not None:
             run.outputs = result.outputs
-        self._attempt_ended(run, self.task(run.task_id), result.state)
+        task = self.task(run.task_id)
+        if isinstance(task, FlowableTask):
+            return  # a group a worker ran (WorkingDirectory): its rule decides from its tasks' reports
+        self._attempt_ended(run, task, result.state)
 
     def _attempt_ended(self, run: TaskRun, task: Task, state: StateType) -> None:
-        policy = self.retry_policy(task)
+        policy = None if workdirs.in_group(self, run) else self.retry_policy(task)
         if state == S.FAILED and not self.killing and policy is not None:
             first_start = run.attempts[0].state.start_date or self.now
             tries = lost.counted(run)  # an attempt lost with its worker is not the task's failure
@@ -274,6 +288,8 @@ class Decider:
             self._retry_due(timer.ref)
         elif timer.purpose == CONTINUE:
             self._continue_loops()
+        elif timer.purpose == loops.TIMER and timer.ref is not None and timer.ref in self._state.runs:
+            self._touch(self._state.runs[timer.ref])  # a LoopUntil's next iteration is due
         elif timer.purpose.startswith(pause.TIMER) and timer.ref:
             pause.timer_due(self, timer.ref, timer.purpose)
         elif timer.purpose == flow_retry.NEW_EXECUTION and self.ex.state.current == S.RETRYING:

@@ -6,6 +6,7 @@ FAILED > WARNING > SUCCESS) or None while it is still running.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.common.model import TaskRun
@@ -14,7 +15,7 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, Task
 from conveyor.common.tasks.subflow import ForEachItem, Subflow
-from conveyor.executor import pause, subflows
+from conveyor.executor import loops, pause, subflows, workdirs
 from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
@@ -25,8 +26,14 @@ S = StateType
 
 
 def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:  # noqa: C901  (one branch per flowable)
-    if isinstance(task, f.Sequential):
+    if isinstance(task, f.Sequential):  # AllowFailure too: `allowed` turns its failure into WARNING
         return d.step_list(task.tasks, task.errors, run, None)
+    if isinstance(task, f.Dag):
+        return _dag(d, task, run)
+    if isinstance(task, f.LoopUntil):
+        return loops.loop_until(d, task, run)
+    if isinstance(task, f.WorkingDirectory):
+        return workdirs.step(d, task, run)
     if isinstance(task, f.Parallel):
         return _parallel(d, task.tasks, task.errors, run, task.limit)
     if isinstance(task, f.ForEach):
@@ -52,7 +59,34 @@ def _first(tasks: list[Task]) -> Task | None:
     return next((t for t in tasks if not t.disabled), None)
 
 
-def _parallel(d: Rules, tasks: list[Task], errors: list[Task], run: TaskRun, limit: int) -> StateType | None:
+def _dag(d: Rules, task: f.Dag, run: TaskRun) -> StateType | None:
+    """A Parallel whose tasks wait for their dependencies to end (a disabled dependency counts as ended)."""
+    depends = task.dependencies
+
+    def ready(child: Task) -> bool:
+        return all(_ended(d, run, dep) for dep in depends.get(child.id, ()))
+
+    return _parallel(d, [t.task for t in task.tasks], task.errors, run, task.concurrent, ready)
+
+
+def _ended(d: Rules, run: TaskRun, task_id: str) -> bool:
+    dep = d.state.find(run.id, task_id, None)
+    if dep is None:
+        found = d.flow_task(task_id)
+        return found is not None and found.disabled
+    return dep.state.terminal
+
+
+def _parallel(
+    d: Rules,
+    tasks: list[Task],
+    errors: list[Task],
+    run: TaskRun,
+    limit: int,
+    ready: Callable[[Task], bool] | None = None,
+) -> StateType | None:
+    """Start the tasks (at most `limit` running, 0: no limit; with `ready`, only those it accepts), and end
+    once all of them have (no new one starts after a failure)."""
     progress = _Progress(d)
     waiting: list[Task] = []
     for task in tasks:
@@ -67,9 +101,11 @@ def _parallel(d: Rules, tasks: list[Task], errors: list[Task], run: TaskRun, lim
         progress.add(None if not child.state.terminal else child.state.current)
     if waiting and not progress.stopping:
         # Every child that fits is created at once, before any of them is stepped (as the reference does).
-        room = len(waiting) if limit == 0 else max(limit - progress.running, 0)
-        started = [(task, d.start(task, run, None)) for task in waiting[:room]]
-        waiting = waiting[room:]
+        startable = waiting if ready is None else [t for t in waiting if ready(t)]
+        room = len(startable) if limit == 0 else max(limit - progress.running, 0)
+        started = [(task, d.start(task, run, None)) for task in startable[:room]]
+        begun = {task.id for task, _ in started}
+        waiting = [t for t in waiting if t.id not in begun]
         for task, child in started:
             if not child.state.terminal and isinstance(task, FlowableTask):
                 d.step_flowable(child, task)

@@ -136,7 +136,7 @@ class Plan:
 
     def _text(self, task: Task) -> str:
         own = self.task_json(task)
-        if isinstance(task, FlowableTask):  # its children's properties are theirs, not the flowable's
+        if isinstance(task, FlowableTask) and not task.on_worker:  # its children's properties are theirs
             own = {k: v for k, v in own.items() if not isinstance(v, list | dict) or k in ("values", "value")}
         text = "\n".join(_strings(own))
         if "render" in text or "vars" in text:  # a variable may hold an expression rendered in place

@@ -44,11 +44,17 @@ class Attempt:
         emit_log: Callable[[LogEntry], None] | None = None,
         runners: RunnerLookup = runner_for,
         kv: KvReader | None = None,
+        publish: Publish | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
         self.ctx = RunContext(job, worker_id=worker_id, emit=emit_log, kv=kv)
         self._runners = runners
+        # A group's runner (WorkingDirectory) runs its tasks as attempts of their own and reports each.
+        self.ctx.publish = publish
+        self.ctx.spawn = lambda child: Attempt(
+            child, worker_id=worker_id, emit_log=emit_log, runners=runners, kv=kv, publish=publish
+        )
         # The (partition, offset) of every message that asked for this attempt (a redelivered job joins it).
         self.offsets: list[tuple[tuple[str, int], int]] = []
         # Created when the worker hands it to its pool, which has room: that is when it starts.
@@ -205,10 +211,11 @@ class Attempt:
 def validate_task(spec: dict[str, Any]) -> Task:
     """The job's task as its task class; `TaskError`s say why it cannot run here."""
     name = spec.get("type")
+    registry.resolve()  # a group (WorkingDirectory) holds tasks of any registered type
     cls = registry.task_classes().get(name) if isinstance(name, str) else None
     if cls is None:
         raise UnknownTaskType(f"unknown task type {name!r}")
-    if cls.kind != "runnable":
+    if cls.kind != "runnable" and not getattr(cls, "on_worker", False):
         raise InvalidTask(f"task type {name!r} is flowable: the executor runs it, not a worker")
     try:
         return cls.model_validate(spec)

@@ -185,7 +185,12 @@ class Worker:
             running.offsets.append((partition, offset))
             return
         attempt = Attempt(
-            job, worker_id=self.worker_id, emit_log=self._publisher.log, runners=self._runners, kv=self._kv
+            job,
+            worker_id=self.worker_id,
+            emit_log=self._publisher.log,
+            runners=self._runners,
+            kv=self._kv,
+            publish=self._publisher.result,
         )
         attempt.offsets.append((partition, offset))
         self._running[job.job_id] = attempt

@@ -56,6 +56,8 @@ class RunnableTask(Task):
 
 class FlowableTask(Task):
     kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
+    # True for a flowable whose children one worker job runs together (WorkingDirectory).
+    on_worker: ClassVar[bool] = False
 
     def child_lists(self) -> list[list[Task]]:
         """Every list of child tasks this flowable declares (for validation and lookups)."""

@@ -6,12 +6,15 @@ Child lists are typed `AnyTask`, the union of every registered task type, resolv
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from conveyor.common.clock import parse_duration
+from conveyor.common.base import Spec
+from conveyor.common.clock import Duration, parse_duration
 from conveyor.common.input_spec import Input
 from conveyor.common.tasks.base import FlowableTask, Task
 
@@ -151,3 +154,113 @@ class Pause(_WithErrors):
 
     def child_lists(self) -> list[list[Task]]:
         return [list(self.tasks)]
+
+
+class AllowFailure(Sequential):
+    """A Sequential whose failure is allowed: its tasks run in order, its `errors` branch runs on a failure,
+    and then it ends WARNING instead of FAILED, so that the execution goes on (the reference's AllowFailure)."""
+
+    type_names = ("io.kestra.plugin.core.flow.AllowFailure", "io.kestra.core.tasks.flows.AllowFailure")
+    allow_failure: bool = True
+
+
+class DagTask(Spec):
+    """One task of a Dag and the ids of the Dag's tasks it waits for."""
+
+    task: AnyTask
+    depends_on: list[str] = []
+
+
+class Dag(_WithErrors):
+    """Tasks that start as soon as every task they depend on (`dependsOn`) has ended, at most `concurrent`
+    running at once (0: no limit). A dependency on an unknown task, or a cycle, is refused when the flow
+    loads. As a Parallel, no new task starts once one failed."""
+
+    type_names = ("io.kestra.plugin.core.flow.Dag", "io.kestra.core.tasks.flows.Dag")
+    tasks: list[DagTask] = Field(min_length=1)
+    concurrent: int = Field(default=0, ge=0)
+
+    def child_lists(self) -> list[list[Task]]:
+        return [[t.task for t in self.tasks]]
+
+    @cached_property
+    def dependencies(self) -> dict[str, list[str]]:
+        """Each task's id -> the ids it depends on (made once per parsed flow)."""
+        return {t.task.id: list(t.depends_on) for t in self.tasks}
+
+    @model_validator(mode="after")
+    def _acyclic(self) -> Dag:
+        ids = {t.task.id for t in self.tasks}
+        unknown = [d for t in self.tasks for d in t.depends_on if d not in ids]
+        if unknown:
+            raise ValueError(f"{self.id}: Not existing task id in dependency: {', '.join(unknown)}")
+        cyclic = dag_cycle(self.dependencies)
+        if cyclic:
+            raise ValueError(f"{self.id}: Cyclic dependency detected: {', '.join(cyclic)}")
+        return self
+
+
+def dag_cycle(depends: dict[str, list[str]]) -> list[str]:
+    """The tasks that depend, directly or not, on themselves (in declaration order); empty when acyclic."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    on_cycle: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        path.append(node)
+        for dep in depends.get(node, []):
+            if state.get(dep) == 1:
+                on_cycle.update(path[path.index(dep) :])
+            elif dep not in state:
+                visit(dep, path)
+        path.pop()
+        state[node] = 2
+
+    for node in depends:
+        if node not in state:
+            visit(node, [])
+    return [node for node in depends if node in on_cycle]
+
+
+class CheckFrequency(Spec):
+    """How often a LoopUntil checks its condition and when it gives up (the reference's defaults since 0.23:
+    every minute, no limits)."""
+
+    max_iterations: int | None = Field(default=None, ge=1)
+    max_duration: Duration | None = None
+    interval: Duration = timedelta(minutes=1)
+
+
+class LoopUntil(_WithTasks):
+    """Run `tasks` again and again, `checkFrequency.interval` apart, until `condition` renders true (it is
+    rendered after each iteration, with that iteration's outputs), or until `maxIterations` iterations or
+    `maxDuration` (from the loop's start) are reached: then it ends as its last iteration did, or FAILED with
+    `failOnMaxReached`. Its output `iterationCount` is the number of the iteration that runs (1 first). The
+    reference's older name `WaitFor` is an alias."""
+
+    type_names = (
+        "io.kestra.plugin.core.flow.LoopUntil",
+        "io.kestra.plugin.core.flow.WaitFor",
+        "io.kestra.core.tasks.flows.WaitFor",
+    )
+    condition: str | bool | int
+    fail_on_max_reached: bool = False
+    check_frequency: CheckFrequency = CheckFrequency()
+
+
+class WorkingDirectory(_WithTasks):
+    """Runnable tasks that share one working directory on one worker: the executor sends the whole group as
+    one worker job (the job of the WorkingDirectory's task run); the worker makes a fresh directory, runs the
+    tasks there one after another (a failure stops them, unless the task allows it), reports each as a task
+    run of its own, then removes the directory. Only runnable tasks can be in it, as in the reference."""
+
+    type_names = ("io.kestra.plugin.core.flow.WorkingDirectory", "io.kestra.core.tasks.flows.WorkingDirectory")
+    # A worker runs the group (`conveyor.worker.workdir`): its job carries the tasks, their reads are its own.
+    on_worker: ClassVar[bool] = True
+
+    @model_validator(mode="after")
+    def _runnable_only(self) -> WorkingDirectory:
+        flowables = [f"{t.id} ({t.type})" for t in self.tasks if t.kind != "runnable"]
+        if flowables:
+            raise ValueError(f"{self.id}: only runnable tasks can be in a WorkingDirectory, not {', '.join(flowables)}")
+        return self

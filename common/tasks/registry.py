@@ -39,6 +39,10 @@ CORE: tuple[type[Task], ...] = (
     flowable.If,
     flowable.Switch,
     flowable.Pause,
+    flowable.AllowFailure,
+    flowable.Dag,
+    flowable.LoopUntil,
+    flowable.WorkingDirectory,
     subflow.Subflow,
     subflow.ForEachItem,
 )
@@ -92,6 +96,7 @@ def resolve() -> None:
     from conveyor.common.triggers.registry import any_trigger
 
     namespace = {"AnyTask": any_task(), "AnyTrigger": any_trigger()}
+    flowable.DagTask.model_rebuild(_types_namespace=namespace)  # a Dag's entries hold tasks too
     for cls in set(task_classes().values()):
         cls.model_rebuild(_types_namespace=namespace)
     from conveyor.common.flow import Flow

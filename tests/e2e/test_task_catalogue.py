@@ -80,3 +80,36 @@ def test_shell_script_example_keeps_the_input_out_of_the_shell(e2e_stack: Stack)
     execution = succeeded(e2e_stack, EXAMPLES / "shell-script.yaml")
     assert messages(e2e_stack, execution, "greet") == ["hello world; echo not run"]
     assert task_run(execution, "greet")["outputs"] == {"length": 19, "exitCode": 0}
+
+
+def test_allow_failure_example_ends_warning_and_goes_on(e2e_stack: Stack) -> None:
+    execution = e2e_stack.run_json(EXAMPLES / "allow-failure.yaml")
+    assert execution["state"]["current"] == "WARNING", (execution, e2e_stack.tail())
+    states = {r["taskId"]: r["state"]["current"] for r in execution["taskRunList"]}
+    assert states == {"optional": "WARNING", "flaky": "FAILED", "note": "SUCCESS", "after": "SUCCESS"}
+
+
+def test_dag_example_runs_each_task_after_its_dependencies(e2e_stack: Stack) -> None:
+    execution = succeeded(e2e_stack, EXAMPLES / "dag.yaml")
+    runs = {r["taskId"]: r for r in execution["taskRunList"]}
+    load_start = runs["load"]["state"]["histories"][0]["date"]
+    assert all(runs[t]["state"]["histories"][-1]["date"] <= load_start for t in ("clean", "enrich"))
+    assert messages(e2e_stack, execution, "load") == ["load clean rows + enrich rows"]
+
+
+def test_loop_until_example_iterates_until_its_condition(e2e_stack: Stack) -> None:
+    execution = succeeded(e2e_stack, EXAMPLES / "loop-until.yaml")
+    checks = [r for r in execution["taskRunList"] if r["taskId"] == "check"]
+    assert [r["iteration"] for r in checks] == [1, 2, 3]
+    assert [r["outputs"]["values"]["ready"] for r in checks] == ["false", "false", "true"]
+    assert messages(e2e_stack, execution, "done") == ["ready after 3 iterations"]
+
+
+def test_working_directory_example_shares_one_directory(e2e_stack: Stack) -> None:
+    execution = succeeded(e2e_stack, EXAMPLES / "working-directory.yaml")
+    runs = {r["taskId"]: r for r in execution["taskRunList"]}
+    group = runs["workspace"]["id"]
+    assert runs["write"]["parentTaskRunId"] == group and runs["count"]["parentTaskRunId"] == group
+    assert runs["write"]["attempts"][0]["workerId"] == runs["count"]["attempts"][0]["workerId"]
+    assert runs["count"]["outputs"] == {"words": 3, "exitCode": 0}
+    assert messages(e2e_stack, execution, "report") == ["3 words"]

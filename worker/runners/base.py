@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from conveyor.common import input_secrets
 from conveyor.common.clock import utcnow
-from conveyor.common.events import LogEntry, WorkerJob
+from conveyor.common.events import LogEntry, TaskResult, WorkerJob
 from conveyor.common.expr_context import KV_KEY, REVEALED_KEY, KvReader, Revealed
 from conveyor.common.model import MetricEntry
 from conveyor.common.render import render_value
@@ -50,6 +50,16 @@ class RunOutcome:
     @classmethod
     def failed(cls, error: str, outputs: dict[str, Any] | None = None) -> RunOutcome:
         return cls(StateType.FAILED, outputs, error=error)
+
+
+class GroupMember(Protocol):
+    """One task of a group, run as an attempt of its own (`conveyor.worker.attempt.Attempt`)."""
+
+    def run(self) -> TaskResult | None: ...
+
+    def running(self) -> TaskResult: ...
+
+    def stop(self, reason: StopReason) -> None: ...
 
 
 class Runner(Protocol[T_contra]):
@@ -89,6 +99,10 @@ class RunContext:
         self.kv = kv
         if kv is not None:
             self._variables[KV_KEY] = kv
+        # Set by the worker's attempt: how a group's runner (WorkingDirectory) reports its tasks' results and
+        # runs each of them as an attempt of its own (`conveyor.worker.runners.workdir`).
+        self.publish: Callable[[WorkerJob, TaskResult], None] | None = None
+        self.spawn: Callable[[WorkerJob], GroupMember] | None = None
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""
