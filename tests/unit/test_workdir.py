@@ -16,7 +16,7 @@ from conveyor.common.state import StateType
 from conveyor.worker.attempt import Attempt
 from conveyor.worker.runners.base import StopReason
 from conveyor.worker.testing import make_job
-from tests.unit.sim import start
+from tests.unit.sim import Sim, start
 
 S = StateType
 WD = "io.kestra.plugin.core.flow.WorkingDirectory"
@@ -116,13 +116,13 @@ tasks:
 """
 
 
-def _child(sim: Any, job: WorkerJob, task_id: str, state: StateType, n: int, **kw: Any) -> None:
+def _child(sim: Sim, job: WorkerJob, task_id: str, state: StateType, n: int, **kw: Any) -> None:
     created = {"task_id": task_id, "parent_task_run_id": job.task_run.id}
     sim.send(sim.result(job, S.RUNNING).model_copy(update={"task_run_id": f"child{n}", "attempt": 1, **created}))
     sim.send(sim.result(job, state, **kw).model_copy(update={"task_run_id": f"child{n}", "attempt": 1, **created}))
 
 
-def _group_job(sim: Any) -> WorkerJob:
+def _group_job(sim: Sim) -> WorkerJob:
     """Run `first` (a fake worker), then take the group's job (run by hand)."""
     first = sim.jobs.pop(0)
     sim.send(sim.result(first, S.SUCCESS, outputs={"value": "one"}))
