@@ -10,7 +10,6 @@ takes the list and goes on through the others).
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 import time
 import urllib.error
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from conveyor.common.servers.elasticsearch import ElasticsearchServer, launch_elasticsearch
 from conveyor.common.servers.errors import StartError
-from conveyor.common.servers.process import free_port, port_open
+from conveyor.common.servers.process import ServerCluster, free_port, port_open, started
 
 NODES = 3
 HEAP = "-Xms512m -Xmx512m"
@@ -43,7 +42,9 @@ class ElasticsearchNode(ElasticsearchServer):
 
 
 @dataclass
-class ElasticsearchCluster:
+class ElasticsearchCluster(ServerCluster):
+    """Three running nodes; `urls` names them all. Stop it, or use it as a context manager."""
+
     nodes: list[ElasticsearchNode]
     base_dir: Path
     _remove_base_dir: bool = False
@@ -72,34 +73,17 @@ class ElasticsearchCluster:
             lambda: _health(alive.url, len(self.nodes), "green"), time.monotonic() + timeout, "green"
         )
 
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-        if self._remove_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> ElasticsearchCluster:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
 
 def start_elasticsearch_cluster(base_dir: Path | None = None, *, timeout: float = 300.0) -> ElasticsearchCluster:
     """Start three nodes in `base_dir`/elasticsearch-N (a temporary folder without one) and wait until they
     form one cluster. Call from a thread that outlives the servers (see `process`)."""
-    cluster = launch_elasticsearch_cluster(base_dir)
-    try:
-        cluster.wait_ready(timeout)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return started(launch_elasticsearch_cluster(base_dir), timeout)
 
 
 def launch_elasticsearch_cluster(base_dir: Path | None = None) -> ElasticsearchCluster:
     remove = base_dir is None
     base = Path(tempfile.mkdtemp(prefix="conveyor-es-cluster-")) if base_dir is None else base_dir.absolute()
+    base.mkdir(parents=True, exist_ok=True)
     base.chmod(0o755)
     names = [f"es-{i}" for i in range(1, NODES + 1)]
     ports = {name: (free_port(), free_port()) for name in names}

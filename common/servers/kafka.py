@@ -89,19 +89,31 @@ def launch_kafka(
     super_users: list[str] | None = None,
 ) -> KafkaServer:
     """Start the Kafka process without waiting for it; `wait_ready()` does that."""
-    home = kafka_home()
     remove = data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="conveyor-kafka-")) if data_dir is None else data_dir.absolute()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     controller_port = free_port()
-    properties = data_dir / "server.properties"
     sasl_port = free_port() if sasl_users else None
     settings = _server_properties(data_dir / "data", port, controller_port)
     if sasl_users and sasl_port:
         settings.update(_sasl_properties(port, sasl_port, controller_port, sasl_users))
     if super_users is not None:
         settings.update(_authorizer_properties(super_users, sasl_users or {}))
+    format_args = [f"--cluster-id={_cluster_id()}", *_scram_credentials(sasl_users or {})]
+    process = spawn_node(f"Kafka on 127.0.0.1:{port}", data_dir, settings, format_args, HEAP)
+    sasl_bootstrap = f"127.0.0.1:{sasl_port}" if sasl_port else None
+    return KafkaServer(f"127.0.0.1:{port}", process.pid, data_dir, process, remove, sasl_bootstrap)
+
+
+def spawn_node(
+    name: str, data_dir: Path, settings: dict[str, str], format_args: list[str], heap: list[str]
+) -> ServerProcess:
+    """One Kafka process (a single broker, or a node of a cluster) in `data_dir`: its `server.properties` from
+    `settings`, its log4j file, its storage formatted with `format_args` the first time only (a restart finds
+    it formatted), then started."""
+    home = kafka_home()
+    properties = data_dir / "server.properties"
     properties.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
     log4j = data_dir / "log4j.properties"
     log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
@@ -109,30 +121,19 @@ def launch_kafka(
     env = {key: value for key, value in os.environ.items() if key != "JAVA_TOOL_OPTIONS"}
     if not (data_dir / "data" / "meta.properties").exists():  # else formatted by an earlier run
         run_checked(
-            "formatting Kafka's storage",
-            [
-                java(),
-                *classpath,
-                "kafka.tools.StorageTool",
-                "format",
-                "-c",
-                str(properties),
-                f"--cluster-id={_cluster_id()}",
-                *_scram_credentials(sasl_users or {}),
-            ],
+            f"formatting the storage of {name}",
+            [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties), *format_args],
             cwd=data_dir,
             env=env,
         )
-    process = ServerProcess(
-        f"Kafka on 127.0.0.1:{port}",
-        [java(), *HEAP, "-Djava.awt.headless=true", *classpath, "kafka.Kafka", str(properties)],
+    return ServerProcess(
+        name,
+        [java(), *heap, "-Djava.awt.headless=true", *classpath, "kafka.Kafka", str(properties)],
         log_path=data_dir / "console.log",
         server_log=data_dir / "server.log",
         cwd=data_dir,
         env=env,
     )
-    sasl_bootstrap = f"127.0.0.1:{sasl_port}" if sasl_port else None
-    return KafkaServer(f"127.0.0.1:{port}", process.pid, data_dir, process, remove, sasl_bootstrap)
 
 
 def _cluster_id() -> str:

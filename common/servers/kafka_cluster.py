@@ -15,7 +15,6 @@ rolling restart).
 from __future__ import annotations
 
 import logging
-import os
 import re
 import tempfile
 import threading
@@ -26,11 +25,9 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from conveyor.common.servers.errors import StartError
-from conveyor.common.servers.java import java
-from conveyor.common.servers.kafka import _LOG4J, KafkaServer, _cluster_id, _common_properties, _quiet
+from conveyor.common.servers.kafka import KafkaServer, _cluster_id, _common_properties, _quiet, spawn_node
 from conveyor.common.servers.kafka import _transactions_ready as transactions_ready
-from conveyor.common.servers.maven import kafka_home
-from conveyor.common.servers.process import ServerProcess, free_port, port_open, run_checked
+from conveyor.common.servers.process import ServerCluster, free_port, port_open, started
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +56,7 @@ class KafkaNode(KafkaServer):
 
 
 @dataclass
-class KafkaCluster:
+class KafkaCluster(ServerCluster):
     """Three running nodes; `bootstrap` names them all. Stop it, or use it as a context manager."""
 
     nodes: list[KafkaNode]
@@ -120,71 +117,29 @@ class KafkaCluster:
             counts[partition.leader] = counts.get(partition.leader, 0) + 1
         return counts
 
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
-        if self._remove_base_dir:
-            import shutil
-
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> KafkaCluster:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
 
 def start_kafka_cluster(base_dir: Path | None = None, *, timeout: float = 180.0) -> KafkaCluster:
     """Start three nodes in `base_dir`/kafka-N (a temporary folder without one) and wait until the cluster
     serves transactions. Call from a thread that outlives the servers (see `process`)."""
-    cluster = launch_kafka_cluster(base_dir)
-    try:
-        cluster.wait_ready(timeout)
-    except BaseException:
-        cluster.stop()
-        raise
-    return cluster
+    return started(launch_kafka_cluster(base_dir), timeout)
 
 
 def launch_kafka_cluster(base_dir: Path | None = None) -> KafkaCluster:
     """Format (first time only) and start the three nodes without waiting; `wait_ready()` does that."""
-    home = kafka_home()
     remove = base_dir is None
     base = Path(tempfile.mkdtemp(prefix="conveyor-kafka-cluster-")) if base_dir is None else base_dir.absolute()
     ids = range(1, NODES + 1)
     ports = {i: (free_port(), free_port()) for i in ids}
     voters = ",".join(f"{i}@127.0.0.1:{ports[i][1]}" for i in ids)
-    cluster_id = _cluster_id()
-    env = {key: value for key, value in os.environ.items() if key != "JAVA_TOOL_OPTIONS"}
+    format_args = [f"--cluster-id={_cluster_id()}"]
     nodes: list[KafkaNode] = []
     try:
         for i in ids:
             data_dir = base / f"kafka-{i}"
             data_dir.mkdir(parents=True, exist_ok=True)
             port, controller_port = ports[i]
-            properties = data_dir / "server.properties"
             settings = node_properties(i, data_dir / "data", port, controller_port, voters)
-            properties.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
-            log4j = data_dir / "log4j.properties"
-            log4j.write_text(_LOG4J.format(log=data_dir / "server.log"))
-            classpath = ["-cp", str(home / "libs" / "*"), f"-Dlog4j.configuration={log4j.as_uri()}"]
-            if not (data_dir / "data" / "meta.properties").exists():
-                run_checked(
-                    f"formatting Kafka node {i}'s storage",
-                    [java(), *classpath, "kafka.tools.StorageTool", "format", "-c", str(properties),
-                     f"--cluster-id={cluster_id}"],
-                    cwd=data_dir,
-                    env=env,
-                )  # fmt: skip
-            process = ServerProcess(
-                f"Kafka node {i} on 127.0.0.1:{port}",
-                [java(), *HEAP, "-Djava.awt.headless=true", *classpath, "kafka.Kafka", str(properties)],
-                log_path=data_dir / "console.log",
-                server_log=data_dir / "server.log",
-                cwd=data_dir,
-                env=env,
-            )
+            process = spawn_node(f"Kafka node {i} on 127.0.0.1:{port}", data_dir, settings, format_args, HEAP)
             nodes.append(KafkaNode(f"127.0.0.1:{port}", process.pid, data_dir, process, False, node_id=i))
     except BaseException:
         for node in nodes:

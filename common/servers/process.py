@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 from conveyor.common.servers.errors import StartError
 
@@ -263,3 +263,43 @@ class RunningServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class ServerCluster:
+    """What a started cluster offers besides its addresses: `stop()` of every node (also removing a temporary
+    base folder), and use as a context manager. Subclasses are dataclasses with `nodes`, `base_dir` and
+    `_remove_base_dir`, and a `wait_ready(timeout)`."""
+
+    nodes: Sequence[RunningServer]
+    base_dir: Path
+    _remove_base_dir: bool
+
+    def wait_ready(self, timeout: float) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        if self._remove_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+C = TypeVar("C", bound=ServerCluster)
+
+
+def started(cluster: C, timeout: float) -> C:
+    """`cluster` once `wait_ready` says so; stopped (every node) if it fails or times out."""
+    try:
+        cluster.wait_ready(timeout)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

@@ -210,8 +210,76 @@ def es_taskruns(stack: Stack) -> list[tuple[str, int, str]]:
         client.close()
 
 
+def kafka_executions(stack: Stack) -> dict[str, tuple[int, str, int]]:
+    """Execution id -> (revision, state, task runs) as the compacted topics hold them, read to their ends: the
+    latest `executions` header of each, and how many distinct task runs of it the `taskruns` topic holds (the
+    header's own `taskRunCount` must agree). Records that are no execution (poison, dead-lettered by the
+    indexer) are left out, as the indexer leaves them."""
+    topics = Topics.of(stack.kafka)
+    headers: dict[str, Execution] = {}
+    partitions = [(topics.executions, p) for p in range(stack.kafka.partitions)]
+    for msg in read_partitions_to_end(stack.kafka, partitions):
+        try:
+            execution = Execution.model_validate_json(msg.value or b"")
+        except ValueError:
+            continue
+        known = headers.get(execution.id)
+        if known is None or execution.revision >= known.revision:
+            headers[execution.id] = execution
+    runs: dict[str, set[str]] = {}
+    partitions = [(topics.taskruns, p) for p in range(stack.kafka.partitions)]
+    for msg in read_partitions_to_end(stack.kafka, partitions):
+        try:
+            change = TaskRunChange.model_validate_json(msg.value or b"")
+        except ValueError:
+            continue
+        runs.setdefault(change.task_run.execution_id, set()).add(change.task_run.id)
+    result = {}
+    for execution_id, header in headers.items():
+        count = len(runs.get(execution_id, ()))
+        if header.state.terminal:
+            assert header.task_run_count == count, f"{execution_id}: header says {header.task_run_count}, {count} runs"
+        result[execution_id] = (header.revision, header.state.current.value, count)
+    return result
+
+
+def es_executions(stack: Stack) -> list[tuple[str, int, str, int]]:
+    """(id, version, state, taskRunCount) of every execution document, across the monthly indices."""
+    client = elasticsearch_client(stack.es)
+    try:
+        index = f"{stack.es.index_prefix}-executions"
+        client.indices.refresh(index=index, ignore_unavailable=True)
+        query = {"query": {"match_all": {}}, "version": True, "_source": ["state.current", "taskRunCount"]}
+        return [
+            (hit["_id"], hit["_version"], hit["_source"]["state"]["current"], hit["_source"]["taskRunCount"])
+            for hit in scan(client, index=index, query=query, size=2000)
+        ]
+    finally:
+        client.close()
+
+
+def check_executions_index_matches_kafka(stack: Stack, timeout: float = 120.0) -> int:
+    """The executions index holds exactly the executions of the compacted topics: every one that ended in Kafka
+    is there with the same revision, state and task-run count; none missing, none extra, none twice."""
+    want = kafka_executions(stack)
+
+    def indexed() -> bool:
+        return {i: (v, s, n) for i, v, s, n in es_executions(stack)} == want
+
+    stack.poll(indexed, timeout=timeout, every=1.0)
+    docs = es_executions(stack)
+    assert len(docs) == len({i for i, _, _, _ in docs}), "an execution is indexed twice"
+    got = {i: (v, s, n) for i, v, s, n in docs}
+    missing, extra = want.keys() - got.keys(), got.keys() - want.keys()
+    assert not missing and not extra, f"executions: {len(missing)} missing, {len(extra)} extra"
+    assert got == want, [(i, want[i], got[i]) for i in want if got[i] != want[i]][:5]
+    return len(docs)
+
+
 def check_index_matches_kafka(stack: Stack, timeout: float = 120.0) -> int:
-    """Elasticsearch holds exactly the task runs Kafka holds: same ids, same states and revisions, no duplicate."""
+    """Elasticsearch holds exactly the task runs Kafka holds: same ids, same states and revisions, no duplicate;
+    and exactly its executions (`check_executions_index_matches_kafka`). Returns how many task runs."""
+    check_executions_index_matches_kafka(stack, timeout)
     expected = kafka_taskruns(stack)
     want = {run_id: (revision, state) for run_id, (revision, state) in expected.items()}
 
