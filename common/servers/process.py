@@ -210,7 +210,22 @@ def run_checked(name: str, argv: Sequence[str], *, cwd: Path, env: Mapping[str, 
         raise StartError(f"{name} failed with code {result.returncode}:\n{output}")
 
 
-class RunningServer:
+class _Stopped:
+    """Use as a context manager: `stop()` at the end of the block."""
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class RunningServer(_Stopped):
     """What a started server offers besides its address: `stop()` (also removing a temporary data folder),
     and use as a context manager. Subclasses are dataclasses with `data_dir`, `_process`, `_remove_data_dir`."""
 
@@ -256,16 +271,8 @@ class RunningServer:
         if self._remove_data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
-
-
-class ServerCluster:
+class ServerCluster(_Stopped):
     """What a started cluster offers besides its addresses: `stop()` of every node (also removing a temporary
     base folder), and use as a context manager. Subclasses are dataclasses with `nodes`, `base_dir` and
     `_remove_base_dir`, and a `wait_ready(timeout)`."""
@@ -282,14 +289,6 @@ class ServerCluster:
             node.stop()
         if self._remove_base_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 C = TypeVar("C", bound=ServerCluster)

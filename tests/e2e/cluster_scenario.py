@@ -33,6 +33,8 @@ EXECUTORS = 2
 WORKERS = 3
 # How long a SIGKILLed node stays down before it is started again.
 DOWN_SECONDS = 5.0
+# How long a node may take to start again: a JVM start took 30 to 150 s on the shared 2-core box at load 20-30.
+RESTART_TIMEOUT = 300.0
 BLOCKED_SECONDS = 10.0
 
 MIXED = [
@@ -172,31 +174,31 @@ class Scenario:
         victim = self.kafka.node(max(leaders, key=lambda n: leaders[n]))
         victim.kill()
         time.sleep(DOWN_SECONDS)
-        victim.restart()
-        self.kafka.wait_in_sync()
+        victim.restart(RESTART_TIMEOUT)
+        self.kafka.wait_in_sync(RESTART_TIMEOUT)
         return f"node {victim.node_id} (led {leaders[victim.node_id]} of {sum(leaders.values())})"
 
     def kill_controller(self) -> str:
         victim = self.kafka.node(self.kafka.active_controller())
         victim.kill()
         time.sleep(DOWN_SECONDS)
-        victim.restart()
-        self.kafka.wait_in_sync()
+        victim.restart(RESTART_TIMEOUT)
+        self.kafka.wait_in_sync(RESTART_TIMEOUT)
         return f"node {victim.node_id}; now {self.kafka.active_controller()} leads the quorum"
 
     def rolling_restart(self) -> str:
         for node in self.kafka.nodes:
             node.stop_process()
-            node.restart()
-            self.kafka.wait_in_sync()
+            node.restart(RESTART_TIMEOUT)
+            self.kafka.wait_in_sync(RESTART_TIMEOUT)
         return "1, 2, 3 (SIGTERM, start, in sync)"
 
     def kill_es_node(self) -> str:
         victim = self.es.nodes[-1]
         victim.kill()
         time.sleep(DOWN_SECONDS)
-        victim.restart()
-        self.es.wait_green()
+        victim.restart(RESTART_TIMEOUT)
+        self.es.wait_green(RESTART_TIMEOUT)
         return victim.name
 
     def kill_executor_and_worker(self) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from elasticsearch.helpers import scan
+from pydantic import BaseModel
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.events import TaskRunChange
@@ -186,11 +187,8 @@ def check_executions(snapshots: Snapshots, submitted: dict[str, Case]) -> int:
 
 def kafka_taskruns(stack: Stack) -> dict[str, tuple[int, str]]:
     """Task run id -> (revision, state) as the compacted `taskruns` topic holds them, read to its end."""
-    topic = Topics.of(stack.kafka).taskruns
     latest: dict[str, tuple[int, str]] = {}
-    partitions = [(topic, p) for p in range(stack.kafka.partitions)]
-    for msg in read_partitions_to_end(stack.kafka, partitions):
-        change = TaskRunChange.model_validate_json(msg.value or b"")
+    for change in _records(stack, Topics.of(stack.kafka).taskruns, TaskRunChange):
         known = latest.get(change.task_run.id)
         if known is None or change.revision >= known[0]:
             latest[change.task_run.id] = (change.revision, change.task_run.state.current.value)
@@ -210,6 +208,20 @@ def es_taskruns(stack: Stack) -> list[tuple[str, int, str]]:
         client.close()
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _records(stack: Stack, topic: str, model: type[M]) -> Iterator[M]:
+    """Every record of a topic, read to its end, as `model`; records that are not one (poison, dead-lettered by
+    the services) left out."""
+    partitions = [(topic, p) for p in range(stack.kafka.partitions)]
+    for msg in read_partitions_to_end(stack.kafka, partitions):
+        try:
+            yield model.model_validate_json(msg.value or b"")
+        except ValueError:
+            continue
+
+
 def kafka_executions(stack: Stack) -> dict[str, tuple[int, str, int]]:
     """Execution id -> (revision, state, task runs) as the compacted topics hold them, read to their ends: the
     latest `executions` header of each, and how many distinct task runs of it the `taskruns` topic holds (the
@@ -217,22 +229,12 @@ def kafka_executions(stack: Stack) -> dict[str, tuple[int, str, int]]:
     indexer) are left out, as the indexer leaves them."""
     topics = Topics.of(stack.kafka)
     headers: dict[str, Execution] = {}
-    partitions = [(topics.executions, p) for p in range(stack.kafka.partitions)]
-    for msg in read_partitions_to_end(stack.kafka, partitions):
-        try:
-            execution = Execution.model_validate_json(msg.value or b"")
-        except ValueError:
-            continue
+    for execution in _records(stack, topics.executions, Execution):
         known = headers.get(execution.id)
         if known is None or execution.revision >= known.revision:
             headers[execution.id] = execution
     runs: dict[str, set[str]] = {}
-    partitions = [(topics.taskruns, p) for p in range(stack.kafka.partitions)]
-    for msg in read_partitions_to_end(stack.kafka, partitions):
-        try:
-            change = TaskRunChange.model_validate_json(msg.value or b"")
-        except ValueError:
-            continue
+    for change in _records(stack, topics.taskruns, TaskRunChange):
         runs.setdefault(change.task_run.execution_id, set()).add(change.task_run.id)
     result = {}
     for execution_id, header in headers.items():
@@ -252,7 +254,8 @@ def es_executions(stack: Stack) -> list[tuple[str, int, str, int]]:
         query = {"query": {"match_all": {}}, "version": True, "_source": ["state.current", "taskRunCount"]}
         return [
             (hit["_id"], hit["_version"], hit["_source"]["state"]["current"], hit["_source"]["taskRunCount"])
-            for hit in scan(client, index=index, query=query, size=2000)
+            # the index appears with its first document: none yet is no execution yet
+            for hit in scan(client, index=index, query=query, size=2000, ignore_unavailable=True)
         ]
     finally:
         client.close()
