@@ -4,7 +4,8 @@ slots fire and what the state becomes. No Kafka, no clock of its own: every rule
 - A new trigger starts at the first slot after it was first seen (nothing in the past fires), and starts
   the definition's `backfill` if it has one.
 - `tick` fires every slot up to `now` from `state.next` (oldest first, at most `limit` per call), skipping
-  any later than `lateMaximumDelay`; then the backfill's slots.
+  any later than `lateMaximumDelay` and any that does not meet the trigger's `conditions`
+  (`common.triggers.slot_conditions`); then the backfill's slots (the conditions apply to them too).
 - `recover` applies `recoverMissedSchedules` to the slots before `now` that were not fired: called when a
   scheduler takes the trigger over (it was down, or another one was) and when the trigger is enabled again.
   ALL keeps them all, LAST keeps the latest, NONE keeps none.
@@ -24,6 +25,7 @@ from conveyor.common.ids import derived_id
 from conveyor.common.state import StateType
 from conveyor.common.triggers.base import Trigger
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
+from conveyor.common.triggers.slot_conditions import meets, neighbours
 from conveyor.common.triggers.slots import Slots, slots_of
 from conveyor.common.triggers.state import BackfillProgress, StoppedAfter, TriggerControl, TriggerState
 
@@ -160,12 +162,13 @@ def _regular(step: Step, schedule: Schedule, slots: Slots, now: datetime, limit:
     state = step.state
     slot = state.next
     last = state.last
+    flow = (state.namespace, state.flow_id)
     while slot is not None and slot <= now and len(step.fires) < limit:
         following = slots.after(slot)
         late = schedule.late_maximum_delay is not None and now - slot > schedule.late_maximum_delay
-        if not late:
-            fire = Fire(slot_execution_id(state, slot), slot, following, slots.before(slot), inputs=schedule.inputs)
-            step.fires.append(fire)
+        if not late and meets(schedule, slot, flow, slots):
+            after, before = _neighbours(schedule, slots, slot, following, flow)
+            step.fires.append(Fire(slot_execution_id(state, slot), slot, after, before, inputs=schedule.inputs))
             last = slot
         slot = following
     if slot != state.next:
@@ -179,16 +182,28 @@ def _backfill(step: Step, schedule: Schedule, slots: Slots, now: datetime, limit
         return
     slot = progress.next
     fired = progress.fired
+    flow = (step.state.namespace, step.state.flow_id)
     while slot is not None and slot <= min(progress.end, now) and len(step.fires) < limit:
         following = slots.after(slot)
-        inputs = {**schedule.inputs, **progress.inputs}
-        labels = {**progress.labels, "system.backfill": "true"}
-        execution_id = slot_execution_id(step.state, slot, progress.id)
-        step.fires.append(Fire(execution_id, slot, following, slots.before(slot), True, inputs, labels))
-        fired += 1
+        if meets(schedule, slot, flow, slots):
+            inputs = {**schedule.inputs, **progress.inputs}
+            labels = {**progress.labels, "system.backfill": "true"}
+            execution_id = slot_execution_id(step.state, slot, progress.id)
+            after, before = _neighbours(schedule, slots, slot, following, flow)
+            step.fires.append(Fire(execution_id, slot, after, before, True, inputs, labels))
+            fired += 1
         slot = following
     done = slot is None or slot > progress.end
     if done or slot != progress.next:
         remaining = None if done else progress.model_copy(update={"next": slot, "fired": fired})
         step.state = step.state.model_copy(update={"backfill": remaining})
         step.changed = True
+
+
+def _neighbours(
+    schedule: Schedule, slots: Slots, slot: datetime, following: datetime, flow: tuple[str, str]
+) -> tuple[datetime, datetime]:
+    """`trigger.next` and `trigger.previous` of a fired slot: the nearest slots that meet the conditions."""
+    if not schedule.conditions:
+        return following, slots.before(slot)
+    return neighbours(schedule, slot, flow)

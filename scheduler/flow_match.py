@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.common.model import Execution
+from conveyor.common.triggers.condition_base import Condition
 from conveyor.common.triggers.conditions import (
     Comparison,
-    Condition,
     ExecutionFlow,
     ExecutionLabels,
     ExecutionNamespace,

@@ -27,6 +27,7 @@ from conveyor.common.kafka.topics import Topics
 from conveyor.common.loader import load_flow
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.triggers.schedule import Schedule
+from conveyor.common.triggers.slot_conditions import next_meeting
 from conveyor.common.triggers.state import Action, TriggerControl, TriggerState, partition_of, trigger_key
 
 # The earliest year a backfill may start in.
@@ -109,10 +110,18 @@ def _row(flow: Flow, trigger: Any, state: TriggerState | None) -> TriggerRow:
         cron=schedule.cron if schedule else None,
         timezone=schedule.timezone if schedule else None,
         last=state.last if state else None,
-        next=state.next if state and disabled_by is None else None,
+        next=_next(flow, schedule, state) if state and disabled_by is None else None,
         backfill=state.backfill.to_dict() if state and state.backfill else None,
         stopped_after=state.stopped_after.to_dict() if state and state.stopped_after else None,
     )
+
+
+def _next(flow: Flow, schedule: Schedule | None, state: TriggerState) -> datetime | None:
+    """The next slot that will fire: the next one considered, or after it the first that meets the
+    Schedule's `conditions`."""
+    if schedule is None or state.next is None:
+        return state.next
+    return next_meeting(schedule, state.next, (flow.namespace, flow.id))
 
 
 def find_trigger(kafka: KafkaSettings, namespace: str, flow_id: str, trigger_id: str) -> Any:

@@ -1,4 +1,6 @@
-"""Conditions on the execution that ended (a Flow trigger's `conditions`), under the reference's type names.
+"""Conditions on the execution that ended (a Flow trigger's `conditions`), under the reference's type names,
+and the union of every condition a trigger's `conditions` may hold (these and the Schedule's,
+`schedule_conditions`; each trigger type refuses the other's).
 
 Supported: ExecutionNamespace, ExecutionFlow, ExecutionStatus and ExecutionLabels (with their older
 `io.kestra.core.models.conditions.types.*Condition` aliases). Any other condition type is refused when the
@@ -7,17 +9,25 @@ flow loads, naming the supported ones."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any
 
 from pydantic import Discriminator, Field, Tag, field_validator
 
-from conveyor.common.base import Spec
 from conveyor.common.labels import labels_map
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN
-
-_NEW = "io.kestra.plugin.core.condition."
-_OLD = "io.kestra.core.models.conditions.types."
+from conveyor.common.triggers.condition_base import Condition, names
+from conveyor.common.triggers.schedule_conditions import (
+    SCHEDULE_CONDITION_TYPES,
+    DateTimeBetween,
+    DayWeek,
+    DayWeekInMonth,
+    Expression,
+    Not,
+    Or,
+    TimeBetween,
+    Weekend,
+)
 
 
 class Comparison(StrEnum):
@@ -26,23 +36,10 @@ class Comparison(StrEnum):
     SUFFIX = "SUFFIX"
 
 
-class Condition(Spec):
-    type_names: ClassVar[tuple[str, ...]] = ()
-    type: str
-
-    @classmethod
-    def canonical_type(cls) -> str:
-        return cls.type_names[0]
-
-
 class ExecutionNamespace(Condition):
     """The ended execution's namespace equals (or starts/ends with) `namespace`."""
 
-    type_names = (
-        f"{_NEW}ExecutionNamespace",
-        f"{_NEW}ExecutionNamespaceCondition",
-        f"{_OLD}ExecutionNamespaceCondition",
-    )
+    type_names = names("ExecutionNamespace")
     namespace: str
     comparison: Comparison = Comparison.EQUALS
     # The reference's older spelling of `comparison: PREFIX`.
@@ -52,7 +49,7 @@ class ExecutionNamespace(Condition):
 class ExecutionFlow(Condition):
     """The ended execution is of flow `namespace`.`flowId`."""
 
-    type_names = (f"{_NEW}ExecutionFlow", f"{_NEW}ExecutionFlowCondition", f"{_OLD}ExecutionFlowCondition")
+    type_names = names("ExecutionFlow")
     namespace: str = Field(pattern=NAMESPACE_PATTERN)
     flow_id: str = Field(pattern=ID_PATTERN)
 
@@ -60,7 +57,7 @@ class ExecutionFlow(Condition):
 class ExecutionStatus(Condition):
     """The ended execution's state is in `in` and not in `notIn`."""
 
-    type_names = (f"{_NEW}ExecutionStatus", f"{_NEW}ExecutionStatusCondition", f"{_OLD}ExecutionStatusCondition")
+    type_names = names("ExecutionStatus")
     in_: list[StateType] = Field(default=[], alias="in")
     not_in: list[StateType] = []
 
@@ -68,7 +65,7 @@ class ExecutionStatus(Condition):
 class ExecutionLabels(Condition):
     """The ended execution carries every one of `labels`."""
 
-    type_names = (f"{_NEW}ExecutionLabels", f"{_NEW}ExecutionLabelsCondition", f"{_OLD}ExecutionLabelsCondition")
+    type_names = names("ExecutionLabels")
     labels: dict[str, str] = Field(min_length=1)
 
     @field_validator("labels", mode="before")
@@ -77,8 +74,16 @@ class ExecutionLabels(Condition):
         return labels_map(value)
 
 
-CONDITIONS: tuple[type[Condition], ...] = (ExecutionNamespace, ExecutionFlow, ExecutionStatus, ExecutionLabels)
-CONDITION_TYPES: dict[str, type[Condition]] = {name: cls for cls in CONDITIONS for name in cls.type_names}
+EXECUTION_CONDITIONS: tuple[type[Condition], ...] = (
+    ExecutionNamespace,
+    ExecutionFlow,
+    ExecutionStatus,
+    ExecutionLabels,
+)
+CONDITION_TYPES: dict[str, type[Condition]] = {
+    **{name: cls for cls in EXECUTION_CONDITIONS for name in cls.type_names},
+    **SCHEDULE_CONDITION_TYPES,
+}
 
 
 def _discriminate(value: Any) -> str | None:
@@ -94,6 +99,14 @@ AnyCondition = Annotated[
     Annotated[ExecutionNamespace, Tag(ExecutionNamespace.canonical_type())]
     | Annotated[ExecutionFlow, Tag(ExecutionFlow.canonical_type())]
     | Annotated[ExecutionStatus, Tag(ExecutionStatus.canonical_type())]
-    | Annotated[ExecutionLabels, Tag(ExecutionLabels.canonical_type())],
+    | Annotated[ExecutionLabels, Tag(ExecutionLabels.canonical_type())]
+    | Annotated[DayWeek, Tag(DayWeek.canonical_type())]
+    | Annotated[DayWeekInMonth, Tag(DayWeekInMonth.canonical_type())]
+    | Annotated[Weekend, Tag(Weekend.canonical_type())]
+    | Annotated[DateTimeBetween, Tag(DateTimeBetween.canonical_type())]
+    | Annotated[TimeBetween, Tag(TimeBetween.canonical_type())]
+    | Annotated[Expression, Tag(Expression.canonical_type())]
+    | Annotated[Not, Tag(Not.canonical_type())]
+    | Annotated[Or, Tag(Or.canonical_type())],
     Discriminator(_discriminate),
 ]

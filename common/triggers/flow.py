@@ -28,6 +28,7 @@ from conveyor.common.labels import labels_map
 from conveyor.common.state import TERMINAL, StateType
 from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN
 from conveyor.common.triggers.base import Trigger
+from conveyor.common.triggers.schedule_conditions import ScheduleCondition
 
 # What `states` defaults to: an execution that ended, however.
 DEFAULT_STATES: list[StateType] = sorted(TERMINAL)
@@ -126,6 +127,13 @@ class FlowTrigger(Trigger):
 
     states: list[StateType] = Field(default_factory=lambda: list(DEFAULT_STATES))
     preconditions: Preconditions | None = None
+
+    @model_validator(mode="after")
+    def _execution_conditions(self) -> FlowTrigger:
+        for condition in self.conditions:
+            if isinstance(condition, ScheduleCondition):
+                raise ValueError(f"{condition.type} is a condition on a Schedule's date, not on an ended execution")
+        return self
 
     @property
     def waits(self) -> bool:

@@ -157,3 +157,23 @@ def test_an_undecodable_trigger_state_record_is_dead_lettered_and_the_rest_loads
         assert created(follower, "after-broken", 1)
         letters = [m for _ in range(20) for m in dead.poll(0.3)]
     assert any(m.value == b"{broken" for m in letters)
+
+
+def test_a_schedule_with_conditions_fires_only_the_slots_that_meet_them(
+    kafka_settings: KafkaSettings, catalog: FlowCatalog
+) -> None:
+    # every second, but only the even ones (an Expression on the slot's own date)
+    even = (
+        '[{type: io.kestra.plugin.core.condition.Expression, expression: "{{ trigger.date[17:19] | int % 2 == 0 }}"}]'
+    )
+    follower = Follower(kafka_settings, [Topics.of(kafka_settings).execution_events])
+    with scheduler(kafka_settings):
+        catalog.deploy(flow_source("even", conditions=even))
+        events = created(follower, "even", 3)
+    triggers = [e.execution.trigger for e in events]
+    dates = [t.date for t in triggers if t is not None and t.date is not None]
+    assert len(dates) == 3 and all(d.second % 2 == 0 for d in dates)
+    assert [b - a for a, b in itertools.pairwise(dates)] == [timedelta(seconds=2)] * 2  # none in between skipped
+    first = triggers[0]
+    assert first is not None and first.date is not None
+    assert first.next == first.date + timedelta(seconds=2) and first.previous == first.date - timedelta(seconds=2)
