@@ -1,5 +1,5 @@
 """A small HTTP server on loopback for the HTTP Request task's tests: it records each request and answers by
-path. `/status/N` answers N; `/redirect` sends to `/echo`; `/big/N` answers N bytes; `/hang` holds the request
+path. `/status/N` answers N; `/attachment` a CSV file named by Content-Disposition; `/redirect` sends to `/echo`; `/big/N` answers N bytes; `/hang` holds the request
 until the test ends (or `release` is set); any other path (`/echo`) returns the request as JSON, with
 `"status": "UP"` as the API's health answer has it."""
 
@@ -46,6 +46,9 @@ def _handler(state: LoopbackServer) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", "/echo")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+            elif self.path == "/attachment":
+                disposition = {"Content-Disposition": ['attachment; filename="../report.csv"']}
+                self._answer(200, b"a,b\n1,2\n", "text/csv", disposition)
             elif self.path.startswith("/big/"):
                 self._answer(200, b"x" * int(self.path.rsplit("/", 1)[1]), "text/plain")
             elif self.path == "/hang":

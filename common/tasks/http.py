@@ -18,6 +18,8 @@ from conveyor.common.tasks.base import LogLevel, RunnableTask
 
 # The response body's limit when `options.maxContentLength` is not set (the reference's default, 10 MiB).
 DEFAULT_MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+# A download's limit when `options.maxContentLength` is not set (it streams to the storage, not to memory).
+DEFAULT_MAX_DOWNLOAD_LENGTH = 1024 * 1024 * 1024
 # How long a read may wait for data when no timeout is configured (the reference's `readIdleTimeout`).
 DEFAULT_READ_TIMEOUT = timedelta(seconds=300)
 
@@ -84,10 +86,9 @@ class HttpOptions(Spec):
         return self.max_content_length or DEFAULT_MAX_CONTENT_LENGTH
 
 
-class Request(RunnableTask):
-    """Sends `method` to `uri` with `body` or `formData`; outputs `uri`, `code`, `headers` and `body`."""
+class HttpTask(RunnableTask):
+    """What every HTTP task sends: `method` to `uri` with `body` or `formData`, `headers` and `options`."""
 
-    type_names = ("io.kestra.plugin.core.http.Request", "io.kestra.plugin.fs.http.Request")
     uri: str = Field(min_length=1)
     method: str = "GET"
     body: str | None = None
@@ -101,3 +102,22 @@ class Request(RunnableTask):
 
     def failure_allowed(self) -> bool:
         return self.options.allow_failed if self.allow_failed is None else self.allow_failed
+
+
+class Request(HttpTask):
+    """Sends `method` to `uri` with `body` or `formData`; outputs `uri`, `code`, `headers` and `body`."""
+
+    type_names = ("io.kestra.plugin.core.http.Request", "io.kestra.plugin.fs.http.Request")
+
+
+class Download(HttpTask):
+    """Sends the request and streams the response's body into the internal storage; outputs `uri` (the
+    stored file's `kestra:///…`), `code`, `length` and `headers`. An empty body fails the task unless
+    `failOnEmptyResponse: false` (or the failure is allowed). The body is limited by
+    `options.maxContentLength` (1 GiB by default for a download)."""
+
+    type_names = ("io.kestra.plugin.core.http.Download", "io.kestra.plugin.fs.http.Download")
+    fail_on_empty_response: bool = True
+
+    def body_limit(self) -> int:
+        return self.options.max_content_length or DEFAULT_MAX_DOWNLOAD_LENGTH

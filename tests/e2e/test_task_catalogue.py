@@ -113,3 +113,13 @@ def test_working_directory_example_shares_one_directory(e2e_stack: Stack) -> Non
     assert runs["write"]["attempts"][0]["workerId"] == runs["count"]["attempts"][0]["workerId"]
     assert runs["count"]["outputs"] == {"words": 3, "exitCode": 0}
     assert messages(e2e_stack, execution, "report") == ["3 words"]
+
+
+def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:
+    with loopback_server() as server:
+        execution = succeeded(e2e_stack, EXAMPLES / "http-download.yaml", "--input", f"conveyorUrl={server.url}")
+    outputs = task_run(execution, "fetch")["outputs"]
+    assert outputs["code"] == 200 and outputs["length"] > 0
+    assert outputs["uri"].startswith("kestra:///conveyor/examples/http-download/executions/")
+    assert outputs["uri"].endswith("/health")
+    assert messages(e2e_stack, execution, "show") == [f"HTTP 200, {outputs['length']} bytes: UP"]

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from conveyor.common.tasks.base import LogLevel
-from conveyor.common.tasks.http import BasicAuth, HttpOptions, LoggingType, Request
+from conveyor.common.tasks.http import BasicAuth, HttpOptions, HttpTask, LoggingType, Request
 from conveyor.worker.runners.base import RunContext, RunOutcome
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
@@ -42,18 +42,29 @@ class Response:
 
 class RequestRunner:
     def run(self, task: Request, ctx: RunContext) -> RunOutcome:
-        uri = str(ctx.render(task.uri)).replace(" ", "%20")
-        call = _Call(task, ctx, uri)
-        worker = threading.Thread(target=call.run, daemon=True)
-        worker.start()
-        while not call.done.wait(0.05):
-            if ctx.stopped.is_set():
-                call.abort()
-                return RunOutcome.failed("the request was stopped")
+        uri = request_uri(task, ctx)
+        call = Call(task, ctx, uri)
+        if not run_call(call, ctx):
+            return RunOutcome.failed("the request was stopped")
         return outcome(task, call, safe_uri(uri))
 
 
-def outcome(task: Request, call: _Call, uri: str) -> RunOutcome:
+def request_uri(task: HttpTask, ctx: RunContext) -> str:
+    return str(ctx.render(task.uri)).replace(" ", "%20")
+
+
+def run_call(call: Call, ctx: RunContext) -> bool:
+    """Run the call on its own thread until it ends (True) or the attempt is stopped (False: closed)."""
+    worker = threading.Thread(target=call.run, daemon=True)
+    worker.start()
+    while not call.done.wait(0.05):
+        if ctx.stopped.is_set():
+            call.abort()
+            return False
+    return True
+
+
+def outcome(task: Request, call: Call, uri: str) -> RunOutcome:
     if call.error is not None:
         return RunOutcome.failed(f"HTTP request to {uri} failed: {describe(call.error)}")
     response = call.response
@@ -64,10 +75,11 @@ def outcome(task: Request, call: _Call, uri: str) -> RunOutcome:
     return RunOutcome.success(outputs)
 
 
-class _Call:
-    """One request on its own thread: `response` or `error` once `done` is set."""
+class Call:
+    """One request on its own thread: `response` or `error` once `done` is set. `consume` reads the
+    response (a Request: its body as text; a Download streams it to a file)."""
 
-    def __init__(self, task: Request, ctx: RunContext, uri: str) -> None:
+    def __init__(self, task: HttpTask, ctx: RunContext, uri: str) -> None:
         self.task, self.ctx, self.uri = task, ctx, uri
         self.done = threading.Event()
         self.response: Response | None = None
@@ -87,17 +99,21 @@ class _Call:
         self.client.close()
 
     def send(self) -> Response:
-        options, logged = self.task.options, self.task.options.logged()
+        logged = self.task.options.logged()
         request = self.client.build_request(str(self.ctx.render(self.task.method)).upper(), self.uri, **self.payload())
         log_request(self.ctx, request, logged)
         raw = self.client.send(request, stream=True)
         try:
-            body = read_limited(raw, options.body_limit())
-            response = Response(raw.status_code, headers_of(raw.headers), decode(body, raw, options.default_charset))
+            response = self.consume(raw)
         finally:
             raw.close()
         log_response(self.ctx, response, logged)
         return response
+
+    def consume(self, raw: httpx.Response) -> Response:
+        options = self.task.options
+        body = read_limited(raw, options.body_limit())
+        return Response(raw.status_code, headers_of(raw.headers), decode(body, raw, options.default_charset))
 
     def payload(self) -> dict[str, Any]:
         task, render = self.task, self.ctx.render
