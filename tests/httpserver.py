@@ -1,7 +1,7 @@
-"""A small HTTP server on loopback for the HTTP Request task's tests: it records each request and answers by
-path. `/status/N` answers N; `/attachment` a CSV file named by Content-Disposition; `/redirect` sends to `/echo`; `/big/N` answers N bytes; `/hang` holds the request
-until the test ends (or `release` is set); any other path (`/echo`) returns the request as JSON, with
-`"status": "UP"` as the API's health answer has it."""
+"""A small HTTP server on loopback for the HTTP tasks' tests: it records each request and answers by path.
+`/status/N` answers N; `/attachment` a CSV file named by its Content-Disposition; `/redirect` sends to
+`/echo`; `/big/N` answers N bytes; `/hang` holds the request until the test ends (or `release` is set); any
+other path (`/echo`) returns the request as JSON, with `"status": "UP"` as the API's health answer has it."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ class LoopbackServer:
     release: threading.Event = field(default_factory=threading.Event)
 
 
+# Fixed answers by path: code, body, content type, more headers.
+FIXED: dict[str, tuple[int, bytes, str, dict[str, list[str]]]] = {
+    "/redirect": (302, b"", "text/plain", {"Location": ["/echo"]}),
+    "/attachment": (200, b"a,b\n1,2\n", "text/csv", {"Content-Disposition": ['attachment; filename="../report.csv"']}),
+}
+
+
 def _handler(state: LoopbackServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # quiet in tests
@@ -41,14 +48,8 @@ def _handler(state: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             state.requests.append(recorded)
             if self.path.startswith("/status/"):
                 self._answer(int(self.path.rsplit("/", 1)[1]), b"status body", "text/plain")
-            elif self.path == "/redirect":
-                self.send_response(302)
-                self.send_header("Location", "/echo")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-            elif self.path == "/attachment":
-                disposition = {"Content-Disposition": ['attachment; filename="../report.csv"']}
-                self._answer(200, b"a,b\n1,2\n", "text/csv", disposition)
+            elif self.path in FIXED:
+                self._answer(*FIXED[self.path])
             elif self.path.startswith("/big/"):
                 self._answer(200, b"x" * int(self.path.rsplit("/", 1)[1]), "text/plain")
             elif self.path == "/hang":
