@@ -37,6 +37,9 @@ class Flow(Spec):
     variables: dict[str, Any] = {}
     tasks: list[AnyTask] = Field(min_length=1)
     errors: list[AnyTask] = []
+    # Run after `tasks` and `errors` whatever the outcome; `afterExecution` once the state is final.
+    finally_: list[AnyTask] = Field(default=[], alias="finally")
+    after_execution: list[AnyTask] = []
     outputs: list[Output] = []
     retry: Retry | None = None
     disabled: bool = False
@@ -74,8 +77,8 @@ class Flow(Spec):
         return value
 
     def all_tasks(self) -> Iterator[Task]:
-        """Every task of the flow, depth first, error branches included."""
-        yield from _walk([*self.tasks, *self.errors])
+        """Every task of the flow, depth first, error branches, `finally` and `afterExecution` included."""
+        yield from _walk([*self.tasks, *self.errors, *self.finally_, *self.after_execution])
 
     def find_task(self, task_id: str) -> Task:
         for task in self.all_tasks():

@@ -15,6 +15,7 @@ per execution at most: a kill, a restart, the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -50,6 +51,7 @@ from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.executor import (
     change_state,
+    epilogue,
     flow_retry,
     flowables,
     loops,
@@ -113,7 +115,7 @@ class Decision:
 
     @property
     def ended(self) -> bool:
-        return self.state.header.state.terminal
+        return self.state.finished
 
 
 def decide(state: ExecutionState | None, plan: Plan, event: Event, env: Env) -> Decision:
@@ -333,18 +335,30 @@ class Decider:
 
     # ---- advancing the flow
     def advance(self) -> None:
+        if self._state.after:  # ended; its afterExecution tasks run (`executor.epilogue`)
+            self._steps(lambda: epilogue.after_execution(self))
+            return
         if self.ex.state.terminal or self.ex.state.current == S.RETRYING or self._state.restoring:
             return  # ended, waiting to be retried as a new execution, or not yet restored
+        self._steps(self._step_flow)
+
+    def _steps(self, step: Callable[[], bool]) -> None:
+        """Step until `step` says it is done or a step changes nothing."""
         for _ in range(10_000):
             if self.ex.state.current == S.PAUSED:
                 return  # nothing new starts until it is resumed
             self.progress = False
-            result = self.step_list(self.flow.tasks, self.flow.errors, None, None)
-            if result is not None:
-                self._finish(result)
+            if step() or not self.progress:
                 return
-            if not self.progress:
-                return
+
+    def _step_flow(self) -> bool:
+        result = self.step_list(self.flow.tasks, self.flow.errors, None, None)
+        if result is not None:
+            result = epilogue.finally_(self, result)
+        if result is None:
+            return False
+        self._finish(result)
+        return True
 
     def step_list(
         self, tasks: list[Task], errors: list[Task], parent: TaskRun | None, value: str | None
@@ -472,6 +486,8 @@ class Decider:
                 result = S.FAILED
         self.set_execution_state(result)
         self.cancel_timers()
+        if epilogue.starts_after(self):
+            self.advance()
 
     def _flow_outputs(self) -> dict[str, Any]:
         ctx = {**self.base(), "outputs": whole_outputs(self._state), NOW_KEY: self.now}

@@ -45,7 +45,7 @@ def run_key(execution_id: str, run_id: str) -> str:
 
 def header_value(state: ExecutionState, header_json: bytes) -> bytes:
     timers = b",".join(t.to_json() for t in state.execution_timers.values())
-    return b'{"execution":%b,"applied":%b,"timers":[%b],"errors":%b,"restoring":%d,"restartId":%b,"then":%b}' % (
+    return b'{"execution":%b,"applied":%b,"timers":[%b],"errors":%b,"restoring":%d,"restartId":%b,"then":%b%b}' % (
         header_json,
         orjson.dumps(state.applied),
         timers,
@@ -53,6 +53,7 @@ def header_value(state: ExecutionState, header_json: bytes) -> bytes:
         state.restoring,
         orjson.dumps(state.restart_id),
         orjson.dumps(state.then),
+        b',"after":true' if state.after else b"",
     )
 
 
@@ -126,6 +127,7 @@ def _state(entry: _Parts) -> ExecutionState:
     state.restoring = int(entry.header.get("restoring", 0))
     state.restart_id = entry.header.get("restartId")
     state.then = entry.header.get("then")
+    state.after = bool(entry.header.get("after"))
     return state
 
 

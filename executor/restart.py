@@ -43,6 +43,8 @@ def refusal(execution: Execution) -> str | None:
 
 def restart(d: Rules) -> None:
     reason = refusal(d.execution)
+    if reason is None and d.state.after:
+        reason = f"execution {d.execution.id} is still running its afterExecution tasks"
     if reason is not None:
         d.log(None, LogLevel.WARN, f"restart refused: {reason}")
         return

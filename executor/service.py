@@ -373,7 +373,7 @@ class Executor:
                 blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)
                 self.producer.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
-            if state.header.state.terminal and not state.restoring:
+            if state.finished:
                 self._ended_execution(key, entry)
                 continue
             self._state_records(key, entry, run_json)

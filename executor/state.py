@@ -120,6 +120,8 @@ class ExecutionState:
     then: dict[str, Any] | None = None
     # Loops that had more values to start than a decision starts (see `decide.MAX_STARTS`).
     continuing: dict[str, None] = field(default_factory=dict)
+    # Its state is final and its afterExecution tasks run (`executor.epilogue`): not forgotten until they end.
+    after: bool = False
     # The PAUSED task runs (what a resume resumes), kept by `add` and the decision's `set_state`.
     paused: dict[str, None] = field(default_factory=dict)
 
@@ -131,6 +133,11 @@ class ExecutionState:
             state.add(run)
         state.runs.compact()
         return state
+
+    @property
+    def finished(self) -> bool:
+        """Ended and nothing left to do: its final header is published and its records tombstoned."""
+        return self.header.state.terminal and not self.restoring and not self.after
 
     # ---- task runs
     def add(self, run: TaskRun) -> None:
