@@ -171,6 +171,10 @@ class Sim:
     def runs(self, task_id: str) -> list[Any]:
         return [r for r in self.ex.task_run_list if r.task_id == task_id]
 
+    def states(self, task_id: str) -> list[StateType]:
+        """The current state of each task run of `task_id`, in creation order."""
+        return [r.state.current for r in self.runs(task_id)]
+
     def header(self) -> Execution:
         assert self.state is not None
         return self.state.header

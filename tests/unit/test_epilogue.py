@@ -34,20 +34,16 @@ afterExecution:
 """
 
 
-def _states(sim: object, task_id: str) -> list[StateType]:
-    return [r.state.current for r in sim.runs(task_id)]  # type: ignore[attr-defined]
-
-
 def test_a_failing_finally_task_fails_the_execution() -> None:
     sim = run_flow(FLOW, {"fail_finally": "true"})
-    assert sim.current() == S.FAILED and _states(sim, "cleanup") == [S.FAILED]
+    assert sim.current() == S.FAILED and sim.states("cleanup") == [S.FAILED]
 
 
 def test_after_execution_runs_once_the_state_is_final_and_never_changes_it() -> None:
     sim = run_flow(FLOW, {"fail_finally": "true"})
     histories = [h.state for h in sim.ex.state.histories]
     assert histories == [S.CREATED, S.RUNNING, S.FAILED]  # the failing afterExecution task changed nothing
-    assert _states(sim, "notify_failed") == [S.FAILED]
+    assert sim.states("notify_failed") == [S.FAILED]
     assert [r.outputs for r in sim.runs("notify")] == [{"value": "FAILED"}]
     end = sim.ex.state.end_date
     assert end is not None
@@ -62,11 +58,11 @@ def test_the_execution_is_kept_until_its_after_execution_tasks_end_and_survives_
         sim.send(sim.result(job, S.SUCCESS))
     assert sim.current() == S.SUCCESS
     assert sim.decisions[-1].ended is False  # final state, its afterExecution task still to run
-    assert _states(sim, "notify") == [S.CREATED] and sim.runs("notify_failed") == []
+    assert sim.states("notify") == [S.CREATED] and sim.runs("notify_failed") == []
     sim.state = _rebuilt(sim)  # a new owner of the partition
     assert sim.state.after
     sim.run_jobs()
-    assert _states(sim, "notify_failed") == [S.SKIPPED]
+    assert sim.states("notify_failed") == [S.SKIPPED]
     assert sim.decisions[-1].ended is True
     assert [r.outputs for r in sim.runs("notify")] == [{"value": "SUCCESS"}]
     assert sim.current() == S.SUCCESS

@@ -47,26 +47,22 @@ tasks:
 """
 
 
-def _states(sim: object, task_id: str) -> list[StateType]:
-    return [r.state.current for r in sim.runs(task_id)]  # type: ignore[attr-defined]
-
-
 def test_run_if_skips_inside_loops_parallels_and_a_skipped_flowable_creates_no_child() -> None:
     sim = run_flow(IN_FLOWABLES)
     assert sim.current() == S.SUCCESS
-    assert _states(sim, "only_b") == [S.SKIPPED, S.SUCCESS, S.SKIPPED]
+    assert sim.states("only_b") == [S.SKIPPED, S.SUCCESS, S.SKIPPED]
     assert [r.outputs for r in sim.runs("only_b")] == [None, {"value": "b"}, None]
     assert all(not r.attempts for r in sim.runs("only_b") if r.state.current == S.SKIPPED)
-    assert _states(sim, "p_yes") == [S.SUCCESS] and _states(sim, "p_no") == [S.SKIPPED]
-    assert _states(sim, "seq") == [S.SKIPPED] and sim.runs("never") == []
+    assert sim.states("p_yes") == [S.SUCCESS] and sim.states("p_no") == [S.SKIPPED]
+    assert sim.states("seq") == [S.SKIPPED] and sim.runs("never") == []
     assert [h.state for h in sim.runs("seq")[0].state.histories] == [S.CREATED, S.SKIPPED]
     assert sim.runs("last")[0].outputs == {"value": "SKIPPED"}
-    assert _states(sim, "loop") == [S.SUCCESS] and _states(sim, "par") == [S.SUCCESS]
+    assert sim.states("loop") == [S.SUCCESS] and sim.states("par") == [S.SUCCESS]
 
 
 def test_run_if_true_runs_the_task() -> None:
     sim = run_flow(IN_FLOWABLES, {"go": "true"})
-    assert _states(sim, "p_no") == [S.SUCCESS]
+    assert sim.states("p_no") == [S.SUCCESS]
 
 
 def test_a_run_if_that_cannot_render_fails_the_task_run_and_allow_failure_holds() -> None:
@@ -84,7 +80,7 @@ tasks:
     format: after
 """
     sim = run_flow(flow)
-    assert _states(sim, "bad") == [S.WARNING] and _states(sim, "after") == [S.SUCCESS]
+    assert sim.states("bad") == [S.WARNING] and sim.states("after") == [S.SUCCESS]
     assert sim.current() == S.WARNING
     errors = [line for line in sim.log_lines if line.get("level") == "ERROR"]
     assert any("Unable to evaluate the runIf condition for task bad" in str(e.get("message")) for e in errors)
