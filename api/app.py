@@ -1,11 +1,12 @@
 """The FastAPI application of `conveyor server`: the `/api/v1` routes, their OpenAPI documentation at
-`/docs` (Swagger UI served from the installed `swagger-ui-bundle`, no CDN) and the Task Runs page at `/`."""
+`/docs` (Swagger UI served from the installed `swagger-ui-bundle`, no CDN) and the pages: Task Runs at `/`,
+Executions at `/executions`, Logs at `/logs`, Flows at `/flows`."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from conveyor.api import (
     flows,
     health,
     kv,
+    log_search,
     taskruns,
     tokens,
     triggers,
@@ -65,6 +67,23 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
+# The list pages beside Task Runs, each at /NAME from static/NAME.html.
+LIST_PAGES = ("executions", "logs")
+
+
+def _list_pages(app: FastAPI, refresh: str) -> None:
+    for name in LIST_PAGES:
+        html = (STATIC / f"{name}.html").read_text().replace("__REFRESH_SECONDS__", refresh)
+        app.add_api_route(f"/{name}", _page_of(html), methods=["GET"], include_in_schema=False, response_model=None)
+
+
+def _page_of(html: str) -> Callable[[Request], HTMLResponse | RedirectResponse]:
+    def page(request: Request) -> HTMLResponse | RedirectResponse:
+        return auth.page_for(request, html)
+
+    return page
+
+
 def create_app(
     kafka: KafkaSettings | None = None,
     es: ElasticsearchSettings | None = None,
@@ -100,6 +119,7 @@ def create_app(
     for module in (
         taskruns,
         execution_search,
+        log_search,
         webhook,
         control,
         files,
@@ -129,6 +149,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
     page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
+    _list_pages(app, str(api.server.refresh_seconds))
     # The "Sign in with SSO" link of the sign-in form (HTML); empty while no OIDC provider is configured.
     app.state.sso_link = auth.SSO_LINK if oidc.enabled else ""
 

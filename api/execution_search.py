@@ -1,5 +1,6 @@
 """`GET /api/v1/executions/search`: the indexed executions, filtered as `conveyor executions` filters them
-(namespace and those under it, flow, states, the trigger that started them), newest first, paged.
+(namespace and those under it, flow, states, the trigger that started them) and as the Executions page does
+(labels, a start-date window, a substring of the id, namespace or flow), newest first, paged.
 
 Registered before `executions`, whose `GET /executions/{executionId}` would take `search` for an id. Like the
 task-run search it reads only what the caller may read: the readable namespace prefixes go into the query."""
@@ -10,16 +11,19 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import error_responses
+from conveyor.api.errors import BadParameter, error_responses
 from conveyor.api.identity import authenticated, readable
-from conveyor.api.params import ExecutionPageParams
+from conveyor.api.params import DATE_HELP, DATE_SCHEMA, ExecutionPageParams, check_window, parse_when
 from conveyor.common.state import StateType
 from conveyor.indexer import queries
 from conveyor.indexer.filters import ExecutionFilters
+
+# key:value, the key not blank (the value may be empty)
+LABEL_PATTERN = r"^\s*[^\s:][^:]*:"
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
@@ -33,14 +37,47 @@ class ExecutionFilterParams(BaseModel):
     trigger_id: str | None = Field(
         default=None, max_length=250, description="executions started by the trigger of this id"
     )
+    q: str | None = Field(default=None, max_length=200, description="substring of the id, namespace or flow")
+    labels: list[Annotated[str, StringConstraints(pattern=LABEL_PATTERN, max_length=500)]] | None = Field(
+        default=None, description="key:value, every one on the execution (repeatable)", max_length=20
+    )
+    trigger_execution_id: str | None = Field(
+        default=None, max_length=250, description="the children (Subflow, ForEachItem) of this execution"
+    )
+    start_date: str | None = Field(
+        default=None, description=f"started at or after ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
+    )
+    end_date: str | None = Field(
+        default=None, description=f"started at or before ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
+    )
 
     def filters(self) -> ExecutionFilters:
+        """The checked filters: a bad label or date is answered 400/422 by name."""
+        start = parse_when(self.start_date, "startDate")
+        end = parse_when(self.end_date, "endDate", end=True)
+        check_window(start, end)
         return ExecutionFilters(
             namespace=self.namespace or None,
             flow_id=self.flow_id or None,
             state=[s.value for s in self.state] if self.state else None,
             trigger_id=self.trigger_id or None,
+            q=self.q or None,
+            labels=label_pairs(self.labels),
+            trigger_execution_id=self.trigger_execution_id or None,
+            start=start,
+            end=end,
         )
+
+
+def label_pairs(pairs: list[str] | None) -> dict[str, str] | None:
+    """`["env:prod", "team:a"]` -> `{"env": "prod", "team": "a"}`; `key:` is the empty value."""
+    labels = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition(":")
+        if not sep or not key.strip():
+            raise BadParameter("labels", f"expected key:value, got {pair!r}")
+        labels[key.strip()] = value.strip()
+    return labels or None
 
 
 class ExecutionPage(BaseModel):

@@ -18,7 +18,15 @@ from typing import Any
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer.errors import QueryError
-from conveyor.indexer.filters import Cursor, ExecutionFilters, Paging, SearchFilters, TaskRunFilters, When
+from conveyor.indexer.filters import (
+    Cursor,
+    ExecutionFilters,
+    LogFilters,
+    Paging,
+    SearchFilters,
+    TaskRunFilters,
+    When,
+)
 
 # One page; the queries ask for one more hit, and `from + size` stays under max_result_window.
 MAX_SIZE = 1_000
@@ -100,14 +108,7 @@ def common_filters(filters: SearchFilters, text_fields: tuple[str, ...]) -> list
         clauses.append({"terms": {"state.current": [str(s) for s in filters.state]}})
     if filters.q:
         clauses.append(text_filter(filters.q, text_fields))
-    if filters.start is not None or filters.end is not None:
-        bounds = {}
-        if filters.start is not None:
-            bounds["gte"] = _when(filters.start)
-        if filters.end is not None:
-            bounds["lte"] = _when(filters.end)
-        clauses.append({"range": {"state.startDate": bounds}})
-    return clauses
+    return clauses + time_range("state.startDate", filters.start, filters.end)
 
 
 def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
@@ -219,11 +220,72 @@ def log_search(
     if task_run_id:
         filters.append({"term": {"taskRunId": task_run_id}})
     if min_level:
-        floor = LogLevel(min_level.upper()).rank
-        filters.append({"terms": {"level": [lvl.value for lvl in LogLevel if lvl.rank >= floor]}})
+        filters.append(level_filter(min_level))
     # timestamp has millisecond precision: the position on the logs topic keeps a task run's lines in order.
     sort = [{"timestamp": "asc"}, {"offset": "asc"}, {"partition": "asc"}]
     return {"query": {"bool": {"filter": filters}}, "sort": sort, "size": size}
+
+
+# Newest first by default; the position on the logs topic orders the lines of one millisecond.
+LOG_SORTS = ("timestamp:desc", "timestamp:asc")
+# Counting more matching lines than this is not worth its cost: `total` is then a lower bound.
+LOG_TOTAL_LIMIT = 10_000
+
+
+def level_filter(min_level: str) -> dict[str, Any]:
+    floor = LogLevel(min_level.upper()).rank
+    return {"terms": {"level": [lvl.value for lvl in LogLevel if lvl.rank >= floor]}}
+
+
+def time_range(field: str, start: When | None, end: When | None) -> list[dict[str, Any]]:
+    """A `range` clause over `field` from `start` to `end` (both inclusive); none without a bound."""
+    bounds = {}
+    if start is not None:
+        bounds["gte"] = _when(start)
+    if end is not None:
+        bounds["lte"] = _when(end)
+    return [{"range": {field: bounds}}] if bounds else []
+
+
+def log_filters(filters: LogFilters) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if filters.allowed is not None:
+        clauses.append(allowed_filter(filters.allowed))
+    if filters.namespace:
+        clauses.append(namespace_filter(filters.namespace))
+    for field, value in (
+        ("flowId", filters.flow_id),
+        ("executionId", filters.execution_id),
+        ("taskId", filters.task_id),
+    ):
+        if value:
+            clauses.append({"term": {field: value}})
+    if filters.min_level:
+        clauses.append(level_filter(filters.min_level))
+    if filters.q:
+        clauses.append({"match": {"message": {"query": filters.q, "operator": "and"}}})
+    return clauses + time_range("timestamp", filters.start, filters.end)
+
+
+def log_page_search(
+    filters: LogFilters, *, size: int, sort: str = LOG_SORTS[0], after: Cursor | None = None
+) -> dict[str, Any]:
+    """The `search` arguments of one page of log lines across executions, after the `after` cursor."""
+    if sort not in LOG_SORTS:
+        raise QueryError(f"cannot sort log lines by {sort!r}; use {' or '.join(LOG_SORTS)}")
+    if not 0 < size <= MAX_SIZE:
+        raise QueryError(f"page size must be between 1 and {MAX_SIZE}, not {size}")
+    order = sort.partition(":")[2]
+    clauses = log_filters(filters)
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": clauses}} if clauses else {"match_all": {}},
+        "sort": [{"timestamp": order}, {"partition": order}, {"offset": order}],
+        "size": size,
+        "track_total_hits": LOG_TOTAL_LIMIT,
+    }
+    if after:
+        body["search_after"] = decode_cursor(after)
+    return body
 
 
 def day(value: When) -> date:

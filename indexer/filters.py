@@ -64,6 +64,22 @@ class ExecutionFilters(SearchFilters):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LogFilters:
+    """A search of log lines across executions: `namespace` and those under it, `min_level` and the levels above
+    it, `q` the words of the message (all of them), `start`/`end` bound the line's `timestamp` (inclusive)."""
+
+    namespace: str | None = None
+    flow_id: str | None = None
+    execution_id: str | None = None
+    task_id: str | None = None
+    min_level: str | None = None
+    q: str | None = None
+    start: When | None = None
+    end: When | None = None
+    allowed: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Paging:
     size: int = DEFAULT_SIZE
     sort: str = DEFAULT_SORT

@@ -27,11 +27,12 @@ from conveyor.indexer.dsl import (
     days_of,
     encode_cursor,
     execution_search,
+    log_page_search,
     log_search,
     taskrun_search,
 )
 from conveyor.indexer.errors import QueryError
-from conveyor.indexer.filters import Cursor, ExecutionFilters, Paging, TaskRunFilters, with_fields
+from conveyor.indexer.filters import Cursor, ExecutionFilters, LogFilters, Paging, TaskRunFilters, with_fields
 from conveyor.indexer.templates import AUDIT, EXECUTIONS, LOGS, TASKRUNS, alias
 
 
@@ -103,14 +104,46 @@ def search_logs(
     lines: list[dict[str, Any]] = []
     while True:
         hits = _search(client, alias(prefix, LOGS), body).get("hits", {}).get("hits", [])
-        for hit in hits:
-            line = dict(hit["_source"])
-            line.pop("partition", None)
-            line.pop("offset", None)
-            lines.append(line)
+        lines.extend(_log_line(hit) for hit in hits)
         if len(hits) < body["size"]:
             return lines
         body["search_after"] = hits[-1]["sort"]
+
+
+def _log_line(hit: dict[str, Any]) -> dict[str, Any]:
+    """The LogEntry JSON of a hit, without its position on the topic (the index's own ordering)."""
+    line = dict(hit["_source"])
+    line.pop("partition", None)
+    line.pop("offset", None)
+    return line
+
+
+@dataclass(frozen=True)
+class LogPage:
+    results: list[dict[str, Any]]
+    total: int
+    exact: bool  # False: more lines match than `total` (the count stops there)
+    next: Cursor | None = None
+
+
+def search_log_page(
+    client: Elasticsearch,
+    prefix: str,
+    filters: LogFilters,
+    *,
+    size: int = 100,
+    sort: str = "timestamp:desc",
+    after: Cursor | None = None,
+) -> LogPage:
+    """One page of the log lines of every execution the filters match, newest first (or oldest)."""
+    body = log_page_search(filters, size=size, sort=sort, after=after)
+    hits = _search(client, alias(prefix, LOGS), {**body, "size": size + 1}).get("hits", {})
+    items = hits.get("hits", [])
+    total = hits.get("total", {})
+    cursor = encode_cursor(items[size - 1]["sort"]) if len(items) > size else None
+    return LogPage(
+        [_log_line(h) for h in items[:size]], int(total.get("value", 0)), total.get("relation", "eq") == "eq", cursor
+    )
 
 
 def search_audit(

@@ -4,6 +4,7 @@
 
 const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId", "triggerId"];
 const DEFAULT_SORT = "state.startDate:desc";
+const PAGING = { sort: DEFAULT_SORT, size: 25 };
 const MAX_CHART_DAYS = 731;
 
 const $ = (selector) => document.querySelector(selector);
@@ -18,40 +19,7 @@ const view = {
   results: [],
   selected: null,
   refresh: Number(document.body.dataset.refresh) || 0,
-  loading: 0,
-  timer: null,
 };
-
-// ---- talking to the API
-
-// The CSRF cookie set at sign-in, copied into the header every unsafe request of a session carries.
-function csrfToken() {
-  const found = document.cookie.split("; ").find((c) => c.startsWith("conveyor_csrf="));
-  return found ? decodeURIComponent(found.slice("conveyor_csrf=".length)) : "";
-}
-
-async function api(path, options) {
-  view.loading++;
-  $("#progress").hidden = false;
-  try {
-    const method = ((options && options.method) || "GET").toUpperCase();
-    const headers = { ...((options && options.headers) || {}) };
-    if (method !== "GET") headers["X-CSRF-Token"] = csrfToken();
-    const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
-    if (response.status === 401) {
-      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname + window.location.search));
-      throw new Error("signed out");
-    }
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      const message = (body && body.message) || `${response.status} ${response.statusText}`;
-      throw new Error(message);
-    }
-    return body;
-  } finally {
-    if (--view.loading === 0) $("#progress").hidden = true;
-  }
-}
 
 function filterParams() {
   const params = new URLSearchParams();
@@ -70,38 +38,23 @@ function readUrl() {
   view.filters.state = params.getAll("state").filter((s) => STATES.includes(s));
   view.filters.startDate = params.get("startDate") || "";
   view.filters.endDate = params.get("endDate") || "";
-  view.sort = params.get("sort") || DEFAULT_SORT;
-  view.size = Number(params.get("size")) || 25;
-  view.page = Math.max(1, Number(params.get("page")) || 1);
+  readPaging(view, params, PAGING);
   if (params.has("refresh")) view.refresh = Number(params.get("refresh")) || 0;
 }
 
 function writeUrl() {
-  const params = filterParams();
-  if (view.sort !== DEFAULT_SORT) params.set("sort", view.sort);
-  if (view.size !== 25) params.set("size", view.size);
-  if (view.page > 1 && !view.cursors[view.page]) params.set("page", view.page);
-  const query = params.toString();
-  history.replaceState(null, "", query ? `?${query}` : location.pathname);
+  writePaging(view, filterParams(), PAGING);
 }
 
 function fillForm() {
-  for (const name of TEXT_FILTERS) form.elements[name].value = view.filters[name];
-  form.elements.startDate.value = isoToLocal(view.filters.startDate);
-  form.elements.endDate.value = isoToLocal(view.filters.endDate);
-  for (const chip of document.querySelectorAll(".chip")) {
-    chip.setAttribute("aria-pressed", String(view.filters.state.includes(chip.dataset.state)));
-  }
-  $("#size").value = String(view.size);
-  $("#refresh").value = String(view.refresh);
-  if (!$("#refresh").value) $("#refresh").value = "0";
+  fillFilterForm(form, view, TEXT_FILTERS);
+  pressChips($("#state-chips"), view.filters.state);
 }
 
 // ---- loading
 
 function filtersChanged() {
-  view.page = 1;
-  view.cursors = {};
+  firstPage(view);
   writeUrl();
   loadAll();
 }
@@ -124,10 +77,8 @@ async function loadTable() {
   const params = filterParams();
   params.set("size", view.size);
   params.set("sort", view.sort);
-  const cursor = view.cursors[view.page];
-  if (cursor) params.set("after", cursor);
-  else if (view.page > 1) params.set("page", view.page);
-  const data = await api(`/api/v1/taskruns/search?${params}`);
+  pageParams(view, params);
+  const data = await request(`/api/v1/taskruns/search?${params}`);
   view.results = data.results;
   view.next = data.next;
   view.total = data.total;
@@ -145,7 +96,7 @@ async function loadTriggers() {
   if (!namespace && !flowId) { card.hidden = true; return; }
   const params = new URLSearchParams();
   if (namespace) params.set("namespace", namespace);
-  const rows = (await api(`/api/v1/triggers?${params}`)).filter((t) => !flowId || t.flowId === flowId);
+  const rows = (await request(`/api/v1/triggers?${params}`)).filter((t) => !flowId || t.flowId === flowId);
   card.hidden = rows.length === 0;
   $("#triggers-count").textContent = rows.length ? String(rows.length) : "";
   const type = (t) => t.type.split(".").pop();
@@ -171,7 +122,7 @@ async function loadChart() {
   const body = { ...chartWindow(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" };
   for (const name of TEXT_FILTERS) if (view.filters[name]) body[name] = view.filters[name];
   if (view.filters.state.length) body.state = view.filters.state;
-  const days = await api("/api/v1/stats/taskruns/daily", {
+  const days = await request("/api/v1/stats/taskruns/daily", {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(body),
@@ -215,19 +166,8 @@ function renderTable() {
   body.replaceChildren(...view.results.map(row));
   $("#empty").hidden = view.results.length > 0;
   $("#total").textContent = `${formatNumber(view.total)}`;
-  const first = (view.page - 1) * view.size + 1;
-  const last = first + view.results.length - 1;
-  $("#range").textContent = view.results.length ? `${formatNumber(first)}–${formatNumber(last)} of ${formatNumber(view.total)}` : "";
-  $("#page").textContent = `Page ${view.page}`;
-  $("#prev").disabled = $("#first").disabled = view.page <= 1;
-  $("#next").disabled = !view.next;
-  const [field, order] = view.sort.split(":");
-  for (const th of document.querySelectorAll("#taskruns th[data-sort]")) {
-    const sorted = th.dataset.sort === field;
-    th.classList.toggle("sorted", sorted);
-    th.classList.toggle("asc", sorted && order === "asc");
-    th.setAttribute("aria-sort", sorted ? (order === "asc" ? "ascending" : "descending") : "none");
-  }
+  renderPager(view, view.results.length);
+  markSorted($("#taskruns"), view.sort);
 }
 
 function row(run) {
@@ -317,7 +257,7 @@ async function loadLogs(run) {
   const logs = $("#logs");
   try {
     const params = new URLSearchParams({ taskRunId: run.id });
-    const lines = await api(`/api/v1/logs/${encodeURIComponent(run.executionId)}?${params}`);
+    const lines = await request(`/api/v1/logs/${encodeURIComponent(run.executionId)}?${params}`);
     if (!view.selected || view.selected.id !== run.id) return;
     logs.replaceChildren(...(lines.length ? lines.map((line) => el("div", { class: `log ${line.level}` },
       el("span", { class: "muted" }, formatDate(line.timestamp).slice(11)),
@@ -347,87 +287,20 @@ function showError(message) {
 
 function clearError() { $("#error").hidden = true; }
 
-async function loadHealth() {
-  const node = $("#health");
-  let status = "DOWN", detail = "the server does not answer";
-  try {
-    const response = await fetch("/api/v1/health");
-    const body = await response.json();
-    status = body.status;
-    detail = `Elasticsearch ${body.elasticsearch.status} · Kafka ${body.kafka.status}`;
-  } catch (_) { /* stays DOWN */ }
-  node.className = "health " + status.toLowerCase();
-  node.querySelector(".label").textContent = status === "UP" ? "healthy" : status.toLowerCase();
-  node.title = detail;
-}
-
-function schedule() {
-  clearTimeout(view.timer);
-  if (view.refresh > 0) {
-    view.timer = setTimeout(async () => {
-      if (!document.hidden) await loadAll();
-      schedule();
-    }, view.refresh * 1000);
-  }
-}
-
 // ---- wiring
 
-function debounce(fn, ms) {
-  let timer;
-  return (...args) => { clearTimeout(timer); timer = setTimeout(() => fn(...args), ms); };
-}
-
 function wire() {
-  const chips = $("#state-chips");
-  for (const state of STATES) {
-    const chip = el("button", { type: "button", class: "chip", "data-state": state, "aria-pressed": "false" }, state);
-    chip.style.setProperty("--c", stateColor(state));
-    chip.addEventListener("click", () => {
-      const on = chip.getAttribute("aria-pressed") !== "true";
-      chip.setAttribute("aria-pressed", String(on));
-      view.filters.state = STATES.filter((s) => chips.querySelector(`[data-state="${s}"]`).getAttribute("aria-pressed") === "true");
-      filtersChanged();
-    });
-    chips.append(chip);
-  }
-  const onText = debounce(() => {
-    for (const name of TEXT_FILTERS) view.filters[name] = form.elements[name].value.trim();
-    filtersChanged();
-  }, 350);
-  for (const name of TEXT_FILTERS) form.elements[name].addEventListener("input", onText);
-  for (const name of ["startDate", "endDate"]) {
-    form.elements[name].addEventListener("change", () => {
-      view.filters[name] = localToIso(form.elements[name].value);
-      filtersChanged();
-    });
-  }
-  form.addEventListener("submit", (event) => event.preventDefault());
+  stateChips($("#state-chips"), (states) => { view.filters.state = states; filtersChanged(); });
+  wireFilterForm(form, view, TEXT_FILTERS, filtersChanged);
   $("#clear").addEventListener("click", () => {
     view.filters = { q: "", namespace: "", flowId: "", taskId: "", executionId: "", state: [], startDate: "", endDate: "" };
     fillForm();
     filtersChanged();
   });
-  for (const th of document.querySelectorAll("#taskruns th[data-sort]")) {
-    th.addEventListener("click", () => {
-      const [field, order] = view.sort.split(":");
-      const textual = ["id", "executionId", "namespace", "flowId", "taskId", "state.current"].includes(th.dataset.sort);
-      const next = field === th.dataset.sort ? (order === "asc" ? "desc" : "asc") : (textual ? "asc" : "desc");
-      view.sort = `${th.dataset.sort}:${next}`;
-      filtersChanged();
-    });
-  }
+  sortableHeads($("#taskruns"), view, ["id", "executionId", "namespace", "flowId", "taskId", "state.current"], filtersChanged);
   $("#size").addEventListener("change", () => { view.size = Number($("#size").value); filtersChanged(); });
-  $("#next").addEventListener("click", () => {
-    if (!view.next) return;
-    view.cursors[view.page + 1] = view.next;
-    view.page += 1;
-    writeUrl();
-    loadAll();
-  });
-  $("#prev").addEventListener("click", () => { view.page = Math.max(1, view.page - 1); writeUrl(); loadAll(); });
-  $("#first").addEventListener("click", () => { view.page = 1; writeUrl(); loadAll(); });
-  $("#refresh").addEventListener("change", () => { view.refresh = Number($("#refresh").value); schedule(); });
+  wirePager(view, () => { writeUrl(); loadAll(); });
+  autoRefresh($("#refresh"), view.refresh, loadAll);
   $("#drawer-close").addEventListener("click", closeDrawer);
   $("#scrim").addEventListener("click", closeDrawer);
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeDrawer(); });
@@ -436,25 +309,7 @@ function wire() {
   }, 150));
 }
 
-// Who is signed in (GET /api/v1/me), and signing out (POST /api/v1/auth/logout, back to the sign-in form).
-async function loadMe() {
-  const me = await api("/api/v1/me").catch(() => null);
-  if (!me) return;
-  $("#me").textContent = me.name;
-  $("#logout").hidden = me.kind !== "user" && me.kind !== "oidc";
-}
-
-async function logout() {
-  await api("/api/v1/auth/logout", { method: "POST" }).catch(() => null);
-  window.location.assign("/login");
-}
-
 readUrl();
 wire();
-$("#logout").addEventListener("click", logout);
 fillForm();
-loadMe();
 loadAll();
-loadHealth();
-setInterval(loadHealth, 30000);
-schedule();

@@ -48,6 +48,7 @@ async function showList() {
   });
   form.addEventListener("submit", (event) => event.preventDefault());
   $("#new-flow").addEventListener("click", () => location.assign("/flows/new"));
+  whoAmI().then((me) => { $("#new-flow").hidden = !developsAnywhere(me); });
 }
 
 async function loadFlows() {
@@ -112,6 +113,7 @@ async function showFlow(namespace, id) {
   $("#save").addEventListener("click", save);
   $("#execute").addEventListener("click", openExecute);
   $("#execute").disabled = !namespace;
+  limitToRoles(namespace);
   $("#revision").addEventListener("change", loadRevision);
   $("#diff-from").addEventListener("change", showDiff);
   $("#diff-to").addEventListener("change", showDiff);
@@ -119,6 +121,26 @@ async function showFlow(namespace, id) {
     loadTriggers();
     showDiff();
   }
+}
+
+// Save (deploy) needs the developer role on the flow's namespace, Execute the runner role: without it the
+// button is disabled and says why (the server refuses such requests anyway). A new flow's namespace is not
+// known before it is saved: Save stays enabled if the caller develops anywhere.
+async function limitToRoles(namespace) {
+  const me = await whoAmI();
+  const develops = namespace ? allows(me, "developer", namespace) : developsAnywhere(me);
+  if (!develops) {
+    $("#save").disabled = true;
+    $("#save").title = `the developer role on ${namespace || "some namespace"} is needed to deploy`;
+  }
+  if (namespace && !allows(me, "runner", namespace)) {
+    $("#execute").disabled = true;
+    $("#execute").title = `the runner role on ${namespace} is needed to execute`;
+  }
+}
+
+function developsAnywhere(me) {
+  return !me || (me.bindings || []).some((b) => ROLES.indexOf(b.role) >= ROLES.indexOf("developer"));
 }
 
 function makeEditor(source) {
@@ -393,9 +415,6 @@ async function start() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !$("#execute-dialog").hidden) closeExecute();
   });
-  request("/api/v1/me")
-    .then((me) => ($("#me").textContent = me.name || me.username || ""))
-    .catch(() => {});
   const where = route();
   if (where.view === "list") await showList();
   else if (where.view === "new") await showFlow("", "");

@@ -56,7 +56,8 @@ function formatDuration(ms) {
 
 function taskRunDuration(run) {
   const st = run.state || {};
-  if (st.durationMs !== undefined) return st.durationMs;
+  const running = st.current && !TERMINAL.includes(st.current);
+  if (st.durationMs !== undefined && !(running && st.startDate)) return st.durationMs; // indexed: as of its last change
   if (st.startDate) return (st.endDate ? new Date(st.endDate) : new Date()) - new Date(st.startDate);
   return null;
 }

@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from conveyor.api.settings import UserEntry
 from conveyor.common.servers.process import free_port
 from tests.apiserver import ADMIN_AUTH, PASSWORD_HASH, auth_with
 from tests.cli import ROOT
@@ -75,16 +76,17 @@ tasks:
 EXPECTED = 3 * 4 + 2
 
 
-@pytest.fixture(scope="module")
-def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
+def start_server(e2e_stack: Stack, users: Mapping[str, UserEntry] | None = None) -> httpx.Client:
+    """`conveyor server` as a process of the stack, with `admin` and these users (all with `PASSWORD`);
+    a client signed in as `admin`, once the server answers."""
     port = free_port()
-    users = auth_with().model_dump(mode="json", by_alias=True, include={"users"})["users"]
-    for entry in users.values():
+    entries = auth_with(users).model_dump(mode="json", by_alias=True, include={"users"})["users"]
+    for entry in entries.values():
         entry["passwordHash"] = PASSWORD_HASH  # the dump masks the secret
     env = {
         "CONVEYOR_SERVER_PORT": str(port),
         "CONVEYOR_SERVER_REFRESH_SECONDS": "0",
-        "CONVEYOR_AUTH_USERS": json.dumps(users),
+        "CONVEYOR_AUTH_USERS": json.dumps(entries),
     }
     e2e_stack.start("server", "server", env)
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, auth=ADMIN_AUTH)
@@ -96,6 +98,12 @@ def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
             return False
 
     assert e2e_stack.poll(healthy, timeout=60), f"the server did not answer\n{e2e_stack.tail()}"
+    return client
+
+
+@pytest.fixture(scope="module")
+def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
+    client = start_server(e2e_stack)
     yield client
     client.close()
 

@@ -5,7 +5,7 @@
   the reference corpus under a generated id (malformed flows are fuzzed in `tests/unit/test_loader_fuzz.py`
   and `test_api_schema.py`, which checks that each is answered 4xx naming the field);
 - `conveyor-page-cursor`: the `after` of a task-run search, a cursor as the API returns them (the start
-  date and the id of the last task run of a page).
+  date and the id of the last task run of a page); `conveyor-log-cursor`: that of the log search.
 
 `application/x-yaml` bodies are sent as the text they are (schemathesis would dump the string as a YAML
 scalar).
@@ -59,6 +59,14 @@ def _yaml_text(_: Any, value: Any) -> bytes | None:
 
 
 schemathesis.openapi.format("conveyor-page-cursor", page_cursor)
+# `after` of the log search: the timestamp, partition and offset of a page's last line.
+log_cursor = st.builds(
+    lambda when, partition, offset: encode_cursor([when, partition, offset]),
+    st.integers(min_value=0, max_value=4_102_444_800_000),
+    st.integers(min_value=0, max_value=1000),
+    st.integers(min_value=0, max_value=2**40),
+)
+schemathesis.openapi.format("conveyor-log-cursor", log_cursor)
 # `since` of the audit trail: an ISO date-time or date, or a duration back from now.
 schemathesis.openapi.format(
     "conveyor-since",
@@ -94,7 +102,7 @@ def _ordered(values: dict[str, Any]) -> None:
         values["startDate"], values["endDate"] = values["endDate"], values["startDate"]
 
 
-PAGED = ("/api/v1/taskruns/search", "/api/v1/executions/search")
+PAGED = ("/api/v1/taskruns/search", "/api/v1/executions/search", "/api/v1/logs/search")
 
 
 @schemathesis.hook

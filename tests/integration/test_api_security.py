@@ -170,6 +170,7 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "daily": ("POST", "/api/v1/stats/taskruns/daily", {"namespace": "{ns}", "startDate": "2024-05-01"}, "viewer", 200),
     "execution": ("GET", "/api/v1/executions/ex-{ns}", None, "viewer", 404),
     "logs": ("GET", "/api/v1/logs/ex-{ns}", None, "viewer", 200),
+    "log-search": ("GET", "/api/v1/logs/search?namespace={ns}", None, "viewer", 200),
     "flow": ("GET", "/api/v1/flows/{ns}/hello", None, "viewer", 404),
     "start": ("POST", "/api/v1/executions/{ns}/hello", {}, "runner", 403),
     "kill": ("POST", "/api/v1/executions/ex-{ns}/kill", None, "runner", 403),
@@ -256,9 +257,9 @@ def test_every_endpoint_by_role_and_namespace(world: World, endpoint: str, role:
     assert answer.status_code == expected(endpoint, role, namespace), (endpoint, role, namespace, answer.text)
     if answer.status_code == 401:
         assert answer.headers["www-authenticate"].startswith("Basic")
-    if endpoint in ("search", "executions", "logs") and answer.status_code == 200:
+    if endpoint in ("search", "executions", "logs", "log-search") and answer.status_code == 200:
         found = answer.json()
-        items = found["results"] if endpoint in ("search", "executions") else found
+        items = found["results"] if endpoint in ("search", "executions", "log-search") else found
         readable = role == "admin" or namespace == "team.a"
         assert bool(items) == readable, (endpoint, role, namespace, found)
         assert all(item["namespace"] == namespace for item in items)

@@ -11,12 +11,13 @@ from conveyor.indexer.dsl import (
     decode_cursor,
     encode_cursor,
     execution_search,
+    log_page_search,
     log_search,
     parse_sort,
     taskrun_search,
 )
 from conveyor.indexer.errors import QueryError
-from conveyor.indexer.filters import ExecutionFilters, Paging, TaskRunFilters, with_fields
+from conveyor.indexer.filters import ExecutionFilters, LogFilters, Paging, TaskRunFilters, with_fields
 
 
 def test_no_filter_is_match_all_sorted_by_start_date_then_id() -> None:
@@ -166,3 +167,23 @@ def test_daily_stats_need_the_whole_window() -> None:
             }
         }
     ]
+
+
+def test_a_log_search_across_executions_filters_orders_and_pages_on() -> None:
+    filters = LogFilters(
+        namespace="team", flow_id="etl", min_level="warn", q="disk full", start=date(2024, 5, 1), allowed=("team",)
+    )
+    body = log_page_search(filters, size=50, sort="timestamp:asc", after=encode_cursor([1714557600000, 1, 42]))
+    clauses = body["query"]["bool"]["filter"]
+    assert {"term": {"flowId": "etl"}} in clauses
+    assert {"terms": {"level": ["WARN", "ERROR"]}} in clauses
+    assert {"match": {"message": {"query": "disk full", "operator": "and"}}} in clauses
+    assert {"range": {"timestamp": {"gte": "2024-05-01"}}} in clauses
+    assert body["sort"] == [{"timestamp": "asc"}, {"partition": "asc"}, {"offset": "asc"}]
+    assert body["search_after"] == [1714557600000, 1, 42]
+    assert body["track_total_hits"] == 10_000
+    assert log_page_search(LogFilters(), size=1)["query"] == {"match_all": {}}
+    with pytest.raises(QueryError, match="sort"):
+        log_page_search(LogFilters(), size=10, sort="level:asc")
+    with pytest.raises(QueryError, match="size"):
+        log_page_search(LogFilters(), size=0)
