@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from conveyor.common.base import Model
+from conveyor.common.concurrency import Answer
 from conveyor.common.ids import new_id
 from conveyor.common.model import Execution, MetricEntry, TaskRun
 from conveyor.common.state import StateType
@@ -142,6 +143,16 @@ class SubflowEnded(_Event):
     iteration: int | None = None
 
 
+class SlotDecided(_Event):
+    """The slot keeper's answer to an execution of a flow with `concurrency` (`common.concurrency`): START (it
+    holds a slot: it runs), QUEUE (it waits: QUEUED), CANCEL or FAIL (the limit is reached: it ends so).
+    `date` is the keeper's, when it decided: the execution's RUNNING or QUEUED date."""
+
+    kind: Literal["SlotDecided"] = "SlotDecided"
+    answer: Answer
+    date: datetime
+
+
 class KillSignal(Model):
     """Stop every attempt of this execution that runs on any worker (the `kills` topic)."""
 
@@ -170,7 +181,8 @@ Event = Annotated[
     | RestoreTaskRuns
     | WorkerLost
     | TimerFired
-    | SubflowEnded,
+    | SubflowEnded
+    | SlotDecided,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

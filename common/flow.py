@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from conveyor.common.base import Spec
+from conveyor.common.concurrency import Concurrency
 from conveyor.common.dotted import nest
 from conveyor.common.input_spec import Input, Output
 from conveyor.common.labels import labels_map
@@ -43,6 +44,8 @@ class Flow(Spec):
     outputs: list[Output] = []
     retry: Retry | None = None
     disabled: bool = False
+    # At most `limit` executions at once; the others QUEUED, CANCELLED or FAILED (`common.concurrency`).
+    concurrency: Concurrency | None = None
     # Validated against the registered trigger types (`conveyor.common.triggers.registry`).
     triggers: list[AnyTrigger] = []
     # Accepted so the reference's flows load; Conveyor does not act on them yet.

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from conveyor.common.concurrency import SlotReleased, SlotRequested
 from conveyor.common.errors import InputError, RenderError
 from conveyor.common.events import (
     ChangeStateRequested,
@@ -33,6 +34,7 @@ from conveyor.common.events import (
     PauseRequested,
     RestartRequested,
     ResumeRequested,
+    SlotDecided,
     SubflowEnded,
     TaskResult,
     Timer,
@@ -51,6 +53,7 @@ from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.executor import (
     change_state,
+    concurrency,
     epilogue,
     flow_retry,
     flowables,
@@ -94,6 +97,8 @@ class Decision:
     # A child's end for its parent (to execution-events, keyed by the parent), kills of children (to control).
     events: list[SubflowEnded] = field(default_factory=list)
     control: list[KillRequested] = field(default_factory=list)
+    # Slot requests and releases for the slot keeper (flow concurrency), to concurrency-requests.
+    slots: list[SlotRequested | SlotReleased] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
     # The JSON of each task run in `changed` (what the shell publishes; the state keeps it as such).
@@ -201,7 +206,8 @@ class Decider:
     def apply(self, event: Event) -> None:  # noqa: C901  (one branch per event type; a dispatch table is next)
         self._state.remember(event.event_id)
         if isinstance(event, ExecutionCreated):
-            self.set_execution_state(S.RUNNING)
+            if not concurrency.created(self):
+                self.set_execution_state(S.RUNNING)
         elif isinstance(event, TaskResult):
             self._on_result(event)
         elif isinstance(event, TimerFired):
@@ -220,6 +226,8 @@ class Decider:
             change_state.change_state(self, event)
         elif isinstance(event, SubflowEnded):
             subflows.child_ended(self, event)
+        elif isinstance(event, SlotDecided):
+            concurrency.decided(self, event)
         self.advance()
 
     def decision(self) -> Decision:
@@ -338,8 +346,9 @@ class Decider:
         if self._state.after:  # ended; its afterExecution tasks run (`executor.epilogue`)
             self._steps(lambda: epilogue.after_execution(self))
             return
-        if self.ex.state.terminal or self.ex.state.current == S.RETRYING or self._state.restoring:
-            return  # ended, waiting to be retried as a new execution, or not yet restored
+        current = self.ex.state.current
+        if current.terminal or current == S.RETRYING or self._state.restoring or concurrency.waiting(current):
+            return  # ended, waiting to be retried as a new execution, not yet restored, or waiting for a slot
         self._steps(self._step_flow)
 
     def _steps(self, step: Callable[[], bool]) -> None:
@@ -512,11 +521,12 @@ class Decider:
         run.outputs = outputs
         self._touch(run)
 
-    def set_execution_state(self, state: StateType) -> None:
-        self.ex.state = self.ex.state.to(state, self.now)
+    def set_execution_state(self, state: StateType, when: datetime | None = None) -> None:
+        self.ex.state = self.ex.state.to(state, when or self.now)
         self.header_changed = True
         self._base = None
         if self.ex.state.terminal:
+            concurrency.ended(self)
             ended = subflows.ended_event(self.ex)
             if ended is not None:
                 self.out.events.append(ended)
@@ -551,6 +561,9 @@ class Decider:
     def request_kill(self, execution_id: str) -> None:
         event_id = derived_id("kill", self.ex.id, execution_id)
         self.out.control.append(KillRequested(event_id=event_id, execution_id=execution_id))
+
+    def slot(self, message: SlotRequested | SlotReleased) -> None:
+        self.out.slots.append(message)
 
     def log(self, run: TaskRun | None, level: LogLevel, message: str) -> None:
         self.out.logs.append(

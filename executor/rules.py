@@ -12,6 +12,7 @@ from datetime import datetime
 from random import Random
 from typing import Any, Protocol
 
+from conveyor.common.concurrency import SlotReleased, SlotRequested
 from conveyor.common.events import ExecutionCreated, Timer
 from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
@@ -65,7 +66,7 @@ class Rules(Protocol):
     # ---- changes
     def set_state(self, run: TaskRun, state: StateType, when: datetime | None = None) -> None: ...
 
-    def set_execution_state(self, state: StateType) -> None: ...
+    def set_execution_state(self, state: StateType, when: datetime | None = None) -> None: ...
 
     def change_by_hand(self, run: TaskRun, state: StateType) -> None:
         """`conveyor change-state`: the task run (and its last attempt) set to SUCCESS, WARNING or FAILED."""
@@ -115,6 +116,10 @@ class Rules(Protocol):
 
     def request_kill(self, execution_id: str) -> None:
         """Ask for another execution (a child) to be killed, in the same transaction."""
+        ...
+
+    def slot(self, message: SlotRequested | SlotReleased) -> None:
+        """Ask the slot keeper for a slot, or free one (`executor.concurrency`), in the same transaction."""
         ...
 
     # ---- stepping

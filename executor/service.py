@@ -61,6 +61,7 @@ from conveyor.executor import records, restart, restore
 from conveyor.executor.decide import Decision, decide
 from conveyor.executor.deployed import DeployedFlows
 from conveyor.executor.env import Env
+from conveyor.executor.keeper import SlotKeeper
 from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
 from conveyor.executor.plan import Plan
 from conveyor.executor.state import ExecutionState
@@ -336,6 +337,8 @@ class Executor:
             self.producer.send(self.topics.execution_events, ended.execution_id, ended.to_json())
         for kill in decision.control:  # a parent's kill, to each running child
             self.producer.send(self.topics.control, kill.execution_id, kill.to_json())
+        for slot in decision.slots:  # to the slot keeper of the flow (flow concurrency)
+            self.producer.send(self.topics.concurrency_requests, slot.flow, slot.to_json())
 
     def _restartable(self, event: RestartRequested | ChangeStateRequested) -> bool:
         """A restart (or a change of state) of an ended execution must bring its final header and flow, not an
@@ -486,4 +489,19 @@ def _key(msg: Message) -> str:
 
 
 def run_executor(kafka: KafkaSettings, settings: ExecutorSettings, stop: threading.Event) -> None:
-    Executor(kafka, settings).run(stop)
+    """The executor, and beside it in a thread the slot keeper of flow concurrency (`executor.keeper`); if
+    either stops (a fatal error), so does the other, and the process."""
+
+    def keep() -> None:
+        try:
+            SlotKeeper(kafka, settings).run(stop)
+        finally:
+            stop.set()
+
+    keeper = threading.Thread(target=keep, name="slot-keeper", daemon=True)
+    keeper.start()
+    try:
+        Executor(kafka, settings).run(stop)
+    finally:
+        stop.set()
+        keeper.join(30)

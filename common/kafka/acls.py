@@ -22,6 +22,8 @@ from conveyor.common.kafka.names import Name
 from conveyor.common.kafka.topics import (
     AUDIT,
     AUTH_TOKENS,
+    CONCURRENCY_REQUESTS,
+    CONCURRENCY_STATE,
     CONTROL,
     DEAD_LETTER,
     EXECUTION_EVENTS,
@@ -58,10 +60,31 @@ class Access:
 # Adding a service or a topic is one line here (the topic itself in `topics.py`).
 ACCESS: dict[str, Access] = {
     "executor": Access(
-        reads=(EXECUTION_EVENTS, CONTROL, EXECUTOR_STATE, WORKER_HEARTBEATS, FLOWS, FLOW_REVISIONS),
-        writes=(EXECUTIONS, TASKRUNS, EXECUTOR_STATE, WORKER_JOBS, KILLS, LOGS, EXECUTION_EVENTS, CONTROL, DEAD_LETTER),
-        groups=(names.EXECUTOR, names.TAIL, names.STATE_READER, names.TABLE_READER),
-        transactional_ids=(names.EXECUTOR_TRANSACTIONS,),
+        reads=(
+            EXECUTION_EVENTS,
+            CONTROL,
+            EXECUTOR_STATE,
+            WORKER_HEARTBEATS,
+            FLOWS,
+            FLOW_REVISIONS,
+            CONCURRENCY_REQUESTS,
+            CONCURRENCY_STATE,
+        ),
+        writes=(
+            EXECUTIONS,
+            TASKRUNS,
+            EXECUTOR_STATE,
+            WORKER_JOBS,
+            KILLS,
+            LOGS,
+            EXECUTION_EVENTS,
+            CONTROL,
+            DEAD_LETTER,
+            CONCURRENCY_REQUESTS,
+            CONCURRENCY_STATE,
+        ),
+        groups=(names.EXECUTOR, names.SLOT_KEEPER, names.TAIL, names.STATE_READER, names.TABLE_READER),
+        transactional_ids=(names.EXECUTOR_TRANSACTIONS, names.SLOT_KEEPER_TRANSACTIONS),
     ),
     "worker": Access(
         reads=(WORKER_JOBS, KILLS, KV),

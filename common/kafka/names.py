@@ -34,6 +34,7 @@ EXECUTOR = Name("executor")
 WORKER = Name("worker")
 INDEXER = Name("indexer")
 SCHEDULER = Name("scheduler")
+SLOT_KEEPER = Name("slot-keeper")  # the executor's slot keeper (flow concurrency): concurrency-requests
 FLOW_TRIGGERS = Name("flow-triggers")  # the scheduler's Flow-trigger loop: ended executions
 TABLE_READER = Name("table-reader")  # TopicTable (the API's flows): assigned, never joined
 TAIL = Name("tail-")  # tail_consumer: kills, worker heartbeats; no group joined
@@ -44,5 +45,6 @@ READER = Name("conveyor-reader-", under_prefix=False)  # ExecutionReader: tools 
 
 # transactional ids
 EXECUTOR_TRANSACTIONS = Name("executor-")  # one per executor process
+SLOT_KEEPER_TRANSACTIONS = Name("slot-keeper-")  # one per executor process (its slot keeper)
 SCHEDULER_TRANSACTIONS = Name("scheduler-")  # one per scheduler process
 FLOW_TRIGGER_TRANSACTIONS = Name("flow-triggers-")  # one per scheduler process (its Flow-trigger loop)

@@ -31,6 +31,10 @@ AUDIT = "audit"
 AUTH_TOKENS = "auth-tokens"
 # The KV store: `namespace/key` -> `KvEntry` (`common/kv.py`), tombstones for deleted keys.
 KV = "kv"
+# Flow concurrency (`common/concurrency.py`): slot requests and releases by flow key, and the slot keeper's
+# compacted table of the executions holding a slot or queued (key `flow/executionId`), partitioned alike.
+CONCURRENCY_REQUESTS = "concurrency-requests"
+CONCURRENCY_STATE = "concurrency-state"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ SPECS = (
     TopicSpec(AUDIT, compact=False),
     TopicSpec(AUTH_TOKENS, compact=True, single_partition=True),
     TopicSpec(KV, compact=True),
+    TopicSpec(CONCURRENCY_REQUESTS, compact=False),
+    TopicSpec(CONCURRENCY_STATE, compact=True),
 )
 
 
@@ -143,6 +149,14 @@ class Topics:
     @property
     def kv(self) -> str:
         return self.name(KV)
+
+    @property
+    def concurrency_requests(self) -> str:
+        return self.name(CONCURRENCY_REQUESTS)
+
+    @property
+    def concurrency_state(self) -> str:
+        return self.name(CONCURRENCY_STATE)
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:

@@ -1,0 +1,198 @@
+"""Flow concurrency without Kafka: the slot keeper's table (`executor.slots`) and the executor's rule
+(`executor.concurrency`): CREATED -> (QUEUED ->) RUNNING, CANCELLED, FAILED, kill of a queued execution, and the
+release of the slot whatever the end."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+
+from conveyor.common.concurrency import Answer, Behavior, Holder, SlotReleased, SlotRequested
+from conveyor.common.errors import FlowError
+from conveyor.common.events import SlotDecided
+from conveyor.common.loader import load_flow
+from conveyor.common.state import StateType
+from conveyor.executor.slots import Slots, holder_key
+from tests.unit.sim import T0, Sim, start
+
+S = StateType
+FLOW = "t/test"
+
+
+def request(execution_id: str, limit: int = 2, behavior: Behavior = Behavior.QUEUE) -> SlotRequested:
+    return SlotRequested(flow=FLOW, execution_id=execution_id, limit=limit, behavior=behavior)
+
+
+def release(execution_id: str) -> SlotReleased:
+    return SlotReleased(flow=FLOW, execution_id=execution_id)
+
+
+# ---- the keeper's table
+def test_under_the_limit_a_request_starts_at_the_limit_it_queues() -> None:
+    slots = Slots()
+    answers = [slots.apply(request(e), T0).answers for e in ("a", "b", "c")]
+    assert answers == [[("a", Answer.START)], [("b", Answer.START)], [("c", Answer.QUEUE)]]
+    assert slots.counts(FLOW) == (2, 1)
+
+
+@pytest.mark.parametrize(("behavior", "answer"), [(Behavior.CANCEL, Answer.CANCEL), (Behavior.FAIL, Answer.FAIL)])
+def test_cancel_and_fail_keep_nothing_of_the_refused_newcomer(behavior: Behavior, answer: Answer) -> None:
+    slots = Slots()
+    slots.apply(request("a", 1, behavior), T0)
+    out = slots.apply(request("b", 1, behavior), T0)
+    assert out.answers == [("b", answer)] and out.records == {}
+    assert slots.counts(FLOW) == (1, 0)
+    assert slots.apply(release("b"), T0).answers == []  # its release changes nothing
+    assert slots.counts(FLOW) == (1, 0)
+
+
+def test_a_release_starts_the_head_of_the_queue_in_order() -> None:
+    slots = Slots()
+    for e in "abcde":
+        slots.apply(request(e, 1), T0)
+    started = []
+    running = "a"
+    for _ in range(4):
+        [(running, answer)] = slots.apply(release(running), T0).answers
+        assert answer == Answer.START
+        started.append(running)
+    assert started == ["b", "c", "d", "e"]
+
+
+def test_a_duplicate_request_is_answered_nothing_and_a_queued_release_leaves_the_queue() -> None:
+    slots = Slots()
+    slots.apply(request("a", 1), T0)
+    slots.apply(request("b", 1), T0)
+    slots.apply(request("c", 1), T0)
+    assert slots.apply(request("a", 1), T0).answers == []
+    out = slots.apply(release("b"), T0)  # b was killed while queued
+    assert out.answers == [] and out.records == {holder_key(FLOW, "b"): None}
+    assert slots.apply(release("a"), T0).answers == [("c", Answer.START)]
+
+
+def test_a_raised_limit_starts_queued_executions_and_a_lowered_one_waits_for_the_running() -> None:
+    slots = Slots()
+    for e in "abcd":
+        slots.apply(request(e, 1), T0)
+    assert slots.apply(request("e", 3), T0).answers == [("b", Answer.START), ("c", Answer.START), ("e", Answer.QUEUE)]
+    assert slots.apply(request("f", 1), T0).answers == [("f", Answer.QUEUE)]
+    assert slots.apply(release("a"), T0).answers == []  # 2 still run, over the new limit of 1
+    assert slots.apply(release("b"), T0).answers == []
+    assert slots.apply(release("c"), T0).answers == [("d", Answer.START)]  # the queue's order: d, e, f
+
+
+def test_the_table_rebuilt_from_its_records_decides_as_the_one_that_wrote_them() -> None:
+    """What survives a crash: the records written so far (compaction keeps the latest per key, in any order)."""
+    rng = random.Random(7)
+    live, written = Slots(), {}
+    running: list[str] = []
+    for i in range(200):
+        if running and rng.random() < 0.45:
+            message: SlotRequested | SlotReleased = release(running.pop(rng.randrange(len(running))))
+        else:
+            message = request(f"e{i}", 3)
+        out = live.apply(message, T0 + timedelta(seconds=i))
+        written.update(out.records)
+        running += [e for e, a in out.answers if a == Answer.START]
+    rebuilt = Slots()
+    records = [h for h in written.values() if h is not None]
+    rng.shuffle(records)
+    for holder in records:
+        rebuilt.load(holder)
+    rebuilt.sort_queues()
+    assert rebuilt.counts(FLOW) == live.counts(FLOW)
+    assert list(rebuilt.flows[FLOW].queue) == list(live.flows[FLOW].queue)
+    assert rebuilt.apply(release(running[0]), T0).answers == live.apply(release(running[0]), T0).answers
+
+
+def test_a_holder_record_keeps_the_limit_and_position() -> None:
+    slots = Slots()
+    slots.apply(request("a", 1), T0)
+    [holder] = [h for h in slots.apply(request("b", 1), T0).records.values() if h is not None]
+    assert isinstance(holder, Holder)
+    assert (holder.execution_id, holder.running, holder.limit) == ("b", False, 1)
+
+
+# ---- the executor's rule
+LIMITED = """
+id: test
+namespace: t
+concurrency: {limit: 1%s}
+tasks:
+  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}
+"""
+
+
+def limited(behavior: str = "") -> Sim:
+    return start(LIMITED % (f", behavior: {behavior}" if behavior else ""))
+
+
+def answer(sim: Sim, what: Answer) -> None:
+    sim.now += timedelta(milliseconds=5)
+    sim.send(SlotDecided(execution_id=sim.ex.id, answer=what, date=sim.now))
+
+
+def slots_of(sim: Sim) -> list[SlotRequested | SlotReleased]:
+    return [m for d in sim.decisions for m in d.slots]
+
+
+def test_a_created_execution_of_a_limited_flow_asks_for_a_slot_and_runs_nothing() -> None:
+    sim = limited()
+    assert sim.current() == S.CREATED and sim.jobs == []
+    assert slots_of(sim) == [request(sim.ex.id, 1)]
+
+
+def test_start_runs_the_flow_at_the_keepers_date_and_the_end_releases_the_slot() -> None:
+    sim = limited()
+    answer(sim, Answer.START)
+    granted = sim.now
+    assert sim.current() == S.RUNNING and len(sim.jobs) == 1
+    sim.until_done()
+    assert sim.current() == S.SUCCESS
+    assert [(h.state, h.date) for h in sim.ex.state.histories][:2] == [(S.CREATED, T0), (S.RUNNING, granted)]
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+
+
+def test_queue_then_start_records_created_queued_running() -> None:
+    sim = limited()
+    answer(sim, Answer.QUEUE)
+    assert sim.current() == S.QUEUED and sim.jobs == []
+    answer(sim, Answer.QUEUE)  # delivered again: nothing new
+    answer(sim, Answer.START)
+    sim.until_done()
+    assert [h.state for h in sim.ex.state.histories] == [S.CREATED, S.QUEUED, S.RUNNING, S.SUCCESS]
+
+
+@pytest.mark.parametrize(("what", "state"), [(Answer.CANCEL, S.CANCELLED), (Answer.FAIL, S.FAILED)])
+def test_cancel_and_fail_end_the_newcomer_without_a_task_run(what: Answer, state: StateType) -> None:
+    sim = limited(what.value)
+    answer(sim, what)
+    assert sim.current() == state
+    assert sim.ex.task_run_list == [] and sim.jobs == []
+    assert [h.state for h in sim.ex.state.histories] == [S.CREATED, state]
+    assert any("concurrency limit exceeded" in entry.message for entry in sim.executor_logs)
+
+
+def test_a_killed_queued_execution_ends_killed_without_running_and_leaves_the_queue() -> None:
+    sim = limited()
+    answer(sim, Answer.QUEUE)
+    sim.kill()
+    assert sim.current() == S.KILLED and sim.ex.task_run_list == []
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+    answer(sim, Answer.START)  # the keeper granted it before it read the release: ignored
+    assert sim.current() == S.KILLED and sim.jobs == []
+
+
+def test_a_flow_without_concurrency_asks_for_nothing() -> None:
+    sim = start("id: test\nnamespace: t\ntasks:\n  - {id: a, type: io.kestra.plugin.core.log.Log, message: x}\n")
+    sim.until_done()
+    assert sim.current() == S.SUCCESS and slots_of(sim) == []
+
+
+@pytest.mark.parametrize("bad", ["{limit: 0}", "{limit: 2, behavior: WAIT}", "{behavior: QUEUE}", "{limit: 1, x: 1}"])
+def test_an_invalid_concurrency_is_refused_naming_the_field(bad: str) -> None:
+    with pytest.raises(FlowError) as error:
+        load_flow(LIMITED.replace("concurrency: {limit: 1%s}", f"concurrency: {bad}"))
+    assert "concurrency" in str(error.value)
