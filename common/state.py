@@ -56,7 +56,10 @@ TRANSITIONS: dict[StateType, frozenset[StateType]] = {
     S.RUNNING: frozenset({S.SUCCESS, S.WARNING, S.FAILED, S.KILLING, S.KILLED, S.RETRYING, S.PAUSED, S.CANCELLED}),
     S.PAUSED: frozenset({S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.WARNING, S.CANCELLED}),
     S.RETRYING: frozenset({S.RUNNING, S.CREATED, S.KILLING, S.KILLED, S.FAILED, S.RETRIED}),
-    S.RESTARTED: frozenset({S.CREATED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING}),
+    # QUEUED, CANCELLED: a restart (or a replay) of a flow with `concurrency` waits for a slot, or is refused one.
+    S.RESTARTED: frozenset(
+        {S.CREATED, S.QUEUED, S.RUNNING, S.KILLING, S.KILLED, S.FAILED, S.SUCCESS, S.WARNING, S.CANCELLED}
+    ),
     S.KILLING: frozenset({S.KILLED}),
     S.FAILED: frozenset({S.RESTARTED, S.RETRIED, S.RETRYING}),
     S.KILLED: frozenset({S.RESTARTED}),

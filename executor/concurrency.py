@@ -6,6 +6,10 @@ decision's transaction); nothing of it starts until the keeper's `SlotDecided` c
 CANCELLED and FAIL ends it FAILED, without any task run. When it ends, whatever the way (a kill of a QUEUED
 one included: it ends KILLED without running), `SlotReleased` frees its slot or its place in the queue.
 An answer for an execution that no longer waits (killed meanwhile) changes nothing.
+
+A restart of an ended execution, and a replay, ask for a slot too (as the reference does since kestra#7880):
+the restarted execution goes RESTARTED and waits there (or QUEUED) until START, then restarts
+(`restart.run_again`, `restart.replay`); CANCEL or FAIL end it CANCELLED or FAILED as they would a newcomer.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ from conveyor.common.concurrency import Answer, SlotReleased, SlotRequested, flo
 from conveyor.common.events import SlotDecided
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
+from conveyor.executor import restart
 
 if TYPE_CHECKING:
     from conveyor.executor.rules import Rules
 
 S = StateType
-# The states of an execution that waits for its slot: nothing of it runs.
-WAITING = frozenset({S.CREATED, S.QUEUED})
+# The states of an execution that waits for its slot: nothing of it runs. (Between two decisions an execution
+# is RESTARTED only while it waits: a restart without a limit goes RUNNING in the decision that restarts it.)
+WAITING = frozenset({S.CREATED, S.QUEUED, S.RESTARTED})
 
 
 def waiting(state: StateType) -> bool:
@@ -39,6 +45,20 @@ def created(d: Rules) -> bool:
     return True
 
 
+def restarting(d: Rules) -> bool:
+    """A restart or a replay: True when it waits for a slot (RESTARTED), False when it restarts now."""
+    if d.flow.concurrency is None or restart.refusal(d.execution) is not None:
+        return False
+    if not restart.is_replay(d.execution):
+        d.set_execution_state(S.RESTARTED)
+    return created(d)
+
+
+def _replay(d: Rules) -> bool:
+    """Whether the waiting execution is a replay (it has not run yet: RESTARTED, maybe QUEUED, nothing else)."""
+    return all(h.state in (S.RESTARTED, S.QUEUED) for h in d.execution.state.histories)
+
+
 def decided(d: Rules, event: SlotDecided) -> None:
     current = d.execution.state.current
     if not waiting(current):
@@ -46,10 +66,16 @@ def decided(d: Rules, event: SlotDecided) -> None:
     last = d.execution.state.histories[-1].date if d.execution.state.histories else event.date
     when = max(event.date, last)
     limit = d.flow.concurrency.limit if d.flow.concurrency else 0
+    restarted = any(h.state == S.RESTARTED for h in d.execution.state.histories)
     if event.answer == Answer.START:
-        d.set_execution_state(S.RUNNING, when)
+        if not restarted:
+            d.set_execution_state(S.RUNNING, when)
+        elif _replay(d):
+            restart.replay(d, when)
+        else:
+            restart.run_again(d, when)
     elif event.answer == Answer.QUEUE:
-        if current == S.CREATED:
+        if current != S.QUEUED:
             d.log(None, LogLevel.INFO, f"Flow is queued due to concurrency limit exceeded, {limit} running(s)")
             d.set_execution_state(S.QUEUED, when)
     elif event.answer == Answer.CANCEL:

@@ -215,7 +215,8 @@ class Decider:
         elif isinstance(event, KillRequested):
             self._on_kill()
         elif isinstance(event, RestartRequested):
-            restart.restart(self)
+            if not concurrency.restarting(self):
+                restart.restart(self)
         elif isinstance(event, WorkerLost):
             lost.worker_lost(self, event)
         elif isinstance(event, PauseRequested):

@@ -15,6 +15,7 @@ Retry limits (`maxAttempt`, `maxDuration`) keep counting every attempt of a task
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from conveyor.common.flow import Flow
@@ -51,9 +52,15 @@ def restart(d: Rules) -> None:
     if is_replay(d.execution):
         replay(d)
         return
-    runs = runs_to_restart(d.state, d.flow)
     d.set_execution_state(S.RESTARTED)
-    d.set_execution_state(S.RUNNING)
+    run_again(d)
+
+
+def run_again(d: Rules, when: datetime | None = None) -> None:
+    """The RESTARTED execution goes RUNNING (at `when`, by default now) and its failed task runs run again: at
+    once, or once its flow's concurrency slot is granted (`executor.concurrency`)."""
+    runs = runs_to_restart(d.state, d.flow)
+    d.set_execution_state(S.RUNNING, when)
     d.set_execution_outputs(None)
     for run in runs:  # creation order: a parent before its children
         d.set_state(run, S.RESTARTED)
@@ -70,11 +77,11 @@ def is_replay(execution: Execution) -> bool:
     return execution.state.current == S.RESTARTED and execution.original_id is not None
 
 
-def replay(d: Rules) -> None:
+def replay(d: Rules, when: datetime | None = None) -> None:
     """Start a replay: the task runs kept from the original are in the state as they ended, the parents of
     the chosen task run RESTARTED (stepped again); the chosen one and what followed it were left out, so the
     flow runs them again from there."""
-    d.set_execution_state(S.RUNNING)
+    d.set_execution_state(S.RUNNING, when)
     for run in d.state.in_order():  # the copies are new task runs: published once (linear, once per replay)
         d.touch(run)
     d.log(

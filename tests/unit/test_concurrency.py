@@ -11,9 +11,10 @@ import pytest
 
 from conveyor.common.concurrency import Answer, Behavior, Holder, SlotReleased, SlotRequested
 from conveyor.common.errors import FlowError
-from conveyor.common.events import SlotDecided
+from conveyor.common.events import RestartRequested, SlotDecided
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
+from conveyor.common.steering import replay
 from conveyor.executor.slots import Slots, holder_key
 from tests.unit.sim import T0, Sim, start
 
@@ -196,3 +197,70 @@ def test_an_invalid_concurrency_is_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(FlowError) as error:
         load_flow(LIMITED.replace("concurrency: {limit: 1%s}", f"concurrency: {bad}"))
     assert "concurrency" in str(error.value)
+
+
+# ---- restart and replay of a limited flow's execution
+FAILING = """
+id: test
+namespace: t
+concurrency: {limit: 1%s}
+tasks:
+  - {id: a, type: io.kestra.plugin.core.execution.Fail}
+"""
+
+
+def failed(behavior: str = "") -> Sim:
+    sim = start(FAILING % (f", behavior: {behavior}" if behavior else ""))
+    answer(sim, Answer.START)
+    sim.until_done()
+    assert sim.current() == S.FAILED
+    return sim
+
+
+def restart(sim: Sim) -> None:
+    flow = sim.flow.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+    sim.now += timedelta(seconds=1)
+    sim.send(RestartRequested(execution_id=sim.ex.id, execution=sim.ex, flow=flow))
+
+
+def test_a_restart_waits_restarted_for_a_slot_then_runs_its_failed_task_again() -> None:
+    sim = failed()
+    released = len(slots_of(sim))
+    restart(sim)
+    assert sim.current() == S.RESTARTED and sim.jobs == []
+    assert slots_of(sim)[released:] == [request(sim.ex.id, 1)]
+    answer(sim, Answer.QUEUE)
+    answer(sim, Answer.START)
+    assert [j.task_run.task_id for j in sim.jobs] == ["a"] and sim.jobs[0].attempt == 2
+    sim.until_done()
+    history = [h.state for h in sim.ex.state.histories]
+    assert history == [S.CREATED, S.RUNNING, S.FAILED, S.RESTARTED, S.QUEUED, S.RUNNING, S.FAILED]
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+
+
+def test_a_restart_refused_a_slot_ends_cancelled() -> None:
+    sim = failed("CANCEL")
+    restart(sim)
+    answer(sim, Answer.CANCEL)
+    assert sim.current() == S.CANCELLED and sim.jobs == []
+
+
+def test_a_killed_waiting_restart_ends_killed_without_running() -> None:
+    sim = failed()
+    restart(sim)
+    sim.kill()
+    assert sim.current() == S.KILLED and sim.jobs == []
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+
+
+def test_a_replay_waits_for_a_slot_then_runs_the_flow_again() -> None:
+    old = failed()
+    header, kept = replay(old.ex, old.ex.task_run_list, None)
+    new = Sim(old.flow)
+    new.send(RestartRequested(execution_id=header.id, execution=header, flow=old.flow.model_dump(by_alias=True)))
+    assert new.current() == S.RESTARTED and new.jobs == [] and kept == []
+    assert slots_of(new) == [request(header.id, 1)]
+    answer(new, Answer.START)
+    new.until_done()
+    assert [h.state for h in new.ex.state.histories] == [S.RESTARTED, S.RUNNING, S.FAILED]
+    assert len(new.runs("a")) == 1
