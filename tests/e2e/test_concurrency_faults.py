@@ -1,13 +1,16 @@
 """Flow concurrency end to end, across a SIGKILL: 300 executions of a limit-3 flow on two executor processes
 (each with its slot keeper), one of them killed midway and replaced. From the recorded dates: never more than 3
-ran at once, and the queued executions started in the order they were queued.
+ran at once, and the queued executions started in the order they were queued. And what a user sees of the
+queue: `conveyor executions --state QUEUED` lists the waiting ones, `conveyor kill` ends one KILLED unrun.
 
 `CONVEYOR_CONCURRENCY_EXECUTIONS` sets how many executions run (300 by default)."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from typing import Any
 
 import pytest
 
@@ -77,3 +80,42 @@ def test_the_limit_holds_and_the_queue_drains_in_order_across_an_executor_sigkil
     queued = [e for e in executions if first(e, S.QUEUED) is not None]
     assert len(queued) > COUNT // 2  # submitted at once: most of them waited
     print(f"concurrency: {COUNT} executions, {len(queued)} queued, at most {LIMIT} at once")
+
+
+HELD = load_flow("""
+id: held
+namespace: conveyor.e2e
+concurrency: {limit: 1}
+tasks:
+  - {id: hold, type: io.kestra.plugin.core.flow.Sleep, duration: PT60S}
+""")
+
+
+def cli_json(stack: Stack, *args: str) -> Any:
+    done = stack.cli(*args, "--output", "json")
+    assert done.returncode == 0, f"conveyor {' '.join(args)}: {done.returncode}\n{done.stderr}"
+    return json.loads(done.stdout)
+
+
+def test_the_queue_is_listed_and_a_killed_queued_execution_never_runs(e2e_stack: Stack) -> None:
+    producer = Producer(e2e_stack.kafka)
+    ids = []
+    for _ in range(3):
+        created = new_execution(HELD)
+        producer.send(Topics.of(e2e_stack.kafka).execution_events, created.execution_id, created.to_json())
+        ids.append(created.execution_id)
+    producer.flush()
+
+    def queued() -> set[str]:
+        listed = cli_json(e2e_stack, "executions", "--flow", "held", "--state", "QUEUED")
+        return {e["id"] for e in listed if e["state"]["current"] == "QUEUED"}
+
+    waiting = e2e_stack.poll(lambda: len(queued()) == 2 and queued(), timeout=120, every=1.0)
+    assert waiting and waiting < set(ids), e2e_stack.tail()
+    [holder] = set(ids) - waiting
+    victim = sorted(waiting)[0]
+    killed = cli_json(e2e_stack, "kill", victim, "--wait")
+    assert killed["state"]["current"] == "KILLED" and not killed.get("taskRunList")
+    assert [h["state"] for h in killed["state"]["histories"]] == ["CREATED", "QUEUED", "KILLING", "KILLED"]
+    for execution_id in (holder, *(waiting - {victim})):  # the holder, then the one its slot went to
+        assert cli_json(e2e_stack, "kill", execution_id, "--wait")["state"]["current"] == "KILLED"
