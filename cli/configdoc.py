@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import AuthSettings, ServerSettings
+from conveyor.common.plugin_defaults import PluginDefaultsSettings
 from conveyor.common.settings import (
     ApiClientSettings,
     ContextSettings,
@@ -48,6 +49,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     StorageSettings,
     SecretsSettings,
     ContextSettings,
+    PluginDefaultsSettings,
     ServerSettings,
     AuthSettings,
     ApiClientSettings,

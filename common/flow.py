@@ -28,6 +28,14 @@ if TYPE_CHECKING:
 __all__ = ["NAMESPACE_PATTERN", "Flow", "Input", "Output"]
 
 
+class PluginDefault(Spec):
+    """One entry of `pluginDefaults` (applied by `conveyor.common.plugin_defaults`)."""
+
+    type: str = Field(min_length=1)
+    values: dict[str, Any] = {}
+    forced: bool = False
+
+
 class Flow(Spec):
     id: str = Field(pattern=ID_PATTERN)
     namespace: str = Field(pattern=NAMESPACE_PATTERN)
@@ -48,9 +56,9 @@ class Flow(Spec):
     concurrency: Concurrency | None = None
     # Validated against the registered trigger types (`conveyor.common.triggers.registry`).
     triggers: list[AnyTrigger] = []
-    # Accepted so the reference's flows load; Conveyor does not act on them yet.
-    plugin_defaults: list[Any] = []
-    task_defaults: list[Any] = []
+    # Applied to the YAML before validation (`conveyor.common.plugin_defaults`); kept as written.
+    plugin_defaults: list[PluginDefault] = []
+    task_defaults: list[PluginDefault] = []
 
     @field_validator("labels", mode="before")
     @classmethod

@@ -12,6 +12,8 @@ from __future__ import annotations
 import codecs
 import re
 from collections import Counter
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,10 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from conveyor.common import plugin_defaults
 from conveyor.common.errors import FlowError, Problem
 from conveyor.common.flow import Flow
+from conveyor.common.plugin_defaults import PluginDefault
 from conveyor.common.tasks import registry
 from conveyor.common.triggers import registry as triggers
 from conveyor.common.triggers.conditions import CONDITION_TYPES
@@ -72,7 +76,8 @@ def decode_flow(raw: bytes, source: str = "<flow>") -> str:
         raise FlowError(source, [Problem("", what, line, column)]) from None
 
 
-def load_flow(text: str, source: str = "<flow>") -> Flow:
+def load_flow(text: str, source: str = "<flow>", defaults: Sequence[PluginDefault] | None = None) -> Flow:
+    """The flow in `text`, its `pluginDefaults` and then `defaults` (None: the settings' global ones) applied."""
     registry.resolve()
     text = text.removeprefix("\ufeff")
     if len(text) > MAX_FLOW_BYTES:
@@ -81,9 +86,18 @@ def load_flow(text: str, source: str = "<flow>") -> Flow:
     if not isinstance(data, dict):
         raise FlowError(source, [Problem("", "expected a mapping with id, namespace and tasks", 1)])
     try:
+        data, supplied = plugin_defaults.inject(
+            data, plugin_defaults.global_defaults() if defaults is None else defaults
+        )
+    except plugin_defaults.DefaultError as exc:
+        loc = list(exc.path)
+        at, _ = _node_at(node, loc)
+        line, column = (at.start_mark.line + 1, at.start_mark.column + 1) if at is not None else (None, None)
+        raise FlowError(source, [Problem(_field(loc), str(exc), line, column)]) from None
+    try:
         flow = Flow.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(err, node, _tags()) for err in exc.errors()]
+        problems = [_problem(err, node, _tags(), supplied) for err in exc.errors()]
         raise FlowError(source, _unique(problems)) from exc
     duplicates = [i for i, n in Counter(t.id for t in flow.all_tasks()).items() if n > 1]
     if duplicates:
@@ -260,14 +274,19 @@ def _field_at(text: str, index: int) -> str:
     return _field(path)
 
 
-def _problem(err: ErrorDetails, root: yaml.Node | None, tags: set[str]) -> Problem:
+def _problem(
+    err: ErrorDetails, root: yaml.Node | None, tags: set[str], supplied: AbstractSet[Loc] = frozenset()
+) -> Problem:
     loc = [part for part in err["loc"] if not (isinstance(part, str) and part in tags)]
     # Pydantic names the member of `str | list` that failed (e.g. "str"); the user wrote one field.
     loc = [p for p in loc if p not in ("str", "list[any]", "int", "bool", "function-after[_labels(), dict[str,str]]")]
     node, found = _node_at(root, loc)
     line = node.start_mark.line + 1 if node is not None else None
     column = node.start_mark.column + 1 if node is not None else None
-    return Problem(_field(loc), _message(err, loc, found), line, column)
+    message = _message(err, loc, found)
+    if any(tuple(loc[: len(path)]) == path for path in supplied):
+        message += " (set by pluginDefaults)"
+    return Problem(_field(loc), message, line, column)
 
 
 def _node_at(root: yaml.Node | None, loc: list[int | str]) -> tuple[yaml.Node | None, bool]:
