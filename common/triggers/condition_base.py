@@ -3,7 +3,10 @@ aliases that still load)."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Annotated, Any, ClassVar, Union
+
+from pydantic import Discriminator, Tag
 
 from conveyor.common.base import Spec
 
@@ -23,3 +26,25 @@ class Condition(Spec):
     @classmethod
     def canonical_type(cls) -> str:
         return cls.type_names[0]
+
+
+def discriminator(types: Mapping[str, type[Condition]]) -> Callable[[Any], str | None]:
+    """The union tag of a condition (its canonical type name, also for an alias) among `types`."""
+
+    def tag(value: Any) -> str | None:
+        if isinstance(value, Condition):
+            return value.canonical_type()
+        if isinstance(value, dict) and isinstance(value.get("type"), str):
+            cls = types.get(value["type"])
+            return cls.canonical_type() if cls else value["type"]
+        return None
+
+    return tag
+
+
+def tagged_union(classes: Iterable[type[Condition]]) -> Any:
+    """The union of these condition classes, told apart by their `type` (aliases included)."""
+    classes = tuple(classes)
+    members = tuple(Annotated[cls, Tag(cls.canonical_type())] for cls in classes)
+    types = {name: cls for cls in classes for name in cls.type_names}
+    return Annotated[Union[members], Discriminator(discriminator(types))]  # noqa: UP007

@@ -9,25 +9,15 @@ flow loads, naming the supported ones."""
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Discriminator, Field, Tag, field_validator
+from pydantic import Field, field_validator
 
 from conveyor.common.labels import labels_map
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN
-from conveyor.common.triggers.condition_base import Condition, names
-from conveyor.common.triggers.schedule_conditions import (
-    SCHEDULE_CONDITION_TYPES,
-    DateTimeBetween,
-    DayWeek,
-    DayWeekInMonth,
-    Expression,
-    Not,
-    Or,
-    TimeBetween,
-    Weekend,
-)
+from conveyor.common.triggers.condition_base import Condition, names, tagged_union
+from conveyor.common.triggers.schedule_conditions import SCHEDULE_CONDITION_TYPES, SCHEDULE_CONDITIONS
 
 
 class Comparison(StrEnum):
@@ -86,27 +76,7 @@ CONDITION_TYPES: dict[str, type[Condition]] = {
 }
 
 
-def _discriminate(value: Any) -> str | None:
-    if isinstance(value, Condition):
-        return value.canonical_type()
-    if isinstance(value, dict) and isinstance(value.get("type"), str):
-        cls = CONDITION_TYPES.get(value["type"])
-        return cls.canonical_type() if cls else value["type"]
-    return None
-
-
-AnyCondition = Annotated[
-    Annotated[ExecutionNamespace, Tag(ExecutionNamespace.canonical_type())]
-    | Annotated[ExecutionFlow, Tag(ExecutionFlow.canonical_type())]
-    | Annotated[ExecutionStatus, Tag(ExecutionStatus.canonical_type())]
-    | Annotated[ExecutionLabels, Tag(ExecutionLabels.canonical_type())]
-    | Annotated[DayWeek, Tag(DayWeek.canonical_type())]
-    | Annotated[DayWeekInMonth, Tag(DayWeekInMonth.canonical_type())]
-    | Annotated[Weekend, Tag(Weekend.canonical_type())]
-    | Annotated[DateTimeBetween, Tag(DateTimeBetween.canonical_type())]
-    | Annotated[TimeBetween, Tag(TimeBetween.canonical_type())]
-    | Annotated[Expression, Tag(Expression.canonical_type())]
-    | Annotated[Not, Tag(Not.canonical_type())]
-    | Annotated[Or, Tag(Or.canonical_type())],
-    Discriminator(_discriminate),
-]
+if TYPE_CHECKING:
+    AnyCondition = Condition
+else:
+    AnyCondition = tagged_union((*EXECUTION_CONDITIONS, *SCHEDULE_CONDITIONS))

@@ -21,14 +21,14 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Field, model_validator
 
 from conveyor.common.errors import ConveyorError
 from conveyor.common.render import render
-from conveyor.common.triggers.condition_base import Condition, names
+from conveyor.common.triggers.condition_base import Condition, names, tagged_union
 
 TRIGGER_DATE = "{{ trigger.date }}"
 
@@ -225,15 +225,6 @@ def _compare(at: datetime, bound: time) -> float:
     return (_seconds(at.time()) - own.total_seconds()) - (_seconds(bound) - offset.total_seconds())
 
 
-def _discriminate(value: Any) -> str | None:
-    if isinstance(value, ScheduleCondition):
-        return value.canonical_type()
-    if isinstance(value, dict) and isinstance(value.get("type"), str):
-        cls = SCHEDULE_CONDITION_TYPES.get(value["type"])
-        return cls.canonical_type() if cls else value["type"]
-    return None
-
-
 SCHEDULE_CONDITIONS: tuple[type[ScheduleCondition], ...] = (
     DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween, Expression, Not, Or,
 )  # fmt: skip
@@ -241,16 +232,9 @@ SCHEDULE_CONDITION_TYPES: dict[str, type[ScheduleCondition]] = {
     name: cls for cls in SCHEDULE_CONDITIONS for name in cls.type_names
 }
 
-AnyScheduleCondition = Annotated[
-    Annotated[DayWeek, Tag(DayWeek.canonical_type())]
-    | Annotated[DayWeekInMonth, Tag(DayWeekInMonth.canonical_type())]
-    | Annotated[Weekend, Tag(Weekend.canonical_type())]
-    | Annotated[DateTimeBetween, Tag(DateTimeBetween.canonical_type())]
-    | Annotated[TimeBetween, Tag(TimeBetween.canonical_type())]
-    | Annotated[Expression, Tag(Expression.canonical_type())]
-    | Annotated[Not, Tag(Not.canonical_type())]
-    | Annotated[Or, Tag(Or.canonical_type())],
-    Discriminator(_discriminate),
-]
+if TYPE_CHECKING:
+    AnyScheduleCondition = ScheduleCondition
+else:
+    AnyScheduleCondition = tagged_union(SCHEDULE_CONDITIONS)
 Not.model_rebuild()
 Or.model_rebuild()
