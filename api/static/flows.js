@@ -1,6 +1,7 @@
 // The Flows page: the deployed flows (search by namespace and id) and one flow's page — its YAML in a code
 // editor that shows the API's validation errors at their line while typing, Save (= deploy a new revision),
-// its revisions with a diff, its triggers with their next date, and Execute (a form made from its inputs).
+// its revisions with a diff, its triggers with their next date (each disabled or enabled again from here),
+// and Execute (a form made from its inputs).
 // /flows lists, /flows/NS/ID shows a flow, /flows/new starts a new one.
 "use strict";
 
@@ -275,29 +276,68 @@ async function showDiff() {
   }
 }
 
-// ---- triggers
+// ---- triggers: each with its state and next date; Disable/Enable asks the scheduler (any trigger type)
+
+// A trigger disabled by its flow or its definition is enabled again only by a redeploy: no button.
+const TOGGLED_HERE = new Set([undefined, null, "request", "stopAfter"]);
 
 async function loadTriggers() {
   try {
     const rows = await request("/api/v1/triggers?namespace=" + encodeURIComponent(page.namespace));
     const mine = rows.filter((t) => t.namespace === page.namespace && t.flowId === page.id);
     const body = $("#triggers tbody");
-    body.replaceChildren(
-      ...mine.map((t) =>
-        el(
-          "tr",
-          {},
-          el("td", {}, t.triggerId),
-          el("td", { class: "small" }, t.type.split(".").pop()),
-          el("td", {}, t.enabled ? "yes" : `no${t.disabledBy ? " (" + t.disabledBy + ")" : ""}`),
-          el("td", { class: "date" }, t.next ? formatDate(t.next) : "—"),
-        ),
-      ),
-    );
-    if (!mine.length) body.append(el("tr", {}, el("td", { colspan: 4, class: "muted" }, "This flow has no triggers.")));
+    body.replaceChildren(...mine.map(triggerRow));
+    if (!mine.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "This flow has no triggers.")));
+    return mine;
   } catch (error) {
     showError(error.message);
+    return [];
   }
+}
+
+function triggerRow(t) {
+  const action = t.enabled ? "disable" : "enable";
+  const button = TOGGLED_HERE.has(t.disabledBy)
+    ? el("button", {
+        type: "button",
+        class: "button ghost small",
+        "data-trigger": t.triggerId,
+        "aria-label": `${action === "disable" ? "Disable" : "Enable"} trigger ${t.triggerId}`,
+        onclick: () => toggleTrigger(t.triggerId, action),
+      }, action === "disable" ? "Disable" : "Enable")
+    : "";
+  return el(
+    "tr",
+    { "data-trigger": t.triggerId },
+    el("td", {}, t.triggerId),
+    el("td", { class: "small" }, t.type.split(".").pop()),
+    el("td", { class: "enabled" }, t.enabled ? "yes" : `no${t.disabledBy ? " (" + t.disabledBy + ")" : ""}`),
+    el("td", { class: "date" }, t.next ? formatDate(t.next) : "—"),
+    el("td", {}, button),
+  );
+}
+
+async function toggleTrigger(triggerId, action) {
+  const path = ["", "api", "v1", "triggers", page.namespace, page.id, triggerId, action].map(encodeURIComponent).join("/");
+  try {
+    await request(path, { method: "POST" });
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  $("#status").textContent = `${action} of trigger ${triggerId} requested`;
+  // the scheduler that owns the trigger applies it within a poll or so: show it once its state says so
+  const wanted = action === "enable";
+  for (let i = 0; i < 40; i++) {
+    const rows = await loadTriggers();
+    const row = rows.find((t) => t.triggerId === triggerId);
+    if (!row || row.enabled === wanted) {
+      $("#status").textContent = `trigger ${triggerId} ${wanted ? "enabled" : "disabled"}`;
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  $("#status").textContent = `${action} of trigger ${triggerId} requested; no scheduler has applied it yet`;
 }
 
 // ---- Execute: a form made from the flow's inputs

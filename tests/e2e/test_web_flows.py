@@ -1,24 +1,30 @@
 """The Flows page in a real browser (Debian's Chromium through Playwright) on the real Kafka and Elasticsearch:
 write a flow with a mistake and see the error at its line, fix it, save (deploy), change it and save again,
-read the diff of the two revisions, then execute it with an input from the generated form. axe-core finds no
+read the diff of the two revisions, then execute it with an input from the generated form. The triggers panel
+(with a scheduler) shows each trigger's type, state and next date, and disables and enables a webhook. axe-core finds no
 serious or critical accessibility violation on the list or the flow page, at desktop and at phone width.
 
-Screenshots land in `test-output/`: `web-flow-editor-error.png`, `web-flow-page.png`, `web-flows.png`.
+Screenshots land in `test-output/`: `web-flow-editor-error.png`, `web-flow-page.png`, `web-flows.png`,
+`web-flow-triggers.png`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, SchedulerSettings
+from conveyor.scheduler.service import Scheduler
 from tests.apiserver import ADMIN_AUTH, serving
 from tests.cli import ROOT
 from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
+from tests.integration.inprocess import serving as running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -144,6 +150,78 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     assert _serious_violations(page) == []
     assert errors == []
     page.close()
+
+
+TRIGGERED = """\
+id: triggered
+namespace: web.flows
+tasks:
+  - {id: t, type: io.kestra.plugin.core.debug.Return, format: x}
+triggers:
+  - {id: nightly, type: io.kestra.plugin.core.trigger.Schedule, cron: "30 2 * * *", timezone: Europe/Paris}
+  - id: after_greeter
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions: [{type: io.kestra.plugin.core.condition.ExecutionFlow, namespace: web.flows, flowId: greeter}]
+  - {id: hook, type: io.kestra.plugin.core.trigger.Webhook, key: web-k3y}
+  - {id: parked, type: io.kestra.plugin.core.trigger.Webhook, key: parked-k3y, disabled: true}
+"""
+
+
+def _until_listed(server: httpx.Client, check: Callable[[dict[str, dict[str, Any]]], bool]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        rows = {r["triggerId"]: r for r in server.get("/api/v1/triggers", params={"namespace": "web.flows"}).json()}
+        if check(rows):
+            return
+        assert time.monotonic() < deadline, rows
+        time.sleep(0.2)
+
+
+def _cells(page: Any, trigger_id: str) -> list[str]:
+    return [c.strip() for c in page.locator(f"#triggers tbody tr[data-trigger='{trigger_id}'] td").all_inner_texts()]
+
+
+def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
+    server: httpx.Client,
+    browser: Any,  # noqa: F811
+    kafka_settings: KafkaSettings,
+) -> None:
+    assert server.post("/api/v1/flows", content=TRIGGERED, headers={"content-type": "text/plain"}).status_code == 201
+    base = str(server.base_url).rstrip("/")
+    hook = "/api/v1/executions/webhook/web.flows/triggered/web-k3y"
+    scheduler = Scheduler(kafka_settings, SchedulerSettings(poll_timeout=0.05, flows_refresh=0.2))
+    with running(scheduler):
+        # the page reads the triggers once: open it when the scheduler has the schedule's state (its next slot)
+        _until_listed(server, lambda rows: bool(rows["nightly"].get("next")))
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        _sign_in(page, base, "/flows/web.flows/triggered")
+        page.locator("#triggers tbody tr[data-trigger='hook']").wait_for()
+        rows = page.locator("#triggers tbody tr").evaluate_all("rows => rows.map(r => r.dataset.trigger)")
+        assert rows == ["nightly", "after_greeter", "hook", "parked"]
+        # the schedule's next slot: 02:30 in Paris, shown in the browser's locale and time zone (UTC here)
+        nightly = _cells(page, "nightly")
+        assert nightly[:3] == ["nightly", "Schedule", "yes"] and nightly[4] == "Disable"
+        assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}, (1|12):30:00 AM", nightly[3]), nightly
+        assert _cells(page, "after_greeter") == ["after_greeter", "Flow", "yes", "—", "Disable"]
+        assert _cells(page, "parked") == ["parked", "Webhook", "no (definition)", "—", ""]  # only a redeploy
+        assert _serious_violations(page) == []
+
+        # Disable the webhook from the page: once the scheduler recorded it, the row says so and it answers 404
+        assert server.post(hook, json={}).status_code == 200
+        page.click("#triggers button[aria-label='Disable trigger hook']")
+        _until(page, "document.querySelector('#status').textContent === 'trigger hook disabled'")
+        assert _cells(page, "hook") == ["hook", "Webhook", "no (request)", "—", "Enable"]
+        assert server.post(hook, json={}).status_code == 404
+        page.screenshot(path=str(OUTPUT / "web-flow-triggers.png"), full_page=True, animations="disabled")
+
+        page.click("#triggers button[aria-label='Enable trigger hook']")
+        _until(page, "document.querySelector('#status').textContent === 'trigger hook enabled'")
+        assert _cells(page, "hook")[2:] == ["yes", "—", "Disable"]
+        assert server.post(hook, json={}).status_code == 200
+        assert errors == []
+        page.close()
 
 
 def test_the_bundles_carry_their_licences() -> None:
