@@ -24,6 +24,7 @@ from conveyor.api import (
     executions,
     files,
     flows,
+    follow,
     health,
     kv,
     log_search,
@@ -123,6 +124,7 @@ def create_app(
         webhook,
         control,
         files,
+        follow,
         executions,
         flows,
         triggers,
@@ -167,6 +169,12 @@ def create_app(
         answer = auth.page_for(request, flows_page.replace("__STYLE_NONCE__", nonce))
         answer.headers["Content-Security-Policy"] = policy_with_style_nonce(nonce)
         return answer
+
+    execution_page = (STATIC / "execution.html").read_text()
+
+    @app.get("/execution.html", include_in_schema=False, response_model=None)
+    def execution_view(request: Request) -> HTMLResponse | RedirectResponse:
+        return auth.page_for(request, execution_page)
 
     @app.get("/login", include_in_schema=False)
     def login_form() -> HTMLResponse:

@@ -13,6 +13,7 @@ from elasticsearch import Elasticsearch
 from fastapi import Request
 
 from conveyor.api.catalog import FlowCatalog
+from conveyor.api.live import LiveFeed
 from conveyor.api.settings import AuthSettings, ServerSettings
 from conveyor.api.tokenstore import TokenStore
 from conveyor.common.elastic import elasticsearch_client
@@ -41,6 +42,7 @@ class Backends:
     _tokens: TokenStore | None = None
     _kv: KvStore | None = None
     _trigger_states: TopicTable | None = None
+    _live: LiveFeed | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Starts made with an Idempotency-Key: execution id -> (fingerprint of the request, the answer given).
     _starts: OrderedDict[str, tuple[str, dict[str, Any]]] = field(default_factory=OrderedDict)
@@ -98,6 +100,14 @@ class Backends:
                 self._trigger_states = TopicTable(self.kafka, self.topics.trigger_state)
             return self._trigger_states
 
+    @property
+    def live(self) -> LiveFeed:
+        """The one tail of the logs, executions and taskruns topics the follow streams share."""
+        with self._lock:
+            if self._live is None:
+                self._live = LiveFeed(self.kafka)
+            return self._live
+
     def started(self, execution_id: str) -> tuple[str, dict[str, Any]] | None:
         with self._lock:
             return self._starts.get(execution_id)
@@ -111,6 +121,8 @@ class Backends:
 
     def close(self) -> None:
         try:
+            if self._live is not None:
+                self._live.close()
             if self._catalog is not None:
                 self._catalog.close()
             if self._tokens is not None:

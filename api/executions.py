@@ -44,12 +44,21 @@ def get_execution(
     request: Request,
     execution_id: Annotated[str, Path(alias="executionId", max_length=250)],
     api: Annotated[Backends, Depends(backends)],
+    task_runs: Annotated[
+        bool,
+        Query(
+            alias="taskRuns",
+            description="false: the execution alone, `taskRunList` empty (page its task runs with "
+            "`/api/v1/taskruns/search?executionId=`)",
+        ),
+    ] = True,
 ) -> dict[str, Any]:
-    """The indexed execution (the Execution JSON) with its `taskRunList` from the task runs index, in start order."""
+    """The indexed execution (the Execution JSON) with its `taskRunList` from the task runs index, in start order
+    (at most 10,000: a bigger execution's task runs are paged with the task-run search)."""
     execution = queries.get_execution(api.client, api.prefix, execution_id)
     if execution is None or not may_read(request, str(execution.get("namespace", ""))):
         raise NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
-    execution["taskRunList"] = _task_runs(api, execution_id)
+    execution["taskRunList"] = _task_runs(api, execution_id) if task_runs else []
     return execution
 
 

@@ -171,6 +171,9 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "execution": ("GET", "/api/v1/executions/ex-{ns}", None, "viewer", 404),
     "logs": ("GET", "/api/v1/logs/ex-{ns}", None, "viewer", 200),
     "log-search": ("GET", "/api/v1/logs/search?namespace={ns}", None, "viewer", 200),
+    # ex-{ns} has ended: the streams open (event: ready) and end at once
+    "follow-logs": ("GET", "/api/v1/logs/ex-{ns}/follow", None, "viewer", 404),
+    "follow": ("GET", "/api/v1/executions/ex-{ns}/follow", None, "viewer", 404),
     "flow": ("GET", "/api/v1/flows/{ns}/hello", None, "viewer", 404),
     "start": ("POST", "/api/v1/executions/{ns}/hello", {}, "runner", 403),
     "kill": ("POST", "/api/v1/executions/ex-{ns}/kill", None, "runner", 403),

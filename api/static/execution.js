@@ -1,0 +1,445 @@
+// The Execution page (/execution.html?id=EXECUTION_ID): its header (state, dates, labels, inputs, outputs,
+// parent and child executions) with the actions its state allows, a Gantt of its task runs, the flow's
+// topology coloured by state, and its logs. While it runs the server pushes changes (server-sent events:
+// /api/v1/executions/{id}/follow and /api/v1/logs/{id}/follow); without them the page polls the execution.
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const PAGE_SIZE = 1000;
+const FIRST_PAGE = 200; // the first paint waits for this many task runs only
+const MAX_LOG_LINES = 5000; // shown; older lines are dropped from the page (the API keeps them all)
+const LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"];
+
+const page = {
+  id: new URLSearchParams(location.search).get("id") || "",
+  execution: null,
+  flow: null,
+  gantt: null,
+  cursor: null, // `after` of the next task-run page, null when all are loaded
+  loading: false,
+  states: new Map(), // task run id -> [taskId, state] (what the topology counts)
+  counts: new Map(), // taskId -> {state: n}
+  children: new Map(), // child execution id -> task id (Subflow outputs)
+  logs: [],
+  logKeys: new Set(),
+  selected: null,
+  streams: [],
+  pollTimer: null,
+  confirming: null,
+};
+
+function showError(message) {
+  const banner = $("#banner");
+  banner.textContent = message || "";
+  banner.hidden = !message;
+}
+
+const enc = encodeURIComponent;
+const terminal = (state) => TERMINAL.includes(state);
+
+// ---- the header
+
+function executionLink(id, text) {
+  return el("a", { href: "/execution.html?id=" + enc(id), class: "id" }, text || id);
+}
+
+function renderHeader() {
+  const ex = page.execution;
+  const st = ex.state || {};
+  document.title = `${ex.flowId} ${shortId(ex.id)} · Conveyor`;
+  $("#exec-id").textContent = ex.id;
+  $("#exec-state").replaceChildren(badge(st.current));
+  const h = st.histories || [];
+  const created = h.length ? h[0].date : null;
+  const start = st.startDate || created;
+  const end = st.endDate || (terminal(st.current) && h.length ? h[h.length - 1].date : null);
+  const duration = st.durationMs ?? (start ? (end ? Date.parse(end) : Date.now()) - Date.parse(start) : null);
+  const trigger = ex.trigger || null;
+  const vars = (trigger && trigger.variables) || {};
+  const parent = ex.parentId || (vars.executionId && vars.taskRunId ? vars.executionId : null);
+  const meta = [
+    ["Namespace", ex.namespace],
+    ["Flow", el("a", { href: `/flows/${enc(ex.namespace)}/${enc(ex.flowId)}` }, ex.flowId)],
+    ["Revision", ex.flowRevision],
+    ["Created", formatDate(created)],
+    ["Started", formatDate(start)],
+    ["Ended", end ? formatDate(end) : terminal(st.current) ? "" : "—"],
+    ["Duration", formatDuration(duration)],
+    ["Trigger", trigger ? `${trigger.id} (${String(trigger.type || "").split(".").pop()})` : "manual"],
+    ["Parent execution", parent ? executionLink(parent) : null],
+    ["Replay of", ex.originalId ? executionLink(ex.originalId) : null],
+    ["Child executions", page.children.size ? [...page.children].map(([id, task]) => el("span", { class: "child" }, executionLink(id, shortId(id)), ` (${task}) `)) : null],
+    ["Task runs", el("a", { href: "/?executionId=" + enc(ex.id) }, formatNumber(ex.taskRunCount ?? page.gantt.total))],
+  ].filter(([, v]) => v !== null && v !== undefined && v !== "");
+  $("#exec-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("#exec-labels").replaceChildren(...(ex.labels || []).map((l) => el("span", { class: "label-chip" }, `${l.key}: ${l.value}`)));
+  $("#exec-inputs").textContent = ex.inputs && Object.keys(ex.inputs).length ? JSON.stringify(ex.inputs, null, 2) : "no inputs";
+  $("#exec-outputs").textContent = ex.outputs && Object.keys(ex.outputs).length ? JSON.stringify(ex.outputs, null, 2) : "no outputs";
+  renderActions(st.current);
+  const startMs = start ? Date.parse(start) : Date.now();
+  page.gantt.setRange(startMs, end ? Date.parse(end) : Date.now());
+  $("#gantt-range").textContent = start ? `${formatDate(start)} → ${end ? formatDate(end) : "now"}` : "";
+}
+
+// Only what the state allows (api/control.py answers 409 otherwise).
+const ACTIONS = {
+  kill: (s) => !terminal(s) && s !== "KILLING",
+  pause: (s) => s === "RUNNING",
+  resume: (s) => s === "PAUSED",
+  restart: (s) => s === "FAILED" || s === "KILLED",
+  replay: (s) => terminal(s),
+};
+
+function renderActions(state) {
+  for (const button of document.querySelectorAll("#actions [data-action]")) {
+    button.hidden = !ACTIONS[button.dataset.action](state);
+  }
+}
+
+// A first click asks to confirm (the button says so), a second one within 5 s does it.
+function confirmed(button) {
+  if (page.confirming === button) {
+    page.confirming = null;
+    button.textContent = button.dataset.label;
+    return true;
+  }
+  if (page.confirming) page.confirming.textContent = page.confirming.dataset.label;
+  page.confirming = button;
+  button.dataset.label = button.dataset.label || button.textContent;
+  button.textContent = `Confirm ${button.dataset.label.toLowerCase()}?`;
+  setTimeout(() => {
+    if (page.confirming === button) {
+      page.confirming = null;
+      button.textContent = button.dataset.label;
+    }
+  }, 5000);
+  return false;
+}
+
+async function act(action, query = "", body = undefined, where = $("#action-result")) {
+  where.textContent = "";
+  try {
+    const options = { method: "POST" };
+    if (body !== undefined) {
+      options.headers = { "Content-Type": "application/json" };
+      options.body = JSON.stringify(body);
+    }
+    const answer = await request(`/api/v1/executions/${enc(page.id)}/${action}${query}`, options);
+    if (answer.replayId) where.replaceChildren("Replayed as ", el("a", { href: "/execution.html?id=" + enc(answer.replayId), id: "replay-link" }, answer.replayId));
+    else where.textContent = `${action} requested (the execution was ${answer.state})`;
+    if (!page.streams.length) schedulePoll(500);
+  } catch (error) {
+    where.textContent = error.message;
+  }
+}
+
+// ---- the task runs (Gantt, topology counts, child executions)
+
+function count(run) {
+  const before = page.states.get(run.id);
+  if (before) {
+    const c = page.counts.get(before[0]);
+    if (c && c[before[1]]) c[before[1]]--;
+    if (c && !c[before[1]]) delete c[before[1]];
+  }
+  const state = (run.state && run.state.current) || "CREATED";
+  const c = page.counts.get(run.taskId) || {};
+  c[state] = (c[state] || 0) + 1;
+  page.counts.set(run.taskId, c);
+  page.states.set(run.id, [run.taskId, state]);
+  const child = run.outputs && run.outputs.executionId;
+  if (typeof child === "string" && !page.children.has(child)) page.children.set(child, run.taskId);
+}
+
+async function loadTaskRuns(size) {
+  if (page.loading) return;
+  page.loading = true;
+  try {
+    const params = new URLSearchParams({ executionId: page.id, sort: "state.startDate:asc", size: String(size) });
+    if (page.cursor) params.set("after", page.cursor);
+    const offset = page.gantt.loaded;
+    const answer = await request("/api/v1/taskruns/search?" + params);
+    for (const run of answer.results) count(run);
+    page.gantt.setTotal(Math.max(answer.total, offset + answer.results.length));
+    page.gantt.put(offset, answer.results);
+    page.cursor = answer.next;
+    $("#gantt-count").textContent = formatNumber(page.gantt.total);
+    $("#gantt-empty").hidden = page.gantt.total > 0;
+    redrawTopology();
+  } finally {
+    page.loading = false;
+  }
+}
+
+// The Gantt asks for rows it has not got: pages follow in order (cursor paging) up to the last one asked.
+async function needRows(_, last) {
+  while (page.cursor && page.gantt.loaded <= last && !page.loading) {
+    try {
+      await loadTaskRuns(PAGE_SIZE);
+    } catch (error) {
+      showError(error.message);
+      return;
+    }
+  }
+}
+
+let topologyTimer = null;
+function redrawTopology() {
+  if (!page.flow) return;
+  clearTimeout(topologyTimer);
+  topologyTimer = setTimeout(() => {
+    drawTopology($("#topology"), page.flow, page.counts);
+    const partial = page.gantt.loaded < page.gantt.total;
+    $("#topology-note").textContent = partial ? `states of the ${formatNumber(page.gantt.loaded)} task runs loaded` : "";
+  }, 50);
+}
+
+async function loadFlow() {
+  const ex = page.execution;
+  try {
+    page.flow = await request(`/api/v1/flows/${enc(ex.namespace)}/${enc(ex.flowId)}?revision=${ex.flowRevision || 1}`);
+    redrawTopology();
+  } catch (error) {
+    $("#topology").replaceChildren(el("p", { class: "muted exec-pad" }, `The flow is not available: ${error.message}`));
+  }
+}
+
+// ---- the drawer: one task run
+
+function openRun(run) {
+  page.selected = run;
+  const st = run.state || {};
+  $("#drawer-title").replaceChildren(el("span", {}, run.taskId), badge(st.current));
+  const meta = [
+    ["Task run", run.id], ["Value", run.value], ["Iteration", run.iteration], ["Parent task run", run.parentTaskRunId],
+    ["Start", formatDate(st.startDate)], ["End", formatDate(st.endDate)], ["Duration", formatDuration(taskRunDuration(run))],
+  ].filter(([, v]) => v !== undefined && v !== null && v !== "");
+  $("#drawer-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, String(v))]));
+  const rows = [];
+  (run.attempts || []).forEach((attempt, i) => {
+    const { start, end, ms } = attemptDates(attempt);
+    rows.push(el("tr", { class: "attempt" }, el("td", {}, i + 1), el("td", {}, badge(attempt.state && attempt.state.current)),
+      el("td", { class: "id" }, attempt.workerId || ""), el("td", { class: "date" }, formatDate(start)),
+      el("td", { class: "date" }, formatDate(end)), el("td", { class: "num" }, formatDuration(ms))));
+    if (attempt.error) rows.push(el("tr", { class: "error-row" }, el("td", { colspan: 6 }, attempt.error)));
+  });
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "none" }, "no attempt yet")));
+  $("#attempts tbody").replaceChildren(...rows);
+  $("#outputs").textContent = run.outputs && Object.keys(run.outputs).length ? JSON.stringify(run.outputs, null, 2) : "no outputs";
+  const exState = page.execution.state.current;
+  $("#replay-from").hidden = !terminal(exState);
+  const changeable = terminal(st.current) || st.current === "PAUSED";
+  $("#change-state").closest(".field").hidden = !changeable;
+  $("#change-state-apply").hidden = !changeable;
+  $("#drawer-result").textContent = "";
+  const lines = page.logs.filter((l) => l.taskRunId === run.id);
+  $("#logs").replaceChildren(...(lines.length ? lines.map(logLine) : [el("div", { class: "none" }, "no log lines")]));
+  const drawer = $("#drawer");
+  drawer.classList.add("open");
+  drawer.setAttribute("aria-hidden", "false");
+  $("#scrim").hidden = false;
+  $("#drawer-close").focus();
+}
+
+function closeDrawer() {
+  page.selected = null;
+  $("#drawer").classList.remove("open");
+  $("#drawer").setAttribute("aria-hidden", "true");
+  $("#scrim").hidden = true;
+}
+
+function runById(id) {
+  for (let i = 0; i < page.gantt.total; i++) {
+    const run = page.gantt.run(i);
+    if (run && run.id === id) return run;
+  }
+  return null;
+}
+
+// ---- logs
+
+function logKey(line) {
+  return `${line.timestamp}|${line.taskRunId || ""}|${line.attemptNumber || ""}|${line.message}`;
+}
+
+function logLine(line) {
+  const node = el("div", { class: `log ${line.level}`, "data-task-run": line.taskRunId || "" },
+    el("span", { class: "muted" }, formatDate(line.timestamp).slice(11)),
+    el("span", { class: "lvl" }, line.level),
+    el("span", { class: "msg" }, line.taskId ? el("b", { class: "log-task" }, line.taskId + " ") : null, line.message),
+  );
+  if (line.taskRunId) {
+    node.tabIndex = 0;
+    node.title = "open its task run";
+    const open = () => {
+      const run = runById(line.taskRunId);
+      if (run) openRun(run);
+    };
+    node.addEventListener("click", open);
+    node.addEventListener("keydown", (event) => event.key === "Enter" && open());
+  }
+  return node;
+}
+
+function shownLine(line) {
+  const min = LEVELS.indexOf($("#log-level").value);
+  const text = $("#log-search").value.trim().toLowerCase();
+  return LEVELS.indexOf(line.level) >= min && (!text || String(line.message).toLowerCase().includes(text));
+}
+
+function addLogs(lines) {
+  const fresh = [];
+  for (const line of lines) {
+    const key = logKey(line);
+    if (page.logKeys.has(key)) continue;
+    page.logKeys.add(key);
+    page.logs.push(line);
+    fresh.push(line);
+  }
+  if (page.logs.length > MAX_LOG_LINES) {
+    for (const old of page.logs.splice(0, page.logs.length - MAX_LOG_LINES)) page.logKeys.delete(logKey(old));
+    renderLogs();
+    return;
+  }
+  const box = $("#exec-logs");
+  const atEnd = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
+  const shown = fresh.filter(shownLine).map(logLine);
+  if (shown.length) {
+    box.querySelector(".none")?.remove();
+    box.append(...shown);
+  }
+  if (atEnd) box.scrollTop = box.scrollHeight;
+  $("#logs-count").textContent = formatNumber(page.logs.length);
+}
+
+function renderLogs() {
+  const shown = page.logs.filter(shownLine).map(logLine);
+  $("#exec-logs").replaceChildren(...(shown.length ? shown : [el("div", { class: "none exec-pad" }, "no log lines")]));
+  $("#logs-count").textContent = formatNumber(page.logs.length);
+}
+
+async function loadLogs() {
+  const lines = await request(`/api/v1/logs/${enc(page.id)}?minLevel=TRACE`);
+  addLogs(lines);
+  if (!page.logs.length) renderLogs();
+}
+
+// ---- live: server-sent events while the execution runs; polling when they are not available
+
+function follow() {
+  if (!window.EventSource || terminal(page.execution.state.current)) return false;
+  const changes = new EventSource(`/api/v1/executions/${enc(page.id)}/follow`);
+  const logs = new EventSource(`/api/v1/logs/${enc(page.id)}/follow?minLevel=TRACE`);
+  page.streams = [changes, logs];
+  $("#log-live").textContent = "live";
+  changes.addEventListener("execution", (event) => {
+    const ex = JSON.parse(event.data);
+    if ((ex.revision ?? 0) < (page.execution.revision ?? 0)) return;
+    page.execution = { ...page.execution, ...ex };
+    renderHeader();
+    if (terminal(ex.state.current)) setTimeout(stopFollowing, 2000); // the last log lines still come
+  });
+  changes.addEventListener("taskrun", (event) => {
+    const run = JSON.parse(event.data);
+    count(run);
+    page.gantt.update(run);
+    $("#gantt-count").textContent = formatNumber(page.gantt.total);
+    $("#gantt-empty").hidden = page.gantt.total > 0;
+    redrawTopology();
+    if (page.selected && page.selected.id === run.id) openRun(run);
+  });
+  logs.addEventListener("log", (event) => addLogs([JSON.parse(event.data)]));
+  for (const stream of page.streams) {
+    stream.addEventListener("error", () => {
+      if (stream.readyState === EventSource.CLOSED) {
+        stopFollowing();
+        schedulePoll(2000);
+      }
+    });
+  }
+  return true;
+}
+
+function stopFollowing() {
+  for (const stream of page.streams) stream.close();
+  page.streams = [];
+  $("#log-live").textContent = "";
+  refresh(); // the final state, as indexed
+}
+
+function schedulePoll(ms) {
+  clearTimeout(page.pollTimer);
+  page.pollTimer = setTimeout(refresh, ms);
+}
+
+async function refresh() {
+  try {
+    page.execution = await request(`/api/v1/executions/${enc(page.id)}?taskRuns=false`);
+    page.cursor = null;
+    const reload = new URLSearchParams({ executionId: page.id, sort: "state.startDate:asc", size: String(Math.min(PAGE_SIZE, Math.max(FIRST_PAGE, page.gantt.loaded))) });
+    const answer = await request("/api/v1/taskruns/search?" + reload);
+    for (const run of answer.results) count(run);
+    page.gantt.setTotal(Math.max(answer.total, page.gantt.total));
+    page.gantt.put(0, answer.results);
+    page.cursor = answer.results.length < answer.total ? answer.next : null;
+    $("#gantt-count").textContent = formatNumber(page.gantt.total);
+    $("#gantt-empty").hidden = page.gantt.total > 0;
+    renderHeader();
+    redrawTopology();
+    await loadLogs();
+    if (!terminal(page.execution.state.current) && !page.streams.length) schedulePoll(3000);
+  } catch (error) {
+    showError(error.message);
+  }
+}
+
+// ---- start
+
+async function start() {
+  request("/api/v1/me").then((me) => ($("#me").textContent = me.name || me.username || "")).catch(() => {});
+  if (!page.id) {
+    showError("No execution: open this page as /execution.html?id=EXECUTION_ID.");
+    return;
+  }
+  page.gantt = createGantt({
+    body: $("#gantt-body"), spacer: $("#gantt-spacer"), rows: $("#gantt-rows"), ticks: $("#gantt-ticks"),
+    onOpen: openRun, need: needRows,
+  });
+  for (const button of document.querySelectorAll("#actions [data-action]")) {
+    button.addEventListener("click", () => confirmed(button) && act(button.dataset.action));
+  }
+  $("#replay-from").addEventListener("click", () => act("replay", "?taskRunId=" + enc(page.selected.id), undefined, $("#drawer-result")));
+  $("#change-state-apply").addEventListener("click", () => {
+    const state = $("#change-state").value;
+    if (state) act("state", "", { taskRunId: page.selected.id, state }, $("#drawer-result"));
+  });
+  $("#drawer-close").addEventListener("click", closeDrawer);
+  $("#scrim").addEventListener("click", closeDrawer);
+  document.addEventListener("keydown", (event) => event.key === "Escape" && closeDrawer());
+  $("#log-level").addEventListener("change", renderLogs);
+  let searchTimer = null;
+  $("#log-search").addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(renderLogs, 200);
+  });
+  try {
+    page.execution = await request(`/api/v1/executions/${enc(page.id)}?taskRuns=false`);
+  } catch (error) {
+    showError(error.message);
+    return;
+  }
+  const live = follow(); // before the first reads: nothing published meanwhile is missed
+  renderHeader();
+  try {
+    await loadTaskRuns(FIRST_PAGE);
+    renderHeader(); // the child executions the first page named
+    document.body.dataset.painted = String(performance.now()); // the time to first paint (bench/, tests)
+  } catch (error) {
+    showError(error.message);
+  }
+  loadFlow();
+  loadLogs().catch((error) => showError(error.message));
+  if (!live && !terminal(page.execution.state.current)) schedulePoll(3000);
+}
+
+start();
