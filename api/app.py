@@ -170,11 +170,7 @@ def create_app(
         answer.headers["Content-Security-Policy"] = policy_with_style_nonce(nonce)
         return answer
 
-    execution_page = (STATIC / "execution.html").read_text()
-
-    @app.get("/execution.html", include_in_schema=False, response_model=None)
-    def execution_view(request: Request) -> HTMLResponse | RedirectResponse:
-        return auth.page_for(request, execution_page)
+    _execution_page(app)
 
     @app.get("/login", include_in_schema=False)
     def login_form() -> HTMLResponse:
@@ -189,3 +185,12 @@ def create_app(
         return RedirectResponse("/api/v1/health")
 
     return app
+
+
+def _execution_page(app: FastAPI) -> None:
+    """`/execution.html?id=EXECUTION_ID`: one execution (its header, Gantt, topology and logs)."""
+    page = (STATIC / "execution.html").read_text()
+
+    @app.get("/execution.html", include_in_schema=False, response_model=None)
+    def execution_view(request: Request) -> HTMLResponse | RedirectResponse:
+        return auth.page_for(request, page)

@@ -26,8 +26,6 @@ from conveyor.api.errors import NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
 from conveyor.api.live import Subscription
 from conveyor.common.auth import Role
-from conveyor.common.kafka import lookup
-from conveyor.common.model import Execution
 from conveyor.common.state import TERMINAL, StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer import queries
@@ -50,16 +48,12 @@ Api = Annotated[Backends, Depends(backends)]
 
 
 def _find(api: Backends, execution_id: str) -> tuple[str, StateType] | None:
-    """(namespace, state) of the execution: indexed, else its latest snapshot on the `executions` topic
-    (just started, not indexed yet)."""
+    """(namespace, state) of the indexed execution (as `GET /api/v1/executions/{id}`: one not indexed yet is
+    not found; the page opens its streams once it has read the execution)."""
     found = queries.get_execution(api.client, api.prefix, execution_id)
-    if found is not None:
-        return str(found.get("namespace", "")), StateType(found["state"]["current"])
-    record = lookup.latest(api.kafka, api.topics.executions, execution_id, everywhere=False)
-    if record is None:
+    if found is None:
         return None
-    execution = Execution.model_validate_json(record.value)
-    return execution.namespace, execution.state.current
+    return str(found.get("namespace", "")), StateType(found["state"]["current"])
 
 
 async def _open(request: Request, api: Backends, execution_id: str, kinds: frozenset[str]) -> Subscription | None:
@@ -67,7 +61,7 @@ async def _open(request: Request, api: Backends, execution_id: str, kinds: froze
     the viewer role."""
     found = await run_in_threadpool(_find, api, execution_id)
     if found is None or not may_read(request, found[0]):
-        raise NotFound(f"execution {execution_id!r} not found")
+        raise NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
     require(request, Role.VIEWER, found[0])
     if found[1] in TERMINAL:
         return None
@@ -78,9 +72,7 @@ def _event(kind: str, data: Any) -> bytes:
     return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-async def _stream(
-    request: Request, api: Backends, sub: Subscription | None, keep: Any = None
-) -> AsyncIterator[bytes]:
+async def _stream(request: Request, api: Backends, sub: Subscription | None, keep: Any = None) -> AsyncIterator[bytes]:
     yield _event("ready", {})
     if sub is None:
         yield _event("end", {"reason": "the execution has ended"})

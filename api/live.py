@@ -179,4 +179,3 @@ class LiveFeed:
                 sub.loop.call_soon_threadsafe(sub.offer, events)
             except RuntimeError:  # its loop has closed: the stream is gone
                 self.unsubscribe(sub)
-

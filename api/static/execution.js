@@ -236,7 +236,7 @@ function openRun(run) {
   $("#logs").replaceChildren(...(lines.length ? lines.map(logLine) : [el("div", { class: "none" }, "no log lines")]));
   const drawer = $("#drawer");
   drawer.classList.add("open");
-  drawer.setAttribute("aria-hidden", "false");
+  drawer.removeAttribute("inert");
   $("#scrim").hidden = false;
   $("#drawer-close").focus();
 }
@@ -244,7 +244,7 @@ function openRun(run) {
 function closeDrawer() {
   page.selected = null;
   $("#drawer").classList.remove("open");
-  $("#drawer").setAttribute("aria-hidden", "true");
+  $("#drawer").setAttribute("inert", "");
   $("#scrim").hidden = true;
 }
 

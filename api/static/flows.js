@@ -418,7 +418,7 @@ async function submitExecute(event) {
     const id = started.id || started.executionId;
     $("#execute-result").replaceChildren(
       "Started ",
-      el("a", { href: "/?executionId=" + encodeURIComponent(id), id: "started-execution" }, id),
+      el("a", { href: "/execution.html?id=" + encodeURIComponent(id), id: "started-execution" }, id),
     );
   } catch (error) {
     $("#execute-result").textContent = error.message;

@@ -64,6 +64,7 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
       { type: "button", class: "gantt-label", "data-id": run.id, title: `${run.taskId}${run.value ? " · " + run.value : ""}` },
       el("span", { class: "task" }, run.taskId),
       run.value ? el("span", { class: "value" }, run.value) : null,
+      (run.attempts || []).length > 1 ? el("span", { class: "gantt-retries" }, `${run.attempts.length} attempts`) : null,
       el("span", { class: "gantt-duration muted" }, formatDuration(taskRunDuration(run))),
     );
     label.style.paddingLeft = 8 + depthOf(run) * 14 + "px";
@@ -79,7 +80,6 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
       const b = bar(st, run.taskId, now);
       if (b) track.append(b);
     }
-    if (attempts.length > 1) track.append(el("span", { class: "gantt-retries muted" }, `${attempts.length} attempts`));
     const node = el("div", { class: "gantt-row", role: "listitem", "data-state": st.current, "data-index": i }, label, track);
     node.style.top = top + "px";
     return node;
@@ -87,6 +87,7 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
 
   function paint() {
     g.frame = 0;
+    const began = performance.now();
     const height = body.clientHeight || 420;
     const first = Math.max(0, Math.floor(body.scrollTop / GANTT_ROW) - GANTT_OVERSCAN);
     const last = Math.min(g.total, Math.ceil((body.scrollTop + height) / GANTT_ROW) + GANTT_OVERSCAN);
@@ -97,6 +98,7 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
     const nodes = [];
     for (let i = first; i < last; i++) nodes.push(row(i, now));
     rows.replaceChildren(...nodes);
+    body.dataset.paintMs = (performance.now() - began).toFixed(2); // what one frame of scrolling costs (bench/)
   }
 
   function schedule() {

@@ -88,9 +88,12 @@ function drawTopology(container, flow, countsByTask) {
     edges,
   );
   const root = svg("svg", { viewBox: `0 0 ${laid.width} ${laid.height}`, width: laid.width, height: laid.height, class: "topology-svg" });
+  const marker = svg("marker", { id: "arrow", viewBox: "0 0 8 8", refX: 8, refY: 4, markerWidth: 8, markerHeight: 8, orient: "auto" });
+  marker.append(svg("path", { d: "M0,0 L8,4 L0,8 z", class: "topology-arrow" }));
+  root.append(svg("defs", {}, marker));
   for (const e of laid.edges) {
     const d = e.points.map((p, i) => `${i ? "L" : "M"}${p.x},${p.y}`).join(" ");
-    root.append(svg("path", { d, class: "topology-edge" }));
+    root.append(svg("path", { d, class: "topology-edge", "marker-end": "url(#arrow)" }));
   }
   for (const n of nodes) {
     const at = laid.nodes[n.id];

@@ -14,9 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from elasticsearch.helpers import bulk
 
 from conveyor.api import live
 from conveyor.api.live import LiveFeed
+from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.events import LogEntry, TaskRunChange
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
@@ -24,6 +26,7 @@ from conveyor.common.model import Execution, TaskRun
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.common.tasks.base import LogLevel
+from conveyor.indexer import documents, templates
 from tests.apiserver import ADMIN_HEADERS, serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -87,17 +90,26 @@ class Stream:
         return [data for k, data in self.events if k == kind]
 
 
+def _indexed(es: ElasticsearchSettings, execution: Execution) -> None:
+    """The execution as the indexer would have written it (the streams follow indexed executions)."""
+    client = elasticsearch_client(es)
+    templates.install(client, es.index_prefix)
+    bulk(client, [documents.execution_action(es.index_prefix, execution).bulk()], refresh=True)
+    client.close()
+
+
 @pytest.fixture
 def api(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[httpx.Client]:
     with serving(kafka_settings, es_settings) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
 
 
-def test_log_lines_stream_until_the_execution_ends(api: httpx.Client, kafka_settings: KafkaSettings) -> None:
+def test_log_lines_stream_until_the_execution_ends(
+    api: httpx.Client, kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings
+) -> None:
     topics = Topics.of(kafka_settings)
     producer = Producer(kafka_settings)
-    producer.send(topics.executions, "ex-live", _execution("ex-live", StateType.CREATED, StateType.RUNNING).to_json())
-    producer.flush(10)
+    _indexed(es_settings, _execution("ex-live", StateType.CREATED, StateType.RUNNING))
     warn = Stream(api, "/api/v1/logs/ex-live/follow?minLevel=WARN")
     every = Stream(api, "/api/v1/logs/ex-live/follow")
     one_run = Stream(api, "/api/v1/logs/ex-live/follow?taskRunId=tr-2")
@@ -121,11 +133,12 @@ def test_log_lines_stream_until_the_execution_ends(api: httpx.Client, kafka_sett
     assert every.of("execution") == []  # the logs stream carries log lines only
 
 
-def test_changes_stream_task_runs_and_the_execution(api: httpx.Client, kafka_settings: KafkaSettings) -> None:
+def test_changes_stream_task_runs_and_the_execution(
+    api: httpx.Client, kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings
+) -> None:
     topics = Topics.of(kafka_settings)
     producer = Producer(kafka_settings)
-    producer.send(topics.executions, "ex-ch", _execution("ex-ch", StateType.CREATED, StateType.RUNNING).to_json())
-    producer.flush(10)
+    _indexed(es_settings, _execution("ex-ch", StateType.CREATED, StateType.RUNNING))
     stream = Stream(api, "/api/v1/executions/ex-ch/follow")
     assert stream.ready.wait(30) and stream.status == 200
     run = TaskRun(
@@ -143,11 +156,8 @@ def test_changes_stream_task_runs_and_the_execution(api: httpx.Client, kafka_set
     assert stream.of("log") == [] and stream.events[-1][0] == "end"
 
 
-def test_an_ended_or_unknown_execution(api: httpx.Client, kafka_settings: KafkaSettings) -> None:
-    producer = Producer(kafka_settings)
-    done = _execution("ex-done", StateType.CREATED, StateType.RUNNING, StateType.SUCCESS)
-    producer.send(Topics.of(kafka_settings).executions, "ex-done", done.to_json())
-    producer.flush(10)
+def test_an_ended_or_unknown_execution(api: httpx.Client, es_settings: ElasticsearchSettings) -> None:
+    _indexed(es_settings, _execution("ex-done", StateType.CREATED, StateType.RUNNING, StateType.SUCCESS))
     answer = api.get("/api/v1/logs/ex-done/follow", headers=ADMIN_HEADERS)
     assert answer.status_code == 200
     assert [line for line in answer.text.splitlines() if line.startswith("event:")] == ["event: ready", "event: end"]

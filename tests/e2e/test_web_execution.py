@@ -1,0 +1,196 @@
+"""The Execution page in a real browser (Debian's Chromium through Playwright) on the e2e stack (executor,
+workers, indexer and `conveyor server` as processes): an ended execution's header, Gantt (a retried task run
+shows its two attempts, ForEach values labelled), topology coloured by state and logs (a log line opens its
+task run), replay from a task run; then a running execution followed live (server-sent events) and killed
+from its page. axe-core finds no serious or critical violation, at 1280x800 and at a phone's width.
+
+Screenshots land in `test-output/`: `web-execution.png`, `web-execution-running.png`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Stack
+from tests.e2e.test_web import OUTPUT, _until, browser, server  # noqa: F401  (fixtures)
+from tests.e2e.test_web_flows import _serious_violations, _sign_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+
+ENDED = """\
+id: gantt
+namespace: web.execution
+labels:
+  team: docs
+inputs:
+  - id: who
+    type: STRING
+    defaults: ada
+tasks:
+  - id: greet
+    type: io.kestra.plugin.core.debug.Return
+    format: "hello {{ inputs.who }}"
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: ["red", "green", "blue"]
+    tasks:
+      - id: say
+        type: io.kestra.plugin.core.log.Log
+        message: "colour {{ taskrun.value }}"
+  - id: fail
+    type: io.kestra.plugin.core.execution.Fail
+    errorMessage: "always failing"
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 2
+"""
+
+RUNNING = """\
+id: sleeper
+namespace: web.execution
+tasks:
+  - id: hello
+    type: io.kestra.plugin.core.log.Log
+    message: "going to sleep"
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT120S
+  - id: never
+    type: io.kestra.plugin.core.log.Log
+    message: "woke up"
+"""
+
+
+def _deploy_and_start(server: httpx.Client, source: str, flow_id: str) -> str:  # noqa: F811
+    deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
+    assert deployed.status_code in (200, 201), deployed.text
+    started = server.post(f"/api/v1/executions/web.execution/{flow_id}", json={})
+    assert started.status_code == 200, started.text
+    return str(started.json()["id"])
+
+
+def _indexed(stack: Stack, server: httpx.Client, execution_id: str, states: set[str]) -> dict[str, Any]:  # noqa: F811
+    def check() -> dict[str, Any] | None:
+        answer = server.get(f"/api/v1/executions/{execution_id}")
+        if answer.status_code != 200 or answer.json()["state"]["current"] not in states:
+            return None
+        return dict(answer.json())
+
+    found = stack.poll(check, timeout=120)
+    assert found, f"execution {execution_id} not {states}\n{stack.tail()}"
+    return dict(found)
+
+
+def test_an_ended_execution_and_a_replay_from_a_task_run(
+    e2e_stack: Stack,
+    server: httpx.Client,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    OUTPUT.mkdir(exist_ok=True)
+    execution_id = _deploy_and_start(server, ENDED, "gantt")
+    _indexed(e2e_stack, server, execution_id, {"FAILED"})
+    # 1 greet + 1 each + 3 say + 1 fail, all ended; the logs index follows a moment later
+    runs = f"/api/v1/taskruns/search?executionId={execution_id}"
+    assert e2e_stack.poll(lambda: [r for r in server.get(runs).json()["results"] if r["state"].get("endDate")][5:], 60)
+    assert e2e_stack.poll(lambda: len(server.get(f"/api/v1/logs/{execution_id}").json()) >= 3, timeout=60)
+
+    base = str(server.base_url).rstrip("/")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page.locator("#exec-state .badge.FAILED").wait_for()
+    assert page.locator("#exec-id").inner_text() == execution_id
+    meta = page.locator("#exec-meta").inner_text()
+    assert "web.execution" in meta and "gantt" in meta
+    assert page.locator("#exec-labels").inner_text() == "team: docs"
+    assert '"who": "ada"' in page.locator("#exec-inputs").inner_text()
+    # what a FAILED execution allows: restart and replay, not kill, pause or resume
+    visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
+    assert visible == ["restart", "replay"]
+
+    # the Gantt: every task run, the ForEach values labelled, the retried one with its two attempts
+    _until(page, "document.querySelectorAll('#gantt-rows .gantt-row:not(.loading)').length === 6")
+    assert page.locator("#gantt-count").inner_text() == "6"
+    assert sorted(page.locator("#gantt-rows .gantt-row .value").all_inner_texts()) == ["blue", "green", "red"]
+    failed = page.locator("#gantt-rows .gantt-row[data-state='FAILED']")
+    assert failed.locator(".gantt-bar").count() == 2
+    assert failed.locator(".gantt-retries").inner_text() == "2 attempts"
+
+    # the topology: a node per task, coloured by its task runs' state
+    page.locator("#topology svg .topology-node").first.wait_for()
+    states = page.locator("#topology .topology-node").evaluate_all(
+        "ns => Object.fromEntries(ns.map(n => [n.dataset.task, n.dataset.state]))"
+    )
+    assert states == {"greet": "SUCCESS", "each": "SUCCESS", "say": "SUCCESS", "fail": "FAILED"}
+
+    # the logs: a level filter, a search, and a line opens its task run
+    page.locator("#exec-logs .log").first.wait_for()
+    page.fill("#log-search", "green")
+    _until(page, "document.querySelectorAll('#exec-logs .log').length === 1")
+    page.locator("#exec-logs .log").first.click()
+    page.locator("#drawer.open").wait_for()
+    assert "green" in page.locator("#drawer-meta").inner_text()
+    assert page.locator("#logs .log .msg").inner_text().endswith("colour green")
+    page.click("#drawer-close")
+    page.fill("#log-search", "")
+    found = _serious_violations(page)
+    assert found == [], "\n".join(found)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    page.screenshot(path=str(OUTPUT / "web-execution.png"), full_page=True, animations="disabled")
+
+    # replay from the failed task run: a new execution, linked
+    failed.locator(".gantt-label").click()
+    page.locator("#drawer.open").wait_for()
+    assert page.locator("#attempts tbody tr.attempt").count() == 2
+    page.click("#replay-from")
+    link = page.locator("#replay-link")
+    link.wait_for()
+    replay_id = link.inner_text()
+    assert replay_id and replay_id != execution_id
+    replayed = _indexed(e2e_stack, server, replay_id, {"FAILED"})
+    assert replayed["originalId"] == execution_id
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.click("#drawer-close")
+    assert _serious_violations(page) == []
+    assert errors == []
+    page.close()
+
+
+def test_a_running_execution_live_then_killed(
+    e2e_stack: Stack,
+    server: httpx.Client,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    execution_id = _deploy_and_start(server, RUNNING, "sleeper")
+    _indexed(e2e_stack, server, execution_id, {"RUNNING"})
+    base = str(server.base_url).rstrip("/")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page.locator("#exec-state .badge.RUNNING").wait_for()
+    assert page.locator("#log-live").inner_text() == "live"
+    visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
+    assert visible == ["kill", "pause"]
+    _until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"RUNNING\"]')")
+    page.locator("#exec-logs .log", has_text="going to sleep").wait_for()
+    page.screenshot(path=str(OUTPUT / "web-execution-running.png"), full_page=True, animations="disabled")
+
+    # Kill asks to confirm; then the page follows the kill through the pushed changes
+    kill = page.locator("#actions [data-action='kill']")
+    kill.click()
+    assert kill.inner_text() == "Confirm kill?"
+    kill.click()
+    page.locator("#action-result", has_text="kill requested").wait_for()
+    page.locator("#exec-state .badge.KILLED").wait_for(timeout=60_000)
+    _until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"KILLED\"]')", timeout=60)
+    visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
+    assert visible == ["restart", "replay"]
+    assert errors == []
+    page.close()
