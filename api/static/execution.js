@@ -337,7 +337,6 @@ function follow() {
     if ((ex.revision ?? 0) < (page.execution.revision ?? 0)) return;
     page.execution = { ...page.execution, ...ex };
     renderHeader();
-    if (terminal(ex.state.current)) setTimeout(stopFollowing, 2000); // the last log lines still come
   });
   changes.addEventListener("taskrun", (event) => {
     const run = JSON.parse(event.data);
@@ -350,6 +349,16 @@ function follow() {
   });
   logs.addEventListener("log", (event) => addLogs([JSON.parse(event.data)]));
   for (const stream of page.streams) {
+    // the server ends a stream after the execution ended (`end`) or when the page fell behind (`overflow`):
+    // closed here, or EventSource would connect again
+    stream.addEventListener("end", () => {
+      stream.close();
+      if (page.streams.every((s) => s.readyState === EventSource.CLOSED)) stopFollowing();
+    });
+    stream.addEventListener("overflow", () => {
+      stopFollowing();
+      schedulePoll(1000);
+    });
     stream.addEventListener("error", () => {
       if (stream.readyState === EventSource.CLOSED) {
         stopFollowing();
@@ -361,6 +370,7 @@ function follow() {
 }
 
 function stopFollowing() {
+  if (!page.streams.length) return;
   for (const stream of page.streams) stream.close();
   page.streams = [];
   $("#log-live").textContent = "";
