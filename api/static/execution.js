@@ -26,6 +26,7 @@ const page = {
   streams: [],
   pollTimer: null,
   confirming: null,
+  me: null, // GET /api/v1/me: the buttons follow its roles
 };
 
 function showError(message) {
@@ -40,7 +41,7 @@ const terminal = (state) => TERMINAL.includes(state);
 // ---- the header
 
 function executionLink(id, text) {
-  return el("a", { href: "/execution.html?id=" + enc(id), class: "id" }, text || id);
+  return el("a", { href: executionHref(id), class: "id" }, text || id);
 }
 
 function renderHeader() {
@@ -69,7 +70,7 @@ function renderHeader() {
     ["Parent execution", parent ? executionLink(parent) : null],
     ["Replay of", ex.originalId ? executionLink(ex.originalId) : null],
     ["Child executions", page.children.size ? [...page.children].map(([id, task]) => el("span", { class: "child" }, executionLink(id, shortId(id)), ` (${task}) `)) : null],
-    ["Task runs", el("a", { href: "/?executionId=" + enc(ex.id) }, formatNumber(ex.taskRunCount ?? page.gantt.total))],
+    ["Task runs", el("a", { href: taskRunsHref(ex.id) }, formatNumber(ex.taskRunCount ?? page.gantt.total))],
   ].filter(([, v]) => v !== null && v !== undefined && v !== "");
   $("#exec-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   $("#exec-labels").replaceChildren(...(ex.labels || []).map((l) => el("span", { class: "label-chip" }, `${l.key}: ${l.value}`)));
@@ -90,10 +91,16 @@ const ACTIONS = {
   replay: (s) => terminal(s),
 };
 
+// Shown when the state allows it; disabled (the tooltip says why) without the runner role on the namespace.
 function renderActions(state) {
-  for (const button of document.querySelectorAll("#actions [data-action]")) {
-    button.hidden = !ACTIONS[button.dataset.action](state);
+  const runner = allows(page.me, "runner", page.execution.namespace);
+  const buttons = [...document.querySelectorAll("#actions [data-action]"), $("#replay-from"), $("#change-state-apply")];
+  for (const button of buttons) {
+    if (button.dataset.action) button.hidden = !ACTIONS[button.dataset.action](state);
+    button.disabled = !runner;
+    button.title = runner ? "" : `needs the runner role on ${page.execution.namespace}`;
   }
+  $("#change-state").disabled = !runner;
 }
 
 // A first click asks to confirm (the button says so), a second one within 5 s does it.
@@ -125,7 +132,7 @@ async function act(action, query = "", body = undefined, where = $("#action-resu
       options.body = JSON.stringify(body);
     }
     const answer = await request(`/api/v1/executions/${enc(page.id)}/${action}${query}`, options);
-    if (answer.replayId) where.replaceChildren("Replayed as ", el("a", { href: "/execution.html?id=" + enc(answer.replayId), id: "replay-link" }, answer.replayId));
+    if (answer.replayId) where.replaceChildren("Replayed as ", el("a", { href: executionHref(answer.replayId), id: "replay-link" }, answer.replayId));
     else where.textContent = `${action} requested (the execution was ${answer.state})`;
     if (!page.streams.length) schedulePoll(500);
   } catch (error) {
@@ -406,7 +413,7 @@ async function refresh() {
 // ---- start
 
 async function start() {
-  request("/api/v1/me").then((me) => ($("#me").textContent = me.name || me.username || "")).catch(() => {});
+  page.me = await whoAmI();
   if (!page.id) {
     showError("No execution: open this page as /execution.html?id=EXECUTION_ID.");
     return;
