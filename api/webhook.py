@@ -20,12 +20,13 @@ from fastapi.concurrency import run_in_threadpool
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
+from conveyor.common.deployed import flow_key
 from conveyor.common.errors import RenderError
 from conveyor.common.flow import Flow
 from conveyor.common.launch import new_execution
 from conveyor.common.model import ExecutionTrigger
 from conveyor.common.render import render_value
-from conveyor.common.triggers.state import disabled_in, trigger_key
+from conveyor.common.triggers.state import disabled_in, partition_of, trigger_key
 from conveyor.common.triggers.webhook import Webhook
 
 router = APIRouter(prefix="/api/v1", tags=["executions"])
@@ -103,7 +104,8 @@ def find_webhook(flow: Flow, key: str) -> Webhook | None:
 
 def _disabled(api: Backends, namespace: str, flow_id: str, trigger: Webhook) -> bool:
     """Disabled in its state (`conveyor triggers disable`, the API, its `stopAfter`), read after catching up."""
-    return disabled_in(api.trigger_states.get(trigger_key(namespace, flow_id, trigger.id)))
+    partition = partition_of(flow_key(namespace, flow_id), api.kafka.partitions)
+    return disabled_in(api.trigger_states.get(trigger_key(namespace, flow_id, trigger.id), partition))
 
 
 def _start(api: Backends, namespace: str, flow_id: str, key: str, variables: dict[str, Any]) -> dict[str, Any]:

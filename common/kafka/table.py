@@ -56,11 +56,13 @@ class TopicTable:
             changed, self._changed = self._changed, {}
             return changed
 
-    def get(self, key: str) -> bytes | None:
-        """The key's latest value after catching up, None if absent or deleted (no copy of the table)."""
+    def get(self, key: str, partition: int | None = None) -> bytes | None:
+        """The key's latest value after catching up, None if absent or deleted (no copy of the table).
+        `partition`: the key's, when the caller knows it: only that partition is caught up (one watermark
+        query instead of one per partition)."""
         with self._lock:
             try:
-                self._catch_up()
+                self._catch_up(None if partition is None else {partition})
             except KafkaException as exc:
                 raise from_exception(exc, f"read {self.topic}") from exc
             return self._values.get(key)
@@ -90,13 +92,16 @@ class TopicTable:
         consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in sorted(metadata.partitions)])
         return consumer
 
-    def _catch_up(self) -> None:
+    def _catch_up(self, partitions: set[int] | None = None) -> None:
+        """Read up to the high watermarks seen now, of every partition or of `partitions` (what else arrives
+        meanwhile is applied too)."""
         if self._consumer is None:
             self._consumer = self._open()
         consumer = self._consumer
         bounds: dict[int, tuple[int, int]] = {}
         for tp in consumer.assignment():
-            bounds[tp.partition] = watermarks(consumer, TopicPartition(tp.topic, tp.partition), self._timeout)
+            if partitions is None or tp.partition in partitions:
+                bounds[tp.partition] = watermarks(consumer, TopicPartition(tp.topic, tp.partition), self._timeout)
         deadline = time.monotonic() + self._timeout
         while True:
             behind = self._behind(consumer, bounds)
