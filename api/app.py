@@ -1,6 +1,6 @@
 """The FastAPI application of `conveyor server`: the `/api/v1` routes, their OpenAPI documentation at
 `/docs` (Swagger UI served from the installed `swagger-ui-bundle`, no CDN) and the pages: Task Runs at `/`,
-Executions at `/executions`, Logs at `/logs`, Flows at `/flows`."""
+Executions at `/executions`, Logs at `/logs`, Flows at `/flows`, Namespaces at `/namespaces`."""
 
 from __future__ import annotations
 
@@ -68,8 +68,8 @@ DOCS_PAGE = """<!doctype html>
 """
 
 
-# The list pages beside Task Runs, each at /NAME from static/NAME.html.
-LIST_PAGES = ("executions", "logs")
+# The pages beside Task Runs and Flows, each at /NAME from static/NAME.html.
+LIST_PAGES = ("executions", "logs", "namespaces")
 
 
 def _list_pages(app: FastAPI, refresh: str) -> None:

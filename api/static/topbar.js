@@ -9,6 +9,7 @@ const PAGES = [
   { name: "executions", href: "/executions", label: "Executions" },
   { name: "logs", href: "/logs", label: "Logs" },
   { name: "flows", href: "/flows", label: "Flows" },
+  { name: "namespaces", href: "/namespaces", label: "Namespaces" },
 ];
 
 function renderTopbar() {
