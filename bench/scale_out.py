@@ -1,17 +1,18 @@
 """Scale-out on the cluster: more workers on Sleep-bound tasks, more executors on one-task bursts.
 
-    .venv/bin/python bench/scale_out.py                      # its own 3 brokers + 3 Elasticsearch nodes
+    .venv/bin/python bench/scale_out.py                      # on 3 brokers of its own
     .venv/bin/python bench/scale_out.py --workers 1,2,4,8 --executors 1,2,3 --rounds 3 --partitions 24
 
-Starts the 3-broker Kafka cluster (replication 3, min.insync.replicas 2) and the 3-node Elasticsearch cluster
-on loopback (`start_local_cluster`), topics with `--partitions` partitions under a fresh prefix, then:
+Starts the 3-broker Kafka cluster (replication 3, min.insync.replicas 2) on loopback (`start_kafka_cluster`),
+topics with `--partitions` partitions under a fresh prefix, then:
 1. workers 1 -> 2 -> 4 -> 8 (one executor): bursts of `Sleep` tasks sized to last `--seconds` at the ideal
    rate (workers x concurrency / sleep); executions/s, its ratio to that ideal and to one worker's rate;
 2. executors 1 -> 2 -> 3 (`--burst-workers` workers): bursts of `--burst` one-task executions; executions/s
    and its ratio to the ideal (n x one executor's rate).
 Each count runs `--rounds` bursts after a warm-up burst (the group rebalanced, the new process past its
 imports); the table gives the median and the spread. Services are added between counts, never restarted.
-No indexer runs (Elasticsearch is idle): what is measured is Kafka, the executors and the workers. Rates come
+No indexer and no Elasticsearch run (executors and workers never use it; six JVMs would leave the services
+less of the two cores): what is measured is Kafka, the executors and the workers. Rates come
 from the dates the executions record (first creation to last end). The load average (`uptime`) before each
 count is printed: on a shared 2-core box the absolute figures are low and noisy; the ratios are what to read.
 """
@@ -29,13 +30,15 @@ from pathlib import Path
 from throughput import ONE, Bench, new_bench
 
 from conveyor.common.loader import load_flow
-from conveyor.common.servers.local import start_local_cluster
+from conveyor.common.servers.kafka_cluster import start_kafka_cluster
 
 SLEEP_SECONDS = 0.5
 SLEEPY = load_flow(
     "id: sleepy\nnamespace: bench\ntasks:\n"
     f"  - {{id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT{SLEEP_SECONDS}S}}\n"
 )
+# Nothing here reads or writes Elasticsearch (no indexer runs): the services are given an address nobody serves.
+UNUSED_ES = "http://127.0.0.1:9"
 Row = tuple[str, str, str, str, str, str]
 
 
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2,4,8", help="worker counts, in order")
     parser.add_argument("--executors", default="1,2,3", help="executor counts, in order")
     parser.add_argument("--partitions", type=int, default=24)
+    parser.add_argument("--bootstrap", help="an existing Kafka instead of 3 brokers of its own (a quick try)")
     parser.add_argument("--concurrency", type=int, default=4, help="attempts one worker runs at once")
     parser.add_argument("--seconds", type=float, default=4.0, help="ideal length of each Sleep burst")
     parser.add_argument("--burst", type=int, default=600, help="one-task executions per executor burst")
@@ -112,13 +116,14 @@ def main() -> None:
     executors = [int(n) for n in args.executors.split(",") if n]
     base = Path(tempfile.mkdtemp(prefix="conveyor-bench-scale-"))
     started = time.monotonic()
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load {load()}; starting the clusters")
-    kafka, es = start_local_cluster(base)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, load {load()}; starting 3 Kafka brokers")
+    kafka = None if args.bootstrap else start_kafka_cluster(base / "kafka")
+    bootstrap: str = kafka.bootstrap if kafka is not None else args.bootstrap
     try:
-        print(f"clusters up in {time.monotonic() - started:.0f} s; load {load()}", flush=True)
+        print(f"Kafka {bootstrap} up in {time.monotonic() - started:.0f} s; load {load()}", flush=True)
         sections = []
         if workers:
-            bench = new_bench(kafka.bootstrap, es.urls, {}, args.partitions, args.concurrency, base / "logs-w")
+            bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.concurrency, base / "logs-w")
             try:
                 bench.start("executor-1", "executor")
                 sections.append(table("Sleep tasks", scale_workers(bench, workers, args.concurrency, args.seconds,
@@ -126,19 +131,19 @@ def main() -> None:
             finally:
                 bench.close()
         if executors:
-            bench = new_bench(kafka.bootstrap, es.urls, {}, args.partitions, args.concurrency, base / "logs-e")
+            bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.concurrency, base / "logs-e")
             try:
                 add(bench, "worker", args.burst_workers)
                 sections.append(table("one-task bursts", scale_executors(bench, executors, args.burst, args.rounds)))
             finally:
                 bench.close()
         took = time.monotonic() - started
-        print(f"\nScale-out on 3 brokers + 3 Elasticsearch nodes, {args.partitions} partitions, "
+        print(f"\nScale-out on {'3 Kafka brokers' if kafka else bootstrap}, {args.partitions} partitions, "
               f"{args.rounds} rounds a count, {took:.0f} s in all; load now {load()}")  # fmt: skip
         print("\n\n".join(sections))
     finally:
-        es.stop()
-        kafka.stop()
+        if kafka is not None:
+            kafka.stop()
 
 
 if __name__ == "__main__":
