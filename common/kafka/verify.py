@@ -36,6 +36,9 @@ CO_PARTITIONED = (EXECUTOR_STATE, CONTROL, TASKRUNS)
 
 # librdkafka's error codes that no retry will cure
 _AUTH = {"_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED", "_SSL", "TOPIC_AUTHORIZATION_FAILED"}
+# ... and those a cluster that is electing a controller or restarting a broker answers for a while
+_TRANSIENT = {"_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "NOT_CONTROLLER", "REQUEST_TIMED_OUT"}
+CONFIG_TIMEOUT = 60.0
 
 
 @dataclass
@@ -169,9 +172,24 @@ def verify_topics(settings: KafkaSettings, specs: Iterable[TopicSpec] = SPECS, t
         )
 
 
-def _cleanup_policies(admin: AdminClient, names: list[str]) -> dict[str, str]:
+def _cleanup_policies(admin: AdminClient, names: list[str], timeout: float = CONFIG_TIMEOUT) -> dict[str, str]:
+    """Each topic's `cleanup.policy`. A cluster that cannot answer yet (a controller still being elected, a
+    broker just restarted: "Timed out waiting for controller") is asked again for up to `timeout` seconds."""
     if not names:
         return {}
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return _describe_cleanup(admin, names)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not (error.retriable() or error.name() in _TRANSIENT) or time.monotonic() >= deadline:
+                raise FatalKafkaError(f"cannot read the configuration of topic {exc.args[1]}: {error}") from exc
+            log.info("Kafka cannot describe the topics yet (%s); asking again", error.str())
+            time.sleep(1.0)
+
+
+def _describe_cleanup(admin: AdminClient, names: list[str]) -> dict[str, str]:
     resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
     out = {}
     with kafka_errors("describe topics"):
@@ -180,6 +198,6 @@ def _cleanup_policies(admin: AdminClient, names: list[str]) -> dict[str, str]:
         try:
             entries = future.result()
         except KafkaException as exc:
-            raise FatalKafkaError(f"cannot read the configuration of topic {resource.name}: {exc}") from exc
+            raise KafkaException(exc.args[0], resource.name) from exc
         out[resource.name] = str(entries["cleanup.policy"].value)
     return out
