@@ -46,6 +46,15 @@ def load() -> str:
     return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
+def settle(bench: Bench, timeout: float = 300.0) -> None:
+    """One execution through a fresh set of topics, waiting as long as a loaded box needs (the first produce
+    to new partitions, the first group join): the bursts' own 30 s flush is for a settled cluster."""
+    (event,) = bench.created(ONE, 1)
+    bench.send(event)
+    bench.producer.flush(timeout)
+    bench.wait([event.execution_id], timeout=timeout)
+
+
 def rates(bench: Bench, flow: object, count: int, rounds: int) -> list[float]:
     """A warm-up burst of `count`, then `rounds` bursts: executions/s of each."""
     bench.wait(bench.burst(bench.created(flow, count)), timeout=600)
@@ -126,6 +135,8 @@ def main() -> None:
             bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.concurrency, base / "logs-w")
             try:
                 bench.start("executor-1", "executor")
+                add(bench, "worker", 1)
+                settle(bench)
                 sections.append(table("Sleep tasks", scale_workers(bench, workers, args.concurrency, args.seconds,
                                                                    args.rounds)))  # fmt: skip
             finally:
@@ -134,6 +145,8 @@ def main() -> None:
             bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.concurrency, base / "logs-e")
             try:
                 add(bench, "worker", args.burst_workers)
+                add(bench, "executor", 1)
+                settle(bench)
                 sections.append(table("one-task bursts", scale_executors(bench, executors, args.burst, args.rounds)))
             finally:
                 bench.close()
