@@ -28,6 +28,7 @@ from conveyor.api import (
     health,
     kv,
     log_search,
+    nsfiles,
     taskruns,
     tokens,
     triggers,
@@ -133,6 +134,7 @@ def create_app(
         auth,
         tokens,
         kv,
+        nsfiles,
     ):
         app.include_router(module.router)
     if oidc.enabled:  # the page's OIDC sign-in: a good callback starts a session from the user's groups

@@ -19,6 +19,9 @@ from conveyor.indexer import queries
 
 # The input through which an example flow gets the local server's URL.
 SERVER_URL_INPUT = "conveyorUrl"
+# The folder of examples/ whose files are the examples namespace's files, and that namespace.
+NAMESPACE_FILES = "nsfiles"
+EXAMPLES_NAMESPACE = "conveyor.examples"
 
 
 def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
@@ -36,6 +39,7 @@ def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
         kafka, es = flags.kafka(), flags.elasticsearch()
         server_url = (read_state() or {}).get("serverUrl")
         finished: list[Execution] = []
+        _upload_namespace_files(Path(examples))
         for path in paths:
             console.rule(f"[bold]{path}")
             final = submit_and_wait(str(path), demo_inputs(path, server_url), kafka, timeout=300)
@@ -63,6 +67,15 @@ def demo(examples: str, keep: bool, flags: GlobalFlags) -> int:
             stack.down()
         elif started:
             err_console.print("the local stack is still up: `conveyor down` stops it")
+
+
+def _upload_namespace_files(examples: Path) -> None:
+    """`examples/nsfiles/` becomes the namespace files of `conveyor.examples` (the namespace-files example)."""
+    folder = examples / NAMESPACE_FILES
+    if folder.is_dir():
+        from conveyor.cli.nsfiles import upload
+
+        upload(EXAMPLES_NAMESPACE, folder, None)
 
 
 def demo_inputs(path: Path, server_url: str | None) -> list[str]:

@@ -195,6 +195,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overwrite", action="store_true", help="set: fail when the key exists")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
+    p = sub.add_parser("nsfiles", help="a namespace's files: upload DIR|FILE, list, get, delete (internal storage)")
+    p.add_argument("action", choices=["upload", "list", "get", "delete"])
+    p.add_argument(
+        "path", metavar="PATH", nargs="?", help="upload: a folder or file; list: a folder; get, delete: a path"
+    )
+    p.add_argument("--namespace", "-n", required=True, metavar="NS")
+    p.add_argument("--to", metavar="PREFIX", help="upload: the folder (or, for one file, the path) to store under")
+    p.add_argument("--output", "-o", help="get: the file to write (default: stdout); list: table or json")
+
     p = sub.add_parser("topics", help="create or describe Conveyor's Kafka topics")
     p.add_argument("action", choices=["create", "describe"])
     p.add_argument("--partitions", type=int, help="partitions of new topics (env CONVEYOR_KAFKA_PARTITIONS, default 6)")
@@ -463,6 +472,12 @@ def _auth(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return auth.revoke_token(args.token_id)
 
 
+def _nsfiles(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.nsfiles import nsfiles_command
+
+    return nsfiles_command(args.action, args.namespace, args.path, args.to, args.output)
+
+
 def _kv(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.kv import kv
     from conveyor.common.errors import UsageError
@@ -537,6 +552,7 @@ HANDLERS: dict[str, Handler] = {
     "audit": _audit,
     "topics": _topics,
     "kv": _kv,
+    "nsfiles": _nsfiles,
     "auth": _auth,
     "login": _auth,
     "logout": _auth,

@@ -1,6 +1,7 @@
 """The expression functions of the internal storage: `read(uri)` and `fileURI(name)`.
 
-`read` returns a file's content as text (UTF-8), for files of the current execution only (as the reference);
+`read` returns a file's content as text (UTF-8), for files of the current execution only (as the reference),
+or, given a path rather than a `kestra:///` URI, a file of the flow's namespace (`read('sql/q.sql')`);
 a file larger than `CONVEYOR_STORAGE_READ_LIMIT` bytes is
 refused with its size and the limit, before anything is read. Only `kestra:///` URIs of the storage are read,
 never paths of the machine. `fileURI(name)` is the URI a task run's file `name` has (where Commands'
@@ -15,8 +16,9 @@ from typing import Any
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
-from conveyor.common.storage import StorageSettings, default_storage
-from conveyor.common.storage.uri import ExecutionScope, key_of, readable
+from conveyor.common import nsfiles
+from conveyor.common.storage import FileNotFound, StorageSettings, default_storage
+from conveyor.common.storage.uri import SCHEME, ExecutionScope, key_of, readable
 
 
 def _current(ctx: Context) -> ExecutionScope | None:
@@ -32,17 +34,43 @@ def _current(ctx: Context) -> ExecutionScope | None:
 @pass_context
 def read(ctx: Context, uri: Any) -> str:
     if not isinstance(uri, str):
-        raise ValueError(f"read() expects a kestra:/// storage URI, got {type(uri).__name__}")
+        kind = type(uri).__name__
+        raise ValueError(f"read() expects a kestra:/// storage URI or a namespace file's path, got {kind}")
+    if not uri.startswith(SCHEME):
+        return _read_namespace_file(ctx, uri)
     key_of(uri)  # StorageURIError names what is wrong with it
     current = _current(ctx)
     trigger = ctx.get("trigger")
     if current is not None and not readable(uri, current, dict(trigger) if isinstance(trigger, Mapping) else None):
         raise ValueError(f"read(): {uri} is not a file of this execution (expected a URI under {current.prefix})")
+    return _content(uri, f"file at {uri}")
+
+
+def _read_namespace_file(ctx: Context, path: str) -> str:
+    """`read('scripts/a.sql')`: a file of the flow's namespace (`common/nsfiles.py`)."""
+    flow = ctx.get("flow")
+    namespace = flow.get("namespace") if isinstance(flow, Mapping) else None
+    if not namespace:
+        raise ValueError("read() of a namespace file needs `flow.namespace` in its context")
+    try:
+        clean = nsfiles.clean_path(path)
+        found = nsfiles.uri(str(namespace), clean)
+    except nsfiles.NamespaceFileError as exc:
+        raise ValueError(f"read(): {exc}") from None
+    return _content(found, f"namespace file {clean!r} of {namespace}")
+
+
+def _content(uri: str, what: str) -> str:
     storage = default_storage()
     limit = StorageSettings().read_limit
-    size = storage.size(uri)
+    try:
+        size = storage.size(uri)
+    except FileNotFound:
+        raise ValueError(f"read(): no {what}") from None
     if size > limit:
-        raise ValueError(f"read(): {uri} is {size} bytes, more than the limit of {limit} (CONVEYOR_STORAGE_READ_LIMIT)")
+        raise ValueError(
+            f"read(): the {what} is {size} bytes, more than the limit of {limit} (CONVEYOR_STORAGE_READ_LIMIT)"
+        )
     with storage.open(uri) as stream:
         return stream.read(limit + 1).decode("utf-8", errors="replace")
 

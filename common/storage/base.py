@@ -43,3 +43,7 @@ class Storage(Protocol):
     def delete(self, prefix: str) -> int:
         """Remove every file under `prefix`; returns how many."""
         ...
+
+    def remove(self, uri: str) -> bool:
+        """Remove the one file at `uri`; False when there was none."""
+        ...

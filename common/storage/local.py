@@ -72,3 +72,10 @@ class LocalStorage:
         count = sum(1 for path in base.rglob("*") if path.is_file())
         shutil.rmtree(base, ignore_errors=True)
         return count
+
+    def remove(self, uri: str) -> bool:
+        path = self._path(uri)
+        if not path.is_file():
+            return False
+        path.unlink(missing_ok=True)
+        return True

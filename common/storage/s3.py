@@ -89,6 +89,17 @@ class S3Storage:
                 return
             raise StorageError(f"cannot list {prefix}: {error}") from error
 
+    def remove(self, uri: str) -> bool:
+        try:
+            self.size(uri)
+        except FileNotFound:
+            return False
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key_of(uri))
+        except (ClientError, BotoCoreError) as error:
+            raise StorageError(f"cannot delete {uri}: {error}") from error
+        return True
+
     def delete(self, prefix: str) -> int:
         keys = [key_of(f.uri) for f in self.files(prefix)]
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys

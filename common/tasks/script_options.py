@@ -20,6 +20,15 @@ class ProcessTaskRunner(Spec):
     type: Literal["io.kestra.plugin.core.runner.Process"]
 
 
+class NamespaceFilesOptions(Spec):
+    """`namespaceFiles`: copy the flow's namespace files into the working directory before the commands run
+    (those matching an `include` glob, all without one, and no `exclude` glob)."""
+
+    enabled: bool = True
+    include: list[str] = []
+    exclude: list[str] = []
+
+
 class ScriptOptions(Spec):
     # Rendered and run first, in the same interpreter invocation (e.g. `pip install ...`).
     before_commands: list[str] = []
@@ -36,3 +45,5 @@ class ScriptOptions(Spec):
     # `outputFiles` globs are stored afterwards, their URIs in `outputs.<task>.outputFiles['name']`.
     input_files: dict[str, str] = {}
     output_files: list[str] = []
+    # Copied first, so that `inputFiles` of the same name win.
+    namespace_files: NamespaceFilesOptions | None = None

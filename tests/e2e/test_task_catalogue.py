@@ -123,3 +123,13 @@ def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:
     assert outputs["uri"].startswith("kestra:///conveyor/examples/http-download/executions/")
     assert outputs["uri"].endswith("/health")
     assert messages(e2e_stack, execution, "show") == [f"HTTP 200, {outputs['length']} bytes: UP"]
+
+
+def test_namespace_files_example_reads_and_copies_the_uploaded_files(e2e_stack: Stack) -> None:
+    uploaded = e2e_stack.cli("nsfiles", "upload", str(EXAMPLES / "nsfiles"), "--namespace", "conveyor.examples")
+    assert uploaded.returncode == 0, uploaded.stderr
+    execution = succeeded(e2e_stack, EXAMPLES / "namespace-files.yaml")
+    query = (EXAMPLES / "nsfiles" / "sql" / "report.sql").read_text().strip()
+    assert messages(e2e_stack, execution, "query") == [f"the query: {query}"]
+    assert task_run(execution, "report")["outputs"] == {"words": len(query.split()), "exitCode": 0}
+    assert messages(e2e_stack, execution, "report") == [f"would run: {query}"]

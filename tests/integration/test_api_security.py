@@ -199,6 +199,9 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "validate": ("POST", "/api/v1/flows/validate", "yaml", "viewer", 200),  # stores nothing: any signed-in user
     "undeploy": ("DELETE", "/api/v1/flows/{ns}/nothere", None, "developer", 403),
     "kv": ("GET", "/api/v1/namespaces/{ns}/kv", None, "viewer", 403),
+    "nsfiles": ("GET", "/api/v1/namespaces/{ns}/files/directory", None, "viewer", 403),
+    "nsfile": ("GET", "/api/v1/namespaces/{ns}/files?path=nothere.txt", None, "viewer", 403),
+    "nsfile-delete": ("DELETE", "/api/v1/namespaces/{ns}/files?path=nothere.txt", None, "developer", 403),
     "file": (
         "GET",
         "/api/v1/executions/ex-{ns}/file?path=kestra:///{nsdir}/hello/executions/ex-{ns}/f.txt",
@@ -221,6 +224,8 @@ ALLOWED = {
     "disable": 404,
     "undeploy": 404,
     "file": 404,
+    "nsfile": 404,
+    "nsfile-delete": 404,
 }
 
 
@@ -235,7 +240,7 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
         return 404  # not readable: as unknown
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy", *STEERING)
+    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy", "nsfile-delete", *STEERING)
     return refused if namespace == "team.b" or endpoint in steering else 200
 
 

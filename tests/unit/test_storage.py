@@ -100,8 +100,11 @@ def test_read_returns_the_content_and_refuses_past_its_limit(local: LocalStorage
     local.put(elsewhere, io.BytesIO(b"not yours"))
     with pytest.raises(RenderError, match="is not a file of this execution"):
         render_value("{{ read(uri) }}", {**context, "uri": elsewhere})
-    with pytest.raises(RenderError, match="not an internal storage URI"):
-        render_value("{{ read('/etc/passwd') }}", {})
+    with pytest.raises(RenderError, match="malformed internal storage URI"):
+        render_value("{{ read('kestra:///a/../b') }}", {})
+    # a path is a namespace file's (never a path of the machine): there is none here
+    with pytest.raises(RenderError, match=r"no namespace file 'etc/passwd' of company\.team"):
+        render_value("{{ read('/etc/passwd') }}", context)
 
 
 def _commands(**props: object) -> tuple[Commands, object]:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from conveyor.common import nsfiles
 from conveyor.common.storage import FileNotFound, Storage, StorageError, StorageURIError, default_storage
 from conveyor.common.storage.uri import ExecutionScope, is_storage_uri, readable
 from conveyor.common.tasks.core import Commands
@@ -71,14 +72,33 @@ def store_outputs(task: Commands, ctx: RunContext, workdir: Path, storage: Stora
     return stored
 
 
-_FAILURES = (FileProblem, StorageError, StorageURIError, OSError)
+_FAILURES = (FileProblem, nsfiles.NamespaceFileError, StorageError, StorageURIError, OSError)
+
+
+def copy_namespace_files(task: Commands, ctx: RunContext, workdir: Path, storage: Storage) -> int:
+    """The flow's namespace files that `namespaceFiles` selects, copied into the working directory."""
+    options = task.namespace_files
+    if options is None or not options.enabled:
+        return 0
+    namespace = ctx.job.task_run.namespace
+    include = [str(p) for p in ctx.render(options.include)]
+    exclude = [str(p) for p in ctx.render(options.exclude)]
+    paths = nsfiles.selected([f.path for f in nsfiles.files(namespace, storage=storage)], include, exclude)
+    for name in paths:
+        path = _inside(workdir, name, "namespaceFiles:")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with nsfiles.open_file(namespace, name, storage) as source, path.open("wb") as out:
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
+    return len(paths)
 
 
 def prepare(task: Commands, ctx: RunContext, workdir: Path) -> str | None:
-    """Write the input files; None, or why the attempt fails."""
-    if not task.input_files:
+    """Write the namespace files and the input files; None, or why the attempt fails."""
+    if not task.input_files and not (task.namespace_files and task.namespace_files.enabled):
         return None
     try:
+        copy_namespace_files(task, ctx, workdir, default_storage())
         write_inputs(task, ctx, workdir, default_storage())
     except FileNotFound as missing:
         return f"inputFiles: no file at {missing}"

@@ -1,0 +1,114 @@
+"""Namespace files: files a namespace keeps for its flows (scripts, SQL, configuration), in the internal
+storage at the reference's place, `kestra:///{namespace as folders}/_files/{path}`.
+
+A path is relative (`scripts/etl.py`; a leading `/` is dropped), of non-empty segments, never `.` or `..`,
+at most `MAX_PATH` characters. Namespace files are the namespace's own: `namespace.child` has others. The
+API (`/api/v1/namespaces/{ns}/files…`), the CLI (`conveyor nsfiles …`), `read('path')` in expressions and the
+script tasks' `namespaceFiles` all go through this module.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO
+
+from conveyor.common.storage import Storage, StorageURIError, default_storage
+from conveyor.common.storage.uri import SCHEME, key_of
+
+FOLDER = "_files"
+MAX_PATH = 1000
+
+
+class NamespaceFileError(ValueError):
+    """A path that cannot be a namespace file's (its message names what is wrong)."""
+
+
+@dataclass(frozen=True)
+class NamespaceFile:
+    path: str
+    size: int
+    modified: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "size": self.size, "updated": self.modified.isoformat()}
+
+
+def clean_path(path: str) -> str:
+    """The relative path of a namespace file; `NamespaceFileError` when it is not one."""
+    text = str(path).replace("\\", "/").lstrip("/")
+    if not text or len(text) > MAX_PATH:
+        shown = str(path)[:120]
+        raise NamespaceFileError(f"path {shown!r}: expected a relative file path of 1 to {MAX_PATH} characters")
+    parts = text.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise NamespaceFileError(f"path {text[:120]!r}: empty, '.' or '..' segments are not allowed")
+    return text
+
+
+def root(namespace: str) -> str:
+    """The folder URI of the namespace's files (ends with `/`)."""
+    parts = namespace.split(".")
+    if not namespace or any(not part or part in (".", "..") or "/" in part for part in parts):
+        raise NamespaceFileError(f"namespace {namespace!r} cannot hold files")
+    return f"{SCHEME}/{'/'.join(parts)}/{FOLDER}/"
+
+
+def uri(namespace: str, path: str) -> str:
+    found = root(namespace) + clean_path(path)
+    try:
+        key_of(found)
+    except StorageURIError as exc:
+        raise NamespaceFileError(str(exc)) from None
+    return found
+
+
+def put(namespace: str, path: str, data: BinaryIO, storage: Storage | None = None) -> int:
+    return (storage or default_storage()).put(uri(namespace, path), data)
+
+
+def open_file(namespace: str, path: str, storage: Storage | None = None) -> BinaryIO:
+    """The file's bytes (`FileNotFound` when there is none)."""
+    return (storage or default_storage()).open(uri(namespace, path))
+
+
+def size(namespace: str, path: str, storage: Storage | None = None) -> int:
+    return (storage or default_storage()).size(uri(namespace, path))
+
+
+def files(namespace: str, prefix: str = "", storage: Storage | None = None) -> Iterator[NamespaceFile]:
+    """The namespace's files (under the folder `prefix`, when given), by path."""
+    folder = root(namespace)
+    if prefix.strip("/"):
+        folder += clean_path(prefix).rstrip("/") + "/"
+    base = len(root(namespace))
+    for stored in (storage or default_storage()).files(folder):
+        yield NamespaceFile(stored.uri[base:], stored.size, stored.modified)
+
+
+def delete(namespace: str, path: str, storage: Storage | None = None) -> int:
+    """Remove the file at `path`, or every file under the folder `path`; how many were removed."""
+    storage = storage or default_storage()
+    if storage.remove(uri(namespace, path)):
+        return 1
+    return storage.delete(uri(namespace, path).rstrip("/") + "/")
+
+
+def selected(paths: list[str], include: list[str], exclude: list[str]) -> list[str]:
+    """The paths that match an `include` glob (all when there is none) and no `exclude` glob (the reference's
+    `namespaceFiles` filters; `**` crosses folders, `*` too, as in its glob matching)."""
+    chosen = []
+    for path in paths:
+        if include and not any(_matches(path, pattern) for pattern in include):
+            continue
+        if any(_matches(path, pattern) for pattern in exclude):
+            continue
+        chosen.append(path)
+    return chosen
+
+
+def _matches(path: str, pattern: str) -> bool:
+    pattern = pattern.lstrip("/")
+    return fnmatch.fnmatchcase(path, pattern) or (pattern.startswith("**/") and fnmatch.fnmatchcase(path, pattern[3:]))

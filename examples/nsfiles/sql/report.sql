@@ -1,0 +1,1 @@
+select region, sum(amount) from sales group by region

@@ -1,0 +1,117 @@
+"""Namespace files through the HTTP API (and the CLI) on the real servers, with the local-directory storage:
+upload (raw body and multipart `fileContent`), list, download, delete; a viewer reads, a developer writes,
+nobody touches another namespace's files; bad paths are 422 naming `path`."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.storage import default_storage
+from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
+from tests.cli import run_cli
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+BASE = "/api/v1/namespaces/ns.a/files"
+
+
+@dataclass
+class Api:
+    http: httpx.Client
+    root: Path
+
+
+@pytest.fixture(scope="module")
+def api(kafka_bootstrap: str, elasticsearch_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    prefix = f"t-nsf-{uuid.uuid4().hex[:6]}"
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"{prefix}.", partitions=1)
+    es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
+    ensure_topics(kafka)
+    root = tmp_path_factory.mktemp("storage")
+    users = {"viewer": user("viewer@ns.a"), "dev": user("developer@ns.a"), "other": user("developer@ns.b")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CONVEYOR_STORAGE_TYPE", "local")
+        patch.setenv("CONVEYOR_STORAGE_LOCAL_ROOT", str(root))
+        default_storage.cache_clear()
+        with serving(kafka, es, auth=auth_with(users)) as base, httpx.Client(base_url=base, timeout=30) as http:
+            http.auth = ADMIN_AUTH
+            yield Api(http, root)
+        default_storage.cache_clear()
+
+
+def as_(name: str) -> tuple[str, str]:
+    return (name, PASSWORD)
+
+
+def test_upload_list_download_and_delete(api: Api) -> None:
+    raw = api.http.post(BASE, params={"path": "sql/q.sql"}, content=b"select 1", auth=as_("dev"))
+    assert raw.status_code == 200, raw.text
+    assert raw.json() == {"path": "sql/q.sql", "size": 8}
+    form = api.http.post(BASE, params={"path": "/scripts/a.py"}, files={"fileContent": ("a.py", b"print(1)")})
+    assert form.status_code == 200 and form.json()["path"] == "scripts/a.py"
+    assert (api.root / "ns/a/_files/sql/q.sql").read_bytes() == b"select 1"
+
+    listed = api.http.get(BASE + "/directory", auth=as_("viewer"))
+    assert listed.status_code == 200 and [f["path"] for f in listed.json()] == ["scripts/a.py", "sql/q.sql"]
+    assert [f["path"] for f in api.http.get(BASE + "/directory", params={"path": "sql"}).json()] == ["sql/q.sql"]
+    got = api.http.get(BASE, params={"path": "sql/q.sql"}, auth=as_("viewer"))
+    assert got.status_code == 200 and got.content == b"select 1"
+    assert 'filename="q.sql"' in got.headers["content-disposition"]
+
+    assert api.http.delete(BASE, params={"path": "sql"}, auth=as_("dev")).status_code == 204
+    assert api.http.get(BASE, params={"path": "sql/q.sql"}).status_code == 404
+    assert api.http.delete(BASE, params={"path": "sql"}).status_code == 404
+
+
+def test_a_viewer_reads_a_developer_writes_and_namespaces_are_apart(api: Api) -> None:
+    refused = api.http.post(BASE, params={"path": "x.txt"}, content=b"x", auth=as_("viewer"))
+    assert refused.status_code == 403 and "developer role on namespace 'ns.a'" in refused.json()["message"]
+    assert api.http.delete(BASE, params={"path": "x.txt"}, auth=as_("viewer")).status_code == 403
+    assert api.http.get(BASE + "/directory", auth=as_("other")).status_code == 403
+    assert api.http.post(BASE, params={"path": "x.txt"}, content=b"x", auth=as_("other")).status_code == 403
+    assert api.http.get(BASE + "/directory").status_code == 200
+    assert httpx.get(api.http.base_url.join(BASE + "/directory")).status_code == 401
+
+
+@pytest.mark.parametrize("path", ["../x", "a//b", "/"])
+def test_a_path_that_leaves_the_namespace_is_422_naming_path(api: Api, path: str) -> None:
+    answer = api.http.post(BASE, params={"path": path}, content=b"x")
+    assert answer.status_code == 422 and "path" in answer.text, answer.text
+    assert api.http.get(BASE, params={"path": path}).status_code == 422
+
+
+def test_a_multipart_upload_without_file_content_names_it(api: Api) -> None:
+    answer = api.http.post(BASE, params={"path": "f.txt"}, files={"other": ("f.txt", b"x")})
+    assert answer.status_code == 422 and "fileContent" in answer.text
+
+
+def test_the_cli_uploads_a_folder_lists_gets_and_deletes(api: Api, tmp_path: Path) -> None:
+    source = tmp_path / "project"
+    (source / "lib").mkdir(parents=True)
+    (source / "main.py").write_text("print('main')\n")
+    (source / "lib" / "util.py").write_text("X = 1\n")
+    env = {**os.environ, "CONVEYOR_STORAGE_TYPE": "local", "CONVEYOR_STORAGE_LOCAL_ROOT": str(api.root)}
+    uploaded = run_cli(env, "nsfiles", "upload", str(source), "--namespace", "ns.cli", "--to", "app")
+    assert uploaded.returncode == 0, uploaded.stderr
+    listed = run_cli(env, "nsfiles", "list", "--namespace", "ns.cli", "--output", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert '"app/lib/util.py"' in listed.stdout and '"app/main.py"' in listed.stdout
+    got = run_cli(env, "nsfiles", "get", "app/main.py", "--namespace", "ns.cli")
+    assert got.returncode == 0 and got.stdout == "print('main')\n"
+    # what the CLI stored, the API serves
+    served = api.http.get("/api/v1/namespaces/ns.cli/files", params={"path": "app/lib/util.py"})
+    assert served.status_code == 200 and served.content == b"X = 1\n"
+    assert run_cli(env, "nsfiles", "delete", "app", "--namespace", "ns.cli").returncode == 0
+    missing = run_cli(env, "nsfiles", "get", "app/main.py", "--namespace", "ns.cli")
+    assert missing.returncode == 1 and "no file 'app/main.py'" in missing.stderr
+    bad = run_cli(env, "nsfiles", "get", "../x", "--namespace", "ns.cli")
+    assert bad.returncode == 2 and "'..'" in bad.stderr
