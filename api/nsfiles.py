@@ -14,13 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import UploadFile
 
-from conveyor.api.errors import BadParameter, NotFound, error_responses
+from conveyor.api.errors import BadParameter, Conflict, NotFound, error_responses
 from conveyor.api.identity import authenticated, require
 from conveyor.api.start_body import MULTIPART, is_multipart
 from conveyor.common import nsfiles
 from conveyor.common.auth import Role
 from conveyor.common.kv import NAMESPACE_PATTERN
-from conveyor.common.storage import FileNotFound
+from conveyor.common.storage import FileNotFound, StorageError
 
 router = APIRouter(prefix="/api/v1", tags=["namespace files"], dependencies=[Depends(authenticated)])
 
@@ -93,13 +93,22 @@ async def get_file(request: Request, namespace: Namespace, path: FilePath) -> St
 @router.post(
     "/namespaces/{namespace}/files",
     summary="Upload a namespace file",
-    responses=error_responses(400, 401, 403, 413, 422, 503),
+    responses=error_responses(400, 401, 403, 409, 413, 422, 503),
     openapi_extra=UPLOAD_BODY,
 )
 async def put_file(request: Request, namespace: Namespace, path: FilePath) -> dict[str, Any]:
-    """Stores the body's bytes (or the form's `fileContent` part) as the file `path`, replacing it."""
+    """Stores the body's bytes (or the form's `fileContent` part) as the file `path`, replacing it; 409 when
+    a folder of that name, or a file where a folder of the path should be, is in the way."""
     require(request, Role.DEVELOPER, namespace)
     clean = _path(path)
+    try:
+        size = await _store(request, namespace, clean)
+    except (OSError, StorageError) as exc:
+        raise Conflict(f"path: cannot store {clean!r} in namespace {namespace!r}: {type(exc).__name__}") from None
+    return {"path": clean, "size": size}
+
+
+async def _store(request: Request, namespace: str, clean: str) -> int:
     if is_multipart(request):
         try:
             form = await request.form()
@@ -109,12 +118,10 @@ async def put_file(request: Request, namespace: Namespace, path: FilePath) -> di
             part = form.get("fileContent")
             if not isinstance(part, UploadFile):
                 raise BadParameter("fileContent", "expected a file part named fileContent", where="body", status=422)
-            size = await run_in_threadpool(nsfiles.put, namespace, clean, part.file)
+            return await run_in_threadpool(nsfiles.put, namespace, clean, part.file)
         finally:
             await form.close()
-    else:
-        size = await run_in_threadpool(nsfiles.put, namespace, clean, io.BytesIO(await request.body()))
-    return {"path": clean, "size": size}
+    return await run_in_threadpool(nsfiles.put, namespace, clean, io.BytesIO(await request.body()))
 
 
 @router.delete(

@@ -2,9 +2,10 @@
 storage at the reference's place, `kestra:///{namespace as folders}/_files/{path}`.
 
 A path is relative (`scripts/etl.py`; a leading `/` is dropped), of non-empty segments, never `.` or `..`,
-at most `MAX_PATH` characters. Namespace files are the namespace's own: `namespace.child` has others. The
-API (`/api/v1/namespaces/{ns}/files…`), the CLI (`conveyor nsfiles …`), `read('path')` in expressions and the
-script tasks' `namespaceFiles` all go through this module.
+at most `MAX_PATH` characters, no control character, no segment longer than 255 bytes. Namespace files are
+the namespace's own: `namespace.child` has others. The API (`/api/v1/namespaces/{ns}/files…`), the CLI
+(`conveyor nsfiles …`), `read('path')` in expressions and the script tasks' `namespaceFiles` all go through
+this module.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from conveyor.common.storage.uri import SCHEME, key_of
 
 FOLDER = "_files"
 MAX_PATH = 1000
+# A file system's limit on one name (and so one segment of a path).
+MAX_SEGMENT = 255
 
 
 class NamespaceFileError(ValueError):
@@ -45,6 +48,10 @@ def clean_path(path: str) -> str:
     parts = text.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise NamespaceFileError(f"path {text[:120]!r}: empty, '.' or '..' segments are not allowed")
+    if any(ord(c) < 0x20 or c == "\x7f" for c in text):
+        raise NamespaceFileError(f"path {text[:120]!r}: control characters are not allowed")
+    if any(len(part.encode()) > MAX_SEGMENT for part in parts):
+        raise NamespaceFileError(f"path {text[:120]!r}: a segment is longer than {MAX_SEGMENT} bytes")
     return text
 
 

@@ -89,6 +89,15 @@ def test_a_path_that_leaves_the_namespace_is_422_naming_path(api: Api, path: str
     assert api.http.get(BASE, params={"path": path}).status_code == 422
 
 
+def test_a_folder_in_the_way_is_a_conflict(api: Api) -> None:
+    assert api.http.post(BASE, params={"path": "dir/inner.txt"}, content=b"x").status_code == 200
+    onto_folder = api.http.post(BASE, params={"path": "dir"}, content=b"x")
+    assert onto_folder.status_code == 409 and "path" in onto_folder.text
+    under_file = api.http.post(BASE, params={"path": "dir/inner.txt/deeper"}, content=b"x")
+    assert under_file.status_code == 409
+    assert api.http.delete(BASE, params={"path": "dir"}).status_code == 204
+
+
 def test_a_multipart_upload_without_file_content_names_it(api: Api) -> None:
     answer = api.http.post(BASE, params={"path": "f.txt"}, files={"other": ("f.txt", b"x")})
     assert answer.status_code == 422 and "fileContent" in answer.text

@@ -46,7 +46,7 @@ def test_files_live_under_the_namespace_folders_as_in_the_reference() -> None:
     assert nsfiles.files(NS).__next__().size == 8
 
 
-@pytest.mark.parametrize("bad", ["", "/", "a/../b", "..", "a//b", "./a", "x" * 1001])
+@pytest.mark.parametrize("bad", ["", "/", "a/../b", "..", "a//b", "./a", "x" * 1001, "a\x00b", "a/\nb", "y" * 256])
 def test_a_path_that_leaves_its_folder_is_refused(bad: str) -> None:
     with pytest.raises(nsfiles.NamespaceFileError, match="path"):
         nsfiles.uri(NS, bad)
