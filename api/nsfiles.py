@@ -26,9 +26,17 @@ router = APIRouter(prefix="/api/v1", tags=["namespace files"], dependencies=[Dep
 
 _CHUNK = 1 << 16
 Namespace = Annotated[str, Path(pattern=NAMESPACE_PATTERN, max_length=250, description="the namespace")]
-FilePath = Annotated[str, Query(min_length=1, max_length=nsfiles.MAX_PATH, description="the file's path")]
+FilePath = Annotated[
+    str,
+    Query(min_length=1, max_length=nsfiles.MAX_PATH, pattern=nsfiles.PATH_PATTERN, description="the file's path"),
+]
 FolderPath = Annotated[
-    str | None, Query(max_length=nsfiles.MAX_PATH, description="a folder (all the namespace's files when absent)")
+    str | None,
+    Query(
+        max_length=nsfiles.MAX_PATH,
+        pattern=nsfiles.PATH_PATTERN,
+        description="a folder (all the namespace's files when absent)",
+    ),
 ]
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -62,7 +70,7 @@ def _path(path: str) -> str:
 def list_files(request: Request, namespace: Namespace, path: FolderPath = None) -> list[dict[str, Any]]:
     """Every file of the namespace (under the folder `path`), by path: `path`, `size`, `updated`."""
     require(request, Role.VIEWER, namespace)
-    folder = _path(path) if path and path.strip("/") else ""
+    folder = _path(path) if path else ""
     return [f.to_dict() for f in nsfiles.files(namespace, folder)]
 
 

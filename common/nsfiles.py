@@ -2,7 +2,7 @@
 storage at the reference's place, `kestra:///{namespace as folders}/_files/{path}`.
 
 A path is relative (`scripts/etl.py`; a leading `/` is dropped), of non-empty segments, never `.` or `..`,
-at most `MAX_PATH` characters, no control character, no segment longer than 255 bytes. Namespace files are
+at most `MAX_PATH` characters, no control character, no segment longer than 255 characters. Namespace files are
 the namespace's own: `namespace.child` has others. The API (`/api/v1/namespaces/{ns}/files…`), the CLI
 (`conveyor nsfiles …`), `read('path')` in expressions and the script tasks' `namespaceFiles` all go through
 this module.
@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO
 
-from conveyor.common.storage import Storage, StorageURIError, default_storage
+from conveyor.common.storage import FileNotFound, Storage, StorageURIError, default_storage
 from conveyor.common.storage.uri import SCHEME, key_of
 
 FOLDER = "_files"
 MAX_PATH = 1000
-# A file system's limit on one name (and so one segment of a path).
+# A file system's limit on one name (and so one segment of a path), in characters.
 MAX_SEGMENT = 255
 
 
@@ -39,9 +39,21 @@ class NamespaceFile:
         return {"path": self.path, "size": self.size, "updated": self.modified.isoformat()}
 
 
+_CHAR = r"[^/\x00-\x1f\x7f]"
+_NON_DOT = r"[^/\x00-\x1f\x7f.]"
+_SEGMENT = (  # a segment that is not `.` or `..`, of 1 to MAX_SEGMENT characters
+    rf"(?:{_NON_DOT}{_CHAR}{{0,{MAX_SEGMENT - 1}}}"
+    rf"|\.{_NON_DOT}{_CHAR}{{0,{MAX_SEGMENT - 2}}}"
+    rf"|\.\.{_CHAR}{{1,{MAX_SEGMENT - 2}}})"
+)
+# What `clean_path` accepts, as a regular expression (the API's OpenAPI document says it with this).
+PATH_PATTERN = rf"^/?{_SEGMENT}(?:/{_SEGMENT})*$"
+
+
 def clean_path(path: str) -> str:
-    """The relative path of a namespace file; `NamespaceFileError` when it is not one."""
-    text = str(path).replace("\\", "/").lstrip("/")
+    """The relative path of a namespace file (one leading `/` dropped); `NamespaceFileError` when it is not one."""
+    text = str(path)
+    text = text[1:] if text.startswith("/") else text
     if not text or len(text) > MAX_PATH:
         shown = str(path)[:120]
         raise NamespaceFileError(f"path {shown!r}: expected a relative file path of 1 to {MAX_PATH} characters")
@@ -50,8 +62,8 @@ def clean_path(path: str) -> str:
         raise NamespaceFileError(f"path {text[:120]!r}: empty, '.' or '..' segments are not allowed")
     if any(ord(c) < 0x20 or c == "\x7f" for c in text):
         raise NamespaceFileError(f"path {text[:120]!r}: control characters are not allowed")
-    if any(len(part.encode()) > MAX_SEGMENT for part in parts):
-        raise NamespaceFileError(f"path {text[:120]!r}: a segment is longer than {MAX_SEGMENT} bytes")
+    if any(len(part) > MAX_SEGMENT for part in parts):
+        raise NamespaceFileError(f"path {text[:120]!r}: a segment is longer than {MAX_SEGMENT} characters")
     return text
 
 
@@ -77,8 +89,12 @@ def put(namespace: str, path: str, data: BinaryIO, storage: Storage | None = Non
 
 
 def open_file(namespace: str, path: str, storage: Storage | None = None) -> BinaryIO:
-    """The file's bytes (`FileNotFound` when there is none)."""
-    return (storage or default_storage()).open(uri(namespace, path))
+    """The file's bytes (`FileNotFound` when there is none, or its name is more than the file system takes)."""
+    found = uri(namespace, path)
+    try:
+        return (storage or default_storage()).open(found)
+    except OSError:  # a name the file system cannot hold (ENAMETOOLONG): no such file
+        raise FileNotFound(found) from None
 
 
 def size(namespace: str, path: str, storage: Storage | None = None) -> int:
@@ -91,16 +107,23 @@ def files(namespace: str, prefix: str = "", storage: Storage | None = None) -> I
     if prefix.strip("/"):
         folder += clean_path(prefix).rstrip("/") + "/"
     base = len(root(namespace))
-    for stored in (storage or default_storage()).files(folder):
+    try:
+        found = list((storage or default_storage()).files(folder))
+    except OSError:  # a folder name the file system cannot hold: no files
+        return
+    for stored in found:
         yield NamespaceFile(stored.uri[base:], stored.size, stored.modified)
 
 
 def delete(namespace: str, path: str, storage: Storage | None = None) -> int:
     """Remove the file at `path`, or every file under the folder `path`; how many were removed."""
     storage = storage or default_storage()
-    if storage.remove(uri(namespace, path)):
-        return 1
-    return storage.delete(uri(namespace, path).rstrip("/") + "/")
+    try:
+        if storage.remove(uri(namespace, path)):
+            return 1
+        return storage.delete(uri(namespace, path).rstrip("/") + "/")
+    except OSError:  # a name the file system cannot hold: nothing there
+        return 0
 
 
 def selected(paths: list[str], include: list[str], exclude: list[str]) -> list[str]:

@@ -46,10 +46,31 @@ def test_files_live_under_the_namespace_folders_as_in_the_reference() -> None:
     assert nsfiles.files(NS).__next__().size == 8
 
 
-@pytest.mark.parametrize("bad", ["", "/", "a/../b", "..", "a//b", "./a", "x" * 1001, "a\x00b", "a/\nb", "y" * 256])
+@pytest.mark.parametrize(
+    "bad", ["", "/", "a/../b", "..", "a//b", "./a", "x" * 1001, "a\x00b", "a/\nb", "y" * 256, "//a"]
+)
 def test_a_path_that_leaves_its_folder_is_refused(bad: str) -> None:
     with pytest.raises(nsfiles.NamespaceFileError, match="path"):
         nsfiles.uri(NS, bad)
+
+
+@pytest.mark.parametrize("path", ["a", "/a/b.txt", ".env", "..x", "a/.b/c", "é" * 255, "x" * 255])
+def test_the_api_pattern_accepts_what_clean_path_accepts(path: str) -> None:
+    assert re.fullmatch(nsfiles.PATH_PATTERN, path) and nsfiles.clean_path(path)
+
+
+@pytest.mark.parametrize("path", ["", "/", "a/../b", "..", ".", "a//b", "./a", "a\x00b", "y" * 256, "//a", "a/"])
+def test_the_api_pattern_refuses_what_clean_path_refuses(path: str) -> None:
+    assert not re.fullmatch(nsfiles.PATH_PATTERN, path)
+    with pytest.raises(nsfiles.NamespaceFileError):
+        nsfiles.clean_path(path)
+
+
+def test_a_name_longer_than_the_file_system_takes_is_no_file() -> None:
+    long = "é" * 200  # 400 bytes: more than a file system name holds
+    assert list(nsfiles.files(NS, long)) == [] and nsfiles.delete(NS, long) == 0
+    with pytest.raises(FileNotFound):
+        nsfiles.open_file(NS, long)
 
 
 def test_delete_removes_a_file_or_a_folder() -> None:
