@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
 
+    p = sub.add_parser("delete", help="delete an execution: its task runs, log lines, metrics and stored files")
+    p.add_argument("execution", metavar="EXECUTION_ID")
+    p.add_argument("--keep-logs", action="store_true", help="keep its log lines")
+    p.add_argument("--keep-metrics", action="store_true", help="keep its metrics")
+    p.add_argument("--keep-storage", action="store_true", help="keep its files in the internal storage")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
     p = sub.add_parser("pause", help="pause a RUNNING execution (nothing new starts until it is resumed)")
     p.add_argument("execution", metavar="EXECUTION_ID")
     p = sub.add_parser("resume", help="resume a PAUSED execution, with the onResume inputs of its Pause")
@@ -364,6 +371,14 @@ def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return action(_kafka(flags), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
 
 
+def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.delete import delete
+    from conveyor.common.deletion import Keep
+
+    keep = Keep(logs=args.keep_logs, metrics=args.keep_metrics, storage=args.keep_storage)
+    return delete(_kafka(flags), flags.elasticsearch(), args.execution, keep=keep, output=args.output)
+
+
 def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import control
     from conveyor.cli.run import parse_input_args
@@ -541,6 +556,7 @@ HANDLERS: dict[str, Handler] = {
     "purge": _files,
     "kill": _control,
     "restart": _control,
+    "delete": _delete,
     "pause": _steer,
     "resume": _steer,
     "replay": _steer,

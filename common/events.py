@@ -153,6 +153,23 @@ class SlotDecided(_Event):
     date: datetime
 
 
+class DeleteRequested(_Event):
+    """Delete an execution (`conveyor delete`, `DELETE /api/v1/executions/{id}`): the executor that owns it drops
+    its working state (an attempt still running is killed first), writes tombstones for its `executor-state`
+    records, its task runs and its header, and ignores its later events. Logs, metrics and files are deleted
+    by the sender, with these flags; the header's tombstone carries them (`DELETE_HEADER`) for the indexer."""
+
+    kind: Literal["DeleteRequested"] = "DeleteRequested"
+    logs: bool = True
+    metrics: bool = True
+    storage: bool = True
+
+
+# The header on an `executions` tombstone written by a deletion: what else the indexer deletes besides the
+# execution's documents and its task runs' (`logs`, `metrics`, comma-separated; empty for neither).
+DELETE_HEADER = "conveyor.delete"
+
+
 class KillSignal(Model):
     """Stop every attempt of this execution that runs on any worker (the `kills` topic)."""
 
@@ -182,7 +199,8 @@ Event = Annotated[
     | WorkerLost
     | TimerFired
     | SubflowEnded
-    | SlotDecided,
+    | SlotDecided
+    | DeleteRequested,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -34,10 +34,12 @@ from pydantic import ValidationError
 from conveyor.common import metrics
 from conveyor.common.clock import utcnow
 from conveyor.common.events import (
+    DELETE_HEADER,
     EVENT_ADAPTER,
     FLOW_HEADER,
     PAUSED_FLOW_HEADER,
     ChangeStateRequested,
+    DeleteRequested,
     Event,
     ExecutionCreated,
     RestartRequested,
@@ -70,6 +72,8 @@ log = logging.getLogger(__name__)
 
 # Ended executions whose final revision is remembered, to drop a restart that carries an older snapshot.
 ENDED_MEMORY = 10_000
+# The final revision remembered for a deleted execution: above any, so that no restart brings it back.
+DELETED = 2**62
 # Distinct flow definitions (JSON) whose validated flow and plan the executor keeps for reuse.
 FLOW_MEMORY = 256
 # The executor's fetch queue is kept short, so that a control request fetched behind a backlog of events
@@ -239,6 +243,9 @@ class Executor:
         if state is not None and event.event_id in state.applied:
             return  # delivered again: already applied
         try:
+            if isinstance(event, DeleteRequested):
+                self._delete(event, pending, partition)
+                return
             if isinstance(event, RestoreTaskRuns):
                 self._restore(event, state, pending, partition)
                 return
@@ -277,6 +284,30 @@ class Executor:
             entry.header = True
             return None
         return state
+
+    def _delete(self, event: DeleteRequested, pending: dict[str, _Pending], partition: int) -> None:
+        """Forget a deleted execution: a kill for its attempts still running, tombstones for its state records,
+        its task runs and its header; its later events find no state and are ignored, a creation or a restart
+        sent again too (it counts as ended)."""
+        key = event.execution_id
+        pending.pop(key, None)
+        state = self.states.get(key)
+        if state is not None:
+            partition = self.partition.get(key, partition)
+            self.producer.send(self.topics.kills, key, b'{"executionId":"%s"}' % key.encode())
+            mark = [(EXECUTION_HEADER, key.encode())]
+            for run_id in state.runs:
+                self.producer.send(self.topics.taskruns, run_id, None, headers=mark, partition=partition)
+            for record_key in records.keys(state):
+                self.producer.send(self.topics.executor_state, record_key, None, partition=partition)
+            self._forget(key)
+        what = ",".join(name for name, wanted in (("logs", event.logs), ("metrics", event.metrics)) if wanted)
+        self.producer.send(
+            self.topics.executions, key, None, headers=[(DELETE_HEADER, what.encode())], partition=partition
+        )
+        self._ended[key] = DELETED
+        self._ended.move_to_end(key)
+        log.info("execution %s deleted", key, extra={"executionId": key})
 
     def _register(self, key: str, state: ExecutionState, pending: dict[str, _Pending], partition: int) -> _Pending:
         """A new execution in this executor's care (created, or brought back): its flow record is written."""

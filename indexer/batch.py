@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from conveyor.common.events import DELETE_HEADER
 from conveyor.common.kafka.message import Message
 from conveyor.indexer.documents import Action, decode
 from conveyor.indexer.errors import DocumentError
@@ -74,6 +75,20 @@ class Batch:
                 # Re-inserting after a pop would move the key to the end; assignment keeps its place.
                 latest[outcome.key] = Pending(outcome, msg)
         return list(latest.values())
+
+    def deletions(self, executions_topic: str) -> dict[tuple[bool, bool], list[str]]:
+        """The executions a deletion's tombstone (header `conveyor.delete`) names, by what else goes with their
+        documents: (logs, metrics) -> execution ids. Written after the batch's documents, so that a document
+        of the batch does not outlive its execution's deletion."""
+        found: dict[tuple[bool, bool], list[str]] = {}
+        for msg, _ in self._entries:
+            if msg.topic != executions_topic or msg.value is not None:
+                continue
+            marks = [value for name, value in msg.headers if name == DELETE_HEADER]
+            if marks:
+                what = set((marks[-1] or b"").decode().split(","))
+                found.setdefault(("logs" in what, "metrics" in what), []).append(msg.key_str)
+        return found
 
     def undecodable(self) -> list[Undecodable]:
         return [Undecodable(msg, str(out)) for msg, out in self._entries if isinstance(out, DocumentError)]

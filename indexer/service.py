@@ -23,7 +23,7 @@ from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
-from conveyor.indexer import bulk, templates
+from conveyor.indexer import bulk, purge, templates
 from conveyor.indexer.batch import Batch
 from conveyor.indexer.errors import RetryableIndexError, WritesRefused
 from conveyor.indexer.lag import Lag
@@ -207,6 +207,7 @@ class Indexer:
         started = time.monotonic()
         pending = self._batch.pending()
         result = bulk.write(self._client, pending)
+        self._delete()
         undecodable = self._batch.undecodable()
         for u in undecodable:
             dead_letter(self._producer, self._topics, u.message, u.reason, SERVICE)
@@ -228,6 +229,14 @@ class Indexer:
             count - len(pending) - len(undecodable),
             (time.monotonic() - started) * 1000,
         )
+
+    def _delete(self) -> None:
+        """The documents of the executions deleted in this batch (see `Batch.deletions`)."""
+        for (logs, metrics), ids in self._batch.deletions(self._topics.executions).items():
+            try:
+                purge.delete_documents(self._client, self._prefix, ids, logs=logs, metrics=metrics)
+            except (ApiError, TransportError) as exc:
+                raise RetryableIndexError(f"deleting the documents of {len(ids)} execution(s): {exc}") from exc
 
     def _commit(self) -> None:
         try:

@@ -76,11 +76,22 @@ def task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> list[by
     """The latest record of each task run of one execution on the compacted `taskruns` topic: the executor
     writes them to the partition of the execution's events (`crc32(id) % partitions` of that topic), with the
     execution's id in a header, so one partition is read and filtered without decoding."""
-    count = partition_count(settings, topic)
+    _, latest = _task_runs(settings, topic, execution_id)
+    return [value for value in latest.values() if value is not None]
+
+
+def task_run_keys(settings: KafkaSettings, topic: str, execution_id: str) -> tuple[int, list[bytes]]:
+    """The partition of the execution's task runs on `taskruns` and the keys of those not deleted yet."""
+    partition, latest = _task_runs(settings, topic, execution_id)
+    return partition, [key for key, value in latest.items() if value is not None]
+
+
+def _task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> tuple[int, dict[bytes, bytes | None]]:
+    partition = default_partition(execution_id, partition_count(settings, topic))
     wanted = execution_id.encode()
     latest: dict[bytes, bytes | None] = {}
-    for msg in read_partitions_to_end(settings, [(topic, default_partition(execution_id, count))]):
+    for msg in read_partitions_to_end(settings, [(topic, partition)]):
         if not any(name == EXECUTION_HEADER and data == wanted for name, data in msg.headers):
             continue
         latest[msg.key or b""] = msg.value
-    return [value for value in latest.values() if value is not None]
+    return partition, latest
