@@ -102,12 +102,24 @@ ACCESS: dict[str, Access] = {
     ),
     "server": Access(
         reads=(FLOWS, FLOW_REVISIONS, EXECUTIONS, TASKRUNS, LOGS, AUTH_TOKENS, TRIGGER_STATE, KV),
-        writes=(FLOWS, FLOW_REVISIONS, EXECUTION_EVENTS, CONTROL, AUDIT, AUTH_TOKENS, TRIGGER_CONTROL, KV),
+        # EXECUTIONS, TASKRUNS: a deletion's tombstones (`common.deletion`)
+        writes=(
+            FLOWS,
+            FLOW_REVISIONS,
+            EXECUTION_EVENTS,
+            CONTROL,
+            AUDIT,
+            AUTH_TOKENS,
+            TRIGGER_CONTROL,
+            KV,
+            EXECUTIONS,
+            TASKRUNS,
+        ),
         groups=(names.TABLE_READER, names.STATE_READER, names.LOOKUP, names.FOLLOW),
     ),
     "cli": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS, FLOWS, FLOW_REVISIONS, TRIGGER_STATE, KV),
-        writes=(EXECUTION_EVENTS, CONTROL, TRIGGER_CONTROL, FLOWS, FLOW_REVISIONS, KV),
+        writes=(EXECUTION_EVENTS, CONTROL, TRIGGER_CONTROL, FLOWS, FLOW_REVISIONS, KV, EXECUTIONS, TASKRUNS),
         groups=(names.STATE_READER, names.LOOKUP, names.FOLLOW, names.READER, names.TABLE_READER),
     ),
     "topics": Access(creates_topics=True),

@@ -137,6 +137,10 @@ def _executions_on_kafka(kafka: KafkaSettings) -> None:
             id=f"ex-{namespace}", namespace=namespace, flow_id="hello", state=state(StateType.SUCCESS), revision=3
         )
         producer.send(Topics.of(kafka).executions, execution.id, execution.to_json(), [(FLOW_HEADER, b"{}")])
+        for role in ROLES:  # one to delete per caller (a deletion by one must not answer 404 to the next)
+            for kind in ("del", "bulk"):
+                doomed = execution.model_copy(update={"id": f"ex-{namespace}-{kind}-{role}"})
+                producer.send(Topics.of(kafka).executions, doomed.id, doomed.to_json(), [(FLOW_HEADER, b"{}")])
     producer.flush(10)
 
 
@@ -190,6 +194,8 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     ),
     "change-status": ("POST", "/api/v1/executions/ex-{ns}/change-status?status=FAILED", None, "runner", 403),
     "deploy": ("POST", "/api/v1/flows", "yaml", "developer", 403),
+    "delete": ("DELETE", "/api/v1/executions/ex-{ns}-del-{role}", None, "developer", 403),
+    "delete-bulk": ("DELETE", "/api/v1/executions/by-ids", ["ex-{ns}-bulk-{role}"], "developer", 403),
     "audit": ("GET", "/api/v1/audit?namespace={ns}", None, "admin", 403),
     "tokens": ("GET", "/api/v1/tokens", None, "viewer", 200),
     "me": ("GET", "/api/v1/me", None, "viewer", 200),
@@ -219,6 +225,7 @@ ALLOWED = {
     **STEERING,
     "kill": 409,
     "restart": 409,
+    "delete": 204,
     "deploy": 201,
     "start": 200,
     "disable": 404,
@@ -236,24 +243,40 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
     holds = role == "admin" or (namespace == "team.a" and RANK[role] >= RANK[least])
     if holds:
         return ALLOWED.get(endpoint, 200)
-    if endpoint in ("kill", "restart", "disable", "undeploy", *STEERING) and namespace == "team.b":
+    if endpoint in ("kill", "restart", "disable", "undeploy", "delete", *STEERING) and namespace == "team.b":
         return 404  # not readable: as unknown
+    if endpoint == "delete-bulk" and namespace == "team.b":
+        return 400  # not readable: named "not found" among the invalid ones
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
-    steering = ("start", "kill", "restart", "deploy", "audit", "disable", "undeploy", "nsfile-delete", *STEERING)
+    steering = (
+        "start",
+        "kill",
+        "restart",
+        "deploy",
+        "audit",
+        "disable",
+        "undeploy",
+        "nsfile-delete",
+        "delete",
+        "delete-bulk",
+        *STEERING,
+    )
     return refused if namespace == "team.b" or endpoint in steering else 200
 
 
 def call(world: World, endpoint: str, role: str, namespace: str) -> httpx.Response:
     method, template, body, _, _ = ENDPOINTS[endpoint]
     headers = headers_of(role)
-    path = template.format(ns=namespace, nsdir=namespace.replace(".", "/"))
+    path = template.format(ns=namespace, nsdir=namespace.replace(".", "/"), role=role)
     if body == "yaml":
         source = flow(namespace, f"f{uuid.uuid4().hex[:8]}")
         return world.http.request(method, path, content=source, headers={**headers, "content-type": "text/plain"})
     if isinstance(body, dict):
         body = {k: (v.format(ns=namespace) if isinstance(v, str) else v) for k, v in body.items()}
         return world.http.request(method, path, json=body, headers=headers)
+    if isinstance(body, list):
+        return world.http.request(method, path, json=[v.format(ns=namespace, role=role) for v in body], headers=headers)
     return world.http.request(method, path, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from conveyor.common.deletion import Keep
 from conveyor.common.events import LogEntry, TaskRunChange
 from conveyor.common.kafka.message import Message
 from conveyor.common.model import TaskRun
@@ -100,3 +101,26 @@ def test_revoked_partitions_are_dropped_from_the_batch() -> None:
     assert [p.action.id for p in batch.pending()] == ["a", "p.logs-1-0"]
     assert batch.drop_partitions({("p.taskruns", 0), ("p.logs", 1)}) == 2
     assert len(batch) == 0 and batch.opened_at is None
+
+
+def test_a_deletions_tombstones_name_the_executions_and_what_goes_with_them() -> None:
+    def tombstone(key: str, offset: int, mark: bytes | None) -> Message:
+        headers = () if mark is None else (("conveyor.delete", mark),)
+        return Message("p.executions", 0, offset, key.encode(), None, headers)
+
+    batch = batch_of(
+        tombstone("a", 0, b"logs,metrics"),
+        tombstone("b", 1, b""),  # logs and metrics kept
+        tombstone("c", 2, None),  # a tombstone that no deletion wrote: nothing to delete
+        tombstone("d", 3, b"logs"),
+        message("p.taskruns", 0, 0, None),  # a task run's tombstone: its execution's tombstone deletes it
+        Message("p.logs", 0, 5, b"e", None, (("conveyor.delete", b"logs"),)),  # only `executions` counts
+    )
+    assert batch.deletions("p.executions") == {(True, True): ["a"], (False, False): ["b"], (True, False): ["d"]}
+    assert batch.pending() == []
+
+
+def test_what_a_deletion_keeps_is_left_out_of_its_header() -> None:
+    assert Keep().header() == b"logs,metrics"
+    assert Keep(logs=True).header() == b"metrics"
+    assert Keep(logs=True, metrics=True, storage=True).header() == b""

@@ -1,0 +1,148 @@
+"""`DELETE /api/v1/executions/{id}` and `DELETE /api/v1/executions/by-ids` on the real Kafka and Elasticsearch:
+what goes (the execution, its task runs, its log lines unless `deleteLogs=false`), what the bulk route refuses
+(an unknown id, a running execution without `includeNonTerminated`: nothing deleted then), and the tombstones
+left on Kafka. (The executor's and the indexer's part, and the files: tests/e2e/test_delete.py.)"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from elasticsearch.helpers import bulk
+
+from conveyor.common import control
+from conveyor.common.control import UnknownExecution
+from conveyor.common.elastic import elasticsearch_client
+from conveyor.common.events import FLOW_HEADER, LogEntry, TaskRunChange
+from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.kafka.lookup import EXECUTION_HEADER
+from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.topics import Topics
+from conveyor.common.model import Execution, TaskRun
+from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.state import State, StateHistory, StateType
+from conveyor.common.tasks.base import LogLevel
+from conveyor.indexer import documents, templates
+from conveyor.indexer.queries import get_execution, search_logs
+from tests.apiserver import ADMIN_HEADERS, serving
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+DAY = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def _state(final: StateType) -> State:
+    steps = [StateType.CREATED, StateType.RUNNING] + ([final] if final != StateType.RUNNING else [])
+    return State(
+        current=final, histories=[StateHistory(state=s, date=DAY + timedelta(seconds=i)) for i, s in enumerate(steps)]
+    )
+
+
+@dataclass
+class World:
+    kafka: KafkaSettings
+    es: ElasticsearchSettings
+    http: httpx.Client
+
+
+def _seed(kafka: KafkaSettings, es: ElasticsearchSettings, execution_id: str, final: StateType) -> None:
+    """An execution with two task runs and a log line, on Kafka (as the executor writes them) and indexed."""
+    execution = Execution(id=execution_id, namespace="team.d", flow_id="hello", state=_state(final), revision=3)
+    runs = [
+        TaskRun(
+            id=f"{execution_id}-t{n}",
+            execution_id=execution_id,
+            namespace="team.d",
+            flow_id="hello",
+            task_id=f"t{n}",
+            state=_state(StateType.SUCCESS),
+        )
+        for n in range(2)
+    ]
+    topics, producer = Topics.of(kafka), Producer(kafka)
+    mark = [(EXECUTION_HEADER, execution_id.encode())]
+    for run in runs:
+        change = TaskRunChange(revision=3, task_run=run)
+        producer.send(topics.taskruns, run.id, change.to_json(), headers=mark)
+    flow = [(FLOW_HEADER, b"{}")] if final != StateType.RUNNING else None
+    producer.send(topics.executions, execution_id, execution.to_json(), headers=flow)
+    producer.flush(10)
+    line = LogEntry(
+        namespace="team.d",
+        flow_id="hello",
+        execution_id=execution_id,
+        task_id="t0",
+        task_run_id=runs[0].id,
+        level=LogLevel.INFO,
+        message="a line",
+        timestamp=DAY,
+    )
+    actions = [documents.execution_action(es.index_prefix, execution).bulk()]
+    actions += [documents.taskrun_action(es.index_prefix, TaskRunChange(revision=3, task_run=r)).bulk() for r in runs]
+    actions.append(documents.log_action(es.index_prefix, line, "logs", 0, abs(hash(execution_id)) % 10**9).bulk())
+    client = elasticsearch_client(es)
+    bulk(client, actions, refresh=True)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def world(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[World]:
+    prefix = f"t-del-{uuid.uuid4().hex[:6]}"
+    kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"{prefix}.", partitions=2)
+    es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
+    ensure_topics(kafka)
+    client = elasticsearch_client(es)
+    templates.install(client, es.index_prefix)
+    client.close()
+    with serving(kafka, es) as base, httpx.Client(base_url=base, timeout=60) as http:
+        yield World(kafka, es, http)
+
+
+def _indexed(world: World, execution_id: str) -> tuple[bool, int, int]:
+    client = elasticsearch_client(world.es)
+    try:
+        found = get_execution(client, world.es.index_prefix, execution_id) is not None
+        runs = client.count(index=templates.alias(world.es.index_prefix, templates.TASKRUNS),
+                            query={"term": {"executionId": execution_id}})["count"]  # fmt: skip
+        lines = len(search_logs(client, world.es.index_prefix, execution_id))
+        return found, runs, lines
+    finally:
+        client.close()
+
+
+def test_delete_an_ended_execution_keeping_its_logs(world: World) -> None:
+    ended = f"ex-{uuid.uuid4().hex[:8]}"
+    _seed(world.kafka, world.es, ended, StateType.FAILED)
+    assert _indexed(world, ended) == (True, 2, 1)
+    answer = world.http.delete(f"/api/v1/executions/{ended}", params={"deleteLogs": "false"}, headers=ADMIN_HEADERS)
+    assert answer.status_code == 204, answer.text
+    assert _indexed(world, ended) == (False, 0, 1)
+    assert world.http.get(f"/api/v1/executions/{ended}", headers=ADMIN_HEADERS).status_code == 404
+    with pytest.raises(UnknownExecution):
+        control.latest_execution(world.kafka, ended)
+    assert control.task_runs(world.kafka, ended) == []
+    again = world.http.delete(f"/api/v1/executions/{ended}", headers=ADMIN_HEADERS)
+    assert again.status_code == 404 and ended in again.json()["message"]
+
+
+def test_bulk_delete_refuses_all_when_one_cannot_go(world: World) -> None:
+    ended, running = f"ex-{uuid.uuid4().hex[:8]}", f"ex-{uuid.uuid4().hex[:8]}"
+    _seed(world.kafka, world.es, ended, StateType.SUCCESS)
+    _seed(world.kafka, world.es, running, StateType.RUNNING)
+    path = "/api/v1/executions/by-ids"
+    refused = world.http.request("DELETE", path, json=[ended, running, "nope"], headers=ADMIN_HEADERS)
+    assert refused.status_code == 400, refused.text
+    named = {e["executionId"]: e["message"] for e in refused.json()["errors"]}
+    assert set(named) == {running, "nope"} and "RUNNING" in named[running] and named["nope"] == "execution not found"
+    assert _indexed(world, ended) == (True, 2, 1)
+    done = world.http.request(
+        "DELETE", path, json=[ended, running], params={"includeNonTerminated": "true"}, headers=ADMIN_HEADERS
+    )
+    assert done.status_code == 200 and done.json() == {"count": 2}, done.text
+    assert _indexed(world, ended) == (False, 0, 0) and _indexed(world, running) == (False, 0, 0)
+    too_many = world.http.request("DELETE", path, json=[f"x{n}" for n in range(101)], headers=ADMIN_HEADERS)
+    assert too_many.status_code == 422 and "body" in too_many.text
