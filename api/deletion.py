@@ -40,6 +40,7 @@ DeleteMetrics = Annotated[bool, Query(alias="deleteMetrics", description="delete
 DeleteStorage = Annotated[
     bool, Query(alias="deleteStorage", description="delete the execution's files in the internal storage")
 ]
+NOT_FOUND = "execution not found"
 # The most executions one bulk request deletes.
 MAX_IDS = 100
 
@@ -79,10 +80,13 @@ def _delete(request: Request, api: Backends, execution_id: str, keep: deletion.K
     "/executions/by-ids",
     summary="Delete a list of executions",
     description="Deletes each execution of the body's list, as `DELETE /api/v1/executions/{executionId}` does. "
-    "Nothing is deleted when one of them is unknown, not readable, or still running without "
-    "`includeNonTerminated` (400 naming them); 403 when the developer role is missing on one's namespace.",
+    "Nothing is deleted when one of them is unknown or not readable (404), or still running without "
+    "`includeNonTerminated` (409); `errors` names each. 403 when the developer role is missing on one's "
+    "namespace.",
     response_model=BulkDeleted,
-    responses=error_responses(400, 401, 403, 422, 503, _400="some executions cannot be deleted (named)"),
+    responses=error_responses(
+        401, 403, 404, 409, 422, 503, _404="some executions are unknown (named)", _409="some are still running (named)"
+    ),
 )
 async def delete_by_ids(
     request: Request,
@@ -106,14 +110,15 @@ async def delete_by_ids(
             except UnknownExecution:
                 found = None
             if found is None or not may_read(request, found.namespace):
-                invalid.append({"executionId": execution_id, "message": "execution not found"})
+                invalid.append({"executionId": execution_id, "message": NOT_FOUND})
                 continue
             require(request, Role.DEVELOPER, found.namespace)
             if not found.state.terminal and not include_non_terminated:
                 message = f"execution is {found.state.current.value}: not ended (includeNonTerminated=true deletes it)"
                 invalid.append({"executionId": execution_id, "message": message})
-        if invalid:
-            raise ApiError(400, "invalid bulk delete: " + ", ".join(i["executionId"] for i in invalid), invalid)
+        if invalid:  # 404 when one is unknown, else 409 (one still running)
+            status = 404 if any(i["message"] == NOT_FOUND for i in invalid) else 409
+            raise ApiError(status, "invalid bulk delete: " + ", ".join(i["executionId"] for i in invalid), invalid)
         for execution_id in wanted:
             _delete(request, api, execution_id, keep)
         return BulkDeleted(count=len(wanted))

@@ -135,9 +135,11 @@ def test_bulk_delete_refuses_all_when_one_cannot_go(world: World) -> None:
     _seed(world.kafka, world.es, running, StateType.RUNNING)
     path = "/api/v1/executions/by-ids"
     refused = world.http.request("DELETE", path, json=[ended, running, "nope"], headers=ADMIN_HEADERS)
-    assert refused.status_code == 400, refused.text
+    assert refused.status_code == 404, refused.text
     named = {e["executionId"]: e["message"] for e in refused.json()["errors"]}
     assert set(named) == {running, "nope"} and "RUNNING" in named[running] and named["nope"] == "execution not found"
+    busy = world.http.request("DELETE", path, json=[ended, running], headers=ADMIN_HEADERS)
+    assert busy.status_code == 409 and [e["executionId"] for e in busy.json()["errors"]] == [running], busy.text
     assert _indexed(world, ended) == (True, 2, 1)
     done = world.http.request(
         "DELETE", path, json=[ended, running], params={"includeNonTerminated": "true"}, headers=ADMIN_HEADERS

@@ -246,7 +246,7 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
     if endpoint in ("kill", "restart", "disable", "undeploy", "delete", *STEERING) and namespace == "team.b":
         return 404  # not readable: as unknown
     if endpoint == "delete-bulk" and namespace == "team.b":
-        return 400  # not readable: named "not found" among the invalid ones
+        return 404  # not readable: named "not found" among the invalid ones
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
     steering = (
