@@ -24,11 +24,12 @@ from conveyor.common.ids import derived_id
 from conveyor.common.launch import new_execution
 from conveyor.common.model import Attempt, Execution, ExecutionTrigger, TaskRun
 from conveyor.common.render import render, render_value
+from conveyor.common.retry import RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.storage import ExecutionScope
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.subflow import FOREACHITEM_TYPES, SUBFLOW_TYPES, ForEachItem, Subflow
-from conveyor.executor import items
+from conveyor.executor import items, loops
 from conveyor.executor.values import FlowableError
 
 if TYPE_CHECKING:
@@ -49,7 +50,13 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
     child_id = out.get("executionId")
     if child_id is None:
         if d.killing:
+            d.cancel_run_timer(run)
             return S.KILLED
+        if run.state.current == S.RETRYING:
+            waiting = d.state.run_timers.get(run.id)
+            if waiting is not None and waiting.purpose == loops.TIMER:
+                return None  # the next child starts when the retry's delay is over
+            d.set_state(run, S.RUNNING)
         flow = _find(d, task, run)
         created = _child(d, task, run, flow, d.context_for(run), None)
         d.create_execution(created)
@@ -57,11 +64,37 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
         d.log(run, LogLevel.INFO, f"started {flow.namespace}.{flow.id} as execution {created.execution_id}")
         return None if task.wait else _done(d, run, S.SUCCESS)
     if "state" in out:
-        return _done(d, run, guess_state(S(out["state"]), task.transmit_failed))
+        state = guess_state(S(out["state"]), task.transmit_failed)
+        if state == S.FAILED and _retried(d, task, run):
+            return None
+        return _done(d, run, state)
     if d.killing:
         d.request_kill(str(child_id))
         return _done(d, run, S.KILLED)
     return None
+
+
+def _retried(d: Rules, task: Subflow, run: TaskRun) -> bool:
+    """A failed child is retried as the task's `retry` (its own, a flowable ancestor's or the flow's) says:
+    its attempt ends FAILED, the task run goes RETRYING, and after the delay a new child starts (a new id: the
+    attempt count is part of it), as the reference retries a Subflow (RetryCaseTest.retrySubflow: three
+    attempts of `maxAttempt: 3`, three children). False when no retry is left."""
+    policy = d.retry_policy(task)
+    if policy is None or d.killing or policy.behavior != RetryBehavior.RETRY_FAILED_TASK:
+        return False
+    tries = len(run.attempts) + 1  # this child's attempt
+    delay = policy.delay(tries, d.rand)
+    first_start = run.state.start_date or d.now
+    within_count = policy.max_attempt is None or tries < policy.max_attempt
+    within_time = policy.max_duration is None or (d.now + delay - first_start) <= policy.max_duration
+    if not (within_count and within_time):
+        return False
+    d.log(run, LogLevel.WARN, f"child execution {run.outputs and run.outputs.get('executionId')} failed: retried")
+    _done(d, run, S.FAILED)
+    d.set_outputs(run, {})
+    d.set_state(run, S.RETRYING)
+    d.start_timer(d.now + delay, loops.TIMER, run.id)  # wakes this task run up (as a LoopUntil's)
+    return True
 
 
 def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:

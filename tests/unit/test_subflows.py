@@ -298,3 +298,33 @@ def test_split_streams_lines_and_names_batches(tmp_path: Path) -> None:
     assert items.parse_bytes("10MB") == 10 << 20 and items.parse_bytes("200KB") == 200 << 10
     with pytest.raises(items.ItemsError):
         items.parse_bytes("lots")
+
+
+def test_a_failed_child_is_retried_with_new_children_as_the_reference() -> None:
+    """The reference's retry-subflow.yaml (RetryCaseTest.retrySubflow): a flow-level `retry` of 3 attempts
+    applies to the Subflow: three children, three FAILED attempts, the parent FAILED."""
+    world = World()
+    world.deploy(FAILING)
+    source = parent("failing").replace("inputs: {name: Ada}", "inputs: {}")
+    source = source.replace("tasks:", "retry: {type: constant, interval: PT1S, maxAttempt: 3}\ntasks:", 1)
+    pid = world.start(source)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert [a.state.current for a in call.attempts] == [S.FAILED] * 3
+    children = world.children("failing")
+    assert len({c.id for c in children}) == 3 and all(c.state.current == S.FAILED for c in children)
+    assert call.outputs is not None and call.outputs["executionId"] in {c.id for c in children}
+    assert S.RETRYING in [h.state for h in call.state.histories]
+
+
+def test_a_subflow_with_a_retry_whose_child_succeeds_starts_one_child() -> None:
+    world = World()
+    world.deploy(CHILD)
+    retry = "    retry: {type: constant, interval: PT1S, maxAttempt: 3}"
+    pid = world.start(parent("child").replace("    labels: {from: parent}", "    labels: {from: parent}\n" + retry))
+    world.run()
+    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    assert call.state.current == S.SUCCESS and [a.state.current for a in call.attempts] == [S.SUCCESS]
+    assert len(world.children("child")) == 1
