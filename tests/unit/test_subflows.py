@@ -328,3 +328,22 @@ def test_a_subflow_with_a_retry_whose_child_succeeds_starts_one_child() -> None:
     call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
     assert call.state.current == S.SUCCESS and [a.state.current for a in call.attempts] == [S.SUCCESS]
     assert len(world.children("child")) == 1
+
+
+def test_a_kill_during_the_retry_delay_ends_the_subflow_killed() -> None:
+    world = World()
+    world.deploy(FAILING)
+    source = parent("failing").replace("inputs: {name: Ada}", "inputs: {}")
+    pid = world.start(source.replace("    labels: {from: parent}", "    retry: {type: constant, interval: PT1H}"))
+    for _ in range(1_000):
+        world.run(steps=1)
+        call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+        if call.state.current == S.RETRYING:
+            break
+    assert call.state.current == S.RETRYING
+    world.kill(pid)
+    world.run()
+    ex = world.execution(pid)
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert ex.state.current == S.KILLED and call.state.current == S.KILLED
+    assert len(world.children("failing")) == 1
