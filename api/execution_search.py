@@ -8,7 +8,7 @@ task-run search it reads only what the caller may read: the readable namespace p
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -50,6 +50,9 @@ class ExecutionFilterParams(BaseModel):
     end_date: str | None = Field(
         default=None, description=f"started at or before ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
     )
+    child_filter: Literal["CHILD", "MAIN"] | None = Field(
+        default=None, description="CHILD: only executions a Subflow or ForEachItem started; MAIN: only the others"
+    )
 
     def filters(self) -> ExecutionFilters:
         """The checked filters: a bad label or date is answered 400/422 by name."""
@@ -66,6 +69,7 @@ class ExecutionFilterParams(BaseModel):
             trigger_execution_id=self.trigger_execution_id or None,
             start=start,
             end=end,
+            child_filter=self.child_filter,
         )
 
 

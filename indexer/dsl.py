@@ -134,6 +134,11 @@ def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
         clauses.append({"term": {"trigger.id": filters.trigger_id}})
     if filters.trigger_execution_id:
         clauses.append({"term": {"triggerExecutionId": filters.trigger_execution_id}})
+    has_parent = {"exists": {"field": "triggerExecutionId"}}
+    if filters.child_filter == "CHILD":
+        clauses.append(has_parent)
+    elif filters.child_filter == "MAIN":
+        clauses.append({"bool": {"must_not": [has_parent]}})
     return clauses
 
 

@@ -61,6 +61,8 @@ class ExecutionFilters(SearchFilters):
     labels: Mapping[str, str] | None = None
     trigger_id: str | None = None
     trigger_execution_id: str | None = None  # the children of this execution (Subflow, ForEachItem)
+    # The reference's `childFilter`: CHILD, only executions a Subflow or ForEachItem started; MAIN, only the others.
+    child_filter: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -22,7 +22,7 @@ from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.kafka.lookup import EXECUTION_HEADER
 from conveyor.common.kafka.producer import Producer
 from conveyor.common.kafka.topics import Topics
-from conveyor.common.model import Execution, TaskRun
+from conveyor.common.model import Execution, ExecutionTrigger, TaskRun
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.common.tasks.base import LogLevel
@@ -148,3 +148,30 @@ def test_bulk_delete_refuses_all_when_one_cannot_go(world: World) -> None:
     assert _indexed(world, ended) == (False, 0, 0) and _indexed(world, running) == (False, 0, 0)
     too_many = world.http.request("DELETE", path, json=[f"x{n}" for n in range(101)], headers=ADMIN_HEADERS)
     assert too_many.status_code == 422 and "body" in too_many.text
+
+
+def test_the_executions_search_filters_by_parent_and_child_filter(world: World) -> None:
+    """`triggerExecutionId` (the children of one execution) and `childFilter` (CHILD, MAIN), as the reference."""
+    root = f"root-{uuid.uuid4().hex[:8]}"
+    base = Execution(id=root, namespace="team.kids", flow_id="parent", state=_state(StateType.SUCCESS), revision=2)
+    trigger = ExecutionTrigger(
+        id="call", type="io.kestra.plugin.core.flow.Subflow", variables={"executionId": root, "taskRunId": "tr"}
+    )
+    kids = [base.model_copy(update={"id": f"{root}-{n}", "flow_id": "child", "trigger": trigger}) for n in range(2)]
+    client = elasticsearch_client(world.es)
+    bulk(client, [documents.execution_action(world.es.index_prefix, e).bulk() for e in (base, *kids)], refresh=True)
+    client.close()
+
+    def ids(**params: str) -> list[str]:
+        answer = world.http.get(
+            "/api/v1/executions/search", params={"namespace": "team.kids", **params}, headers=ADMIN_HEADERS
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(e["id"] for e in answer.json()["results"])
+
+    assert ids(triggerExecutionId=root) == [f"{root}-0", f"{root}-1"]
+    assert ids(childFilter="CHILD") == [f"{root}-0", f"{root}-1"]
+    assert ids(childFilter="MAIN") == [root]
+    assert ids() == [root, f"{root}-0", f"{root}-1"]
+    bad = world.http.get("/api/v1/executions/search", params={"childFilter": "NOPE"}, headers=ADMIN_HEADERS)
+    assert bad.status_code == 422 and "childFilter" in bad.text
