@@ -107,7 +107,7 @@ def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:
 
 def restarted(d: Rules, run: TaskRun) -> None:
     """A restart of the parent runs this task again: new children (their ids follow the attempt count), all the
-    batches again for ForEachItem (`restartBehavior: FAILED_ITEMS` is treated as ALL_ITEMS)."""
+    batches again for ForEachItem, whatever `restartBehavior` says (see `Subflow.restart_behavior`)."""
     d.set_outputs(run, {})
 
 

@@ -44,6 +44,10 @@ class Subflow(_Starts):
 
     type_names: ClassVar[tuple[str, ...]] = SUBFLOW_TYPES
     revision: int | None = Field(default=None, ge=1)
+    # The reference's (0.21): on a restart of the parent, RETRY_FAILED (its default) restarts the failed child,
+    # NEW_EXECUTION starts a new one. Conveyor starts a new child either way (the executor has forgotten the
+    # ended child and cannot read its snapshot back): see docs/flows.md.
+    restart_behavior: str = Field(default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION)$")
     # The reference's deprecated task `outputs` (rendered against the child); accepted, not used.
     outputs: dict[str, Any] | None = None
     schedule_date: str | None = None
@@ -69,4 +73,7 @@ class ForEachItem(_Starts):
     items: str
     batch: Batch = Batch()
     revision: int | None = Field(default=None, ge=1)
-    restart_behavior: str = Field(default="ALL_ITEMS", pattern="^(ALL_ITEMS|FAILED_ITEMS)$")
+    # The reference's RETRY_FAILED | NEW_EXECUTION (0.21; see `_Starts`), and ALL_ITEMS | FAILED_ITEMS, accepted too.
+    restart_behavior: str = Field(
+        default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION|ALL_ITEMS|FAILED_ITEMS)$"
+    )

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.common.errors import FlowError
+from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope, default_storage
 from conveyor.executor import items
@@ -347,3 +349,10 @@ def test_a_kill_during_the_retry_delay_ends_the_subflow_killed() -> None:
     call = next(r for r in ex.task_run_list if r.task_id == "call")
     assert ex.state.current == S.KILLED and call.state.current == S.KILLED
     assert len(world.children("failing")) == 1
+
+
+def test_restart_behavior_takes_the_references_values() -> None:
+    for value in ("RETRY_FAILED", "NEW_EXECUTION"):
+        load_flow(parent("child", f"    restartBehavior: {value}"))
+    with pytest.raises(FlowError, match="restartBehavior"):
+        load_flow(parent("child", "    restartBehavior: SOMETIMES"))
