@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from conveyor.common import metrics
 from conveyor.common.clock import utcnow
+from conveyor.common.concurrency import SlotReleased, flow_key
 from conveyor.common.events import (
     DELETE_HEADER,
     EVENT_ADAPTER,
@@ -295,6 +296,10 @@ class Executor:
         if state is not None:
             partition = self.partition.get(key, partition)
             self.producer.send(self.topics.kills, key, b'{"executionId":"%s"}' % key.encode())
+            if state.flow.get("concurrency") is not None:  # its slot (or its place in the queue) is free
+                slot = flow_key(state.header.namespace, state.header.flow_id)
+                released = SlotReleased(flow=slot, execution_id=key)
+                self.producer.send(self.topics.concurrency_requests, slot, released.to_json())
             mark = [(EXECUTION_HEADER, key.encode())]
             for run_id in state.runs:
                 self.producer.send(self.topics.taskruns, run_id, None, headers=mark, partition=partition)
