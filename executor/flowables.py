@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from conveyor.common.expr_context import REVEALED_KEY, Revealed
 from conveyor.common.model import TaskRun
 from conveyor.common.render import render
 from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
-from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.common.tasks.subflow import ForEachItem, Subflow
 from conveyor.executor import loops, pause, subflows, workdirs
 from conveyor.executor.state import Loop, worst
@@ -157,7 +158,7 @@ def _each(
         return S.SUCCESS
     loop = d.state.loops.get(run.id)
     if loop is None:  # a new loop, or one brought back (a recovery, a restart): its values rendered again
-        items = foreach_values(values, d.context_for(run), task.id)
+        items = _values(d, task, values, run)
         loop = d.state.loops[run.id] = Loop.resume(items, lambda v: d.state.has(run.id, first.id, v))
     for value in loop.take_dirty():
         if value in loop.open:
@@ -170,6 +171,19 @@ def _each(
     if d.killing and loop.waiting and not loop.failed:
         state = S.KILLED
     return _with_errors(d, state, errors, run)
+
+
+def _values(d: Rules, task: FlowableTask, values: str | list[Any], run: TaskRun) -> list[str]:
+    """The loop's values; a secret one read (`secret()`) is written `******` in them, as everywhere else: the
+    values are task runs' `value`s, published and indexed (the iterations then see the masked value)."""
+    revealed = Revealed()
+    context = d.context_for(run)
+    context[REVEALED_KEY] = revealed
+    items = foreach_values(values, context, task.id)
+    if not revealed:
+        return items
+    d.log(run, LogLevel.WARN, "a value of the loop holds a secret: it is written ****** in the task runs")
+    return list(dict.fromkeys(revealed.redact(item) for item in items))
 
 
 def _start_values(d: Rules, loop: Loop, first: Task, tasks: list[Task], run: TaskRun, limit: int) -> None:

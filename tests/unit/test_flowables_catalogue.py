@@ -183,3 +183,19 @@ def test_the_examples_run_in_the_executor_core(name: str, state: StateType) -> N
         assert len(sim.runs("check")) == 3 and sim.logs[-1] == ("done", "ready after 3 iterations")
     if name == "dag":
         assert sim.logs == [("load", "load clean rows + enrich rows")]
+
+
+def test_a_secret_in_foreach_values_is_masked_in_the_task_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    monkeypatch.setenv("SECRET_REGION", base64.b64encode(b"eu-secret-1").decode())
+    flow = (
+        "id: s\nnamespace: conveyor.tests\ntasks:\n  - id: each\n    type: io.kestra.plugin.core.flow.ForEach\n"
+        "    values: [\"{{ secret('REGION') }}\", plain]\n    tasks:\n"
+        "      - {id: r, type: io.kestra.plugin.core.debug.Return, format: '{{ taskrun.value }}'}\n"
+    )
+    sim = run_flow(flow)
+    assert sim.current() == S.SUCCESS
+    assert [r.value for r in sim.runs("r")] == ["******", "plain"]
+    assert "eu-secret-1" not in sim.ex.model_dump_json()
+    assert any("holds a secret" in e.message for e in sim.executor_logs)
