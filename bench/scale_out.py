@@ -7,8 +7,8 @@ Starts the 3-broker Kafka cluster (replication 3, min.insync.replicas 2) on loop
 topics with `--partitions` partitions under a fresh prefix, then:
 1. workers 1 -> 2 -> 4 -> 8 (one executor): bursts of `Sleep` tasks sized to last `--seconds` at the ideal
    rate (workers x concurrency / sleep); executions/s, its ratio to that ideal and to one worker's rate;
-2. executors 1 -> 2 -> 3 (`--burst-workers` workers): bursts of `--burst` one-task executions; executions/s
-   and its ratio to the ideal (n x one executor's rate).
+2. executors 1 -> 2 -> 3 (`--burst-workers` workers, `--burst-concurrency` each, so that they do not bound
+   it): bursts of `--burst` one-task executions; executions/s and its ratio to the ideal (n x one executor's).
 Each count runs `--rounds` bursts after a warm-up burst (the group rebalanced, the new process past its
 imports); the table gives the median and the spread. Services are added between counts, never restarted.
 No indexer and no Elasticsearch run (executors and workers never use it; six JVMs would leave the services
@@ -119,6 +119,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="ideal length of each Sleep burst")
     parser.add_argument("--burst", type=int, default=600, help="one-task executions per executor burst")
     parser.add_argument("--burst-workers", type=int, default=2, help="workers during the executor runs")
+    parser.add_argument("--burst-concurrency", type=int, default=64, help="a worker's attempts at once, executor runs")
     parser.add_argument("--rounds", type=int, default=3, help="bursts measured per count (after a warm-up)")
     args = parser.parse_args()
     workers = [int(n) for n in args.workers.split(",") if n]
@@ -142,7 +143,7 @@ def main() -> None:
             finally:
                 bench.close()
         if executors:
-            bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.concurrency, base / "logs-e")
+            bench = new_bench(bootstrap, UNUSED_ES, {}, args.partitions, args.burst_concurrency, base / "logs-e")
             try:
                 add(bench, "worker", args.burst_workers)
                 add(bench, "executor", 1)
