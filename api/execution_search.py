@@ -11,19 +11,26 @@ from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import BadParameter, error_responses
+from conveyor.api.errors import error_responses
 from conveyor.api.identity import authenticated, readable
-from conveyor.api.params import DATE_HELP, DATE_SCHEMA, ExecutionPageParams, check_window, parse_when
+from conveyor.api.params import (
+    DATE_HELP,
+    DATE_SCHEMA,
+    LABELS_FIELD,
+    ExecutionPageParams,
+    check_window,
+    label_pairs,
+    parse_when,
+)
 from conveyor.common.state import StateType
 from conveyor.indexer import queries
 from conveyor.indexer.filters import ExecutionFilters
 
 # key:value, the key not blank (the value may be empty)
-LABEL_PATTERN = r"^\s*[^\s:][^:]*:"
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
@@ -38,7 +45,7 @@ class ExecutionFilterParams(BaseModel):
         default=None, max_length=250, description="executions started by the trigger of this id"
     )
     q: str | None = Field(default=None, max_length=200, description="substring of the id, namespace or flow")
-    labels: list[Annotated[str, StringConstraints(pattern=LABEL_PATTERN, max_length=500)]] | None = Field(
+    labels: LABELS_FIELD = Field(
         default=None, description="key:value, every one on the execution (repeatable)", max_length=20
     )
     trigger_execution_id: str | None = Field(
@@ -71,17 +78,6 @@ class ExecutionFilterParams(BaseModel):
             end=end,
             child_filter=self.child_filter,
         )
-
-
-def label_pairs(pairs: list[str] | None) -> dict[str, str] | None:
-    """`["env:prod", "team:a"]` -> `{"env": "prod", "team": "a"}`; `key:` is the empty value."""
-    labels = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition(":")
-        if not sep or not key.strip():
-            raise BadParameter("labels", f"expected key:value, got {pair!r}")
-        labels[key.strip()] = value.strip()
-    return labels or None
 
 
 class ExecutionPage(BaseModel):

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from fastapi import Query
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from pydantic.alias_generators import to_camel
 from pydantic.config import JsonDict
 
@@ -104,6 +104,21 @@ def check_time_zone(name: str, where: str = "body") -> str:
     return name
 
 
+LABEL_PATTERN = r"^\s*[^\s:][^:]*:"
+LABELS_FIELD = list[Annotated[str, StringConstraints(pattern=LABEL_PATTERN, max_length=500)]] | None
+
+
+def label_pairs(pairs: list[str] | None) -> dict[str, str] | None:
+    """`["env:prod", "team:a"]` -> `{"env": "prod", "team": "a"}`; `key:` is the empty value."""
+    labels = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition(":")
+        if not sep or not key.strip():
+            raise BadParameter("labels", f"expected key:value, got {pair!r}")
+        labels[key.strip()] = value.strip()
+    return labels or None
+
+
 class TaskRunFilterParams(BaseModel):
     """The task-run filters as HTTP parameters: the search's query string, the daily statistics' JSON body."""
 
@@ -123,6 +138,9 @@ class TaskRunFilterParams(BaseModel):
         default=None, max_length=250, description="task runs of the children (Subflow, ForEachItem) of this execution"
     )
     state: list[StateType] | None = Field(default=None, description="current state (repeatable: any of them)")
+    labels: LABELS_FIELD = Field(
+        default=None, description="key:value, every one on the task run's execution (repeatable)", max_length=20
+    )
     start_date: str | None = Field(
         default=None, description=f"started at or after ({DATE_HELP})", json_schema_extra=DATE_SCHEMA
     )
@@ -148,6 +166,7 @@ class TaskRunFilterParams(BaseModel):
             trigger_id=self.trigger_id or None,
             trigger_execution_id=self.trigger_execution_id or None,
             state=[s.value for s in self.state] if self.state else None,
+            labels=label_pairs(self.labels),
             start=start,
             end=end,
         )

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run a flow file and wait for the end of its execution")
     p.add_argument("flow", help="the flow's YAML file")
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an input (repeatable)")
+    p.add_argument(
+        "--label", "-l", action="append", default=[], metavar="KEY=VALUE", help="a label of the execution (repeatable)"
+    )
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the end (default 600)")
     # Advanced (tests, the conformance corpus): inputs as one JSON object; --raw-inputs skips their typing.
@@ -140,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--size", type=int, default=25)
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--trigger", help="only executions (or their task runs) started by the trigger of this id")
+        p.add_argument(
+            "--labels",
+            action="append",
+            type=_label_pair,
+            metavar="KEY:VALUE",
+            help="only executions (or their task runs) with this label (repeatable: all of them)",
+        )
         p.add_argument(
             "--parent",
             metavar="EXECUTION_ID",
@@ -335,16 +345,26 @@ def _run(args: argparse.Namespace, flags: GlobalFlags) -> int:
         _kafka(flags),
         inputs_json=args.inputs_json,
         raw_inputs=args.raw_inputs,
+        labels=args.label,
     )
+
+
+def _label_pair(text: str) -> tuple[str, str]:
+    """`--labels KEY:VALUE` (as the API's `labels=key:value`)."""
+    key, sep, value = text.partition(":")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY:VALUE, got {text!r}")
+    return key.strip(), value.strip()
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
     """`--input NAME=VALUE` and `--inputs-json` as `run` parses them: their `ValueError` is the user's."""
-    from conveyor.cli.run import parse_input_args, parse_inputs_json
+    from conveyor.cli.run import parse_input_args, parse_inputs_json, parse_label_args
 
     try:
         parse_inputs_json(args.inputs_json)
         parse_input_args(args.input)
+        parse_label_args(getattr(args, "label", []))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
@@ -437,7 +457,13 @@ def _query(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import query
 
     es = flags.elasticsearch()
-    shared = {"namespace": args.namespace, "flow": args.flow, "states": args.state, "size": args.size}
+    shared = {
+        "namespace": args.namespace,
+        "flow": args.flow,
+        "states": args.state,
+        "size": args.size,
+        "labels": dict(args.labels) if args.labels else None,
+    }
     if args.command == "executions":
         return query.executions(es, output=args.output, trigger=args.trigger, parent=args.parent, **shared)
     return query.taskruns(

@@ -31,9 +31,11 @@ def taskruns(
     after: str | None = None,
     trigger: str | None = None,
     parent: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     filters = TaskRunFilters(
+        labels=labels,
         trigger_execution_id=parent,
         namespace=namespace,
         flow_id=flow,
@@ -71,10 +73,16 @@ def executions(
     output: str,
     trigger: str | None = None,
     parent: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> int:
     client = elasticsearch_client(es)
     filters = ExecutionFilters(
-        namespace=namespace, flow_id=flow, state=states or None, trigger_id=trigger, trigger_execution_id=parent
+        namespace=namespace,
+        flow_id=flow,
+        state=states or None,
+        trigger_id=trigger,
+        trigger_execution_id=parent,
+        labels=labels,
     )
     page = queries.search_executions(client, es.index_prefix, filters, Paging(size=size))
     if output == "json":

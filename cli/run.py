@@ -27,14 +27,23 @@ from conveyor.common.state import StateType
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 
-def parse_input_args(pairs: list[str]) -> dict[str, str]:
+def parse_input_args(pairs: list[str], option: str = "--input", shape: str = "NAME=VALUE") -> dict[str, str]:
     inputs = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise ValueError(f"--input expects NAME=VALUE, got {pair!r}")
+            raise ValueError(f"{option} expects {shape}, got {pair!r}")
         inputs[name] = value
     return inputs
+
+
+def parse_label_args(pairs: list[str]) -> dict[str, str]:
+    """`--label KEY=VALUE` (repeatable; a later one wins); a `system.` key is the system's own."""
+    labels = parse_input_args(pairs, "--label", "KEY=VALUE")
+    reserved = [key for key in labels if key.startswith("system.")]
+    if reserved:
+        raise ValueError(f"--label {reserved[0]}: labels starting with 'system.' are set by the system")
+    return labels
 
 
 def parse_inputs_json(text: str | None) -> dict[str, Any]:
@@ -58,9 +67,17 @@ def run(
     *,
     inputs_json: str | None = None,
     raw_inputs: bool = False,
+    labels: list[str] | None = None,
 ) -> int:
     final = submit_and_wait(
-        path, inputs, kafka, timeout, quiet=output == "json", inputs_json=inputs_json, raw_inputs=raw_inputs
+        path,
+        inputs,
+        kafka,
+        timeout,
+        quiet=output == "json",
+        inputs_json=inputs_json,
+        raw_inputs=raw_inputs,
+        labels=parse_label_args(labels or []),
     )
     if final is None:
         return EXIT_FAILED
@@ -86,6 +103,7 @@ def submit_and_wait(
     *,
     inputs_json: str | None = None,
     raw_inputs: bool = False,
+    labels: dict[str, str] | None = None,
 ) -> Execution | None:
     """Submit an execution of the flow file and follow it to its end (None if it did not end in time).
 
@@ -95,7 +113,9 @@ def submit_and_wait(
     given = {**parse_inputs_json(inputs_json), **parse_input_args(inputs)}
     execution_id = new_id()  # drawn first: a FILE input's `@path` is uploaded under the execution's URI
     given = upload_inputs(flow, given, execution_id)
-    created = new_execution(flow, given, typed=not raw_inputs, execution_id=execution_id)  # InputError -> exit 2
+    created = new_execution(
+        flow, given, labels=labels, typed=not raw_inputs, execution_id=execution_id
+    )  # InputError -> exit 2
     topics = Topics.of(kafka)
     follower = Follower(kafka, [topics.executions, topics.taskruns, topics.logs])
     producer = Producer(kafka)

@@ -14,7 +14,7 @@ from pydantic import Field, TypeAdapter
 from conveyor.common.base import Model
 from conveyor.common.concurrency import Answer
 from conveyor.common.ids import new_id
-from conveyor.common.model import Execution, MetricEntry, TaskRun
+from conveyor.common.model import Execution, Label, MetricEntry, TaskRun
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 
@@ -254,6 +254,8 @@ class TaskRunChange(Model):
     trigger_id: str | None = None
     # The parent execution of an execution a Subflow or ForEachItem started (the reference's triggerExecutionId).
     trigger_execution_id: str | None = None
+    # The execution's labels, copied onto each task run (the Task Runs view filters by them).
+    labels: list[Label] = []
 
 
 class Timer(Model):

@@ -13,6 +13,8 @@ from conveyor.common.inputs import parse_inputs
 from conveyor.common.model import Execution, ExecutionMetadata, Label
 from conveyor.common.state import State
 
+CORRELATION_ID = "system.correlationId"
+
 
 def new_execution(
     flow: Flow,
@@ -28,9 +30,12 @@ def new_execution(
     which passes them through as given (the reference's "raw" inputs)."""
     now = now or utcnow()
     inputs = parse_inputs(flow, raw_inputs or {}) if typed else dict(raw_inputs or {})
+    execution_id = execution_id or new_id()
     all_labels = {**flow.labels, **(labels or {})}
+    # The reference's system label: the execution's own id, or the one its parent passed on (a subflow).
+    all_labels.setdefault(CORRELATION_ID, execution_id)
     execution = Execution(
-        id=execution_id or new_id(),
+        id=execution_id,
         namespace=flow.namespace,
         flow_id=flow.id,
         flow_revision=flow.revision,

@@ -408,6 +408,8 @@ class Executor:
             parent = trigger.parent_execution_id if trigger is not None else None
             if parent is not None:
                 tail += b',"triggerExecutionId":%b' % orjson.dumps(parent)
+            if state.header.labels:
+                tail += b',"labels":%b' % orjson.dumps([label.to_dict() for label in state.header.labels])
             for run in entry.changed.values():
                 blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)

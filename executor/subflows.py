@@ -21,7 +21,7 @@ from conveyor.common.errors import InputError, RenderError
 from conveyor.common.events import ExecutionCreated, SubflowEnded
 from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
-from conveyor.common.launch import new_execution
+from conveyor.common.launch import CORRELATION_ID, new_execution
 from conveyor.common.model import Attempt, Execution, ExecutionTrigger, TaskRun
 from conveyor.common.render import render, render_value
 from conveyor.common.retry import RetryBehavior
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from conveyor.executor.rules import Rules
 
 S = StateType
-CORRELATION_ID = "system.correlationId"
 TERMINAL = (S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.CANCELLED)
 
 

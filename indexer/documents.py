@@ -95,6 +95,8 @@ def taskrun_document(change: TaskRunChange, raw: dict[str, Any] | None = None) -
         doc["triggerId"] = change.trigger_id
     if change.trigger_execution_id is not None:
         doc["triggerExecutionId"] = change.trigger_execution_id
+    if change.labels:
+        doc["labels"] = [label.to_dict() for label in change.labels]
     return doc
 
 

@@ -108,6 +108,9 @@ def common_filters(filters: SearchFilters, text_fields: tuple[str, ...]) -> list
         clauses.append({"terms": {"state.current": [str(s) for s in filters.state]}})
     if filters.q:
         clauses.append(text_filter(filters.q, text_fields))
+    for key, value in (filters.labels or {}).items():
+        match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
+        clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
     return clauses + time_range("state.startDate", filters.start, filters.end)
 
 
@@ -127,9 +130,6 @@ def taskrun_filters(filters: TaskRunFilters) -> list[dict[str, Any]]:
 def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
     """Every label given must be on the execution."""
     clauses = common_filters(filters, EXECUTION_TEXT_FIELDS)
-    for key, value in (filters.labels or {}).items():
-        match = [{"term": {"labels.key": key}}, {"term": {"labels.value": value}}]
-        clauses.append({"nested": {"path": "labels", "query": {"bool": {"filter": match}}}})
     if filters.trigger_id:
         clauses.append({"term": {"trigger.id": filters.trigger_id}})
     if filters.trigger_execution_id:

@@ -39,6 +39,8 @@ class SearchFilters:
     q: str | None = None
     start: When | None = None
     end: When | None = None
+    # Every label given must be on the execution (task runs carry their execution's labels).
+    labels: Mapping[str, str] | None = None
     # The namespace prefixes the caller may read (its role bindings), None for every namespace: applied
     # inside the query, so hits, totals, aggregations and cursors never reach past them.
     allowed: tuple[str, ...] | None = None
@@ -58,7 +60,6 @@ class TaskRunFilters(SearchFilters):
 class ExecutionFilters(SearchFilters):
     """`labels`: every one given must be on the execution; `trigger_id`: started by the trigger of that id."""
 
-    labels: Mapping[str, str] | None = None
     trigger_id: str | None = None
     trigger_execution_id: str | None = None  # the children of this execution (Subflow, ForEachItem)
     # The reference's `childFilter`: CHILD, only executions a Subflow or ForEachItem started; MAIN, only the others.

@@ -86,6 +86,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "revision": {"type": "long"},
         "triggerId": _KEYWORD,
         "triggerExecutionId": _KEYWORD,
+        "labels": {"type": "nested", "properties": {"key": _KEYWORD, "value": _KEYWORD}},
     },
     EXECUTIONS: {
         "id": _KEYWORD,

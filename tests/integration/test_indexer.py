@@ -24,6 +24,7 @@ from conveyor.common.model import Attempt, Execution, Label, MetricEntry, TaskRu
 from conveyor.common.settings import ElasticsearchSettings, IndexerSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import queries
+from conveyor.indexer.filters import TaskRunFilters
 from conveyor.indexer.service import Indexer
 from tests.integration.inprocess import serving
 from tests.messages import headers_of
@@ -72,8 +73,9 @@ class Topic:
         self.topics = Topics.of(kafka)
         self.producer = Producer(kafka)
 
-    def taskrun(self, revision: int, tr: TaskRun) -> None:
-        self.raw(self.topics.taskruns, tr.id, TaskRunChange(revision=revision, task_run=tr).to_json())
+    def taskrun(self, revision: int, tr: TaskRun, labels: list[Label] | None = None) -> None:
+        change = TaskRunChange(revision=revision, task_run=tr, labels=labels or [])
+        self.raw(self.topics.taskruns, tr.id, change.to_json())
 
     def execution(self, ex: Execution) -> None:
         self.raw(self.topics.executions, ex.id, ex.to_json())
@@ -147,7 +149,7 @@ def test_newest_revision_wins_replays_do_not_regress_and_poison_is_dead_lettered
         # Out of order: the newest revision first, then the older ones, then a second task run.
         for revision in (3, 1, 2):
             out.taskrun(revision, revisions[revision])
-        out.taskrun(2, task_run("tr2", S.CREATED, S.SUCCESS))
+        out.taskrun(2, task_run("tr2", S.CREATED, S.SUCCESS), labels=[Label(key="env", value="prod")])
         for revision in (3, 1, 2):
             out.execution(execution.model_copy(update={"revision": revision}))
         base = datetime(2024, 6, 2, 8, 0, tzinfo=UTC)
@@ -214,6 +216,10 @@ def test_newest_revision_wins_replays_do_not_regress_and_poison_is_dead_lettered
     assert queries.get_execution(client, p, "nope") is None
     assert queries.search_executions(client, p, labels={"env": "prod"}).total == 1
     assert queries.search_executions(client, p, labels={"env": "dev"}).total == 0
+    # Task runs carry their execution's labels and filter by them (kestra#2048).
+    found = queries.search_taskruns(client, p, TaskRunFilters(labels={"env": "prod"}))
+    assert [d["id"] for d in found.results] == ["tr2"]
+    assert queries.search_taskruns(client, p, TaskRunFilters(labels={"env": "dev"})).total == 0
 
     logs = queries.search_logs(client, p, "ex1")
     assert [line["message"] for line in logs] == ["first", "second", "third"]
