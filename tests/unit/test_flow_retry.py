@@ -68,7 +68,11 @@ def test_failed_execution_ends_retried_and_a_linked_execution_starts(created: li
     assert second.metadata.original_created_date == first.ex.metadata.original_created_date
     assert second.state.start_date == failed_at + timedelta(seconds=30)
     assert second.inputs == {"who": "ada"}
-    assert {(label.key, label.value) for label in second.labels} == {("team", "core")}
+    # The flow's labels, and the first execution's correlation id (the reference's system label).
+    assert {(label.key, label.value) for label in second.labels} == {
+        ("team", "core"),
+        ("system.correlationId", first.ex.id),
+    }
     assert event.flow["id"] == "again"
 
 
