@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,10 @@ from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError, from_e
 from conveyor.common.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
+
+# How long a starting producer asks again for its transactional id while the cluster cannot answer yet (a
+# coordinator still loading after a broker restart: COORDINATOR_LOAD_IN_PROGRESS, or no answer in time)
+INIT_TIMEOUT = 120.0
 
 Headers = Sequence[tuple[str, bytes | str]]
 
@@ -58,7 +63,23 @@ class Producer:
         self._caller: _Caller | None = None
         if self.transactional:
             self._caller = _Caller()
-            self._bounded(self._producer.init_transactions, 30.0, context="init transactions")
+            self._init_transactions()
+
+    def _init_transactions(self) -> None:
+        """`init_transactions`, called again (as librdkafka allows after a retriable error or a timeout) for up
+        to INIT_TIMEOUT seconds, so that a service starting while a broker restarts waits instead of exiting."""
+        deadline = time.monotonic() + INIT_TIMEOUT
+        while True:
+            try:
+                self._bounded(self._producer.init_transactions, 30.0, context="init transactions")
+            except RetryableKafkaError as exc:
+                if time.monotonic() >= deadline:
+                    raise
+                log.info("Kafka cannot start transactions yet (%s); asking again", exc)
+                self.broken = False
+                time.sleep(1.0)
+            else:
+                return
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         metrics.delivered(msg.topic(), err is None)

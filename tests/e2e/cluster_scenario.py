@@ -35,6 +35,7 @@ WORKERS = 3
 DOWN_SECONDS = 5.0
 # How long a node may take to start again: a JVM start took 30 to 150 s on the shared 2-core box at load 20-30.
 RESTART_TIMEOUT = 300.0
+START_TIMEOUT = 300.0
 BLOCKED_SECONDS = 10.0
 
 MIXED = [
@@ -121,6 +122,11 @@ class Scenario:
         per_wave = max(executions // len(faults), len(MIXED))
         snapshots = self.snapshots = Snapshots(self.stack)
         deadline = time.monotonic() + timeout
+        # A first wave with no fault: every service is up and consuming before the first server is killed
+        first = submit(self.stack, len(MIXED), MIXED)
+        self.submitted.update(first)
+        snapshots.wait(list(first), timeout=START_TIMEOUT)
+        assert snapshots.ended(list(first)) == len(first), "the stack ran no first wave before the faults"
         for name, fault in faults:
             wave = submit(self.stack, per_wave, MIXED)
             self.submitted.update(wave)
