@@ -107,7 +107,8 @@ def test_an_ended_execution_and_a_replay_from_a_task_run(
     assert page.locator("#exec-id").inner_text() == execution_id
     meta = page.locator("#exec-meta").inner_text()
     assert "web.execution" in meta and "gantt" in meta
-    assert page.locator("#exec-labels").inner_text() == "team: docs"
+    labels = page.locator("#exec-labels").inner_text().splitlines()
+    assert labels == ["team: docs", f"system.correlationId: {execution_id}"]
     assert '"who": "ada"' in page.locator("#exec-inputs").inner_text()
     # what a FAILED execution allows: restart and replay, not kill, pause or resume
     visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
