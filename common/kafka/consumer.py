@@ -149,28 +149,21 @@ class Consumer:
 
 
 def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, timeout: float = 60.0) -> Iterable[Message]:
-    """Every message of the given partitions from the beginning to the high watermark, with a separate,
-    unsubscribed consumer (used to rebuild state from a compacted topic)."""
+    """Every committed message of the given partitions from the beginning to the high watermark, with a
+    separate, unsubscribed consumer (used to rebuild state from a compacted topic).
+
+    The end is the high watermark as a read_uncommitted client sees it, not the read_committed one: the latter
+    is the last stable offset, and a transaction's commit markers are written after its `commit_transaction`
+    has returned, so a rebuild just after a commit (one's own, before a rebalance) would stop before that
+    commit's records. Reading read_committed up to the high watermark waits instead until every transaction
+    below it has ended (at most a dead producer's transaction timeout)."""
+    ends = _high_watermarks(settings, partitions, timeout)
+    if not ends:
+        return
     with kafka_errors("open a state reader"):
-        consumer = _Consumer(
-            {
-                **settings.client_config(),
-                "group.id": names.STATE_READER.id(settings.topic_prefix),
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-                "fetch.wait.max.ms": 10,
-            }
-        )
+        consumer = _Consumer(_reader_config(settings, "read_committed"))
     try:
-        ends: dict[tuple[str, int], int] = {}
-        start: list[TopicPartition] = []
-        for topic, partition in partitions:
-            low, high = watermarks(consumer, TopicPartition(topic, partition), timeout)
-            if high > low:
-                ends[(topic, partition)] = high
-                start.append(TopicPartition(topic, partition, low))
-        if not start:
-            return
+        start = [TopicPartition(topic, partition, low) for (topic, partition), (low, _) in ends.items()]
         with kafka_errors("read state"):
             consumer.assign(start)
         while ends:
@@ -182,10 +175,10 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
             for msg in received(raw, "read state from"):
                 key = msg.topic_partition
                 yield msg
-                if key in ends and msg.offset + 1 >= ends[key]:
+                if key in ends and msg.offset + 1 >= ends[key][1]:
                     del ends[key]
             # read_committed: the last offsets may be transaction markers no message reaches
-            for key, high in list(ends.items()):
+            for key, (_, high) in list(ends.items()):
                 with kafka_errors("read state"):
                     pos = consumer.position([TopicPartition(key[0], key[1])])[0].offset
                 if pos >= high:
@@ -193,6 +186,34 @@ def read_partitions_to_end(settings: KafkaSettings, partitions: Partitions, time
     finally:
         with kafka_errors("close the state reader"):
             consumer.close()
+
+
+def _high_watermarks(
+    settings: KafkaSettings, partitions: Partitions, timeout: float
+) -> dict[tuple[str, int], tuple[int, int]]:
+    """The low and high (read_uncommitted) watermarks of the partitions that hold messages."""
+    with kafka_errors("open a state reader"):
+        probe = _Consumer(_reader_config(settings, "read_uncommitted"))
+    try:
+        ends: dict[tuple[str, int], tuple[int, int]] = {}
+        for topic, partition in partitions:
+            low, high = watermarks(probe, TopicPartition(topic, partition), timeout)
+            if high > low:
+                ends[(topic, partition)] = (low, high)
+        return ends
+    finally:
+        with kafka_errors("close the state reader"):
+            probe.close()
+
+
+def _reader_config(settings: KafkaSettings, isolation: str) -> dict[str, Any]:
+    return {
+        **settings.client_config(),
+        "group.id": names.STATE_READER.id(settings.topic_prefix),
+        "enable.auto.commit": False,
+        "isolation.level": isolation,
+        "fetch.wait.max.ms": 10,
+    }
 
 
 def tail_consumer(

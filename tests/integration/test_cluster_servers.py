@@ -49,6 +49,17 @@ def _read_all(bootstrap: str, topic: str, expected: int) -> set[int]:
     return seen
 
 
+def _replica_counts(admin: AdminClient, topic: str) -> set[int]:
+    """The topic's replica counts per partition, once the broker answering has its metadata (another broker
+    than the one that created the topic may not have it yet: no partitions for a moment)."""
+    for _ in range(100):
+        metadata = admin.list_topics(topic, timeout=10).topics[topic]
+        if metadata.partitions:
+            return {len(p.replicas) for p in metadata.partitions.values()}
+        time.sleep(0.2)
+    return set()
+
+
 def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leader_dies(
     kafka_cluster: KafkaCluster,
 ) -> None:
@@ -56,8 +67,7 @@ def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leade
     ensure_topics(settings)
     topic = Topics.of(settings).execution_events
     admin = AdminClient({"bootstrap.servers": kafka_cluster.bootstrap})
-    metadata = admin.list_topics(topic, timeout=10).topics[topic]
-    assert {len(p.replicas) for p in metadata.partitions.values()} == {3}
+    assert _replica_counts(admin, topic) == {3}
     resource = ConfigResource(ResourceType.TOPIC, topic)
     config = next(iter(admin.describe_configs([resource]).values())).result(timeout=10)
     assert config["min.insync.replicas"].value == "2"
