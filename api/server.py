@@ -1,8 +1,10 @@
-"""`conveyor server`: the HTTP API and the Task Runs page, served by uvicorn until SIGINT/SIGTERM."""
+"""`conveyor server`: the HTTP API and the Task Runs page, served by uvicorn until SIGINT/SIGTERM (or SIGHUP,
+the signal that its parent ended)."""
 
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 import uvicorn
@@ -13,6 +15,7 @@ from conveyor.api.settings import ServerSettings
 from conveyor.common.elastic import describe
 from conveyor.common.logsetup import configure_logging
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.shutdown import PARENT_DEATH_SIGNAL
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +32,11 @@ def serve(settings: ServerSettings, kafka: KafkaSettings, es: ElasticsearchSetti
         kafka.bootstrap,
         kafka.topic_prefix,
     )
-    # uvicorn installs its own SIGINT/SIGTERM handlers: a first signal drains, a second exits.
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    # uvicorn installs its own SIGINT/SIGTERM handlers: a first signal drains, a second exits. The parent-death
+    # signal (repeated once per thread of the dead parent) only drains.
+    signal.signal(PARENT_DEATH_SIGNAL, lambda _signum, _frame: setattr(server, "should_exit", True))
+    server.run()
     return 0
 
 

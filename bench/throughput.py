@@ -44,7 +44,9 @@ from conveyor.common.kafka.producer import Producer  # noqa: E402
 from conveyor.common.kafka.topics import Topics  # noqa: E402
 from conveyor.common.launch import new_execution  # noqa: E402
 from conveyor.common.loader import load_flow  # noqa: E402
+from conveyor.common.servers.process import die_with_parent  # noqa: E402
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings  # noqa: E402
+from conveyor.common.shutdown import PARENT_DEATH_SIGNAL  # noqa: E402
 
 ONE = load_flow("id: one\nnamespace: bench\ntasks:\n  - {id: t, type: io.kestra.plugin.core.debug.Return, format: x}\n")
 TEN = load_flow(
@@ -113,6 +115,7 @@ class Bench:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
+                preexec_fn=die_with_parent(PARENT_DEATH_SIGNAL),  # a killed bench leaves no service behind
             )
 
     def stop(self, name: str) -> None:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from conveyor.common.servers.process import RunningServer, ServerProcess, log_tail
+from conveyor.common.shutdown import PARENT_DEATH_SIGNAL
 
 log = logging.getLogger(__name__)
 
@@ -103,4 +104,5 @@ class Supervisor:
             log_path=logs / f"{name}.log",
             cwd=Path.cwd(),
             env=env,
+            parent_death_signal=PARENT_DEATH_SIGNAL,
         )

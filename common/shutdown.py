@@ -1,5 +1,7 @@
 """Shutdown in one place: SIGTERM/SIGINT set a stop flag that every loop checks between bounded polls;
-a second signal exits at once."""
+a second one exits at once. SIGHUP is the parent-death signal of a process the project started
+(`servers/process.py` `die_with_parent`): it stops the same way, but never escalates, since the kernel sends
+it again for each thread of the dead parent that ends."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ import threading
 from types import FrameType
 
 log = logging.getLogger(__name__)
+
+PARENT_DEATH_SIGNAL = signal.SIGHUP
 
 
 def stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
@@ -22,6 +26,12 @@ def stop_on_signals(stop: threading.Event | None = None) -> threading.Event:
         log.info("%s received: stopping (send it again to exit at once)", signal.Signals(signum).name)
         stop.set()
 
+    def parent_died(signum: int, _: FrameType | None) -> None:
+        if not stop.is_set():
+            log.info("%s received (the parent process ended): stopping", signal.Signals(signum).name)
+            stop.set()
+
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
+    signal.signal(PARENT_DEATH_SIGNAL, parent_died)
     return stop

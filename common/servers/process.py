@@ -33,16 +33,25 @@ _PR_SET_PDEATHSIG = 1
 STOP_TIMEOUT = 20.0
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
+    """A `preexec_fn` for `subprocess.Popen` (None off Linux): the child gets `sig` when the thread that
+    spawns it ends, the whole parent process included (PR_SET_PDEATHSIG), and exits at once if that parent
+    died before the signal was armed. Spawn from a thread that lives as long as the child (the main thread).
+    The kernel sends `sig` again for each thread of a dead parent that ends: a JVM shuts down once on
+    SIGTERM; a Conveyor service is given `shutdown.PARENT_DEATH_SIGNAL`, whose repeats do not make it exit
+    before its drain."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
+    parent = os.getpid()
 
     def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl: no signal will come
+            os._exit(1)
 
     return preexec
 
@@ -85,13 +94,16 @@ class ServerProcess:
         env: Mapping[str, str],
         user: str | None = None,
         server_log: Path | None = None,
+        parent_death_signal: int = signal.SIGTERM,
     ) -> None:
-        """Start `argv` with its output in `log_path`; `server_log` is where it logs by itself."""
+        """Start `argv` with its output in `log_path`; `server_log` is where it logs by itself;
+        `parent_death_signal` is what it gets if we die (`die_with_parent`)."""
         self.name = name
         self.log_path = log_path
         self.server_log = server_log
         self._lock = threading.Lock()
         self._argv, self._cwd, self._env, self._user = list(argv), cwd, dict(env), user
+        self._parent_death_signal = parent_death_signal
         with log_path.open("ab") as console:
             self._popen = subprocess.Popen(
                 list(argv),
@@ -101,7 +113,7 @@ class ServerProcess:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=die_with_parent(parent_death_signal),
                 user=user,
                 group=None if user is None else _primary_group(user),
                 extra_groups=None if user is None else [],
@@ -126,6 +138,7 @@ class ServerProcess:
             env=self._env,
             user=self._user,
             server_log=self.server_log,
+            parent_death_signal=self._parent_death_signal,
         )
 
     def kill(self) -> None:

@@ -22,7 +22,9 @@ from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient
 
 from conveyor.common.kafka.admin import ensure_topics
+from conveyor.common.servers.process import die_with_parent
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
+from conveyor.common.shutdown import PARENT_DEATH_SIGNAL
 from tests.cli import ROOT, run_cli
 
 
@@ -42,6 +44,7 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
+                preexec_fn=die_with_parent(PARENT_DEATH_SIGNAL),  # a killed test process leaves no service behind
             )
         self.procs[name] = proc
         return proc
