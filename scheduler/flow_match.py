@@ -3,7 +3,9 @@
 Supported, all of which must hold:
 - `states`: the ended execution's state is one of them (default: every terminal state);
 - `conditions`: ExecutionNamespace (EQUALS, PREFIX, SUFFIX; `prefix: true`), ExecutionFlow, ExecutionStatus
-  (`in`, `notIn`), ExecutionLabels (every label present);
+  (`in`, `notIn`), ExecutionLabels (every label present), ExecutionOutputs, Expression, and Not/Or over any
+  of these, each evaluated by its `holds` against `check_of(ended, flow)`; one that cannot be evaluated (an
+  expression that does not render) does not hold, logged;
 - `preconditions.flows` with ONE flow: its namespace, flowId, states and labels; `preconditions.where`:
   each group's filters (NAMESPACE, FLOW_ID, STATE; EQUAL_TO, NOT_EQUAL_TO, IN, NOT_IN, STARTS_WITH,
   ENDS_WITH, CONTAINS) joined by its AND/OR operand. With several flows the conditions are met across
@@ -12,25 +14,25 @@ Supported, all of which must hold:
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from conveyor.common.flow import Flow
 from conveyor.common.model import Execution
-from conveyor.common.triggers.condition_base import Condition
-from conveyor.common.triggers.conditions import (
-    Comparison,
-    ExecutionFlow,
-    ExecutionLabels,
-    ExecutionNamespace,
-    ExecutionStatus,
-)
+from conveyor.common.triggers.condition_base import Check, ConditionError
 from conveyor.common.triggers.flow import Filter, FilterField, FilterType, FlowTrigger, Operand, UpstreamFlow, Where
 
+log = logging.getLogger(__name__)
+ZONE = ZoneInfo("UTC")
 
-def matches(trigger: FlowTrigger, ended: Execution) -> bool:
-    """Whether `trigger` starts its flow for this ended execution."""
+
+def matches(trigger: FlowTrigger, ended: Execution, flow: Flow | None = None) -> bool:
+    """Whether `trigger` (of `flow`, the triggered one) starts its flow for this ended execution."""
     if trigger.disabled or ended.state.current not in trigger.states:
         return False
-    if not all(condition_holds(c, ended) for c in trigger.conditions):
+    if not conditions_hold(trigger, ended, flow):
         return False
     pre = trigger.preconditions
     if pre is None:
@@ -42,26 +44,51 @@ def matches(trigger: FlowTrigger, ended: Execution) -> bool:
     return all(where_holds(group, ended) for group in pre.where)
 
 
-def condition_holds(condition: Condition, ended: Execution) -> bool:
-    if isinstance(condition, ExecutionNamespace):
-        return _namespace_holds(condition, ended.namespace)
-    if isinstance(condition, ExecutionFlow):
-        return (condition.namespace, condition.flow_id) == (ended.namespace, ended.flow_id)
-    if isinstance(condition, ExecutionStatus):
-        state = ended.state.current
-        return (not condition.in_ or state in condition.in_) and state not in condition.not_in
-    if isinstance(condition, ExecutionLabels):
-        return labels_hold(condition.labels, ended)
-    return False  # a condition type this module does not know never holds
+def conditions_hold(trigger: FlowTrigger, ended: Execution, flow: Flow | None = None) -> bool:
+    """Every one of the trigger's `conditions` holds for `ended`; one that cannot be evaluated does not."""
+    if not trigger.conditions:
+        return True
+    check = check_of(ended, flow)
+    try:
+        return all(condition.holds(check) for condition in trigger.conditions)
+    except ConditionError as exc:
+        owner = f"{flow.namespace}.{flow.id} " if flow is not None else ""
+        log.error("Flow trigger %s%s: not started for %s, its conditions cannot be evaluated: %s",
+                  owner, trigger.id, ended.id, exc)  # fmt: skip
+        return False
 
 
-def _namespace_holds(condition: ExecutionNamespace, namespace: str) -> bool:
-    comparison = Comparison.PREFIX if condition.prefix else condition.comparison
-    if comparison == Comparison.PREFIX:
-        return namespace.startswith(condition.namespace)
-    if comparison == Comparison.SUFFIX:
-        return namespace.endswith(condition.namespace)
-    return namespace == condition.namespace
+def check_of(ended: Execution, flow: Flow | None = None) -> Check:
+    """What a Flow trigger's conditions see of an ended execution: the execution itself and, for their
+    expressions, `trigger` (as the execution it would start sees it: executionId, namespace, flowId, state,
+    outputs), `execution` (id, namespace, flowId, state, startDate, endDate, originalId), `inputs`, `labels`
+    (a map) of the ended execution, and `flow` (id, namespace, revision) of the triggered one (as the
+    reference's condition context)."""
+    state = ended.state
+    context: dict[str, Any] = {
+        "trigger": trigger_variables(ended),
+        "execution": {
+            "id": ended.id,
+            "namespace": ended.namespace,
+            "flowId": ended.flow_id,
+            "state": state.current.value,
+            "startDate": _iso(state.start_date),
+            "endDate": _iso(state.end_date),
+            "originalId": ended.original_id or ended.id,
+        },
+        "inputs": ended.inputs or {},
+        "labels": {label.key: label.value for label in ended.labels},
+        "flow": (
+            {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}
+            if flow is not None
+            else {"id": ended.flow_id, "namespace": ended.namespace, "revision": ended.flow_revision}
+        ),
+    }
+    return Check(context, ZONE, ended)
+
+
+def _iso(value: Any) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value is not None else None
 
 
 def labels_hold(wanted: dict[str, str], ended: Execution) -> bool:

@@ -174,14 +174,14 @@ class FlowTriggers:
                 continue
             if candidate.trigger.waits:
                 self._precondition(candidate, ended, end)
-            elif matches(candidate.trigger, ended):
+            elif matches(candidate.trigger, ended, candidate.flow):
                 self._fire(candidate, ended)
 
     def _precondition(self, candidate: Candidate, ended: Execution, end: datetime | None) -> None:
         """`ended` meets some preconditions of a trigger waiting for several flows: tell the scheduler that
         owns the triggered flow, which keeps the window and fires once all are met."""
         pre, trigger, flow = candidate.trigger.preconditions, candidate.trigger, candidate.flow
-        if pre is None or not preconditions.eligible(trigger, ended):
+        if pre is None or not preconditions.eligible(trigger, ended, flow):
             return
         met = preconditions.met_by(pre, ended)
         if not met:

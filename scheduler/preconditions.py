@@ -23,10 +23,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from conveyor.common.flow import Flow
 from conveyor.common.model import Execution
 from conveyor.common.triggers.flow import FlowTrigger, Preconditions, WindowType
 from conveyor.common.triggers.state import Met, PreconditionWindow
-from conveyor.scheduler.flow_match import condition_holds, upstream_matches, where_holds
+from conveyor.scheduler.flow_match import conditions_hold, upstream_matches, where_holds
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -52,11 +53,11 @@ def met_by(pre: Preconditions, ended: Execution) -> list[str]:
     return met
 
 
-def eligible(trigger: FlowTrigger, ended: Execution) -> bool:
+def eligible(trigger: FlowTrigger, ended: Execution, flow: Flow | None = None) -> bool:
     """The trigger's own `states` and `conditions` hold for `ended` (checked before its preconditions)."""
     if trigger.disabled or ended.state.current not in trigger.states:
         return False
-    return all(condition_holds(c, ended) for c in trigger.conditions)
+    return conditions_hold(trigger, ended, flow)
 
 
 def window_of(pre: Preconditions, at: datetime) -> tuple[datetime, datetime]:

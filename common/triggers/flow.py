@@ -2,7 +2,7 @@
 
 Two ways to say which ones, as the reference has them:
 - `conditions`: every one must hold for the ended execution (ExecutionNamespace, ExecutionFlow,
-  ExecutionStatus, ExecutionLabels; see `conditions`);
+  ExecutionStatus, ExecutionLabels, ExecutionOutputs; Expression, Not, Or over them; see `conditions`);
 - `preconditions`: `{flows: [{namespace, flowId, states, labels}], where: [{id, operand, filters}],
   timeWindow, resetOnSuccess}`. With one flow (or none): the ended execution is that flow's, in one of its
   states, and passes each `where` group. With several flows: every listed flow and every `where` group must
@@ -28,6 +28,7 @@ from conveyor.common.labels import labels_map
 from conveyor.common.state import TERMINAL, StateType
 from conveyor.common.tasks.base import ID_PATTERN, NAMESPACE_PATTERN
 from conveyor.common.triggers.base import Trigger
+from conveyor.common.triggers.condition_base import leaves
 from conveyor.common.triggers.schedule_conditions import ScheduleCondition
 
 # What `states` defaults to: an execution that ended, however.
@@ -130,7 +131,7 @@ class FlowTrigger(Trigger):
 
     @model_validator(mode="after")
     def _execution_conditions(self) -> FlowTrigger:
-        for condition in self.conditions:
+        for condition in leaves(self.conditions):
             if isinstance(condition, ScheduleCondition):
                 raise ValueError(f"{condition.type} is a condition on a Schedule's date, not on an ended execution")
         return self

@@ -17,7 +17,7 @@ from conveyor.common.base import Spec
 from conveyor.common.clock import Duration
 from conveyor.common.labels import labels_map
 from conveyor.common.triggers.base import Trigger
-from conveyor.common.triggers.schedule_conditions import ScheduleCondition
+from conveyor.common.triggers.condition_base import ExecutionCondition, leaves
 from conveyor.common.triggers.slots import check_cron
 
 
@@ -76,15 +76,11 @@ class Schedule(Trigger):
     @model_validator(mode="after")
     def _cron(self) -> Schedule:
         check_cron(self.cron, self.with_seconds)
-        for condition in self.conditions:
-            if not isinstance(condition, ScheduleCondition):
+        for condition in leaves(self.conditions):
+            if isinstance(condition, ExecutionCondition):
                 raise ValueError(f"{condition.type} is a condition on an ended execution (a Flow trigger's), "
                                  "not on a Schedule's date")  # fmt: skip
         return self
-
-    @property
-    def schedule_conditions(self) -> list[ScheduleCondition]:
-        return [c for c in self.conditions if isinstance(c, ScheduleCondition)]
 
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

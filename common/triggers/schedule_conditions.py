@@ -1,4 +1,4 @@
-"""Conditions on a Schedule's slot (a Schedule trigger's `conditions`), under the reference's type names.
+"""Conditions on a Schedule's slot date (a Schedule trigger's `conditions`), under the reference's type names.
 
 Each is checked when a slot is due, with `{{ trigger.date }}`, `{{ trigger.next }}` and
 `{{ trigger.previous }}` of that slot (ISO date-times in the schedule's time zone; also as `schedule.*`) and
@@ -9,32 +9,26 @@ Each is checked when a slot is due, with `{{ trigger.date }}`, `{{ trigger.next 
 - DateTimeBetween (`after`, `before`: date-times; strict bounds), TimeBetween (`after`, `before`: times; with
   an offset they compare as instants of one day, as the reference's OffsetTime; without one, as wall-clock
   times of `date`);
-- Expression (`expression`): holds unless it renders blank or `false`;
-- Not (`conditions`): none of them holds; Or (`conditions`): one of them does.
+- PublicHoliday (`public_holiday`).
 
-`Check` evaluates them; a `date` or `expression` that does not render or parse raises `ConditionError`.
+Expression, Not and Or go with these too (`logical`). A `date` that does not render or parse raises
+`ConditionError` (`condition_base.Check`).
 """
 
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 
-from conveyor.common.errors import ConveyorError
-from conveyor.common.render import render
-from conveyor.common.triggers.condition_base import Condition, names, tagged_union
+from conveyor.common.triggers.condition_base import Check, Condition, ConditionError, names
+
+__all__ = ["DATE_CONDITIONS", "Check", "ConditionError", "ScheduleCondition"]
 
 TRIGGER_DATE = "{{ trigger.date }}"
-
-
-class ConditionError(ConveyorError):
-    """A schedule condition could not be evaluated (its `date` or `expression` did not render or parse)."""
 
 
 class DayOfWeek(StrEnum):
@@ -60,39 +54,8 @@ class DayInMonth(StrEnum):
     LAST = "LAST"
 
 
-@dataclass(frozen=True)
-class Check:
-    """What a slot's conditions are checked against: the template context and the schedule's time zone (for
-    a date rendered without an offset)."""
-
-    context: dict[str, Any]
-    zone: ZoneInfo
-
-    def text(self, template: str, field: str) -> str:
-        try:
-            return render(template, self.context)
-        except ConveyorError as exc:
-            raise ConditionError(f"{field}: {exc}") from None
-
-    def local_date(self, template: str) -> date:
-        text = self.text(template, "date").strip()
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            return self.date_time(template, text).date()
-
-    def date_time(self, template: str, text: str | None = None) -> datetime:
-        text = self.text(template, "date").strip() if text is None else text
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            raise ConditionError(f"date: expected an ISO-8601 date-time, got {text!r}") from None
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=self.zone)
-
-
 class ScheduleCondition(Condition):
-    def holds(self, check: Check) -> bool:
-        raise NotImplementedError
+    """A condition on a Schedule's slot date."""
 
 
 class DayWeek(ScheduleCondition):
@@ -174,37 +137,6 @@ class TimeBetween(ScheduleCondition):
         )
 
 
-class Expression(ScheduleCondition):
-    """The expression renders to something other than blank or `false`."""
-
-    type_names = names("Expression")
-    expression: str = Field(min_length=1)
-
-    def holds(self, check: Check) -> bool:
-        rendered = check.text(self.expression, "expression").strip()
-        return rendered not in ("", "false")
-
-
-class Not(ScheduleCondition):
-    """None of `conditions` holds."""
-
-    type_names = names("Not")
-    conditions: list[AnyScheduleCondition] = Field(min_length=1)
-
-    def holds(self, check: Check) -> bool:
-        return not any(c.holds(check) for c in self.conditions)
-
-
-class Or(ScheduleCondition):
-    """At least one of `conditions` holds."""
-
-    type_names = names("Or")
-    conditions: list[AnyScheduleCondition] = Field(min_length=1)
-
-    def holds(self, check: Check) -> bool:
-        return any(c.holds(check) for c in self.conditions)
-
-
 def _aware(value: datetime | None, zone: ZoneInfo) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -225,16 +157,4 @@ def _compare(at: datetime, bound: time) -> float:
     return (_seconds(at.time()) - own.total_seconds()) - (_seconds(bound) - offset.total_seconds())
 
 
-SCHEDULE_CONDITIONS: tuple[type[ScheduleCondition], ...] = (
-    DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween, Expression, Not, Or,
-)  # fmt: skip
-SCHEDULE_CONDITION_TYPES: dict[str, type[ScheduleCondition]] = {
-    name: cls for cls in SCHEDULE_CONDITIONS for name in cls.type_names
-}
-
-if TYPE_CHECKING:
-    AnyScheduleCondition = ScheduleCondition
-else:
-    AnyScheduleCondition = tagged_union(SCHEDULE_CONDITIONS)
-Not.model_rebuild()
-Or.model_rebuild()
+DATE_CONDITIONS: tuple[type[ScheduleCondition], ...] = (DayWeek, DayWeekInMonth, Weekend, DateTimeBetween, TimeBetween)

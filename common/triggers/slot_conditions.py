@@ -15,8 +15,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from conveyor.common.triggers.condition_base import Check, ConditionError
 from conveyor.common.triggers.schedule import Schedule
-from conveyor.common.triggers.schedule_conditions import Check, ConditionError
 from conveyor.common.triggers.slots import Slots, slots_of
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def meets(schedule: Schedule, slot: datetime, flow: tuple[str, str], slots: Slot
 
 
 def _holds(schedule: Schedule, slot: datetime, flow: tuple[str, str], slots: Slots) -> bool:
-    conditions = schedule.schedule_conditions
+    conditions = schedule.conditions
     if not conditions:
         return True
     variables = slot_variables(slot, slots.after(slot), slots.before(slot))
@@ -59,7 +59,7 @@ def neighbours(schedule: Schedule, slot: datetime, flow: tuple[str, str]) -> tup
     """The next and the previous slot of `slot` that meet the conditions (the cron's own if none within SCAN)."""
     slots = slots_of(schedule)
     following, preceding = slots.after(slot), slots.before(slot)
-    if not schedule.schedule_conditions:
+    if not schedule.conditions:
         return following, preceding
     return _nearest(schedule, slots, following, flow, forward=True), _nearest(
         schedule, slots, preceding, flow, forward=False
@@ -68,7 +68,7 @@ def neighbours(schedule: Schedule, slot: datetime, flow: tuple[str, str]) -> tup
 
 def next_meeting(schedule: Schedule, start: datetime, flow: tuple[str, str]) -> datetime:
     """The first slot from `start` (a slot) on that meets the conditions (`start` itself if none within SCAN)."""
-    if not schedule.schedule_conditions:
+    if not schedule.conditions:
         return start
     return _nearest(schedule, slots_of(schedule), start, flow, forward=True)
 

@@ -312,3 +312,102 @@ def test_preconditions_on_two_flows_fire_once_both_ended_and_a_flow_never_trigge
     assert join.trigger.variables["executionId"] in {left["id"], right["id"]}
     loops = [e for e in executions.values() if e.flow_id == "loop"]
     assert [e.id for e in loops] == [looped["id"]], "a flow triggered itself"
+
+
+COND_NS = "cond.e2e"
+COND = "io.kestra.plugin.core.condition."
+
+# An upstream flow whose flow output `rows` is its input; `fail: true` makes it fail.
+UPSTREAM = f"""
+id: up
+namespace: {COND_NS}
+inputs:
+  - {{id: rows, type: INT}}
+  - {{id: fail, type: BOOLEAN, defaults: false}}
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{{{ inputs.rows }}}}"
+  - id: maybe_fail
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{{{ inputs.fail }}}}"
+outputs:
+  - {{id: rows, type: INT, value: "{{{{ outputs.count.value }}}}"}}
+"""
+
+
+def listener(flow_id: str, conditions: str) -> str:
+    return f"""
+id: {flow_id}
+namespace: {COND_NS}
+tasks:
+  - {{id: t, type: io.kestra.plugin.core.debug.Return, format: "{{{{ trigger.executionId }}}}"}}
+triggers:
+  - id: on_up
+    type: io.kestra.plugin.core.trigger.Flow
+    conditions:
+{conditions}
+"""
+
+
+# Or over two ExecutionFlows plus an Expression on the outputs: only the big SUCCESS run
+BIG = listener(
+    "big",
+    f"""      - type: {COND}Or
+        conditions:
+          - {{type: {COND}ExecutionFlow, namespace: {COND_NS}, flowId: up}}
+          - {{type: {COND}ExecutionFlow, namespace: {COND_NS}, flowId: other}}
+      - {{type: {COND}Expression, expression: "{{{{ trigger.outputs.rows > 10 }}}}"}}""",
+)
+# Not over ExecutionStatus: both SUCCESS runs, not the failed one
+NOT_FAILED = listener(
+    "not_failed",
+    f"""      - {{type: {COND}ExecutionFlow, namespace: {COND_NS}, flowId: up}}
+      - type: {COND}Not
+        conditions:
+          - {{type: {COND}ExecutionStatus, in: [FAILED]}}""",
+)
+# ExecutionOutputs: only the small run (the failed one has no outputs)
+SMALL = listener(
+    "small",
+    f"""      - {{type: {COND}ExecutionFlow, namespace: {COND_NS}, flowId: up}}
+      - {{type: {COND}ExecutionOutputs, expression: "{{{{ trigger.outputs.rows <= 10 }}}}"}}""",
+)
+
+
+def test_not_or_and_expressions_over_ended_executions_start_only_the_flows_they_hold_for(
+    e2e_stack: Stack, tmp_path: Path
+) -> None:
+    for name, source in (("big", BIG), ("not_failed", NOT_FAILED), ("small", SMALL)):
+        (tmp_path / f"{name}.yaml").write_text(source)
+    deployed = e2e_stack.cli("flows", "deploy", str(tmp_path))
+    assert deployed.returncode == 0, deployed.stderr
+    (tmp_path / "run").mkdir()
+    up = tmp_path / "run" / "up.yaml"
+    up.write_text(UPSTREAM)
+    topic = Topics.of(e2e_stack.kafka).executions
+    e2e_stack.start("scheduler", "scheduler")
+    try:
+        small = e2e_stack.run_json(up, "--input", "rows=5")
+        big = e2e_stack.run_json(up, "--input", "rows=50")
+        failed = e2e_stack.run_json(up, "--input", "rows=70", "--input", "fail=true")
+        assert [r["state"]["current"] for r in (small, big, failed)] == ["SUCCESS", "SUCCESS", "FAILED"]
+
+        def all_started(seen: dict[str, Execution]) -> bool:
+            done = [e.flow_id for e in seen.values() if e.state.terminal and e.flow_id != "up"]
+            return sorted(done) == ["big", "not_failed", "not_failed", "small"]
+
+        newest(e2e_stack.kafka, topic, Execution.model_validate_json, all_started, 120)
+        time.sleep(5)  # time for a wrong firing (for the failed run) to show
+        executions = newest(e2e_stack.kafka, topic, Execution.model_validate_json, lambda _: False, 5)
+    finally:
+        e2e_stack.stop("scheduler")
+    started: dict[str, list[str]] = {}
+    for execution in executions.values():
+        if execution.flow_id != "up" and execution.trigger is not None:
+            started.setdefault(execution.flow_id, []).append(execution.trigger.variables["executionId"])
+    assert {flow: sorted(ids) for flow, ids in started.items()} == {
+        "big": [big["id"]],
+        "not_failed": sorted([small["id"], big["id"]]),
+        "small": [small["id"]],
+    }, e2e_stack.tail()

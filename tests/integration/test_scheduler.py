@@ -177,3 +177,31 @@ def test_a_schedule_with_conditions_fires_only_the_slots_that_meet_them(
     first = triggers[0]
     assert first is not None and first.date is not None
     assert first.next == first.date + timedelta(seconds=2) and first.previous == first.date - timedelta(seconds=2)
+
+
+def test_a_backfill_on_working_days_skips_the_public_holidays_and_weekends(
+    kafka_settings: KafkaSettings, catalog: FlowCatalog
+) -> None:
+    # 09:00 in Paris each day, but not on a French public holiday nor a weekend (the reference's example)
+    working = (
+        "[{type: io.kestra.plugin.core.condition.Not, conditions: ["
+        "{type: io.kestra.plugin.core.condition.PublicHoliday, country: FR},"
+        "{type: io.kestra.plugin.core.condition.Weekend}]}]"
+    )
+    producer = Producer(kafka_settings)
+    follower = Follower(kafka_settings, [Topics.of(kafka_settings).execution_events])
+    start, end = datetime(2025, 12, 22, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC)
+    with scheduler(kafka_settings):
+        catalog.deploy(flow_source("workdays", "0 0 9 * * *", timezone="Europe/Paris", conditions=working))
+        time.sleep(1.0)  # deployed and owned: its first state is kept before the backfill request
+        admin.request(kafka_settings, producer, "conveyor.tests", "workdays", "tick", Action.BACKFILL,
+                      start=start, end=end)  # fmt: skip
+        events = created(follower, "workdays", 9, timeout=60.0)
+    # (a regular slot, should the test run at 09:00 in Paris, is left out: only the backfilled dates)
+    days = sorted(e.execution.trigger.date.date().isoformat() for e in events if e.execution.trigger and
+                  e.execution.trigger.date and e.execution.trigger.date < end)  # fmt: skip
+    assert days == ["2025-12-22", "2025-12-23", "2025-12-24", "2025-12-26", "2025-12-29", "2025-12-30",
+                    "2025-12-31", "2026-01-02", "2026-01-05"]  # fmt: skip
+    # nothing more comes: Christmas, New Year's Day and the weekends started nothing
+    assert [e for e in created(follower, "workdays", 1, timeout=3.0) if e.execution.trigger
+            and e.execution.trigger.date and e.execution.trigger.date < end] == []  # fmt: skip

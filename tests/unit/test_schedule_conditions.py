@@ -13,13 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import TypeAdapter
 
+from conveyor.common.triggers.condition_base import Check, ConditionError
+from conveyor.common.triggers.conditions import AnyCondition
 from conveyor.common.triggers.schedule import Schedule
-from conveyor.common.triggers.schedule_conditions import AnyScheduleCondition, Check, ConditionError
 from conveyor.common.triggers.slot_conditions import next_meeting
 from conveyor.scheduler.decide import first_state, tick
 
 N = "io.kestra.plugin.core.condition."
-ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyScheduleCondition)
+ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyCondition)
 PARIS = ZoneInfo("Europe/Paris")
 
 
