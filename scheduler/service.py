@@ -49,6 +49,7 @@ from conveyor.scheduler import ahead, control, decide, preconditions
 from conveyor.scheduler.ahead import LOOKAHEAD, Prepared
 from conveyor.scheduler.flow_triggers import FlowTriggers, flow_trigger_execution
 from conveyor.scheduler.flows import Change, OwnedFlows, schedules
+from conveyor.scheduler.parsed import SHARED, ParsedFlows
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ class Scheduler:
         settings: SchedulerSettings | None = None,
         loops: Sequence[Loop] = (),
         clock: Clock = utcnow,
+        parsed: ParsedFlows = SHARED,
     ) -> None:
         self.settings = settings or SchedulerSettings()
         self.kafka = kafka
@@ -91,7 +93,8 @@ class Scheduler:
         self.loops = list(loops)
         self.clock = clock
         registry.resolve()
-        self.flows = OwnedFlows(kafka.partitions)
+        # The flows parsed once per process, shared with the Flow trigger loop (`parsed`).
+        self.flows = OwnedFlows(kafka.partitions, parsed)
         self.states: dict[str, TriggerState] = {}
         self.active: dict[str, Schedule] = {}  # trigger key -> its definition, for the triggers that may fire
         self._heap: list[tuple[datetime, str]] = []

@@ -4,11 +4,14 @@ or unreadable record gives no flow (and says why)."""
 
 from __future__ import annotations
 
+import inspect
 from datetime import UTC, datetime
 
 from conveyor.common.deployed import DeployedFlow
+from conveyor.scheduler.flow_triggers import FlowTriggers
 from conveyor.scheduler.flows import OwnedFlows
-from conveyor.scheduler.parsed import ParsedFlows
+from conveyor.scheduler.parsed import SHARED, ParsedFlows
+from conveyor.scheduler.service import Scheduler
 
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -54,3 +57,10 @@ def test_owned_flows_and_a_second_reader_parse_each_flow_once() -> None:
     flows = [cache.get(key, bytes(raw)).flow for key, raw in table.items()]
     assert cache.parsed == 20 and flows == [owned.flows[key] for key in table]
     assert all(a is b for a, b in zip(flows, (owned.flows[key] for key in table), strict=True))
+
+
+def test_both_loops_of_conveyor_scheduler_use_the_one_shared_cache_by_default() -> None:
+    # `run_scheduler` builds both loops with their defaults: the process's one `ParsedFlows`
+    assert inspect.signature(Scheduler).parameters["parsed"].default is SHARED
+    assert inspect.signature(FlowTriggers).parameters["parsed"].default is SHARED
+    assert inspect.signature(OwnedFlows).parameters["parsed"].default is SHARED
