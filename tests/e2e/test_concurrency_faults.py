@@ -24,15 +24,8 @@ from conveyor.common.state import StateType
 from tests.concurrency import first, most_at_once, out_of_order
 from tests.e2e.conftest import Stack
 
-QUARANTINE = (
-    "quarantined in CI (2026-12-03): under load, SlotDecided answers reached an executor that did not "
-    "know the execution ('unknown or ended: ignored') and the queue stalled; passes on a quiet box; see "
-    "the closing note of session 7"
-)
-
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(os.environ.get("CI") == "true", reason=QUARANTINE),
     pytest.mark.timeout(600),
 ]
 
