@@ -57,6 +57,7 @@ from conveyor.executor import (
     epilogue,
     flow_retry,
     flowables,
+    items,
     loops,
     lost,
     pause,
@@ -227,6 +228,7 @@ class Decider:
             change_state.change_state(self, event)
         elif isinstance(event, SubflowEnded):
             subflows.child_ended(self, event)
+            items.child_ended(self, event)
         elif isinstance(event, SlotDecided):
             concurrency.decided(self, event)
         self.advance()

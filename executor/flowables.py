@@ -16,7 +16,7 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks import flowable as f
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.common.tasks.subflow import ForEachItem, Subflow
-from conveyor.executor import loops, pause, subflows, workdirs
+from conveyor.executor import items, loops, pause, subflows, workdirs
 from conveyor.executor.state import Loop, worst
 from conveyor.executor.values import FlowableError, foreach_values, render_condition
 
@@ -52,7 +52,7 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:  # noq
     if isinstance(task, Subflow):
         return subflows.subflow(d, task, run)
     if isinstance(task, ForEachItem):
-        return subflows.for_each_item(d, task, run)
+        return items.for_each_item(d, task, run)
     raise FlowableError(f"no executor rule for flowable type {task.type}")
 
 

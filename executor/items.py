@@ -1,164 +1,243 @@
-"""ForEachItem's files: the batches its `items` file is cut into, and the merge of its children's outputs.
+"""The ForEachItem rule: one child execution per batch of a file's lines, the file work on workers.
 
-The source is streamed (a chunk at a time, never whole): for `rows` and `bytes` one batch is held at a time
-and stored once full; for `partitions` the lines are dealt round-robin into that many temporary files, then
-stored (the empty ones left out, as the reference does). Batch `i` (1-based) of a task run is the file
-`batches/{i}{ext}` under the task run's folder, `ext` the source's extension (`.tmp` without one), so a
-batch's URI is a function of its number and nothing lists them. Each child's outputs become
-`outputs/{i}.json` there when it ends; the merged file (`outputs.jsonl`, one JSON object per child with
-outputs, in batch order) is written once, when the last child ended.
+The task run goes through three stages, told apart by its outputs:
+1. the split: the rule dispatches a worker job of the task run itself (outputs `phase: split`); the worker
+   (`worker.runners.items`) cuts `items` into batch files and answers `numberOfBatches` and `batchUri` (a
+   pattern with `{iteration}`), a result of constant size. A failed split fails the task run with its error.
+2. the children: counters, never a list (`iterations`: child executions by state), so each child's end costs
+   the same whatever the number of batches; children start at most `starts_left()` per decision (the loops'
+   bound), the rest through a `continue` timer. Each child's outputs become one small file when it ends
+   (`common.storage.items.save_outputs`), and the failed batches are kept as ranges (`failedBatches`, at most
+   `MAX_RANGES` of them) for a restart.
+3. the merge (with `wait`), once every child ended: a second worker job concatenates the outputs files and
+   answers the outputs with the merged file's `uri`; then the task run ends.
+The executor reads no file: a big `items` file or a slow storage holds a worker, not the executions of the
+executor's partitions. The jobs' attempts are dropped when the task run ends: it records one attempt per run
+of its children, as before (and as the reference's corpus counts them).
+
+A restart of the parent (`restarted`): with `restartBehavior` RETRY_FAILED (the default) or FAILED_ITEMS, only
+the batches whose child FAILED or was KILLED get a new child (the others' children and outputs are kept);
+NEW_EXECUTION or ALL_ITEMS, or when the failed batches are not known (more than `MAX_RANGES` ranges, children
+whose end the parent never heard of), split the file again and start every batch again.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import re
-import tempfile
-from collections.abc import Callable, Iterator
-from typing import IO, BinaryIO
+import bisect
+from typing import TYPE_CHECKING, Any
 
-import orjson
+from conveyor.common.events import SubflowEnded
+from conveyor.common.model import Execution, TaskRun
+from conveyor.common.state import StateType
+from conveyor.common.storage import ExecutionScope
+from conveyor.common.storage.items import save_outputs
+from conveyor.common.tasks.base import LogLevel
+from conveyor.common.tasks.subflow import MERGE, MERGED, PHASE, SPLIT, ForEachItem
+from conveyor.executor.subflows import TERMINAL, child, child_id, done, find
 
-from conveyor.common.storage import ExecutionScope, Storage, default_storage, file_name
-from conveyor.common.storage.uri import key_of
+if TYPE_CHECKING:
+    from conveyor.executor.rules import Rules
 
-_CHUNK = 1 << 20
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)I?B?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-# The most partitions one ForEachItem may ask for (each is a temporary file open at once).
-MAX_PARTITIONS = 10_000
-
-
-class ItemsError(ValueError):
-    """The items cannot be split (not a storage URI, a bad batch setting): the task run fails with this."""
-
-
-def parse_bytes(value: str | int) -> int:
-    """`10MB`, `200KB`, `1.5 GB` or a plain number of bytes, as the reference's readable sizes."""
-    if isinstance(value, int):
-        size = value
-    else:
-        match = _SIZE.match(value)
-        if match is None:
-            raise ItemsError(f"batch.bytes: {value!r} is not a size (a number of bytes, or e.g. 10MB, 200KB)")
-        size = int(float(match.group(1)) * _UNITS[match.group(2).upper()])
-    if size <= 0:
-        raise ItemsError(f"batch.bytes must be positive, got {value!r}")
-    return size
+S = StateType
+# The most ranges of failed batches a task run keeps (past it, a restart runs every batch again): its record
+# stays small whatever the number of batches.
+MAX_RANGES = 100
+FAILED_KEY = "failedBatches"
+RERUN_KEY = "rerun"
+_FAILED = (S.FAILED, S.KILLED)
 
 
-def extension(uri: str) -> str:
-    name = file_name(uri)
-    return name[name.rindex(".") :] if "." in name else ".tmp"
+def scope_of(ex: Execution) -> ExecutionScope:
+    return ExecutionScope(ex.namespace, ex.flow_id, ex.id)
 
 
-def batch_uri(scope: ExecutionScope, task_id: str, task_run_id: str, ext: str, iteration: int | str) -> str:
-    return scope.task_file(task_id, task_run_id, f"batches/{iteration}{ext}")
+def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None:
+    out = dict(run.outputs or {})
+    if "numberOfBatches" not in out:
+        return _splitting(d, task, run, out)
+    total = int(out["numberOfBatches"])
+    if total == 0:  # no items: no child, no outputs (as the reference)
+        run.outputs = None
+        d.touch(run)
+        return _end(d, run, S.SUCCESS)
+    if "iterations" not in out:  # the split's result
+        out["iterations"] = {"CREATED": 0, "RUNNING": 0} if task.wait else {}
+        if task.wait:
+            out[FAILED_KEY] = []
+        d.set_outputs(run, out)
+    if out.get(PHASE) in (MERGE, MERGED):
+        return _merging(d, task, run, out)
+    iterations: dict[str, int] = dict(out["iterations"])
+    created = sum(iterations.values())
+    if created < total or out.get(RERUN_KEY):
+        if d.killing:
+            _kill_children(d, run, total)
+            return S.KILLED
+        if _start_children(d, task, run, out, created, total):
+            return None
+    return _waited(d, task, run, total) if task.wait else _end(d, run, S.SUCCESS)
 
 
-def lines(stream: BinaryIO) -> Iterator[bytes]:
-    """The stream's lines without their end (`\\n`, `\\r\\n`), read a chunk at a time."""
-    rest = b""
-    while chunk := stream.read(_CHUNK):
-        rest += chunk
-        *complete, rest = rest.split(b"\n")
-        for line in complete:
-            yield line.removesuffix(b"\r")
-    if rest:
-        yield rest.removesuffix(b"\r")
+def _splitting(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> StateType | None:
+    last = run.attempts[-1] if run.attempts else None
+    if out.get(PHASE) == SPLIT and last is not None:
+        if not last.state.terminal:
+            return None  # a worker splits (a kill reaches it with the execution's kill signal)
+        return last.state.current if last.state.current in _FAILED else S.FAILED
+    if d.killing:
+        return S.KILLED
+    d.set_outputs(run, {PHASE: SPLIT})
+    d.dispatch(run, task)
+    return None
 
 
-def split(
-    source: str,
-    target: ExecutionScope,
-    task_id: str,
-    task_run_id: str,
-    *,
-    rows: int | None = None,
-    max_bytes: int | None = None,
-    partitions: int | None = None,
-    separator: str = "\n",
-    storage: Storage | None = None,
-) -> int:
-    """Cut the file at `source` into batches stored under the task run's folder; returns how many."""
-    try:
-        key_of(source)
-    except ValueError:
-        raise ItemsError(f"items must be an internal storage URI (kestra:///…), got {source[:120]!r}") from None
-    storage = storage or default_storage()
-    ext = extension(source)
-    sep = separator.encode()
-
-    def store(iteration: int, data: IO[bytes]) -> None:
-        data.seek(0)
-        storage.put(batch_uri(target, task_id, task_run_id, ext, iteration), data)  # type: ignore[arg-type]
-
-    with storage.open(source) as stream:
-        if partitions is not None:
-            return _partition(lines(stream), partitions, sep, store)
-        count = 0
-        batch = io.BytesIO()
-        batch_rows = 0
-        for line in lines(stream):
-            full = (max_bytes is not None and batch.tell() >= max_bytes) or (
-                max_bytes is None and rows is not None and batch_rows >= rows
-            )
-            if batch_rows and full:
-                count += 1
-                store(count, batch)
-                batch, batch_rows = io.BytesIO(), 0
-            batch.write(line + sep)
-            batch_rows += 1
-        if batch_rows:
-            count += 1
-            store(count, batch)
-        return count
-
-
-def _partition(source: Iterator[bytes], partitions: int, sep: bytes, store: Callable[[int, IO[bytes]], None]) -> int:
-    if not 1 <= partitions <= MAX_PARTITIONS:
-        raise ItemsError(f"batch.partitions must be between 1 and {MAX_PARTITIONS}, got {partitions}")
-    with contextlib.ExitStack() as stack:
-        files = [stack.enter_context(tempfile.TemporaryFile()) for _ in range(partitions)]
-        for index, line in enumerate(source):
-            files[index % partitions].write(line + sep)
-        count = 0
-        for data in files:
-            if data.tell():
-                count += 1
-                store(count, data)
-        return count
-
-
-def outputs_uri(scope: ExecutionScope, task_id: str, task_run_id: str, iteration: int) -> str:
-    return scope.task_file(task_id, task_run_id, f"outputs/{iteration}.json")
-
-
-def save_outputs(
-    scope: ExecutionScope, task_id: str, task_run_id: str, iteration: int, outputs: dict[str, object]
-) -> None:
-    uri = outputs_uri(scope, task_id, task_run_id, iteration)
-    default_storage().put(uri, io.BytesIO(orjson.dumps(outputs) + b"\n"))
-
-
-def merge_outputs(scope: ExecutionScope, task_id: str, task_run_id: str) -> str | None:
-    """Concatenate the children's outputs in batch order into one file; its URI, None when no child had any."""
-    storage = default_storage()
-    folder = scope.task_file(task_id, task_run_id, "outputs") + "/"
-    found = sorted(
-        (int(name.removesuffix(".json")), f.uri)
-        for f in storage.files(folder)
-        if (name := file_name(f.uri)).removesuffix(".json").isdigit()
-    )
-    if not found:
+def _merging(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> StateType | None:
+    last = run.attempts[-1] if run.attempts else None
+    if out.get(PHASE) == MERGED:
+        del out[PHASE]
+        d.set_outputs(run, out)
+        return _end(d, run, _final_state(out["iterations"]) if task.transmit_failed else S.SUCCESS)
+    if last is not None and not last.state.terminal:
         return None
-    merged = scope.task_file(task_id, task_run_id, "outputs.jsonl")
-    with tempfile.TemporaryFile() as out:
-        for _, uri in found:
-            with storage.open(uri) as part:
-                while chunk := part.read(_CHUNK):
-                    out.write(chunk)
-        out.seek(0)
-        storage.put(merged, out)
-    return merged
+    return S.FAILED  # the merge job failed (its error is on its attempt)
+
+
+def _end(d: Rules, run: TaskRun, state: StateType) -> StateType:
+    """The task run ends with one attempt for this run of its children: its jobs' attempts are dropped."""
+    while run.attempts and run.attempts[-1].worker_id is not None and run.attempts[-1].state.terminal:
+        run.attempts = run.attempts[:-1]
+    return done(d, run, state)
+
+
+def _waited(d: Rules, task: ForEachItem, run: TaskRun, total: int) -> StateType | None:
+    """Every child started: once every one ended, the merge of their outputs on a worker."""
+    out = dict(run.outputs or {})
+    iterations: dict[str, int] = out["iterations"]
+    ended = sum(iterations.get(state.value, 0) for state in TERMINAL)
+    if ended < total:
+        if d.killing:
+            _kill_children(d, run, total)
+            return S.KILLED
+        return None
+    d.set_outputs(run, {**out, PHASE: MERGE})
+    d.dispatch(run, task)
+    return None
+
+
+def _start_children(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any], created: int, total: int) -> bool:
+    """Start the next children (as many as this decision may): the batches to run again after a restart
+    first, then those never started. True while some are still to start."""
+    rerun: list[list[int]] = [list(r) for r in out.get(RERUN_KEY) or []]
+    room = d.starts_left()
+    chosen: list[int] = []
+    while rerun and len(chosen) < room:
+        first, last = rerun[0]
+        take = min(last - first + 1, room - len(chosen))
+        chosen.extend(range(first, first + take))
+        rerun[0][0] += take
+        if rerun[0][0] > last:
+            rerun.pop(0)
+    fresh = min(total - created, room - len(chosen))
+    chosen.extend(range(created + 1, created + fresh + 1))
+    if chosen:
+        flow = find(d, task, run)
+        ctx = d.context_for(run)
+        for iteration in chosen:
+            extra = {"items": out["batchUri"].replace("{iteration}", str(iteration)), "iteration": iteration}
+            child_ctx = {**ctx, "taskrun": {**ctx["taskrun"], **extra}}
+            d.create_execution(child(d, task, run, flow, child_ctx, iteration))
+        iterations: dict[str, int] = dict(out["iterations"])
+        if task.wait:
+            iterations["CREATED"] = iterations.get("CREATED", 0) + fresh
+        else:  # not waiting, the reference counts each child a success once created
+            iterations["RUNNING"] = 0
+            iterations["SUCCESS"] = iterations.get("SUCCESS", 0) + fresh
+        out["iterations"] = iterations
+        if RERUN_KEY in out:
+            out[RERUN_KEY] = rerun
+            if not rerun:
+                del out[RERUN_KEY]
+        d.set_outputs(run, dict(out))
+    more = bool(rerun) or created + fresh < total
+    d.started(len(chosen), run, more=more)
+    return more
+
+
+def _final_state(iterations: dict[str, int]) -> StateType:
+    """The worst child state (the reference's `findTerminalState`)."""
+    for state in (S.FAILED, S.KILLED, S.WARNING):
+        if iterations.get(state.value, 0) > 0:
+            return state
+    return S.SUCCESS
+
+
+def _kill_children(d: Rules, run: TaskRun, created: int) -> None:
+    """A kill for every child started (once: the task run ends KILLED). Those already ended ignore it."""
+    for iteration in range(1, created + 1):
+        d.request_kill(child_id(run, iteration))
+
+
+# ---- a child's end
+def child_ended(d: Rules, event: SubflowEnded) -> None:
+    run = d.state.runs.get(event.task_run_id)
+    if run is None or run.state.terminal or event.iteration is None:
+        return
+    task = d.flow_task(run.task_id)
+    out = dict(run.outputs or {})
+    if not isinstance(task, ForEachItem) or not task.wait or "iterations" not in out:
+        return
+    if event.child_id != child_id(run, event.iteration):
+        return
+    iterations = dict(out["iterations"])
+    iterations["CREATED"] = max(iterations.get("CREATED", 0) - 1, 0)
+    iterations[event.state.value] = iterations.get(event.state.value, 0) + 1
+    if event.outputs:
+        save_outputs(scope_of(d.execution), task.id, run.id, event.iteration, event.outputs)
+    out["iterations"] = iterations
+    if event.state in _FAILED and out.get(FAILED_KEY) is not None:
+        ranges = add_to_ranges(out[FAILED_KEY], event.iteration)
+        out[FAILED_KEY] = ranges if len(ranges) <= MAX_RANGES else None
+    d.set_outputs(run, out)
+
+
+def add_to_ranges(ranges: list[list[int]], number: int) -> list[list[int]]:
+    """`number` added to sorted, disjoint `[first, last]` ranges (joined with its neighbours)."""
+    result = [list(r) for r in ranges]
+    at = bisect.bisect_left([r[0] for r in result], number)
+    if at > 0 and result[at - 1][1] >= number:
+        return result  # already in
+    if at < len(result) and result[at][0] == number:
+        return result
+    joins_left = at > 0 and result[at - 1][1] == number - 1
+    joins_right = at < len(result) and result[at][0] == number + 1
+    if joins_left and joins_right:
+        result[at - 1][1] = result[at][1]
+        del result[at]
+    elif joins_left:
+        result[at - 1][1] = number
+    elif joins_right:
+        result[at][0] = number
+    else:
+        result.insert(at, [number, number])
+    return result
+
+
+# ---- a restart of the parent
+def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
+    """Only the failed batches again (RETRY_FAILED, FAILED_ITEMS) when they are known, else every batch."""
+    out = dict(run.outputs or {})
+    iterations: dict[str, int] = dict(out.get("iterations") or {})
+    failed: list[list[int]] = out.get(FAILED_KEY) or []
+    only_failed = task.restart_behavior in ("RETRY_FAILED", "FAILED_ITEMS") and task.wait
+    known = bool(failed) and iterations.get("CREATED", 0) == 0
+    if not (only_failed and known and "numberOfBatches" in out):
+        d.set_outputs(run, {})  # split again, every batch again
+        return
+    count = sum(last - first + 1 for first, last in failed)
+    for state in _FAILED:
+        iterations.pop(state.value, None)
+    iterations["CREATED"] = count
+    out.pop("uri", None)
+    out.pop(PHASE, None)
+    d.set_outputs(run, {**out, "iterations": iterations, FAILED_KEY: [], RERUN_KEY: failed})
+    d.log(run, LogLevel.INFO, f"restart: {count} failed batch(es) get a new child, the others are kept")

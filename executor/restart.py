@@ -23,7 +23,7 @@ from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
 from conveyor.common.tasks.subflow import ForEachItem, Subflow
-from conveyor.executor import subflows
+from conveyor.executor import items, subflows
 from conveyor.executor.state import ExecutionState
 
 if TYPE_CHECKING:
@@ -65,7 +65,9 @@ def run_again(d: Rules, when: datetime | None = None) -> None:
     for run in runs:  # creation order: a parent before its children
         d.set_state(run, S.RESTARTED)
         task = d.task(run.task_id)
-        if isinstance(task, (Subflow, ForEachItem)):
+        if isinstance(task, ForEachItem):
+            items.restarted(d, task, run)
+        elif isinstance(task, Subflow):
             subflows.restarted(d, run)
         elif not isinstance(task, FlowableTask):
             d.dispatch(run, task)

@@ -7,10 +7,8 @@ second child. The child records its parent in its `trigger` (type: the task's ty
 `iteration`). When the child ends, its executor sends a `SubflowEnded` keyed by the parent's id
 (`ended_event`), which `child_ended` applies to the parent task run.
 
-Subflow keeps its child's id (and, once it ended, its state and outputs) in its outputs. ForEachItem keeps
-counters, never a list: `numberOfBatches` and `iterations` (child executions by state), so each child's end
-costs the same whatever the number of batches; children start at most `starts_left()` per decision (the
-loops' bound), the rest through a `continue` timer. Killing the parent asks each running child to be killed.
+Subflow keeps its child's id (and, once it ended, its state and outputs) in its outputs. ForEachItem's rule
+is `executor.items` (it uses the helpers here). Killing the parent asks each running child to be killed.
 """
 
 from __future__ import annotations
@@ -26,10 +24,9 @@ from conveyor.common.model import Attempt, Execution, ExecutionTrigger, TaskRun
 from conveyor.common.render import render, render_value
 from conveyor.common.retry import RetryBehavior
 from conveyor.common.state import State, StateType
-from conveyor.common.storage import ExecutionScope
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.subflow import FOREACHITEM_TYPES, SUBFLOW_TYPES, ForEachItem, Subflow
-from conveyor.executor import items, loops
+from conveyor.executor import loops
 from conveyor.executor.values import FlowableError
 
 if TYPE_CHECKING:
@@ -37,10 +34,6 @@ if TYPE_CHECKING:
 
 S = StateType
 TERMINAL = (S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.CANCELLED)
-
-
-def _scope(ex: Execution) -> ExecutionScope:
-    return ExecutionScope(ex.namespace, ex.flow_id, ex.id)
 
 
 # ---- Subflow
@@ -56,20 +49,20 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
             if waiting is not None and waiting.purpose == loops.TIMER:
                 return None  # the next child starts when the retry's delay is over
             d.set_state(run, S.RUNNING)
-        flow = _find(d, task, run)
-        created = _child(d, task, run, flow, d.context_for(run), None)
+        flow = find(d, task, run)
+        created = child(d, task, run, flow, d.context_for(run), None)
         d.create_execution(created)
         d.set_outputs(run, {"executionId": created.execution_id})
         d.log(run, LogLevel.INFO, f"started {flow.namespace}.{flow.id} as execution {created.execution_id}")
-        return None if task.wait else _done(d, run, S.SUCCESS)
+        return None if task.wait else done(d, run, S.SUCCESS)
     if "state" in out:
         state = guess_state(S(out["state"]), task.transmit_failed)
         if state == S.FAILED and _retried(d, task, run):
             return None
-        return _done(d, run, state)
+        return done(d, run, state)
     if d.killing:
         d.request_kill(str(child_id))
-        return _done(d, run, S.KILLED)
+        return done(d, run, S.KILLED)
     return None
 
 
@@ -89,14 +82,14 @@ def _retried(d: Rules, task: Subflow, run: TaskRun) -> bool:
     if not (within_count and within_time):
         return False
     d.log(run, LogLevel.WARN, f"child execution {run.outputs and run.outputs.get('executionId')} failed: retried")
-    _done(d, run, S.FAILED)
+    done(d, run, S.FAILED)
     d.set_outputs(run, {})
     d.set_state(run, S.RETRYING)
     d.start_timer(d.now + delay, loops.TIMER, run.id)  # wakes this task run up (as a LoopUntil's)
     return True
 
 
-def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:
+def done(d: Rules, run: TaskRun, state: StateType) -> StateType:
     """The task run ends `state` with one more attempt of that state (as the reference records an executable
     task: one attempt per run of its children; a restart's children are the next attempt's)."""
     attempt = State.new(d.now).to(S.RUNNING, d.now)
@@ -105,8 +98,8 @@ def _done(d: Rules, run: TaskRun, state: StateType) -> StateType:
 
 
 def restarted(d: Rules, run: TaskRun) -> None:
-    """A restart of the parent runs this task again: new children (their ids follow the attempt count), all the
-    batches again for ForEachItem, whatever `restartBehavior` says (see `Subflow.restart_behavior`)."""
+    """A restart of the parent runs this task again: a new child (its id follows the attempt count), whatever
+    `restartBehavior` says (see `Subflow.restart_behavior`; ForEachItem's is `executor.items.restarted`)."""
     d.set_outputs(run, {})
 
 
@@ -118,136 +111,15 @@ def guess_state(child: StateType, transmit_failed: bool) -> StateType:
     return S.SUCCESS
 
 
-# ---- ForEachItem
-def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None:
-    if run.outputs is None or "numberOfBatches" not in run.outputs:
-        if d.killing:
-            return S.KILLED
-        if not _split(d, task, run):
-            return S.SUCCESS  # no items: no child, no outputs (as the reference)
-    out = dict(run.outputs or {})
-    total = int(out["numberOfBatches"])
-    iterations: dict[str, int] = dict(out["iterations"])
-    created = sum(iterations.values())
-    if created < total:
-        if d.killing:
-            _kill_children(d, run, created)
-            return S.KILLED
-        if _start_children(d, task, run, out, created, total):
-            return None
-    return _waited(d, task, run, total) if task.wait else _done(d, run, S.SUCCESS)
-
-
-def _waited(d: Rules, task: ForEachItem, run: TaskRun, total: int) -> StateType | None:
-    """Every child started: the end once every one ended (with the merge of their outputs)."""
-    out = dict(run.outputs or {})
-    iterations: dict[str, int] = out["iterations"]
-    ended = sum(iterations.get(state.value, 0) for state in TERMINAL)
-    if ended < total:
-        if d.killing:
-            _kill_children(d, run, total)
-            return S.KILLED
-        return None
-    merged = items.merge_outputs(_scope(d.execution), task.id, run.id)
-    if merged is not None:
-        d.set_outputs(run, {**out, "uri": merged})
-    return _done(d, run, _final_state(iterations) if task.transmit_failed else S.SUCCESS)
-
-
-def _start_children(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any], created: int, total: int) -> bool:
-    """Start the next children (as many as this decision may); True while some are still to start."""
-    room = min(total - created, d.starts_left())
-    if room:
-        flow = _find(d, task, run)
-        ctx = d.context_for(run)
-        for iteration in range(created + 1, created + room + 1):
-            extra = {"items": out["batchUri"].replace("{iteration}", str(iteration)), "iteration": iteration}
-            child_ctx = {**ctx, "taskrun": {**ctx["taskrun"], **extra}}
-            d.create_execution(_child(d, task, run, flow, child_ctx, iteration))
-        iterations: dict[str, int] = dict(out["iterations"])
-        if task.wait:
-            iterations["CREATED"] = iterations.get("CREATED", 0) + room
-        else:  # not waiting, the reference counts each child a success once created
-            iterations["RUNNING"] = 0
-            iterations["SUCCESS"] = iterations.get("SUCCESS", 0) + room
-        out["iterations"] = iterations
-        d.set_outputs(run, dict(out))
-    more = created + room < total
-    d.started(room, run, more=more)
-    return more
-
-
-def _split(d: Rules, task: ForEachItem, run: TaskRun) -> int:
-    ctx = d.context_for(run)
-    source = render(task.items, ctx, task.id).strip()
-    batch = task.batch
-    try:
-        rows = max_bytes = partitions = None
-        if batch.bytes is not None:
-            max_bytes = items.parse_bytes(_rendered(batch.bytes, ctx, task.id))
-        elif batch.partitions is not None:
-            partitions = _number(batch.partitions, ctx, task.id, "partitions")
-        else:
-            rows = _number(batch.rows, ctx, task.id, "rows")
-        scope = _scope(d.execution)
-        count = items.split(
-            source,
-            scope,
-            task.id,
-            run.id,
-            rows=rows,
-            max_bytes=max_bytes,
-            partitions=partitions,
-            separator=batch.separator,
-        )
-    except items.ItemsError as exc:
-        raise FlowableError(f"ForEachItem '{task.id}': {exc}") from None
-    except Exception as exc:  # the storage: a missing file, a backend error
-        raise FlowableError(f"ForEachItem '{task.id}': cannot split {source}: {exc}") from None
-    if count:
-        pattern = items.batch_uri(scope, task.id, run.id, items.extension(source), "{iteration}")
-        iterations = {"CREATED": 0, "RUNNING": 0} if task.wait else {}
-        d.set_outputs(run, {"numberOfBatches": count, "iterations": iterations, "batchUri": pattern})
-    d.log(run, LogLevel.INFO, f"{source} split into {count} batches")
-    return count
-
-
-def _rendered(value: str | int, ctx: dict[str, Any], task_id: str) -> str | int:
-    return render(value, ctx, task_id).strip() if isinstance(value, str) else value
-
-
-def _number(value: str | int, ctx: dict[str, Any], task_id: str, what: str) -> int:
-    rendered = _rendered(value, ctx, task_id)
-    try:
-        number = int(rendered)
-    except ValueError:
-        raise items.ItemsError(f"batch.{what} must be a whole number, got {rendered!r}") from None
-    if number < 1:
-        raise items.ItemsError(f"batch.{what} must be at least 1, got {number}")
-    return number
-
-
-def _final_state(iterations: dict[str, int]) -> StateType:
-    """The worst child state (the reference's `findTerminalState`)."""
-    for state in (S.FAILED, S.KILLED, S.WARNING):
-        if iterations.get(state.value, 0) > 0:
-            return state
-    return S.SUCCESS
-
-
-def _kill_children(d: Rules, run: TaskRun, created: int) -> None:
-    """A kill for every child started (once: the task run ends KILLED). Those already ended ignore it."""
-    for iteration in range(1, created + 1):
-        d.request_kill(child_id(run, iteration))
-
-
 # ---- children
 def child_id(run: TaskRun, iteration: int | None) -> str:
-    """Derived from the task run, its ended attempts (a restart makes new children) and the batch."""
-    return derived_id("subflow", run.id, str(len(run.attempts)), str(iteration or 0))
+    """Derived from the task run, its ended runs of children (a restart makes new children) and the batch: the
+    attempts no worker ran (a ForEachItem's split or merge job is an attempt of a worker, see `executor.items`)."""
+    runs = sum(1 for attempt in run.attempts if attempt.worker_id is None)
+    return derived_id("subflow", run.id, str(runs), str(iteration or 0))
 
 
-def _find(d: Rules, task: Subflow | ForEachItem, run: TaskRun) -> Flow:
+def find(d: Rules, task: Subflow | ForEachItem, run: TaskRun) -> Flow:
     ctx = d.context_for(run)
     namespace = render(task.namespace, ctx, task.id).strip()
     flow_id = render(task.flow_id, ctx, task.id).strip()
@@ -264,7 +136,7 @@ def _kind(task: Subflow | ForEachItem) -> str:
     return "Subflow" if isinstance(task, Subflow) else "ForEachItem"
 
 
-def _child(
+def child(
     d: Rules, task: Subflow | ForEachItem, run: TaskRun, flow: Flow, ctx: dict[str, Any], iteration: int | None
 ) -> ExecutionCreated:
     ex = d.execution
@@ -334,12 +206,3 @@ def child_ended(d: Rules, event: SubflowEnded) -> None:
         if event.outputs:
             out["outputs"] = event.outputs
         d.set_outputs(run, out)
-    elif isinstance(task, ForEachItem) and task.wait and event.iteration is not None and "iterations" in out:
-        if event.child_id != child_id(run, event.iteration):
-            return
-        iterations = dict(out["iterations"])
-        iterations["CREATED"] = max(iterations.get("CREATED", 0) - 1, 0)
-        iterations[event.state.value] = iterations.get(event.state.value, 0) + 1
-        if event.outputs:
-            items.save_outputs(_scope(d.execution), task.id, run.id, event.iteration, event.outputs)
-        d.set_outputs(run, {**out, "iterations": iterations})

@@ -1,6 +1,7 @@
 """The tasks that start other executions: Subflow (one child) and ForEachItem (one child per batch of a file's
 lines). The executor decides them (`executor.subflows`): it creates the children as `ExecutionCreated` events
-and learns of their end from `SubflowEnded` events; no worker runs them."""
+and learns of their end from `SubflowEnded` events. ForEachItem's file work (the split of `items`, the merge
+of the children's outputs) runs as worker jobs of its own task run (`on_worker`)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,7 @@ class ForEachItem(_Starts):
     `{{ taskrun.iteration }}` its number (1-based) in the rendering of `inputs`."""
 
     type_names: ClassVar[tuple[str, ...]] = FOREACHITEM_TYPES
+    on_worker: ClassVar[bool] = True  # its split and merge jobs (a worker renders `items` and `batch`)
     items: str
     batch: Batch = Batch()
     revision: int | None = Field(default=None, ge=1)
@@ -77,3 +79,9 @@ class ForEachItem(_Starts):
     restart_behavior: str = Field(
         default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION|ALL_ITEMS|FAILED_ITEMS)$"
     )
+
+
+# The stage of a ForEachItem task run, in its outputs (`phase`) while a worker job of it runs: the split of
+# `items` into batches, then, once every child ended, the merge of their outputs (`conveyor.worker.items`).
+PHASE = "phase"
+SPLIT, MERGE, MERGED = "split", "merge", "merged"

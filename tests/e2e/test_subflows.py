@@ -263,6 +263,11 @@ def test_foreachitem_by_rows_the_references_counts(deployed: Stack, tmp_path: Pa
     assert last["inputs"]["items"].startswith(prefix) and last["inputs"]["items"].endswith("/batches/26.txt")
     got = deployed.cli("files", "get", last["inputs"]["items"])
     assert got.stdout.splitlines() == [f"{100:>20}", f"{101:>20}"]
+    # The split ran on a worker (the executor reads no file): its log line carries the worker's id.
+    shown = deployed.cli("logs", execution["id"], "--output", "json", "--wait", "60", timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    (split,) = [line for line in json.loads(shown.stdout) if "split into 26 batches" in line["message"]]
+    assert split["taskId"] == "each" and split.get("workerId"), split
 
 
 def test_foreachitem_by_partitions_with_merged_outputs(deployed: Stack, tmp_path: Path) -> None:

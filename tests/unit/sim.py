@@ -22,6 +22,9 @@ from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
 from conveyor.executor.state import ExecutionState
 from conveyor.executor.values import truthy
+from conveyor.worker.attempt import validate_task
+from conveyor.worker.runners import runner_for
+from conveyor.worker.runners.base import RunContext
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 # Each simulated execution draws its ids from its own seed (reproducible, and distinct between executions).
@@ -58,11 +61,19 @@ def fake_run(job: WorkerJob) -> Outcome:
             return Outcome(StateType.FAILED, error=render(task.get("errorMessage", "Task failure"), ctx))
         if kind == "Sleep":
             return Outcome(StateType.SUCCESS)
+        if kind == "ForEachItem":
+            return _real_run(job)  # its split and merge read and write the storage: the worker's own runner
         if kind == "OutputValues":
             return Outcome(StateType.SUCCESS, {"values": render_value(task.get("values") or {}, ctx)})
         return Outcome(StateType.SUCCESS)
     except RenderError as exc:
         return Outcome(StateType.FAILED, error=str(exc))
+
+
+def _real_run(job: WorkerJob) -> Outcome:
+    task = validate_task(job.task)
+    outcome = runner_for(task).run(task, RunContext(job))
+    return Outcome(outcome.state, outcome.outputs, error=outcome.error)
 
 
 @dataclass

@@ -11,7 +11,9 @@ from conveyor.common.errors import FlowError
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope, default_storage
-from conveyor.executor import items
+from conveyor.common.storage.items import batch_uri
+from conveyor.executor import items as items_rule
+from conveyor.worker import items
 from tests.unit.world import World
 
 S = StateType
@@ -295,7 +297,7 @@ def test_split_streams_lines_and_names_batches(tmp_path: Path) -> None:
     uri = upload(10)
     scope = ExecutionScope("sub.test", "x", "e1")
     assert items.split(uri, scope, "t", "r", rows=3) == 4
-    with default_storage().open(items.batch_uri(scope, "t", "r", ".txt", 4)) as stream:
+    with default_storage().open(batch_uri(scope, "t", "r", ".txt", 4)) as stream:
         assert stream.read() == b"                   9\n"
     assert items.parse_bytes("10MB") == 10 << 20 and items.parse_bytes("200KB") == 200 << 10
     with pytest.raises(items.ItemsError):
@@ -356,3 +358,96 @@ def test_restart_behavior_takes_the_references_values() -> None:
         load_flow(parent("child", f"    restartBehavior: {value}"))
     with pytest.raises(FlowError, match="restartBehavior"):
         load_flow(parent("child", "    restartBehavior: SOMETIMES"))
+
+
+def test_the_split_is_a_worker_job_and_the_executor_reads_no_file() -> None:
+    """The executor dispatches the split as a worker job of the ForEachItem task run and writes no batch:
+    only the job's result (the number of batches, a URI pattern) starts the children."""
+    world = World(hold={"each"})
+    child = world.deploy(ITEMS_CHILD)
+    pid = world.start(each("{rows: 4}", child.id), {"file": upload(102)})
+    world.run()
+    (job,) = world.held
+    assert job.task["type"] == "io.kestra.plugin.core.flow.ForEachItem"
+    assert job.task_run.outputs == {"phase": "split"}
+    folder = ExecutionScope("sub.test", "each-parent", pid).task_file("each", job.task_run.id, "batches")
+    assert list(default_storage().files(folder)) == []  # nothing split yet: the worker has not run it
+    assert world.children(child.id) == []
+    world.release(job)
+    world.run()
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.SUCCESS and run.outputs is not None
+    assert run.outputs["numberOfBatches"] == 26 and "phase" not in run.outputs
+    assert [a.state.current for a in run.attempts] == [S.SUCCESS]  # the jobs' attempts are not kept
+    assert len(world.children(child.id)) == 26
+
+
+def test_a_split_that_fails_on_the_worker_fails_the_task_run_with_its_error() -> None:
+    world = World()
+    child = world.deploy(ITEMS_CHILD)
+    pid = world.start(each("{rows: 0}", child.id), {"file": upload(10)})
+    world.run()
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.FAILED and world.children(child.id) == []
+    assert run.attempts[-1].error is not None and "batch.rows must be at least 1" in run.attempts[-1].error
+
+
+FLAKY = """
+id: flaky
+namespace: sub.test
+inputs:
+  - {id: items, type: STRING}
+  - {id: iteration, type: INT}
+tasks:
+  - {id: maybe, type: io.kestra.plugin.core.execution.Fail, condition: "{{ inputs.iteration in [3, 4, 7] }}"}
+"""
+
+FIXED = FLAKY.replace("[3, 4, 7]", "[]")
+
+
+def _flaky_parent(extra: str = "") -> tuple[World, str]:
+    world = World()
+    world.deploy(FLAKY)
+    items_input = '      items: "{{ taskrun.items }}"'
+    source = each("{rows: 4}", "flaky", extra).replace(
+        items_input, items_input + '\n      iteration: "{{ taskrun.iteration }}"'
+    )
+    pid = world.start(source, {"file": upload(102)})
+    world.run()
+    return world, pid
+
+
+def test_a_restart_runs_only_the_failed_batches_again() -> None:
+    world, pid = _flaky_parent()
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.FAILED and run.outputs is not None
+    assert run.outputs["iterations"]["FAILED"] == 3 and run.outputs["failedBatches"] == [[3, 4], [7, 7]]
+    first = {c.id for c in world.children("flaky")}
+    world.deploy(FIXED)
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 23 + 3}
+    rerun = [c for c in world.children("flaky") if c.id not in first]
+    assert sorted(c.trigger.variables["iteration"] for c in rerun if c.trigger) == [3, 4, 7]
+    assert all(c.state.current == S.SUCCESS for c in rerun)
+    assert [a.state.current for a in run.attempts] == [S.FAILED, S.SUCCESS]
+
+
+def test_a_restart_with_all_items_runs_every_batch_again() -> None:
+    world, pid = _flaky_parent("    restartBehavior: ALL_ITEMS")
+    world.deploy(FIXED)
+    world.restart(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.SUCCESS
+    assert len(world.children("flaky")) == 26 * 2
+
+
+def test_failed_batches_are_kept_as_bounded_ranges() -> None:
+    ranges: list[list[int]] = []
+    for number in (5, 3, 4, 9, 7, 8, 4, 1):
+        ranges = items_rule.add_to_ranges(ranges, number)
+    assert ranges == [[1, 1], [3, 5], [7, 9]]
+    assert items_rule.add_to_ranges([[1, 2], [4, 5]], 3) == [[1, 5]]

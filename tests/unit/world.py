@@ -115,6 +115,13 @@ class World:
             self.now = max(self.now, when)
             self.send(TimerFired(execution_id=key, timer_id=timer_id))
 
+    def release(self, job: WorkerJob) -> None:
+        """Run a held job now (and no longer hold its task's next jobs)."""
+        self.held.remove(job)
+        self.hold.discard(job.task_run.task_id)
+        outcome = fake_run(job)
+        self.queue.append(self._result(job, outcome.state, outcome))
+
     def restart(self, execution_id: str) -> None:
         self.queue.append(RestartRequested(execution_id=execution_id))
 
