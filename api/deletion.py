@@ -1,6 +1,8 @@
-"""`DELETE /api/v1/executions/{executionId}` and `DELETE /api/v1/executions/by-ids`: delete executions, as the
-reference's routes of the same paths (`deleteLogs`, `deleteMetrics`, `deleteStorage`, all true by default;
-the bulk one refuses executions still running unless `includeNonTerminated`).
+"""`DELETE /api/v1/executions/{executionId}`, `DELETE /api/v1/executions/by-ids` and
+`DELETE /api/v1/executions/by-query`: delete executions, as the reference's routes of the same paths
+(`deleteLogs`, `deleteMetrics`, `deleteStorage`, all true by default; the bulk ones refuse executions still
+running unless `includeNonTerminated`). A deletion by query takes the search's filters, deletes at most
+`MAX_IDS` executions per request (the oldest first) and says how many are left: call it again for the rest.
 
 The developer role on the execution's namespace is required (the reference's EXECUTION DELETE permission,
 which its Developer role holds and a Launcher does not). An execution the caller may not read answers like an
@@ -8,12 +10,13 @@ unknown one (404). The answer comes once the execution is gone from the search: 
 `common.deletion`'s, the Elasticsearch documents `indexer.purge`'s.
 
 These routes must be registered before `DELETE /api/v1/executions/{executionId}/...` patterns and the bulk
-one before the single one (whose pattern matches `by-ids` too).
+ones before the single one (whose pattern matches `by-ids` and `by-query` too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
@@ -22,14 +25,17 @@ from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import ApiError, NotFound, error_responses
-from conveyor.api.identity import authenticated, may_read, require
+from conveyor.api.execution_search import ExecutionFilterParams
+from conveyor.api.identity import authenticated, may_read, readable, require
 from conveyor.common import control, deletion
 from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.control import UnknownExecution
 from conveyor.common.model import Execution
+from conveyor.common.state import TERMINAL, StateType
 from conveyor.common.storage import default_storage
-from conveyor.indexer import purge
+from conveyor.indexer import purge, queries
+from conveyor.indexer.filters import ExecutionFilters, Paging
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
@@ -41,12 +47,17 @@ DeleteStorage = Annotated[
     bool, Query(alias="deleteStorage", description="delete the execution's files in the internal storage")
 ]
 NOT_FOUND = "execution not found"
-# The most executions one bulk request deletes.
+# The most executions one bulk request deletes (by ids, or by query: the rest are left for the next request).
 MAX_IDS = 100
+QUERY_BOUND = MAX_IDS
 
 
 class BulkDeleted(Model):
     count: int = Field(description="how many executions were deleted")
+
+
+class QueryDeleted(BulkDeleted):
+    remaining: int = Field(description="how many matching executions are left (past the bound of one request)")
 
 
 def _keep(logs: bool, metrics: bool, storage: bool) -> deletion.Keep:
@@ -100,33 +111,114 @@ async def delete_by_ids(
     delete_storage: DeleteStorage = True,
 ) -> BulkDeleted:
     keep = _keep(delete_logs, delete_metrics, delete_storage)
+    count = await _in_thread(_delete_all, request, api, list(dict.fromkeys(ids)), include_non_terminated, keep)
+    return BulkDeleted(count=count)
 
-    def run() -> BulkDeleted:
-        invalid: list[dict[str, str]] = []
-        wanted = list(dict.fromkeys(ids))
-        for execution_id in wanted:
-            try:
-                found = control.latest_execution(api.kafka, execution_id).execution
-            except UnknownExecution:
-                found = None
-            if found is None or not may_read(request, found.namespace):
-                invalid.append({"executionId": execution_id, "message": NOT_FOUND})
-                continue
-            require(request, Role.DEVELOPER, found.namespace)
-            if not found.state.terminal and not include_non_terminated:
-                message = f"execution is {found.state.current.value}: not ended (includeNonTerminated=true deletes it)"
-                invalid.append({"executionId": execution_id, "message": message})
-        if invalid:  # 404 when one is unknown, else 409 (one still running)
-            status = 404 if any(i["message"] == NOT_FOUND for i in invalid) else 409
-            raise ApiError(status, "invalid bulk delete: " + ", ".join(i["executionId"] for i in invalid), invalid)
-        for execution_id in wanted:
-            _delete(request, api, execution_id, keep)
-        return BulkDeleted(count=len(wanted))
+
+async def _in_thread(call: Callable[..., int], *args: object) -> int:
+    try:
+        return await run_in_threadpool(call, *args)
+    except UnknownExecution as exc:  # deleted by someone else meanwhile
+        raise NotFound(str(exc)) from exc
+
+
+def _delete_all(
+    request: Request, api: Backends, wanted: list[str], include_non_terminated: bool, keep: deletion.Keep
+) -> int:
+    """Every one of `wanted`, or none: 404 when one is unknown (or not readable), 409 when one still runs."""
+    invalid: list[dict[str, str]] = []
+    for execution_id in wanted:
+        try:
+            found = control.latest_execution(api.kafka, execution_id).execution
+        except UnknownExecution:
+            found = None
+        if found is None or not may_read(request, found.namespace):
+            invalid.append({"executionId": execution_id, "message": NOT_FOUND})
+            continue
+        require(request, Role.DEVELOPER, found.namespace)
+        if not found.state.terminal and not include_non_terminated:
+            message = f"execution is {found.state.current.value}: not ended (includeNonTerminated=true deletes it)"
+            invalid.append({"executionId": execution_id, "message": message})
+    if invalid:  # 404 when one is unknown, else 409 (one still running)
+        status = 404 if any(i["message"] == NOT_FOUND for i in invalid) else 409
+        raise ApiError(status, "invalid bulk delete: " + ", ".join(i["executionId"] for i in invalid), invalid)
+    for execution_id in wanted:
+        _delete(request, api, execution_id, keep)
+    return len(wanted)
+
+
+@router.delete(
+    "/executions/by-query",
+    summary="Delete executions filtered by query parameters",
+    description="Deletes the executions the filters of `GET /api/v1/executions/search` match (at least one "
+    "filter is required), as `DELETE /api/v1/executions/by-ids` does: at most 100 per request, the oldest "
+    "first; `remaining` says how many more match (call again). Only executions of namespaces where the caller "
+    "holds the developer role are matched (403 when `namespace` is one where it does not). Nothing is deleted "
+    "when a matching execution is still running, unless `includeNonTerminated` (409, naming them).",
+    response_model=QueryDeleted,
+    responses=error_responses(
+        400, 401, 403, 409, 422, 503, _400="no filter given", _409="some matching executions are still running"
+    ),
+)
+async def delete_by_query(
+    request: Request,
+    api: Api,
+    params: Annotated[ExecutionFilterParams, Query()],
+    include_non_terminated: Annotated[
+        bool, Query(alias="includeNonTerminated", description="delete executions still running too")
+    ] = False,
+    delete_logs: DeleteLogs = True,
+    delete_metrics: DeleteMetrics = True,
+    delete_storage: DeleteStorage = True,
+) -> QueryDeleted:
+    keep = _keep(delete_logs, delete_metrics, delete_storage)
+    filters = params.filters()
+    if not any(getattr(filters, name) for name in QUERY_FILTERS):
+        raise ApiError(400, "namespace: give at least one filter (namespace, flowId, state, labels, q, …)")
+    if filters.namespace:
+        require(request, Role.DEVELOPER, filters.namespace)
+    filters = replace(filters, allowed=readable(request, Role.DEVELOPER))
+
+    def run() -> QueryDeleted:
+        if not include_non_terminated:
+            _refuse_running(api, filters)
+        found = queries.search_executions(api.client, api.prefix, filters, Paging(size=QUERY_BOUND, sort=OLDEST_FIRST))
+        ids = [str(doc["id"]) for doc in found.results]
+        count = _delete_all(request, api, ids, include_non_terminated, keep)
+        return QueryDeleted(count=count, remaining=max(found.total - count, 0))
 
     try:
         return await run_in_threadpool(run)
-    except UnknownExecution as exc:  # deleted by someone else meanwhile
+    except UnknownExecution as exc:
         raise NotFound(str(exc)) from exc
+
+
+QUERY_FILTERS = (
+    "namespace", "flow_id", "state", "trigger_id", "q", "labels", "trigger_execution_id", "start", "end",
+    "child_filter",
+)  # fmt: skip
+OLDEST_FIRST = "state.startDate:asc"
+RUNNING_SHOWN = 20
+
+
+def _refuse_running(api: Backends, filters: ExecutionFilters) -> None:
+    """409 naming the matching executions that have not ended (as the index knows them)."""
+    wanted = [s.value for s in StateType if s not in TERMINAL]
+    states = [s for s in (filters.state or wanted) if s in wanted]
+    if not states:
+        return
+    running = queries.search_executions(api.client, api.prefix, replace(filters, state=states), Paging(size=RUNNING_SHOWN))
+    if running.total:
+        invalid = [
+            {"executionId": str(doc["id"]), "message": f"execution is {doc.get('state', {}).get('current')}: not ended"}
+            for doc in running.results
+        ]
+        raise ApiError(
+            409,
+            f"invalid bulk delete: {running.total} matching execution(s) not ended "
+            "(includeNonTerminated=true deletes them too): " + ", ".join(i["executionId"] for i in invalid),
+            invalid,
+        )
 
 
 @router.delete(

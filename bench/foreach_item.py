@@ -10,6 +10,9 @@ deployed (a `flows` record), a file of LINES lines is stored as the parent's FIL
 joined, code loaded). For each case:
 - wall: the parent's CREATED date to its end date, as the system records them;
 - children/s: the child executions (LINES / ROWS) over the wall time;
+- executor CPU / worker CPU: user + system seconds of the executor processes (both) and of the workers
+  from the submission to the end (/proc/<pid>/stat); the split and the merge run on a worker, so the
+  executors' share is only the children's bookkeeping;
 - largest record: the largest key + value written to the topics the executors write (executor-state,
   executions, taskruns, worker-jobs, execution-events, logs) from the submission to the end, and its topic;
   it must not grow with the number of batches.
@@ -86,28 +89,35 @@ def measure(bench: Bench, root: Path, lines: int, rows: int, workers: int, timeo
     data = "".join(f"{i:>20}\n" for i in range(lines)).encode()
     open_storage(StorageSettings(local_root=root)).put(uri, io.BytesIO(data))
     scan = RecordScan(bench.kafka)
+    cpu_before = bench.cpu()
     created = new_execution(flow, {"file": uri}, execution_id=execution_id)
     started = time.monotonic()
     bench.burst([created])
     while execution_id not in bench.ended and time.monotonic() - started < timeout:
         bench.read_final(0.2)
+    cpu_after = bench.cpu()
     largest, topic, _ = scan.finish()
     batches = -(-lines // rows)
+    used = {name: cpu_after.get(name, 0.0) - cpu_before.get(name, 0.0) for name in ("executor", "worker")}
     final = bench.ended.get(execution_id)
     if final is None:
-        return [f"{lines:,} / {rows}", f"{batches:,}", f"timeout after {timeout:.0f} s", "-", f"{largest:,} ({topic})"]
-    wall = final["ended"] - final["created"]
-    state = "" if final["state"] == "SUCCESS" else f" {final['state']}"
+        wall_text, rate = f"timeout after {timeout:.0f} s", "-"
+    else:
+        wall = final["ended"] - final["created"]
+        state = "" if final["state"] == "SUCCESS" else f" {final['state']}"
+        wall_text, rate = f"{wall:,.1f} s{state}", f"{batches / wall:,.1f}"
     return [
-        f"{lines:,} / {rows}",
-        f"{batches:,}{state}",
-        f"{wall:,.1f} s",
-        f"{batches / wall:,.1f}",
+        f"{lines:,}",
+        f"{batches:,}",
+        wall_text,
+        rate,
+        f"{used['executor']:,.1f} s",
+        f"{used['worker']:,.1f} s",
         f"{largest:,} ({topic})",
     ]
 
 
-COLUMNS = ("lines / rows per batch", "children", "wall", "children/s", "largest record B (topic)")
+COLUMNS = ("items", "batches", "wall", "children/s", "executor CPU", "worker CPU", "largest record B (topic)")
 
 
 def main() -> None:

@@ -75,7 +75,8 @@ class ForEachItem(_Starts):
     items: str
     batch: Batch = Batch()
     revision: int | None = Field(default=None, ge=1)
-    # The reference's RETRY_FAILED | NEW_EXECUTION (0.21; see `_Starts`), and ALL_ITEMS | FAILED_ITEMS, accepted too.
+    # On a restart of the parent: RETRY_FAILED (the reference's default) and FAILED_ITEMS start new children for
+    # the failed batches only, NEW_EXECUTION and ALL_ITEMS for every batch (`executor.items.restarted`).
     restart_behavior: str = Field(
         default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION|ALL_ITEMS|FAILED_ITEMS)$"
     )

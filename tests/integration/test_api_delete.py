@@ -14,6 +14,7 @@ import httpx
 import pytest
 from elasticsearch.helpers import bulk
 
+from conveyor.api import deletion as api_deletion
 from conveyor.common import control
 from conveyor.common.control import UnknownExecution
 from conveyor.common.elastic import elasticsearch_client
@@ -49,15 +50,17 @@ class World:
     http: httpx.Client
 
 
-def _seed(kafka: KafkaSettings, es: ElasticsearchSettings, execution_id: str, final: StateType) -> None:
+def _seed(
+    kafka: KafkaSettings, es: ElasticsearchSettings, execution_id: str, final: StateType, flow_id: str = "hello"
+) -> None:
     """An execution with two task runs and a log line, on Kafka (as the executor writes them) and indexed."""
-    execution = Execution(id=execution_id, namespace="team.d", flow_id="hello", state=_state(final), revision=3)
+    execution = Execution(id=execution_id, namespace="team.d", flow_id=flow_id, state=_state(final), revision=3)
     runs = [
         TaskRun(
             id=f"{execution_id}-t{n}",
             execution_id=execution_id,
             namespace="team.d",
-            flow_id="hello",
+            flow_id=flow_id,
             task_id=f"t{n}",
             state=_state(StateType.SUCCESS),
         )
@@ -73,7 +76,7 @@ def _seed(kafka: KafkaSettings, es: ElasticsearchSettings, execution_id: str, fi
     producer.flush(10)
     line = LogEntry(
         namespace="team.d",
-        flow_id="hello",
+        flow_id=flow_id,
         execution_id=execution_id,
         task_id="t0",
         task_run_id=runs[0].id,
@@ -148,6 +151,39 @@ def test_bulk_delete_refuses_all_when_one_cannot_go(world: World) -> None:
     assert _indexed(world, ended) == (False, 0, 0) and _indexed(world, running) == (False, 0, 0)
     too_many = world.http.request("DELETE", path, json=[f"x{n}" for n in range(101)], headers=ADMIN_HEADERS)
     assert too_many.status_code == 422 and "body" in too_many.text
+
+
+def test_delete_by_query_refuses_running_ones_and_is_bounded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    flow_id = f"f{uuid.uuid4().hex[:8]}"
+    seeded = {f"{flow_id}-{n}": final for n, final in enumerate([StateType.SUCCESS] * 2 + [StateType.FAILED])}
+    seeded[f"{flow_id}-run"] = StateType.RUNNING
+    for execution_id, final in seeded.items():
+        _seed(world.kafka, world.es, execution_id, final, flow_id)
+    path = "/api/v1/executions/by-query"
+
+    def delete(**params: str) -> httpx.Response:
+        return world.http.request("DELETE", path, params=params, headers=ADMIN_HEADERS)
+
+    unfiltered = delete()
+    assert unfiltered.status_code == 400 and "filter" in unfiltered.json()["message"], unfiltered.text
+    busy = delete(namespace="team.d", flowId=flow_id)
+    assert busy.status_code == 409, busy.text
+    assert [e["executionId"] for e in busy.json()["errors"]] == [f"{flow_id}-run"]
+    assert all(_indexed(world, execution_id)[0] for execution_id in seeded)  # nothing deleted
+    monkeypatch.setattr(api_deletion, "QUERY_BOUND", 1)
+    first = delete(flowId=flow_id, state="SUCCESS")
+    assert first.status_code == 200 and first.json() == {"count": 1, "remaining": 1}, first.text
+    second = delete(flowId=flow_id, state="SUCCESS")
+    assert second.json() == {"count": 1, "remaining": 0}
+    assert not _indexed(world, f"{flow_id}-0")[0] and not _indexed(world, f"{flow_id}-1")[0]
+    monkeypatch.setattr(api_deletion, "QUERY_BOUND", api_deletion.MAX_IDS)
+    rest = delete(flowId=flow_id, includeNonTerminated="true", deleteLogs="false")
+    assert rest.json() == {"count": 2, "remaining": 0}, rest.text
+    assert _indexed(world, f"{flow_id}-2") == (False, 0, 1) and _indexed(world, f"{flow_id}-run") == (False, 0, 1)
+    with pytest.raises(UnknownExecution):
+        control.latest_execution(world.kafka, f"{flow_id}-run")
+    bad = delete(flowId=flow_id, state="NOPE")
+    assert bad.status_code == 422 and "state" in bad.text
 
 
 def test_the_executions_search_filters_by_parent_and_child_filter(world: World) -> None:

@@ -196,6 +196,8 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     "deploy": ("POST", "/api/v1/flows", "yaml", "developer", 403),
     "delete": ("DELETE", "/api/v1/executions/ex-{ns}-del-{role}", None, "developer", 403),
     "delete-bulk": ("DELETE", "/api/v1/executions/by-ids", ["ex-{ns}-bulk-{role}"], "developer", 403),
+    # matches nothing (no flow "nothere"): the role check comes first, then an empty deletion
+    "delete-query": ("DELETE", "/api/v1/executions/by-query?namespace={ns}&flowId=nothere", None, "developer", 403),
     "audit": ("GET", "/api/v1/audit?namespace={ns}", None, "admin", 403),
     "tokens": ("GET", "/api/v1/tokens", None, "viewer", 200),
     "me": ("GET", "/api/v1/me", None, "viewer", 200),
@@ -260,6 +262,7 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
         "nsfile-delete",
         "delete",
         "delete-bulk",
+        "delete-query",
         *STEERING,
     )
     return refused if namespace == "team.b" or endpoint in steering else 200
