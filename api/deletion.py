@@ -32,10 +32,9 @@ from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.control import UnknownExecution
 from conveyor.common.model import Execution
-from conveyor.common.state import TERMINAL, StateType
 from conveyor.common.storage import default_storage
 from conveyor.indexer import purge, queries
-from conveyor.indexer.filters import ExecutionFilters, Paging
+from conveyor.indexer.filters import ExecutionFilters, Paging, not_ended
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
@@ -150,15 +149,13 @@ def _delete_all(
 @router.delete(
     "/executions/by-query",
     summary="Delete executions filtered by query parameters",
-    description="Deletes the executions the filters of `GET /api/v1/executions/search` match (at least one "
-    "filter is required), as `DELETE /api/v1/executions/by-ids` does: at most 100 per request, the oldest "
+    description="Deletes the executions the filters of `GET /api/v1/executions/search` match (no filter: "
+    "every one, as the reference), as `DELETE /api/v1/executions/by-ids` does: at most 100 per request, the oldest "
     "first; `remaining` says how many more match (call again). Only executions of namespaces where the caller "
     "holds the developer role are matched (403 when `namespace` is one where it does not). Nothing is deleted "
     "when a matching execution is still running, unless `includeNonTerminated` (409, naming them).",
     response_model=QueryDeleted,
-    responses=error_responses(
-        400, 401, 403, 409, 422, 503, _400="no filter given", _409="some matching executions are still running"
-    ),
+    responses=error_responses(400, 401, 403, 409, 422, 503, _409="some matching executions are still running"),
 )
 async def delete_by_query(
     request: Request,
@@ -173,8 +170,6 @@ async def delete_by_query(
 ) -> QueryDeleted:
     keep = _keep(delete_logs, delete_metrics, delete_storage)
     filters = params.filters()
-    if not any(getattr(filters, name) for name in QUERY_FILTERS):
-        raise ApiError(400, "namespace: give at least one filter (namespace, flowId, state, labels, q, …)")
     if filters.namespace:
         require(request, Role.DEVELOPER, filters.namespace)
     filters = replace(filters, allowed=readable(request, Role.DEVELOPER))
@@ -193,29 +188,24 @@ async def delete_by_query(
         raise NotFound(str(exc)) from exc
 
 
-QUERY_FILTERS = (
-    "namespace", "flow_id", "state", "trigger_id", "q", "labels", "trigger_execution_id", "start", "end",
-    "child_filter",
-)  # fmt: skip
 OLDEST_FIRST = "state.startDate:asc"
 RUNNING_SHOWN = 20
 
 
 def _refuse_running(api: Backends, filters: ExecutionFilters) -> None:
     """409 naming the matching executions that have not ended (as the index knows them)."""
-    wanted = [s.value for s in StateType if s not in TERMINAL]
-    states = [s for s in (filters.state or wanted) if s in wanted]
-    if not states:
+    running = not_ended(filters)
+    if running is None:
         return
-    running = queries.search_executions(api.client, api.prefix, replace(filters, state=states), Paging(size=RUNNING_SHOWN))
-    if running.total:
+    found = queries.search_executions(api.client, api.prefix, running, Paging(size=RUNNING_SHOWN))
+    if found.total:
         invalid = [
             {"executionId": str(doc["id"]), "message": f"execution is {doc.get('state', {}).get('current')}: not ended"}
-            for doc in running.results
+            for doc in found.results
         ]
         raise ApiError(
             409,
-            f"invalid bulk delete: {running.total} matching execution(s) not ended "
+            f"invalid bulk delete: {found.total} matching execution(s) not ended "
             "(includeNonTerminated=true deletes them too): " + ", ".join(i["executionId"] for i in invalid),
             invalid,
         )

@@ -104,8 +104,17 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--output", "-o", choices=["table", "json"], default="table")
         p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait with --wait (default 600)")
 
-    p = sub.add_parser("delete", help="delete an execution: its task runs, log lines, metrics and stored files")
-    p.add_argument("execution", metavar="EXECUTION_ID")
+    p = sub.add_parser(
+        "delete", help="delete an execution (or those the filters match): its task runs, log lines, metrics and files"
+    )
+    p.add_argument("execution", metavar="EXECUTION_ID", nargs="?", help="one execution (or give filters instead)")
+    p.add_argument("--namespace", "-n", help="the executions of this namespace (and those under it)")
+    p.add_argument("--flow", "-f", help="the executions of this flow id")
+    p.add_argument("--state", "-s", action="append", choices=STATES, help="in this state (repeatable)")
+    p.add_argument("--labels", action="append", type=_label_pair, metavar="KEY:VALUE", help="with this label")
+    p.add_argument("--parent", metavar="EXECUTION_ID", help="the children (Subflow, ForEachItem) of this execution")
+    p.add_argument("--include-running", action="store_true", help="with filters: delete executions not ended too")
+    p.add_argument("--yes", action="store_true", help="with filters: do delete (else only say how many match)")
     p.add_argument("--keep-logs", action="store_true", help="keep its log lines")
     p.add_argument("--keep-metrics", action="store_true", help="keep its metrics")
     p.add_argument("--keep-storage", action="store_true", help="keep its files in the internal storage")
@@ -392,11 +401,30 @@ def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
 
 
 def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:
-    from conveyor.cli.delete import delete
+    from conveyor.cli.delete import delete, delete_by_query
     from conveyor.common.deletion import Keep
+    from conveyor.indexer.filters import ExecutionFilters
 
     keep = Keep(logs=args.keep_logs, metrics=args.keep_metrics, storage=args.keep_storage)
-    return delete(_kafka(flags), flags.elasticsearch(), args.execution, keep=keep, output=args.output)
+    labels = dict(args.labels) if args.labels else None
+    filtered = any((args.namespace, args.flow, args.state, args.parent, labels))
+    if (args.execution is None) == (not filtered):
+        print("conveyor delete: give an execution id, or filters (--namespace, --flow, --state, …)", file=sys.stderr)
+        return 2
+    if args.execution is not None:
+        return delete(_kafka(flags), flags.elasticsearch(), args.execution, keep=keep, output=args.output)
+    filters = ExecutionFilters(
+        namespace=args.namespace, flow_id=args.flow, state=args.state, trigger_execution_id=args.parent, labels=labels
+    )
+    return delete_by_query(
+        _kafka(flags),
+        flags.elasticsearch(),
+        filters,
+        keep=keep,
+        include_running=args.include_running,
+        yes=args.yes,
+        output=args.output,
+    )
 
 
 def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+from conveyor.common.state import StateType
+
 Cursor = str
 # A date-time (naive is UTC), a date, or an ISO-8601 string passed to Elasticsearch as it is.
 When = datetime | date | str
@@ -101,3 +103,11 @@ def with_fields(filters: F, paging: Paging, named: Mapping[str, Any]) -> tuple[F
         replace(filters, **{k: v for k, v in named.items() if k not in page_names}),
         replace(paging, **{k: v for k, v in named.items() if k in page_names}),
     )
+
+
+def not_ended(filters: ExecutionFilters) -> ExecutionFilters | None:
+    """The executions `filters` match that have not ended (None: its states are all final ones), for the
+    deletions by query, which refuse those unless told to delete them too."""
+    running = [s.value for s in StateType if not s.terminal]
+    states = [s for s in (filters.state or running) if s in running]
+    return replace(filters, state=states) if states else None

@@ -144,3 +144,32 @@ def _ignored(stack: Stack, execution_id: str) -> bool:
     execution: the worker stopped it, the executor ignored the report."""
     text = (stack.logs / "executor.log").read_text(errors="replace")
     return f"TaskResult for unknown or ended execution {execution_id}" in text
+
+
+MANY = """
+id: many
+namespace: e2e.delete
+tasks:
+  - {id: hello, type: io.kestra.plugin.core.log.Log, message: "one of many"}
+"""
+
+
+def test_deleting_by_query_asks_for_yes_then_deletes_every_match(e2e_stack: Stack, tmp_path: Path) -> None:
+    flow = tmp_path / "many.yaml"
+    flow.write_text(MANY)
+    ids = [e2e_stack.run_json(flow)["id"] for _ in range(2)]
+
+    def indexed() -> bool:
+        return len(_json(e2e_stack, "executions", "--flow", "many", "--state", "SUCCESS")) == 2
+
+    assert e2e_stack.poll(indexed, timeout=60), e2e_stack.tail()
+    both = e2e_stack.cli("delete", ids[0], "--flow", "many")
+    assert both.returncode == 2 and "or filters" in both.stderr
+    asked = e2e_stack.cli("delete", "--namespace", "e2e.delete", "--flow", "many")
+    assert asked.returncode == 2 and "2 execution(s) match" in asked.stderr, asked.stderr
+    assert indexed()
+    deleted = _json(e2e_stack, "delete", "--namespace", "e2e.delete", "--flow", "many", "--yes")
+    assert deleted == {"count": 2}
+    assert all(_gone(e2e_stack, execution_id) for execution_id in ids)
+    with pytest.raises(UnknownExecution):
+        control.latest_execution(e2e_stack.kafka, ids[1])

@@ -103,10 +103,16 @@ def _ordered(values: dict[str, Any]) -> None:
 
 
 PAGED = ("/api/v1/taskruns/search", "/api/v1/executions/search", "/api/v1/logs/search")
+# The deletion by query: its dates are ordered too.
+BY_QUERY = "/api/v1/executions/by-query"
 
 
 @schemathesis.hook
 def map_query(context: HookContext, query: Any) -> Any:
+    if context.operation is not None and context.operation.path == BY_QUERY and query:
+        query = dict(query)
+        _ordered(query)
+        return query
     if context.operation is None or context.operation.path not in PAGED or not query:
         return query
     query = dict(query)
