@@ -105,3 +105,4 @@ def _walk(tasks: list[Task]) -> Iterator[Task]:
             for children in task.child_lists():
                 yield from _walk(children)
             yield from _walk(task.error_tasks())
+            yield from _walk(task.finally_tasks())

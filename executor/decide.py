@@ -50,7 +50,7 @@ from conveyor.common.model import Attempt, Execution, TaskRun
 from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
-from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
+from conveyor.common.tasks.base import ExecutionUpdatingTask, FlowableTask, LogLevel, Task
 from conveyor.executor import (
     change_state,
     concurrency,
@@ -64,6 +64,7 @@ from conveyor.executor import (
     restart,
     run_if,
     subflows,
+    updating,
     workdirs,
 )
 from conveyor.executor.context import base_context, error_entry, run_context, whole_outputs
@@ -442,6 +443,9 @@ class Decider:
         run.attempts.append(Attempt(state=State.new(self.now)))
         self._state.attempt_opened(run)
         self._touch(run)
+        if isinstance(task, ExecutionUpdatingTask):
+            self._update_execution(run, task)
+            return
         context = run_context(self.base(), self._state, self.plan, run, task, attempts_count=len(run.attempts) - 1)
         # The `WorkerJob` JSON, made directly: the task run as it is now, the task's JSON made once per flow.
         encoded = b'{"taskRun":%b,"attempt":%d,"task":%b,"context":%b}' % (
@@ -454,6 +458,32 @@ class Decider:
             self._too_big(run, task, len(encoded))
             return
         self.out.encoded.append((run.id, encoded))
+
+    def _update_execution(self, run: TaskRun, task: ExecutionUpdatingTask) -> None:
+        """An execution-updating task (Labels) runs here, in the decision: its attempt RUNNING, then SUCCESS
+        with the execution changed, or FAILED with the reason (then retries and allowFailure apply)."""
+        attempt = run.attempts[-1]
+        attempt.state = attempt.state.to(S.RUNNING, self.now)
+        if run.state.current in (S.CREATED, S.RETRYING, S.RESTARTED):
+            self.set_state(run, S.RUNNING)
+        context = run_context(self.base(), self._state, self.plan, run, task, attempts_count=len(run.attempts) - 1)
+        context[NOW_KEY] = self.now
+        try:
+            labels = updating.update(task, self.ex, context)
+        except (updating.UpdateError, RenderError) as exc:
+            attempt.error = str(exc)
+            state = S.FAILED
+            self.log(run, LogLevel.ERROR, attempt.error)
+        else:
+            self.ex.labels = labels
+            self.header_changed = True
+            self._base = None  # `{{ labels }}` of what renders next
+            state = S.SUCCESS
+        attempt.state = attempt.state.to(state, self.now)
+        self._state.attempt_closed(run)
+        if state == S.FAILED:
+            self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
+        self._attempt_ended(run, task, state)
 
     def _too_big(self, run: TaskRun, task: Task, size: int) -> None:
         """A job whose context (the outputs its task reads) exceeds the record bound is not sent: it fails."""

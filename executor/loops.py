@@ -45,6 +45,9 @@ def loop_until(d: Rules, task: LoopUntil, run: TaskRun) -> StateType | None:
         return None
     if result in (S.FAILED, S.KILLED, S.CANCELLED) or d.killing:
         return _failed(d, task, run, S.KILLED if d.killing and result != S.FAILED else result)
+    if _closing(d, task, run):  # it ended with this iteration; its `finally` tasks run: nothing is decided again
+        failed = task.fail_on_max_reached and _reached(d, task, run, number) is not None
+        return S.FAILED if failed and not render_condition(task.condition, d.context_for(run), task.id) else result
     if render_condition(task.condition, d.context_for(run), task.id):
         return result
     limit = _reached(d, task, run, number)
@@ -76,6 +79,12 @@ def _iteration(d: Rules, tasks: list[Task], run: TaskRun, number: int) -> StateT
             return child.state.current
         state = worst(state, child.state.current)
     return state
+
+
+def _closing(d: Rules, task: LoopUntil, run: TaskRun) -> bool:
+    """Whether the loop's `finally` tasks have started (so its iterations are over)."""
+    first = next((t for t in task.finally_ if not t.disabled), None)
+    return first is not None and d.state.has(run.id, first.id, None)
 
 
 def _failed(d: Rules, task: LoopUntil, run: TaskRun, state: StateType) -> StateType | None:

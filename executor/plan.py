@@ -92,7 +92,7 @@ class Plan:
         plan.tasks = {task.id: task for task in flow.all_tasks()}
         for task in plan.tasks.values():
             if isinstance(task, FlowableTask):
-                for children in [*task.child_lists(), task.error_tasks()]:
+                for children in [*task.child_lists(), task.error_tasks(), task.finally_tasks()]:
                     for child in children:
                         plan.parents[child.id] = task
         for task_id in plan.tasks:

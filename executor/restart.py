@@ -117,6 +117,7 @@ def _error_branch_task_ids(flow: Flow) -> set[str]:
                 for children in task.child_lists():
                     walk(children, inside)
                 walk(task.error_tasks(), True)
+                walk(task.finally_tasks(), inside)
 
     walk(flow.tasks, False)
     walk(flow.errors, True)

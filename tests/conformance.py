@@ -33,6 +33,8 @@ class Case:
     expect: dict[str, Any]
     inferred: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    # Labels given when the execution is created (`conveyor run --label`), as the Java test passes them.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -54,6 +56,7 @@ def load_cases(corpus: Path = CORPUS) -> list[Case]:
                 expect=entry.get("expect") or {},
                 inferred=entry.get("inferred") or {},
                 notes=entry.get("notes", ""),
+                labels=entry.get("labels") or {},
             )
         )
     return cases
@@ -148,6 +151,20 @@ class _View:
 
     def _outputs(self, expected: dict[str, Any]) -> list[str]:
         return match(whole_outputs(self.state), expected, "outputs")
+
+    def _labels(self, expected: dict[str, Any]) -> list[str]:
+        """The execution's labels, exactly (a value `{"$taskRunIdOf": task}` is that task's first run's id,
+        `{"$executionId": true}` the execution's id)."""
+        actual = {label["key"]: label["value"] for label in self.ex.get("labels") or []}
+        wanted = {key: self._label_value(value) for key, value in expected.items()}
+        return [] if actual == wanted else [f"labels {actual}, expected {wanted}"]
+
+    def _label_value(self, value: Any) -> Any:
+        if isinstance(value, dict) and "$taskRunIdOf" in value:
+            return next((r["id"] for r in self.runs if r["taskId"] == value["$taskRunIdOf"]), None)
+        if isinstance(value, dict) and "$executionId" in value:
+            return self.ex["id"]
+        return value
 
     def _executionOutputs(self, expected: dict[str, Any] | None) -> list[str]:
         actual = self.ex.get("outputs") or None

@@ -1,5 +1,6 @@
 """The base of every task definition. Runnable tasks run on workers; flowable tasks are decided by the
-executor from their children's states."""
+executor from their children's states; execution-updating tasks (`ExecutionUpdatingTask`) are runnable
+tasks the executor runs itself, because what they change is the execution."""
 
 from __future__ import annotations
 
@@ -54,6 +55,12 @@ class RunnableTask(Task):
     kind: ClassVar[Literal["runnable", "flowable"]] = "runnable"
 
 
+class ExecutionUpdatingTask(RunnableTask):
+    """A runnable task the executor runs itself, inside its decision, because it changes the running execution
+    (the reference's `ExecutionUpdatableTask`: Labels). It has one attempt per try, like any runnable task,
+    but no worker job; `retry`, `allowFailure` and `runIf` apply as to any task (`executor.updating`)."""
+
+
 class FlowableTask(Task):
     kind: ClassVar[Literal["runnable", "flowable"]] = "flowable"
     # True for a flowable whose children one worker job runs together (WorkingDirectory).
@@ -64,4 +71,8 @@ class FlowableTask(Task):
         return []
 
     def error_tasks(self) -> list[Task]:
+        return []
+
+    def finally_tasks(self) -> list[Task]:
+        """The tasks that run once the flowable's children (and `errors`) ended, whatever the outcome."""
         return []

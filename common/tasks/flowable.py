@@ -16,19 +16,24 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from conveyor.common.base import Spec
 from conveyor.common.clock import Duration, parse_duration
 from conveyor.common.input_spec import Input
-from conveyor.common.tasks.base import FlowableTask, Task
+from conveyor.common.tasks.base import ExecutionUpdatingTask, FlowableTask, Task
 
 if TYPE_CHECKING:
     AnyTask = Task
 
 
 class _WithErrors(FlowableTask):
-    """A flowable with an `errors` branch: tasks that run when its normal tasks fail."""
+    """A flowable with an `errors` branch (tasks that run when its normal tasks fail) and a `finally` one
+    (tasks that run once they and `errors` ended, whatever the outcome: `executor.flowables`)."""
 
     errors: list[AnyTask] = []
+    finally_: list[AnyTask] = Field(default=[], alias="finally")
 
     def error_tasks(self) -> list[Task]:
         return list(self.errors)
+
+    def finally_tasks(self) -> list[Task]:
+        return list(self.finally_)
 
 
 class _WithTasks(_WithErrors):
@@ -260,7 +265,16 @@ class WorkingDirectory(_WithTasks):
 
     @model_validator(mode="after")
     def _runnable_only(self) -> WorkingDirectory:
-        flowables = [f"{t.id} ({t.type})" for t in self.tasks if t.kind != "runnable"]
+        if self.finally_:
+            raise ValueError(
+                f"{self.id}: a WorkingDirectory has no `finally` here (one worker runs its tasks; "
+                "put the finally tasks on a Sequential around it)"
+            )
+        flowables = [
+            f"{t.id} ({t.type})" for t in self.tasks if t.kind != "runnable" or isinstance(t, ExecutionUpdatingTask)
+        ]
         if flowables:
-            raise ValueError(f"{self.id}: only runnable tasks can be in a WorkingDirectory, not {', '.join(flowables)}")
+            raise ValueError(
+                f"{self.id}: only tasks a worker runs can be in a WorkingDirectory, not {', '.join(flowables)}"
+            )
         return self

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 
-from conveyor.common.tasks import core, flowable, kv, subflow
+from conveyor.common.tasks import core, execution, flowable, kv, subflow
 from conveyor.common.tasks.base import Task
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ CORE: tuple[type[Task], ...] = (
     core.Sleep,
     core.Fail,
     core.Commands,
+    execution.Labels,
     kv.KvSet,
     kv.KvGet,
     kv.KvDelete,

@@ -49,6 +49,8 @@ def _run(stack: Stack, case: Case) -> Ran:
     else:
         for name, value in case.inputs.items():
             args += ["--input", f"{name}={value}"]
+    for key, value in case.labels.items():
+        args += ["--label", f"{key}={value}"]
     done = stack.cli(*args, timeout=240)
     if done.returncode not in (0, 1) or not done.stdout.strip():
         return Ran(problem=f"conveyor run exited {done.returncode}: {done.stderr[-2000:]}")

@@ -191,14 +191,26 @@ class Sim:
         return self.state.header
 
 
-def start(source: str, inputs: dict[str, Any] | None = None, typed: bool = True) -> Sim:
+def start(
+    source: str, inputs: dict[str, Any] | None = None, typed: bool = True, labels: dict[str, str] | None = None
+) -> Sim:
     flow = load_flow(source)
     sim = Sim(flow)
-    sim.send(new_execution(flow, inputs, now=T0, typed=typed, execution_id=sim.env.ids(), event_id=sim.env.ids()))
+    sim.send(
+        new_execution(
+            flow, inputs, labels=labels, now=T0, typed=typed, execution_id=sim.env.ids(), event_id=sim.env.ids()
+        )
+    )
     return sim
 
 
-def run_flow(source: str, inputs: dict[str, Any] | None = None, runner: Any = fake_run, typed: bool = True) -> Sim:
-    sim = start(source, inputs, typed)
+def run_flow(
+    source: str,
+    inputs: dict[str, Any] | None = None,
+    runner: Any = fake_run,
+    typed: bool = True,
+    labels: dict[str, str] | None = None,
+) -> Sim:
+    sim = start(source, inputs, typed, labels)
     sim.until_done(runner)
     return sim

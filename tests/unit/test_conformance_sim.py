@@ -13,7 +13,7 @@ CASES = load_cases()
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.label)
 def test_case_holds_in_the_executor_core(case: Case) -> None:
-    sim = run_flow(case.flow.read_text(), case.inputs, typed=case.inputs_mode != "raw")
+    sim = run_flow(case.flow.read_text(), case.inputs, typed=case.inputs_mode != "raw", labels=case.labels)
     execution = sim.ex
     assert execution.state.terminal
     problems = check(case, execution.to_dict(), sim.log_lines, inferred=True, now=execution.state.start_date)
@@ -21,7 +21,7 @@ def test_case_holds_in_the_executor_core(case: Case) -> None:
 
 
 def test_the_corpus_has_fifty_cases() -> None:
-    assert len(CASES) == 71 and len({c.label for c in CASES}) == 71
+    assert len(CASES) == 87 and len({c.label for c in CASES}) == 87
 
 
 def test_task_type_renders_the_canonical_name_for_an_alias() -> None:

@@ -87,7 +87,7 @@ def test_only_runnable_tasks_can_be_in_a_working_directory() -> None:
     )
     with pytest.raises(FlowError) as caught:
         load_flow(source)
-    assert "only runnable tasks can be in a WorkingDirectory, not seq" in str(caught.value)
+    assert "only tasks a worker runs can be in a WorkingDirectory, not seq" in str(caught.value)
 
 
 FLOW = f"""
