@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
+import urllib.request
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
+from prometheus_client.parser import text_string_to_metric_families
 from throughput import ONE, STEPS, Bench, new_bench, servers, warm_up
 
 DEFAULT_SETTINGS = (
@@ -42,13 +45,43 @@ def parse(text: str) -> list[tuple[str, dict[str, str]]]:
     return out
 
 
-def measure(bench: Bench, count: int, rate: float) -> Measures:
-    """p50 and p99 (ms) of creation -> SUCCESS at `rate`, and the median of each step."""
+# What the executor's metrics tell of its hop: the events it consumed per transaction, and the mean commit.
+EXECUTOR = ("executor: events per commit", "executor: commit ms (mean)")
+
+
+def executor_counters(port: int) -> tuple[float, float, float]:
+    """(events consumed, commits, seconds committing) so far, from the executor's /metrics."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    events = commits = seconds = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "conveyor_messages_consumed_total":
+                events += sample.value
+            elif sample.labels.get("operation") == "commit" and sample.name.endswith("_count"):
+                commits += sample.value
+            elif sample.labels.get("operation") == "commit" and sample.name.endswith("_sum"):
+                seconds += sample.value
+    return events, commits, seconds
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def measure(bench: Bench, count: int, rate: float, port: int) -> Measures:
+    """p50 and p99 (ms) of creation -> SUCCESS at `rate`, the median of each step, and the executor's
+    events per commit and mean commit time over the run."""
+    before = executor_counters(port)
     finals = bench.wait(bench.steady(bench.created(ONE, count), rate))
+    events, commits, seconds = (b - a for a, b in zip(before, executor_counters(port), strict=True))
     latencies = sorted((f["ended"] - f["created"]) * 1000 for f in finals)
     out = {"p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
     for i, step in enumerate(STEPS):
         out[step] = statistics.median(f["steps"][i] for f in finals) * 1000
+    out[EXECUTOR[0]] = events / max(commits, 1)
+    out[EXECUTOR[1]] = seconds * 1000 / max(commits, 1)
     return out
 
 
@@ -61,15 +94,16 @@ def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | Non
         bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
         stack.callback(bench.close)
         bench.env.update(env)
-        bench.start("executor-1", "executor")
+        port = free_port()
+        bench.start("executor-1", "executor", {"CONVEYOR_METRICS_PORT": str(port)})
         bench.start("indexer", "indexer")
         bench.workers(args.workers)
         warm_up(bench, 1)
         if rate is None:
             _, executions_per_s, _ = bench.rate(ONE, args.executions)
             rate = executions_per_s / 2
-        light = measure(bench, args.light_count, 5.0)
-        loaded = measure(bench, max(int(rate * args.loaded_seconds), 50), rate)
+        light = measure(bench, args.light_count, 5.0, port)
+        loaded = measure(bench, max(int(rate * args.loaded_seconds), 50), rate, port)
         return light, loaded, rate
 
 
@@ -126,8 +160,8 @@ def print_table(
     print("\n| measure (ms) | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for label, index in (("5/s", 0), (f"{rate:.0f}/s", 1)):
-        for key in ("p50", "p99", *STEPS):
-            prefix = f"{label} {key}" if key in ("p50", "p99") else f"{label} step: {key}"
+        for key in ("p50", "p99", *STEPS, *EXECUTOR):
+            prefix = f"{label} {key}" if key in ("p50", "p99") or key in EXECUTOR else f"{label} step: {key}"
             cells = [_median([r[index] for r in results[n]], key) for n in names]
             print(f"| {prefix} | " + " | ".join(cells) + " |")
 

@@ -226,6 +226,11 @@ def timed_batch(operation: str) -> Callable[[Callable[P, int]], Callable[P, int]
     return decorate
 
 
+def committed(seconds: float) -> None:
+    """A transaction's commit took `seconds` (the executor's; its batch's events waited for it)."""
+    PROCESSING.labels(_service, "commit").observe(seconds)
+
+
 def timed_attempt(fn: Callable[P, R]) -> Callable[P, R]:
     """For `Attempt.run`: running attempts, their duration, and their final state (`result.state`)."""
 

@@ -155,6 +155,10 @@ class KafkaSettings(BaseSettings):
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
         }
+        import os  # TEMPORARY A/B
+
+        if os.environ.get("CONVEYOR_AB_NAGLE_OFF"):
+            config["socket.nagle.disable"] = True
         if self.uses_sasl:
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username
@@ -247,6 +251,12 @@ class ExecutorSettings(BaseSettings):
     transactions: bool = Field(
         default=True,
         description="Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.",
+    )
+    pipeline: bool = Field(
+        default=True,
+        description="Decide the next batch while the previous batch's transaction commits (its records are held "
+        "until the commit ends and the next transaction begins). Off: consume, decide, publish and commit in turn, "
+        "each batch waiting for the one before it to commit.",
     )
     worker_timeout: float = Field(
         default=15.0,

@@ -54,7 +54,8 @@ from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError
 from conveyor.common.kafka.lookup import EXECUTION_HEADER
 from conveyor.common.kafka.loop import run_until_stopped
-from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.outbox import Outbox
+from conveyor.common.kafka.producer import Commit, Producer
 from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import TaskRun
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
@@ -82,6 +83,11 @@ FLOW_MEMORY = 256
 QUEUE_KBYTES = 2048
 # linger.ms of the executor's transactional producer (see `Executor.__init__`).
 TRANSACTION_LINGER_MS = 2
+# While the previous batch commits, how often (s) the executor looks for more events to add to the next one.
+COMMIT_POLL = 0.001
+# ... and it stops adding events once the batch's held records are this many (a decision may start 1,000 task
+# runs: a job, a task-run change and a state record each), so that the records held are bounded.
+OUTBOX_MOST = 10_000
 
 
 @dataclass
@@ -140,10 +146,14 @@ class Executor:
         self._recheck: set[str] = set()  # executions to check against the lost workers
         self._recheck_all = False
         self._rewind = False  # a failed batch was rolled back: reload the state, consume again from the offsets
+        self.out = Outbox()  # the batch's records, handed to the producer once its transaction has begun
+        self._commit: Commit | None = None  # the previous batch's commit, while it runs
+        self._batch: dict[str, _Pending] | None = None  # the batch being consumed and decided
         self.ready = threading.Event()
 
     # ---- partitions
     def _assigned(self, partitions: Partitions) -> None:
+        self._moved()
         numbers = sorted({p for topic, p in partitions if topic == self.topics.execution_events})
         self._load(numbers)
         self._assignment = sorted({*self._assignment, *numbers})
@@ -167,11 +177,20 @@ class Executor:
         self._recheck_all = True  # recovered attempts may run on workers already known lost
 
     def _revoked(self, partitions: Partitions) -> None:
+        self._moved()
         numbers = {p for topic, p in partitions if topic == self.topics.execution_events}
         for key in [k for k, p in self.partition.items() if p in numbers]:
             self._forget(key)
         self._assignment = [p for p in self._assignment if p not in numbers]
         log.info("revoked partitions %s", sorted(numbers))
+
+    def _moved(self) -> None:
+        """Partitions move (called inside `consume`): the previous batch's commit ends first, with the offsets
+        of the partitions it read; a batch being decided is dropped, to be decided again from the state as
+        committed (its states changed in place)."""
+        self._settle()
+        if self._batch or len(self.out):
+            self._rewind = True
 
     def _forget(self, key: str) -> None:
         self.states.pop(key, None)
@@ -185,36 +204,97 @@ class Executor:
 
     @metrics.timed_batch("batch")
     def run_once(self) -> int:
+        """One batch: consume and decide (into the outbox), then publish it in one transaction. Pipelined (the
+        default with transactions), the batch is consumed and decided while the previous one commits, and its
+        transaction begins once that commit has ended: an event waits for one commit, not for two."""
         if self._rewind or self.producer.broken:
+            self._settle()
             self._recover()
-        messages = self.consumer.consume(self.settings.batch_size, self._poll_timeout())
+        pending: dict[str, _Pending] = {}
+        messages: list[Message] = []
+        self._collect(messages, pending)
+        self._settle()
+        if self._rewind:  # the previous batch was rolled back, or partitions moved: this one is decided again
+            self.out.clear()
+            return 0
         due: list[Event] = [*self._due_timers(), *self._lost_workers()]
         if not messages and not due:
             return 0
-        # Control requests first: a kill is applied before the task results fetched with it.
-        messages.sort(key=lambda m: m.topic != self.topics.control)
         try:
             if self.producer.transactional:
                 self.producer.begin()
-            pending: dict[str, _Pending] = {}
-            for msg in messages:
-                self._handle(msg, pending)
+            self.out.open(self.producer)  # what the batch decided so far, then the rest straight to the producer
             for event in due:
                 self._apply(event, pending, partition=self.partition.get(event.execution_id, 0))
             self._publish(pending)
-            if self.producer.transactional:
-                self.producer.commit(self.consumer)
-            else:
-                self.producer.flush()
-                self.consumer.store(messages)
+            self._send(messages)
         except KafkaError as exc:
-            log.error("batch failed, rolling back: %s", exc)
-            if self.producer.transactional:
-                self.producer.abort()
-            self._recheck_all = True  # WorkerLost events of this batch were rolled back too
-            self._rewind = True
-            return 0
+            self._rolled_back(exc)
+        finally:
+            self.out.clear()
         return len(messages) + len(due)
+
+    def _collect(self, messages: list[Message], pending: dict[str, _Pending]) -> None:
+        """Consume and decide a batch: what has come, else the first event within the poll timeout; while the
+        previous batch commits, whatever else comes until that commit ends (up to the batch size)."""
+        self.out.clear()
+        self._batch = pending
+        try:
+            self._take(messages, pending, self.settings.batch_size, 0.0 if self._commit else self._poll_timeout())
+            while self._commit is not None and not self._commit.done() and not self._rewind:
+                if len(messages) >= self.settings.batch_size or len(self.out) >= OUTBOX_MOST:
+                    break
+                if not self._take(messages, pending, self.settings.batch_size - len(messages), 0.0):
+                    self._commit.ready(COMMIT_POLL)
+        except BaseException:
+            if messages:  # decided, never to be published: decided again after the rewind
+                self._rewind = True
+            raise
+        finally:
+            self._batch = None
+
+    def _send(self, messages: list[Message]) -> None:
+        """Start the commit of the batch's transaction (pipelined: the next batch waits for its end), or flush
+        and store the offsets (without transactions)."""
+        self.producer.poll(0)
+        if self.producer.transactional:
+            self._commit = self.producer.start_commit(self.consumer)
+            if not self.settings.pipeline:
+                self._settle()
+        else:
+            self.producer.flush()
+            self.consumer.store(messages)
+
+    def _take(self, messages: list[Message], pending: dict[str, _Pending], most: int, timeout: float) -> int:
+        """Consume up to `most` events (waiting up to `timeout` for the first), decide them, add them to
+        `messages`; how many there were."""
+        taken = self.consumer.consume(most, timeout)
+        # Control requests first: a kill is applied before the task results fetched with it.
+        taken.sort(key=lambda m: m.topic != self.topics.control)
+        for msg in taken:
+            self._handle(msg, pending)
+        messages += taken
+        return len(taken)
+
+    def _settle(self) -> None:
+        """Wait for the previous batch's commit to end; if it failed, roll back (`_rewind`)."""
+        commit, self._commit = self._commit, None
+        if commit is None:
+            return
+        try:
+            commit.wait()
+        except KafkaError as exc:
+            self._rolled_back(exc)
+        else:
+            metrics.committed(commit.seconds)
+
+    def _rolled_back(self, exc: KafkaError) -> None:
+        log.error("batch failed, rolling back: %s", exc)
+        if self.producer.transactional:
+            self.producer.abort()
+        self.out.clear()
+        self._recheck_all = True  # WorkerLost events of this batch were rolled back too
+        self._rewind = True
 
     def _recover(self) -> None:
         """After a failed batch: replace a stuck producer, reload the states the batch changed in place, and
@@ -234,7 +314,7 @@ class Executor:
         try:
             event: Event = EVENT_ADAPTER.validate_json(msg.value or b"")
         except ValidationError as exc:
-            dead_letter(self.producer, self.topics, msg, f"undecodable event: {exc}", "executor")
+            dead_letter(self.out, self.topics, msg, f"undecodable event: {exc}", "executor")
             return
         self._apply(event, pending, partition=msg.partition, msg=msg)
 
@@ -263,7 +343,7 @@ class Executor:
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
-                dead_letter(self.producer, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
+                dead_letter(self.out, self.topics, msg, f"executor failed to apply event: {exc!r}", "executor")
             return
         self._took(key, decision, pending, partition)
 
@@ -295,21 +375,19 @@ class Executor:
         state = self.states.get(key)
         if state is not None:
             partition = self.partition.get(key, partition)
-            self.producer.send(self.topics.kills, key, b'{"executionId":"%s"}' % key.encode())
+            self.out.send(self.topics.kills, key, b'{"executionId":"%s"}' % key.encode())
             if state.flow.get("concurrency") is not None:  # its slot (or its place in the queue) is free
                 slot = flow_key(state.header.namespace, state.header.flow_id)
                 released = SlotReleased(flow=slot, execution_id=key)
-                self.producer.send(self.topics.concurrency_requests, slot, released.to_json())
+                self.out.send(self.topics.concurrency_requests, slot, released.to_json())
             mark = [(EXECUTION_HEADER, key.encode())]
             for run_id in state.runs:
-                self.producer.send(self.topics.taskruns, run_id, None, headers=mark, partition=partition)
+                self.out.send(self.topics.taskruns, run_id, None, headers=mark, partition=partition)
             for record_key in records.keys(state):
-                self.producer.send(self.topics.executor_state, record_key, None, partition=partition)
+                self.out.send(self.topics.executor_state, record_key, None, partition=partition)
             self._forget(key)
         what = ",".join(name for name, wanted in (("logs", event.logs), ("metrics", event.metrics)) if wanted)
-        self.producer.send(
-            self.topics.executions, key, None, headers=[(DELETE_HEADER, what.encode())], partition=partition
-        )
+        self.out.send(self.topics.executions, key, None, headers=[(DELETE_HEADER, what.encode())], partition=partition)
         self._ended[key] = DELETED
         self._ended.move_to_end(key)
         log.info("execution %s deleted", key, extra={"executionId": key})
@@ -362,19 +440,19 @@ class Executor:
 
     def _emit(self, decision: Decision) -> None:
         for run_id, encoded in decision.encoded:
-            self.producer.send(self.topics.worker_jobs, run_id, encoded)
+            self.out.send(self.topics.worker_jobs, run_id, encoded)
         for execution_id in decision.kills:
-            self.producer.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
+            self.out.send(self.topics.kills, execution_id, b'{"executionId":"%s"}' % execution_id.encode())
         for entry in decision.logs:
-            self.producer.send(self.topics.logs, entry.task_run_id or entry.execution_id, entry.to_json())
+            self.out.send(self.topics.logs, entry.task_run_id or entry.execution_id, entry.to_json())
         for created in decision.executions:
-            self.producer.send(self.topics.execution_events, created.execution_id, created.to_json())
+            self.out.send(self.topics.execution_events, created.execution_id, created.to_json())
         for ended in decision.events:  # a child's end, to its parent's partition (keyed by the parent's id)
-            self.producer.send(self.topics.execution_events, ended.execution_id, ended.to_json())
+            self.out.send(self.topics.execution_events, ended.execution_id, ended.to_json())
         for kill in decision.control:  # a parent's kill, to each running child
-            self.producer.send(self.topics.control, kill.execution_id, kill.to_json())
+            self.out.send(self.topics.control, kill.execution_id, kill.to_json())
         for slot in decision.slots:  # to the slot keeper of the flow (flow concurrency)
-            self.producer.send(self.topics.concurrency_requests, slot.flow, slot.to_json())
+            self.out.send(self.topics.concurrency_requests, slot.flow, slot.to_json())
 
     def _restartable(self, event: RestartRequested | ChangeStateRequested) -> bool:
         """A restart (or a change of state) of an ended execution must bring its final header and flow, not an
@@ -413,40 +491,39 @@ class Executor:
             for run in entry.changed.values():
                 blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)
-                self.producer.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
+                self.out.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
             if state.finished:
                 self._ended_execution(key, entry)
                 continue
             self._state_records(key, entry, run_json)
-        self.producer.poll(0)
 
     def _state_records(self, key: str, entry: _Pending, run_json: dict[str, bytes]) -> None:
         state, partition = entry.state, entry.partition
         topic = self.topics.executor_state
         if entry.new:
-            self.producer.send(topic, records.flow_key(key), self._flow_blob(key, state.flow), partition=partition)
+            self.out.send(topic, records.flow_key(key), self._flow_blob(key, state.flow), partition=partition)
         for run in [*entry.restored, *entry.changed.values()]:
             blob = run_json.get(run.id) or run.to_json()
             value = records.run_value(state, run, blob)
-            self.producer.send(topic, records.run_key(key, run.id), value, partition=partition)
+            self.out.send(topic, records.run_key(key, run.id), value, partition=partition)
         if entry.header or entry.changed or entry.new:
             header_json = state.header.to_json()
             if not state.restoring:
                 # A PAUSED header carries the pinned flow, so that a resume can type its `onResume` inputs.
                 paused = state.header.state.current == StateType.PAUSED
                 flow = [(PAUSED_FLOW_HEADER, self._flow_blob(key, state.flow))] if paused else None
-                self.producer.send(self.topics.executions, key, header_json, headers=flow, partition=partition)
+                self.out.send(self.topics.executions, key, header_json, headers=flow, partition=partition)
             value = records.header_value(state, header_json)
-            self.producer.send(topic, records.header_key(key), value, partition=partition)
+            self.out.send(topic, records.header_key(key), value, partition=partition)
 
     def _ended_execution(self, key: str, entry: _Pending) -> None:
         state, partition = entry.state, entry.partition
         execution = state.header
         # The final header keeps the pinned flow, so that a restart can bring the execution back.
         flow_header = (FLOW_HEADER, self._flow_blob(key, state.flow))
-        self.producer.send(self.topics.executions, key, execution.to_json(), headers=[flow_header], partition=partition)
+        self.out.send(self.topics.executions, key, execution.to_json(), headers=[flow_header], partition=partition)
         for record_key in records.keys(state):  # once per execution: linear in its task runs
-            self.producer.send(self.topics.executor_state, record_key, None, partition=partition)
+            self.out.send(self.topics.executor_state, record_key, None, partition=partition)
         self._ended[key] = execution.revision
         self._ended.move_to_end(key)
         while len(self._ended) > ENDED_MEMORY:
@@ -507,6 +584,7 @@ class Executor:
         return list(lost_events({k: self.states[k] for k in keys if k in self.states}, self.watch.lost))
 
     def close(self) -> None:
+        self._settle()
         self.consumer.close()
         self.watch.close()
         self.flows.close()

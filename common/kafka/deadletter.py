@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 
 from conveyor.common.kafka.message import Message
-from conveyor.common.kafka.producer import Producer
+from conveyor.common.kafka.producer import Sender
 from conveyor.common.kafka.topics import Topics
 
 log = logging.getLogger(__name__)
 
 
-def dead_letter(producer: Producer, topics: Topics, msg: Message, reason: str, service: str) -> None:
+def dead_letter(producer: Sender, topics: Topics, msg: Message, reason: str, service: str) -> None:
     """Send `msg` to the dead-letter topic under its original key, with headers naming where it came from."""
     log.error(
         "dead-lettered a message from %s[%s]@%s: %s",

@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import KafkaError as _KafkaError
 from confluent_kafka import KafkaException
@@ -32,6 +32,19 @@ log = logging.getLogger(__name__)
 INIT_TIMEOUT = 120.0
 
 Headers = Sequence[tuple[str, bytes | str]]
+
+
+class Sender(Protocol):
+    """What sends records: a `Producer`, or an `Outbox` holding them for a transaction not begun yet."""
+
+    def send(
+        self,
+        topic: str,
+        key: str | bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        partition: int | None = None,
+    ) -> None: ...
 
 
 class Producer:
@@ -137,18 +150,25 @@ class Producer:
         self._call(self._producer.begin_transaction, context="begin transaction")
 
     def commit(self, consumer: Consumer | None = None, timeout: float = 10.0) -> None:
-        if consumer is not None:
-            positions = consumer.positions()
+        self.start_commit(consumer, timeout).wait()
+
+    def start_commit(self, consumer: Consumer | None = None, timeout: float = 10.0) -> Commit:
+        """Commit the open transaction (with the consumer's positions, read now) on the helper thread, and
+        return at once: the caller may consume and decide meanwhile, but sends nothing until `Commit.wait`
+        has returned (the next transaction begins after it)."""
+        assert self._caller is not None
+        positions = consumer.positions() if consumer is not None else []
+        metadata = consumer.group_metadata() if positions and consumer is not None else None
+
+        def run() -> None:
             if positions:
-                self._bounded(
-                    self._producer.send_offsets_to_transaction,
-                    positions,
-                    consumer.group_metadata(),
-                    timeout,
-                    context="send offsets",
-                )
-        self._bounded(self._producer.commit_transaction, timeout, context="commit transaction")
-        self.raise_failures()
+                try:
+                    self._producer.send_offsets_to_transaction(positions, metadata, timeout)
+                except KafkaException as exc:
+                    raise _Failed("send offsets", exc) from exc
+            self._producer.commit_transaction(timeout)
+
+        return Commit(self, self._caller.submit(run, ()), 2 * timeout + 5.0)
 
     def abort(self, timeout: float = 30.0) -> None:
         if not self.broken:  # a broken producer's transaction is aborted by `reopen`
@@ -172,16 +192,26 @@ class Producer:
     def _bounded(self, fn: Any, *args: Any, context: str) -> Any:
         """A transactional call (its last argument is its timeout), given up on a little after that timeout."""
         assert self._caller is not None
+        return self._outcome(self._caller.submit(fn, args), float(args[-1]) + 5.0, context)
+
+    def _outcome(self, call: _Call, limit: float, context: str) -> Any:
+        """The result of a call on the helper thread, waited for up to `limit` seconds; its errors as ours (a
+        producer given up on, or with a fatal error, is `broken`)."""
         try:
-            return self._caller.call(fn, args, float(args[-1]) + 5.0)
+            return call.result(limit)
         except TimeoutError:
             self.broken = True
-            raise RetryableKafkaError(f"{context}: no answer from Kafka in {args[-1]:.0f}s") from None
+            raise RetryableKafkaError(f"{context}: no answer from Kafka in {limit - 5.0:.0f}s") from None
+        except _Failed as failed:
+            return self._raise(failed.exc, failed.context)
         except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            if isinstance(error, _KafkaError) and error.fatal():
-                self.broken = True
-            raise from_exception(exc, context) from exc
+            return self._raise(exc, context)
+
+    def _raise(self, exc: KafkaException, context: str) -> Any:
+        error = exc.args[0] if exc.args else None
+        if isinstance(error, _KafkaError) and error.fatal():
+            self.broken = True
+        raise from_exception(exc, context) from exc
 
     def _call(self, fn: Any, *args: Any, context: str) -> Any:
         try:
@@ -190,34 +220,76 @@ class Producer:
             raise from_exception(exc, context) from exc
 
 
+class Commit:
+    """A transaction's commit running on the producer's helper thread (`Producer.start_commit`)."""
+
+    def __init__(self, producer: Producer, call: _Call, limit: float) -> None:
+        self._producer, self._call, self._limit = producer, call, limit
+
+    def done(self) -> bool:
+        return self._call.done.is_set()
+
+    @property
+    def seconds(self) -> float:
+        """How long the commit took, once it has ended (from `start_commit`)."""
+        return max(self._call.ended - self._call.started, 0.0)
+
+    def ready(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the commit to end (either way); True if it has."""
+        return self._call.done.wait(timeout)
+
+    def wait(self) -> None:
+        """Wait for the commit to end; raises as `Producer.commit` does if it failed."""
+        self._producer._outcome(self._call, self._limit, "commit transaction")
+        self._producer.raise_failures()
+
+
+class _Failed(Exception):
+    """A helper-thread call's error, with the step that raised it."""
+
+    def __init__(self, context: str, exc: KafkaException) -> None:
+        super().__init__(context)
+        self.context, self.exc = context, exc
+
+
+class _Call:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self.fn, self.args = fn, args
+        self.box: list[tuple[bool, Any]] = []
+        self.done = threading.Event()
+        self.started = time.monotonic()
+        self.ended = 0.0
+
+    def result(self, limit: float) -> Any:
+        if not self.done.wait(limit):
+            raise TimeoutError
+        ok, value = self.box[0]
+        if ok:
+            return value
+        raise value
+
+
 class _Caller:
     """One daemon thread running the calls handed to it, while the caller waits with its own deadline (a
     call stuck in librdkafka then strands only this thread, which never keeps the process alive)."""
 
     def __init__(self) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], list[Any], threading.Event] | None]
-        self._calls = queue.SimpleQueue()
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         threading.Thread(target=self._loop, name="conveyor-transactions", daemon=True).start()
 
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], limit: float) -> Any:
-        box: list[Any] = []
-        done = threading.Event()
-        self._calls.put((fn, args, box, done))
-        if not done.wait(limit):
-            raise TimeoutError
-        ok, value = box[0]
-        if ok:
-            return value
-        raise value
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> _Call:
+        call = _Call(fn, args)
+        self._calls.put(call)
+        return call
 
     def _loop(self) -> None:
-        while (item := self._calls.get()) is not None:
-            fn, args, box, done = item
+        while (call := self._calls.get()) is not None:
             try:
-                box.append((True, fn(*args)))
+                call.box.append((True, call.fn(*call.args)))
             except BaseException as exc:  # handed back to the waiting caller
-                box.append((False, exc))
-            done.set()
+                call.box.append((False, exc))
+            call.ended = time.monotonic()
+            call.done.set()
 
     def close(self) -> None:
         self._calls.put(None)
@@ -229,4 +301,4 @@ def from_kafka_timeout(remaining: int) -> KafkaError:
     return RetryableKafkaError(f"{remaining} messages not delivered before the flush timeout")
 
 
-__all__ = ["Producer"]
+__all__ = ["Commit", "Producer", "Sender"]
