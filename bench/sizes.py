@@ -132,6 +132,40 @@ def memory_kib(pid: int) -> dict[str, int]:
     return out
 
 
+def mappings_kib(pid: int) -> dict[str, int]:
+    """Resident KiB of the process by kind of mapping (/proc/<pid>/smaps): `[heap]` (glibc's main arena: the
+    objects over 512 B CPython asks malloc for, such as the task runs' JSON, and dict tables), anonymous
+    (CPython's small-object arenas, the other threads' malloc arenas: librdkafka's queues and buffers), and
+    files (code, shared libraries)."""
+    out = {"[heap]": 0, "anonymous": 0, "files": 0}
+    kind = "anonymous"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split(None, 1)[0]
+        if "-" in head and not head.endswith(":"):  # a mapping's first line: range perms offset dev inode [path]
+            parts = line.split()
+            path = parts[5] if len(parts) > 5 else ""
+            kind = "[heap]" if path == "[heap]" else "files" if path.startswith("/") else "anonymous"
+        elif head == "Rss:":
+            out[kind] += int(line.split()[1])
+    return out
+
+
+class MemoryWatch:
+    """The executor's RSS sampled while a case runs, and its mappings at the highest sample."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self.at_peak = pid, 0, {}
+
+    def sample(self) -> None:
+        rss = memory_kib(self.pid)["VmRSS"]
+        if rss > self.peak:
+            self.peak, self.at_peak = rss, mappings_kib(self.pid)
+
+    def text(self) -> str:
+        parts = ", ".join(f"{k} {v / 1024:,.0f}" for k, v in self.at_peak.items())
+        return f"at the highest sample, VmRSS {self.peak / 1024:,.0f} MiB: {parts}"
+
+
 # ---- Kafka records
 
 
@@ -223,13 +257,22 @@ def measure(one: Case, bench: Bench, args: argparse.Namespace) -> list[str]:
     pid = executor_pid(bench, "executor-1")
     scan = RecordScan(bench.kafka)
     rss_before = memory_kib(pid)["VmRSS"]
+    watch = MemoryWatch(pid)
     cpu_before = cpu_seconds(pid)
     started = time.monotonic()
     (execution_id,) = bench.burst([new_execution(one.flow)])
     while execution_id not in bench.ended and time.monotonic() - started < args.timeout:
         bench.read_final(0.2)
+        watch.sample()
     cpu = cpu_seconds(pid) - cpu_before
     memory = memory_kib(pid)
+    settled = time.monotonic() + 5  # the end's tombstones sent, the state dropped: what the process keeps
+    while time.monotonic() < settled:
+        bench.read_final(0.2)
+    after = memory_kib(pid)["VmRSS"]
+    print(
+        f"    {one.name}: {watch.text()}; VmRSS 5 s after the end {after / 1024:,.0f} MiB", file=sys.stderr, flush=True
+    )
     largest, topic, ended_runs = scan.finish()
     final = bench.ended.get(execution_id)
     peak = f"{memory['VmHWM'] / 1024:,.0f} (+{(memory['VmHWM'] - rss_before) / 1024:,.0f})"

@@ -155,10 +155,6 @@ class KafkaSettings(BaseSettings):
             "bootstrap.servers": self.bootstrap,
             "security.protocol": self.security_protocol,
         }
-        import os  # TEMPORARY A/B
-
-        if os.environ.get("CONVEYOR_AB_NAGLE_OFF"):
-            config["socket.nagle.disable"] = True
         if self.uses_sasl:
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username

@@ -58,7 +58,12 @@ def header_value(state: ExecutionState, header_json: bytes) -> bytes:
 
 
 def run_value(state: ExecutionState, run: TaskRun, run_json: bytes) -> bytes:
-    timer = state.run_timers.get(run.id)
+    return run_record(state, run.id, run_json)
+
+
+def run_record(state: ExecutionState, run_id: str, run_json: bytes) -> bytes:
+    """The value of a task run's record: its JSON and its retry timer."""
+    timer = state.run_timers.get(run_id)
     return b'{"taskRun":%b,"timer":%b}' % (run_json, timer.to_json() if timer else b"null")
 
 

@@ -61,7 +61,7 @@ from conveyor.common.model import TaskRun
 from conveyor.common.settings import ExecutorSettings, KafkaSettings
 from conveyor.common.state import StateType
 from conveyor.common.tasks import registry
-from conveyor.executor import records, restart, restore
+from conveyor.executor import memory, records, restart, restore
 from conveyor.executor.decide import Decision, decide
 from conveyor.executor.deployed import DeployedFlows
 from conveyor.executor.env import Env
@@ -96,9 +96,9 @@ class _Pending:
 
     state: ExecutionState
     partition: int
-    changed: dict[str, TaskRun] = field(default_factory=dict)
-    # Their JSON, made by their decision.
-    changed_json: dict[str, bytes] = field(default_factory=dict)
+    # The task runs that changed, as the JSON their last decision made (never as objects: a batch may start
+    # 100,000 task runs, and ~35 objects each would be held until it is published).
+    changed: dict[str, bytes] = field(default_factory=dict)
     header: bool = False
     new: bool = False  # its flow record is to be written
     restored: list[TaskRun] = field(default_factory=list)  # task runs brought back: state records only
@@ -149,6 +149,7 @@ class Executor:
         self.out = Outbox()  # the batch's records, handed to the producer once its transaction has begun
         self._commit: Commit | None = None  # the previous batch's commit, while it runs
         self._batch: dict[str, _Pending] | None = None  # the batch being consumed and decided
+        self._trim = False  # a large execution ended: give the freed memory back after the batch
         self.ready = threading.Event()
 
     # ---- partitions
@@ -232,7 +233,12 @@ class Executor:
             self._rolled_back(exc)
         finally:
             self.out.clear()
-        return len(messages) + len(due)
+        handled = len(messages) + len(due)
+        if self._trim:  # a large execution's state was dropped: give its memory back to the system
+            del pending, messages, due
+            self._trim = False
+            memory.give_back()
+        return handled
 
     def _collect(self, messages: list[Message], pending: dict[str, _Pending]) -> None:
         """Consume and decide a batch: what has come, else the first event within the poll timeout; while the
@@ -429,9 +435,7 @@ class Executor:
         """Record what a decision changed for the batch's publication, and send what it asks for."""
         entry = self._entry(key, decision.state, pending, partition)
         entry.header = entry.header or decision.header_changed
-        for run in decision.changed:
-            entry.changed[run.id] = run
-        entry.changed_json.update(decision.changed_json)
+        entry.changed.update(decision.changed_json)
         for timer in decision.timers:
             heapq.heappush(self._timers, (timer.due, key, timer.id))
         self._emit(decision)
@@ -480,7 +484,6 @@ class Executor:
             state, partition = entry.state, entry.partition
             revision = state.header.revision
             header = [(EXECUTION_HEADER, key.encode())]
-            run_json: dict[str, bytes] = {}
             trigger = state.header.trigger
             tail = b',"triggerId":%b' % orjson.dumps(trigger.id) if trigger is not None else b""
             parent = trigger.parent_execution_id if trigger is not None else None
@@ -488,24 +491,23 @@ class Executor:
                 tail += b',"triggerExecutionId":%b' % orjson.dumps(parent)
             if state.header.labels:
                 tail += b',"labels":%b' % orjson.dumps([label.to_dict() for label in state.header.labels])
-            for run in entry.changed.values():
-                blob = run_json[run.id] = entry.changed_json.get(run.id) or run.to_json()
+            for run_id, blob in entry.changed.items():
                 change = b'{"revision":%d,"taskRun":%b%b}' % (revision, blob, tail)
-                self.out.send(self.topics.taskruns, run.id, change, headers=header, partition=partition)
+                self.out.send(self.topics.taskruns, run_id, change, headers=header, partition=partition)
             if state.finished:
                 self._ended_execution(key, entry)
                 continue
-            self._state_records(key, entry, run_json)
+            self._state_records(key, entry)
 
-    def _state_records(self, key: str, entry: _Pending, run_json: dict[str, bytes]) -> None:
+    def _state_records(self, key: str, entry: _Pending) -> None:
         state, partition = entry.state, entry.partition
         topic = self.topics.executor_state
         if entry.new:
             self.out.send(topic, records.flow_key(key), self._flow_blob(key, state.flow), partition=partition)
-        for run in [*entry.restored, *entry.changed.values()]:
-            blob = run_json.get(run.id) or run.to_json()
-            value = records.run_value(state, run, blob)
-            self.out.send(topic, records.run_key(key, run.id), value, partition=partition)
+        runs = [(run.id, run.to_json()) for run in entry.restored if run.id not in entry.changed]
+        for run_id, blob in [*runs, *entry.changed.items()]:
+            value = records.run_record(state, run_id, blob)
+            self.out.send(topic, records.run_key(key, run_id), value, partition=partition)
         if entry.header or entry.changed or entry.new:
             header_json = state.header.to_json()
             if not state.restoring:
@@ -529,6 +531,8 @@ class Executor:
         while len(self._ended) > ENDED_MEMORY:
             self._ended.popitem(last=False)
         self._forget(key)
+        if len(state.runs) >= memory.TRIM_AFTER_RUNS:
+            self._trim = True  # once the batch is published and its state dropped (`run_once`)
         log.info(
             "execution %s ended %s",
             key,
