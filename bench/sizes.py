@@ -154,7 +154,8 @@ class MemoryWatch:
     """The executor's RSS sampled while a case runs, and its mappings at the highest sample."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.peak, self.at_peak = pid, 0, {}
+        self.pid, self.peak = pid, 0
+        self.at_peak: dict[str, int] = {}
 
     def sample(self) -> None:
         rss = memory_kib(self.pid)["VmRSS"]
