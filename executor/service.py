@@ -85,8 +85,11 @@ QUEUE_KBYTES = 2048
 TRANSACTION_LINGER_MS = 2
 # While the previous batch commits, how often (s) the executor looks for more events to add to the next one.
 COMMIT_POLL = 0.001
-# ... and it stops adding events once the batch's held records are this many (a decision may start 1,000 task
-# runs: a job, a task-run change and a state record each), so that the records held are bounded.
+# A batch takes no more events once it holds this many records and task-run changes (a decision may start
+# 1,000 task runs: a job, a task-run change and a state record each): the events consumed past it are given
+# back (sought to) for the next batch. This bounds the records one transaction carries, and so its duration
+# (a transaction the broker times out is aborted and fenced, and the same batch would be decided again) and
+# the memory it holds.
 OUTBOX_MOST = 10_000
 
 
@@ -150,6 +153,7 @@ class Executor:
         self._commit: Commit | None = None  # the previous batch's commit, while it runs
         self._batch: dict[str, _Pending] | None = None  # the batch being consumed and decided
         self._trim = False  # a large execution ended: give the freed memory back after the batch
+        self._changes = 0  # task-run changes the batch being decided will publish
         self.ready = threading.Event()
 
     # ---- partitions
@@ -245,10 +249,11 @@ class Executor:
         previous batch commits, whatever else comes until that commit ends (up to the batch size)."""
         self.out.clear()
         self._batch = pending
+        self._changes = 0
         try:
             self._take(messages, pending, self.settings.batch_size, 0.0 if self._commit else self._poll_timeout())
             while self._commit is not None and not self._commit.done() and not self._rewind:
-                if len(messages) >= self.settings.batch_size or len(self.out) >= OUTBOX_MOST:
+                if len(messages) >= self.settings.batch_size or self._full():
                     break
                 if not self._take(messages, pending, self.settings.batch_size - len(messages), 0.0):
                     self._commit.ready(COMMIT_POLL)
@@ -271,15 +276,24 @@ class Executor:
             self.producer.flush()
             self.consumer.store(messages)
 
+    def _full(self) -> bool:
+        """Whether the batch being decided is to take no more events: the records it holds, and the task-run
+        changes it will publish (two records each), reach OUTBOX_MOST."""
+        return len(self.out) + self._changes >= OUTBOX_MOST
+
     def _take(self, messages: list[Message], pending: dict[str, _Pending], most: int, timeout: float) -> int:
         """Consume up to `most` events (waiting up to `timeout` for the first), decide them, add them to
         `messages`; how many there were."""
         taken = self.consumer.consume(most, timeout)
         # Control requests first: a kill is applied before the task results fetched with it.
         taken.sort(key=lambda m: m.topic != self.topics.control)
-        for msg in taken:
+        for i, msg in enumerate(taken):
+            if messages and self._full():  # the batch is full: the rest go to the next one
+                self.consumer.give_back(taken[i:])
+                taken = taken[:i]
+                break
             self._handle(msg, pending)
-        messages += taken
+            messages.append(msg)
         return len(taken)
 
     def _settle(self) -> None:
@@ -436,6 +450,7 @@ class Executor:
         entry = self._entry(key, decision.state, pending, partition)
         entry.header = entry.header or decision.header_changed
         entry.changed.update(decision.changed_json)
+        self._changes += len(decision.changed_json)
         for timer in decision.timers:
             heapq.heappush(self._timers, (timer.due, key, timer.id))
         self._emit(decision)

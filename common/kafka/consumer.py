@@ -130,6 +130,17 @@ class Consumer:
         with kafka_errors("resume"):
             self._consumer.resume([TopicPartition(t, p) for t, p in partitions])
 
+    def give_back(self, messages: Iterable[Message]) -> None:
+        """Consumed messages left unhandled: each partition goes back to the first of them, so that they are
+        consumed again (and the positions a transaction commits do not pass them)."""
+        first: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            key = (msg.topic, msg.partition)
+            first[key] = min(first.get(key, msg.offset), msg.offset)
+        with kafka_errors("seek back"):
+            for (topic, partition), offset in first.items():
+                self._consumer.seek(TopicPartition(topic, partition, offset))
+
     def seek_to_committed(self, partitions: Partitions) -> None:
         """Rewind to the last committed offsets (after an aborted transaction)."""
         try:
