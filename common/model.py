@@ -70,10 +70,12 @@ class ExecutionTrigger(Model):
     variables: dict[str, Any] = {}
 
     @property
-    def parent_execution_id(self) -> str | None:
-        """The parent execution, when a Subflow or ForEachItem task run started this one."""
-        parent = self.variables.get("executionId")
-        return parent if isinstance(parent, str) and "taskRunId" in self.variables else None
+    def triggering_execution_id(self) -> str | None:
+        """The execution that started this one: a Subflow's or ForEachItem's parent, or the execution whose
+        end fired a Flow trigger (`variables.executionId`, what the reference indexes as its trigger
+        execution id)."""
+        found = self.variables.get("executionId")
+        return found if isinstance(found, str) else None
 
 
 class Execution(Model):

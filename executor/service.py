@@ -501,7 +501,7 @@ class Executor:
             header = [(EXECUTION_HEADER, key.encode())]
             trigger = state.header.trigger
             tail = b',"triggerId":%b' % orjson.dumps(trigger.id) if trigger is not None else b""
-            parent = trigger.parent_execution_id if trigger is not None else None
+            parent = trigger.triggering_execution_id if trigger is not None else None
             if parent is not None:
                 tail += b',"triggerExecutionId":%b' % orjson.dumps(parent)
             if state.header.labels:

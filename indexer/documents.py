@@ -106,9 +106,9 @@ def execution_document(execution: Execution, raw: dict[str, Any] | None = None) 
     input_secrets.mask_execution(doc)  # SECRET values are never indexed
     _with_duration(doc["state"], execution.state)
     doc["taskRunCount"] = max(execution.task_run_count, len(execution.task_run_list))
-    parent = execution.trigger.parent_execution_id if execution.trigger is not None else None
+    parent = execution.trigger.triggering_execution_id if execution.trigger is not None else None
     if parent is not None:
-        doc["triggerExecutionId"] = parent  # the parent execution (Subflow, ForEachItem)
+        doc["triggerExecutionId"] = parent  # the parent (Subflow, ForEachItem) or the Flow trigger's ended one
     return doc
 
 

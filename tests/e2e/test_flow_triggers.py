@@ -153,6 +153,24 @@ def test_a_chain_of_flow_triggers_passes_outputs_along(e2e_stack: Stack, tmp_pat
     assert c.trigger.variables["flowId"] == "b" and c.trigger.variables["namespace"] == NS
     assert {"key": "chain", "value": "b"} in [label.to_dict() for label in b.labels]
 
+    # B is found by its triggering execution, in the executions and the Task Runs views (as the reference's
+    # triggerExecutionId): `--parent` on the CLI, `triggerExecutionId=` on the API
+    def started_by_a() -> list[dict[str, object]]:
+        done = e2e_stack.cli("executions", "--parent", a.id, "--output", "json")
+        assert done.returncode == 0, done.stderr
+        found = list(json.loads(done.stdout))
+        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
+
+    assert [e["id"] for e in e2e_stack.poll(started_by_a, timeout=60)] == [b.id]
+
+    def runs_started_by_a() -> list[dict[str, object]]:
+        done = e2e_stack.cli("taskruns", "--parent", a.id, "--output", "json")
+        assert done.returncode == 0, done.stderr
+        return list(json.loads(done.stdout))
+
+    runs = e2e_stack.poll(runs_started_by_a, timeout=60)
+    assert [(r["executionId"], r["taskId"]) for r in runs] == [(b.id, "add")]
+
 
 HOOK = f"""
 id: hook

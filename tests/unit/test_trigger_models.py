@@ -18,7 +18,7 @@ from conveyor.common.triggers.flow import FlowTrigger
 from conveyor.common.triggers.schedule import RecoverMissedSchedules, Schedule
 from conveyor.common.triggers.webhook import Webhook
 from conveyor.executor.context import base_context
-from conveyor.indexer.documents import taskrun_document
+from conveyor.indexer.documents import execution_document, taskrun_document
 from conveyor.indexer.dsl import execution_search, taskrun_search
 from conveyor.indexer.filters import ExecutionFilters, Paging, TaskRunFilters
 
@@ -114,3 +114,19 @@ def test_a_task_run_document_carries_its_execution_trigger_id() -> None:
     change = TaskRunChange.model_validate_json(raw)
     assert taskrun_document(change)["triggerId"] == "s"
     assert "triggerId" not in taskrun_document(TaskRunChange(revision=1, task_run=run))
+
+
+def test_the_triggering_execution_is_indexed_for_flow_triggers_and_children_not_for_others() -> None:
+    flow = load_flow(HEAD + "  - {id: s, type: io.kestra.plugin.core.trigger.Schedule, cron: '@hourly'}\n")
+    execution = new_execution(flow).execution
+    by_flow = ExecutionTrigger(id="after_up", type="io.kestra.plugin.core.trigger.Flow",
+                               variables={"executionId": "up-1", "flowId": "up", "state": "SUCCESS"})  # fmt: skip
+    child = ExecutionTrigger(id="call", type="io.kestra.plugin.core.flow.Subflow",
+                             variables={"executionId": "parent-1", "taskRunId": "tr"})  # fmt: skip
+    hook = ExecutionTrigger(id="hook", type="io.kestra.plugin.core.trigger.Webhook", variables={"body": {"a": 1}})
+    scheduled = ExecutionTrigger(id="s", type="io.kestra.plugin.core.trigger.Schedule", date=execution.state.start_date)
+    found = {
+        trigger.id: execution_document(execution.model_copy(update={"trigger": trigger})).get("triggerExecutionId")
+        for trigger in (by_flow, child, hook, scheduled)
+    }
+    assert found == {"after_up": "up-1", "call": "parent-1", "hook": None, "s": None}
