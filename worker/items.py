@@ -69,8 +69,10 @@ def split(
     partitions: int | None = None,
     separator: str = "\n",
     storage: Storage | None = None,
+    stopped: Callable[[], bool] = lambda: False,
 ) -> int:
-    """Cut the file at `source` into batches stored under the task run's folder; returns how many."""
+    """Cut the file at `source` into batches stored under the task run's folder; returns how many. `stopped`
+    is asked before each batch is stored: a killed attempt stops there (`ItemsError`)."""
     try:
         key_of(source)
     except ValueError:
@@ -80,6 +82,8 @@ def split(
     sep = separator.encode()
 
     def store(iteration: int, data: IO[bytes]) -> None:
+        if stopped():
+            raise ItemsError(f"stopped before batch {iteration} was stored")
         data.seek(0)
         storage.put(batch_uri(target, task_id, task_run_id, ext, iteration), data)  # type: ignore[arg-type]
 

@@ -451,3 +451,19 @@ def test_failed_batches_are_kept_as_bounded_ranges() -> None:
         ranges = items_rule.add_to_ranges(ranges, number)
     assert ranges == [[1, 1], [3, 5], [7, 9]]
     assert items_rule.add_to_ranges([[1, 2], [4, 5]], 3) == [[1, 5]]
+
+
+def test_a_stopped_split_stops_before_the_next_batch() -> None:
+    uri = upload(10)
+    scope = ExecutionScope("sub.test", "x", "e2")
+    asked: list[int] = []
+
+    def stopped() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(items.ItemsError, match="stopped before batch 3"):
+        items.split(uri, scope, "t", "r", rows=3, stopped=stopped)
+    with default_storage().open(batch_uri(scope, "t", "r", ".txt", 2)) as stream:
+        assert stream.read().count(b"\n") == 3
+    assert not list(default_storage().files(scope.task_file("t", "r", "batches/3.txt")))

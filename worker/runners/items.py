@@ -38,7 +38,9 @@ def _split(task: ForEachItem, ctx: RunContext, scope: ExecutionScope) -> RunOutc
     source = str(ctx.render(task.items)).strip()
     try:
         size = _batch(task, ctx)
-        count = items.split(source, scope, task.id, run.id, separator=task.batch.separator, **size)
+        count = items.split(
+            source, scope, task.id, run.id, separator=task.batch.separator, stopped=ctx.stopped.is_set, **size
+        )
     except items.ItemsError as exc:
         return RunOutcome.failed(f"ForEachItem '{task.id}': {exc}")
     except Exception as exc:  # the storage: a missing file, a backend error
