@@ -293,3 +293,44 @@ def test_foreachitem_with_failing_children(deployed: Stack, tmp_path: Path) -> N
     assert execution["state"]["current"] == "FAILED"
     outputs = _runs(execution)["each"]["outputs"]
     assert outputs["numberOfBatches"] == 3 and outputs["iterations"]["FAILED"] == 3
+
+
+FLAKY = """
+id: flaky
+namespace: e2e.sub
+inputs:
+  - {id: items, type: STRING}
+  - {id: iteration, type: INT}
+tasks:
+  - {id: maybe, type: io.kestra.plugin.core.execution.Fail, condition: "{{ inputs.iteration in FAILING }}"}
+"""
+
+
+def test_a_restart_of_the_parent_runs_only_the_failed_batches_again(deployed: Stack, tmp_path: Path) -> None:
+    child = tmp_path / "flaky.yaml"
+    child.write_text(FLAKY.replace("FAILING", "[2, 5]"))
+    assert deployed.cli("flows", "deploy", str(child)).returncode == 0
+    source = FOR_EACH_ITEM.replace("BATCH", "{rows: 20}").replace("CHILD", "flaky")
+    source = source.replace('      items: "{{ taskrun.items }}"\n', '      items: "{{ taskrun.items }}"\n'
+                            '      iteration: "{{ taskrun.iteration }}"\n')  # fmt: skip
+    execution = deployed.run_json(_flow(tmp_path, source), "--input", f"file=@{_items(tmp_path)}")
+    assert execution["state"]["current"] == "FAILED", json.dumps(execution)[:3000] + deployed.tail()
+    outputs = _runs(execution)["each"]["outputs"]
+    assert outputs["numberOfBatches"] == 6 and outputs["iterations"]["FAILED"] == 2
+    assert outputs["failedBatches"] == [[2, 2], [5, 5]]
+    child.write_text(FLAKY.replace("FAILING", "[]"))
+    assert deployed.cli("flows", "deploy", str(child)).returncode == 0
+    restarted = deployed.cli("restart", execution["id"], "--wait", "--output", "json", timeout=300)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr + deployed.tail()
+    again = json.loads(restarted.stdout)
+    assert again["state"]["current"] == "SUCCESS", json.dumps(again)[:3000]
+    assert _runs(again)["each"]["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 6}
+
+    def children() -> list[dict[str, Any]]:
+        found = _executions(deployed, "--parent", execution["id"])
+        return found if len(found) == 8 else []
+
+    found = deployed.poll(children, timeout=90)
+    assert len(found) == 8  # 6 batches, then 2 new children for the failed ones
+    by_iteration = sorted(e["trigger"]["variables"]["iteration"] for e in found if e["state"]["current"] == "SUCCESS")
+    assert by_iteration == [1, 2, 3, 4, 5, 6]
