@@ -6,13 +6,16 @@ the browser tests) and time, per round:
   execution.js once the first page of task runs is on screen): the page, the execution, one task-run page;
 - scroll frame: the Gantt's work for one scroll step of 30 rows within the rows loaded (its `paint`, the
   rows in view rebuilt: only those are in the DOM, so this does not grow with N);
-- deep jump: a jump to row 10,000 until it is drawn (the pages before it come in order through the cursor,
-  1,000 task runs a request), when N is at least that.
+- deep jumps: a jump to row 10,000, then one to the middle row (N / 2), until it is drawn: one page read at
+  that position (`/api/v1/executions/{id}/taskruns?offset=`), not the pages before it; when N is above it.
 
     .venv/bin/python bench/execution_page.py                     # --counts 1000,100000 --rounds 5
+    .venv/bin/python bench/execution_page.py --counts 1000000 --prefix bench-page-1m --keep   # index once
+    .venv/bin/python bench/execution_page.py --counts 1000000 --prefix bench-page-1m          # reuse, then drop
 
 It uses the servers CONVEYOR_KAFKA_BOOTSTRAP and CONVEYOR_ELASTICSEARCH_URL name, under a fresh prefix whose
-indices are deleted at the end.
+indices are deleted at the end (`--prefix` names one: an execution already indexed there in full is not
+indexed again; `--keep` leaves the indices for the next run, `--load-only` measures nothing).
 """
 
 from __future__ import annotations
@@ -71,7 +74,22 @@ def _task_runs(prefix: str, execution_id: str, count: int) -> Iterator[dict[str,
         yield documents.taskrun_action(prefix, TaskRunChange(revision=n + 1, task_run=run)).bulk()
 
 
+def indexed(es: ElasticsearchSettings, execution_id: str) -> int:
+    client = elasticsearch_client(es)
+    try:
+        found = client.count(
+            index=templates.alias(es.index_prefix, templates.TASKRUNS),
+            query={"term": {"executionId": execution_id}},
+            ignore_unavailable=True,
+        )
+        return int(found["count"])
+    finally:
+        client.close()
+
+
 def load(es: ElasticsearchSettings, execution_id: str, count: int) -> float:
+    if indexed(es, execution_id) == count:
+        return 0.0
     client = elasticsearch_client(es)
     began = time.monotonic()
     ended = START + timedelta(milliseconds=count * 36 + 2000)
@@ -104,7 +122,7 @@ def load(es: ElasticsearchSettings, execution_id: str, count: int) -> float:
 def measure(base: str, execution_id: str, count: int, rounds: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
-    out: dict[str, list[float]] = {"first paint": [], "scroll frame": [], "deep jump": []}
+    out: dict[str, list[float]] = {"first paint": [], "scroll frame": [], "deep jump": [], "middle jump": []}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
@@ -135,11 +153,15 @@ def measure(base: str, execution_id: str, count: int, rounds: int) -> dict[str, 
             assert total == count, (total, count)
             out["first paint"].append(painted)
             out["scroll frame"].append(statistics.median(frames))
-            if count > DEEP_ROW:
+            for row, key in ((DEEP_ROW, "deep jump"), (count // 2, "middle jump")):
+                if count <= DEEP_ROW:
+                    continue
                 began = time.monotonic()
-                page.evaluate(f"() => {{ document.querySelector('#gantt-body').scrollTop = {DEEP_ROW} * 28; }}")
-                page.wait_for_selector(f"#gantt-rows .gantt-row[data-index='{DEEP_ROW}']", timeout=120_000)
-                out["deep jump"].append((time.monotonic() - began) * 1000)
+                page.evaluate(f"() => {{ document.querySelector('#gantt-body').scrollTop = {row} * 28; }}")
+                page.wait_for_selector(f"#gantt-rows .gantt-row[data-index='{row}']", timeout=120_000)
+                out[key].append((time.monotonic() - began) * 1000)
+                shown = page.locator(f"#gantt-rows .gantt-row[data-index='{row}'] .value").inner_text()
+                assert shown == str(row), (shown, row)  # the task run at that position
         browser.close()
     return {k: v[1:] for k, v in out.items()}  # without the warm-up round
 
@@ -148,11 +170,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", default="1000,100000")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--prefix", default=None, help="index prefix (default a fresh one)")
+    parser.add_argument("--keep", action="store_true", help="keep the indices for the next run")
+    parser.add_argument("--load-only", action="store_true", help="index, measure nothing")
     args = parser.parse_args()
     if not os.path.exists(CHROMIUM):
         print(f"{CHROMIUM} is missing (apt-get install chromium)", file=sys.stderr)
         return 2
-    prefix = f"bench-page-{uuid.uuid4().hex[:6]}"
+    prefix = args.prefix or f"bench-page-{uuid.uuid4().hex[:6]}"
     es = ElasticsearchSettings(
         url=os.environ.get("CONVEYOR_ELASTICSEARCH_URL", "http://127.0.0.1:9200"), index_prefix=prefix
     )
@@ -168,19 +193,23 @@ def main() -> int:
             for count in (int(c) for c in args.counts.split(",")):
                 execution_id = f"ex-{count}"
                 seconds = load(es, execution_id, count)
+                if args.load_only:
+                    print(f"{count:,} task runs indexed in {seconds:.1f} s under {prefix}")
+                    continue
                 found = measure(base, execution_id, count, args.rounds)
                 rows.append((count, seconds, found))
     finally:
-        clean(client, prefix)
+        if not args.keep:
+            clean(client, prefix)
         client.close()
     print(f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
-    print("| task runs | indexed in | first paint (median) | scroll frame (median) | jump to row 10,000 (median) |")
-    print("|---:|---:|---:|---:|---:|")
+    print("| task runs | indexed in | first paint | scroll frame | jump to row 10,000 | jump to row N / 2 |")
+    print("|---:|---:|---:|---:|---:|---:|")
     for count, seconds, found in rows:
-        jump = f"{statistics.median(found['deep jump']):,.0f} ms" if found["deep jump"] else "—"
+        jumps = [f"{statistics.median(found[k]):,.0f} ms" if found[k] else "—" for k in ("deep jump", "middle jump")]
         print(
             f"| {count:,} | {seconds:.1f} s | {statistics.median(found['first paint']):,.0f} ms "
-            f"| {statistics.median(found['scroll frame']):.1f} ms | {jump} |"
+            f"| {statistics.median(found['scroll frame']):.1f} ms | {' | '.join(jumps)} |"
         )
     return 0
 

@@ -15,10 +15,13 @@ const page = {
   execution: null,
   flow: null,
   gantt: null,
-  cursor: null, // `after` of the next task-run page, null when all are loaded
+  cursors: new Map(), // row index -> the search's `after` cursor of the page that starts there
+  walk: false, // a position the server could not reach (one millisecond of > 10,000 task runs): page by cursor
   loading: false,
   states: new Map(), // task run id -> [taskId, state] (what the topology counts)
-  counts: new Map(), // taskId -> {state: n}
+  counts: new Map(), // taskId -> {state: n}, of the task runs loaded
+  allCounts: null, // taskId -> {state: n}, of every task run (the server's counts), while not all are loaded
+  countsTimer: null,
   children: new Map(), // child execution id -> task id (Subflow outputs)
   logs: [],
   logKeys: new Set(),
@@ -158,36 +161,72 @@ function count(run) {
   if (typeof child === "string" && !page.children.has(child)) page.children.set(child, run.taskId);
 }
 
-async function loadTaskRuns(size) {
+// The cursor that reads the page at row `offset`: the one the page before it ended with; after a position the
+// server could not reach, the nearest one before it (the pages in between are then read in order).
+function cursorFor(offset) {
+  if (page.cursors.has(offset)) return [offset, page.cursors.get(offset)];
+  if (!page.walk) return null;
+  let best = null;
+  for (const at of page.cursors.keys()) if (at <= offset && (best === null || at > best)) best = at;
+  return best === null ? null : [best, page.cursors.get(best)];
+}
+
+// One page of task runs at row `offset` of the start order: on from the page before by its cursor, or by
+// position (/api/v1/executions/{id}/taskruns?offset=): a deep jump reads one page, not every page before it.
+async function loadTaskRuns(offset, size) {
   if (page.loading) return;
   page.loading = true;
   try {
-    const params = new URLSearchParams({ executionId: page.id, sort: "state.startDate:asc", size: String(size) });
-    if (page.cursor) params.set("after", page.cursor);
-    const offset = page.gantt.loaded;
-    const answer = await request("/api/v1/taskruns/search?" + params);
+    const from = cursorFor(offset);
+    let answer;
+    let at;
+    if (from) {
+      const params = new URLSearchParams({ executionId: page.id, sort: "state.startDate:asc", size: String(size), after: from[1] });
+      answer = await request("/api/v1/taskruns/search?" + params);
+      at = from[0];
+    } else {
+      answer = await request(`/api/v1/executions/${enc(page.id)}/taskruns?offset=${offset}&size=${size}`);
+      at = answer.offset;
+      if (at + answer.results.length <= offset) page.walk = true;
+    }
     for (const run of answer.results) count(run);
-    page.gantt.setTotal(Math.max(answer.total, offset + answer.results.length));
-    page.gantt.put(offset, answer.results);
-    page.cursor = answer.next;
+    page.gantt.setTotal(Math.max(answer.total, at + answer.results.length));
+    page.gantt.put(at, answer.results);
+    page.cursors.delete(at);
+    if (answer.next) page.cursors.set(at + answer.results.length, answer.next);
     $("#gantt-count").textContent = formatNumber(page.gantt.total);
     $("#gantt-empty").hidden = page.gantt.total > 0;
+    if (page.gantt.loaded >= page.gantt.total) page.allCounts = null; // all loaded: counted here
     redrawTopology();
   } finally {
     page.loading = false;
   }
 }
 
-// The Gantt asks for rows it has not got: pages follow in order (cursor paging) up to the last one asked.
-async function needRows(_, last) {
-  while (page.cursor && page.gantt.loaded <= last && !page.loading) {
-    try {
-      await loadTaskRuns(PAGE_SIZE);
-    } catch (error) {
-      showError(error.message);
-      return;
-    }
+// The Gantt asks for rows it has not got (the first and last missing ones in view): the page from the first.
+async function needRows(first) {
+  if (page.loading) return;
+  try {
+    await loadTaskRuns(first, PAGE_SIZE);
+  } catch (error) {
+    showError(error.message);
   }
+}
+
+// The topology of an execution not loaded in full is coloured from the server's counts of all its task runs
+// (GET /api/v1/executions/{id}/taskruns/counts), read again at most every 2 s while task runs change.
+async function loadCounts() {
+  const answer = await request(`/api/v1/executions/${enc(page.id)}/taskruns/counts`);
+  page.allCounts = new Map(Object.entries(answer.tasks));
+  redrawTopology();
+}
+
+function countsChanged() {
+  if (!page.allCounts || page.countsTimer) return;
+  page.countsTimer = setTimeout(() => {
+    page.countsTimer = null;
+    loadCounts().catch((error) => showError(error.message));
+  }, 2000);
 }
 
 let topologyTimer = null;
@@ -195,9 +234,13 @@ function redrawTopology() {
   if (!page.flow) return;
   clearTimeout(topologyTimer);
   topologyTimer = setTimeout(() => {
-    drawTopology($("#topology"), page.flow, page.counts);
     const partial = page.gantt.loaded < page.gantt.total;
-    $("#topology-note").textContent = partial ? `states of the ${formatNumber(page.gantt.loaded)} task runs loaded` : "";
+    drawTopology($("#topology"), page.flow, partial && page.allCounts ? page.allCounts : page.counts);
+    let note = "";
+    if (partial) {
+      note = page.allCounts ? `states of all ${formatNumber(page.gantt.total)} task runs` : `states of the ${formatNumber(page.gantt.loaded)} task runs loaded`;
+    }
+    $("#topology-note").textContent = note;
   }, 50);
 }
 
@@ -256,11 +299,7 @@ function closeDrawer() {
 }
 
 function runById(id) {
-  for (let i = 0; i < page.gantt.total; i++) {
-    const run = page.gantt.run(i);
-    if (run && run.id === id) return run;
-  }
-  return null;
+  return page.gantt.byId(id);
 }
 
 // ---- logs
@@ -348,6 +387,7 @@ function follow() {
   changes.addEventListener("taskrun", (event) => {
     const run = JSON.parse(event.data);
     count(run);
+    countsChanged();
     page.gantt.update(run);
     $("#gantt-count").textContent = formatNumber(page.gantt.total);
     $("#gantt-empty").hidden = page.gantt.total > 0;
@@ -392,15 +432,10 @@ function schedulePoll(ms) {
 async function refresh() {
   try {
     page.execution = await request(`/api/v1/executions/${enc(page.id)}?taskRuns=false`);
-    page.cursor = null;
-    const reload = new URLSearchParams({ executionId: page.id, sort: "state.startDate:asc", size: String(Math.min(PAGE_SIZE, Math.max(FIRST_PAGE, page.gantt.loaded))) });
-    const answer = await request("/api/v1/taskruns/search?" + reload);
-    for (const run of answer.results) count(run);
-    page.gantt.setTotal(Math.max(answer.total, page.gantt.total));
-    page.gantt.put(0, answer.results);
-    page.cursor = answer.results.length < answer.total ? answer.next : null;
-    $("#gantt-count").textContent = formatNumber(page.gantt.total);
-    $("#gantt-empty").hidden = page.gantt.total > 0;
+    page.cursors.clear();
+    page.walk = false;
+    await loadTaskRuns(0, Math.min(PAGE_SIZE, Math.max(FIRST_PAGE, page.gantt.loaded)));
+    if (page.gantt.loaded < page.gantt.total) await loadCounts();
     renderHeader();
     redrawTopology();
     await loadLogs();
@@ -448,12 +483,13 @@ async function start() {
   const live = follow(); // before the first reads: nothing published meanwhile is missed
   renderHeader();
   try {
-    await loadTaskRuns(FIRST_PAGE);
+    await loadTaskRuns(0, FIRST_PAGE);
     renderHeader(); // the child executions the first page named
     document.body.dataset.painted = String(performance.now()); // the time to first paint (bench/, tests)
   } catch (error) {
     showError(error.message);
   }
+  if (page.gantt.loaded < page.gantt.total) loadCounts().catch((error) => showError(error.message));
   loadFlow();
   loadLogs().catch((error) => showError(error.message));
   if (!live && !terminal(page.execution.state.current)) schedulePoll(3000);

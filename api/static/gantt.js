@@ -12,6 +12,7 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
     index: new Map(), // task run id -> index
     depth: new Map(), // task run id -> nesting depth (a child of a flowable task is indented)
     total: 0,
+    count: 0, // rows loaded (not necessarily the first ones: a deep jump loads the page it lands on)
     start: 0,
     end: 0,
     frame: 0,
@@ -124,11 +125,10 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
       return g.total;
     },
     get loaded() {
-      let n = 0;
-      while (n < g.total && g.runs[n]) n++;
-      return n;
+      return g.count;
     },
     run: (i) => g.runs[i],
+    byId: (id) => (g.index.has(id) ? g.runs[g.index.get(id)] : null),
     setRange(start, end) {
       g.start = start;
       g.end = Math.max(end, start + 1);
@@ -142,6 +142,7 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
     },
     put(offset, runs) {
       runs.forEach((run, k) => {
+        if (!g.runs[offset + k]) g.count++;
         g.runs[offset + k] = run;
         g.index.set(run.id, offset + k);
       });
@@ -151,9 +152,10 @@ function createGantt({ body, spacer, rows, ticks, onOpen, need }) {
     update(run) {
       const at = g.index.get(run.id);
       if (at !== undefined) g.runs[at] = run;
-      else if (this.loaded === g.total) {
+      else if (g.count === g.total) {
         g.runs[g.total] = run;
         g.index.set(run.id, g.total);
+        g.count++;
         this.setTotal(g.total + 1);
       }
       schedule();

@@ -178,6 +178,8 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
     # ex-{ns} has ended: the streams open (event: ready) and end at once
     "follow-logs": ("GET", "/api/v1/logs/ex-{ns}/follow", None, "viewer", 404),
     "follow": ("GET", "/api/v1/executions/ex-{ns}/follow", None, "viewer", 404),
+    "taskruns-at": ("GET", "/api/v1/executions/ex-{ns}/taskruns?offset=1&size=2", None, "viewer", 404),
+    "taskrun-counts": ("GET", "/api/v1/executions/ex-{ns}/taskruns/counts", None, "viewer", 404),
     "flow": ("GET", "/api/v1/flows/{ns}/hello", None, "viewer", 404),
     "start": ("POST", "/api/v1/executions/{ns}/hello", {}, "runner", 403),
     "kill": ("POST", "/api/v1/executions/ex-{ns}/kill", None, "runner", 403),
