@@ -30,6 +30,7 @@ const page = {
   pollTimer: null,
   confirming: null,
   me: null, // GET /api/v1/me: the buttons follow its roles
+  childCount: 0, // the executions this one started (Subflow, ForEachItem), by the executions search
 };
 
 function showError(message) {
@@ -72,17 +73,50 @@ function renderHeader() {
     ["Trigger", trigger ? `${trigger.id} (${String(trigger.type || "").split(".").pop()})` : "manual"],
     ["Parent execution", parent ? executionLink(parent) : null],
     ["Replay of", ex.originalId ? executionLink(ex.originalId) : null],
-    ["Child executions", page.children.size ? [...page.children].map(([id, task]) => el("span", { class: "child" }, executionLink(id, shortId(id)), ` (${task}) `)) : null],
+    ["Child executions", childLinks()],
     ["Task runs", el("a", { href: taskRunsHref(ex.id) }, formatNumber(ex.taskRunCount ?? page.gantt.total))],
   ].filter(([, v]) => v !== null && v !== undefined && v !== "");
   $("#exec-meta").replaceChildren(...meta.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   $("#exec-labels").replaceChildren(...(ex.labels || []).map((l) => el("span", { class: "label-chip" }, `${l.key}: ${l.value}`)));
   $("#exec-inputs").textContent = ex.inputs && Object.keys(ex.inputs).length ? JSON.stringify(ex.inputs, null, 2) : "no inputs";
   $("#exec-outputs").textContent = ex.outputs && Object.keys(ex.outputs).length ? JSON.stringify(ex.outputs, null, 2) : "no outputs";
+  $("#exec-files").replaceChildren(...fileLinks(ex.outputs));
   renderActions(st.current);
   const startMs = start ? Date.parse(start) : Date.now();
   page.gantt.setRange(startMs, end ? Date.parse(end) : Date.now());
   $("#gantt-range").textContent = start ? `${formatDate(start)} → ${end ? formatDate(end) : "now"}` : "";
+}
+
+// The children the loaded task runs name (a Subflow's `executionId` output), and every child by the search
+// (a ForEachItem's too): a link to the Executions page filtered on this execution as their trigger.
+function childLinks() {
+  const named = [...page.children].map(([id, task]) => el("span", { class: "child" }, executionLink(id, shortId(id)), ` (${task}) `));
+  const shown = Math.max(page.childCount, page.children.size);
+  if (!shown) return null;
+  const all = el("a", { href: `/executions?triggerExecutionId=${enc(page.id)}`, id: "children-link" }, `all ${formatNumber(shown)}`);
+  return [...named, all];
+}
+
+async function loadChildCount() {
+  const answer = await request(`/api/v1/executions/search?triggerExecutionId=${enc(page.id)}&size=1`);
+  if (answer.total !== page.childCount) {
+    page.childCount = answer.total;
+    renderHeader();
+  }
+}
+
+// The files an output names (kestra:/// URIs, at any depth): download links (GET .../file?path=).
+function fileLinks(outputs) {
+  const uris = new Set();
+  const walk = (value, depth) => {
+    if (uris.size >= 50 || depth > 6) return;
+    if (typeof value === "string" && value.startsWith("kestra:///")) uris.add(value);
+    else if (value && typeof value === "object") for (const v of Object.values(value)) walk(v, depth + 1);
+  };
+  walk(outputs, 0);
+  return [...uris].map((uri) => el("li", {}, el("a", {
+    href: `/api/v1/executions/${enc(page.id)}/file?path=${enc(uri)}`, download: "",
+  }, uri.split("/").pop() || uri)));
 }
 
 // Only what the state allows (api/control.py answers 409 otherwise).
@@ -138,8 +172,64 @@ async function act(action, query = "", body = undefined, where = $("#action-resu
     if (answer.replayId) where.replaceChildren("Replayed as ", el("a", { href: executionHref(answer.replayId), id: "replay-link" }, answer.replayId));
     else where.textContent = `${action} requested (the execution was ${answer.state})`;
     if (!page.streams.length) schedulePoll(500);
+    return true;
   } catch (error) {
     where.textContent = error.message;
+    return false;
+  }
+}
+
+// ---- resume: the onResume inputs of the paused Pause tasks, as a form
+
+function tasksOf(list, out = []) {
+  for (const task of list || []) {
+    if (!task || typeof task !== "object") continue;
+    out.push(task);
+    for (const value of Object.values(task)) {
+      if (Array.isArray(value)) tasksOf(value, out);
+      else if (value && typeof value === "object") for (const v of Object.values(value)) if (Array.isArray(v)) tasksOf(v, out);
+    }
+  }
+  return out;
+}
+
+// The onResume declarations of the flow's tasks that have a PAUSED task run (of all of them, counted by the
+// server, when not all are loaded).
+function resumeInputs() {
+  if (!page.flow) return [];
+  const counts = page.allCounts || page.counts;
+  const seen = new Set();
+  const inputs = [];
+  for (const task of tasksOf([...(page.flow.tasks || []), ...(page.flow.errors || []), ...(page.flow.finally || [])])) {
+    const paused = (counts.get(task.id) || {}).PAUSED;
+    if (!paused || !Array.isArray(task.onResume)) continue;
+    for (const input of task.onResume) if (input && input.id && !seen.has(input.id)) seen.add(input.id) && inputs.push(input);
+  }
+  return inputs;
+}
+
+function openResume(inputs) {
+  $("#resume-inputs").replaceChildren(...inputs.map(inputField));
+  $("#resume-result").textContent = "";
+  $("#resume-dialog").hidden = false;
+  for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = true; // modal: the page is out of reach
+  const first = $("#resume-inputs input, #resume-inputs select, #resume-inputs textarea");
+  (first || $("#resume-form button")).focus();
+}
+
+function closeResume() {
+  $("#resume-dialog").hidden = true;
+  for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = false;
+  $('#actions [data-action="resume"]').focus();
+}
+
+async function submitResume(event) {
+  event.preventDefault();
+  const { body } = inputsBody($("#resume-form"));
+  const where = $("#resume-result");
+  if (await act("resume", "", JSON.parse(typeof body === "string" ? body : "{}"), where)) {
+    $("#action-result").textContent = where.textContent;
+    closeResume();
   }
 }
 
@@ -276,6 +366,7 @@ function openRun(run) {
   if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 6, class: "none" }, "no attempt yet")));
   $("#attempts tbody").replaceChildren(...rows);
   $("#outputs").textContent = run.outputs && Object.keys(run.outputs).length ? JSON.stringify(run.outputs, null, 2) : "no outputs";
+  $("#run-files").replaceChildren(...fileLinks(run.outputs));
   const exState = page.execution.state.current;
   $("#replay-from").hidden = !terminal(exState);
   const changeable = terminal(st.current) || st.current === "PAUSED";
@@ -458,8 +549,14 @@ async function start() {
     onOpen: openRun, need: needRows,
   });
   for (const button of document.querySelectorAll("#actions [data-action]")) {
-    button.addEventListener("click", () => confirmed(button) && act(button.dataset.action));
+    button.addEventListener("click", () => {
+      const inputs = button.dataset.action === "resume" ? resumeInputs() : [];
+      if (inputs.length) openResume(inputs);
+      else if (confirmed(button)) act(button.dataset.action);
+    });
   }
+  $("#resume-form").addEventListener("submit", submitResume);
+  $("#resume-cancel").addEventListener("click", closeResume);
   $("#replay-from").addEventListener("click", () => act("replay", "?taskRunId=" + enc(page.selected.id), undefined, $("#drawer-result")));
   $("#change-state-apply").addEventListener("click", () => {
     const state = $("#change-state").value;
@@ -467,7 +564,11 @@ async function start() {
   });
   $("#drawer-close").addEventListener("click", closeDrawer);
   $("#scrim").addEventListener("click", closeDrawer);
-  document.addEventListener("keydown", (event) => event.key === "Escape" && closeDrawer());
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    if (!$("#resume-dialog").hidden) closeResume();
+    else closeDrawer();
+  });
   $("#log-level").addEventListener("change", renderLogs);
   let searchTimer = null;
   $("#log-search").addEventListener("input", () => {
@@ -491,6 +592,7 @@ async function start() {
   }
   if (page.gantt.loaded < page.gantt.total) loadCounts().catch((error) => showError(error.message));
   loadFlow();
+  loadChildCount().catch((error) => showError(error.message));
   loadLogs().catch((error) => showError(error.message));
   if (!live && !terminal(page.execution.state.current)) schedulePoll(3000);
 }

@@ -4,7 +4,8 @@
 // Execution page and to the execution's task runs.
 "use strict";
 
-const TEXT_FILTERS = ["q", "namespace", "flowId", "labels"];
+const TEXT_FILTERS = ["q", "namespace", "flowId", "labels", "triggerExecutionId"];
+const PLAIN_FILTERS = ["q", "namespace", "flowId", "triggerExecutionId"]; // one URL and API parameter each
 const DEFAULT_SORT = "state.startDate:desc";
 const PAGING = { sort: DEFAULT_SORT, size: 25 };
 const KILLABLE = STATES.filter((s) => !TERMINAL.includes(s)); // a kill of an ended execution is refused (409)
@@ -13,7 +14,7 @@ const RESTARTABLE = ["FAILED", "KILLED"];
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
 
-const emptyFilters = () => ({ q: "", namespace: "", flowId: "", labels: "", state: [], startDate: "", endDate: "" });
+const emptyFilters = () => ({ q: "", namespace: "", flowId: "", labels: "", triggerExecutionId: "", state: [], startDate: "", endDate: "" });
 
 const view = {
   filters: emptyFilters(),
@@ -33,7 +34,7 @@ function labelPairs(text) {
 
 function filterParams() {
   const params = new URLSearchParams();
-  for (const name of ["q", "namespace", "flowId"]) if (view.filters[name]) params.set(name, view.filters[name]);
+  for (const name of PLAIN_FILTERS) if (view.filters[name]) params.set(name, view.filters[name]);
   for (const pair of labelPairs(view.filters.labels)) params.append("labels", pair);
   for (const state of view.filters.state) params.append("state", state);
   if (view.filters.startDate) params.set("startDate", view.filters.startDate);
@@ -45,7 +46,7 @@ function filterParams() {
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
-  for (const name of ["q", "namespace", "flowId"]) view.filters[name] = params.get(name) || "";
+  for (const name of PLAIN_FILTERS) view.filters[name] = params.get(name) || "";
   view.filters.labels = params.getAll("labels").join(" ");
   view.filters.state = params.getAll("state").filter((s) => STATES.includes(s));
   view.filters.startDate = params.get("startDate") || "";

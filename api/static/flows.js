@@ -283,10 +283,11 @@ const TOGGLED_HERE = new Set([undefined, null, "request", "stopAfter"]);
 
 async function loadTriggers() {
   try {
-    const rows = await request("/api/v1/triggers?namespace=" + encodeURIComponent(page.namespace));
+    const [rows, me] = await Promise.all([request("/api/v1/triggers?namespace=" + encodeURIComponent(page.namespace)), whoAmI()]);
     const mine = rows.filter((t) => t.namespace === page.namespace && t.flowId === page.id);
+    const develops = allows(me, "developer", page.namespace);
     const body = $("#triggers tbody");
-    body.replaceChildren(...mine.map(triggerRow));
+    body.replaceChildren(...mine.map((t) => triggerRow(t, develops)));
     if (!mine.length) body.append(el("tr", {}, el("td", { colspan: 5, class: "muted" }, "This flow has no triggers.")));
     return mine;
   } catch (error) {
@@ -295,7 +296,9 @@ async function loadTriggers() {
   }
 }
 
-function triggerRow(t) {
+// Disable/Enable needs the developer role on the namespace (the API answers 403 otherwise): disabled, and
+// the tooltip says why, without it.
+function triggerRow(t, develops) {
   const action = t.enabled ? "disable" : "enable";
   const button = TOGGLED_HERE.has(t.disabledBy)
     ? el("button", {
@@ -303,6 +306,8 @@ function triggerRow(t) {
         class: "button ghost small",
         "data-trigger": t.triggerId,
         "aria-label": `${action === "disable" ? "Disable" : "Enable"} trigger ${t.triggerId}`,
+        disabled: !develops,
+        title: develops ? null : `the developer role on ${page.namespace} is needed`,
         onclick: () => toggleTrigger(t.triggerId, action),
       }, action === "disable" ? "Disable" : "Enable")
     : "";
@@ -353,63 +358,10 @@ async function openExecute() {
   (first || $("#execute-form button")).focus();
 }
 
-function inputField(input) {
-  const name = input.id;
-  const label = input.displayName || input.id;
-  const required = input.required !== false && input.defaults === undefined;
-  const value = input.defaults === undefined ? "" : typeof input.defaults === "string" ? input.defaults : JSON.stringify(input.defaults);
-  let control;
-  const type = input.type || "STRING";
-  if (type === "BOOLEAN") {
-    control = el("input", { type: "checkbox", name, checked: input.defaults === true });
-  } else if (type === "SELECT" || type === "ENUM" || type === "MULTISELECT") {
-    const options = input.values || input.options || [];
-    control = el(
-      "select",
-      { name, required, multiple: type === "MULTISELECT" },
-      type === "MULTISELECT" ? [] : el("option", { value: "" }, "—"),
-      options.map((o) => el("option", { value: o, selected: o === input.defaults }, o)),
-    );
-  } else if (type === "FILE") {
-    control = el("input", { type: "file", name, required });
-  } else if (type === "JSON" || type === "YAML" || type === "ARRAY") {
-    control = el("textarea", { name, required, rows: 4, spellcheck: "false" });
-    control.value = value;
-  } else {
-    const html = { INT: "number", FLOAT: "number", EMAIL: "email", URI: "url", SECRET: "password" }[type] || "text";
-    control = el("input", { type: html, name, required, step: type === "FLOAT" ? "any" : null, value });
-  }
-  control.dataset.kind = type;
-  const hint = input.description ? el("span", { class: "muted small" }, input.description) : null;
-  return el("label", { class: "field" }, el("span", {}, `${label} (${type.toLowerCase()})${required ? " *" : ""}`), control, hint);
-}
-
 async function submitExecute(event) {
   event.preventDefault();
   const form = $("#execute-form");
-  const controls = [...form.querySelectorAll("[data-kind]")];
-  const hasFile = controls.some((c) => c.dataset.kind === "FILE");
-  let body;
-  let headers = {};
-  if (hasFile) {
-    body = new FormData();
-    for (const c of controls) {
-      if (c.dataset.kind === "FILE") {
-        if (c.files[0]) body.append(c.name, c.files[0]);
-      } else {
-        const v = valueOf(c);
-        if (v !== undefined) body.append(c.name, typeof v === "string" ? v : JSON.stringify(v));
-      }
-    }
-  } else {
-    const values = {};
-    for (const c of controls) {
-      const v = valueOf(c);
-      if (v !== undefined) values[c.name] = v;
-    }
-    body = JSON.stringify(values);
-    headers = { "Content-Type": "application/json" };
-  }
+  const { body, headers } = inputsBody(form);
   try {
     const started = await request(
       `/api/v1/executions/${encodeURIComponent(page.namespace)}/${encodeURIComponent(page.id)}`,
@@ -423,23 +375,6 @@ async function submitExecute(event) {
   } catch (error) {
     $("#execute-result").textContent = error.message;
   }
-}
-
-function valueOf(control) {
-  const kind = control.dataset.kind;
-  if (kind === "BOOLEAN") return control.checked;
-  if (control.multiple) return [...control.selectedOptions].map((o) => o.value);
-  if (control.value === "") return undefined;
-  if (kind === "INT") return Number.parseInt(control.value, 10);
-  if (kind === "FLOAT") return Number(control.value);
-  if (kind === "JSON" || kind === "ARRAY") {
-    try {
-      return JSON.parse(control.value);
-    } catch {
-      return control.value;
-    }
-  }
-  return control.value;
 }
 
 function closeExecute() {

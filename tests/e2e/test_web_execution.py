@@ -2,9 +2,11 @@
 workers, indexer and `conveyor server` as processes): an ended execution's header, Gantt (a retried task run
 shows its two attempts, ForEach values labelled), topology coloured by state and logs (a log line opens its
 task run), replay from a task run; then a running execution followed live (server-sent events) and killed
-from its page. axe-core finds no serious or critical violation, at 1280x800 and at a phone's width.
+from its page; then a Pause resumed from the form of its onResume inputs, after a ForEachItem whose children
+the header links. axe-core finds no serious or critical violation, at 1280x800 and at a phone's width.
 
-Screenshots land in `test-output/`: `web-execution.png`, `web-execution-running.png`.
+Screenshots land in `test-output/`: `web-execution.png`, `web-execution-running.png`,
+`web-execution-resume.png`.
 """
 
 from __future__ import annotations
@@ -193,5 +195,92 @@ def test_a_running_execution_live_then_killed(
     _until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"KILLED\"]')", timeout=60)
     visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
     assert visible == ["restart", "replay"]
+    assert errors == []
+    page.close()
+
+
+APPROVAL = """\
+id: approval
+namespace: web.execution
+inputs:
+  - {id: file, type: FILE}
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch: {rows: 1}
+    namespace: web.execution
+    flowId: item
+    wait: true
+    inputs:
+      items: "{{ taskrun.items }}"
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - {id: reason, type: STRING, description: why it may go on}
+      - {id: approved, type: BOOLEAN, defaults: false}
+  - id: after
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ outputs.wait.onResume.approved }} {{ outputs.wait.onResume.reason }}"
+"""
+ITEM = """\
+id: item
+namespace: web.execution
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: got, type: io.kestra.plugin.core.debug.Return, format: "{{ inputs.items }}"}
+"""
+
+
+def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_linked(
+    e2e_stack: Stack,
+    server: httpx.Client,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    for source in (ITEM, APPROVAL):
+        deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
+        assert deployed.status_code in (200, 201), deployed.text
+    started = server.post(
+        "/api/v1/executions/web.execution/approval", files={"file": ("items.txt", b"red\ngreen\nblue\n")}
+    )
+    assert started.status_code == 200, started.text
+    execution_id = str(started.json()["id"])
+    _indexed(e2e_stack, server, execution_id, {"PAUSED"})
+    children = f"/api/v1/executions/search?triggerExecutionId={execution_id}"
+    assert e2e_stack.poll(lambda: server.get(children).json()["total"] == 3, timeout=60)
+
+    base = str(server.base_url).rstrip("/")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page.locator("#exec-state .badge.PAUSED").wait_for()
+    # the three ForEachItem children: a link to the Executions page filtered on this execution as their parent
+    link = page.locator("#children-link")
+    link.wait_for()
+    assert link.inner_text() == "all 3"
+    # Resume opens the form of the paused task's onResume inputs; a required one left empty is not sent
+    page.locator("#topology .topology-node[data-task='wait'][data-state='PAUSED']").wait_for()
+    page.click("#actions [data-action='resume']")
+    page.locator("#resume-dialog:not([hidden])").wait_for()
+    labels = page.locator("#resume-inputs label > span:first-child").all_text_contents()
+    assert labels == ["reason (string) *", "approved (boolean)"]
+    assert _serious_violations(page) == []
+    page.screenshot(path=str(OUTPUT / "web-execution-resume.png"), full_page=False, animations="disabled")
+    page.fill("#resume-inputs input[name='reason']", "looks good")
+    page.check("#resume-inputs input[name='approved']")
+    page.click("#resume-form button[type=submit]")
+    page.locator("#resume-dialog[hidden]").wait_for(state="attached")
+    page.locator("#exec-state .badge.SUCCESS").wait_for(timeout=60_000)
+    ended = _indexed(e2e_stack, server, execution_id, {"SUCCESS"})
+    (after,) = [r for r in ended["taskRunList"] if r["taskId"] == "after"]
+    assert after["outputs"]["value"] == "true looks good"
+
+    # the link lists the children on the Executions page
+    page.click("#children-link")
+    page.wait_for_url(f"**/executions?triggerExecutionId={execution_id}")
+    _until(page, "document.querySelectorAll('#executions tbody tr').length === 3")
+    assert page.locator("#filters input[name='triggerExecutionId']").input_value() == execution_id
     assert errors == []
     page.close()

@@ -21,7 +21,7 @@ import pytest
 
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, SchedulerSettings
 from conveyor.scheduler.service import Scheduler
-from tests.apiserver import ADMIN_AUTH, serving
+from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
 from tests.cli import ROOT
 from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
 from tests.integration.inprocess import serving as running
@@ -55,7 +55,11 @@ CHANGED = (
 
 @pytest.fixture
 def server(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[httpx.Client]:
-    with serving(kafka_settings, es_settings) as url, httpx.Client(base_url=url, timeout=30, auth=ADMIN_AUTH) as client:
+    auth = auth_with({"viewer": user("viewer@web.flows")})
+    with (
+        serving(kafka_settings, es_settings, auth=auth) as url,
+        httpx.Client(base_url=url, timeout=30, auth=ADMIN_AUTH) as client,
+    ):
         yield client
 
 
@@ -222,6 +226,20 @@ def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
         assert server.post(hook, json={}).status_code == 200
         assert errors == []
         page.close()
+
+        # a viewer sees the buttons disabled: toggling a trigger needs the developer role
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        viewer = context.new_page()
+        viewer.goto(base + "/flows/web.flows/triggered")
+        viewer.wait_for_url("**/login?next=**")
+        viewer.fill("#user", "viewer")
+        viewer.fill("#password", PASSWORD)
+        viewer.click("#login button[type=submit]")
+        viewer.locator("#triggers tbody tr[data-trigger='hook']").wait_for()
+        toggles = viewer.locator("#triggers button[data-trigger]")
+        assert toggles.count() == 3
+        assert toggles.evaluate_all("bs => bs.every(b => b.disabled && b.title.includes('developer role'))")
+        context.close()
 
 
 def test_the_bundles_carry_their_licences() -> None:

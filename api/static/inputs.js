@@ -1,0 +1,81 @@
+// A form made from inputs as a flow declares them (a flow's `inputs`, a Pause task's `onResume`): one field
+// per input by its type (text, number, checkbox, select, file, JSON), its default and whether it is required;
+// and the request body of the filled form (JSON, or multipart when it holds a file). Used by the Flows page's
+// Execute and the Execution page's Resume.
+"use strict";
+
+function inputField(input) {
+  const name = input.id;
+  const label = input.displayName || input.id;
+  const required = input.required !== false && input.defaults === undefined;
+  const value = input.defaults === undefined ? "" : typeof input.defaults === "string" ? input.defaults : JSON.stringify(input.defaults);
+  let control;
+  const type = input.type || "STRING";
+  if (type === "BOOLEAN") {
+    control = el("input", { type: "checkbox", name, checked: input.defaults === true });
+  } else if (type === "SELECT" || type === "ENUM" || type === "MULTISELECT") {
+    const options = input.values || input.options || [];
+    control = el(
+      "select",
+      { name, required, multiple: type === "MULTISELECT" },
+      type === "MULTISELECT" ? [] : el("option", { value: "" }, "—"),
+      options.map((o) => el("option", { value: o, selected: o === input.defaults }, o)),
+    );
+  } else if (type === "FILE") {
+    control = el("input", { type: "file", name, required });
+  } else if (type === "JSON" || type === "YAML" || type === "ARRAY") {
+    control = el("textarea", { name, required, rows: 4, spellcheck: "false" });
+    control.value = value;
+  } else {
+    const html = { INT: "number", FLOAT: "number", EMAIL: "email", URI: "url", SECRET: "password" }[type] || "text";
+    control = el("input", { type: html, name, required, step: type === "FLOAT" ? "any" : null, value });
+  }
+  control.dataset.kind = type;
+  const hint = input.description ? el("span", { class: "muted small" }, input.description) : null;
+  return el("label", { class: "field" }, el("span", {}, `${label} (${type.toLowerCase()})${required ? " *" : ""}`), control, hint);
+}
+
+function valueOf(control) {
+  const kind = control.dataset.kind;
+  if (kind === "BOOLEAN") return control.checked;
+  if (control.multiple) return [...control.selectedOptions].map((o) => o.value);
+  if (control.value === "") return undefined;
+  if (kind === "INT") return Number.parseInt(control.value, 10);
+  if (kind === "FLOAT") return Number(control.value);
+  if (kind === "JSON" || kind === "ARRAY") {
+    try {
+      return JSON.parse(control.value);
+    } catch {
+      return control.value;
+    }
+  }
+  return control.value;
+}
+
+// The filled form as a request body: {body, headers} for `request()`.
+function inputsBody(form) {
+  const controls = [...form.querySelectorAll("[data-kind]")];
+  const hasFile = controls.some((c) => c.dataset.kind === "FILE");
+  let body;
+  let headers = {};
+  if (hasFile) {
+    body = new FormData();
+    for (const c of controls) {
+      if (c.dataset.kind === "FILE") {
+        if (c.files[0]) body.append(c.name, c.files[0]);
+      } else {
+        const v = valueOf(c);
+        if (v !== undefined) body.append(c.name, typeof v === "string" ? v : JSON.stringify(v));
+      }
+    }
+  } else {
+    const values = {};
+    for (const c of controls) {
+      const v = valueOf(c);
+      if (v !== undefined) values[c.name] = v;
+    }
+    body = JSON.stringify(values);
+    headers = { "Content-Type": "application/json" };
+  }
+  return { body, headers };
+}
