@@ -6,7 +6,8 @@ may not read, as `GET /api/v1/executions/{id}` does."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ from conveyor.indexer.dsl import MAX_SIZE
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
+F = TypeVar("F", bound=Callable[..., Any])
 ExecutionId = Annotated[str, Path(alias="executionId", max_length=250)]
 
 
@@ -35,49 +37,51 @@ class TaskRunCounts(BaseModel):
     tasks: dict[str, dict[str, int]] = Field(description="task id -> state -> task runs")
 
 
-def _readable(request: Request, api: Backends, execution_id: str) -> None:
+def readable_execution(
+    request: Request, execution_id: ExecutionId, api: Annotated[Backends, Depends(backends)]
+) -> Backends:
+    """The backends, once the caller may read the execution: 404 otherwise, as for an unknown one (a 403
+    would tell that it exists)."""
     execution = queries.get_execution(api.client, api.prefix, execution_id)
     missing = NotFound(f"execution {execution_id!r} not found (not started, or not indexed yet)")
     if execution is None:
         raise missing
     try:
         require(request, Role.VIEWER, str(execution.get("namespace", "")))
-    except ApiError as refused:  # a 403 answers like an unknown execution: its existence is not told
+    except ApiError as refused:
         if refused.status == 403:
             raise missing from refused
         raise
+    return api
 
 
-_NOT_FOUND = "no such execution (not started, not indexed yet, or not yours to read)"
+Readable = Annotated[Backends, Depends(readable_execution)]
 
 
-@router.get(
+def _get(path: str, model: type[BaseModel], summary: str) -> Callable[[F], F]:
+    not_found = "no such execution (not started, not indexed yet, or not yours to read)"
+    responses = error_responses(400, 401, 404, 422, 429, 503, _404=not_found)
+    return router.get(path, response_model=model, summary=summary, responses=responses)
+
+
+@_get(
     "/executions/{executionId}/taskruns",
-    response_model=PositionPage,
-    summary="A page of an execution's task runs at a position of their start order",
-    responses=error_responses(400, 401, 404, 422, 429, 503, _404=_NOT_FOUND),
+    PositionPage,
+    "A page of an execution's task runs at a position of their start order",
 )
 def taskruns_at(
-    request: Request,
     execution_id: ExecutionId,
-    api: Annotated[Backends, Depends(backends)],
+    api: Readable,
     offset: Annotated[int, Query(ge=0, le=100_000_000, description="0-based position in start order")] = 0,
     size: Annotated[int, Query(ge=1, le=MAX_SIZE)] = 100,
 ) -> PositionPage:
-    _readable(request, api, execution_id)
     found = execution_taskruns.page_at(api.client, api.prefix, execution_id, offset, size)
     return PositionPage(results=found.results, total=found.total, offset=found.offset, next=found.next)
 
 
-@router.get(
-    "/executions/{executionId}/taskruns/counts",
-    response_model=TaskRunCounts,
-    summary="How many task runs an execution has, per task id and state",
-    responses=error_responses(400, 401, 404, 422, 429, 503, _404=_NOT_FOUND),
+@_get(
+    "/executions/{executionId}/taskruns/counts", TaskRunCounts, "How many task runs an execution has, by task and state"
 )
-def taskrun_counts(
-    request: Request, execution_id: ExecutionId, api: Annotated[Backends, Depends(backends)]
-) -> TaskRunCounts:
-    _readable(request, api, execution_id)
+def taskrun_counts(execution_id: ExecutionId, api: Readable) -> TaskRunCounts:
     total, tasks = execution_taskruns.counts_by_task(api.client, api.prefix, execution_id)
     return TaskRunCounts(total=total, tasks=tasks)

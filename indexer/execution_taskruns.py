@@ -2,14 +2,14 @@
 counts of task runs per task id and state.
 
 Start order is `state.startDate` ascending (the first date of its state history, which every indexed task
-run has), then `id`: the order and the
-cursor of `search_taskruns(..., sort="state.startDate:asc")`, so a page found by position pages on with the
-search's cursor. Within the first `MAX_WINDOW` positions a page is a bounded `from`. Deeper, the start date
-of the task run at the position is found by halving the date range with counts (each a `count` of the task
-runs started before a date: about 25 of them for an hour's execution at millisecond precision, whatever its
-size), then the page is read with `from` among the task runs that started at that date. A single
-millisecond holding more than `MAX_WINDOW` task runs cannot be entered deeper than that: the page then
-starts at the deepest position it can reach, and `offset` says which.
+run has), then `id`: the order and the cursor of `search_taskruns(..., sort="state.startDate:asc")`, so a
+page found by position pages on with the search's cursor. Within the first `MAX_WINDOW` positions a page is
+a bounded `from`. Deeper, the start date of the task run at the position is found by narrowing the date
+range with date histograms (each counts the task runs in 1,000 slices of the range and keeps the slice that
+holds the position: 3 rounds for an hour's execution at millisecond precision, whatever its size), then the
+page is read with `from` among the task runs that started at that date. A single millisecond holding more
+than `MAX_WINDOW` task runs cannot be entered deeper than that: the page then starts at the deepest
+position it can reach, and `offset` says which.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ _START = "state.startDate"
 # The most task ids and states counted (a flow of more tasks is counted for its first task ids by name).
 MAX_TASKS = 10_000
 MAX_STATES = 50
+# The slices of a date histogram that narrows the start date of a position: 3 rounds for an hour in ms.
+BUCKETS = 1_000
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def _read(
     return [h["_source"] for h in hits[:size]], cursor
 
 
-def _started_at(client: Elasticsearch, prefix: str, execution_id: str, position: int) -> tuple[int, int]:
+def _started_at(client: Elasticsearch, prefix: str, execution_id: str, position: int, buckets: int) -> tuple[int, int]:
     """(t, n): the start date in epoch ms of the task run at `position`, and how many started before t."""
     bounds = client.search(
         index=alias(prefix, TASKRUNS),
@@ -76,19 +78,37 @@ def _started_at(client: Elasticsearch, prefix: str, execution_id: str, position:
     ).body["aggregations"]
     low, high = int(bounds["first"]["value"]), int(bounds["last"]["value"])
     before = 0
-    # Invariant: count(start < low) = before <= position < count(start <= high).
+    # Invariant: count(start < low) = before <= position < count(start <= high). Each round counts the task
+    # runs of [low, high] in `buckets` slices (a date histogram) and keeps the slice that holds the position.
     while low < high:
-        middle = (low + high + 1) // 2
-        n = _count(client, prefix, _of(execution_id, {"range": {_START: {"lt": middle}}}))
-        if n <= position:
-            low, before = middle, n
-        else:
-            high = middle - 1
+        interval = -(-(high - low + 1) // buckets)  # ceil: at most `buckets` slices
+        found = client.search(
+            index=alias(prefix, TASKRUNS),
+            size=0,
+            query=_of(execution_id, {"range": {_START: {"gte": low, "lte": high}}}),
+            aggs={"at": {"date_histogram": {"field": _START, "fixed_interval": f"{interval}ms", "min_doc_count": 1}}},
+            ignore_unavailable=True,
+            allow_no_indices=True,
+        ).body["aggregations"]["at"]["buckets"]
+        for bucket in found:
+            if before + bucket["doc_count"] > position:
+                start = int(bucket["key"])
+                low, high = max(low, start), min(high, start + interval - 1)
+                break
+            before += bucket["doc_count"]
+        else:  # not reached while the invariant holds: the task runs changed between two requests
+            return high, before
     return low, before
 
 
 def page_at(
-    client: Elasticsearch, prefix: str, execution_id: str, offset: int, size: int, window: int = MAX_WINDOW
+    client: Elasticsearch,
+    prefix: str,
+    execution_id: str,
+    offset: int,
+    size: int,
+    window: int = MAX_WINDOW,
+    buckets: int = BUCKETS,
 ) -> PositionPage:
     """The task runs of `execution_id` at positions offset, offset + 1, ... in start order (`window`: how
     deep `from` may go, Elasticsearch's max_result_window; smaller in tests)."""
@@ -102,7 +122,7 @@ def page_at(
     if offset + size < window:
         results, cursor = _read(client, prefix, _of(execution_id), offset, size)
         return PositionPage(results, total, offset, cursor)
-    at, before = _started_at(client, prefix, execution_id, offset)
+    at, before = _started_at(client, prefix, execution_id, offset, buckets)
     query = _of(execution_id, {"range": {_START: {"gte": at}}})
     skip = max(0, min(offset - before, window - size - 1))
     results, cursor = _read(client, prefix, query, skip, size)

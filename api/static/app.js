@@ -9,6 +9,13 @@ const MAX_CHART_DAYS = 731;
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
+filterBar(form, [
+  [
+    searchField("Search", "ids, flows, tasks, values…"), FILTER_FIELDS.namespace, FILTER_FIELDS.flowId, FILTER_FIELDS.taskId,
+    FILTER_FIELDS.executionId, { name: "triggerId", label: "Trigger", placeholder: "trigger id" }, ...dateFields("Started"),
+  ],
+  ["states", "clear"],
+]);
 
 const view = {
   filters: { q: "", namespace: "", flowId: "", taskId: "", executionId: "", state: [], startDate: "", endDate: "" },
@@ -42,22 +49,10 @@ function readUrl() {
   if (params.has("refresh")) view.refresh = Number(params.get("refresh")) || 0;
 }
 
-function writeUrl() {
-  writePaging(view, filterParams(), PAGING);
-}
-
-function fillForm() {
-  fillFilterForm(form, view, TEXT_FILTERS);
-  pressChips($("#state-chips"), view.filters.state);
-}
+const controls = listControls(view, form, { paging: PAGING, text: TEXT_FILTERS, params: filterParams, load: () => loadAll() });
+const [writeUrl, fillForm, filtersChanged] = [controls.writeUrl, controls.fill, controls.changed];
 
 // ---- loading
-
-function filtersChanged() {
-  firstPage(view);
-  writeUrl();
-  loadAll();
-}
 
 async function loadAll() {
   clearError();
@@ -74,14 +69,7 @@ async function loadAll() {
 }
 
 async function loadTable() {
-  const params = filterParams();
-  params.set("size", view.size);
-  params.set("sort", view.sort);
-  pageParams(view, params);
-  const data = await request(`/api/v1/taskruns/search?${params}`);
-  view.results = data.results;
-  view.next = data.next;
-  view.total = data.total;
+  if (!(await searchPage(view, "/api/v1/taskruns/search", pageParams(view, filterParams())))) return;
   renderTable();
   if (view.selected) {
     const fresh = view.results.find((r) => r.id === view.selected.id);

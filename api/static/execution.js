@@ -208,28 +208,11 @@ function resumeInputs() {
   return inputs;
 }
 
-function openResume(inputs) {
-  $("#resume-inputs").replaceChildren(...inputs.map(inputField));
-  $("#resume-result").textContent = "";
-  $("#resume-dialog").hidden = false;
-  for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = true; // modal: the page is out of reach
-  const first = $("#resume-inputs input, #resume-inputs select, #resume-inputs textarea");
-  (first || $("#resume-form button")).focus();
-}
-
-function closeResume() {
-  $("#resume-dialog").hidden = true;
-  for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = false;
-  $('#actions [data-action="resume"]').focus();
-}
-
-async function submitResume(event) {
-  event.preventDefault();
-  const { body } = inputsBody($("#resume-form"));
-  const where = $("#resume-result");
-  if (await act("resume", "", JSON.parse(typeof body === "string" ? body : "{}"), where)) {
-    $("#action-result").textContent = where.textContent;
-    closeResume();
+async function submitResume(form, result) {
+  const { body } = inputsBody(form);
+  if (await act("resume", "", JSON.parse(typeof body === "string" ? body : "{}"), result)) {
+    $("#action-result").textContent = result.textContent;
+    page.resumeDialog.close();
   }
 }
 
@@ -551,12 +534,14 @@ async function start() {
   for (const button of document.querySelectorAll("#actions [data-action]")) {
     button.addEventListener("click", () => {
       const inputs = button.dataset.action === "resume" ? resumeInputs() : [];
-      if (inputs.length) openResume(inputs);
+      if (inputs.length) page.resumeDialog.open(inputs);
       else if (confirmed(button)) act(button.dataset.action);
     });
   }
-  $("#resume-form").addEventListener("submit", submitResume);
-  $("#resume-cancel").addEventListener("click", closeResume);
+  page.resumeDialog = inputsDialog("resume", {
+    title: "Resume", note: "The inputs the paused tasks ask for on resume (onResume).", action: "Resume",
+    submit: submitResume, opener: () => $('#actions [data-action="resume"]'),
+  });
   $("#replay-from").addEventListener("click", () => act("replay", "?taskRunId=" + enc(page.selected.id), undefined, $("#drawer-result")));
   $("#change-state-apply").addEventListener("click", () => {
     const state = $("#change-state").value;
@@ -564,11 +549,7 @@ async function start() {
   });
   $("#drawer-close").addEventListener("click", closeDrawer);
   $("#scrim").addEventListener("click", closeDrawer);
-  document.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape") return;
-    if (!$("#resume-dialog").hidden) closeResume();
-    else closeDrawer();
-  });
+  document.addEventListener("keydown", (event) => event.key === "Escape" && !event.defaultPrevented && closeDrawer());
   $("#log-level").addEventListener("change", renderLogs);
   let searchTimer = null;
   $("#log-search").addEventListener("input", () => {

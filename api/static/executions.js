@@ -13,6 +13,15 @@ const RESTARTABLE = ["FAILED", "KILLED"];
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
+filterBar(form, [
+  [
+    searchField("Search", "id, namespace, flow…"), FILTER_FIELDS.namespace, FILTER_FIELDS.flowId,
+    { name: "labels", label: "Labels", placeholder: "env:prod team:a" },
+    { name: "triggerExecutionId", label: "Parent execution", placeholder: "its children only" },
+    ...dateFields("Started"),
+  ],
+  ["states", "clear"],
+]);
 
 const emptyFilters = () => ({ q: "", namespace: "", flowId: "", labels: "", triggerExecutionId: "", state: [], startDate: "", endDate: "" });
 
@@ -54,34 +63,14 @@ function readUrl() {
   readPaging(view, params, PAGING);
 }
 
-function writeUrl() {
-  writePaging(view, filterParams(), PAGING);
-}
-
-function fillForm() {
-  fillFilterForm(form, view, TEXT_FILTERS);
-  pressChips($("#state-chips"), view.filters.state);
-}
+const controls = listControls(view, form, { paging: PAGING, text: TEXT_FILTERS, params: filterParams, load: () => load() });
+const [writeUrl, fillForm, filtersChanged] = [controls.writeUrl, controls.fill, controls.changed];
 
 // ---- loading
 
-function filtersChanged() {
-  firstPage(view);
-  writeUrl();
-  load();
-}
-
 async function load() {
-  const ticket = (view.ticket = (view.ticket || 0) + 1);
-  const params = pageParams(view, filterParams());
-  params.set("size", view.size);
-  params.set("sort", view.sort);
   try {
-    const data = await request(`/api/v1/executions/search?${params}`);
-    if (ticket !== view.ticket) return; // a later load is under way: its answer is the one to show
-    view.results = data.results;
-    view.next = data.next;
-    view.total = data.total;
+    if (!(await searchPage(view, "/api/v1/executions/search", pageParams(view, filterParams())))) return;
     for (const execution of view.results) {
       if (view.selected.has(execution.id)) view.selected.set(execution.id, execution);
     }

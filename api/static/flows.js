@@ -349,18 +349,10 @@ async function toggleTrigger(triggerId, action) {
 
 async function openExecute() {
   await validate(page.saved || page.editor.getValue());
-  const inputs = page.inputs || [];
-  $("#inputs").replaceChildren(...inputs.map(inputField));
-  if (!inputs.length) $("#inputs").append(el("p", { class: "muted" }, "This flow has no inputs."));
-  $("#execute-result").textContent = "";
-  $("#execute-dialog").hidden = false;
-  const first = $("#inputs input, #inputs select, #inputs textarea");
-  (first || $("#execute-form button")).focus();
+  page.executeDialog.open(page.inputs || [], "This flow has no inputs.");
 }
 
-async function submitExecute(event) {
-  event.preventDefault();
-  const form = $("#execute-form");
+async function submitExecute(form, result) {
   const { body, headers } = inputsBody(form);
   try {
     const started = await request(
@@ -368,28 +360,16 @@ async function submitExecute(event) {
       { method: "POST", headers, body },
     );
     const id = started.id || started.executionId;
-    $("#execute-result").replaceChildren(
-      "Started ",
-      el("a", { href: "/execution.html?id=" + encodeURIComponent(id), id: "started-execution" }, id),
-    );
+    result.replaceChildren("Started ", el("a", { href: "/execution.html?id=" + encodeURIComponent(id), id: "started-execution" }, id));
   } catch (error) {
-    $("#execute-result").textContent = error.message;
+    result.textContent = error.message;
   }
-}
-
-function closeExecute() {
-  $("#execute-dialog").hidden = true;
-  $("#execute").focus();
 }
 
 // ---- start
 
 async function start() {
-  $("#execute-form").addEventListener("submit", submitExecute);
-  $("#execute-cancel").addEventListener("click", closeExecute);
-  document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !$("#execute-dialog").hidden) closeExecute();
-  });
+  page.executeDialog = inputsDialog("execute", { title: "Execute", action: "Execute", submit: submitExecute, opener: () => $("#execute") });
   const where = route();
   if (where.view === "list") await showList();
   else if (where.view === "new") await showFlow("", "");

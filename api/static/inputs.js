@@ -1,8 +1,53 @@
 // A form made from inputs as a flow declares them (a flow's `inputs`, a Pause task's `onResume`): one field
 // per input by its type (text, number, checkbox, select, file, JSON), its default and whether it is required;
-// and the request body of the filled form (JSON, or multipart when it holds a file). Used by the Flows page's
-// Execute and the Execution page's Resume.
+// the modal dialog that holds it; and the request body of the filled form (JSON, or multipart when it holds a
+// file). Used by the Flows page's Execute and the Execution page's Resume.
 "use strict";
+
+// The dialog `#NAME-dialog` (hidden) with its form `#NAME-form`, fields `#NAME-inputs`, `#NAME-cancel` and the
+// status line `#NAME-result`; `submit(form, result)` runs on submit. Escape or Cancel closes it, and the
+// focus goes back to `opener`.
+function inputsDialog(name, { title, note, action, submit, opener }) {
+  const fields = el("div", { id: `${name}-inputs` });
+  const cancel = el("button", { type: "button", id: `${name}-cancel`, class: "button ghost" }, "Cancel");
+  const result = el("p", { id: `${name}-result`, class: "small", role: "status", "aria-live": "polite" });
+  const form = el("form", { id: `${name}-form`, class: "card dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": `${name}-title` },
+    el("h2", { id: `${name}-title` }, title),
+    note ? el("p", { class: "muted small" }, note) : null,
+    fields,
+    el("div", { class: "actions" }, el("button", { type: "submit", class: "button" }, action), cancel),
+    result,
+  );
+  const root = el("div", { id: `${name}-dialog`, class: "scrim-dialog", hidden: true }, form);
+  document.body.append(root);
+  const dialog = {
+    root, form, fields, result,
+    open(inputs, empty) {
+      fields.replaceChildren(...inputs.map(inputField));
+      if (!inputs.length && empty) fields.append(el("p", { class: "muted" }, empty));
+      result.textContent = "";
+      root.hidden = false;
+      for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = true; // modal
+      (fields.querySelector("input, select, textarea") || form.querySelector("button")).focus();
+    },
+    close() {
+      root.hidden = true;
+      for (const behind of document.querySelectorAll("main, #topbar")) behind.inert = false;
+      opener().focus();
+    },
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit(form, result);
+  });
+  cancel.addEventListener("click", dialog.close);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || root.hidden) return;
+    event.preventDefault(); // handled: what lies behind the dialog leaves this Escape alone
+    dialog.close();
+  });
+  return dialog;
+}
 
 function inputField(input) {
   const name = input.id;

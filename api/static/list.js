@@ -1,6 +1,80 @@
-// What the list pages (Task Runs, Executions, Logs) share: state chips, sortable column heads, a pager that
-// pages on with the API's cursor, automatic refresh and a debounce. Needs format.js (el, STATES, stateColor).
+// What the list pages (Task Runs, Executions, Logs) share: the filter bar, the view's URL and search, state
+// chips, sortable column heads, a pager that pages on with the API's cursor, automatic refresh and a debounce.
+// Needs format.js (el, STATES, stateColor) and http.js (request).
 "use strict";
+
+// The filter fields the list pages have in common, and the window of dates (`what` after / before).
+const FILTER_FIELDS = {
+  namespace: { name: "namespace", label: "Namespace", placeholder: "company.team" },
+  flowId: { name: "flowId", label: "Flow", placeholder: "flow id" },
+  executionId: { name: "executionId", label: "Execution", placeholder: "execution id" },
+  taskId: { name: "taskId", label: "Task", placeholder: "task id" },
+};
+const searchField = (label, placeholder) => ({ name: "q", label, type: "search", placeholder, grow: true });
+const dateFields = (what) => [
+  { name: "startDate", label: `${what} after`, type: "date" },
+  { name: "endDate", label: `${what} before`, type: "date" },
+];
+
+// The filter bar of a list page, built in its `<form id="filters">` from `rows`: a list of rows, each a list of
+// fields `{name, label, placeholder, type}` (type "search", "date" for a datetime-local, "select" with
+// `options: [[value, text], ...]`, else a text input; `grow` widens it), or "states" (the state chips,
+// `#state-chips`) or "clear" (the `#clear` button).
+function filterBar(form, rows) {
+  const field = (f) => {
+    if (f === "states") {
+      return el("div", { class: "field states" }, el("span", { id: "states-label" }, "State"),
+        el("div", { id: "state-chips", class: "chips", role: "group", "aria-labelledby": "states-label" }));
+    }
+    if (f === "clear") {
+      return el("div", { class: "field actions" }, el("span", {}, "\u00a0"),
+        el("button", { type: "button", id: "clear", class: "button ghost" }, "Clear filters"));
+    }
+    let control;
+    if (f.type === "select") control = el("select", { name: f.name }, f.options.map(([value, text]) => el("option", { value }, text)));
+    else if (f.type === "date") control = el("input", { name: f.name, type: "datetime-local", step: "1" });
+    else control = el("input", { name: f.name, type: f.type === "search" ? "search" : null, placeholder: f.placeholder });
+    const kind = f.grow ? "field grow" : f.type === "date" ? "field date-field" : "field";
+    return el("label", { class: kind }, el("span", {}, f.label), control);
+  };
+  form.replaceChildren(...rows.map((row) => el("div", { class: "filter-row" }, row.map(field))));
+}
+
+// What a list page does with its view: `writeUrl()` (the filters' `params()`, then the paging), `fill()` the
+// form from the view (text fields `text`, the dates, the rows, the state chips when there are some, then
+// `also()`), and `changed()`: back to the first page, the URL written, `load()`.
+function listControls(view, form, { paging, text, params, load, also }) {
+  const controls = {
+    writeUrl: () => writePaging(view, params(), paging),
+    fill() {
+      fillFilterForm(form, view, text);
+      const chips = document.getElementById("state-chips");
+      if (chips) pressChips(chips, view.filters.state);
+      if (also) also();
+    },
+    changed() {
+      firstPage(view);
+      controls.writeUrl();
+      load();
+    },
+  };
+  return controls;
+}
+
+// One page of a search (`path` with the page's `params`, its sort and size) into `view` (results, next, total,
+// totalExact); false when a later search was started meanwhile (its answer is the one to show).
+async function searchPage(view, path, params) {
+  const ticket = (view.ticket = (view.ticket || 0) + 1);
+  params.set("size", view.size);
+  params.set("sort", view.sort);
+  const data = await request(`${path}?${params}`);
+  if (ticket !== view.ticket) return false;
+  view.results = data.results;
+  view.next = data.next;
+  view.total = data.total;
+  view.totalExact = data.totalExact;
+  return true;
+}
 
 function debounce(fn, ms) {
   let timer;

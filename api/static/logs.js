@@ -10,6 +10,14 @@ const PAGING = { sort: DEFAULT_SORT, size: 100 };
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
+filterBar(form, [
+  [
+    searchField("Message", "words of the message"),
+    { name: "minLevel", label: "Level", type: "select", options: [["", "any"], ...LEVELS.map((l) => [l, l === "ERROR" ? l : `${l} and up`])] },
+    FILTER_FIELDS.namespace, FILTER_FIELDS.flowId, FILTER_FIELDS.executionId, FILTER_FIELDS.taskId,
+  ],
+  [...dateFields("Logged"), "clear"],
+]);
 
 const emptyFilters = () => ({ q: "", namespace: "", flowId: "", executionId: "", taskId: "", minLevel: "", startDate: "", endDate: "" });
 
@@ -30,33 +38,15 @@ function readUrl() {
   view.page = 1; // pages on by cursor only
 }
 
-function writeUrl() {
-  writePaging(view, filterParams(), PAGING);
-}
-
-function fillForm() {
-  fillFilterForm(form, view, TEXT_FILTERS);
-  form.elements.minLevel.value = view.filters.minLevel;
-}
-
-function filtersChanged() {
-  firstPage(view);
-  writeUrl();
-  load();
-}
+const controls = listControls(view, form, {
+  paging: PAGING, text: TEXT_FILTERS, params: filterParams, load: () => load(),
+  also: () => { form.elements.minLevel.value = view.filters.minLevel; },
+});
+const [writeUrl, fillForm, filtersChanged] = [controls.writeUrl, controls.fill, controls.changed];
 
 async function load() {
-  const ticket = (view.ticket = (view.ticket || 0) + 1);
-  const params = pageParams(view, filterParams(), false);
-  params.set("size", view.size);
-  params.set("sort", view.sort);
   try {
-    const data = await request(`/api/v1/logs/search?${params}`);
-    if (ticket !== view.ticket) return; // a later load is under way: its answer is the one to show
-    view.results = data.results;
-    view.next = data.next;
-    view.total = data.total;
-    view.totalExact = data.totalExact;
+    if (!(await searchPage(view, "/api/v1/logs/search", pageParams(view, filterParams(), false)))) return;
     $("#error").hidden = true;
     render();
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();

@@ -97,7 +97,7 @@ def start_server(e2e_stack: Stack, users: Mapping[str, UserEntry] | None = None)
         except httpx.TransportError:
             return False
 
-    assert e2e_stack.poll(healthy, timeout=60), f"the server did not answer\n{e2e_stack.tail()}"
+    assert e2e_stack.poll(healthy, timeout=180), f"the server did not answer\n{e2e_stack.tail()}"
     return client
 
 

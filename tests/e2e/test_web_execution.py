@@ -87,6 +87,15 @@ def _indexed(stack: Stack, server: httpx.Client, execution_id: str, states: set[
     return dict(found)
 
 
+def _open(browser: Any, server: httpx.Client, execution_id: str) -> tuple[Any, list[str]]:  # noqa: F811
+    """A page signed in on the execution's page, and the errors it throws."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    _sign_in(page, str(server.base_url).rstrip("/"), f"/execution.html?id={execution_id}")
+    return page, errors
+
+
 def test_an_ended_execution_and_a_replay_from_a_task_run(
     e2e_stack: Stack,
     server: httpx.Client,  # noqa: F811
@@ -100,11 +109,7 @@ def test_an_ended_execution_and_a_replay_from_a_task_run(
     assert e2e_stack.poll(lambda: [r for r in server.get(runs).json()["results"] if r["state"].get("endDate")][5:], 60)
     assert e2e_stack.poll(lambda: len(server.get(f"/api/v1/logs/{execution_id}").json()) >= 3, timeout=60)
 
-    base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page, errors = _open(browser, server, execution_id)
     page.locator("#exec-state .badge.FAILED").wait_for()
     assert page.locator("#exec-id").inner_text() == execution_id
     meta = page.locator("#exec-meta").inner_text()
@@ -172,11 +177,7 @@ def test_a_running_execution_live_then_killed(
 ) -> None:
     execution_id = _deploy_and_start(server, RUNNING, "sleeper")
     _indexed(e2e_stack, server, execution_id, {"RUNNING"})
-    base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page, errors = _open(browser, server, execution_id)
     page.locator("#exec-state .badge.RUNNING").wait_for()
     assert page.locator("#log-live").inner_text() == "live"
     visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
@@ -202,23 +203,14 @@ def test_a_running_execution_live_then_killed(
 APPROVAL = """\
 id: approval
 namespace: web.execution
-inputs:
-  - {id: file, type: FILE}
+inputs: [{id: file, type: FILE}]
 tasks:
-  - id: each
-    type: io.kestra.plugin.core.flow.ForEachItem
-    items: "{{ inputs.file }}"
-    batch: {rows: 1}
-    namespace: web.execution
-    flowId: item
-    wait: true
-    inputs:
-      items: "{{ taskrun.items }}"
+  - {id: each, type: io.kestra.plugin.core.flow.ForEachItem, items: "{{ inputs.file }}", batch: {rows: 1},
+     namespace: web.execution, flowId: item, wait: true, inputs: {items: "{{ taskrun.items }}"}}
   - id: wait
     type: io.kestra.plugin.core.flow.Pause
-    onResume:
-      - {id: reason, type: STRING, description: why it may go on}
-      - {id: approved, type: BOOLEAN, defaults: false}
+    onResume: [{id: reason, type: STRING, description: why it may go on},
+               {id: approved, type: BOOLEAN, defaults: false}]
   - id: after
     type: io.kestra.plugin.core.debug.Return
     format: "{{ outputs.wait.onResume.approved }} {{ outputs.wait.onResume.reason }}"
@@ -226,10 +218,8 @@ tasks:
 ITEM = """\
 id: item
 namespace: web.execution
-inputs:
-  - {id: items, type: STRING}
-tasks:
-  - {id: got, type: io.kestra.plugin.core.debug.Return, format: "{{ inputs.items }}"}
+inputs: [{id: items, type: STRING}]
+tasks: [{id: got, type: io.kestra.plugin.core.debug.Return, format: "{{ inputs.items }}"}]
 """
 
 
@@ -250,11 +240,7 @@ def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_lin
     children = f"/api/v1/executions/search?triggerExecutionId={execution_id}"
     assert e2e_stack.poll(lambda: server.get(children).json()["total"] == 3, timeout=60)
 
-    base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, f"/execution.html?id={execution_id}")
+    page, errors = _open(browser, server, execution_id)
     page.locator("#exec-state .badge.PAUSED").wait_for()
     # the three ForEachItem children: a link to the Executions page filtered on this execution as their parent
     link = page.locator("#children-link")

@@ -7,7 +7,6 @@ axe-core finds no serious or critical violation.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +17,6 @@ from elasticsearch.helpers import bulk
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.events import TaskRunChange
-from conveyor.common.kafka.admin import ensure_topics
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
@@ -36,16 +34,11 @@ FLOW = """\
 id: wide
 namespace: web.large
 tasks:
-  - id: first
-    type: io.kestra.plugin.core.debug.Return
-    format: go
+  - {id: first, type: io.kestra.plugin.core.debug.Return, format: go}
   - id: each
     type: io.kestra.plugin.core.flow.ForEach
     values: "{{ range(1, 2999) }}"
-    tasks:
-      - id: item
-        type: io.kestra.plugin.core.log.Log
-        message: "{{ taskrun.value }}"
+    tasks: [{id: item, type: io.kestra.plugin.core.log.Log, message: "{{ taskrun.value }}"}]
 """
 
 
@@ -70,12 +63,9 @@ def _run(n: int) -> TaskRun:
     )
 
 
-@pytest.fixture(scope="module")
-def base(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[str]:
-    prefix = f"t-large-{uuid.uuid4().hex[:6]}"
-    kafka = KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=f"{prefix}.", partitions=1)
-    es = ElasticsearchSettings(url=elasticsearch_url, index_prefix=prefix)
-    ensure_topics(kafka)
+@pytest.fixture
+def base(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) -> Iterator[str]:
+    prefix, es = es_settings.index_prefix, es_settings
     client = elasticsearch_client(es)
     templates.install(client, prefix)
     changes = (TaskRunChange(revision=1, task_run=_run(n)) for n in range(COUNT))
@@ -91,7 +81,7 @@ def base(kafka_bootstrap: str, elasticsearch_url: str) -> Iterator[str]:
     )
     bulk(client, [*actions, documents.execution_action(prefix, execution).bulk()], refresh=True)
     client.close()
-    with serving(kafka, es) as url:
+    with serving(kafka_settings, es) as url:
         with httpx.Client(base_url=url, auth=ADMIN_AUTH, timeout=30) as http:
             deployed = http.post("/api/v1/flows", content=FLOW, headers={"content-type": "application/x-yaml"})
             assert deployed.status_code == 201, deployed.text

@@ -63,11 +63,11 @@ def server(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) ->
         yield client
 
 
-def _sign_in(page: Any, base: str, path: str) -> None:
+def _sign_in(page: Any, base: str, path: str, who: tuple[str, str] = ADMIN_AUTH) -> None:
     page.goto(base + path)
     page.wait_for_url("**/login?next=**")
-    page.fill("#user", ADMIN_AUTH[0])
-    page.fill("#password", ADMIN_AUTH[1])
+    page.fill("#user", who[0])
+    page.fill("#password", who[1])
     page.click("#login button[type=submit]")
     page.wait_for_url("**" + path)
 
@@ -133,7 +133,7 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
 
     # Execute: the form has the flow's input with its default; the new execution's id is linked
     page.click("#execute")
-    field = page.locator("#inputs input[name='who']")
+    field = page.locator("#execute-inputs input[name='who']")
     field.wait_for()
     assert field.input_value() == "world"
     field.fill("ada")
@@ -230,11 +230,7 @@ def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
         # a viewer sees the buttons disabled: toggling a trigger needs the developer role
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         viewer = context.new_page()
-        viewer.goto(base + "/flows/web.flows/triggered")
-        viewer.wait_for_url("**/login?next=**")
-        viewer.fill("#user", "viewer")
-        viewer.fill("#password", PASSWORD)
-        viewer.click("#login button[type=submit]")
+        _sign_in(viewer, base, "/flows/web.flows/triggered", ("viewer", PASSWORD))
         viewer.locator("#triggers tbody tr[data-trigger='hook']").wait_for()
         toggles = viewer.locator("#triggers button[data-trigger]")
         assert toggles.count() == 3
