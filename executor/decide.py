@@ -230,7 +230,7 @@ class Decider:
         elif isinstance(event, SubflowEnded):
             subflows.child_ended(self, event)
             items.child_ended(self, event)
-        elif isinstance(event, SlotDecided):
+        elif isinstance(event, SlotDecided) and not change_state.slot_decided(self, event):
             concurrency.decided(self, event)
         self.advance()
 

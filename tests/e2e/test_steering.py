@@ -1,6 +1,7 @@
 """Acceptance of issue 16's "Steering executions" through the CLI and the HTTP API on the real servers: a Pause
 resumed with an onResume input, a Pause with a delay resumed by its timer after the executor was SIGKILLed and
-started again, pausing a running execution, replay from a task run, and changes of state by hand.
+started again, pausing a running execution, replay from a task run, and changes of state by hand (one that runs an
+ended execution again waits for its flow's concurrency slot).
 
 Assertions use the dates the executor recorded in the state histories, never the test's wall clock.
 """
@@ -277,3 +278,34 @@ def test_the_api_steers_too(steering: Steering) -> None:
         assert runs["before"]["outputs"] == {"value": "ready"} and runs["wait"]["state"]["current"] == "PAUSED"
         killed = http.post(f"/api/v1/executions/{replay_id}/kill")
         assert killed.status_code == 202, killed.text
+
+
+LIMITED = f"""
+concurrency: {{limit: 1}}
+inputs:
+  - {{id: hold, type: STRING, defaults: PT0S}}
+tasks:
+  - {{id: hold, type: {PAUSE}, delay: "{{{{ inputs.hold }}}}"}}
+  - {{id: boom, type: {FAIL}, condition: "{{{{ inputs.hold == 'PT0S' }}}}", errorMessage: broken}}
+"""
+
+
+def test_a_change_of_state_that_runs_an_ended_execution_again_waits_for_its_flow_s_slot(steering: Steering) -> None:
+    stack = steering.stack
+    path = steering.folder / "limited.yaml"
+    path.write_text(f"id: limited\nnamespace: {NS}\n{LIMITED}")
+    first = stack.cli("run", str(path), "--output", "json", "--timeout", "300", timeout=400)
+    failed = json.loads(first.stdout)
+    assert failed["state"]["current"] == "FAILED", first.stderr
+    steering.start("limited", LIMITED, "--input", "hold=PT30S")  # holds the flow's one slot, paused 30 s
+    holder = steering.execution_in("limited", "PAUSED")
+    done = steering.cli_json("change-state", failed["id"], the_run(failed, "boom")["id"], "WARNING")
+    other = steering.ended("limited")
+    assert other["id"] == holder["id"] and other["state"]["current"] == "SUCCESS"
+    assert done["state"]["current"] == "WARNING"
+    # From the recorded dates: it ran again (the RUNNING after its RESTARTED) only once the holder freed the slot.
+    history = done["state"]["histories"]
+    restarted = max(i for i, h in enumerate(history) if h["state"] == "RESTARTED")
+    again = next(h for h in history[restarted:] if h["state"] == "RUNNING")
+    freed = datetime.fromisoformat(other["state"]["histories"][-1]["date"])
+    assert datetime.fromisoformat(again["date"]) >= freed, states(done)

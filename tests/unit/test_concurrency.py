@@ -1,6 +1,6 @@
 """Flow concurrency without Kafka: the slot keeper's table (`executor.slots`) and the executor's rule
-(`executor.concurrency`): CREATED -> (QUEUED ->) RUNNING, CANCELLED, FAILED, kill of a queued execution, and the
-release of the slot whatever the end."""
+(`executor.concurrency`): CREATED -> (QUEUED ->) RUNNING, CANCELLED, FAILED, kill of a queued execution, the
+release of the slot whatever the end, and restarts, replays and changes of state that run an ended execution again."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 
 from conveyor.common.concurrency import Answer, Behavior, Holder, SlotReleased, SlotRequested
 from conveyor.common.errors import FlowError
-from conveyor.common.events import RestartRequested, SlotDecided
+from conveyor.common.events import ChangeStateRequested, RestartRequested, SlotDecided
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
 from conveyor.common.steering import replay
 from conveyor.executor.slots import Slots, holder_key
 from tests.unit.sim import T0, Sim, start
+from tests.unit.test_executor_records import _rebuilt
 
 S = StateType
 FLOW = "t/test"
@@ -209,8 +210,8 @@ tasks:
 """
 
 
-def failed(behavior: str = "") -> Sim:
-    sim = start(FAILING % (f", behavior: {behavior}" if behavior else ""))
+def failed(behavior: str = "", source: str = FAILING) -> Sim:
+    sim = start(source % (f", behavior: {behavior}" if behavior else ""))
     answer(sim, Answer.START)
     sim.until_done()
     assert sim.current() == S.FAILED
@@ -264,3 +265,69 @@ def test_a_replay_waits_for_a_slot_then_runs_the_flow_again() -> None:
     new.until_done()
     assert [h.state for h in new.ex.state.histories] == [S.RESTARTED, S.RUNNING, S.FAILED]
     assert len(new.runs("a")) == 1
+
+
+# ---- a change of state that sets an ended execution running again goes through the limit
+TWO = """
+id: test
+namespace: t
+concurrency: {limit: 1%s}
+tasks:
+  - {id: a, type: io.kestra.plugin.core.execution.Fail}
+  - {id: b, type: io.kestra.plugin.core.log.Log, message: after}
+"""
+
+
+def failed_two(behavior: str = "") -> Sim:
+    return failed(behavior, TWO)
+
+
+def change_a(sim: Sim) -> None:
+    sim.now += timedelta(seconds=1)
+    sim.send(ChangeStateRequested(execution_id=sim.ex.id, task_run_id=sim.runs("a")[0].id, state=S.SUCCESS))
+
+
+def test_a_change_of_state_of_an_ended_execution_waits_for_a_slot_then_applies() -> None:
+    sim = failed_two()
+    released = len(slots_of(sim))
+    change_a(sim)
+    assert sim.current() == S.RESTARTED and sim.jobs == []
+    assert sim.states("a") == [S.FAILED]  # not yet: it waits with the execution
+    assert slots_of(sim)[released:] == [request(sim.ex.id, 1)]
+    answer(sim, Answer.QUEUE)
+    assert sim.current() == S.QUEUED
+    sim.state = _rebuilt(sim)  # a new owner of the partition keeps the waiting change
+    answer(sim, Answer.START)
+    granted = sim.now
+    assert sim.states("a") == [S.SUCCESS] and [j.task_run.task_id for j in sim.jobs] == ["b"]
+    sim.until_done()
+    history = [(h.state, h.date) for h in sim.ex.state.histories]
+    assert [state for state, _ in history] == [
+        S.CREATED, S.RUNNING, S.FAILED, S.RESTARTED, S.QUEUED, S.RUNNING, S.SUCCESS
+    ]  # fmt: skip
+    assert history[5][1] == granted
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+    assert sim.state is not None and sim.state.then is None
+
+
+@pytest.mark.parametrize(("what", "state"), [(Answer.CANCEL, S.CANCELLED), (Answer.FAIL, S.FAILED)])
+def test_a_change_of_state_refused_a_slot_ends_the_execution_and_changes_nothing(
+    what: Answer, state: StateType
+) -> None:
+    sim = failed_two(what.value)
+    change_a(sim)
+    answer(sim, what)
+    assert sim.current() == state and sim.jobs == []
+    assert sim.states("a") == [S.FAILED] and sim.runs("b") == []
+    answer(sim, Answer.START)  # a late grant changes nothing
+    assert sim.current() == state and sim.states("a") == [S.FAILED]
+
+
+def test_a_change_of_state_of_a_running_execution_asks_for_no_slot() -> None:
+    sim = start(TWO % "")
+    answer(sim, Answer.START)
+    job = sim.take()
+    asked = len(slots_of(sim))
+    sim.send(ChangeStateRequested(execution_id=sim.ex.id, task_run_id=job.task_run.id, state=S.WARNING))
+    assert sim.states("a") == [S.WARNING] and len(slots_of(sim)) == asked
+    assert [j.task_run.task_id for j in sim.jobs] == ["b"]
