@@ -249,10 +249,11 @@ class ExecutorSettings(BaseSettings):
         description="Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.",
     )
     pipeline: bool = Field(
-        default=True,
+        default=False,
         description="Decide the next batch while the previous batch's transaction commits (its records are held "
-        "until the commit ends and the next transaction begins). Off: consume, decide, publish and commit in turn, "
-        "each batch waiting for the one before it to commit.",
+        "until the commit ends and the next transaction begins), so that an event waits for one commit, not a "
+        "batch and its commit. Off (the default until it is measured to help, see docs/benchmarks.md): consume, "
+        "decide, publish and commit in turn.",
     )
     worker_timeout: float = Field(
         default=15.0,

@@ -209,8 +209,8 @@ class Executor:
 
     @metrics.timed_batch("batch")
     def run_once(self) -> int:
-        """One batch: consume and decide (into the outbox), then publish it in one transaction. Pipelined (the
-        default with transactions), the batch is consumed and decided while the previous one commits, and its
+        """One batch: consume and decide (into the outbox), then publish it in one transaction. Pipelined
+        (`pipeline`, with transactions), the batch is consumed and decided while the previous one commits, and its
         transaction begins once that commit has ended: an event waits for one commit, not for two."""
         if self._rewind or self.producer.broken:
             self._settle()

@@ -28,8 +28,8 @@ def test_a_fenced_commit_rolls_back_the_batch_decided_while_it_ran(
     harness: Harness,  # noqa: F811
 ) -> None:
     seen: Counter[tuple[str, str]] = Counter()
-    with executor(kafka_settings) as ex:
-        assert ex.settings.pipeline and ex.producer.transactional_id
+    with executor(kafka_settings, pipeline=True) as ex:
+        assert ex.producer.transactional_id
         ids = [harness.submit() for _ in range(EXECUTIONS)]
         firsts = [harness.next_job() for _ in ids]
         for job in firsts:
@@ -76,7 +76,7 @@ def test_a_full_batch_gives_the_rest_of_its_events_back_to_the_next_one(
     monkeypatch.setattr(service, "OUTBOX_MOST", 30)
     created = new_execution(LOOP)
     seen: Counter[str] = Counter()
-    with executor(kafka_settings, batch_size=500):
+    with executor(kafka_settings, batch_size=500, pipeline=True):
         harness.producer.send(harness.topics.execution_events, created.execution_id, created.to_json())
         harness.producer.flush()
         jobs = [harness.next_job(timeout=60) for _ in range(120)]  # all started by the first decision
