@@ -38,7 +38,7 @@ class ElasticsearchNode(ElasticsearchServer):
         deadline = time.monotonic() + timeout
         port = int(self.url.rsplit(":", 1)[1])
         self._process.wait_until(lambda: port_open(port), deadline, "listening")
-        self._process.wait_until(lambda: _health(self.url, self.cluster_size), deadline, "in the cluster")
+        self._process.wait_until(lambda: health_is(self.url, self.cluster_size), deadline, "in the cluster")
 
 
 @dataclass
@@ -70,7 +70,7 @@ class ElasticsearchCluster(ServerCluster):
         """Until every shard and replica is allocated (after a node came back)."""
         alive = next(node for node in self.nodes if node.running())
         alive._process.wait_until(
-            lambda: _health(alive.url, len(self.nodes), "green"), time.monotonic() + timeout, "green"
+            lambda: health_is(alive.url, len(self.nodes), "green"), time.monotonic() + timeout, "green"
         )
 
 
@@ -110,7 +110,7 @@ def launch_elasticsearch_cluster(base_dir: Path | None = None) -> ElasticsearchC
     return ElasticsearchCluster(nodes, base, remove)
 
 
-def _health(url: str, nodes: int, status: str = "yellow") -> bool:
+def health_is(url: str, nodes: int, status: str = "yellow") -> bool:
     request = f"{url}/_cluster/health?wait_for_status={status}&wait_for_nodes={nodes}&timeout=1s"
     try:
         with urllib.request.urlopen(request, timeout=5) as response:

@@ -19,6 +19,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,39 +84,48 @@ class KafkaCluster(ServerCluster):
 
     def wait_in_sync(self, timeout: float = 120.0) -> None:
         """Until every partition of every topic has all its replicas in sync (none under-replicated)."""
-        deadline = time.monotonic() + timeout
-        while (behind := under_replicated(self.bootstrap)) != 0:
-            if time.monotonic() > deadline:
-                raise StartError(f"{behind} partitions still under-replicated after {timeout:.0f} s")
-            time.sleep(0.5)
+        wait_in_sync(self.bootstrap, timeout)
 
     def active_controller(self, timeout: float = 60.0) -> int:
-        """The node id leading the KRaft quorum (the active controller): the running node that last became
-        leader, at the highest epoch, as the nodes' logs say (the tools jar that `kafka-metadata-quorum` needs
-        is not among the server's libraries, and a broker's metadata names a random broker as controller)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            elected = [
-                (int(epoch), int(node_id))
-                for node in self.nodes
-                if node._process.server_log is not None and node._process.server_log.exists()
-                for node_id, epoch in _LEADER.findall(node._process.server_log.read_text(errors="replace"))
-            ]
-            if elected:
-                _, leader = max(elected)
-                if self.node(leader).running():
-                    return leader
-            if time.monotonic() > deadline:
-                raise StartError(f"no running active controller after {timeout:.0f} s (elections: {sorted(elected)})")
-            time.sleep(0.5)
+        """The node id leading the KRaft quorum (the active controller), from the nodes' logs
+        (`active_controller`)."""
+        logs = {node.node_id: node._process.server_log for node in self.nodes if node._process.server_log}
+        return active_controller(logs, lambda node_id: self.node(node_id).running(), timeout)
 
     def leaders(self, topic: str) -> dict[int, int]:
         """Node id -> how many partitions of `topic` it leads."""
-        metadata = _admin(self.bootstrap).list_topics(topic, timeout=10).topics[topic]
-        counts: dict[int, int] = {}
-        for partition in metadata.partitions.values():
-            counts[partition.leader] = counts.get(partition.leader, 0) + 1
-        return counts
+        return leaders(self.bootstrap, topic)
+
+
+def active_controller(logs: Mapping[int, Path], running: Callable[[int], bool], timeout: float = 60.0) -> int:
+    """The node id leading the KRaft quorum (the active controller): the running node that last became leader,
+    at the highest epoch, as the nodes' logs (node id -> its server.log) say (the tools jar that
+    `kafka-metadata-quorum` needs is not among the server's libraries, and a broker's metadata names a random
+    broker as controller)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        elected = [
+            (int(epoch), int(node_id))
+            for log_path in logs.values()
+            if log_path.exists()
+            for node_id, epoch in _LEADER.findall(log_path.read_text(errors="replace"))
+        ]
+        if elected:
+            _, leader = max(elected)
+            if running(leader):
+                return leader
+        if time.monotonic() > deadline:
+            raise StartError(f"no running active controller after {timeout:.0f} s (elections: {sorted(elected)})")
+        time.sleep(0.5)
+
+
+def leaders(bootstrap: str, topic: str) -> dict[int, int]:
+    """Node id -> how many partitions of `topic` it leads."""
+    metadata = _admin(bootstrap).list_topics(topic, timeout=10).topics[topic]
+    counts: dict[int, int] = {}
+    for partition in metadata.partitions.values():
+        counts[partition.leader] = counts.get(partition.leader, 0) + 1
+    return counts
 
 
 def start_kafka_cluster(base_dir: Path | None = None, *, timeout: float = 180.0) -> KafkaCluster:
@@ -206,6 +216,15 @@ def brokers(bootstrap: str) -> set[int]:
         return set(admin.list_topics(timeout=2).brokers)
     except KafkaException:
         return set()
+
+
+def wait_in_sync(bootstrap: str, timeout: float = 120.0) -> None:
+    """Until every partition of every topic has all its replicas in sync (none under-replicated)."""
+    deadline = time.monotonic() + timeout
+    while (behind := under_replicated(bootstrap)) != 0:
+        if time.monotonic() > deadline:
+            raise StartError(f"{behind} partitions still under-replicated after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def under_replicated(bootstrap: str) -> int:

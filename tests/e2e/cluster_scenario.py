@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.kafka.admin import ensure_topics
@@ -96,24 +97,32 @@ class Phase:
         return self.executions / self.seconds if self.seconds else 0.0
 
 
+class Faults(Protocol):
+    """The faults of the scenario, applied to a cluster; each returns a word on what it did."""
+
+    def kill_leading_broker(self) -> str: ...
+    def kill_controller(self) -> str: ...
+    def rolling_restart(self) -> str: ...
+    def kill_es_node(self) -> str: ...
+    def kill_executor_and_worker(self) -> str: ...
+
+
 @dataclass
 class Scenario:
     stack: Stack
-    kafka: KafkaCluster
-    es: ElasticsearchCluster
+    on: Faults
     submitted: dict[str, Case] = field(default_factory=dict)
     phases: list[Phase] = field(default_factory=list)
     snapshots: Snapshots | None = None
-    _replacements: int = 0
 
     def faults(self) -> list[tuple[str, Callable[[], str]]]:
         return [
-            ("broker leading most execution-events partitions SIGKILLed", self.kill_leading_broker),
-            ("active controller SIGKILLed", self.kill_controller),
-            ("rolling restart of the 3 brokers", self.rolling_restart),
-            ("Elasticsearch data node SIGKILLed", self.kill_es_node),
-            ("an executor and a worker SIGKILLed", self.kill_executor_and_worker),
-            ("Elasticsearch read-only (flood-stage block) then released", self.block_es_writes),
+            ("broker leading most execution-events partitions SIGKILLed", self.on.kill_leading_broker),
+            ("active controller SIGKILLed", self.on.kill_controller),
+            ("rolling restart of the 3 brokers", self.on.rolling_restart),
+            ("Elasticsearch data node SIGKILLed", self.on.kill_es_node),
+            ("an executor and a worker SIGKILLed", self.on.kill_executor_and_worker),
+            ("Elasticsearch read-only (flood-stage block) then released", lambda: block_es_writes(self.stack)),
         ]
 
     def run(self, executions: int, timeout: float) -> list[Phase]:
@@ -173,7 +182,15 @@ class Scenario:
         phase.seconds = time.monotonic() - started
         return phase
 
-    # The faults: each returns a word on what it did.
+
+@dataclass
+class ClusterFaults:
+    """The faults on clusters this process started, and on the `Stack`'s services (replaced by new ones)."""
+
+    stack: Stack
+    kafka: KafkaCluster
+    es: ElasticsearchCluster
+    _replacements: int = 0
 
     def kill_leading_broker(self) -> str:
         leaders = self.kafka.leaders(Topics.of(self.stack.kafka).execution_events)
@@ -219,16 +236,18 @@ class Scenario:
         self.stack.start(replacement, "worker", {"CONVEYOR_WORKER_WORKER_ID": replacement})
         return f"{executor}, {worker}"
 
-    def block_es_writes(self) -> str:
-        client = elasticsearch_client(self.stack.es)
-        pattern = f"{self.stack.es.index_prefix}-*"
-        try:
-            client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": True})
-            time.sleep(BLOCKED_SECONDS)
-            client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": None})
-        finally:
-            client.close()
-        return f"{BLOCKED_SECONDS:.0f} s"
+
+def block_es_writes(stack: Stack) -> str:
+    """The indices made read-only (the flood-stage block) for BLOCKED_SECONDS, then released."""
+    client = elasticsearch_client(stack.es)
+    pattern = f"{stack.es.index_prefix}-*"
+    try:
+        client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": True})
+        time.sleep(BLOCKED_SECONDS)
+        client.indices.put_settings(index=pattern, settings={"index.blocks.read_only_allow_delete": None})
+    finally:
+        client.close()
+    return f"{BLOCKED_SECONDS:.0f} s"
 
 
 def table(phases: list[Phase]) -> str:
@@ -247,4 +266,14 @@ def table(phases: list[Phase]) -> str:
     )
 
 
-__all__ = ["ROOT", "Phase", "Scenario", "start_stack", "stop_stack", "table"]
+__all__ = [
+    "ROOT",
+    "ClusterFaults",
+    "Faults",
+    "Phase",
+    "Scenario",
+    "block_es_writes",
+    "start_stack",
+    "stop_stack",
+    "table",
+]

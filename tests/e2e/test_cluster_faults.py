@@ -17,7 +17,7 @@ import pytest
 
 from conveyor.common.servers.elasticsearch_cluster import ElasticsearchCluster
 from conveyor.common.servers.kafka_cluster import KafkaCluster
-from tests.e2e.cluster_scenario import Scenario, start_stack, stop_stack, table
+from tests.e2e.cluster_scenario import ClusterFaults, Scenario, start_stack, stop_stack, table
 from tests.e2e.conftest import Stack
 from tests.e2e.test_faults import check_executions, check_index_matches_kafka
 
@@ -44,7 +44,7 @@ def cluster_stack(
 def test_every_execution_ends_as_expected_through_broker_controller_es_and_service_faults(
     cluster_stack: Stack, kafka_cluster: KafkaCluster, es_cluster: ElasticsearchCluster
 ) -> None:
-    scenario = Scenario(cluster_stack, kafka_cluster, es_cluster)
+    scenario = Scenario(cluster_stack, ClusterFaults(cluster_stack, kafka_cluster, es_cluster))
     try:
         phases = scenario.run(EXECUTIONS, timeout=1200)
         print("\n" + table(phases))
