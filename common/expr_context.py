@@ -5,8 +5,8 @@ and `globals`.
   (`common/secret_backends.py`), or the one under the context key `_secrets`. Each value read is added to the
   `Revealed` under `_revealed`, when the caller put one there: a worker masks those values in every log line,
   output and error of the attempt (`******`).
-- `kv('key', namespace=flow.namespace, errorOnMissing=true)` reads the KV store under `_kv` (`common/kv.py`;
-  a worker puts its own there).
+- `kv('key', namespace=flow.namespace, errorOnMissing=true)` reads the KV store under `_kv` (`common/kv.py`):
+  a worker puts its `KvStore` there, an executor its `executor.kv.KvTable` (flowable properties).
 - `envs` and `globals` come from `ContextSettings` (`CONVEYOR_CONTEXT_*`) of the rendering process.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from jinja2 import TemplateError, pass_context
 from jinja2.runtime import Context
 
-from conveyor.common.kv import KvEntry, KvError
+from conveyor.common.kv import KvEntry, KvError, missing
 from conveyor.common.secret_backends import SecretNotFound, default_backend
 from conveyor.common.settings import ContextSettings
 
@@ -103,7 +103,7 @@ def _subkey(name: str, found: str, subkey: str, revealed: Any) -> str:
 def kv(ctx: Context, key: Any, namespace: Any = None, errorOnMissing: Any = True) -> Any:
     store = ctx.get(KV_KEY)
     if store is None:
-        raise TemplateError("kv(): the KV store is read where tasks run (workers), not in flowable properties")
+        raise TemplateError("kv(): this process reads no KV store")
     flow = ctx.get("flow")
     ns = namespace or (flow.get("namespace") if isinstance(flow, Mapping) else None)
     if not ns:
@@ -111,7 +111,7 @@ def kv(ctx: Context, key: Any, namespace: Any = None, errorOnMissing: Any = True
     entry = store.get(str(ns), str(key))
     if entry is None:
         if errorOnMissing:
-            raise KvError(f"kv(): no key {str(key)!r} in namespace {ns!r} (errorOnMissing=false returns null)")
+            raise missing(str(ns), str(key))
         return None
     return entry.value
 

@@ -149,6 +149,22 @@ def record_key(namespace: str, key: str) -> str:
     return f"{namespace}/{key}"
 
 
+def parse_entry(raw: bytes | None, topic: str) -> KvEntry | None:
+    """A record's entry; None for none, or for an unreadable one (logged)."""
+    if raw is None:
+        return None
+    try:
+        return KvEntry.model_validate_json(raw)
+    except ValidationError as exc:
+        log.error("unreadable KV record on %s: %d errors", topic, exc.error_count())
+        return None
+
+
+def missing(namespace: str, key: str) -> KvError:
+    """The reference's error for a key that is not there (`kv()` with errorOnMissing, `Get` and `Delete`)."""
+    return KvError(f"The key '{key}' does not exist in the namespace '{namespace}'.")
+
+
 class KvStore:
     """The `kv` topic as a table (reads) and a producer (writes, flushed before they return)."""
 
@@ -206,13 +222,7 @@ class KvStore:
         return sorted((e for e in found if e is not None and not e.expired()), key=lambda e: e.key)
 
     def _parse(self, raw: bytes | None) -> KvEntry | None:
-        if raw is None:
-            return None
-        try:
-            return KvEntry.model_validate_json(raw)
-        except ValidationError as exc:
-            log.error("unreadable KV record on %s: %d errors", self._topic, exc.error_count())
-            return None
+        return parse_entry(raw, self._topic)
 
     def close(self) -> None:
         self._table.close()

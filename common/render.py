@@ -30,6 +30,7 @@ from conveyor.common import expr_context, expr_dates, input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
+from conveyor.common.kafka.errors import RetryableKafkaError
 
 # Longer templates are cut in error messages.
 SHOWN = 300
@@ -272,6 +273,8 @@ def render(template: str, context: Mapping[str, Any], task_id: str | None = None
         return str(
             _compile(template).render({**expr_context.variables(), **context, expr_context.REVEALED_KEY: revealed})
         )
+    except RetryableKafkaError:
+        raise  # a look-up (`kv()`) could not read Kafka: not the template's failure, the caller tries again
     except Exception as exc:
         raise RenderError(template, revealed.redact(_reason(exc, template)), task_id) from exc
 

@@ -42,6 +42,7 @@ from conveyor.common.events import (
     WorkerJob,
     WorkerLost,
 )
+from conveyor.common.expr_context import KV_KEY
 from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.inputs import typed_outputs
@@ -532,7 +533,7 @@ class Decider:
             self.advance()
 
     def _flow_outputs(self) -> dict[str, Any]:
-        ctx = {**self.base(), "outputs": whole_outputs(self._state), NOW_KEY: self.now}
+        ctx = self._world({**self.base(), "outputs": whole_outputs(self._state), NOW_KEY: self.now})
         rendered = {o.id: render_value(o.value, ctx, f"outputs.{o.id}") for o in self.flow.outputs}
         return typed_outputs(self.flow.outputs, rendered)
 
@@ -543,11 +544,17 @@ class Decider:
         return self._base
 
     def own_context(self, run: TaskRun, task: Task) -> dict[str, Any]:
-        return run_context(self.base(), self._state, self.plan, run, task)
+        return self._world(run_context(self.base(), self._state, self.plan, run, task))
 
     def context_for(self, run: TaskRun) -> dict[str, Any]:
         ctx = run_context(self.base(), self._state, self.plan, run, self.task(run.task_id), everything=True)
         ctx[NOW_KEY] = self.now
+        return self._world(ctx)
+
+    def _world(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        """A context the executor renders with (never one it sends): with the KV store `kv()` reads."""
+        if self.env.kv is not None:
+            ctx[KV_KEY] = self.env.kv
         return ctx
 
     def set_outputs(self, run: TaskRun, outputs: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Everything a decision may draw from the world: the clock, ids, randomness and the deployed flows.
+"""Everything a decision may draw from the world: the clock, ids, randomness, the deployed flows and the KV
+store (`kv()` in flowable properties).
 
 `decide` receives an `Env` and takes nothing else from outside, so a decision is a function of its
 inputs: replayed with the same `Env` (a fixed clock, a seeded id source and random source), the same
@@ -18,6 +19,7 @@ from conveyor.common.clock import utcnow
 from conveyor.common.ids import LENGTH, new_id
 
 if TYPE_CHECKING:
+    from conveyor.common.expr_context import KvReader
     from conveyor.common.flow import Flow
 
 # The deployed flow `namespace`.`id` at `revision` (None: the latest); raises `LookupError` saying why there is
@@ -38,10 +40,12 @@ class Env:
     ids: Callable[[], str] = new_id
     rand: random.Random = field(default_factory=random.Random)
     flows: FlowLookup = no_flows
+    # What `kv()` reads in flowable properties (None: it fails the task run, "this process reads no KV store").
+    kv: KvReader | None = None
 
     @classmethod
-    def live(cls, now: datetime | None = None, flows: FlowLookup = no_flows) -> Env:
-        return cls(now or utcnow(), flows=flows)
+    def live(cls, now: datetime | None = None, flows: FlowLookup = no_flows, kv: KvReader | None = None) -> Env:
+        return cls(now or utcnow(), flows=flows, kv=kv)
 
     @classmethod
     def seeded(cls, now: datetime, seed: int) -> Env:
@@ -55,4 +59,4 @@ class Env:
 
     def at(self, now: datetime) -> Env:
         """The same sources at another time (the simulator moves its clock between events)."""
-        return Env(now, self.ids, self.rand, self.flows)
+        return Env(now, self.ids, self.rand, self.flows, self.kv)

@@ -51,7 +51,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.kafka import names
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
-from conveyor.common.kafka.errors import KafkaError
+from conveyor.common.kafka.errors import KafkaError, RetryableKafkaError
 from conveyor.common.kafka.lookup import EXECUTION_HEADER
 from conveyor.common.kafka.loop import run_until_stopped
 from conveyor.common.kafka.outbox import Outbox
@@ -66,6 +66,7 @@ from conveyor.executor.decide import Decision, decide
 from conveyor.executor.deployed import DeployedFlows
 from conveyor.executor.env import Env
 from conveyor.executor.keeper import SlotKeeper
+from conveyor.executor.kv import KvTable
 from conveyor.executor.liveness import WorkerWatch, lost_events, running_on
 from conveyor.executor.plan import Plan
 from conveyor.executor.state import ExecutionState
@@ -146,6 +147,7 @@ class Executor:
         )
         self.watch = WorkerWatch(kafka, self.topics.worker_heartbeats, self.settings.worker_timeout)
         self.flows = DeployedFlows(kafka)  # the flows Subflow and ForEachItem start
+        self.kv = KvTable(kafka)  # what `kv()` reads in flowable properties, caught up once per fetch at most
         self._recheck: set[str] = set()  # executions to check against the lost workers
         self._recheck_all = False
         self._rewind = False  # a failed batch was rolled back: reload the state, consume again from the offsets
@@ -285,6 +287,8 @@ class Executor:
         """Consume up to `most` events (waiting up to `timeout` for the first), decide them, add them to
         `messages`; how many there were."""
         taken = self.consumer.consume(most, timeout)
+        if taken:
+            self.kv.next_batch()  # a `kv()` deciding these events sees every value written before them
         # Control requests first: a kill is applied before the task results fetched with it.
         taken.sort(key=lambda m: m.topic != self.topics.control)
         for i, msg in enumerate(taken):
@@ -292,7 +296,11 @@ class Executor:
                 self.consumer.give_back(taken[i:])
                 taken = taken[:i]
                 break
-            self._handle(msg, pending)
+            try:
+                self._handle(msg, pending)
+            except RetryableKafkaError:
+                self._rewind = True  # a look-up could not read Kafka: consumed, not applied; decided again
+                raise
             messages.append(msg)
         return len(taken)
 
@@ -353,13 +361,15 @@ class Executor:
             if state is None and isinstance(event, ExecutionCreated):
                 if key in self._ended:  # a creation sent again (an idempotent start) after the execution ended
                     return
-                decision = decide(None, self._plan(key, event.flow), event, Env.live(flows=self.flows.find))
+                decision = decide(None, self._plan(key, event.flow), event, self._env())
                 self._register(key, decision.state, pending, partition)
             else:
                 state = self._admit(event, state, pending, partition)
                 if state is None:
                     return
-                decision = decide(state, self._plan(key, state.flow), event, Env.live(flows=self.flows.find))
+                decision = decide(state, self._plan(key, state.flow), event, self._env())
+        except RetryableKafkaError:
+            raise  # a look-up (the KV store, a deployed flow) could not read Kafka: the batch is rolled back
         except Exception as exc:  # a bug or a poison event must not stop the executor
             log.exception("cannot apply %s to execution %s", event.kind, key, extra={"executionId": key})
             if msg is not None:
@@ -434,10 +444,11 @@ class Executor:
         state.remember(event.event_id)
         if complete:
             key = event.execution_id
-            decision = decide(
-                state, self._plan(key, state.flow), restore.restart_event(state), Env.live(flows=self.flows.find)
-            )
+            decision = decide(state, self._plan(key, state.flow), restore.restart_event(state), self._env())
             self._took(key, decision, pending, partition)
+
+    def _env(self) -> Env:
+        return Env.live(flows=self.flows.find, kv=self.kv)
 
     def _entry(self, key: str, state: ExecutionState, pending: dict[str, _Pending], partition: int) -> _Pending:
         entry = pending.get(key)
@@ -607,6 +618,7 @@ class Executor:
         self.consumer.close()
         self.watch.close()
         self.flows.close()
+        self.kv.close()
         try:
             self.producer.flush(10)
         except KafkaError as exc:

@@ -69,6 +69,7 @@ ACCESS: dict[str, Access] = {
             FLOW_REVISIONS,
             CONCURRENCY_REQUESTS,
             CONCURRENCY_STATE,
+            KV,
         ),
         writes=(
             EXECUTIONS,

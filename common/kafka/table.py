@@ -67,6 +67,22 @@ class TopicTable:
                 raise from_exception(exc, f"read {self.topic}") from exc
             return self._values.get(key)
 
+    def cached(self, key: str) -> bytes | None:
+        """The key's value as of the last catch-up (no read of the topic): for a caller that knows it caught up
+        recently enough."""
+        with self._lock:
+            return self._values.get(key)
+
+    def partition_count(self) -> int:
+        """How many partitions the topic has (opens the reader if need be)."""
+        with self._lock:
+            if self._consumer is None:
+                try:
+                    self._consumer = self._open()
+                except KafkaException as exc:
+                    raise from_exception(exc, f"read {self.topic}") from exc
+            return len(self._consumer.assignment())
+
     def close(self) -> None:
         with self._lock:
             if self._consumer is not None:
