@@ -7,6 +7,9 @@ Each iteration creates new task runs of the children (the same `parentTaskRunId`
 loop's own output `iterationCount` is the number of the iteration that runs (1 first) and, once it ended,
 the number of iterations run. Between two iterations the loop waits `checkFrequency.interval` on a timer
 of its task run (purpose `loop`), kept in its `executor-state` record like a retry delay.
+
+The loop ends as its last iteration did (the reference drops an iteration's task runs when the next starts,
+then takes the state from those left): earlier iterations' states do not count (corpus `loopuntil-last-iteration`).
 """
 
 from __future__ import annotations

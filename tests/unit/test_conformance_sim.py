@@ -21,7 +21,7 @@ def test_case_holds_in_the_executor_core(case: Case) -> None:
 
 
 def test_the_corpus_has_fifty_cases() -> None:
-    assert len(CASES) == 87 and len({c.label for c in CASES}) == 87
+    assert len(CASES) == 88 and len({c.label for c in CASES}) == 88
 
 
 def test_task_type_renders_the_canonical_name_for_an_alias() -> None:
