@@ -95,9 +95,10 @@ def test_a_service_checks_at_start_only_the_topics_it_uses() -> None:
         "dead-letter",
         "kv",
     }
-    # The executor reads deployed flows (the children of Subflow and ForEachItem), never writes them.
-    assert {"flows", "flow-revisions"} <= {s.name for s in topic_specs("executor")}
-    assert "flows" not in ACCESS["executor"].writes and "kv" not in {s.name for s in topic_specs("executor")}
+    # The executor reads deployed flows (the children of Subflow and ForEachItem) and the KV store (`kv()` in
+    # flowable properties), never writes them.
+    assert {"flows", "flow-revisions", "kv"} <= {s.name for s in topic_specs("executor")}
+    assert "flows" not in ACCESS["executor"].writes and "kv" not in ACCESS["executor"].writes
 
 
 def test_principals_topics_and_unknown_services() -> None:
