@@ -2,7 +2,9 @@
 // Everything it shows comes from the server's own /api/v1 (same origin); its state lives in the URL.
 "use strict";
 
-const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId", "triggerId"];
+// The text fields of the filter form; `labels` ("env:prod team:a") becomes one `labels` parameter per pair.
+const TEXT_FILTERS = ["q", "namespace", "flowId", "taskId", "executionId", "triggerId", "labels"];
+const PLAIN_FILTERS = TEXT_FILTERS.filter((name) => name !== "labels");
 const DEFAULT_SORT = "state.startDate:desc";
 const PAGING = { sort: DEFAULT_SORT, size: 25 };
 const MAX_CHART_DAYS = 731;
@@ -12,13 +14,16 @@ const form = $("#filters");
 filterBar(form, [
   [
     searchField("Search", "ids, flows, tasks, values…"), FILTER_FIELDS.namespace, FILTER_FIELDS.flowId, FILTER_FIELDS.taskId,
-    FILTER_FIELDS.executionId, { name: "triggerId", label: "Trigger", placeholder: "trigger id" }, ...dateFields("Started"),
+    FILTER_FIELDS.executionId, { name: "triggerId", label: "Trigger", placeholder: "trigger id" },
+    { name: "labels", label: "Labels", placeholder: "env:prod team:a" }, ...dateFields("Started"),
   ],
   ["states", "clear"],
 ]);
 
 const view = {
-  filters: { q: "", namespace: "", flowId: "", taskId: "", executionId: "", state: [], startDate: "", endDate: "" },
+  filters: {
+    q: "", namespace: "", flowId: "", taskId: "", executionId: "", labels: "", state: [], startDate: "", endDate: "",
+  },
   sort: DEFAULT_SORT,
   size: 25,
   page: 1,
@@ -30,7 +35,8 @@ const view = {
 
 function filterParams() {
   const params = new URLSearchParams();
-  for (const name of TEXT_FILTERS) if (view.filters[name]) params.set(name, view.filters[name]);
+  for (const name of PLAIN_FILTERS) if (view.filters[name]) params.set(name, view.filters[name]);
+  for (const pair of labelPairs(view.filters.labels)) params.append("labels", pair);
   for (const state of view.filters.state) params.append("state", state);
   if (view.filters.startDate) params.set("startDate", view.filters.startDate);
   if (view.filters.endDate) params.set("endDate", view.filters.endDate);
@@ -41,7 +47,8 @@ function filterParams() {
 
 function readUrl() {
   const params = new URLSearchParams(location.search);
-  for (const name of TEXT_FILTERS) view.filters[name] = params.get(name) || "";
+  for (const name of PLAIN_FILTERS) view.filters[name] = params.get(name) || "";
+  view.filters.labels = params.getAll("labels").join(" ");
   view.filters.state = params.getAll("state").filter((s) => STATES.includes(s));
   view.filters.startDate = params.get("startDate") || "";
   view.filters.endDate = params.get("endDate") || "";
@@ -108,7 +115,9 @@ function chartWindow() {
 
 async function loadChart() {
   const body = { ...chartWindow(), timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC" };
-  for (const name of TEXT_FILTERS) if (view.filters[name]) body[name] = view.filters[name];
+  for (const name of PLAIN_FILTERS) if (view.filters[name]) body[name] = view.filters[name];
+  const labels = labelPairs(view.filters.labels);
+  if (labels.length) body.labels = labels;
   if (view.filters.state.length) body.state = view.filters.state;
   const days = await request("/api/v1/stats/taskruns/daily", {
     method: "POST",

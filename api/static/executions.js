@@ -36,11 +36,6 @@ const view = {
   me: null,
 };
 
-// "env:prod team:a" (spaces or commas) -> ["env:prod", "team:a"]
-function labelPairs(text) {
-  return text.split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
-}
-
 function filterParams() {
   const params = new URLSearchParams();
   for (const name of PLAIN_FILTERS) if (view.filters[name]) params.set(name, view.filters[name]);

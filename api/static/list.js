@@ -224,3 +224,8 @@ function autoRefresh(select, seconds, load) {
   schedule();
   return schedule;
 }
+
+// "env:prod team:a" (spaces or commas) -> ["env:prod", "team:a"]: one `labels` parameter of a search each.
+function labelPairs(text) {
+  return (text || "").split(/[\s,]+/).map((p) => p.trim()).filter(Boolean);
+}

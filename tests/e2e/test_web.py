@@ -1,6 +1,7 @@
 """The Task Runs page in a real browser: `conveyor server` as a process beside the e2e stack, flows deployed
 and executions started through its API, run by the real executor and workers, indexed by the real indexer;
-then headless Chromium (Debian's, driven by Playwright) loads the page, filters, sorts and opens a task run.
+then headless Chromium (Debian's, driven by Playwright) loads the page, filters (by state, task, labels), sorts
+and opens a task run.
 
 Screenshots land in `test-output/` (gitignored): `web-taskruns.png` (filtered by state) and
 `web-taskrun-drawer.png` (one task run's attempts, outputs and logs).
@@ -114,7 +115,11 @@ def executed(e2e_stack: Stack, server: httpx.Client) -> dict[str, Any]:
     for source in (GREETINGS, FLAKY):
         deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
         assert deployed.status_code == 201, deployed.text
-    started = [server.post("/api/v1/executions/web.test/greetings", json={"who": w}) for w in ("ada", "bob", "cy")]
+    # ada's execution carries the label team:web (the page's labels box finds its 4 task runs)
+    started = [
+        server.post("/api/v1/executions/web.test/greetings", json={"who": w}, params=p)
+        for w, p in (("ada", {"labels": "team:web"}), ("bob", {}), ("cy", {}))
+    ]
     started += [server.post("/api/v1/executions/web.test/flaky") for _ in range(2)]
     assert all(s.status_code == 200 for s in started), [s.text for s in started]
 
@@ -209,6 +214,14 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     assert page.locator("#logs .log .msg").first.inner_text() in ("hello ada", "hello grace")
     assert page.locator("#attempts tbody tr.attempt").count() == 1
     page.screenshot(path=str(OUTPUT / "web-taskrun-drawer.png"), animations="disabled")
+    # the labels box: only the task runs of the execution labelled team:web
+    page.click("#drawer-close")
+    page.fill("input[name='taskId']", "")
+    page.fill("input[name='labels']", "team:web")
+    _until(page, "document.querySelectorAll('#taskruns tbody tr').length === 4")
+    assert "labels=team%3Aweb" in page.url
+    assert sorted(page.locator("#taskruns tbody td.task").all_inner_texts()) == ["each", "greet", "say", "say"]
+    assert page.locator("#total").inner_text() == "4"
     assert errors == []
     assert (OUTPUT / "web-taskruns.png").stat().st_size > 10_000
     page.close()
