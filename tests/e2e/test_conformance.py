@@ -21,7 +21,7 @@ import pytest
 from tests.conformance import Case, check, load_cases
 from tests.e2e.conftest import Stack
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]  # the module fixture runs all 87 cases
 
 WORKERS = 2
 # Cases run at once; each is a `conveyor run` process (and a `conveyor logs` one where logs matter).
