@@ -17,6 +17,7 @@ from conveyor.common.base import Spec
 from conveyor.common.clock import Duration, parse_duration
 from conveyor.common.input_spec import Input
 from conveyor.common.tasks.base import ExecutionUpdatingTask, FlowableTask, Task
+from conveyor.common.tasks.script_options import NamespaceFilesOptions
 
 if TYPE_CHECKING:
     AnyTask = Task
@@ -262,6 +263,13 @@ class WorkingDirectory(_WithTasks):
     type_names = ("io.kestra.plugin.core.flow.WorkingDirectory", "io.kestra.core.tasks.flows.WorkingDirectory")
     # A worker runs the group (`conveyor.worker.workdir`): its job carries the tasks, their reads are its own.
     on_worker: ClassVar[bool] = True
+    # Before the tasks run (the reference's preExecuteTasks): the namespace files `namespaceFiles` selects are
+    # copied into the directory, then `inputFiles` written (name -> content, or a kestra:/// URI of a file of
+    # the execution; a JSON object in a string too). After them, even when one failed, the files matching the
+    # `outputFiles` globs are stored; their URIs are the group's output `outputFiles` (by relative name).
+    input_files: dict[str, str | None] | str = {}
+    output_files: list[str] = []
+    namespace_files: NamespaceFilesOptions | None = None
 
     @model_validator(mode="after")
     def _runnable_only(self) -> WorkingDirectory:

@@ -4,6 +4,7 @@ image, which a Process runner has no use for."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import Field
@@ -20,13 +21,29 @@ class ProcessTaskRunner(Spec):
     type: Literal["io.kestra.plugin.core.runner.Process"]
 
 
+class IfExists(StrEnum):
+    """What copying a namespace file does when its path is already in the working directory (the reference's
+    `FileExistComportment`)."""
+
+    OVERWRITE = "OVERWRITE"
+    FAIL = "FAIL"
+    WARN = "WARN"
+    IGNORE = "IGNORE"
+
+
 class NamespaceFilesOptions(Spec):
-    """`namespaceFiles`: copy the flow's namespace files into the working directory before the commands run
-    (those matching an `include` glob, all without one, and no `exclude` glob)."""
+    """`namespaceFiles`: copy namespace files into the working directory before the commands run (those matching
+    an `include` glob, all without one, and no `exclude` glob). `namespaces`: whose files, in order (default:
+    the flow's; each may be an expression); a later namespace's file overwrites an earlier one's of the same
+    path unless `ifExists` says otherwise. `folderPerNamespace`: each namespace's files under a folder named
+    after it (`company.team/scripts/a.py`) instead of at the root."""
 
     enabled: bool = True
     include: list[str] = []
     exclude: list[str] = []
+    namespaces: list[str] = []
+    if_exists: IfExists = IfExists.OVERWRITE
+    folder_per_namespace: bool = False
 
 
 class ScriptOptions(Spec):

@@ -106,13 +106,19 @@ def test_loop_until_example_iterates_until_its_condition(e2e_stack: Stack) -> No
 
 
 def test_working_directory_example_shares_one_directory(e2e_stack: Stack) -> None:
+    # its namespaceFiles are the files `conveyor demo` uploads first
+    uploaded = e2e_stack.cli("nsfiles", "upload", str(EXAMPLES / "nsfiles"), "--namespace", "conveyor.examples")
+    assert uploaded.returncode == 0, uploaded.stderr
     execution = succeeded(e2e_stack, EXAMPLES / "working-directory.yaml")
     runs = {r["taskId"]: r for r in execution["taskRunList"]}
     group = runs["workspace"]["id"]
     assert runs["write"]["parentTaskRunId"] == group and runs["count"]["parentTaskRunId"] == group
     assert runs["write"]["attempts"][0]["workerId"] == runs["count"]["attempts"][0]["workerId"]
-    assert runs["count"]["outputs"] == {"words": 3, "exitCode": 0}
-    assert messages(e2e_stack, execution, "report") == ["3 words"]
+    assert runs["count"]["outputs"] == {"words": 2, "exitCode": 0}  # the inputFiles' stop word is left out
+    (uri,) = runs["workspace"]["outputs"]["outputFiles"].values()
+    assert uri.startswith("kestra:///conveyor/examples/working-directory/executions/") and uri.endswith("counts.csv")
+    query = (EXAMPLES / "nsfiles" / "sql" / "report.sql").read_text().split()
+    assert messages(e2e_stack, execution, "report") == [f"2 words; words,query_words\n2,{len(query)}"]
 
 
 def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:

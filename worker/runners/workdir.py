@@ -6,6 +6,11 @@ with the group's context plus its own `taskrun`, `task`, the outputs of the task
 `parentTaskRunId`), under an id derived from the group's attempt. Tasks with a `workingDirectory` property
 (the scripts, Commands) run in the shared directory. A failure stops the group unless the task allows it;
 a kill or the group's timeout stops the running task. The directory is removed at the end.
+
+Around the tasks, as the reference's preExecuteTasks and postExecuteTasks: the selected namespace files and
+the `inputFiles` are written into the directory first (a failure there fails the group before any task
+runs), and the files matching `outputFiles` are stored last, also after a failed task (their URIs are the
+group's output `outputFiles`; a failure to store them fails the group).
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from conveyor.common.clock import utcnow
@@ -22,6 +29,7 @@ from conveyor.common.model import TaskRun
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks import registry
 from conveyor.common.tasks.flowable import WorkingDirectory
+from conveyor.worker.runners import command_files
 from conveyor.worker.runners.base import GroupMember, RunContext, RunOutcome
 
 S = StateType
@@ -36,7 +44,16 @@ class WorkingDirectoryRunner:
         watcher = threading.Thread(target=group.watch, name=f"workdir-{task.id}", daemon=True)
         watcher.start()
         try:
-            return group.run()
+            problem = command_files.prepare(task, ctx, Path(directory))
+            if problem is not None:
+                return RunOutcome.failed(f"Failed preExecuteTasks on WorkingDirectory: {problem}")
+            outcome = group.run()
+            files, problem = command_files.collect(task, ctx, Path(directory))
+            if problem is not None:
+                return RunOutcome.failed(f"Failed postExecuteTasks on WorkingDirectory: {problem}")
+            if files.get("outputFiles"):  # none matched: no outputs, as the reference
+                return replace(outcome, outputs={**(outcome.outputs or {}), **files})
+            return outcome
         finally:
             group.done.set()
             shutil.rmtree(directory, ignore_errors=True)
