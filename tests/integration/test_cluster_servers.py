@@ -7,7 +7,7 @@ import time
 import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType  # type: ignore[attr-defined]
 from elasticsearch import ApiError, BadRequestError, Elasticsearch
 
@@ -60,6 +60,22 @@ def _replica_counts(admin: AdminClient, topic: str) -> set[int]:
     return set()
 
 
+def _min_insync(admin: AdminClient, topic: str) -> str:
+    """The topic's min.insync.replicas, asking again while the broker answering does not know the topic yet
+    (UNKNOWN_TOPIC_OR_PART: its metadata lags, e.g. a broker restarted by an earlier test)."""
+    resource = ConfigResource(ResourceType.TOPIC, topic)
+    for _ in range(150):
+        try:
+            config = next(iter(admin.describe_configs([resource]).values())).result(timeout=10)
+        except KafkaException as exc:
+            if exc.args and exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                time.sleep(0.2)
+                continue
+            raise
+        return str(config["min.insync.replicas"].value)
+    return "unknown: the topic stayed unknown for 30 s"
+
+
 def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leader_dies(
     kafka_cluster: KafkaCluster,
 ) -> None:
@@ -68,9 +84,7 @@ def test_kafka_cluster_topics_replicated_three_times_lose_nothing_when_the_leade
     topic = Topics.of(settings).execution_events
     admin = AdminClient({"bootstrap.servers": kafka_cluster.bootstrap})
     assert _replica_counts(admin, topic) == {3}
-    resource = ConfigResource(ResourceType.TOPIC, topic)
-    config = next(iter(admin.describe_configs([resource]).values())).result(timeout=10)
-    assert config["min.insync.replicas"].value == "2"
+    assert _min_insync(admin, topic) == "2"
 
     _produce(kafka_cluster.bootstrap, topic, range(0, 500))
     leaders = kafka_cluster.leaders(topic)
