@@ -20,13 +20,15 @@ from conveyor.common.settings import conveyor_home
 EXIT_OK, EXIT_UNAVAILABLE = 0, 3
 
 
-def up_detached(workers: int, timeout: float, env: Mapping[str, str], *, cluster: bool = False) -> int:
+def up_detached(
+    workers: int, timeout: float, env: Mapping[str, str], *, cluster: bool = False, executors: int = 1
+) -> int:
     """0 once the background stack, started with the environment `env`, is ready; 3 when it died first or
     was not ready within `timeout` seconds (then it is stopped)."""
     home = conveyor_home()
     home.mkdir(parents=True, exist_ok=True)
     log_path = home / "up.log"
-    child = _spawn(workers, log_path, env, cluster)
+    child = _spawn(workers, log_path, env, cluster, executors)
     with err_console.status("starting Kafka, Elasticsearch and the services…"):
         code = _wait_ready(child, log_path, time.monotonic() + timeout)
     if code is None:
@@ -36,10 +38,12 @@ def up_detached(workers: int, timeout: float, env: Mapping[str, str], *, cluster
     return code
 
 
-def _spawn(workers: int, log_path: Path, env: Mapping[str, str], cluster: bool) -> subprocess.Popen[bytes]:
+def _spawn(
+    workers: int, log_path: Path, env: Mapping[str, str], cluster: bool, executors: int = 1
+) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers)]
+            [sys.executable, "-m", "conveyor.cli.main", "up", "--workers", str(workers), "--executors", str(executors)]
             + (["--cluster"] if cluster else []),
             stdin=subprocess.DEVNULL,
             stdout=out,

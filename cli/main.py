@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detach", "-d", action="store_true", help="run in the background (stop with `conveyor down`)")
     p.add_argument("--workers", type=int, default=1, help="number of worker processes (default 1)")
     p.add_argument(
+        "--executors", type=_at_least_one, default=1, metavar="N", help="number of executor processes (default 1)"
+    )
+    p.add_argument(
         "--cluster",
         action="store_true",
         help="three Kafka brokers (replication 3, min.insync.replicas 2) and three Elasticsearch nodes (one replica)",
@@ -334,7 +337,7 @@ def _stack(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import stack
 
     if args.command == "up":
-        return stack.up(args.detach, args.workers, flags, cluster=args.cluster)
+        return stack.up(args.detach, args.workers, flags, cluster=args.cluster, executors=args.executors)
     if args.command == "down":
         return stack.down()
     from conveyor.cli.status import status
@@ -356,6 +359,17 @@ def _run(args: argparse.Namespace, flags: GlobalFlags) -> int:
         raw_inputs=args.raw_inputs,
         labels=args.label,
     )
+
+
+def _at_least_one(text: str) -> int:
+    """`--executors N`: a whole number, 1 or more."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number
 
 
 def _label_pair(text: str) -> tuple[str, str]:

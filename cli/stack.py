@@ -39,14 +39,17 @@ from conveyor.common.shutdown import stop_on_signals
 log = logging.getLogger(__name__)
 
 
-def up(detach: bool, workers: int, flags: GlobalFlags, timeout: float = 300.0, cluster: bool = False) -> int:
+def up(
+    detach: bool, workers: int, flags: GlobalFlags, timeout: float = 300.0, cluster: bool = False, executors: int = 1
+) -> int:
     existing = read_state()
     if existing is not None:
         err_console.print(f"the local stack is already up (pid {existing['pid']}); `conveyor down` stops it")
         return 0
     if detach:
-        return up_detached(workers, timeout, {**os.environ, **flags.environ()}, cluster=cluster)
-    return _up_foreground(workers, flags, cluster)
+        env = {**os.environ, **flags.environ()}
+        return up_detached(workers, timeout, env, cluster=cluster, executors=executors)
+    return _up_foreground(workers, flags, cluster, executors)
 
 
 class _Servers:
@@ -74,7 +77,7 @@ class _Servers:
             stop()
 
 
-def _up_foreground(workers: int, flags: GlobalFlags, cluster: bool = False) -> int:
+def _up_foreground(workers: int, flags: GlobalFlags, cluster: bool = False, executors: int = 1) -> int:
     """The servers and the services until SIGINT/SIGTERM; then all of them stop and the state file goes."""
     configure_logging(service="up")
     stop = stop_on_signals()
@@ -87,7 +90,7 @@ def _up_foreground(workers: int, flags: GlobalFlags, cluster: bool = False) -> i
         ensure_topics(flags.kafka(bootstrap=servers.bootstrap))
         host, port = os.environ.get("CONVEYOR_SERVER_HOST", "127.0.0.1"), _server_port()
         server_url = f"http://{host}:{port}"
-        supervisor.start(_service_names(workers), _service_env(flags, servers, host, port))
+        supervisor.start(service_names(workers, executors), _service_env(flags, servers, host, port))
         _wait_for_server(server_url, supervisor.services["server"], stop)
         state = _ready_state(servers, server_url, supervisor, data)
         write_state(state)
@@ -113,8 +116,11 @@ def _fresh_data_dir(home: Path) -> Path:
     return data
 
 
-def _service_names(workers: int) -> list[str]:
-    return ["executor", "scheduler", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
+def service_names(workers: int, executors: int = 1) -> list[str]:
+    """The supervised services: `executor` (then `executor-2`..`executor-N`: the first keeps the name a
+    one-executor stack always had), the scheduler, indexer and server, `worker-1`..`worker-N`."""
+    extra = [f"executor-{i + 1}" for i in range(1, executors)]
+    return ["executor", *extra, "scheduler", "indexer", "server", *(f"worker-{i + 1}" for i in range(workers))]
 
 
 def _service_env(flags: GlobalFlags, servers: _Servers, host: str, port: int) -> dict[str, str]:

@@ -53,7 +53,7 @@ def _stack_pids(state: dict[str, Any]) -> list[int]:
 )
 def test_up_detach_status_run_down(tmp_path: Path) -> None:
     env = _env(tmp_path / "home")
-    up = _cli(env, "up", "--detach")
+    up = _cli(env, "up", "--detach", "--executors", "2")
     assert up.returncode == 0, up.stderr
     state = json.loads((tmp_path / "home" / "stack.json").read_text())
     try:
@@ -61,7 +61,8 @@ def test_up_detach_status_run_down(tmp_path: Path) -> None:
         report = json.loads(status.stdout)
         assert status.returncode == 0 and report["kafka"]["reachable"] and report["elasticsearch"]["reachable"]
         assert report["kafka"]["bootstrap"] == state["kafkaBootstrap"]
-        assert all(s["alive"] for s in report["services"].values()) and "executor" in report["services"]
+        assert all(s["alive"] for s in report["services"].values())
+        assert {"executor", "executor-2"} <= set(report["services"])  # `--executors 2`
         assert "server" in report["services"] and report["server"]["url"] == state["serverUrl"]
         assert report["server"]["reachable"] and report["server"]["identity"]["name"] == "admin"
         # the admin credential `up` made: readable by its owner only, and used by the CLI for this stack
