@@ -18,6 +18,7 @@ from conveyor.common import expr_functions as fn
 from conveyor.common import expr_strings as text
 from conveyor.common import expr_values as values
 from conveyor.common.ion import to_ion
+from conveyor.common.ion_parse import from_ion
 
 FILTERS: dict[str, Callable[..., Any]] = {
     # dates
@@ -89,6 +90,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "json": fn.from_json,
     "yaml": fn.from_yaml,
     "fromYaml": fn.from_yaml,
+    "fromIon": from_ion,
     "uuid": fn.uuid,
     "id": fn.short_id,
     "randomInt": fn.random_int,

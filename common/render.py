@@ -26,7 +26,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import expr_context, expr_dates, input_secrets, pebble
+from conveyor.common import expr_context, expr_crypto, expr_dates, input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
@@ -233,6 +233,7 @@ def _environment() -> SandboxedEnvironment:
     functions = {
         **FUNCTIONS,
         **expr_context.FUNCTIONS,
+        **expr_crypto.FUNCTIONS,
         "currentEachOutput": _current_each_output,
         "errorLogs": _error_logs,
         "render": _render_again,

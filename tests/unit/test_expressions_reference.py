@@ -88,6 +88,10 @@ def row(id_: str, template: str, context: dict[str, Any], expected: Expected, xf
     return pytest.param(template, context, expected, id=id_, marks=marks)
 
 
+# kestra.encryption.secret-key of the reference's core/src/test/resources/application-test.yml (24 bytes: AES-192)
+AES_KEY = "I6EGNzRESu3X3pKZidrqCGOHQFUFC0yK"
+# "Hello World!" encrypted with AES_KEY by Java 17's javax.crypto, as the reference's EncryptionService does
+JAVA_AES = "NseQvf6d25Go55BNDeH1+9PWuQgZsIwIfR0/SisE6ethiTBARVj8oA=="
 NO_FLOAT32 = "Python has no 32-bit float: a reference Float 1.123f is 1.1230000257492065 as a double, 1.123 here"
 ROWS = [
     # ChunkFilterTest
@@ -568,6 +572,49 @@ ROWS = [
     row("YamlFunctionTest.fromString#time", "{{ yaml(yaml).time }}", {"yaml": YAML_DOC}, "23:59:59"),
     row("YamlFunctionTest.fromString#object", "{{ yaml(yaml).object.child.key }}", {"yaml": YAML_DOC}, "value"),
     row("YamlFunctionTest.fromString#array", "{{ yaml(yaml).array[0] }}", {"yaml": YAML_DOC}, "string"),
+    # EncryptDecryptFunctionTest (the key of the reference's application-test.yml)
+    row("EncryptDecryptFunctionTest.missingParameter#1", "{{encrypt('toto')}}", {}, RAISES),
+    row("EncryptDecryptFunctionTest.missingParameter#2", "{{decrypt('toto')}}", {}, RAISES),
+    row(
+        "EncryptDecryptFunctionTest.encryptDecrypt#1",
+        "{{encrypt(secretKey, 'toto')}}",
+        {"secretKey": AES_KEY},
+        lambda out: bool(out) and out != "toto",
+    ),
+    row(
+        "EncryptDecryptFunctionTest.encryptDecrypt#2",
+        "{{decrypt(secretKey, encrypt(secretKey, 'toto'))}}",
+        {"secretKey": AES_KEY},
+        "toto",
+    ),
+    # EncryptionServiceTest: a text encrypted by Java's javax.crypto (AES/GCM/NoPadding, IV first) decrypts here
+    row(
+        "EncryptionServiceTest.javaVector",
+        "{{decrypt(secretKey, text)}}",
+        {"secretKey": AES_KEY, "text": JAVA_AES},
+        "Hello World!",
+    ),
+    row("EncryptionServiceTest.avoidNpeForEmptyOrNullText#1", "{{encrypt(secretKey, '')}}", {"secretKey": AES_KEY}, ""),
+    row(
+        "EncryptionServiceTest.avoidNpeForEmptyOrNullText#2", "{{decrypt(secretKey, null)}}", {"secretKey": AES_KEY}, ""
+    ),
+    row("EncryptionServiceTest.wrongKey", "{{decrypt(other, text)}}", {"other": "A" * 32, "text": JAVA_AES}, RAISES),
+    # FromIonFunctionTest
+    row(
+        "FromIonFunctionTest.ionDecodeFunction#1",
+        "{{ fromIon('{date:2024-04-21T23:00:00.000Z, title:\"Main_Page\",views:109787}').title }}",
+        {},
+        "Main_Page",
+    ),
+    row("FromIonFunctionTest.ionDecodeFunction#2", "{{ fromIon(null) }}", {}, ""),
+    row("FromIonFunctionTest.exception#1", "{{ fromIon() }}", {}, RAISES),
+    row("FromIonFunctionTest.exception#2", "{{ fromIon('{not: ion') }}", {}, RAISES),
+    row(
+        "FromIonFunctionTest.roundTrip",
+        "{{ fromIon(vars.second.map | toIon) }}",
+        VARS,
+        contains('"int":1', '"float":1.123', '"string":"string"'),
+    ),
     # PebbleVariableRendererTest
     row("PebbleVariableRendererTest.out#string", "{{ string }}", SECOND, "string"),
     row("PebbleVariableRendererTest.out#int", "{{ int }}", SECOND, "1"),
