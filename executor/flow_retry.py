@@ -1,6 +1,7 @@
 """Retry with `behavior: CREATE_NEW_EXECUTION`: a failed execution is retried as a new execution.
 
-When an execution would end FAILED and one of its failed runnable task runs has a retry policy (its own,
+When an execution would end FAILED and one of its failed runnable task runs (or ForEachItem failed in its
+split or merge job) has a retry policy (its own,
 an ancestor flowable's, or the flow's) with this behavior, and the policy's limits allow another try, the
 execution goes RETRYING and waits for the policy's delay (a timer in the executor state). When the timer
 fires it ends RETRIED and the decision carries the `ExecutionCreated` of the next execution of the same
@@ -16,10 +17,11 @@ from typing import TYPE_CHECKING
 from conveyor.common.events import ExecutionCreated
 from conveyor.common.flow import Flow
 from conveyor.common.launch import new_execution
-from conveyor.common.model import Execution, ExecutionMetadata
+from conveyor.common.model import Execution, ExecutionMetadata, TaskRun
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel
+from conveyor.common.tasks.subflow import ForEachItem
 
 if TYPE_CHECKING:
     from conveyor.executor.rules import Rules
@@ -35,12 +37,21 @@ def policy(d: Rules) -> Retry | None:
         if run.state.current != S.FAILED:
             continue
         task = d.flow_task(run.task_id)
-        if task is None or isinstance(task, FlowableTask):
+        if task is None or (isinstance(task, FlowableTask) and not _failed_job(task, run)):
             continue
         found = d.retry_policy(task)
         if found is not None and found.behavior == RetryBehavior.CREATE_NEW_EXECUTION:
             return found
     return None
+
+
+def _failed_job(task: FlowableTask, run: TaskRun) -> bool:
+    """A ForEachItem that failed in its split or merge job: those are the reference's runnable subtasks,
+    retried as runnable tasks are (a failed child is not)."""
+    last = run.attempts[-1] if run.attempts else None
+    if not isinstance(task, ForEachItem) or last is None:
+        return False
+    return last.worker_id is not None and last.state.current.failed
 
 
 def schedule(d: Rules) -> bool:

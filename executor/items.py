@@ -18,7 +18,11 @@ of its children, as before (and as the reference's corpus counts them).
 A restart of the parent (`restarted`): with `restartBehavior` RETRY_FAILED (the default) or FAILED_ITEMS, only
 the batches whose child FAILED or was KILLED get a new child (the others' children and outputs are kept);
 NEW_EXECUTION or ALL_ITEMS, or when the failed batches are not known (more than `MAX_RANGES` ranges, children
-whose end the parent never heard of), split the file again and start every batch again.
+whose end the parent never heard of), split the file again and start every batch again. A task run that
+failed in its merge (every child ended, none failed) merges again, nothing else.
+
+A failed split or merge job is retried by the task's `retry` (`_job_retried`, the reference's retry of its
+split and merge subtasks): RETRYING, then the same job again after the delay. Failed children are not.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.common.events import SubflowEnded
 from conveyor.common.model import Execution, TaskRun
+from conveyor.common.retry import RetryBehavior
 from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope
 from conveyor.common.storage.items import save_outputs
@@ -44,6 +49,7 @@ S = StateType
 MAX_RANGES = 100
 FAILED_KEY = "failedBatches"
 RERUN_KEY = "rerun"
+JOB_FAILURES = "jobFailures"
 _FAILED = (S.FAILED, S.KILLED)
 
 
@@ -53,6 +59,8 @@ def scope_of(ex: Execution) -> ExecutionScope:
 
 def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None:
     out = dict(run.outputs or {})
+    if run.state.current == S.RETRYING:  # a failed split or merge waits for its retry's delay
+        return _retrying(d, run)
     if "numberOfBatches" not in out:
         return _splitting(d, task, run, out)
     total = int(out["numberOfBatches"])
@@ -78,11 +86,20 @@ def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None
     return _waited(d, task, run, total) if task.wait else _end(d, run, S.SUCCESS)
 
 
+def _retrying(d: Rules, run: TaskRun) -> StateType | None:
+    if d.killing:
+        d.cancel_run_timer(run)
+        return S.KILLED
+    return None
+
+
 def _splitting(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> StateType | None:
     last = run.attempts[-1] if run.attempts else None
     if out.get(PHASE) == SPLIT and last is not None:
         if not last.state.terminal:
             return None  # a worker splits (a kill reaches it with the execution's kill signal)
+        if _job_retried(d, task, run, out):
+            return None
         return last.state.current if last.state.current in _FAILED else S.FAILED
     if d.killing:
         return S.KILLED
@@ -95,11 +112,40 @@ def _merging(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> 
     last = run.attempts[-1] if run.attempts else None
     if out.get(PHASE) == MERGED:
         del out[PHASE]
+        out.pop(JOB_FAILURES, None)
         d.set_outputs(run, out)
         return _end(d, run, _final_state(out["iterations"]) if task.transmit_failed else S.SUCCESS)
     if last is not None and not last.state.terminal:
         return None
+    if _job_retried(d, task, run, out):
+        return None
     return S.FAILED  # the merge job failed (its error is on its attempt)
+
+
+def _job_retried(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> bool:
+    """A failed split or merge job is retried as the task's `retry` (its own, a flowable ancestor's or the
+    flow's) says, as the reference retries its ForEachItem's split and merge subtasks (runnable tasks that
+    take their ForEachItem's retry): the task run goes RETRYING and the same job is sent again after the
+    delay. The children are not retried (the reference's executable subtask is not). `jobFailures` counts
+    the failed attempts of the current job."""
+    last = run.attempts[-1] if run.attempts else None
+    policy = d.retry_policy(task)
+    if last is None or last.state.current != S.FAILED or policy is None or d.killing:
+        return False
+    if policy.behavior != RetryBehavior.RETRY_FAILED_TASK:
+        return False
+    tries = int(out.get(JOB_FAILURES, 0)) + 1
+    delay = policy.delay(tries, d.rand)
+    first_start = run.state.start_date or d.now
+    within_count = policy.max_attempt is None or tries < policy.max_attempt
+    within_time = policy.max_duration is None or (d.now + delay - first_start) <= policy.max_duration
+    if not (within_count and within_time):
+        return False
+    d.log(run, LogLevel.WARN, f"the {out.get(PHASE)} of the items failed: retried ({last.error or 'no error'})")
+    d.set_outputs(run, {**out, JOB_FAILURES: tries})
+    d.set_state(run, S.RETRYING)
+    d.start_timer(d.now + delay, "retry", run.id)
+    return True
 
 
 def _end(d: Rules, run: TaskRun, state: StateType) -> StateType:
@@ -119,6 +165,7 @@ def _waited(d: Rules, task: ForEachItem, run: TaskRun, total: int) -> StateType 
             _kill_children(d, run, total)
             return S.KILLED
         return None
+    out.pop(JOB_FAILURES, None)
     d.set_outputs(run, {**out, PHASE: MERGE})
     d.dispatch(run, task)
     return None
@@ -230,6 +277,13 @@ def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
     failed: list[list[int]] = out.get(FAILED_KEY) or []
     only_failed = task.restart_behavior in ("RETRY_FAILED", "FAILED_ITEMS") and task.wait
     known = bool(failed) and iterations.get("CREATED", 0) == 0
+    if task.restart_behavior in ("RETRY_FAILED", "FAILED_ITEMS") and _merge_failed(out, iterations):
+        # every child had ended and none failed: only the merge failed; it runs again, nothing is split again
+        for key in (PHASE, JOB_FAILURES, "uri"):
+            out.pop(key, None)
+        d.set_outputs(run, out)
+        d.log(run, LogLevel.INFO, "restart: the children had all ended, their outputs are merged again")
+        return
     if not (only_failed and known and "numberOfBatches" in out):
         d.set_outputs(run, {})  # split again, every batch again
         return
@@ -237,7 +291,15 @@ def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
     for state in _FAILED:
         iterations.pop(state.value, None)
     iterations["CREATED"] = count
-    out.pop("uri", None)
-    out.pop(PHASE, None)
+    for key in (PHASE, JOB_FAILURES, "uri"):
+        out.pop(key, None)
     d.set_outputs(run, {**out, "iterations": iterations, FAILED_KEY: [], RERUN_KEY: failed})
     d.log(run, LogLevel.INFO, f"restart: {count} failed batch(es) get a new child, the others are kept")
+
+
+def _merge_failed(out: dict[str, Any], iterations: dict[str, int]) -> bool:
+    """The task run failed in its merge (with `wait`, every child ended) and no batch is to run again."""
+    if out.get(PHASE) != MERGE or "numberOfBatches" not in out or out.get(FAILED_KEY):
+        return False
+    ended = sum(iterations.get(state.value, 0) for state in TERMINAL)
+    return iterations.get("CREATED", 0) == 0 and ended == int(out["numberOfBatches"])

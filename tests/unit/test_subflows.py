@@ -467,3 +467,110 @@ def test_a_stopped_split_stops_before_the_next_batch() -> None:
     with default_storage().open(batch_uri(scope, "t", "r", ".txt", 2)) as stream:
         assert stream.read().count(b"\n") == 3
     assert not list(default_storage().files(scope.task_file("t", "r", "batches/3.txt")))
+
+
+RETRY = "    retry: {type: constant, interval: PT1S, maxAttempt: 3}"
+
+
+class Flaky:
+    """A worker function that raises its first `failures` calls (a storage that fails, then answers)."""
+
+    def __init__(self, real: object, failures: int) -> None:
+        self.real, self.failures, self.calls = real, failures, 0
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise OSError(f"storage unavailable (call {self.calls})")
+        return self.real(*args, **kwargs)  # type: ignore[operator]
+
+
+def test_a_failed_split_is_retried_as_the_tasks_retry_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    flaky = Flaky(items.split, 2)
+    monkeypatch.setattr(items, "split", flaky)
+    world, pid = run_each("{rows: 4}", extra=RETRY)
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS and flaky.calls == 3
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and run.outputs["iterations"]["SUCCESS"] == 26 and "jobFailures" not in run.outputs
+    assert [a.state.current for a in run.attempts] == [S.SUCCESS]  # the jobs' attempts are not kept
+    assert S.RETRYING in [h.state for h in run.state.histories]
+    assert len(world.children("per-batch")) == 26
+
+
+def test_a_split_is_retried_at_most_max_attempt_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    flaky = Flaky(items.split, 10)
+    monkeypatch.setattr(items, "split", flaky)
+    world, pid = run_each("{rows: 4}", extra=RETRY)
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.FAILED and flaky.calls == 3
+    assert run.attempts[-1].error is not None and "storage unavailable (call 3)" in run.attempts[-1].error
+    assert world.children("per-batch") == []
+
+
+def test_without_retry_a_failed_split_is_not_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    flaky = Flaky(items.split, 1)
+    monkeypatch.setattr(items, "split", flaky)
+    world, pid = run_each("{rows: 4}")
+    assert world.execution(pid).state.current == S.FAILED and flaky.calls == 1
+
+
+def test_a_failed_merge_is_retried_without_new_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    flaky = Flaky(items.merge_outputs, 1)
+    monkeypatch.setattr(items, "merge_outputs", flaky)
+    world, pid = run_each("{rows: 4}", extra=RETRY)
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS and flaky.calls == 2
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and run.outputs["uri"].endswith("outputs.jsonl") and "jobFailures" not in run.outputs
+    assert len(world.children("per-batch")) == 26
+
+
+def test_failed_children_are_not_retried_by_the_foreachitems_retry() -> None:
+    failing = ITEMS_CHILD.replace("id: per-batch", "id: per-batch-failed").split("tasks:")[0] + (
+        "tasks:\n  - {id: boom, type: io.kestra.plugin.core.execution.Fail}\n"
+    )
+    world, pid = run_each("{rows: 4}", flow=failing, extra=RETRY)
+    assert world.execution(pid).state.current == S.FAILED
+    assert len(world.children("per-batch-failed")) == 26  # one child per batch, as the reference
+
+
+def test_a_kill_while_a_split_waits_for_its_retry_ends_it_killed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(items, "split", Flaky(items.split, 10))
+    world = World()
+    child = world.deploy(ITEMS_CHILD)
+    pid = world.start(each("{rows: 4}", child.id, RETRY.replace("PT1S", "PT1H")), {"file": upload(10)})
+    while world.queue:
+        world.send(world.queue.popleft())
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.RETRYING
+    world.kill(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.KILLED and ex.task_run_list[0].state.current == S.KILLED
+
+
+def test_a_restart_after_a_failed_merge_merges_again_without_a_new_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    split = Flaky(items.split, 0)
+    merge = Flaky(items.merge_outputs, 1)
+    monkeypatch.setattr(items, "split", split)
+    monkeypatch.setattr(items, "merge_outputs", merge)
+    world, pid = run_each("{rows: 4}")
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.FAILED and run.outputs is not None and run.outputs["iterations"]["SUCCESS"] == 26
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    assert split.calls == 1 and merge.calls == 2  # merged again, not split again
+    assert len(world.children("per-batch")) == 26  # the children had ended: none started again
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and run.outputs["uri"].endswith("outputs.jsonl")
+
+
+def test_a_failed_split_with_create_new_execution_retries_the_execution(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(items, "split", Flaky(items.split, 1))
+    world, pid = run_each("{rows: 4}", extra=RETRY[:-1] + ", behavior: CREATE_NEW_EXECUTION}")
+    assert world.execution(pid).state.current == S.RETRIED
+    (second,) = [s.execution() for key, s in world.states.items() if s.header.flow_id == "each-parent" and key != pid]
+    assert second.state.current == S.SUCCESS and second.metadata.attempt_number == 2

@@ -25,7 +25,10 @@ class ForEachItemRunner:
         scope = ExecutionScope(run.namespace, run.flow_id, run.execution_id)
         out = dict(run.outputs or {})
         if out.get(PHASE) == MERGE:
-            merged = items.merge_outputs(scope, task.id, run.id)
+            try:
+                merged = items.merge_outputs(scope, task.id, run.id)
+            except Exception as exc:  # the storage: a backend error, a file gone
+                return RunOutcome.failed(f"ForEachItem '{task.id}': cannot merge the children's outputs: {exc}")
             out[PHASE] = MERGED
             if merged is not None:
                 out["uri"] = merged
