@@ -11,7 +11,8 @@ raises `JqError` naming the limit, and the expression, so its task run, fails.
 Supported: `.`, `..`, `.a`, `."a"`, `.[n]`, `.["a"]`, `.[]`, `.[n:m]`, the `?` suffix, `|`, `,`, `//`,
 arithmetic, comparisons, `and`/`or`/`not`, literals, `[…]` and `{…}` construction, `(…)`, `if … then
 … elif … else … end`, and the builtins of `conveyor.common.jq_values` plus `select`, `map`, `has`, `join`, `split`,
-`startswith`, `endswith`, `contains`, `ltrimstr`, `rtrimstr`, `sort_by`, `min_by`, `max_by`, `range`, `empty`.
+`startswith`, `endswith`, `contains`, `ltrimstr`, `rtrimstr`, `sort_by`, `min_by`, `max_by`, `range`, `empty`,
+`paths`, `leaf_paths`, `getpath`, `tostream` (`conveyor.common.jq_paths`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from conveyor.common import regexps
+from conveyor.common import jq_paths, regexps
 from conveyor.common.jq_parse import Node, compile_program
 from conveyor.common.jq_values import (
     _BUILTINS,
@@ -380,6 +381,19 @@ def _recurse_form(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
     yield from _recurse(value)
 
 
+def _paths_of(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    """`paths(f)`: the paths (but the empty one) of the values for which `f` gives a true value (once for each
+    true value it gives, as jq's `select`)."""
+    for path, found in jq_paths.walk(value):
+        if path:
+            yield from (list(path) for c in _eval(args[0], found) if _truthy(c))
+
+
+def _getpath(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
+    for path in _eval(args[0], value):
+        yield jq_paths.getpath(value, path)
+
+
 def _selector(kinds: tuple[str, ...]) -> Callable[[tuple[Node, ...], Any], Iterator[Any]]:
     def select(args: tuple[Node, ...], value: Any) -> Iterator[Any]:
         if _type(value) in kinds:
@@ -420,5 +434,10 @@ _FORMS: dict[tuple[str, int], Callable[[tuple[Node, ...], Any], Iterator[Any]]] 
     ("gsub", 2): lambda args, value: _regex("gsub", args, value),
     ("recurse", 0): _recurse_form,
     ("splits", 1): _splits,
+    ("paths", 0): lambda args, value: jq_paths.paths(value),
+    ("paths", 1): _paths_of,
+    ("leaf_paths", 0): lambda args, value: _paths_of((("call", "scalars", ()),), value),
+    ("getpath", 1): _getpath,
+    ("tostream", 0): lambda args, value: jq_paths.tostream(value),
     **{(name, 0): _selector(kinds) for name, kinds in _SELECTORS.items()},
 }

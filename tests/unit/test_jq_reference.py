@@ -156,9 +156,20 @@ PROGRAMS = [
     "[.version] | @csv",
     ".tags | @json",
     "[recurse] | length",
+    "[paths]",
+    '[paths(type == "number")]',
+    "[paths(scalars)]",
+    "[paths(..)]",
+    "[paths] | length",
+    "[tostream]",
+    "[.[]? | tostream]",
+    '[getpath(["items", 0, "id"]), getpath(["nested", "deep", "n", 1, 0]), getpath(["missing", "x"])]',
+    "getpath([0])",
+    'getpath("a")',
+    "[paths as $p | getpath($p)] | length",
 ]
 # What the subset refuses on purpose: the worker's environment (`env`, `$ENV`), inputs beyond the value, the clock.
-REFUSED = ["env", "$ENV", "input", "now", "tostream", "[paths]"]
+REFUSED = ["env", "$ENV", "input", "now", "fromstream(tostream)", "input_filename"]
 
 
 def _library() -> Callable[[str, Any], list[Any]] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor.common.jq import JqError, jq
+from conveyor.common.jq import JqError, Limits, jq
 
 DOC = {"a": [1, 2, {"b": 3}], "name": "x", "nested": {"k": "v", "n": None}}
 
@@ -56,3 +56,14 @@ def test_errors_name_the_problem() -> None:
         jq({}, ".[")
     with pytest.raises(JqError, match="unknown function"):
         jq({}, "env")
+
+
+def test_leaf_paths_of_jq_1_6() -> None:
+    """`leaf_paths` (jq 1.6, the reference's jackson-jq; jq 1.8 dropped it, so the real-jq corpus lacks it)."""
+    # not ["c", "d"]: at a null leaf `scalars` gives null, which `paths(f)` takes as false
+    assert jq({"a": 1, "b": [2, {}], "c": {"d": None}}, "[leaf_paths]") == [[["a"], ["b", 0]]]
+
+
+def test_path_builtins_count_towards_the_result_limit() -> None:
+    with pytest.raises(JqError, match="CONVEYOR_JQ_MAX_RESULT"):
+        jq(list(range(1000)), "[tostream]", Limits(timeout=5, max_result=500))
