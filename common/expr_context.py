@@ -7,6 +7,7 @@ and `globals`.
   output and error of the attempt (`******`).
 - `kv('key', namespace=flow.namespace, errorOnMissing=true)` reads the KV store under `_kv` (`common/kv.py`):
   a worker puts its `KvStore` there, an executor its `executor.kv.KvTable` (flowable properties).
+- Both check that the flow's namespace may use what they read (`common/namespace_access.py`).
 - `envs` and `globals` come from `ContextSettings` (`CONVEYOR_CONTEXT_*`) of the rendering process.
 """
 
@@ -23,6 +24,7 @@ from jinja2 import TemplateError, pass_context
 from jinja2.runtime import Context
 
 from conveyor.common.kv import KvEntry, KvError, missing
+from conveyor.common.namespace_access import check_kv, check_secret
 from conveyor.common.secret_backends import SecretNotFound, default_backend
 from conveyor.common.settings import ContextSettings
 
@@ -73,8 +75,15 @@ class Revealed:
         return value
 
 
+def _flow_namespace(ctx: Context) -> str | None:
+    flow = ctx.get("flow")
+    found = flow.get("namespace") if isinstance(flow, Mapping) else None
+    return str(found) if found else None
+
+
 @pass_context
 def secret(ctx: Context, name: Any, subkey: Any = None) -> str:
+    check_secret(str(name), _flow_namespace(ctx))
     backend = ctx.get(SECRETS_KEY)
     found = (backend if backend is not None else default_backend()).get(str(name))
     revealed = ctx.get(REVEALED_KEY)
@@ -104,10 +113,11 @@ def kv(ctx: Context, key: Any, namespace: Any = None, errorOnMissing: Any = True
     store = ctx.get(KV_KEY)
     if store is None:
         raise TemplateError("kv(): this process reads no KV store")
-    flow = ctx.get("flow")
-    ns = namespace or (flow.get("namespace") if isinstance(flow, Mapping) else None)
+    origin = _flow_namespace(ctx)
+    ns = namespace or origin
     if not ns:
         raise KvError("kv(): no namespace given and no flow namespace in this context")
+    check_kv(str(ns), origin)
     entry = store.get(str(ns), str(key))
     if entry is None:
         if errorOnMissing:

@@ -161,7 +161,8 @@ def parse_entry(raw: bytes | None, topic: str) -> KvEntry | None:
 
 
 def missing(namespace: str, key: str) -> KvError:
-    """The reference's error for a key that is not there (`kv()` with errorOnMissing, `Get` and `Delete`)."""
+    """The reference's error for a key that is not there (`kv()` with errorOnMissing; `Get` and `Delete` word
+    theirs otherwise: `worker/runners/kv.py`)."""
     return KvError(f"The key '{key}' does not exist in the namespace '{namespace}'.")
 
 
@@ -191,7 +192,9 @@ class KvStore:
     ) -> KvEntry:
         check_key(namespace, key)
         if not overwrite and self.get(namespace, key) is not None:
-            raise KvError(f"key: {key!r} already exists in namespace {namespace!r} and overwrite is false")
+            raise KvError(  # the reference's words
+                f"Cannot set value for key '{key}'. Key already exists and `overwrite` is set to `false`."
+            )
         chosen, stored = typed(value, kv_type)
         now = utcnow()
         entry = KvEntry(

@@ -410,6 +410,29 @@ class SecretsSettings(BaseSettings):
         return self
 
 
+class NamespaceAccessSettings(BaseSettings):
+    """What a flow may reach outside its own namespace (`common/namespace_access.py`), checked wherever a task or
+    an expression reads (workers, and the executor for flowable properties). A flow always reaches its own
+    namespace and its parents (`company` from `company.team`); anything else needs a rule here."""
+
+    model_config = SettingsConfigDict(env_prefix="CONVEYOR_NAMESPACES_", frozen=True, extra="ignore")
+
+    allowed: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="A JSON object: a namespace whose KV store and namespace files other namespaces' flows may "
+        "use, to the list of those namespaces. `team.*` is `team` and every namespace under it, `*` every "
+        'namespace: `{"shared": ["company.*"]}` lets the flows of `company` and below read and write the KV '
+        'entries and read the namespace files of `shared`; `{"*": ["*"]}` opens everything (the reference\'s '
+        "open-source behaviour).",
+    )
+    secrets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="A JSON object: a secret's name to the namespaces whose flows may read it with `secret()` "
+        '(each with its children, or `team.*`/`*` patterns): `{"PROD_DB_PASSWORD": ["company.prod"]}`. A secret '
+        "not named here is every flow's, as the reference's open-source secrets are.",
+    )
+
+
 class ContextSettings(BaseSettings):
     """The `envs` and `globals` variables of every expression (workers and executor)."""
 

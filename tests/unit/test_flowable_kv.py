@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from conveyor.common import namespace_access
 from conveyor.common.kv import KvEntry, KvType
 from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow
@@ -62,7 +65,9 @@ def test_foreach_values_come_from_the_kv_store() -> None:
     assert store.reads == [(NS, "regions")]  # rendered once, when the loop starts
 
 
-def test_if_and_switch_read_the_kv_store_of_another_namespace() -> None:
+def test_if_and_switch_read_the_kv_store_of_another_namespace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_NAMESPACES_ALLOWED", '{"other.ns": ["company.team"]}')
+    namespace_access.settings.cache_clear()
     store = Store({("other.ns", "enabled"): True, (NS, "mode"): "fast"})
     sim = run(
         """
@@ -87,6 +92,26 @@ def test_if_and_switch_read_the_kv_store_of_another_namespace() -> None:
     assert sim.current() == S.SUCCESS
     assert sim.states("then_") == [S.SUCCESS] and sim.runs("else_") == []
     assert sim.states("quick") == [S.SUCCESS] and sim.runs("slow") == []
+    namespace_access.settings.cache_clear()
+
+
+def test_a_flowable_cannot_read_another_namespaces_store_without_a_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONVEYOR_NAMESPACES_ALLOWED", raising=False)
+    namespace_access.settings.cache_clear()
+    store = Store({("other.ns", "enabled"): True, ("company", "enabled"): True})
+    tasks = """
+  - id: gate
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ kv('enabled', namespace='%s') }}"
+    then:
+      - {id: then_,  type: io.kestra.plugin.core.debug.Return, format: "then"}
+"""
+    assert run(tasks % "company", store).states("then_") == [S.SUCCESS]  # a parent's store
+    sim = run(tasks % "other.ns", store)
+    assert sim.current() == S.FAILED and sim.runs("then_") == []
+    [message] = error_lines(sim, "gate")
+    assert "Access to 'other.ns' namespace is not allowed from 'company.team'." in message
+    assert store.reads == [("company", "enabled")]
 
 
 def test_a_missing_key_fails_the_flowable_with_the_references_message() -> None:

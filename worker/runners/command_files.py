@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from conveyor.common import nsfiles
+from conveyor.common.namespace_access import NamespaceAccessDenied, check_files
 from conveyor.common.storage import FileNotFound, Storage, StorageError, StorageURIError, default_storage
 from conveyor.common.storage.uri import ExecutionScope, is_storage_uri, readable
 from conveyor.common.tasks.script_options import IfExists, NamespaceFilesOptions
@@ -102,7 +103,7 @@ def store_outputs(task: WithFiles, ctx: RunContext, workdir: Path, storage: Stor
     return stored
 
 
-_FAILURES = (FileProblem, nsfiles.NamespaceFileError, StorageError, StorageURIError, OSError)
+_FAILURES = (FileProblem, nsfiles.NamespaceFileError, NamespaceAccessDenied, StorageError, StorageURIError, OSError)
 
 
 def copy_namespace_files(task: WithFiles, ctx: RunContext, workdir: Path, storage: Storage) -> int:
@@ -116,6 +117,7 @@ def copy_namespace_files(task: WithFiles, ctx: RunContext, workdir: Path, storag
     exclude = [str(p) for p in ctx.render(options.exclude)]
     written = 0
     for namespace in namespaces:
+        check_files(namespace, ctx.job.task_run.namespace)
         paths = nsfiles.selected([f.path for f in nsfiles.files(namespace, storage=storage)], include, exclude)
         for name in paths:
             target = f"{namespace}/{name}" if options.folder_per_namespace else name

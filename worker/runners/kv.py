@@ -7,6 +7,7 @@ from typing import Any
 
 from conveyor.common.clock import parse_duration
 from conveyor.common.kv import KvError, KvStore
+from conveyor.common.namespace_access import check_kv
 from conveyor.common.tasks.kv import KvDelete, KvGet, KvSet
 from conveyor.worker.runners.base import RunContext, RunOutcome
 
@@ -18,7 +19,16 @@ def _store(ctx: RunContext) -> KvStore:
 
 
 def _namespace(ctx: RunContext, namespace: str | None) -> str:
-    return str(ctx.render(namespace)) if namespace else ctx.job.task_run.namespace
+    """The rendered `namespace` (the flow's by default), once the flow's namespace may use its KV store."""
+    origin = ctx.job.task_run.namespace
+    target = str(ctx.render(namespace)) if namespace else origin
+    check_kv(target, origin)
+    return target
+
+
+def missing_value(namespace: str, key: str) -> str:
+    """The reference's error of `Get` and `Delete` with `errorOnMissing` (its `NoSuchElementException`)."""
+    return f"No value found for key '{key}' in namespace '{namespace}' and `errorOnMissing` is set to true"
 
 
 def _flag(ctx: RunContext, value: bool | str, name: str) -> bool:
@@ -62,7 +72,7 @@ class KvGetRunner:
         key = str(ctx.render(task.key))
         entry = _store(ctx).get(namespace, key)
         if entry is None and _flag(ctx, task.error_on_missing, "errorOnMissing"):
-            return RunOutcome.failed(f"no key {key!r} in the KV store of namespace {namespace!r}")
+            return RunOutcome.failed(missing_value(namespace, key))
         return RunOutcome.success({"value": None if entry is None else entry.value})
 
 
@@ -72,5 +82,5 @@ class KvDeleteRunner:
         key = str(ctx.render(task.key))
         deleted = _store(ctx).delete(namespace, key)
         if not deleted and _flag(ctx, task.error_on_missing, "errorOnMissing"):
-            return RunOutcome.failed(f"no key {key!r} in the KV store of namespace {namespace!r}")
+            return RunOutcome.failed(missing_value(namespace, key))
         return RunOutcome.success({"deleted": deleted})
