@@ -10,12 +10,14 @@ SUCCESS latency of one-task executions submitted at an even rate, at light load 
 (default: half the one-task burst rate of the first setting's first round, measured here), then the median
 of each step (see bench/throughput.py). The settings run in turn, `--rounds` times (the machine varies:
 compare within one sitting); the table gives the medians over the rounds, one column per setting, and the
-machine's load average.
+machine's load average. With `CONVEYOR_BENCH_LATENCY_DUMP=FILE`, every measured execution is appended to FILE
+as a JSON line (rate, creation date, latency, steps), to see what a tail is made of.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -77,6 +79,12 @@ def measure(bench: Bench, count: int, rate: float, port: int) -> Measures:
     finals = bench.wait(bench.steady(bench.created(ONE, count), rate))
     events, commits, seconds = (b - a for a, b in zip(before, executor_counters(port), strict=True))
     latencies = sorted((f["ended"] - f["created"]) * 1000 for f in finals)
+    dump = os.environ.get("CONVEYOR_BENCH_LATENCY_DUMP")
+    if dump:  # each execution's creation date, latency and steps: what a tail is made of
+        with open(dump, "a") as lines:
+            for f in finals:
+                row = {"rate": rate, "created": f["created"], "ms": (f["ended"] - f["created"]) * 1000}
+                lines.write(json.dumps({**row, "steps": [s * 1000 for s in f["steps"]]}) + "\n")
     out = {"p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
     for i, step in enumerate(STEPS):
         out[step] = statistics.median(f["steps"][i] for f in finals) * 1000

@@ -249,11 +249,11 @@ class ExecutorSettings(BaseSettings):
         description="Kafka transactions (exactly-once). Off: at-least-once with duplicate events recognised by id.",
     )
     pipeline: bool = Field(
-        default=False,
+        default=True,
         description="Decide the next batch while the previous batch's transaction commits (its records are held "
         "until the commit ends and the next transaction begins), so that an event waits for one commit, not a "
-        "batch and its commit. Off (the default until it is measured to help, see docs/benchmarks.md): consume, "
-        "decide, publish and commit in turn.",
+        "batch and its commit (at half the one-task peak: p50 47 ms instead of 77, see docs/benchmarks.md). "
+        "Off: consume, decide, publish and commit in turn.",
     )
     worker_timeout: float = Field(
         default=15.0,
