@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings
 
 from conveyor.api.oidc_settings import OidcSettings
 from conveyor.api.settings import AuthSettings, ServerSettings
+from conveyor.common.encryption import EncryptionSettings
 from conveyor.common.plugin_defaults import PluginDefaultsSettings
 from conveyor.common.settings import (
     ApiClientSettings,
@@ -50,6 +51,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     StorageSettings,
     SecretsSettings,
     NamespaceAccessSettings,
+    EncryptionSettings,
     ContextSettings,
     PluginDefaultsSettings,
     ServerSettings,

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from conveyor.cli.flags import GlobalFlags, settings_from
+from conveyor.common.encryption import default_cipher
 from conveyor.common.gctune import tune_gc
 from conveyor.common.kafka.acls import topic_specs
 from conveyor.common.kafka.verify import verify_topics
@@ -34,6 +35,7 @@ def _serve(name: str, flags: GlobalFlags, body: Callable[[KafkaSettings, threadi
     configure_logging(service=name)
     stop = stop_on_signals()
     kafka = flags.kafka()
+    default_cipher()  # a bad CONVEYOR_ENCRYPTION_SECRET_KEY stops the service now, named
     serve_observability(name, settings_from(MetricsSettings))
     log.info("%s connecting to %s (topics %s*)", name, kafka.describe(), kafka.topic_prefix)
     verify_topics(kafka, topic_specs(name))  # its own topics: with least-privilege ACLs it sees no other
@@ -76,6 +78,7 @@ def server(flags: GlobalFlags, host: str | None, port: int | None) -> int:
     from conveyor.api.settings import ServerSettings
 
     configure_logging(service="server")
+    default_cipher()
     serve_observability("server", settings_from(MetricsSettings), polls=False)
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     return serve(settings_from(ServerSettings, **overrides), flags.kafka(), flags.elasticsearch())

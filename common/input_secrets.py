@@ -1,31 +1,48 @@
 """SECRET input and output values inside an execution: sealed, so that what reads the execution without
 needing the value (the indexer, the API, a log line) can recognise and mask it without knowing the flow.
 
-A sealed value is `conveyor-secret:v1:` and the value in base64: an encoding that marks it, not a cipher
-(the Kafka topics are as private as the executor itself). It stays sealed in the execution and in every
-expression context; an expression that reads it (`{{ inputs.x }}`) gets the value (`reveal`, in
-`common.render`). The indexer, the API and the CLI show `******` (`mask`); a worker writes `********` in
-its log lines wherever a secret of the job's inputs appears (`redact`, as the reference does)."""
+With `CONVEYOR_ENCRYPTION_SECRET_KEY` set, a sealed value is `conveyor-secret:v2:` and the value encrypted
+with it (AES-GCM, `common.encryption`, as the reference encrypts with `kestra.encryption.secret-key`): only a
+process holding the key can read it. Without a key it is `conveyor-secret:v1:` and the value in base64: an
+encoding that marks it, not a cipher (the Kafka topics are then as private as the value). Either way it stays
+sealed in the execution and in every expression context; an expression that reads it (`{{ inputs.x }}`) gets
+the value (`reveal`, in `common.render`). The indexer, the API and the CLI show `******` (`mask`); a worker
+writes `********` in its log lines wherever a secret of the job's inputs appears (`redact`, as the reference
+does)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import Any
 
-PREFIX = "conveyor-secret:v1:"
+from conveyor.common.encryption import EncryptionError, default_cipher
+
+MARK = "conveyor-secret:"
+PREFIX = MARK + "v1:"  # encoded (no key configured)
+ENCRYPTED = MARK + "v2:"  # AES-GCM with the configured key
 MASK = "******"
 LOG_MASK = "********"
 
 
 def seal(value: str) -> str:
+    cipher = default_cipher()
+    if cipher is not None:
+        return ENCRYPTED + cipher.encrypt(value)
     return PREFIX + base64.urlsafe_b64encode(value.encode()).decode()
 
 
 def is_sealed(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
+    return isinstance(value, str) and value.startswith((PREFIX, ENCRYPTED))
 
 
 def unseal(value: str) -> str:
+    """The secret; `EncryptionError` for an encrypted one this process has no key (or not the key) for."""
+    if value.startswith(ENCRYPTED):
+        cipher = default_cipher()
+        if cipher is None:
+            raise EncryptionError("a SECRET value is encrypted, and CONVEYOR_ENCRYPTION_SECRET_KEY is not set here")
+        return cipher.decrypt(value.removeprefix(ENCRYPTED))
     return base64.urlsafe_b64decode(value.removeprefix(PREFIX).encode()).decode()
 
 
@@ -37,7 +54,12 @@ def reveal(value: Any) -> Any:
 def secrets_in(value: Any) -> list[str]:
     """The values of every sealed string inside `value` (nested), longest first, empty ones left out."""
     found: list[str] = []
-    _walk(value, lambda sealed: found.append(unseal(sealed)))
+
+    def add(sealed: str) -> None:
+        with contextlib.suppress(EncryptionError):  # unreadable here: no expression can reveal it either
+            found.append(unseal(sealed))
+
+    _walk(value, add)
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
