@@ -1,7 +1,8 @@
 """`io.kestra.plugin.core.http.Request`: one HTTP request, its response in the outputs.
 
 The properties are the reference's, `options` included with its deprecated spellings (`connectTimeout`,
-`readTimeout`, `basicAuthUser`/`basicAuthPassword`, top-level `allowFailed`). How it runs lives in
+`readTimeout`, `basicAuthUser`/`basicAuthPassword`, `proxyType`/`proxyAddress`/`proxyPort`/`proxyUsername`/
+`proxyPassword`, top-level `allowFailed` and `sslOptions`). How it runs lives in
 `worker.runners.http`."""
 
 from __future__ import annotations
@@ -40,6 +41,31 @@ class TimeoutOptions(Spec):
     read_idle_timeout: Duration | None = None
 
 
+class ProxyType(StrEnum):
+    """Java's `Proxy.Type`, as the reference takes it."""
+
+    DIRECT = "DIRECT"
+    HTTP = "HTTP"
+    SOCKS = "SOCKS"
+
+
+class ProxyOptions(Spec):
+    """`options.proxy`: the proxy every request of the task goes through (none with `type: DIRECT`, the
+    default, as in the reference). `address`, `username` and `password` may be expressions."""
+
+    type: ProxyType = ProxyType.DIRECT
+    address: str | None = None
+    port: int | str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+class SslOptions(Spec):
+    """`options.ssl` (and the deprecated task-level `sslOptions`)."""
+
+    insecure_trust_all_certificates: bool | None = None
+
+
 class LoggingType(StrEnum):
     REQUEST_HEADERS = "REQUEST_HEADERS"
     REQUEST_BODY = "REQUEST_BODY"
@@ -63,7 +89,14 @@ class HttpOptions(Spec):
     default_charset: str = "UTF-8"
     logs: list[LoggingType] = []
     max_content_length: int | None = Field(default=None, gt=0)
+    proxy: ProxyOptions | None = None
+    ssl: SslOptions | None = None
     # deprecated spellings the reference still reads
+    proxy_type: ProxyType | None = None
+    proxy_address: str | None = None
+    proxy_port: int | str | None = None
+    proxy_username: str | None = None
+    proxy_password: str | None = None
     connect_timeout: Duration | None = None
     read_timeout: Duration | None = None
     read_idle_timeout: Duration | None = None
@@ -85,6 +118,20 @@ class HttpOptions(Spec):
     def body_limit(self) -> int:
         return self.max_content_length or DEFAULT_MAX_CONTENT_LENGTH
 
+    def proxy_options(self) -> ProxyOptions | None:
+        """`proxy`, or the deprecated `proxyType`/`proxyAddress`/`proxyPort`/`proxyUsername`/`proxyPassword`."""
+        if self.proxy is not None:
+            return self.proxy
+        if self.proxy_type is None and self.proxy_address is None:
+            return None
+        return ProxyOptions(
+            type=self.proxy_type or ProxyType.DIRECT,
+            address=self.proxy_address,
+            port=self.proxy_port,
+            username=self.proxy_username,
+            password=self.proxy_password,
+        )
+
 
 class HttpTask(RunnableTask):
     """What every HTTP task sends: `method` to `uri` with `body` or `formData`, `headers` and `options`."""
@@ -97,11 +144,16 @@ class HttpTask(RunnableTask):
     # numbers are sent as their text (`X-Count: 5` in YAML)
     headers: dict[str, str | int | float] = {}
     options: HttpOptions = HttpOptions()
-    # deprecated: `options.allowFailed`
+    # deprecated: `options.allowFailed`, `options.ssl`
     allow_failed: bool | None = None
+    ssl_options: SslOptions | None = None
 
     def failure_allowed(self) -> bool:
         return self.options.allow_failed if self.allow_failed is None else self.allow_failed
+
+    def trusts_all_certificates(self) -> bool:
+        ssl = self.options.ssl or self.ssl_options
+        return bool(ssl and ssl.insecure_trust_all_certificates)
 
 
 class Request(HttpTask):

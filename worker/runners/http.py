@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
 import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +22,7 @@ import httpx
 from conveyor.common.tasks.base import LogLevel
 from conveyor.common.tasks.http import BasicAuth, HttpOptions, HttpTask, LoggingType, Request
 from conveyor.worker.runners.base import RunContext, RunOutcome
+from conveyor.worker.runners.http_client import client
 
 SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 MASK = "********"
@@ -84,7 +83,7 @@ class Call:
         self.done = threading.Event()
         self.response: Response | None = None
         self.error: Exception | None = None
-        self.client = client(task.options)
+        self.client = client(task, ctx)
 
     def run(self) -> None:
         try:
@@ -137,21 +136,6 @@ def form_payload(form: dict[str, Any], content_type: str) -> dict[str, Any]:
     if content_type.lower().startswith("multipart/form-data"):
         return {"files": {k: (None, v) for k, v in fields.items()}}
     return {"data": fields}
-
-
-def client(options: HttpOptions) -> httpx.Client:
-    connect = options.connect_limit()
-    timeout = httpx.Timeout(
-        None, connect=connect.total_seconds() if connect else None, read=options.read_limit().total_seconds()
-    )
-    return httpx.Client(timeout=timeout, follow_redirects=options.follow_redirects, verify=tls_context())
-
-
-@cache
-def tls_context() -> ssl.SSLContext:
-    """One TLS context (the system's trusted CAs, via httpx) for every request: building one per client
-    loads the CA bundle each time (~150 ms per request on a 2-core box, ~0.2 ms shared)."""
-    return httpx.create_ssl_context()
 
 
 def authorization(options: HttpOptions, ctx: RunContext) -> str | None:
