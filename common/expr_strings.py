@@ -28,22 +28,25 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _java_group(replacement: str) -> str:
-    """Java's `$1` group references as Python's `\\g<1>`."""
-    return re.sub(r"\$(\d+)", r"\\g<\1>", replacement.replace("\\", "\\\\"))
-
-
 def replace(value: Any, search: Any, replacement: Any = None, regexp: bool = False) -> Any:
     """`replace({'a': 'b', …}, regexp=false)`, or Jinja2's `replace('a', 'b')`."""
     if value is None:
         return None
     pairs = dict(search) if isinstance(search, Mapping) else {search: replacement}
-    text = str(value)
+    return _replace_in(value, pairs, bool(regexp))
+
+
+def _replace_in(value: Any, pairs: dict[Any, Any], regexp: bool) -> Any:
+    """As the reference: in a map or a list every value inside, other values as their text."""
+    if isinstance(value, Mapping):
+        return {k: _replace_in(v, pairs, regexp) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_replace_in(v, pairs, regexp) for v in value]
+    if value is None:
+        return None
+    text = ("true" if value else "false") if isinstance(value, bool) else _text(value)
     for old, new in pairs.items():
-        if regexp:
-            text = regexps.sub("replace", str(old), _java_group(_text(new)), text)
-        else:
-            text = text.replace(str(old), _text(new))
+        text = regexps.java_sub("replace", str(old), _text(new), text) if regexp else text.replace(str(old), _text(new))
     return text
 
 

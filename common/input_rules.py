@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from conveyor.common import regexps
 from conveyor.common.input_spec import Input
 from conveyor.common.input_types import ORDERS, InputType
 
 
 def check(spec: Input, value: Any) -> None:
     """Raises `ValueError` naming the first rule of `spec` that the typed `value` breaks."""
-    if spec.validator is not None and not re.fullmatch(spec.validator, str(value)):
+    if spec.validator is not None and not regexps.java_fullmatch("validator", spec.validator, str(value)):
         raise ValueError(f"it must match the pattern `{spec.validator}`")
     _check_range(spec, value)
     _check_values(spec, value)

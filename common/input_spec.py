@@ -6,13 +6,13 @@ The values themselves are typed and checked by `conveyor.common.inputs`."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, time
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from conveyor.common import regexps
 from conveyor.common.base import Spec
 from conveyor.common.input_types import ORDERS, InputType
 from conveyor.common.storage.uri import is_storage_uri
@@ -106,8 +106,8 @@ class Input(Spec):
         self._check_bounds()
         if self.validator is not None:
             try:
-                re.compile(self.validator)
-            except re.error as exc:
+                regexps.java_check("validator", self.validator)
+            except regexps.RegexpError as exc:
                 raise _bad(f"validator is not a regular expression: {exc}") from None
         return self
 

@@ -1,14 +1,17 @@
-"""Regular expressions of flows (`replace(…, regexp=true)`, jq's `test`, `sub`, `gsub`, `splits`), bounded in
-time: the `regex` package (no catastrophic backtracking on the usual traps, and a timeout where there is one)
-instead of `re`, which cannot be interrupted and would hold the executor. The limit is `CONVEYOR_JQ_TIMEOUT`."""
+"""Regular expressions of flows (`replace(…, regexp=true)`, jq's `test`, `sub`, `gsub`, `splits`, an input's
+`validator`), bounded in time: the `regex` package (no catastrophic backtracking on the usual traps, and a
+timeout where there is one) instead of `re`, which cannot be interrupted and would hold the executor. The limit
+is `CONVEYOR_JQ_TIMEOUT`. The `java_…` functions take the reference's Java patterns (`common/java_regex.py`);
+jq's keep jq's own (Oniguruma) syntax."""
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import regex
 
+from conveyor.common import java_regex
 from conveyor.common.settings import JqSettings
 
 
@@ -42,3 +45,39 @@ def search(kind: str, pattern: str, text: str) -> bool:
 
 def split(kind: str, pattern: str, text: str) -> list[str]:
     return list(_run(kind, pattern, lambda t: regex.split(pattern, text, timeout=t)))
+
+
+def _java(kind: str, pattern: str) -> Any:
+    """A Java pattern, translated (`common/java_regex.py`) and compiled; `RegexpError` names what is wrong."""
+    try:
+        return _compiled(java_regex.translate(pattern))
+    except java_regex.JavaRegexError as exc:
+        raise RegexpError(f"{kind}: invalid regular expression {pattern!r}: {exc}") from exc
+    except regex.error as exc:
+        raise RegexpError(f"{kind}: invalid regular expression {pattern!r}: {exc}") from exc
+
+
+@lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> Any:
+    return regex.compile(pattern)
+
+
+def java_sub(kind: str, pattern: str, replacement: str, text: str) -> str:
+    """Java's `text.replaceAll(pattern, replacement)`, in the time limit."""
+    compiled = _java(kind, pattern)
+    try:
+        template = java_regex.replacement(replacement, compiled.groups, dict(compiled.groupindex))
+    except java_regex.JavaRegexError as exc:
+        raise RegexpError(f"{kind}: replacement {replacement!r}: {exc}") from exc
+    return str(_run(kind, pattern, lambda t: compiled.sub(template, text, timeout=t)))
+
+
+def java_fullmatch(kind: str, pattern: str, text: str) -> bool:
+    """Java's `Pattern.matches(pattern, text)`, in the time limit."""
+    compiled = _java(kind, pattern)
+    return _run(kind, pattern, lambda t: compiled.fullmatch(text, timeout=t)) is not None
+
+
+def java_check(kind: str, pattern: str) -> None:
+    """Raises `RegexpError` when `pattern` is not a Java pattern this translation reads."""
+    _java(kind, pattern)

@@ -344,6 +344,20 @@ ROWS = [
         {},
         "aa-1-bb-2-cc-3-dd-4-ee-5-",
     ),
+    # ReplaceFilter itself (processMap, processList): every value inside a map or a list, others as text
+    row(
+        "ReplaceFilter.processMap",
+        "{{ m | replace({'(\\d)': '<$1>'}, regexp=true) }}",
+        {"m": {"a": "x1", "b": [2, "y3"], "c": {"d": True}}},
+        '{"a":"x<1>","b":["<2>","y<3>"],"c":{"d":"true"}}',
+    ),
+    row("ReplaceFilter.processList", "{{ ['ab', 'cb'] | replace({'b': 'B'}) }}", {}, '["aB","cB"]'),
+    row(
+        "ReplaceFilter.javaPattern",
+        "{{ 'Été 2024-05' | replace({'\\p{Alpha}+|(?<y>\\d{4})-(?<m>\\d++)': '[${m}]'}, regexp=true) }}",
+        {},
+        "É[]é [05]",
+    ),
     # SlugifyFilterTest
     row("SlugifyFilterTest.out", '{{ "Test\t\t\ntest*" | slugify }}', {}, "test-test"),
     # SubstringFilterTest

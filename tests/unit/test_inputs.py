@@ -62,6 +62,8 @@ VALID: list[tuple[str, Any, Any]] = [
     ("type: ARRAY, itemType: STRING", ["a", "b"], ["a", "b"]),
     ("type: ARRAY, itemType: DATE", ["2024-01-02"], ["2024-01-02"]),
     ("type: STRING, validator: 'A\\d+'", "A123", "A123"),
+    # a Java pattern (`common/java_regex.py`): POSIX classes, quoting, possessive quantifiers
+    ("type: STRING, validator: '\\p{Alpha}++\\Q.*\\E'", "abc.*", "abc.*"),
     ("type: INT, min: 10, max: 20", "12", 12),
     ("type: INT, min: 10, max: 20", "10", 10),
     ("type: FLOAT, min: 0.1, max: 0.5", "0.42", 0.42),
@@ -102,6 +104,8 @@ INVALID: list[tuple[str, Any, str]] = [
     ("type: ARRAY, itemType: INT", '{"a": 1}', "expected a JSON list (ARRAY)"),
     ("type: STRING, validator: 'A\\d+'", "foo", "it must match the pattern `A\\d+`, but received `foo`"),
     ("type: STRING, validator: 'A\\d+'", "A1x", "it must match the pattern"),
+    ("type: STRING, validator: '\\p{Alpha}++\\Q.*\\E'", "abcx", "it must match the pattern"),
+    ("type: STRING, validator: '\\d+'", "١٢", "it must match the pattern"),  # Java's \d is ASCII
     ("type: INT, min: 10, max: 20", "9", "it must be more than `10`, but received `9`"),
     ("type: INT, min: 10, max: 20", "21", "it must be less than `20`, but received `21`"),
     ("type: FLOAT, min: 0.1, max: 0.5", "0.01", "it must be more than `0.1`, but received `0.01`"),
