@@ -31,6 +31,7 @@ from conveyor.api import (
     kv,
     log_search,
     nsfiles,
+    pages,
     taskruns,
     tokens,
     triggers,
@@ -75,9 +76,9 @@ DOCS_PAGE = """<!doctype html>
 LIST_PAGES = ("executions", "logs", "namespaces")
 
 
-def _list_pages(app: FastAPI, refresh: str) -> None:
+def _list_pages(app: FastAPI, refresh: int) -> None:
     for name in LIST_PAGES:
-        html = (STATIC / f"{name}.html").read_text().replace("__REFRESH_SECONDS__", refresh)
+        html = pages.render(name, refresh)
         app.add_api_route(f"/{name}", _page_of(html), methods=["GET"], include_in_schema=False, response_model=None)
 
 
@@ -156,8 +157,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, tls=api.server.tls)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/docs-static", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-static")
-    page = (STATIC / "index.html").read_text().replace("__REFRESH_SECONDS__", str(api.server.refresh_seconds))
-    _list_pages(app, str(api.server.refresh_seconds))
+    page = pages.render("index", api.server.refresh_seconds)
+    _list_pages(app, api.server.refresh_seconds)
     # The "Sign in with SSO" link of the sign-in form (HTML); empty while no OIDC provider is configured.
     app.state.sso_link = auth.SSO_LINK if oidc.enabled else ""
 
@@ -165,7 +166,7 @@ def create_app(
     def index(request: Request) -> HTMLResponse | RedirectResponse:
         return auth.page_for(request, page)
 
-    flows_page = (STATIC / "flows.html").read_text()
+    flows_page = pages.render("flows")
 
     @app.get("/flows", include_in_schema=False, response_model=None)
     @app.get("/flows/new", include_in_schema=False, response_model=None)
@@ -195,7 +196,7 @@ def create_app(
 
 def _execution_page(app: FastAPI) -> None:
     """`/execution.html?id=EXECUTION_ID`: one execution (its header, Gantt, topology and logs)."""
-    page = (STATIC / "execution.html").read_text()
+    page = pages.render("execution")
 
     @app.get("/execution.html", include_in_schema=False, response_model=None)
     def execution_view(request: Request) -> HTMLResponse | RedirectResponse:

@@ -216,8 +216,9 @@ async function openDrawer(run, fetchNow) {
   renderOutputFiles(run);
   const drawer = $("#drawer");
   drawer.classList.add("open");
-  drawer.setAttribute("aria-hidden", "false");
+  drawer.removeAttribute("inert"); // closed, it is inert: out of the tab order and the accessibility tree
   $("#scrim").hidden = false;
+  if (fetchNow) $("#drawer-close").focus(); // opened by the user (not refreshed)
   if (fetchNow || view.refresh) await loadLogs(run);
 }
 
@@ -269,7 +270,7 @@ async function loadLogs(run) {
 function closeDrawer() {
   view.selected = null;
   $("#drawer").classList.remove("open");
-  $("#drawer").setAttribute("aria-hidden", "true");
+  $("#drawer").setAttribute("inert", "");
   $("#scrim").hidden = true;
   for (const tr of document.querySelectorAll("#taskruns tbody tr.selected")) tr.classList.remove("selected");
 }

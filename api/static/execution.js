@@ -350,6 +350,7 @@ function openRun(run) {
   $("#attempts tbody").replaceChildren(...rows);
   $("#outputs").textContent = run.outputs && Object.keys(run.outputs).length ? JSON.stringify(run.outputs, null, 2) : "no outputs";
   $("#run-files").replaceChildren(...fileLinks(run.outputs));
+  renderMetrics(run.attempts || []);
   const exState = page.execution.state.current;
   $("#replay-from").hidden = !terminal(exState);
   const changeable = terminal(st.current) || st.current === "PAUSED";
@@ -363,6 +364,16 @@ function openRun(run) {
   drawer.removeAttribute("inert");
   $("#scrim").hidden = false;
   $("#drawer-close").focus();
+}
+
+// The counters and timers each attempt reported (its `metrics`: a worker's `duration` timer, a task's own).
+function renderMetrics(attempts) {
+  const rows = attempts.flatMap((attempt, i) => (attempt.metrics || []).map((m) => el("tr", { class: "metric" },
+    el("td", {}, i + 1), el("td", { class: "id" }, m.name), el("td", {}, m.type),
+    el("td", { class: "num" }, m.type === "timer" ? formatDuration(m.value * 1000) : String(m.value)),
+    el("td", { class: "small" }, Object.entries(m.tags || {}).map(([k, v]) => `${k}=${v}`).join(", ")))));
+  if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: 5, class: "none" }, "no metrics")));
+  $("#metrics tbody").replaceChildren(...rows);
 }
 
 function closeDrawer() {

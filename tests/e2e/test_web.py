@@ -1,7 +1,7 @@
 """The Task Runs page in a real browser: `conveyor server` as a process beside the e2e stack, flows deployed
 and executions started through its API, run by the real executor and workers, indexed by the real indexer;
 then headless Chromium (Debian's, driven by Playwright) loads the page, filters (by state, task, labels), sorts
-and opens a task run.
+and opens a task run; axe-core finds no serious or critical violation, the drawer closed or open.
 
 Screenshots land in `test-output/` (gitignored): `web-taskruns.png` (filtered by state) and
 `web-taskrun-drawer.png` (one task run's attempts, outputs and logs).
@@ -23,6 +23,7 @@ from conveyor.api.settings import UserEntry
 from conveyor.common.servers.process import free_port
 from tests.apiserver import ADMIN_AUTH, PASSWORD_HASH, auth_with
 from tests.cli import ROOT
+from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -197,6 +198,7 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     assert page.locator("#taskruns tbody td.task").all_inner_texts() == ["fail", "fail"]
     assert "state=FAILED" in page.url
     page.screenshot(path=str(OUTPUT / "web-taskruns.png"), full_page=True, animations="disabled")
+    assert serious_violations(page) == []  # the drawer closed (out of the tab order and the accessibility tree)
 
     # a click on a row: its attempts (two, each with the failure), then a logging task run's logs
     page.locator("#taskruns tbody tr").first.click()
@@ -214,6 +216,8 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     assert page.locator("#logs .log .msg").first.inner_text() in ("hello ada", "hello grace")
     assert page.locator("#attempts tbody tr.attempt").count() == 1
     page.screenshot(path=str(OUTPUT / "web-taskrun-drawer.png"), animations="disabled")
+    assert page.evaluate("() => document.activeElement.id") == "drawer-close"  # the keyboard is in the drawer
+    assert serious_violations(page) == []  # the drawer open
     # the labels box: only the task runs of the execution labelled team:web
     page.click("#drawer-close")
     page.fill("input[name='taskId']", "")

@@ -6,7 +6,9 @@ from its page; then a Pause resumed from the form of its onResume inputs, after 
 the header links. axe-core finds no serious or critical violation, at 1280x800 and at a phone's width.
 
 Screenshots land in `test-output/`: `web-execution.png`, `web-execution-running.png`,
-`web-execution-resume.png`.
+`web-execution-resume.png`,
+`web-execution-metrics.png`. A task run's drawer lists the metrics of its attempts (a script's counter, the
+worker's duration timer).
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.conftest import Stack
 from tests.e2e.test_web import OUTPUT, _until, browser, server  # noqa: F401  (fixtures)
-from tests.e2e.test_web_flows import _serious_violations, _sign_in
+from tests.e2e.test_web_flows import _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -64,6 +67,17 @@ tasks:
   - id: never
     type: io.kestra.plugin.core.log.Log
     message: "woke up"
+"""
+
+
+METERED = """\
+id: metered
+namespace: web.execution
+tasks:
+  - id: shell
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - 'echo ''::{"metrics": [{"name": "rows", "type": "counter", "value": 42, "tags": {"table": "users"}}]}::'''
 """
 
 
@@ -268,5 +282,32 @@ def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_lin
     page.wait_for_url(f"**/executions?triggerExecutionId={execution_id}")
     _until(page, "document.querySelectorAll('#executions tbody tr').length === 3")
     assert page.locator("#filters input[name='triggerExecutionId']").input_value() == execution_id
+    assert errors == []
+    page.close()
+
+
+def test_a_task_runs_metrics_in_its_drawer(
+    e2e_stack: Stack,
+    server: httpx.Client,  # noqa: F811
+    browser: Any,  # noqa: F811
+) -> None:
+    execution_id = _deploy_and_start(server, METERED, "metered")
+    _indexed(e2e_stack, server, execution_id, {"SUCCESS"})
+    runs = f"/api/v1/taskruns/search?executionId={execution_id}"
+    assert e2e_stack.poll(lambda: [r for r in server.get(runs).json()["results"] if r["state"].get("endDate")], 60)
+
+    page, errors = _open(browser, server, execution_id)
+    page.locator("#gantt-rows .gantt-row[data-state='SUCCESS'] .gantt-label").click()
+    page.locator("#drawer.open").wait_for()
+    rows = page.locator("#metrics tbody tr.metric").evaluate_all(
+        "rs => rs.map(r => [...r.cells].map(c => c.textContent))"
+    )
+    # the script's counter, with its tag, then the worker's timer of the attempt
+    assert rows[0] == ["1", "rows", "counter", "42", "table=users"]
+    assert [r[1:3] for r in rows[1:]] == [["duration", "timer"]]
+    assert rows[1][3].endswith((" ms", " s"))
+    page.screenshot(path=str(OUTPUT / "web-execution-metrics.png"), animations="disabled")
+    found = _serious_violations(page)
+    assert found == [], "\n".join(found)
     assert errors == []
     page.close()

@@ -22,8 +22,9 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import documents, templates
 from tests.apiserver import ADMIN_AUTH, serving
+from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _serious_violations, _sign_in
+from tests.e2e.test_web_flows import _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -23,12 +23,12 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings, Sched
 from conveyor.scheduler.service import Scheduler
 from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
 from tests.cli import ROOT
+from tests.e2e.axe import AXE
+from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
 from tests.integration.inprocess import serving as running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-
-AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 BROKEN = """\
 id: greeter
@@ -77,18 +77,6 @@ def _paste_flow(page: Any, text: str) -> None:
     page.evaluate("text => document.querySelector('#editor').conveyorEditor.setValue(text)", text)
 
 
-def _serious_violations(page: Any) -> list[str]:
-    # evaluated through the debugging protocol: the page's CSP (rightly) refuses an injected script tag
-    if not page.evaluate("() => typeof axe !== 'undefined'"):
-        page.evaluate(AXE.read_text() + "\n;undefined")
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: Any) -> None:  # noqa: F811
     assert AXE.exists(), f"{AXE} is missing: ./dev installs ui/node_modules (npm ci)"
     OUTPUT.mkdir(exist_ok=True)
@@ -118,6 +106,7 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     page.wait_for_url("**/flows/web.flows/greeter")
     page.locator("#editor .cm-editor").wait_for()
     assert server.get("/api/v1/flows/web.flows/greeter").json()["revision"] == 1
+    assert _serious_violations(page) == []  # the revisions' diff shown, of the one revision
 
     # a change saved is revision 2; the diff of 1 → 2 shows the added task
     _paste_flow(page, CHANGED)

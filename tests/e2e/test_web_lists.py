@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from tests.apiserver import PASSWORD, user
+from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.conftest import Stack
 from tests.e2e.test_web import OUTPUT, _until, browser, start_server  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _serious_violations, _sign_in
+from tests.e2e.test_web_flows import _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

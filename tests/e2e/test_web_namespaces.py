@@ -16,8 +16,9 @@ import pytest
 
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
+from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _serious_violations, _sign_in
+from tests.e2e.test_web_flows import _sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from conveyor.api import pages
 from conveyor.api.app import DOCS_PAGE
 from conveyor.api.settings import ServerSettings
 from conveyor.common.audit import AuditRecord, parse_since, result_of
@@ -87,9 +88,9 @@ def test_an_audit_record_becomes_a_document_of_the_audit_index() -> None:
 # ---- the page: the Content-Security-Policy allows no inline script or style
 
 
-@pytest.mark.parametrize("name", ["index.html", "docs"])
+@pytest.mark.parametrize("name", [*pages.PAGES, "docs"])
 def test_the_pages_have_no_inline_script_or_style(name: str) -> None:
-    html = DOCS_PAGE if name == "docs" else (STATIC / name).read_text()
+    html = DOCS_PAGE if name == "docs" else pages.render(name)
     scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.S | re.I)
     assert scripts and all("src=" in attrs and not body.strip() for attrs, body in scripts)
     assert not re.search(r"<style\b", html, flags=re.I)
