@@ -37,7 +37,7 @@ def read(ctx: Context, uri: Any) -> str:
         kind = type(uri).__name__
         raise ValueError(f"read() expects a kestra:/// storage URI or a namespace file's path, got {kind}")
     if not uri.startswith(SCHEME):
-        return _read_namespace_file(ctx, uri)
+        return read_namespace_file(ctx, uri)
     key_of(uri)  # StorageURIError names what is wrong with it
     current = _current(ctx)
     trigger = ctx.get("trigger")
@@ -46,7 +46,7 @@ def read(ctx: Context, uri: Any) -> str:
     return _content(uri, f"file at {uri}")
 
 
-def _read_namespace_file(ctx: Context, path: str) -> str:
+def read_namespace_file(ctx: Context, path: str) -> str:
     """`read('scripts/a.sql')`: a file of the flow's namespace (`common/nsfiles.py`)."""
     flow = ctx.get("flow")
     namespace = flow.get("namespace") if isinstance(flow, Mapping) else None

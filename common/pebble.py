@@ -13,6 +13,10 @@ text, strings or comments:
 | `null`                | `none`                                  |
 | `{% elseif %}`        | `{% elif %}`                            |
 | `{% verbatim %}`      | `{% raw %}`                             |
+| `{% block "name" %}`  | `{% block name %}`                      |
+| `block("name")`       | `self.name()`                           |
+| `parent()`            | `super()`                               |
+| `{% extends "a.peb" %}` | `{% extends _fn_extends("a.peb") %}` (a namespace file, `common/render.py`) |
 
 A block that does not tokenize is left as written, so Jinja2 reports the syntax error.
 """
@@ -38,6 +42,8 @@ _CLOSE = {"(": ")", "[": "]", "{": "}"}
 FUNCTION_PREFIX = "_fn_"
 COALESCE = "_coalesce"
 COALESCE_UNDEFINED = "_coalesce_undefined"
+# `{% extends "name" %}` names a namespace file: this function of the environment compiles it.
+EXTENDS = "_fn_extends"
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,11 @@ def _tag(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
     if name is None:
         return tokens
     head = next(i for i, t in enumerate(tokens) if t.kind != "ws")
+    if name == "block":
+        return _block_name(tokens, head)
+    if name == "extends":
+        rest = _convert(tokens[head + 1 :])
+        return [*tokens[: head + 1], Tok("ws", " "), Tok("name", EXTENDS), Tok("op", "("), *rest, Tok("op", ")")]
     if name == "elseif":
         tokens = [*tokens[:head], Tok("name", "elif"), *tokens[head + 1 :]]
         name = "elif"
@@ -154,6 +165,48 @@ def _tag(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
     return [*tokens[: split + 1], *_convert(tokens[split + 1 :])]
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _unquoted(tok: Tok) -> str | None:
+    """The name a string token holds, when it is one Jinja2 can call a block."""
+    if tok.kind != "str" or not _IDENTIFIER.fullmatch(tok.text[1:-1]):
+        return None
+    return tok.text[1:-1]
+
+
+def _block_name(tokens: list[Tok], head: int) -> list[Tok]:
+    """`{% block "post" %}`: Pebble's quoted block name, bare as Jinja2 takes it."""
+    rest = [i for i in range(head + 1, len(tokens)) if tokens[i].kind != "ws"]
+    name = _unquoted(tokens[rest[0]]) if rest else None
+    if name is None:
+        return tokens
+    return [*tokens[: rest[0]], Tok("name", name), *tokens[rest[0] + 1 :]]
+
+
+def _inheritance(tokens: list[Tok]) -> list[Tok]:
+    """Pebble's `parent()` (the overridden block of the parent template) and `block("name")` (a block again)."""
+    out: list[Tok] = []
+    i = 0
+    while i < len(tokens):
+        tok, prev = tokens[i], _prev(out)
+        ahead = [j for j in range(i + 1, len(tokens)) if tokens[j].kind != "ws"][:3]
+        texts = [tokens[j].text for j in ahead]
+        if tok.kind == "name" and not (prev is not None and prev.text in (".", "|")):
+            if tok.text == "parent" and texts[:2] == ["(", ")"]:
+                out += [Tok("name", "super"), Tok("op", "("), Tok("op", ")")]
+                i = ahead[1] + 1
+                continue
+            name = _unquoted(tokens[ahead[1]]) if len(ahead) == 3 and texts[0] == "(" and texts[2] == ")" else None
+            if tok.text == "block" and name is not None:
+                out += [Tok("name", "self"), Tok("op", "."), Tok("name", name), Tok("op", "("), Tok("op", ")")]
+                i = ahead[2] + 1
+                continue
+        out.append(tok)
+        i += 1
+    return out
+
+
 def _expression(tokens: list[Tok], functions: frozenset[str]) -> list[Tok]:
     return _convert(_words(tokens, functions))
 
@@ -165,6 +218,7 @@ def _is_call(tokens: list[Tok], i: int, prev: Tok | None, functions: frozenset[s
 
 def _words(tokens: list[Tok], functions: frozenset[str] = frozenset()) -> list[Tok]:
     """Pebble's word operators and literals that Jinja2 spells differently, and its function calls."""
+    tokens = _inheritance(tokens)
     out: list[Tok] = []
     for i, tok in enumerate(tokens):
         prev = _prev(out)

@@ -26,7 +26,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
-from conveyor.common import expr_context, expr_crypto, expr_dates, input_secrets, pebble
+from conveyor.common import expr_context, expr_crypto, expr_dates, expr_files, expr_i18n, input_secrets, pebble
 from conveyor.common.errors import RenderError
 from conveyor.common.expr_registry import FILTERS, FUNCTIONS, TESTS
 from conveyor.common.jq import JqError, jq
@@ -224,6 +224,15 @@ def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:
     return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone)
 
 
+@pass_context
+def _extends(ctx: Context, name: Any) -> Any:
+    """`{% extends "layout.peb" %}`: the parent template is a file of the flow's namespace (Pebble reads it from
+    its loader; here the namespace files are the templates a flow can name)."""
+    if not isinstance(name, str):
+        raise TemplateError(f"extends: expected the path of a namespace file, got {type(name).__name__}")
+    return _compile(expr_files.read_namespace_file(ctx, name))
+
+
 def _environment() -> SandboxedEnvironment:
     env = _Environment(undefined=Undefined, finalize=_finalize, autoescape=False, keep_trailing_newline=True)
     env.filters.update(FILTERS)
@@ -234,6 +243,7 @@ def _environment() -> SandboxedEnvironment:
         **FUNCTIONS,
         **expr_context.FUNCTIONS,
         **expr_crypto.FUNCTIONS,
+        **expr_i18n.FUNCTIONS,
         "currentEachOutput": _current_each_output,
         "errorLogs": _error_logs,
         "render": _render_again,
@@ -245,6 +255,7 @@ def _environment() -> SandboxedEnvironment:
     env.globals.update(functions)
     env.globals.update({pebble.FUNCTION_PREFIX + name: function for name, function in functions.items()})
     env.globals.update({pebble.COALESCE: _coalesce, pebble.COALESCE_UNDEFINED: _coalesce_undefined})
+    env.globals[pebble.EXTENDS] = _extends
     return env
 
 

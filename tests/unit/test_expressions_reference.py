@@ -673,7 +673,6 @@ ROWS = [
         '{% block "post" %} content {% endblock %}{{ block("post") }}',
         {},
         contains("content"),
-        "Pebble's `block(name)` function (print a block again) and quoted block names have no Jinja2 counterpart",
     ),
     row(
         "PebbleVariableRendererTest.numberFormat",
@@ -736,7 +735,12 @@ ROWS = [
         '{% block "post" %} content {% endblock %}{{ block("post") }}',
         {},
         " content  content ",
-        "Pebble's `block(name)` function and quoted block names have no Jinja2 counterpart",
+    ),
+    row(
+        "docs.function.parent#no-parent",
+        '{% block "content" %}child {{ parent() }}{% endblock %}',
+        {},
+        RAISES,
     ),
     # kestra-io/docs, content/docs/expressions/07.test.md
     row("docs.test.defined", "{% if missing is not defined %}yes{% endif %}", {}, "yes"),
