@@ -1,4 +1,4 @@
-"""The expression functions of the internal storage: `read(uri)` and `fileURI(name)`.
+"""The expression functions of the internal storage: `read(uri)`, `fileSize(uri)` and `fileURI(name)`.
 
 `read` returns a file's content as text (UTF-8), for files of the current execution only (as the reference),
 or, given a path rather than a `kestra:///` URI, a file of the flow's namespace (`read('sql/q.sql')`);
@@ -38,11 +38,7 @@ def read(ctx: Context, uri: Any) -> str:
         raise ValueError(f"read() expects a kestra:/// storage URI or a namespace file's path, got {kind}")
     if not uri.startswith(SCHEME):
         return read_namespace_file(ctx, uri)
-    key_of(uri)  # StorageURIError names what is wrong with it
-    current = _current(ctx)
-    trigger = ctx.get("trigger")
-    if current is not None and not readable(uri, current, dict(trigger) if isinstance(trigger, Mapping) else None):
-        raise ValueError(f"read(): {uri} is not a file of this execution (expected a URI under {current.prefix})")
+    _check_readable(ctx, uri, "read()")
     return _content(uri, f"file at {uri}")
 
 
@@ -58,6 +54,26 @@ def read_namespace_file(ctx: Context, path: str) -> str:
     except nsfiles.NamespaceFileError as exc:
         raise ValueError(f"read(): {exc}") from None
     return _content(found, f"namespace file {clean!r} of {namespace}")
+
+
+@pass_context
+def file_size(ctx: Context, path: Any) -> int:
+    """`fileSize(uri)`: the size in bytes of a file of the current execution (or of the one that triggered it)."""
+    if not isinstance(path, str) or not path.startswith(SCHEME):
+        raise ValueError(f"fileSize(): Unable to create the URI from the path {path}")
+    _check_readable(ctx, path, "fileSize()")
+    try:
+        return default_storage().size(path)
+    except FileNotFound:
+        raise ValueError(f"fileSize(): no file at {path}") from None
+
+
+def _check_readable(ctx: Context, uri: str, function: str) -> None:
+    key_of(uri)  # StorageURIError names what is wrong with it
+    current = _current(ctx)
+    trigger = ctx.get("trigger")
+    if current is not None and not readable(uri, current, dict(trigger) if isinstance(trigger, Mapping) else None):
+        raise ValueError(f"{function}: {uri} is not a file of this execution (expected a URI under {current.prefix})")
 
 
 def _content(uri: str, what: str) -> str:

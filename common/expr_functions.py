@@ -100,8 +100,11 @@ def short_id() -> str:
 
 
 def random_int(lower: Any, upper: Any) -> int:
-    """`randomInt(lower, upper)`: an integer in [lower, upper)."""
-    low, high = int(lower), int(upper)
-    if high <= low:
-        raise FilterError("randomInt: upper must be greater than lower")
-    return random.randrange(low, high)
+    """`randomInt(lower, upper)`: an integer in [lower, upper) (lower itself when they are equal), as the
+    reference: both must be integers, upper not less than lower."""
+    for name, given in (("lower", lower), ("upper", upper)):
+        if not isinstance(given, int) or isinstance(given, bool):
+            raise FilterError(f"The 'GenerateRandomNumber' function expects an argument {name} with type Integer.")
+    if upper < lower:
+        raise FilterError("In 'GenerateRandomNumber' upper is less than lower")
+    return lower if upper == lower else random.randrange(lower, upper)

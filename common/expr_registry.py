@@ -97,4 +97,5 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     # the internal storage
     "read": files.read,
     "fileURI": files.file_uri,
+    "fileSize": files.file_size,
 }

@@ -92,6 +92,10 @@ def row(id_: str, template: str, context: dict[str, Any], expected: Expected, xf
 AES_KEY = "I6EGNzRESu3X3pKZidrqCGOHQFUFC0yK"
 # "Hello World!" encrypted with AES_KEY by Java 17's javax.crypto, as the reference's EncryptionService does
 JAVA_AES = "NseQvf6d25Go55BNDeH1+9PWuQgZsIwIfR0/SisE6ethiTBARVj8oA=="
+NO_RECURSIVE_SETTING = (
+    "the reference's deprecated `kestra.variables.recursive-rendering: true` (every value rendered again) is not a "
+    "setting here: expressions render once, `render()` renders again"
+)
 NO_FLOAT32 = "Python has no 32-bit float: a reference Float 1.123f is 1.1230000257492065 as a double, 1.123 here"
 ROWS = [
     # ChunkFilterTest
@@ -586,6 +590,64 @@ ROWS = [
     row("YamlFunctionTest.fromString#time", "{{ yaml(yaml).time }}", {"yaml": YAML_DOC}, "23:59:59"),
     row("YamlFunctionTest.fromString#object", "{{ yaml(yaml).object.child.key }}", {"yaml": YAML_DOC}, "value"),
     row("YamlFunctionTest.fromString#array", "{{ yaml(yaml).array[0] }}", {"yaml": YAML_DOC}, "string"),
+    # FetchContextFunctionTest
+    row(
+        "FetchContextFunctionTest.fromString",
+        "{{ printContext() }}",
+        {"test": "value", "array": ["a", "b", "c"]},
+        lambda out: json.loads(out)["test"] == "value" and json.loads(out)["array"] == ["a", "b", "c"],
+    ),
+    # IDFunctionTest, UUIDFunctionTest
+    row("IDFunctionTest.checkIdIsNotEmpty", "{{ id() }}", {}, lambda out: bool(out)),
+    row("UUIDFunctionTest.checkUuidIsNotEmpty", "{{ uuid() }}", {}, lambda out: bool(out)),
+    # RandomIntFunctionTest
+    row("RandomIntFunctionTest.missingParameter#1", "{{randomInt(lower)}}", {"lower": 10}, RAISES),
+    row("RandomIntFunctionTest.missingParameter#2", "{{randomInt(upper)}}", {"upper": 1}, RAISES),
+    row("RandomIntFunctionTest.missingParameter#3", "{{randomInt()}}", {}, RAISES),
+    row(
+        "RandomIntFunctionTest.testGenerateNumberPositive",
+        "{{ randomInt(lower, upper) }}",
+        {"lower": 1, "upper": 10},
+        lambda out: 1 <= int(out) <= 10,
+    ),
+    row(
+        "RandomIntFunctionTest.testGenerateNumberPositiveString",
+        "{{ randomInt(lower, upper) }}",
+        {"lower": "1", "upper": "10"},
+        RAISES,
+    ),
+    row(
+        "RandomIntFunctionTest.testGenerateNumberUpperLessThanLower",
+        "{{ randomInt(lower, upper) }}",
+        {"lower": 10, "upper": 1},
+        RAISES,
+    ),
+    row(
+        "RandomIntFunctionTest.testGenerateNumberNegative",
+        "{{ randomInt(lower, upper) }}",
+        {"lower": -10, "upper": -1},
+        lambda out: -10 <= int(out) <= -1,
+    ),
+    row(
+        "RandomIntFunctionTest.testGenerateNumberSame",
+        "{{ randomInt(lower, upper) }}",
+        {"lower": 10, "upper": 10},
+        "10",
+    ),
+    # RecursivePebbleVariableRendererTest (with the reference's `kestra.variables.recursive-rendering: true`)
+    row("RecursivePebbleVariableRendererTest.recursive#1", "{{ third }}", RECURSIVE, "1", NO_RECURSIVE_SETTING),
+    row(
+        "RecursivePebbleVariableRendererTest.recursive#2", "{{ map }}", RECURSIVE, '{"third":"1"}', NO_RECURSIVE_SETTING
+    ),
+    row("RecursivePebbleVariableRendererTest.recursive#3", "{{ list }}", RECURSIVE, '["1"]', NO_RECURSIVE_SETTING),
+    row(
+        "RecursivePebbleVariableRendererTest.renderFunctionNotInjectedIfRecursiveSettingsTrue",
+        "{{ render(first) }}",
+        RECURSIVE,
+        RAISES,
+        NO_RECURSIVE_SETTING,
+    ),
+    row("RecursivePebbleVariableRendererTest.renderFunctionKeepRaw", "{% raw %}{{first}}{% endraw %}", {}, "{{first}}"),
     # EncryptDecryptFunctionTest (the key of the reference's application-test.yml)
     row("EncryptDecryptFunctionTest.missingParameter#1", "{{encrypt('toto')}}", {}, RAISES),
     row("EncryptDecryptFunctionTest.missingParameter#2", "{{decrypt('toto')}}", {}, RAISES),

@@ -107,6 +107,22 @@ def test_read_returns_the_content_and_refuses_past_its_limit(local: LocalStorage
         render_value("{{ read('/etc/passwd') }}", context)
 
 
+def test_file_size_of_a_file_of_this_execution_only(local: LocalStorage) -> None:
+    """The reference's `fileSize(uri)` (FileSizeFunctionTest): bytes of a file of the current execution."""
+    small = SCOPE.task_file("t", "r", "small.txt")
+    local.put(small, io.BytesIO(b"id,total\n1,3\n"))
+    context = {"flow": {"namespace": "company.team", "id": "etl"}, "execution": {"id": "exec1"}}
+    assert render_value("{{ fileSize(uri) }}", {**context, "uri": small}) == "13"
+    elsewhere = ExecutionScope("company.team", "etl", "exec2").task_file("t", "r", "x.txt")
+    local.put(elsewhere, io.BytesIO(b"not yours"))
+    with pytest.raises(RenderError, match="is not a file of this execution"):
+        render_value("{{ fileSize(uri) }}", {**context, "uri": elsewhere})
+    with pytest.raises(RenderError, match="Unable to create the URI from the path /etc/passwd"):
+        render_value("{{ fileSize('/etc/passwd') }}", context)
+    with pytest.raises(RenderError, match="no file at"):
+        render_value("{{ fileSize(uri) }}", {**context, "uri": SCOPE.task_file("t", "r", "none.txt")})
+
+
 def _commands(**props: object) -> tuple[Commands, object]:
     spec = {"id": "sh", "type": "io.kestra.plugin.scripts.shell.Commands", **props}
     context = {
