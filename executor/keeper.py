@@ -25,6 +25,7 @@ from conveyor.common.concurrency import SLOT_MESSAGE, Holder
 from conveyor.common.events import SlotDecided
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
+from conveyor.common.kafka.batch import publish_batch
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError
@@ -109,24 +110,15 @@ class SlotKeeper:
         messages = self.consumer.consume(self.settings.batch_size, self.settings.poll_timeout)
         if not messages:
             return 0
-        try:
-            if self.producer.transactional:
-                self.producer.begin()
+
+        def handle() -> int:
             for msg in messages:
                 self._handle(msg)
-            self.producer.poll(0)
-            if self.producer.transactional:
-                self.producer.commit(self.consumer)
-            else:
-                self.producer.flush()
-                self.consumer.store(messages)
-        except KafkaError as exc:
-            log.error("slot keeper batch failed, rolling back: %s", exc)
-            if self.producer.transactional:
-                self.producer.abort()
-            self._rewind = True
-            return 0
-        return len(messages)
+            return len(messages)
+
+        handled = publish_batch(self.producer, self.consumer, messages, handle, service="slot keeper")
+        self._rewind = handled is None
+        return handled or 0
 
     def _recover(self) -> None:
         if self.producer.broken:

@@ -42,6 +42,7 @@ from conveyor.common.events import FLOW_HEADER, ExecutionCreated
 from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
+from conveyor.common.kafka.batch import publish_batch
 from conveyor.common.kafka.consumer import Consumer, Partitions
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError
@@ -120,17 +121,15 @@ class FlowTriggers:
         if not messages:
             return 0
         self.follow_flows()
-        try:
-            self.producer.begin()
+
+        def handle() -> int:
             for msg in messages:
                 self._handle(msg)
-            self.producer.commit(self.consumer)
-        except KafkaError as exc:
-            log.error("flow triggers: batch failed, rolling back: %s", exc)
-            self.producer.abort()
-            self._rewind = True
-            return 0
-        return len(messages)
+            return len(messages)
+
+        handled = publish_batch(self.producer, self.consumer, messages, handle, service="flow triggers")
+        self._rewind = handled is None
+        return handled or 0
 
     def follow_flows(self) -> None:
         """Apply what changed on the `flows` topic since the last call to the index, and what changed on

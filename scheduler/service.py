@@ -32,6 +32,7 @@ from conveyor.common.errors import ConveyorError
 from conveyor.common.flow import Flow
 from conveyor.common.ids import derived_id
 from conveyor.common.kafka import names
+from conveyor.common.kafka.batch import publish_batch
 from conveyor.common.kafka.consumer import Consumer, Message, Partitions, read_partitions_to_end
 from conveyor.common.kafka.deadletter import dead_letter
 from conveyor.common.kafka.errors import KafkaError
@@ -225,20 +226,18 @@ class Scheduler:
         if not (messages or due or self._dirty or self._deleted or self._letters or self.loops):
             self._prepare_upcoming(now)
             return 0
-        try:
-            handled = self._transaction(messages, due, now)
-            self._prepare_upcoming(self.clock())
-            return handled
-        except KafkaError as exc:
-            log.error("iteration failed, rolling back: %s", exc)
-            if self.producer.transactional:
-                self.producer.abort()
+        handled = publish_batch(
+            self.producer, self.consumer, messages, lambda: self._iteration(messages, due, now), service="scheduler"
+        )
+        if handled is None:
             self._rewind = True
             return 0
+        self._prepare_upcoming(self.clock())
+        return handled
 
-    def _transaction(self, messages: list[Message], due: list[str], now: datetime) -> int:
-        if self.producer.transactional:
-            self.producer.begin()
+    def _iteration(self, messages: list[Message], due: list[str], now: datetime) -> int:
+        """What one iteration produces: control requests applied, dead letters, due slots fired, the loops'
+        steps, the changed trigger states."""
         for msg in messages:
             self._control(msg, now)
         for letter, reason in self._letters:
@@ -247,11 +246,6 @@ class Scheduler:
         fired = sum(self._fire(key, now) for key in due)
         handled = sum(loop.step(LoopContext(self.producer, self.topics, self.flows, now)) for loop in self.loops)
         self._write_states()
-        if self.producer.transactional:
-            self.producer.commit(self.consumer)
-        else:
-            self.producer.flush()
-            self.consumer.store(messages)
         return len(messages) + fired + handled
 
     def _recover(self) -> None:
