@@ -9,6 +9,7 @@ expected, each expected task run exactly once, Elasticsearch equal to the compac
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -28,6 +29,8 @@ from conveyor.common.state import StateType
 from tests.cli import ROOT
 from tests.e2e.conftest import Stack
 from tests.e2e.test_faults import CASES, Case, Snapshots, case, submit
+
+log = logging.getLogger("cluster-faults")
 
 PARTITIONS = 6
 EXECUTORS = 2
@@ -52,6 +55,9 @@ tasks:
         ("sh", None),
     ),
 ]
+
+
+FAULT_KEYS = ["leader", "controller", "rolling", "es-node", "services", "read-only"]
 
 
 def start_stack(kafka: KafkaCluster, es: ElasticsearchCluster, logs: Path) -> Stack:
@@ -91,6 +97,8 @@ class Phase:
     seconds: float = 0.0
     longest_stall: float = 0.0
     detail: str = ""
+    # when (epoch seconds) the longest stall began: to find its cause in the services' and servers' logs
+    stall_began: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -114,21 +122,28 @@ class Scenario:
     submitted: dict[str, Case] = field(default_factory=dict)
     phases: list[Phase] = field(default_factory=list)
     snapshots: Snapshots | None = None
+    # the faults to apply, by key (FAULT_KEYS); None: all of them
+    only: list[str] | None = None
 
     def faults(self) -> list[tuple[str, Callable[[], str]]]:
-        return [
-            ("broker leading most execution-events partitions SIGKILLed", self.on.kill_leading_broker),
-            ("active controller SIGKILLed", self.on.kill_controller),
-            ("rolling restart of the 3 brokers", self.on.rolling_restart),
-            ("Elasticsearch data node SIGKILLed", self.on.kill_es_node),
-            ("an executor and a worker SIGKILLed", self.on.kill_executor_and_worker),
-            ("Elasticsearch read-only (flood-stage block) then released", lambda: block_es_writes(self.stack)),
-        ]
+        every = {
+            "leader": ("broker leading most execution-events partitions SIGKILLed", self.on.kill_leading_broker),
+            "controller": ("active controller SIGKILLed", self.on.kill_controller),
+            "rolling": ("rolling restart of the 3 brokers", self.on.rolling_restart),
+            "es-node": ("Elasticsearch data node SIGKILLed", self.on.kill_es_node),
+            "services": ("an executor and a worker SIGKILLed", self.on.kill_executor_and_worker),
+            "read-only": (
+                "Elasticsearch read-only (flood-stage block) then released",
+                lambda: block_es_writes(self.stack),
+            ),
+        }
+        return [every[key] for key in (self.only or FAULT_KEYS)]
 
     def run(self, executions: int, timeout: float) -> list[Phase]:
         """Every fault in turn, each under a wave of `executions / 6` executions; then wait for the rest."""
         faults = self.faults()
         per_wave = max(executions // len(faults), len(MIXED))
+        log.info("first wave (%d executions, no fault)", len(MIXED))
         snapshots = self.snapshots = Snapshots(self.stack)
         deadline = time.monotonic() + timeout
         # A first wave with no fault: every service is up and consuming before the first server is killed
@@ -139,6 +154,7 @@ class Scenario:
         for name, fault in faults:
             wave = submit(self.stack, per_wave, MIXED)
             self.submitted.update(wave)
+            log.info("wave of %d submitted: %s", len(wave), name)
             self.phases.append(self._follow(snapshots, name, fault, list(wave), deadline))
         snapshots.wait(list(self.submitted), timeout=max(deadline - time.monotonic(), 1.0))
         return self.phases
@@ -163,7 +179,8 @@ class Scenario:
                 now = time.monotonic()
                 if now_ended > ended[0] or now_ended == len(ids):
                     ended[0], progressed = now_ended, now
-                phase.longest_stall = max(phase.longest_stall, now - progressed)
+                if now - progressed > phase.longest_stall:
+                    phase.longest_stall, phase.stall_began = now - progressed, time.time() - (now - progressed)
                 if now_ended == len(ids) and faulted.is_set():
                     return
 
@@ -180,6 +197,10 @@ class Scenario:
         follower.join(10)
         assert ended[0] == len(ids), f"{name}: {len(ids) - ended[0]} of {len(ids)} executions did not end in time"
         phase.seconds = time.monotonic() - started
+        log.info(
+            "%s: %d executions in %.1f s; longest stall %.1f s from %s UTC",
+            name, len(ids), phase.seconds, phase.longest_stall, _utc(phase.stall_began),
+        )  # fmt: skip
         return phase
 
 
@@ -250,9 +271,14 @@ def block_es_writes(stack: Stack) -> str:
     return f"{BLOCKED_SECONDS:.0f} s"
 
 
+def _utc(epoch: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(epoch)) if epoch else "-"
+
+
 def table(phases: list[Phase]) -> str:
     rows = [
-        f"| {p.fault} | {p.detail} | {p.executions} | {p.seconds:.1f} | {p.throughput:.1f} | {p.longest_stall:.1f} |"
+        f"| {p.fault} | {p.detail} | {p.executions} | {p.seconds:.1f} | {p.throughput:.1f} | {p.longest_stall:.1f}"
+        f" (from {_utc(p.stall_began)} UTC) |"
         for p in phases
     ]
     worst = max(phases, key=lambda p: p.longest_stall)
@@ -267,6 +293,7 @@ def table(phases: list[Phase]) -> str:
 
 
 __all__ = [
+    "FAULT_KEYS",
     "ROOT",
     "ClusterFaults",
     "Faults",

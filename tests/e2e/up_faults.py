@@ -9,6 +9,7 @@ as it would in production; the scenario only waits until the cluster is whole ag
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -30,6 +31,8 @@ from tests.cli import ROOT
 from tests.e2e.cluster_scenario import PARTITIONS, RESTART_TIMEOUT, START_TIMEOUT
 from tests.e2e.conftest import Stack
 from tests.e2e.test_faults import wait_for
+
+log = logging.getLogger("cluster-faults")
 
 WORKERS = 3
 STOP_TIMEOUT = 180.0
@@ -106,11 +109,13 @@ class UpFaults:
     def _signal(self, kind: str, name: str, sig: signal.Signals) -> int:
         """`sig` to the process and wait until it is gone; its pid."""
         old = int(self._state()[kind][name])
+        log.info("%s (pid %d): %s", name, old, sig.name)
         if kind == "servers":
             os.killpg(old, sig)
         else:
             os.kill(old, sig)
         wait_for(lambda: not alive(old), RESTART_TIMEOUT, f"{name} (pid {old}) to end")
+        log.info("%s (pid %d) ended", name, old)
         return old
 
     def _restarted(self, kind: str, name: str, old: int) -> None:
@@ -119,11 +124,14 @@ class UpFaults:
             return new != old and alive(new)
 
         wait_for(started_again, RESTART_TIMEOUT, f"conveyor up to start {name} again")
+        log.info("%s started again by up (pid %s)", name, self._state()[kind][name])
 
     def _broker_back(self, node_id: int) -> None:
         """Until the restarted node is a broker again and no partition is under-replicated."""
         wait_for(lambda: node_id in brokers(self._bootstrap), RESTART_TIMEOUT, f"kafka-{node_id} registered")
+        log.info("kafka-%d registered as a broker again", node_id)
         wait_for(lambda: under_replicated(self._bootstrap) == 0, RESTART_TIMEOUT, "every replica in sync")
+        log.info("every replica in sync")
 
     def kill_leading_broker(self) -> str:
         counts = leaders(self._bootstrap, Topics.of(self.stack.kafka).execution_events)
@@ -153,6 +161,7 @@ class UpFaults:
         self._kill("servers", "elasticsearch-3")
         urls = self._state()["elasticsearchUrl"].split(",")
         wait_for(lambda: any(health_is(url, len(urls), "green") for url in urls), RESTART_TIMEOUT, "ES green")
+        log.info("Elasticsearch green")
         return "elasticsearch-3, restarted by up"
 
     def kill_executor_and_worker(self) -> str:
