@@ -56,7 +56,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stdout)
     logging.Formatter.converter = time.gmtime
     for noisy in ("elastic_transport", "urllib3", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     base = Path(tempfile.mkdtemp(prefix="conveyor-bench-cluster-"))
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {_load()}; {args.executions} executions on {args.on}, "

@@ -96,6 +96,8 @@ class Supervisor:
         env = dict(self.env)
         if command == "worker":
             env.setdefault("CONVEYOR_WORKER_WORKER_ID", f"{os.uname().nodename}-{name}")
+        if command == "executor":  # the same id when restarted: it fences its killed predecessor at once
+            env["CONVEYOR_EXECUTOR_EXECUTOR_ID"] = f"{os.uname().nodename}-{name}"  # never shared by two
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         return ServerProcess(

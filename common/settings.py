@@ -261,6 +261,14 @@ class ExecutorSettings(BaseSettings):
         description="A worker whose last heartbeat is older than this (s) is lost: its running attempts of the "
         "executions this executor owns end FAILED and run again as new attempts. Workers beat every 3 s.",
     )
+    executor_id: str | None = Field(
+        default=None,
+        description="A stable id for this executor process, unique among the running ones (`conveyor up` sets "
+        "one per supervised executor). Its transactional ids are built from it, so that the same executor "
+        "started again after a crash fences its predecessor: the dead one's open transaction is aborted when the "
+        "new one starts, not 15 s later (`transaction.timeout.ms`), and read_committed readers of its partitions "
+        "go on at once. Two running processes with one id fence each other. Unset: a random id per start.",
+    )
 
 
 # What a task's process inherits from the worker's environment by default.

@@ -50,7 +50,8 @@ class SlotKeeper:
         self._assignment: list[int] = []
         self._rewind = False
         txn = names.SLOT_KEEPER_TRANSACTIONS
-        transactional_id = txn.id(kafka.topic_prefix, uuid.uuid4().hex) if self.settings.transactions else None
+        suffix = self.settings.executor_id or uuid.uuid4().hex  # stable: a restart fences its predecessor
+        transactional_id = txn.id(kafka.topic_prefix, suffix) if self.settings.transactions else None
         extra: dict[str, Any] = {"transaction.timeout.ms": 15_000, "retry.backoff.ms": 5}
         if transactional_id:
             extra["linger.ms"] = TRANSACTION_LINGER_MS

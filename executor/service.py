@@ -122,7 +122,8 @@ class Executor:
         self._assignment: list[int] = []
         registry.resolve()
         txn = names.EXECUTOR_TRANSACTIONS
-        transactional_id = txn.id(kafka.topic_prefix, uuid.uuid4().hex) if self.settings.transactions else None
+        suffix = self.settings.executor_id or uuid.uuid4().hex  # stable: a restart fences its predecessor
+        transactional_id = txn.id(kafka.topic_prefix, suffix) if self.settings.transactions else None
         # A killed executor's open transaction holds back read_committed readers of its partitions (workers,
         # the next owner's state recovery) until the broker aborts it: keep that wait short. A transaction
         # begun right after the last one's commit is often refused for a moment (CONCURRENT_TRANSACTIONS,

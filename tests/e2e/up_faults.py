@@ -126,24 +126,34 @@ class UpFaults:
         wait_for(started_again, RESTART_TIMEOUT, f"conveyor up to start {name} again")
         log.info("%s started again by up (pid %s)", name, self._state()[kind][name])
 
-    def _broker_back(self, node_id: int) -> None:
-        """Until the restarted node is a broker again and no partition is under-replicated."""
+    def _restart_broker(self, node_id: int, sig: signal.Signals = signal.SIGKILL) -> None:
+        """`sig` to kafka-N, then until `up` has started it again, the new process says it has started, it is
+        a broker again and no partition is under-replicated. (The cluster's metadata alone is no proof: it
+        still lists a SIGKILLed broker, with its replicas in sync, until the controller fences it 6 s later,
+        so the next fault came while this broker was still starting, two nodes down at once.)"""
+        before = self._starts(node_id)
+        self._kill("servers", f"kafka-{node_id}", sig)
+        wait_for(lambda: self._starts(node_id) > before, RESTART_TIMEOUT, f"kafka-{node_id} to say it started")
+        log.info("kafka-%d says it started", node_id)
         wait_for(lambda: node_id in brokers(self._bootstrap), RESTART_TIMEOUT, f"kafka-{node_id} registered")
         log.info("kafka-%d registered as a broker again", node_id)
         wait_for(lambda: under_replicated(self._bootstrap) == 0, RESTART_TIMEOUT, "every replica in sync")
         log.info("every replica in sync")
 
+    def _starts(self, node_id: int) -> int:
+        """How many times kafka-N's server.log says it started (the log is appended to at each start)."""
+        path = Path(self._state()["dataDir"]) / "kafka" / f"kafka-{node_id}" / "server.log"
+        return path.read_text(errors="replace").count("Kafka Server started") if path.exists() else 0
+
     def kill_leading_broker(self) -> str:
         counts = leaders(self._bootstrap, Topics.of(self.stack.kafka).execution_events)
         victim = max(counts, key=lambda n: counts[n])
-        self._kill("servers", f"kafka-{victim}")
-        self._broker_back(victim)
+        self._restart_broker(victim)
         return f"kafka-{victim} (led {counts[victim]} of {sum(counts.values())}), restarted by up"
 
     def kill_controller(self) -> str:
         victim = self._controller()
-        self._kill("servers", f"kafka-{victim}")
-        self._broker_back(victim)
+        self._restart_broker(victim)
         return f"kafka-{victim}, restarted by up; now kafka-{self._controller()} leads the quorum"
 
     def _controller(self) -> int:
@@ -153,8 +163,7 @@ class UpFaults:
 
     def rolling_restart(self) -> str:
         for node_id in (1, 2, 3):
-            self._kill("servers", f"kafka-{node_id}", signal.SIGTERM)
-            self._broker_back(node_id)
+            self._restart_broker(node_id, signal.SIGTERM)
         return "kafka-1, -2, -3 (SIGTERM, restarted by up, in sync)"
 
     def kill_es_node(self) -> str:
