@@ -68,7 +68,7 @@ def run_again(d: Rules, when: datetime | None = None) -> None:
         if isinstance(task, ForEachItem):
             items.restarted(d, task, run)
         elif isinstance(task, Subflow):
-            subflows.restarted(d, run)
+            subflows.restarted(d, task, run)
         elif not isinstance(task, FlowableTask):
             d.dispatch(run, task)
     d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")

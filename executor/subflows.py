@@ -25,7 +25,16 @@ from conveyor.common.render import render, render_value
 from conveyor.common.retry import RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import LogLevel
-from conveyor.common.tasks.subflow import FOREACHITEM_TYPES, SUBFLOW_TYPES, ForEachItem, Subflow
+from conveyor.common.tasks.subflow import (
+    FOREACHITEM_TYPES,
+    PHASE,
+    REFUSED,
+    RESTART,
+    RESTARTED,
+    SUBFLOW_TYPES,
+    ForEachItem,
+    Subflow,
+)
 from conveyor.executor import loops
 from conveyor.executor.values import FlowableError
 
@@ -40,6 +49,8 @@ TERMINAL = (S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.CANCELLED)
 def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
     out = run.outputs or {}
     child_id = out.get("executionId")
+    if PHASE in out and "state" not in out:
+        return _restarting(d, run, out)
     if child_id is None:
         if d.killing:
             d.cancel_run_timer(run)
@@ -91,16 +102,57 @@ def _retried(d: Rules, task: Subflow, run: TaskRun) -> bool:
 
 def done(d: Rules, run: TaskRun, state: StateType) -> StateType:
     """The task run ends `state` with one more attempt of that state (as the reference records an executable
-    task: one attempt per run of its children; a restart's children are the next attempt's)."""
+    task: one attempt per run of its children; a restart's children are the next attempt's). The attempts of
+    its worker jobs (a ForEachItem's split and merge, a Subflow's restart of its child) are dropped."""
+    while run.attempts and is_job(run.attempts[-1]):
+        run.attempts = run.attempts[:-1]
     attempt = State.new(d.now).to(S.RUNNING, d.now)
     run.attempts = [*run.attempts, Attempt(state=attempt.to(state, d.now))]
     return state
 
 
-def restarted(d: Rules, run: TaskRun) -> None:
-    """A restart of the parent runs this task again: a new child (its id follows the attempt count), whatever
-    `restartBehavior` says (see `Subflow.restart_behavior`; ForEachItem's is `executor.items.restarted`)."""
+def is_job(attempt: Attempt) -> bool:
+    """An attempt of a worker job (reported by a worker, or not yet ended), not one run of the children (those
+    `done` adds, ended at once)."""
+    return attempt.worker_id is not None or not attempt.state.terminal
+
+
+def restarted(d: Rules, task: Subflow, run: TaskRun) -> None:
+    """A restart of the parent runs this task again. With `restartBehavior: RETRY_FAILED` (the default) and a
+    child that ended FAILED or KILLED (or whose end the parent never heard of: it was killed with the parent),
+    the child execution itself is restarted, as the reference does: a worker job of this task run reads the
+    child's final snapshot back and sends its restart (`worker.runners.subflow`), and the task run waits for
+    the child's next end. Otherwise (NEW_EXECUTION, no child yet) a new child starts, its id following the
+    attempt count."""
+    out = run.outputs or {}
+    child = out.get("executionId")
+    ended = out.get("state")
+    if task.restart_behavior == "RETRY_FAILED" and isinstance(child, str) and ended in (None, "FAILED", "KILLED"):
+        d.set_outputs(run, {"executionId": child, PHASE: RESTART})
+        d.dispatch(run, task)
+        return
     d.set_outputs(run, {})
+
+
+def _restarting(d: Rules, run: TaskRun, out: dict[str, Any]) -> StateType | None:
+    """The worker restarting the child: `restart` while its job runs, then its answer."""
+    child = str(out.get("executionId"))
+    phase = out.get(PHASE)
+    last = run.attempts[-1] if run.attempts else None
+    if phase == RESTARTED:
+        d.log(run, LogLevel.INFO, f"restarted the failed child execution {child}")
+        d.set_outputs(run, {"executionId": child})  # it waits for the child's next end, as for a new child
+        return None
+    if phase == REFUSED:
+        d.log(run, LogLevel.INFO, f"child execution {child} not restarted ({out.get('reason')}): a new child starts")
+        d.set_outputs(run, {})
+        return None
+    if last is not None and not last.state.terminal:
+        if d.killing:  # the job stops with the execution's kill signal; the child may be restarted by now
+            d.request_kill(child)
+            return done(d, run, S.KILLED)
+        return None
+    return last.state.current if last is not None and last.state.current.failed else S.FAILED
 
 
 def guess_state(child: StateType, transmit_failed: bool) -> StateType:
@@ -115,7 +167,7 @@ def guess_state(child: StateType, transmit_failed: bool) -> StateType:
 def child_id(run: TaskRun, iteration: int | None) -> str:
     """Derived from the task run, its ended runs of children (a restart makes new children) and the batch: the
     attempts no worker ran (a ForEachItem's split or merge job is an attempt of a worker, see `executor.items`)."""
-    runs = sum(1 for attempt in run.attempts if attempt.worker_id is None)
+    runs = sum(1 for attempt in run.attempts if not is_job(attempt))
     return derived_id("subflow", run.id, str(runs), str(iteration or 0))
 
 
@@ -182,8 +234,9 @@ def ended_event(ex: Execution) -> SubflowEnded | None:
     if not isinstance(parent, str) or not isinstance(task_run_id, str):
         return None
     iteration = trigger.variables.get("iteration")
+    restarts = sum(1 for entry in ex.state.histories if entry.state == S.RESTARTED)  # a restarted child ends again
     return SubflowEnded(
-        event_id=derived_id("ended", ex.id, str(ex.metadata.attempt_number)),
+        event_id=derived_id("ended", ex.id, str(ex.metadata.attempt_number), *([str(restarts)] if restarts else [])),
         execution_id=parent,
         task_run_id=task_run_id,
         child_id=ex.id,

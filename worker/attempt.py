@@ -45,10 +45,12 @@ class Attempt:
         runners: RunnerLookup = runner_for,
         kv: KvReader | None = None,
         publish: Publish | None = None,
+        restart_execution: Callable[[str], str | None] | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
         self.ctx = RunContext(job, worker_id=worker_id, emit=emit_log, kv=kv)
+        self.ctx.restart_execution = restart_execution
         self._runners = runners
         # A group's runner (WorkingDirectory) runs its tasks as attempts of their own and reports each.
         self.ctx.publish = publish

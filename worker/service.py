@@ -39,6 +39,7 @@ from conveyor.common.kv import KvStore
 from conveyor.common.settings import KafkaSettings, WorkerSettings
 from conveyor.worker.attempt import Attempt, RunnerLookup
 from conveyor.worker.backpressure import Backpressure
+from conveyor.worker.children import Children
 from conveyor.worker.errors import WorkerError
 from conveyor.worker.messages import Heartbeat, KillSignal
 from conveyor.worker.offsets import OffsetTracker, Partition
@@ -89,6 +90,8 @@ class Worker:
         self._publisher = Publisher(self._producer, self.topics)
         # The KV store of `kv()` and the kv tasks: its table is read on first use only.
         self._kv = KvStore(kafka, self._producer)
+        # A Subflow's restart of its failed child reads the child back and sends its restart (`children`).
+        self._children = Children(kafka, self._producer)
         self._kills = tail_consumer(kafka, self.topics.kills)
         self._consumer = Consumer(
             kafka,
@@ -191,6 +194,7 @@ class Worker:
             runners=self._runners,
             kv=self._kv,
             publish=self._publisher.result,
+            restart_execution=self._children.restart,
         )
         attempt.offsets.append((partition, offset))
         self._running[job.job_id] = attempt

@@ -88,9 +88,10 @@ ACCESS: dict[str, Access] = {
         transactional_ids=(names.EXECUTOR_TRANSACTIONS, names.SLOT_KEEPER_TRANSACTIONS),
     ),
     "worker": Access(
-        reads=(WORKER_JOBS, KILLS, KV),
-        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER, KV),
-        groups=(names.WORKER, names.TAIL, names.TABLE_READER),
+        # EXECUTIONS, TASKRUNS, CONTROL: a Subflow's restart of its failed child (`worker.children`)
+        reads=(WORKER_JOBS, KILLS, KV, EXECUTIONS, TASKRUNS),
+        writes=(EXECUTION_EVENTS, LOGS, METRICS, WORKER_HEARTBEATS, DEAD_LETTER, KV, CONTROL),
+        groups=(names.WORKER, names.TAIL, names.TABLE_READER, names.LOOKUP, names.STATE_READER),
     ),
     "indexer": Access(
         reads=(EXECUTIONS, TASKRUNS, LOGS, METRICS, AUDIT), writes=(DEAD_LETTER,), groups=(names.INDEXER,)

@@ -44,10 +44,12 @@ class Subflow(_Starts):
     `transmitFailed`, a FAILED/KILLED/WARNING child makes it end that way, else it ends SUCCESS."""
 
     type_names: ClassVar[tuple[str, ...]] = SUBFLOW_TYPES
+    # Its restart job: on a restart of the parent, a worker restarts the failed child (`worker.runners.subflow`).
+    on_worker: ClassVar[bool] = True
     revision: int | None = Field(default=None, ge=1)
-    # The reference's (0.21): on a restart of the parent, RETRY_FAILED (its default) restarts the failed child,
-    # NEW_EXECUTION starts a new one. Conveyor starts a new child either way (the executor has forgotten the
-    # ended child and cannot read its snapshot back): see docs/flows.md.
+    # The reference's: on a restart of the parent, RETRY_FAILED (its default) restarts the failed child
+    # execution itself (a worker job reads its snapshot back and sends its restart), NEW_EXECUTION starts a new
+    # one (`executor.subflows.restarted`).
     restart_behavior: str = Field(default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION)$")
     # The reference's deprecated task `outputs` (rendered against the child); accepted, not used.
     outputs: dict[str, Any] | None = None
@@ -86,3 +88,6 @@ class ForEachItem(_Starts):
 # `items` into batches, then, once every child ended, the merge of their outputs (`conveyor.worker.items`).
 PHASE = "phase"
 SPLIT, MERGE, MERGED = "split", "merge", "merged"
+# A Subflow's, while a worker restarts its failed child (RETRY_FAILED on a restart of the parent): the job's
+# answer is `restarted`, or `refused` with a `reason` (the child cannot be restarted: a new child starts).
+RESTART, RESTARTED, REFUSED = "restart", "restarted", "refused"

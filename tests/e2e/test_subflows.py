@@ -42,6 +42,16 @@ namespace: e2e.sub
 tasks:
   - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT5M}
 """,
+    # Fails on its first run, succeeds when restarted (the failed task run's next attempt).
+    "fails-once.yaml": """
+id: fails-once
+namespace: e2e.sub
+tasks:
+  - {id: first, type: io.kestra.plugin.core.debug.Return, format: one}
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail, condition: "{{ taskrun.attemptsCount == 0 }}"}
+outputs:
+  - {id: greeting, type: STRING, value: "{{ outputs.first.value }}"}
+""",
     # The reference's for-each-item-subflow.yaml and for-each-item-outputs-subflow.yaml, in our namespace.
     "for-each-item-subflow.yaml": """
 id: for-each-item-subflow
@@ -217,6 +227,47 @@ tasks:
         return bool(found) and found[0]["state"]["current"] == "KILLED"
 
     assert deployed.poll(child_killed, timeout=90), deployed.tail()
+
+
+def test_a_restart_of_the_parent_restarts_its_failed_child(deployed: Stack, tmp_path: Path) -> None:
+    # The reference's restartBehavior RETRY_FAILED (the default): the failed child execution itself is
+    # restarted (a worker reads it back and sends its restart), no new child is started.
+    parent = _flow(
+        tmp_path,
+        """
+id: parent-restart
+namespace: e2e.sub
+tasks:
+  - {id: call, type: io.kestra.plugin.core.flow.Subflow, namespace: e2e.sub, flowId: fails-once}
+  - {id: after, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.call.outputs.greeting }}"}
+""",
+    )
+    execution = deployed.run_json(parent)
+    assert execution["state"]["current"] == "FAILED", json.dumps(execution)[:3000] + deployed.tail()
+    child_id = _runs(execution)["call"]["outputs"]["executionId"]
+    restarted = deployed.cli("restart", execution["id"], "--wait", "--output", "json", timeout=300)
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr + deployed.tail()
+    again = json.loads(restarted.stdout)
+    assert again["state"]["current"] == "SUCCESS", json.dumps(again)[:3000] + deployed.tail()
+    call = _runs(again)["call"]
+    assert call["outputs"] == {"executionId": child_id, "state": "SUCCESS", "outputs": {"greeting": "one"}}
+    assert [a["state"]["current"] for a in call["attempts"]] == ["FAILED", "SUCCESS"]
+    assert _runs(again)["after"]["outputs"] == {"value": "one"}
+
+    def child() -> list[dict[str, Any]]:
+        found = _executions(deployed, "--parent", execution["id"])
+        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
+
+    (found,) = deployed.poll(child, timeout=90)  # one child: the same execution, restarted
+    assert found["id"] == child_id
+    assert "RESTARTED" in [entry["state"] for entry in found["state"]["histories"]]
+
+    def message() -> str:
+        done = deployed.cli("logs", execution["id"], "--output", "json")
+        return " ".join(line["message"] for line in json.loads(done.stdout or "[]"))
+
+    text = deployed.poll(lambda: "restarted the failed child" in message() and message(), timeout=60)
+    assert f"restart of the child execution {child_id} sent" in text
 
 
 def _items(tmp_path: Path, lines: int = 102) -> Path:

@@ -94,7 +94,12 @@ def test_a_service_checks_at_start_only_the_topics_it_uses() -> None:
         "worker-heartbeats",
         "dead-letter",
         "kv",
+        # a Subflow's restart of its failed child: the child read back, its restart sent
+        "executions",
+        "taskruns",
+        "execution-control",
     }
+    assert {"executions", "taskruns"}.isdisjoint(ACCESS["worker"].writes)
     # The executor reads deployed flows (the children of Subflow and ForEachItem) and the KV store (`kv()` in
     # flowable properties), never writes them.
     assert {"flows", "flow-revisions", "kv"} <= {s.name for s in topic_specs("executor")}

@@ -107,20 +107,99 @@ def test_transmit_failed_fails_the_parent() -> None:
     assert call.state.current == S.FAILED and call.outputs is not None and call.outputs["state"] == "FAILED"
 
 
-def test_a_restart_of_the_parent_starts_a_new_child() -> None:
+FAILS_ONCE = """
+id: fails-once
+namespace: sub.test
+tasks:
+  - {id: first, type: io.kestra.plugin.core.debug.Return, format: one}
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail, condition: "{{ taskrun.attemptsCount == 0 }}"}
+outputs:
+  - {id: greeting, type: STRING, value: "{{ outputs.first.value }}"}
+"""
+
+
+def _failed_parent(flow: str, extra: str = "") -> tuple[World, str]:
     world = World()
-    world.deploy(FAILING)
-    pid = world.start(parent("failing").replace("inputs: {name: Ada}", "inputs: {}"))
+    child = world.deploy(flow)
+    pid = world.start(parent(child.id, extra).replace("inputs: {name: Ada}", "inputs: {}"))
     world.run()
+    assert world.execution(pid).state.current == S.FAILED
+    return world, pid
+
+
+def test_a_restart_of_the_parent_restarts_the_failed_child_itself() -> None:
+    # The reference's RETRY_FAILED (the default): the failed child execution is restarted, no new child.
+    world, pid = _failed_parent(FAILS_ONCE)
+    (child,) = world.children("fails-once")
     world.restart(pid)
     world.run()
     ex = world.execution(pid)
-    assert ex.state.current == S.FAILED
-    first, second = world.children("failing")
-    assert first.id != second.id
+    assert ex.state.current == S.SUCCESS
+    assert world.restart_jobs == [child.id]
+    (again,) = world.children("fails-once")  # the same execution, restarted
+    assert again.id == child.id and again.state.current == S.SUCCESS
+    assert S.RESTARTED in [h.state for h in again.state.histories]
+    boom = next(r for r in again.task_run_list if r.task_id == "boom")
+    assert [a.state.current for a in boom.attempts] == [S.FAILED, S.SUCCESS]  # its failed task run ran again
+    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "one"}}
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.SUCCESS]  # the job's attempt is dropped
+    after = next(r for r in ex.task_run_list if r.task_id == "after")
+    assert after.outputs == {"value": "one"}
+
+
+def test_a_restarted_child_that_fails_again_fails_the_parent_again() -> None:
+    world, pid = _failed_parent(FAILING)
+    (child,) = world.children("failing")
+    world.restart(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.FAILED
+    (again,) = world.children("failing")
+    assert again.id == child.id and again.state.current == S.FAILED
+    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
+def test_a_restart_with_new_execution_starts_a_new_child() -> None:
+    world, pid = _failed_parent(FAILS_ONCE, "    restartBehavior: NEW_EXECUTION")
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED  # the new child fails as the first did
+    first, second = world.children("fails-once")
+    assert first.id != second.id and world.restart_jobs == []
     call = next(r for r in ex.task_run_list if r.task_id == "call")
     assert call.outputs is not None and call.outputs["executionId"] == second.id
     assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
+def test_a_child_that_cannot_be_restarted_is_replaced_by_a_new_one() -> None:
+    world, pid = _failed_parent(FAILING)
+    (child,) = world.children("failing")
+    del world.states[child.id]  # gone (deleted, purged): the worker's look-up finds nothing
+    world.restart(pid)
+    world.run()
+    assert world.restart_jobs == [child.id]
+    (second,) = world.children("failing")
+    assert second.id != child.id
+    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    assert call.outputs is not None and call.outputs["executionId"] == second.id
+
+
+def test_a_restarted_child_is_killed_with_its_parent() -> None:
+    sleeps_after = FAILS_ONCE.replace(
+        "outputs:", "  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1H}\noutputs:"
+    )
+    world, pid = _failed_parent(sleeps_after)
+    world.hold.add("nap")
+    world.restart(pid)
+    world.run()
+    (child,) = world.children("fails-once")
+    assert child.state.current == S.RUNNING and world.execution(pid).state.current == S.RUNNING
+    world.kill(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.KILLED
+    assert world.execution(child.id).state.current in (S.KILLING, S.KILLED)
 
 
 def test_without_transmit_failed_a_failed_child_is_a_success() -> None:

@@ -22,7 +22,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution
-from conveyor.common.state import StateType
+from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.executor.decide import decide
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
@@ -42,6 +42,7 @@ class World:
     held: list[WorkerJob] = field(default_factory=list)
     created: list[ExecutionCreated] = field(default_factory=list)
     largest_event: int = 0
+    restart_jobs: list[str] = field(default_factory=list)  # the children Subflow restart jobs were run for
 
     def deploy(self, source: str) -> Flow:
         flow = load_flow(source)
@@ -87,8 +88,20 @@ class World:
                 self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
             else:
                 self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
-                outcome = fake_run(job)
+                outcome = self._restart_child(job) if job.task["type"].endswith(".Subflow") else fake_run(job)
                 self.queue.append(self._result(job, outcome.state, outcome))
+
+    def _restart_child(self, job: WorkerJob) -> Outcome:
+        """A Subflow's restart job, as `worker.children` does it: the child's restart when it ended FAILED or
+        KILLED, else the refusal."""
+        child = str((job.task_run.outputs or {}).get("executionId"))
+        state = self.states.get(child)
+        self.restart_jobs.append(child)
+        if state is None or state.header.state.current not in RESTARTABLE:
+            found = state.header.state.current.value if state is not None else "unknown"
+            return Outcome(StateType.SUCCESS, {"executionId": child, "phase": "refused", "reason": found})
+        self.queue.append(RestartRequested(execution_id=child))
+        return Outcome(StateType.SUCCESS, {"executionId": child, "phase": "restarted"})
 
     def _result(self, job: WorkerJob, state: StateType, outcome: Outcome) -> TaskResult:
         return TaskResult(

@@ -103,6 +103,9 @@ class RunContext:
         # runs each of them as an attempt of its own (`conveyor.worker.runners.workdir`).
         self.publish: Callable[[WorkerJob, TaskResult], None] | None = None
         self.spawn: Callable[[WorkerJob], GroupMember] | None = None
+        # Set by the worker: restart an ended execution by its id (a Subflow's failed child); answers None
+        # once the restart was sent, else why it cannot be (`conveyor.worker.children`).
+        self.restart_execution: Callable[[str], str | None] | None = None
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""
