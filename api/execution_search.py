@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import error_responses
+from conveyor.api.errors import BadParameter, error_responses
 from conveyor.api.identity import authenticated, readable
 from conveyor.api.params import (
     DATE_HELP,
@@ -26,9 +26,10 @@ from conveyor.api.params import (
     label_pairs,
     parse_when,
 )
+from conveyor.common.clock import utcnow
 from conveyor.common.state import StateType
 from conveyor.indexer import queries
-from conveyor.indexer.filters import ExecutionFilters
+from conveyor.indexer.filters import SYSTEM_FLOW_NAMESPACE, ExecutionFilters, time_range_start
 
 # key:value, the key not blank (the value may be empty)
 
@@ -60,10 +61,28 @@ class ExecutionFilterParams(BaseModel):
     child_filter: Literal["CHILD", "MAIN"] | None = Field(
         default=None, description="CHILD: only executions a Subflow or ForEachItem started; MAIN: only the others"
     )
+    scope: list[Literal["USER", "SYSTEM"]] | None = Field(
+        default=None,
+        description=f"USER: executions of flows outside the system flow namespace `{SYSTEM_FLOW_NAMESPACE}`; "
+        "SYSTEM: of flows in it (repeatable; both: every one), as the reference",
+        max_length=2,
+    )
+    time_range: str | None = Field(
+        default=None,
+        max_length=50,
+        description="started within this ISO-8601 duration back from now (PT1H, P30D); not with startDate",
+    )
 
     def filters(self) -> ExecutionFilters:
-        """The checked filters: a bad label or date is answered 400/422 by name."""
+        """The checked filters: a bad label, date or duration is answered 400/422 by name."""
         start = parse_when(self.start_date, "startDate")
+        if self.time_range is not None and self.time_range.strip():
+            if start is not None:
+                raise BadParameter("timeRange", "startDate and timeRange are mutually exclusive")
+            try:
+                start = time_range_start(self.time_range, utcnow())
+            except ValueError as exc:
+                raise BadParameter("timeRange", str(exc), status=422) from None
         end = parse_when(self.end_date, "endDate", end=True)
         check_window(start, end)
         return ExecutionFilters(
@@ -77,6 +96,7 @@ class ExecutionFilterParams(BaseModel):
             start=start,
             end=end,
             child_filter=self.child_filter,
+            scope=tuple(self.scope) if self.scope else None,
         )
 
 

@@ -18,6 +18,8 @@ from conveyor.common.kafka.errors import KafkaError
 from conveyor.indexer.errors import QueryError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from conveyor.common.settings import KafkaSettings
 
 EXIT_INVALID, EXIT_UNAVAILABLE = 2, 3
@@ -116,6 +118,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--state", "-s", action="append", choices=STATES, help="in this state (repeatable)")
     p.add_argument("--labels", action="append", type=_label_pair, metavar="KEY:VALUE", help="with this label")
     p.add_argument("--parent", metavar="EXECUTION_ID", help="the children (Subflow, ForEachItem) of this execution")
+    p.add_argument(
+        "--scope",
+        action="append",
+        choices=["USER", "SYSTEM"],
+        help="USER: flows outside the system flow namespace `system`; SYSTEM: in it (repeatable)",
+    )
+    p.add_argument(
+        "--time-range", type=_time_range, metavar="DURATION", help="started within this long back from now (PT1H)"
+    )
     p.add_argument("--include-running", action="store_true", help="with filters: delete executions not ended too")
     p.add_argument("--yes", action="store_true", help="with filters: do delete (else only say how many match)")
     p.add_argument("--keep-logs", action="store_true", help="keep its log lines")
@@ -414,6 +425,17 @@ def _control(args: argparse.Namespace, flags: GlobalFlags) -> int:
     return action(_kafka(flags), args.execution, wait=args.wait, timeout=args.timeout, output=args.output)
 
 
+def _time_range(value: str) -> datetime:
+    """`--time-range PT1H`: the start of that window back from now (argparse says which flag is wrong)."""
+    from conveyor.common.clock import utcnow
+    from conveyor.indexer.filters import time_range_start
+
+    try:
+        return time_range_start(value, utcnow())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.delete import delete, delete_by_query
     from conveyor.common.deletion import Keep
@@ -421,14 +443,20 @@ def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:
 
     keep = Keep(logs=args.keep_logs, metrics=args.keep_metrics, storage=args.keep_storage)
     labels = dict(args.labels) if args.labels else None
-    filtered = any((args.namespace, args.flow, args.state, args.parent, labels))
+    filtered = any((args.namespace, args.flow, args.state, args.parent, labels, args.scope, args.time_range))
     if (args.execution is None) == (not filtered):
         print("conveyor delete: give an execution id, or filters (--namespace, --flow, --state, …)", file=sys.stderr)
         return 2
     if args.execution is not None:
         return delete(_kafka(flags), flags.elasticsearch(), args.execution, keep=keep, output=args.output)
     filters = ExecutionFilters(
-        namespace=args.namespace, flow_id=args.flow, state=args.state, trigger_execution_id=args.parent, labels=labels
+        namespace=args.namespace,
+        flow_id=args.flow,
+        state=args.state,
+        trigger_execution_id=args.parent,
+        labels=labels,
+        scope=tuple(args.scope) if args.scope else None,
+        start=args.time_range,
     )
     return delete_by_query(
         _kafka(flags),

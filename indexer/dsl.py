@@ -19,6 +19,7 @@ from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
 from conveyor.indexer.errors import QueryError
 from conveyor.indexer.filters import (
+    SYSTEM_FLOW_NAMESPACE,
     Cursor,
     ExecutionFilters,
     LogFilters,
@@ -139,6 +140,10 @@ def execution_filters(filters: ExecutionFilters) -> list[dict[str, Any]]:
         clauses.append(has_parent)
     elif filters.child_filter == "MAIN":
         clauses.append({"bool": {"must_not": [has_parent]}})
+    scopes = set(filters.scope or ())
+    if len(scopes) == 1:  # USER or SYSTEM: the system flow namespace's executions or the others
+        system = {"term": {"namespace": SYSTEM_FLOW_NAMESPACE}}
+        clauses.append(system if scopes == {"SYSTEM"} else {"bool": {"must_not": [system]}})
     return clauses
 
 

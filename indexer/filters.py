@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
+from conveyor.common.clock import parse_duration
 from conveyor.common.state import StateType
 
 Cursor = str
@@ -66,6 +67,26 @@ class ExecutionFilters(SearchFilters):
     trigger_execution_id: str | None = None  # the children of this execution (Subflow, ForEachItem)
     # The reference's `childFilter`: CHILD, only executions a Subflow or ForEachItem started; MAIN, only the others.
     child_filter: str | None = None
+    # The reference's `scope`: USER, the executions of flows outside the system flow namespace; SYSTEM, of flows
+    # in it (`SYSTEM_FLOW_NAMESPACE`); both or none, every one.
+    scope: tuple[str, ...] | None = None
+
+
+# The reference's system flow namespace (`kestra.system-flows.namespace`, default `system`): `scope` tells its
+# executions (SYSTEM) from the users' (USER).
+SYSTEM_FLOW_NAMESPACE = "system"
+SCOPES = ("USER", "SYSTEM")
+
+
+def time_range_start(time_range: str, now: datetime) -> datetime:
+    """The start of the reference's `timeRange` (an ISO-8601 duration, its sign ignored) back from `now`;
+    ValueError naming the duration when it is none or reaches before year 1."""
+    try:
+        delta: timedelta = abs(parse_duration(time_range))
+        return now - delta
+    except (ValueError, OverflowError) as exc:
+        expected = "expected an ISO-8601 duration back from now such as PT1H or P30D"
+        raise ValueError(f"{expected}, got {time_range!r}") from exc
 
 
 @dataclass(frozen=True, kw_only=True)

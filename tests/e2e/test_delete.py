@@ -167,6 +167,12 @@ def test_deleting_by_query_asks_for_yes_then_deletes_every_match(e2e_stack: Stac
     assert both.returncode == 2 and "or filters" in both.stderr
     asked = e2e_stack.cli("delete", "--namespace", "e2e.delete", "--flow", "many")
     assert asked.returncode == 2 and "2 execution(s) match" in asked.stderr, asked.stderr
+    # the reference's scope (SYSTEM: the `system` namespace's executions) and timeRange (back from now)
+    for extra, matched in ((["--scope", "SYSTEM"], 0), (["--scope", "USER", "--time-range", "PT1H"], 2)):
+        asked = e2e_stack.cli("delete", "--namespace", "e2e.delete", "--flow", "many", *extra)
+        assert asked.returncode == 2 and f"{matched} execution(s) match" in asked.stderr, asked.stderr
+    bad = e2e_stack.cli("delete", "--flow", "many", "--time-range", "soon", "--yes")
+    assert bad.returncode == 2 and "--time-range" in bad.stderr and "ISO-8601" in bad.stderr, bad.stderr
     assert indexed()
     deleted = _json(e2e_stack, "delete", "--namespace", "e2e.delete", "--flow", "many", "--yes")
     assert deleted == {"count": 2}

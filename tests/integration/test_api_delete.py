@@ -36,10 +36,10 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 DAY = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 
 
-def _state(final: StateType) -> State:
+def _state(final: StateType, when: datetime = DAY) -> State:
     steps = [StateType.CREATED, StateType.RUNNING] + ([final] if final != StateType.RUNNING else [])
     return State(
-        current=final, histories=[StateHistory(state=s, date=DAY + timedelta(seconds=i)) for i, s in enumerate(steps)]
+        current=final, histories=[StateHistory(state=s, date=when + timedelta(seconds=i)) for i, s in enumerate(steps)]
     )
 
 
@@ -51,15 +51,21 @@ class World:
 
 
 def _seed(
-    kafka: KafkaSettings, es: ElasticsearchSettings, execution_id: str, final: StateType, flow_id: str = "hello"
+    kafka: KafkaSettings,
+    es: ElasticsearchSettings,
+    execution_id: str,
+    final: StateType,
+    flow_id: str = "hello",
+    namespace: str = "team.d",
+    when: datetime = DAY,
 ) -> None:
     """An execution with two task runs and a log line, on Kafka (as the executor writes them) and indexed."""
-    execution = Execution(id=execution_id, namespace="team.d", flow_id=flow_id, state=_state(final), revision=3)
+    execution = Execution(id=execution_id, namespace=namespace, flow_id=flow_id, state=_state(final, when), revision=3)
     runs = [
         TaskRun(
             id=f"{execution_id}-t{n}",
             execution_id=execution_id,
-            namespace="team.d",
+            namespace=namespace,
             flow_id=flow_id,
             task_id=f"t{n}",
             state=_state(StateType.SUCCESS),
@@ -75,7 +81,7 @@ def _seed(
     producer.send(topics.executions, execution_id, execution.to_json(), headers=flow)
     producer.flush(10)
     line = LogEntry(
-        namespace="team.d",
+        namespace=namespace,
         flow_id=flow_id,
         execution_id=execution_id,
         task_id="t0",
@@ -209,3 +215,44 @@ def test_the_executions_search_filters_by_parent_and_child_filter(world: World) 
     assert ids() == [root, f"{root}-0", f"{root}-1"]
     bad = world.http.get("/api/v1/executions/search", params={"childFilter": "NOPE"}, headers=ADMIN_HEADERS)
     assert bad.status_code == 422 and "childFilter" in bad.text
+
+
+def test_search_and_delete_by_query_take_scope_and_time_range(world: World) -> None:
+    """The reference's `scope` (SYSTEM: the system flow namespace `system`; USER: the others) and `timeRange`
+    (started within that duration back from now), on the search and the deletion by query alike."""
+    flow_id = f"s{uuid.uuid4().hex[:8]}"
+    recent = datetime.now(UTC) - timedelta(hours=1)
+    _seed(world.kafka, world.es, f"{flow_id}-sys", StateType.SUCCESS, flow_id, namespace="system")
+    _seed(world.kafka, world.es, f"{flow_id}-old", StateType.SUCCESS, flow_id)
+    _seed(world.kafka, world.es, f"{flow_id}-new", StateType.SUCCESS, flow_id, when=recent)
+
+    def ids(**params: str | list[str]) -> list[str]:
+        answer = world.http.get(
+            "/api/v1/executions/search", params={"flowId": flow_id, **params}, headers=ADMIN_HEADERS
+        )
+        assert answer.status_code == 200, answer.text
+        return sorted(e["id"] for e in answer.json()["results"])
+
+    assert ids(scope="SYSTEM") == [f"{flow_id}-sys"]
+    assert ids(scope="USER") == [f"{flow_id}-new", f"{flow_id}-old"]
+    assert ids(scope=["USER", "SYSTEM"]) == ids() == [f"{flow_id}-new", f"{flow_id}-old", f"{flow_id}-sys"]
+    assert ids(timeRange="P1D") == [f"{flow_id}-new"]
+    assert ids(timeRange="PT1M") == []
+    for params, status in (({"timeRange": "P1D", "startDate": "2024-01-01"}, 400), ({"timeRange": "soon"}, 422)):
+        bad = world.http.get("/api/v1/executions/search", params=params, headers=ADMIN_HEADERS)
+        assert bad.status_code == status and "timeRange" in bad.text, bad.text
+    bad_scope = world.http.get("/api/v1/executions/search", params={"scope": "ALL"}, headers=ADMIN_HEADERS)
+    assert bad_scope.status_code == 422 and "scope" in bad_scope.text
+
+    path = "/api/v1/executions/by-query"
+    done = world.http.request(
+        "DELETE", path, params={"flowId": flow_id, "scope": "USER", "timeRange": "P1D"}, headers=ADMIN_HEADERS
+    )
+    assert done.status_code == 200 and done.json() == {"count": 1, "remaining": 0}, done.text
+    assert ids() == [f"{flow_id}-old", f"{flow_id}-sys"]
+    done = world.http.request("DELETE", path, params={"flowId": flow_id, "scope": "SYSTEM"}, headers=ADMIN_HEADERS)
+    assert done.json() == {"count": 1, "remaining": 0}, done.text
+    assert ids() == [f"{flow_id}-old"]
+    refused = world.http.request("DELETE", path, params={"flowId": flow_id, "timeRange": "x"}, headers=ADMIN_HEADERS)
+    assert refused.status_code == 422 and "timeRange" in refused.text
+    assert ids() == [f"{flow_id}-old"]
