@@ -54,6 +54,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     **text.HASHES,
     # lists, maps, numbers
     "chunk": values.chunk,
+    "distinct": values.distinct,
     "flatten": values.flatten,
     "first": values.first,
     "last": values.last,

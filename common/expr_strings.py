@@ -169,12 +169,11 @@ def title(value: Any) -> Any:
     return re.sub(r"(^|\s)(\S)", lambda m: m.group(1) + m.group(2).upper(), _text(value))
 
 
-def split(value: Any, delimiter: Any, limit: Any = None) -> list[str]:
-    """Java's `split(delimiter, limit)` on a literal delimiter (a positive limit is the most parts)."""
-    text, sep = _text(value), _text(delimiter)
-    if limit is not None and int(limit) > 0:
-        return text.split(sep, int(limit) - 1)
-    parts = text.split(sep)
-    while parts and parts[-1] == "" and (limit is None or int(limit) == 0):
-        parts.pop()
-    return parts
+def split(value: Any, delimiter: Any, limit: Any = None) -> list[str] | None:
+    """Pebble's `split(delimiter, limit)`: Java's `String.split`, so the delimiter is a Java regular expression
+    (`split('\\\\.')` on a dot), a positive limit the most parts, 0 (the default) drops trailing empty parts."""
+    if value is None:
+        return None
+    if delimiter is None:
+        raise FilterError("missing delimiter parameter in split filter")
+    return regexps.java_split("split", _text(delimiter), _text(value), 0 if limit is None else int(limit))

@@ -43,6 +43,22 @@ def _items(value: Any, name: str) -> list[Any]:
     return _sequence(value, name)
 
 
+def distinct(value: Any) -> list[Any] | None:
+    """`distinct`: the list without its repeated items, the first of each kept in its place."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple):
+        raise FilterError(f"distinct: expected a list, got {type(value).__name__}")
+    seen: set[str] = set()
+    found = []
+    for item in value:
+        key = json.dumps(item, sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            found.append(item)
+    return found
+
+
 def chunk(value: Any, size: Any) -> list[list[Any]]:
     items, n = _sequence(value, "chunk"), int(size)
     if n < 1:

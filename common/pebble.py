@@ -11,6 +11,7 @@ text, strings or comments:
 | `a equals b`          | `a == b`                                |
 | `a contains b`        | `a is contains b`                       |
 | `null`                | `none`                                  |
+| `10l` (a long)        | `10`                                    |
 | `{% elseif %}`        | `{% elif %}`                            |
 | `{% verbatim %}`      | `{% raw %}`                             |
 | `{% block "name" %}`  | `{% block name %}`                      |
@@ -31,7 +32,7 @@ _OPENER = re.compile(r"\{\{|\{%|\{#")
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)
     | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-    | (?P<num>\d+(?:\.\d+)?)
+    | (?P<num>\d+(?:\.\d+)?(?:[lL](?![A-Za-z0-9_]))?)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<op>\?\?\?|\?\?|\.\.|==|!=|<=|>=|//|\*\*|.)""",
     re.VERBOSE | re.DOTALL,
@@ -104,6 +105,8 @@ def _scan(template: str, pos: int, tag: bool) -> tuple[list[Tok], int] | None:
             return None
         if kind == "str":
             text = _string(text)
+        if kind == "num":
+            text = text.rstrip("lL")  # Pebble's long literal `10l` is an integer
         if text in _CLOSE:
             depth += 1
         elif text in _CLOSE.values():

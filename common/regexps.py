@@ -81,3 +81,28 @@ def java_fullmatch(kind: str, pattern: str, text: str) -> bool:
 def java_check(kind: str, pattern: str) -> None:
     """Raises `RegexpError` when `pattern` is not a Java pattern this translation reads."""
     _java(kind, pattern)
+
+
+def java_split(kind: str, pattern: str, text: str, limit: int = 0) -> list[str]:
+    """Java's `text.split(pattern, limit)`: no groups in the parts, no leading empty part for a zero-width match
+    at the start, at most `limit` parts when it is positive, trailing empty parts dropped when it is 0."""
+    compiled = _java(kind, pattern)
+
+    def run(timeout: float) -> list[str]:
+        parts: list[str] = []
+        start = 0
+        for m in compiled.finditer(text, timeout=timeout):
+            if limit > 0 and len(parts) == limit - 1:
+                break
+            if m.end() == 0:
+                continue
+            parts.append(text[start : m.start()])
+            start = m.end()
+        if not parts:
+            return [text]
+        parts.append(text[start:])
+        while limit == 0 and parts and parts[-1] == "":
+            parts.pop()
+        return parts
+
+    return list(_run(kind, pattern, run))

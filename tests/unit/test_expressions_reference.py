@@ -866,6 +866,33 @@ ROWS = [
         {"d": "2024-01-31T10:00:00Z"},
         "2024-02-29",
     ),
+    # kestra-io/docs, content/docs/expressions/index.md (literals, object and string filters)
+    row("docs.index.literals", "{{ 100 + 10l * 2.5 }}", {}, "125.0"),
+    row("docs.index.distinct", "{{ ['1', '1', '2', '3'] | distinct }}", {}, '["1","2","3"]'),
+    row("docs.index.string", "{{ 123 | string }}", {}, "123"),
+    row("docs.index.split#regex", "{{ 'a.b' | split('\\\\.') }}", {}, '["a","b"]'),
+    row("docs.index.filter-tag", "{% filter lower | title %}hello WORLD{% endfilter %}", {}, "Hello World"),
+    row(
+        "docs.index.macro",
+        '{% macro input(type, name) %}{{ name }} is of type {{ type }}{% endmacro %}{{ input("text", "example") }}',
+        {},
+        "example is of type text",
+    ),
+    row(
+        "docs.index.macro#defaults",
+        '{% macro input(type="text", name, value="") %}{{ type }} {{ name }} [{{ value }}]{% endmacro %}'
+        '{{ input(name="country") }}',
+        {},
+        "text country []",
+        "Jinja2 refuses a macro argument without a default after one with a default; Pebble allows it",
+    ),
+    row(
+        "docs.index.date#locale",
+        "{{ '2024-01-02T10:00:00Z' | date('EEEE d MMMM', locale='fr') }}",
+        {},
+        "mardi 2 janvier",
+        "`date`'s `locale` is not read: names of days and months are English",
+    ),
     # kestra-io/docs, content/docs/expressions/04.function.md (render): `??` binds tighter than `|` and `~`
     row(
         "docs.function.render#coalesce-then-filter",

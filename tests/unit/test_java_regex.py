@@ -117,3 +117,33 @@ def _rows() -> list[object]:
 def test_java_pattern_gives_what_java_gives(pattern: str, replacement: str | None, text: str, java: str) -> None:
     expected = "E:IllegalArgumentException" if java.startswith("E:") else java
     assert _ours(pattern, replacement, text) == expected
+
+
+# Java 17's `input.split(pattern, limit)` (Pebble's `split` filter is Java's String.split): pattern, limit, input,
+# the parts Java gave ("ERROR": Java threw PatternSyntaxException).
+SPLITS = [
+    (",", 0, "a,b,,c,,", ["a", "b", "", "c"]),
+    (",", -1, "a,b,,c,,", ["a", "b", "", "c", "", ""]),
+    (",", 2, "a,b,,c,,", ["a", "b,,c,,"]),
+    ("\\.", 0, "a.b.c", ["a", "b", "c"]),
+    (".", 0, "a.b", []),
+    ("|", 0, "a|b", ["a", "|", "b"]),
+    ("", 0, "abc", ["a", "b", "c"]),
+    ("(,)", 0, "a,b", ["a", "b"]),
+    ("\\s+", 0, " a  b ", ["", "a", "b"]),
+    (",", 0, "", [""]),
+    (",", 0, ",,,", []),
+    ("x*", 0, "axbxxc", ["a", "", "b", "", "c"]),
+    ("(?=b)", 0, "abab", ["a", "ba", "b"]),
+    ("\\p{Punct}", 3, "a!b?c.d", ["a", "b", "c.d"]),
+    ("[", 0, "a[b", "ERROR"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "limit", "text", "java"), SPLITS)
+def test_java_split_gives_what_java_gives(pattern: str, limit: int, text: str, java: object) -> None:
+    if java == "ERROR":
+        with pytest.raises(regexps.RegexpError):
+            regexps.java_split("t", pattern, text, limit)
+        return
+    assert regexps.java_split("t", pattern, text, limit) == java
