@@ -256,7 +256,9 @@ class Executor:
         try:
             self._take(messages, pending, self.settings.batch_size, 0.0 if self._commit else self._poll_timeout())
             while self._commit is not None and not self._commit.done() and not self._rewind:
-                if len(messages) >= self.settings.batch_size or self._full():
+                # a commit stuck in librdkafka (a broker restart, issues 5456/5511) is given up on, not
+                # waited for until new events fill the batch: they never come while executions wait on it
+                if len(messages) >= self.settings.batch_size or self._full() or self._commit.overdue():
                     break
                 if not self._take(messages, pending, self.settings.batch_size - len(messages), 0.0):
                     self._commit.ready(COMMIT_POLL)

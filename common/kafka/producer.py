@@ -238,6 +238,10 @@ class Commit:
         """Wait up to `timeout` seconds for the commit to end (either way); True if it has."""
         return self._call.done.wait(timeout)
 
+    def overdue(self) -> bool:
+        """Running past its limit (stuck in librdkafka): `wait` now raises at once, the producer `broken`."""
+        return not self.done() and time.monotonic() - self._call.started > self._limit
+
     def wait(self) -> None:
         """Wait for the commit to end; raises as `Producer.commit` does if it failed."""
         self._producer._outcome(self._call, self._limit, "commit transaction")
@@ -261,7 +265,9 @@ class _Call:
         self.ended = 0.0
 
     def result(self, limit: float) -> Any:
-        if not self.done.wait(limit):
+        """Its outcome, waiting until `limit` seconds after the call started (a commit waited for late, after
+        the next batch was collected, is not given a whole `limit` again)."""
+        if not self.done.wait(max(self.started + limit - time.monotonic(), 0.0)):
             raise TimeoutError
         ok, value = self.box[0]
         if ok:
