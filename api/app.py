@@ -35,6 +35,7 @@ from conveyor.api import (
     taskruns,
     tokens,
     triggers,
+    unqueue,
     webhook,
 )
 from conveyor.api.authn import Authenticate, Authenticator
@@ -127,6 +128,7 @@ def create_app(
         log_search,
         webhook,
         deletion,
+        unqueue,
         control,
         files,
         follow,

@@ -1,5 +1,6 @@
 """`POST /api/v1/executions/{executionId}/kill`, `.../restart`, `.../pause`, `.../resume`, `.../replay`,
-`.../state` and `.../change-status`: `conveyor kill|restart|pause|resume|replay|change-state` over HTTP.
+`.../unqueue`, `.../state` and `.../change-status`: `conveyor kill|restart|pause|resume|replay|unqueue|change-state`
+over HTTP.
 
 Both go through `common.control`, as the CLI does: the execution is looked up on the `executions` topic (not
 Elasticsearch, which may be behind), refused with 404 (unknown) or 409 (its state does not allow it), else
@@ -76,6 +77,14 @@ _ROUTES[Action.PAUSE] = (
     "Pause a running execution",
     "The execution goes PAUSED: nothing new starts until it is resumed; attempts already running go on to "
     "their end. 409 when it is not RUNNING.",
+)
+
+
+_ROUTES[Action.UNQUEUE] = (
+    "Unqueue a QUEUED execution",
+    "The execution, queued by its flow's concurrency limit, starts at once (RUNNING), past the limit, and holds "
+    "a slot until it ends (the reference's unqueue). 409 when it is not QUEUED. Many at once: "
+    "`POST /api/v1/executions/unqueue/by-ids`, `.../unqueue/by-query`.",
 )
 
 

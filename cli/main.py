@@ -134,6 +134,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-storage", action="store_true", help="keep its files in the internal storage")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
+    p = sub.add_parser(
+        "unqueue", help="start QUEUED executions now, past their flow's concurrency limit (ids, or filters)"
+    )
+    p.add_argument("executions", metavar="EXECUTION_ID", nargs="*", help="the executions (or give filters instead)")
+    p.add_argument("--namespace", "-n", help="the QUEUED executions of this namespace (and those under it)")
+    p.add_argument("--flow", "-f", help="the QUEUED executions of this flow id")
+    p.add_argument("--labels", action="append", type=_label_pair, metavar="KEY:VALUE", help="with this label")
+    p.add_argument("--parent", metavar="EXECUTION_ID", help="the children (Subflow, ForEachItem) of this execution")
+    p.add_argument("--yes", action="store_true", help="with filters: do unqueue (else only say how many match)")
+    p.add_argument("--output", "-o", choices=["table", "json"], default="table")
+
     p = sub.add_parser("pause", help="pause a RUNNING execution (nothing new starts until it is resumed)")
     p.add_argument("execution", metavar="EXECUTION_ID")
     p = sub.add_parser("resume", help="resume a PAUSED execution, with the onResume inputs of its Pause")
@@ -469,6 +480,23 @@ def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:
     )
 
 
+def _unqueue(args: argparse.Namespace, flags: GlobalFlags) -> int:
+    from conveyor.cli.unqueue import unqueue_by_query, unqueue_ids
+    from conveyor.indexer.filters import ExecutionFilters
+
+    labels = dict(args.labels) if args.labels else None
+    filtered = any((args.namespace, args.flow, args.parent, labels))
+    if bool(args.executions) == filtered:
+        print("conveyor unqueue: give execution ids, or filters (--namespace, --flow, …)", file=sys.stderr)
+        return 2
+    if args.executions:
+        return unqueue_ids(_kafka(flags), args.executions, output=args.output)
+    filters = ExecutionFilters(
+        namespace=args.namespace, flow_id=args.flow, trigger_execution_id=args.parent, labels=labels
+    )
+    return unqueue_by_query(_kafka(flags), flags.elasticsearch(), filters, yes=args.yes, output=args.output)
+
+
 def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli import control
     from conveyor.cli.run import parse_input_args
@@ -653,6 +681,7 @@ HANDLERS: dict[str, Handler] = {
     "kill": _control,
     "restart": _control,
     "delete": _delete,
+    "unqueue": _unqueue,
     "pause": _steer,
     "resume": _steer,
     "replay": _steer,

@@ -6,7 +6,8 @@ each flow lives in one place, the slot keeper (`executor.keeper`), which owns pa
 `concurrency-requests` and of the compacted `concurrency-state` (docs/architecture.md, "Flow concurrency"):
 
 - the executor sends `SlotRequested` when an execution of such a flow is created and `SlotReleased` when it
-  ends, keyed by the flow (`flow_key`), in the transaction of that decision;
+  ends, keyed by the flow (`flow_key`), in the transaction of that decision, and `SlotForced` when a QUEUED
+  one is started by hand (unqueued);
 - the keeper answers `SlotDecided` (START, QUEUE, CANCEL, FAIL) on `execution-events`, keyed by execution.
 """
 
@@ -63,7 +64,16 @@ class SlotReleased(Model):
     execution_id: str
 
 
-SlotMessage = Annotated[SlotRequested | SlotReleased, Field(discriminator="kind")]
+class SlotForced(Model):
+    """A QUEUED execution of `flow` was started by hand (unqueued): it holds a slot now, past the limit if
+    need be, and leaves the queue; its `SlotReleased` frees it as any other."""
+
+    kind: Literal["SlotForced"] = "SlotForced"
+    flow: str
+    execution_id: str
+
+
+SlotMessage = Annotated[SlotRequested | SlotReleased | SlotForced, Field(discriminator="kind")]
 SLOT_MESSAGE: TypeAdapter[SlotMessage] = TypeAdapter(SlotMessage)
 
 

@@ -1,6 +1,6 @@
-"""Kill, restart, pause, resume, replay an execution or change a state by hand, by the execution's id: the one
-path `conveyor kill|restart|pause|resume|replay|change-state` and the HTTP API's
-`POST /api/v1/executions/{executionId}/kill|restart|pause|resume|replay|state|change-status` share (look the
+"""Kill, restart, pause, resume, replay, unqueue an execution or change a state by hand, by the execution's id: the
+one path `conveyor kill|restart|pause|resume|replay|unqueue|change-state` and the HTTP API's
+`POST /api/v1/executions/{executionId}/kill|restart|pause|resume|replay|unqueue|state|change-status` share (look the
 execution up, refuse, send).
 
 The look-up reads the execution's latest snapshot from the compacted `executions` topic (the executor's own
@@ -46,6 +46,7 @@ from conveyor.common.events import (
     RestoreTaskRuns,
     ResumeRequested,
     TaskRunChange,
+    UnqueueRequested,
 )
 from conveyor.common.kafka import lookup
 from conveyor.common.kafka.follow import Follower
@@ -63,6 +64,7 @@ class Action(StrEnum):
     RESUME = "resume"
     REPLAY = "replay"
     CHANGE_STATE = "change-state"
+    UNQUEUE = "unqueue"
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,14 @@ def pause_events(_: KafkaSettings, found: Found, __: Params) -> Sent:
     if state != StateType.RUNNING:
         raise Refused(f"execution {execution.id} is {state.value}: only a RUNNING execution can be paused")
     return found, [(execution.id, PauseRequested(execution_id=execution.id).to_json())]
+
+
+def unqueue_events(_: KafkaSettings, found: Found, __: Params) -> Sent:
+    execution = found.execution
+    state = execution.state.current
+    if state != StateType.QUEUED:
+        raise Refused(f"execution {execution.id} is {state.value}: only a QUEUED execution can be unqueued")
+    return found, [(execution.id, UnqueueRequested(execution_id=execution.id).to_json())]
 
 
 def resume_events(kafka: KafkaSettings, found: Found, params: Params) -> Sent:
@@ -298,6 +308,7 @@ EVENTS: dict[Action, Callable[[KafkaSettings, Found, Params], Sent]] = {
     Action.RESUME: resume_events,
     Action.REPLAY: replay_events,
     Action.CHANGE_STATE: change_state_events,
+    Action.UNQUEUE: unqueue_events,
 }
 
 

@@ -86,6 +86,13 @@ class PauseRequested(_Event):
     kind: Literal["PauseRequested"] = "PauseRequested"
 
 
+class UnqueueRequested(_Event):
+    """Start a QUEUED execution now, past its flow's concurrency limit (`conveyor unqueue`, the reference's
+    unqueue): it goes RUNNING and holds a slot until it ends (`common.concurrency.SlotForced`)."""
+
+    kind: Literal["UnqueueRequested"] = "UnqueueRequested"
+
+
 class ResumeRequested(_Event):
     """Resume a PAUSED execution (`conveyor resume`): each PAUSED Pause task run goes RUNNING again, with its
     `onResume` inputs, already typed against its declaration by the CLI or the API, as its output
@@ -193,6 +200,7 @@ Event = Annotated[
     | KillRequested
     | RestartRequested
     | PauseRequested
+    | UnqueueRequested
     | ResumeRequested
     | ChangeStateRequested
     | RestoreTaskRuns

@@ -7,6 +7,11 @@ CANCELLED and FAIL ends it FAILED, without any task run. When it ends, whatever 
 one included: it ends KILLED without running), `SlotReleased` frees its slot or its place in the queue.
 An answer for an execution that no longer waits (killed meanwhile) changes nothing.
 
+Unqueued by hand (`UnqueueRequested`, the reference's unqueue), a QUEUED execution starts at once as if the
+keeper had answered START, past the limit, and `SlotForced` tells the keeper it holds a slot now (out of the
+queue); a START the keeper sent meanwhile finds it running and changes nothing. Not QUEUED: nothing happens
+(the CLI and the API refuse it before sending).
+
 A restart of an ended execution, and a replay, ask for a slot too (as the reference does since kestra#7880):
 the restarted execution goes RESTARTED and waits there (or QUEUED) until START, then restarts
 (`restart.run_again`, `restart.replay`); CANCEL or FAIL end it CANCELLED or FAILED as they would a newcomer.
@@ -16,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conveyor.common.concurrency import Answer, SlotReleased, SlotRequested, flow_key
+from conveyor.common.concurrency import Answer, SlotForced, SlotReleased, SlotRequested, flow_key
 from conveyor.common.events import SlotDecided
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel
@@ -84,6 +89,15 @@ def decided(d: Rules, event: SlotDecided) -> None:
     else:
         d.log(None, LogLevel.ERROR, f"Flow is FAILED due to concurrency limit exceeded, {limit} running(s)")
         d.set_execution_state(S.FAILED, when)
+
+
+def unqueue(d: Rules, event_id: str) -> SlotDecided | None:
+    """A QUEUED execution started by hand: the START it is given now (None when it is not QUEUED)."""
+    if d.execution.state.current != S.QUEUED or d.flow.concurrency is None:
+        return None
+    d.slot(SlotForced(flow=flow_key(d.execution.namespace, d.execution.flow_id), execution_id=d.execution.id))
+    d.log(None, LogLevel.INFO, "Execution unqueued: it runs now, past the concurrency limit")
+    return SlotDecided(event_id=event_id, execution_id=d.execution.id, answer=Answer.START, date=d.now)
 
 
 def ended(d: Rules) -> None:

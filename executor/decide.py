@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from conveyor.common.concurrency import SlotReleased, SlotRequested
+from conveyor.common.concurrency import SlotForced, SlotReleased, SlotRequested
 from conveyor.common.errors import InputError, RenderError
 from conveyor.common.events import (
     ChangeStateRequested,
@@ -39,6 +39,7 @@ from conveyor.common.events import (
     TaskResult,
     Timer,
     TimerFired,
+    UnqueueRequested,
     WorkerJob,
     WorkerLost,
 )
@@ -101,7 +102,7 @@ class Decision:
     events: list[SubflowEnded] = field(default_factory=list)
     control: list[KillRequested] = field(default_factory=list)
     # Slot requests and releases for the slot keeper (flow concurrency), to concurrency-requests.
-    slots: list[SlotRequested | SlotReleased] = field(default_factory=list)
+    slots: list[SlotRequested | SlotReleased | SlotForced] = field(default_factory=list)
     # Whether anything changed: the header (with its new revision) is to be published.
     header_changed: bool = False
     # The JSON of each task run in `changed` (what the shell publishes; the state keeps it as such).
@@ -224,6 +225,10 @@ class Decider:
             lost.worker_lost(self, event)
         elif isinstance(event, PauseRequested):
             pause.pause(self)
+        elif isinstance(event, UnqueueRequested):
+            start = concurrency.unqueue(self, event.event_id)
+            if start is not None and not change_state.slot_decided(self, start):
+                concurrency.decided(self, start)
         elif isinstance(event, ResumeRequested):
             pause.resume(self, event)
         elif isinstance(event, ChangeStateRequested):
@@ -602,7 +607,7 @@ class Decider:
         event_id = derived_id("kill", self.ex.id, execution_id)
         self.out.control.append(KillRequested(event_id=event_id, execution_id=execution_id))
 
-    def slot(self, message: SlotRequested | SlotReleased) -> None:
+    def slot(self, message: SlotRequested | SlotReleased | SlotForced) -> None:
         self.out.slots.append(message)
 
     def log(self, run: TaskRun | None, level: LogLevel, message: str) -> None:

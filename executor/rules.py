@@ -12,7 +12,7 @@ from datetime import datetime
 from random import Random
 from typing import Any, Protocol
 
-from conveyor.common.concurrency import SlotReleased, SlotRequested
+from conveyor.common.concurrency import SlotForced, SlotReleased, SlotRequested
 from conveyor.common.events import ExecutionCreated, Timer
 from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
@@ -118,7 +118,7 @@ class Rules(Protocol):
         """Ask for another execution (a child) to be killed, in the same transaction."""
         ...
 
-    def slot(self, message: SlotRequested | SlotReleased) -> None:
+    def slot(self, message: SlotRequested | SlotReleased | SlotForced) -> None:
         """Ask the slot keeper for a slot, or free one (`executor.concurrency`), in the same transaction."""
         ...
 

@@ -8,6 +8,9 @@
   (QUEUE); CANCEL and FAIL answer so and keep nothing.
 - A release frees the execution's slot, or takes it out of the queue, and starts the head of the queue while
   there is room. A release of an unknown execution (cancelled, failed, or released before) changes nothing.
+- A forced slot (an execution unqueued by hand) takes the execution out of the queue and counts it running,
+  past the limit if need be (no answer: the executor started it already); for an execution already running
+  or unknown it changes nothing.
 - The limit is the one of the flow's latest request (a new revision may change it); a higher limit starts
   queued executions at once, a lower one lets the running ones end before the next starts.
 """
@@ -18,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from conveyor.common.concurrency import Answer, Behavior, Holder, SlotMessage, SlotRequested
+from conveyor.common.concurrency import Answer, Behavior, Holder, SlotForced, SlotMessage, SlotRequested
 
 QUEUED_ANSWERS = {Behavior.QUEUE: Answer.QUEUE, Behavior.CANCEL: Answer.CANCEL, Behavior.FAIL: Answer.FAIL}
 
@@ -87,6 +90,8 @@ class Slots:
     def apply(self, message: SlotMessage, now: datetime) -> Outcome:
         if isinstance(message, SlotRequested):
             return self._request(message, now)
+        if isinstance(message, SlotForced):
+            return self._force(message.flow, message.execution_id, now)
         return self._release(message.flow, message.execution_id, now)
 
     def _request(self, request: SlotRequested, now: datetime) -> Outcome:
@@ -107,6 +112,13 @@ class Slots:
             out.answers.append((key, Answer.QUEUE))
         else:
             out.answers.append((key, QUEUED_ANSWERS[request.behavior]))
+        return out
+
+    def _force(self, flow: str, key: str, now: datetime) -> Outcome:
+        out = Outcome()
+        slots = self.flows.get(flow)
+        if slots is not None and slots.queue.pop(key, None) is not None:
+            self._hold(slots, flow, key, now, out)
         return out
 
     def _release(self, flow: str, key: str, now: datetime) -> Outcome:

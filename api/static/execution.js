@@ -126,6 +126,7 @@ const ACTIONS = {
   resume: (s) => s === "PAUSED",
   restart: (s) => s === "FAILED" || s === "KILLED",
   replay: (s) => terminal(s),
+  unqueue: (s) => s === "QUEUED",
 };
 
 // Shown when the state allows it; disabled (the tooltip says why) without the runner role on the namespace.

@@ -1,6 +1,7 @@
 // The Executions page: filters (text, namespace, flow, labels, start window, states), a sortable and paged
 // table of GET /api/v1/executions/search, and Kill / Restart of the selected executions (one control request
-// each: POST /api/v1/executions/{id}/kill|restart). Its state lives in the URL. Each row links to the
+// each: POST /api/v1/executions/{id}/kill|restart) and Unqueue (one POST /api/v1/executions/unqueue/by-ids).
+// Its state lives in the URL. Each row links to the
 // Execution page and to the execution's task runs.
 "use strict";
 
@@ -10,6 +11,7 @@ const DEFAULT_SORT = "state.startDate:desc";
 const PAGING = { sort: DEFAULT_SORT, size: 25 };
 const KILLABLE = STATES.filter((s) => !TERMINAL.includes(s)); // a kill of an ended execution is refused (409)
 const RESTARTABLE = ["FAILED", "KILLED"];
+const UNQUEUEABLE = ["QUEUED"]; // started now, past the flow's concurrency limit
 
 const $ = (selector) => document.querySelector(selector);
 const form = $("#filters");
@@ -145,6 +147,10 @@ function renderSelection() {
   $("#restart").disabled = restartable === 0;
   $("#restart").textContent = restartable ? `Restart ${restartable}` : "Restart";
   $("#restart").title = restartable ? "" : why || "no selected execution is FAILED or KILLED";
+  const unqueueable = eligible(UNQUEUEABLE).length;
+  $("#unqueue").disabled = unqueueable === 0;
+  $("#unqueue").textContent = unqueueable ? `Unqueue ${unqueueable}` : "Unqueue";
+  $("#unqueue").title = unqueueable ? "start them now, past their flow's concurrency limit" : why || "no selected execution is QUEUED";
   $("#unselect").disabled = count === 0;
   const shown = view.results.length;
   const checked = view.results.filter((e) => view.selected.has(e.id)).length;
@@ -185,6 +191,29 @@ async function bulk(action, states) {
   setTimeout(load, 1500); // the indexer catches up with the new states
 }
 
+// Unqueue: one request for all of them (POST /api/v1/executions/unqueue/by-ids, all or nothing).
+async function bulkUnqueue() {
+  const targets = eligible(UNQUEUEABLE);
+  const skipped = view.selected.size - targets.length;
+  if (!targets.length || !window.confirm(`Unqueue ${targets.length} execution${targets.length > 1 ? "s" : ""}? They start now, past their flow's concurrency limit.`)) return;
+  $("#bulk-result").textContent = `Unqueue: sending ${targets.length}…`;
+  let text;
+  try {
+    const answer = await request("/api/v1/executions/unqueue/by-ids", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(targets.map((e) => e.id)),
+    });
+    for (const execution of targets) view.selected.delete(execution.id);
+    text = `Unqueue requested for ${answer.count}` + (skipped ? `, ${skipped} skipped (state or role)` : "") + ".";
+    $("#bulk-result").classList.remove("error-text");
+  } catch (error) {
+    text = `Unqueue refused — ${error.message}`;
+    $("#bulk-result").classList.add("error-text");
+  }
+  $("#bulk-result").textContent = text;
+  await load();
+  setTimeout(load, 1500); // the indexer catches up with the new states
+}
+
 // ---- wiring
 
 function wire() {
@@ -204,6 +233,7 @@ function wire() {
   $("#unselect").addEventListener("click", () => { view.selected.clear(); render(); });
   $("#kill").addEventListener("click", () => bulk("kill", KILLABLE));
   $("#restart").addEventListener("click", () => bulk("restart", RESTARTABLE));
+  $("#unqueue").addEventListener("click", bulkUnqueue);
   autoRefresh($("#refresh"), Number(new URLSearchParams(location.search).get("refresh") || document.body.dataset.refresh) || 0, load);
 }
 

@@ -103,13 +103,13 @@ def _ordered(values: dict[str, Any]) -> None:
 
 
 PAGED = ("/api/v1/taskruns/search", "/api/v1/executions/search", "/api/v1/logs/search")
-# The deletion by query: its dates are ordered too.
-BY_QUERY = "/api/v1/executions/by-query"
+# The deletion and the unqueue by query: their dates are ordered too.
+BY_QUERY = ("/api/v1/executions/by-query", "/api/v1/executions/unqueue/by-query")
 
 
 @schemathesis.hook
 def map_query(context: HookContext, query: Any) -> Any:
-    if context.operation is not None and context.operation.path == BY_QUERY and query:
+    if context.operation is not None and context.operation.path in BY_QUERY and query:
         query = dict(query)
         _ordered(query)
         return query

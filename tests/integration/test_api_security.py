@@ -195,6 +195,10 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
         403,
     ),
     "change-status": ("POST", "/api/v1/executions/ex-{ns}/change-status?status=FAILED", None, "runner", 403),
+    "unqueue": ("POST", "/api/v1/executions/ex-{ns}/unqueue", None, "runner", 403),
+    "unqueue-bulk": ("POST", "/api/v1/executions/unqueue/by-ids", ["ex-{ns}"], "runner", 403),
+    # matches nothing (no flow "nothere"): the role check comes first, then nothing to unqueue
+    "unqueue-query": ("POST", "/api/v1/executions/unqueue/by-query?namespace={ns}&flowId=nothere", None, "runner", 403),
     "deploy": ("POST", "/api/v1/flows", "yaml", "developer", 403),
     "delete": ("DELETE", "/api/v1/executions/ex-{ns}-del-{role}", None, "developer", 403),
     "delete-bulk": ("DELETE", "/api/v1/executions/by-ids", ["ex-{ns}-bulk-{role}"], "developer", 403),
@@ -224,7 +228,16 @@ ENDPOINTS: dict[str, tuple[str, str, Any, str, int]] = {
 # "hello" has no trigger, "nothere" is no flow, ex-{ns} has no file f.txt
 # ex-{ns} ended SUCCESS: not RUNNING (pause), not PAUSED (resume), has no task run "nope"; replay and
 # change-status are sent (202)
-STEERING = {"pause": 409, "resume": 409, "replay": 202, "taskrun-state": 404, "change-status": 202}
+# ex-{ns} is not QUEUED: unqueue (one, or by ids) is refused 409; by query it matches nothing (202, count 0)
+STEERING = {
+    "pause": 409,
+    "resume": 409,
+    "replay": 202,
+    "taskrun-state": 404,
+    "change-status": 202,
+    "unqueue": 409,
+    "unqueue-bulk": 409,
+}
 ALLOWED = {
     **STEERING,
     "kill": 409,
@@ -237,6 +250,7 @@ ALLOWED = {
     "file": 404,
     "nsfile": 404,
     "nsfile-delete": 404,
+    "unqueue-query": 202,
 }
 
 
@@ -249,7 +263,7 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
         return ALLOWED.get(endpoint, 200)
     if endpoint in ("kill", "restart", "disable", "undeploy", "delete", *STEERING) and namespace == "team.b":
         return 404  # not readable: as unknown
-    if endpoint == "delete-bulk" and namespace == "team.b":
+    if endpoint in ("delete-bulk", "unqueue-bulk") and namespace == "team.b":
         return 404  # not readable: named "not found" among the invalid ones
     if RANK[role] >= RANK[least] and endpoint in ("tokens", "me"):
         return 200
@@ -265,6 +279,7 @@ def expected(endpoint: str, role: str, namespace: str) -> int:
         "delete",
         "delete-bulk",
         "delete-query",
+        "unqueue-query",
         *STEERING,
     )
     return refused if namespace == "team.b" or endpoint in steering else 200

@@ -9,9 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from conveyor.common.concurrency import Answer, Behavior, Holder, SlotReleased, SlotRequested
+from conveyor.common.concurrency import Answer, Behavior, Holder, SlotForced, SlotReleased, SlotRequested
 from conveyor.common.errors import FlowError
-from conveyor.common.events import ChangeStateRequested, RestartRequested, SlotDecided
+from conveyor.common.events import ChangeStateRequested, RestartRequested, SlotDecided, UnqueueRequested
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
 from conveyor.common.steering import replay
@@ -72,6 +72,19 @@ def test_a_duplicate_request_is_answered_nothing_and_a_queued_release_leaves_the
     out = slots.apply(release("b"), T0)  # b was killed while queued
     assert out.answers == [] and out.records == {holder_key(FLOW, "b"): None}
     assert slots.apply(release("a"), T0).answers == [("c", Answer.START)]
+
+
+def test_a_forced_slot_runs_past_the_limit_leaves_the_queue_and_is_released_as_any_other() -> None:
+    slots = Slots()
+    for e in "abc":
+        slots.apply(request(e, 1), T0)
+    out = slots.apply(SlotForced(flow=FLOW, execution_id="c"), T0)  # c unqueued by hand
+    assert out.answers == [] and out.records[holder_key(FLOW, "c")].running  # type: ignore[union-attr]
+    assert slots.counts(FLOW) == (2, 1)  # a and c run, b waits
+    assert slots.apply(SlotForced(flow=FLOW, execution_id="c"), T0).records == {}  # delivered again
+    assert slots.apply(SlotForced(flow=FLOW, execution_id="zz"), T0).records == {}  # unknown: released before
+    assert slots.apply(release("a"), T0).answers == []  # c still holds the one slot: b waits on
+    assert slots.apply(release("c"), T0).answers == [("b", Answer.START)]
 
 
 def test_a_raised_limit_starts_queued_executions_and_a_lowered_one_waits_for_the_running() -> None:
@@ -136,7 +149,7 @@ def answer(sim: Sim, what: Answer) -> None:
     sim.send(SlotDecided(execution_id=sim.ex.id, answer=what, date=sim.now))
 
 
-def slots_of(sim: Sim) -> list[SlotRequested | SlotReleased]:
+def slots_of(sim: Sim) -> list[SlotRequested | SlotReleased | SlotForced]:
     return [m for d in sim.decisions for m in d.slots]
 
 
@@ -185,6 +198,27 @@ def test_a_killed_queued_execution_ends_killed_without_running_and_leaves_the_qu
     assert slots_of(sim)[-1] == release(sim.ex.id)
     answer(sim, Answer.START)  # the keeper granted it before it read the release: ignored
     assert sim.current() == S.KILLED and sim.jobs == []
+
+
+def test_an_unqueued_execution_runs_now_tells_the_keeper_and_ignores_a_late_start() -> None:
+    sim = limited()
+    answer(sim, Answer.QUEUE)
+    sim.now += timedelta(milliseconds=5)
+    sim.send(UnqueueRequested(execution_id=sim.ex.id))
+    assert sim.current() == S.RUNNING and len(sim.jobs) == 1
+    assert slots_of(sim)[-1] == SlotForced(flow=FLOW, execution_id=sim.ex.id)
+    assert any("unqueued" in entry.message for entry in sim.executor_logs)
+    answer(sim, Answer.START)  # the keeper's START, sent before it read the forced slot: nothing new
+    assert len(sim.jobs) == 1
+    sim.until_done()
+    assert [h.state for h in sim.ex.state.histories] == [S.CREATED, S.QUEUED, S.RUNNING, S.SUCCESS]
+    assert slots_of(sim)[-1] == release(sim.ex.id)
+
+
+def test_unqueue_of_an_execution_not_queued_changes_nothing() -> None:
+    sim = limited()
+    sim.send(UnqueueRequested(execution_id=sim.ex.id))  # CREATED: it has no answer yet
+    assert sim.current() == S.CREATED and len(slots_of(sim)) == 1
 
 
 def test_a_flow_without_concurrency_asks_for_nothing() -> None:
