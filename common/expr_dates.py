@@ -33,11 +33,12 @@ def _input(value: Any, time_zone: Any, existing: Any) -> datetime:
 
 
 def date(value: Any, format: Any = None, existingFormat: Any = None, timeZone: Any = None, locale: Any = None) -> Any:
-    """`date(format, existingFormat=…, timeZone=…)`: a date written in another format (null stays null)."""
+    """`date(format, existingFormat=…, timeZone=…, locale=…)`: a date written in another format (null stays
+    null); `locale` names the days and months (`EEEE`, `MMMM`…)."""
     if value is None:
         return None
     when = _input(value, timeZone, existingFormat)
-    return format_datetime(when, None if format is None else str(format), timeZone)
+    return format_datetime(when, None if format is None else str(format), timeZone, locale)
 
 
 def _add_months(when: datetime, months: int) -> datetime:
@@ -64,7 +65,7 @@ def date_add(
         when = when + _UNITS[name] * int(amount)
     else:
         raise DateError(f"dateAdd: unknown unit {unit!r} (one of {', '.join([*_UNITS, *_MONTHS])})")
-    return format_datetime(when, None if format is None else str(format), timeZone)
+    return format_datetime(when, None if format is None else str(format), timeZone, locale)
 
 
 def _epoch(value: Any, existing: Any, time_zone: Any) -> tuple[int, int]:
@@ -89,7 +90,7 @@ def timestamp_micro(value: Any, existingFormat: Any = None, timeZone: Any = None
     return seconds * 1_000_000_000 + micros
 
 
-def now(pinned: datetime | None, format: Any = None, timeZone: Any = None) -> str:
+def now(pinned: datetime | None, format: Any = None, timeZone: Any = None, locale: Any = None) -> str:
     """`now(format=…, timeZone=…)`: the current time (the decision's clock when pinned), `iso` by default."""
     when = pinned if pinned is not None else datetime.now(UTC)
-    return format_datetime(when, None if format is None else str(format), timeZone)
+    return format_datetime(when, None if format is None else str(format), timeZone, locale)

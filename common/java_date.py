@@ -15,6 +15,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import Locale, UnknownLocaleError
+from babel import dates as babel_dates
+
 # The reference's named formats, as Java patterns (the ISO ones it names after `DateTimeFormatter`).
 NAMED = {
     "iso": "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX",
@@ -112,7 +115,33 @@ def _offset(when: datetime, width: int) -> str:
     return f"{sign}{hours:02d}{':' if width == 3 else ''}{minutes:02d}"
 
 
-def _piece(when: datetime, kind: str, text: str) -> str:
+def _locale(name: Any) -> Locale | None:
+    """The `locale` argument (`fr`, `fr-FR`, `fr_FR`, a Java language tag); None: English, as strftime writes."""
+    if name is None:
+        return None
+    try:
+        return Locale.parse(str(name).replace("-", "_"))
+    except (UnknownLocaleError, ValueError) as exc:
+        raise DateError(f"unknown locale {name!r}") from exc
+
+
+def _named(when: datetime, code: str, locale: Locale) -> str | None:
+    """Day, month and am/pm names in `locale` (Babel's CLDR names, as Java's); None for the other codes."""
+    if code in ("%A", "%a"):
+        return str(babel_dates.get_day_names("wide" if code == "%A" else "abbreviated", locale=locale)[when.weekday()])
+    if code in ("%B", "%b"):
+        return str(babel_dates.get_month_names("wide" if code == "%B" else "abbreviated", locale=locale)[when.month])
+    if code == "%p":
+        key = "am" if when.hour < 12 else "pm"
+        return str(babel_dates.get_period_names(locale=locale).get(key, key.upper()))  # CLDR's root: AM/PM
+    return None
+
+
+def _piece(when: datetime, kind: str, text: str, locale: Locale | None = None) -> str:
+    if kind == "code" and locale is not None:
+        named = _named(when, text, locale)
+        if named is not None:
+            return named
     if kind == "lit":
         return text
     if kind == "frac":
@@ -122,8 +151,9 @@ def _piece(when: datetime, kind: str, text: str) -> str:
     return when.strftime(text)
 
 
-def format_datetime(when: datetime, pattern: str | None = None, tz: Any = None) -> str:
-    """`when` in the zone `tz` (UTC when None) written with a Java pattern or a named format."""
+def format_datetime(when: datetime, pattern: str | None = None, tz: Any = None, locale: Any = None) -> str:
+    """`when` in the zone `tz` (UTC when None) written with a Java pattern or a named format; day and month
+    names in `locale` when given."""
     when = when.astimezone(zone(tz))
     pattern = pattern or "iso"
     if pattern == RFC_1123:
@@ -135,7 +165,8 @@ def format_datetime(when: datetime, pattern: str | None = None, tz: Any = None) 
     if pattern == "iso_instant":
         return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
     java = NAMED.get(pattern, pattern)
-    return "".join(_piece(when, kind, text) for kind, text in _tokens(java))
+    language = _locale(locale)
+    return "".join(_piece(when, kind, text, language) for kind, text in _tokens(java))
 
 
 def _strptime_pattern(pattern: str) -> str:

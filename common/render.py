@@ -219,9 +219,9 @@ NOW_KEY = "_now"
 
 
 @pass_context
-def _now(ctx: Context, format: Any = None, timeZone: Any = None) -> str:
+def _now(ctx: Context, format: Any = None, timeZone: Any = None, locale: Any = None) -> str:
     pinned = ctx.get(NOW_KEY)
-    return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone)
+    return expr_dates.now(pinned if isinstance(pinned, datetime) else None, format, timeZone, locale)
 
 
 @pass_context

@@ -891,8 +891,14 @@ ROWS = [
         "{{ '2024-01-02T10:00:00Z' | date('EEEE d MMMM', locale='fr') }}",
         {},
         "mardi 2 janvier",
-        "`date`'s `locale` is not read: names of days and months are English",
     ),
+    row(
+        "docs.index.date#locale-abbreviated",
+        "{{ d | date('EEE d MMM a', locale='de-DE') }}",
+        {"d": "2024-03-05T15:00:00Z"},
+        "Di. 5 März PM",
+    ),
+    row("docs.index.date#bad-locale", "{{ d | date('EEEE', locale='xx-!!') }}", {"d": "2024-03-05T15:00:00Z"}, RAISES),
     # kestra-io/docs, content/docs/expressions/04.function.md (render): `??` binds tighter than `|` and `~`
     row(
         "docs.function.render#coalesce-then-filter",
