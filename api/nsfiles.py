@@ -1,7 +1,9 @@
 """A namespace's files (`common/nsfiles.py`), with the reference's routes:
 `GET /api/v1/namespaces/{namespace}/files/directory?path=` lists them (under a folder), `GET …/files?path=`
 downloads one, `POST …/files?path=` uploads one (the body's bytes, or the multipart part `fileContent`) and
-`DELETE …/files?path=` removes a file or a folder. Reading needs the viewer role on the namespace, writing
+`DELETE …/files?path=` removes a file or a folder (with its revisions). Every upload keeps the content as the
+file's next revision: `GET …/files/revisions?path=` lists them, `GET …/files?path=&revision=N` downloads one.
+Reading needs the viewer role on the namespace, writing
 the developer role (files are code, as flows are)."""
 
 from __future__ import annotations
@@ -80,13 +82,22 @@ def list_files(request: Request, namespace: Namespace, path: FolderPath = None) 
     responses=error_responses(401, 403, 404, 422, 503),
     response_class=StreamingResponse,
 )
-async def get_file(request: Request, namespace: Namespace, path: FilePath) -> StreamingResponse:
+async def get_file(
+    request: Request,
+    namespace: Namespace,
+    path: FilePath,
+    revision: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="a revision (else the latest)")] = None,
+) -> StreamingResponse:
     require(request, Role.VIEWER, namespace)
     clean = _path(path)
     try:
-        stream = await run_in_threadpool(nsfiles.open_file, namespace, clean)
+        if revision is None:
+            stream = await run_in_threadpool(nsfiles.open_file, namespace, clean)
+        else:
+            stream = await run_in_threadpool(nsfiles.open_revision, namespace, clean, revision)
     except FileNotFound:
-        raise NotFound(f"no file {clean!r} in namespace {namespace!r}") from None
+        which = "" if revision is None else f" revision {revision}"
+        raise NotFound(f"no file {clean!r}{which} in namespace {namespace!r}") from None
 
     def chunks() -> Any:
         with stream:
@@ -98,6 +109,21 @@ async def get_file(request: Request, namespace: Namespace, path: FilePath) -> St
     return StreamingResponse(chunks(), media_type="application/octet-stream", headers=disposition)
 
 
+@router.get(
+    "/namespaces/{namespace}/files/revisions",
+    summary="List a namespace file's revisions",
+    responses=error_responses(401, 403, 404, 422, 503),
+)
+def list_revisions(request: Request, namespace: Namespace, path: FilePath) -> list[dict[str, Any]]:
+    """Every revision the file kept, oldest first: `revision`, `size`, `updated`; 404 when there is none."""
+    require(request, Role.VIEWER, namespace)
+    clean = _path(path)
+    found = nsfiles.revisions(namespace, clean)
+    if not found:
+        raise NotFound(f"no revisions of {clean!r} in namespace {namespace!r}")
+    return [r.to_dict() for r in found]
+
+
 @router.post(
     "/namespaces/{namespace}/files",
     summary="Upload a namespace file",
@@ -105,18 +131,19 @@ async def get_file(request: Request, namespace: Namespace, path: FilePath) -> St
     openapi_extra=UPLOAD_BODY,
 )
 async def put_file(request: Request, namespace: Namespace, path: FilePath) -> dict[str, Any]:
-    """Stores the body's bytes (or the form's `fileContent` part) as the file `path`, replacing it; 409 when
-    a folder of that name, or a file where a folder of the path should be, is in the way."""
+    """Stores the body's bytes (or the form's `fileContent` part) as the file `path`, replacing it, and as its
+    next `revision`; 409 when a folder of that name, or a file where a folder of the path should be, is in
+    the way."""
     require(request, Role.DEVELOPER, namespace)
     clean = _path(path)
     try:
-        size = await _store(request, namespace, clean)
+        size, revision = await _store(request, namespace, clean)
     except (OSError, StorageError) as exc:
         raise Conflict(f"path: cannot store {clean!r} in namespace {namespace!r}: {type(exc).__name__}") from None
-    return {"path": clean, "size": size}
+    return {"path": clean, "size": size, "revision": revision}
 
 
-async def _store(request: Request, namespace: str, clean: str) -> int:
+async def _store(request: Request, namespace: str, clean: str) -> tuple[int, int]:
     if is_multipart(request):
         try:
             form = await request.form()
@@ -126,10 +153,10 @@ async def _store(request: Request, namespace: str, clean: str) -> int:
             part = form.get("fileContent")
             if not isinstance(part, UploadFile):
                 raise BadParameter("fileContent", "expected a file part named fileContent", where="body", status=422)
-            return await run_in_threadpool(nsfiles.put, namespace, clean, part.file)
+            return await run_in_threadpool(nsfiles.put_revision, namespace, clean, part.file)
         finally:
             await form.close()
-    return await run_in_threadpool(nsfiles.put, namespace, clean, io.BytesIO(await request.body()))
+    return await run_in_threadpool(nsfiles.put_revision, namespace, clean, io.BytesIO(await request.body()))
 
 
 @router.delete(

@@ -246,11 +246,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-overwrite", action="store_true", help="set: fail when the key exists")
     p.add_argument("--output", "-o", choices=["table", "json"], default="table")
 
-    p = sub.add_parser("nsfiles", help="a namespace's files: upload DIR|FILE, list, get, delete (internal storage)")
-    p.add_argument("action", choices=["upload", "list", "get", "delete"])
-    p.add_argument(
-        "path", metavar="PATH", nargs="?", help="upload: a folder or file; list: a folder; get, delete: a path"
+    p = sub.add_parser(
+        "nsfiles", help="a namespace's files: upload DIR|FILE, list, get, revisions, delete (internal storage)"
     )
+    p.add_argument("action", choices=["upload", "list", "get", "revisions", "delete"])
+    p.add_argument(
+        "path",
+        metavar="PATH",
+        nargs="?",
+        help="upload: a folder or file; list: a folder; get, revisions, delete: a path",
+    )
+    p.add_argument("--revision", type=int, metavar="N", help="get: that revision of the file (default: the latest)")
     p.add_argument("--namespace", "-n", required=True, metavar="NS")
     p.add_argument("--to", metavar="PREFIX", help="upload: the folder (or, for one file, the path) to store under")
     p.add_argument("--output", "-o", help="get: the file to write (default: stdout); list: table or json")
@@ -614,7 +620,7 @@ def _auth(args: argparse.Namespace, flags: GlobalFlags) -> int:
 def _nsfiles(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from conveyor.cli.nsfiles import nsfiles_command
 
-    return nsfiles_command(args.action, args.namespace, args.path, args.to, args.output)
+    return nsfiles_command(args.action, args.namespace, args.path, args.to, args.output, args.revision)
 
 
 def _kv(args: argparse.Namespace, flags: GlobalFlags) -> int:

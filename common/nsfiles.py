@@ -6,6 +6,10 @@ at most `MAX_PATH` characters, no control character, no segment longer than 255 
 the namespace's own: `namespace.child` has others. The API (`/api/v1/namespaces/{ns}/files…`), the CLI
 (`conveyor nsfiles …`), `read('path')` in expressions and the script tasks' `namespaceFiles` all go through
 this module.
+
+Every store of a file also keeps its content as the file's next revision (1, 2, …), as the reference keeps
+versions of namespace files: `revisions()` lists them, `open_revision()` reads one; deleting the file removes
+them. Two writers storing one path at the same instant may take the same number (the later content wins).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from conveyor.common.storage import FileNotFound, Storage, StorageURIError, defa
 from conveyor.common.storage.uri import SCHEME, key_of
 
 FOLDER = "_files"
+# Every version a file had, one stored file per revision: `{namespace folders}/_files_revisions/{path}/{N}`.
+REVISIONS = "_files_revisions"
 MAX_PATH = 1000
 # A file system's limit on one name (and so one segment of a path), in characters.
 MAX_SEGMENT = 255
@@ -67,12 +73,12 @@ def clean_path(path: str) -> str:
     return text
 
 
-def root(namespace: str) -> str:
+def root(namespace: str, folder: str = FOLDER) -> str:
     """The folder URI of the namespace's files (ends with `/`)."""
     parts = namespace.split(".")
     if not namespace or any(not part or part in (".", "..") or "/" in part for part in parts):
         raise NamespaceFileError(f"namespace {namespace!r} cannot hold files")
-    return f"{SCHEME}/{'/'.join(parts)}/{FOLDER}/"
+    return f"{SCHEME}/{'/'.join(parts)}/{folder}/"
 
 
 def uri(namespace: str, path: str) -> str:
@@ -85,7 +91,72 @@ def uri(namespace: str, path: str) -> str:
 
 
 def put(namespace: str, path: str, data: BinaryIO, storage: Storage | None = None) -> int:
-    return (storage or default_storage()).put(uri(namespace, path), data)
+    """Store `data` as the file `path` (replacing it) and as its next revision; the size stored."""
+    return put_revision(namespace, path, data, storage)[0]
+
+
+def put_revision(namespace: str, path: str, data: BinaryIO, storage: Storage | None = None) -> tuple[int, int]:
+    """`put`, with the revision it made: (size, revision). A file stored before revisions were kept first
+    becomes revision 1, so no content is lost."""
+    storage = storage or default_storage()
+    target = uri(namespace, path)
+    known = revisions(namespace, path, storage)
+    if not known and _exists(storage, target):
+        _copy(storage, target, _revision_uri(namespace, path, 1))
+        known = [Revision(1, 0, datetime.now())]
+    size = storage.put(target, data)
+    revision = (known[-1].revision if known else 0) + 1
+    _copy(storage, target, _revision_uri(namespace, path, revision))
+    return size, revision
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: int
+    size: int
+    modified: datetime
+
+    def to_dict(self) -> dict[str, object]:
+        return {"revision": self.revision, "size": self.size, "updated": self.modified.isoformat()}
+
+
+def _revision_uri(namespace: str, path: str, revision: int) -> str:
+    return f"{root(namespace, REVISIONS)}{clean_path(path)}/{revision}"
+
+
+def revisions(namespace: str, path: str, storage: Storage | None = None) -> list[Revision]:
+    """The file's revisions, oldest first (none for a file never stored since revisions are kept)."""
+    folder = f"{root(namespace, REVISIONS)}{clean_path(path)}/"
+    try:
+        found = list((storage or default_storage()).files(folder))
+    except OSError:  # a name the file system cannot hold: none
+        return []
+    kept = [(f.uri[len(folder) :], f) for f in found]
+    return sorted(
+        (Revision(int(name), f.size, f.modified) for name, f in kept if name.isdigit()), key=lambda r: r.revision
+    )
+
+
+def open_revision(namespace: str, path: str, revision: int, storage: Storage | None = None) -> BinaryIO:
+    """One revision's bytes (`FileNotFound` when the file never had it)."""
+    found = _revision_uri(namespace, path, revision)
+    try:
+        return (storage or default_storage()).open(found)
+    except OSError:
+        raise FileNotFound(found) from None
+
+
+def _exists(storage: Storage, target: str) -> bool:
+    try:
+        storage.size(target)
+    except (FileNotFound, OSError):
+        return False
+    return True
+
+
+def _copy(storage: Storage, source: str, target: str) -> None:
+    with storage.open(source) as stream:
+        storage.put(target, stream)
 
 
 def open_file(namespace: str, path: str, storage: Storage | None = None) -> BinaryIO:
@@ -116,12 +187,18 @@ def files(namespace: str, prefix: str = "", storage: Storage | None = None) -> I
 
 
 def delete(namespace: str, path: str, storage: Storage | None = None) -> int:
-    """Remove the file at `path`, or every file under the folder `path`; how many were removed."""
+    """Remove the file at `path`, or every file under the folder `path`, with their revisions; how many files
+    were removed (revisions not counted)."""
     storage = storage or default_storage()
+    history = f"{root(namespace, REVISIONS)}{clean_path(path)}/"
     try:
         if storage.remove(uri(namespace, path)):
+            storage.delete(history)
             return 1
-        return storage.delete(uri(namespace, path).rstrip("/") + "/")
+        removed = storage.delete(uri(namespace, path).rstrip("/") + "/")
+        if removed:
+            storage.delete(history)
+        return removed
     except OSError:  # a name the file system cannot hold: nothing there
         return 0
 

@@ -1,9 +1,10 @@
 """Namespace files through the HTTP API (and the CLI) on the real servers, with the local-directory storage:
-upload (raw body and multipart `fileContent`), list, download, delete; a viewer reads, a developer writes,
+upload (raw body and multipart `fileContent`), list, download, delete, revisions; a viewer reads, a developer writes,
 nobody touches another namespace's files; bad paths are 422 naming `path`."""
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -55,7 +56,7 @@ def as_(name: str) -> tuple[str, str]:
 def test_upload_list_download_and_delete(api: Api) -> None:
     raw = api.http.post(BASE, params={"path": "sql/q.sql"}, content=b"select 1", auth=as_("dev"))
     assert raw.status_code == 200, raw.text
-    assert raw.json() == {"path": "sql/q.sql", "size": 8}
+    assert raw.json() == {"path": "sql/q.sql", "size": 8, "revision": 1}
     form = api.http.post(BASE, params={"path": "/scripts/a.py"}, files={"fileContent": ("a.py", b"print(1)")})
     assert form.status_code == 200 and form.json()["path"] == "scripts/a.py"
     assert (api.root / "ns/a/_files/sql/q.sql").read_bytes() == b"select 1"
@@ -124,3 +125,47 @@ def test_the_cli_uploads_a_folder_lists_gets_and_deletes(api: Api, tmp_path: Pat
     assert missing.returncode == 1 and "no file 'app/main.py'" in missing.stderr
     bad = run_cli(env, "nsfiles", "get", "../x", "--namespace", "ns.cli")
     assert bad.returncode == 2 and "'..'" in bad.stderr
+
+
+def test_every_upload_is_a_revision_listed_and_downloaded(api: Api) -> None:
+    path = {"path": "conf/app.yaml"}
+    for n, body in enumerate((b"v: 1", b"v: 22", b"v: 333"), start=1):
+        stored = api.http.post(BASE, params=path, content=body, auth=as_("dev"))
+        assert stored.status_code == 200 and stored.json()["revision"] == n, stored.text
+    listed = api.http.get(BASE + "/revisions", params=path, auth=as_("viewer"))
+    assert listed.status_code == 200, listed.text
+    assert [(r["revision"], r["size"]) for r in listed.json()] == [(1, 4), (2, 5), (3, 6)]
+    assert api.http.get(BASE, params=path).content == b"v: 333"
+    old = api.http.get(BASE, params={**path, "revision": 1}, auth=as_("viewer"))
+    assert old.status_code == 200 and old.content == b"v: 1"
+    assert api.http.get(BASE, params={**path, "revision": 9}).status_code == 404
+    assert api.http.get(BASE, params={**path, "revision": 0}).status_code == 422
+    assert api.http.get(BASE + "/revisions", params=path, auth=as_("other")).status_code == 403
+    # the revisions are not files of the namespace, and go with the file
+    assert "conf/app.yaml" in [f["path"] for f in api.http.get(BASE + "/directory").json()]
+    assert not any("_files_revisions" in f["path"] for f in api.http.get(BASE + "/directory").json())
+    assert api.http.delete(BASE, params=path).status_code == 204
+    assert api.http.get(BASE + "/revisions", params=path).status_code == 404
+    again = api.http.post(BASE, params=path, content=b"fresh")
+    assert again.json()["revision"] == 1
+
+
+def test_the_cli_lists_revisions_and_gets_one(api: Api, tmp_path: Path) -> None:
+    env = {**os.environ, "CONVEYOR_STORAGE_TYPE": "local", "CONVEYOR_STORAGE_LOCAL_ROOT": str(api.root)}
+    source = tmp_path / "q.sql"
+    for text in ("select 1\n", "select 2\n"):
+        source.write_text(text)
+        assert run_cli(env, "nsfiles", "upload", str(source), "--namespace", "ns.rev").returncode == 0
+    listed = run_cli(env, "nsfiles", "revisions", "q.sql", "--namespace", "ns.rev", "--output", "json")
+    assert listed.returncode == 0, listed.stderr
+    assert [r["revision"] for r in json.loads(listed.stdout)] == [1, 2]
+    first = run_cli(env, "nsfiles", "get", "q.sql", "--namespace", "ns.rev", "--revision", "1")
+    assert first.returncode == 0 and first.stdout == "select 1\n"
+    assert run_cli(env, "nsfiles", "get", "q.sql", "--namespace", "ns.rev").stdout == "select 2\n"
+    # what the CLI stored, the API lists
+    served = api.http.get("/api/v1/namespaces/ns.rev/files/revisions", params={"path": "q.sql"})
+    assert [r["revision"] for r in served.json()] == [1, 2]
+    missing = run_cli(env, "nsfiles", "get", "q.sql", "--namespace", "ns.rev", "--revision", "7")
+    assert missing.returncode == 1 and "no file 'q.sql' revision 7" in missing.stderr
+    bad = run_cli(env, "nsfiles", "list", "--namespace", "ns.rev", "--revision", "1")
+    assert bad.returncode == 2 and "--revision" in bad.stderr

@@ -134,3 +134,29 @@ def test_disabled_namespace_files_are_not_copied() -> None:
     ctx.job.task_run.namespace = NS
     task = task_classes()[COMMANDS].model_validate(spec)
     assert runner_for(task).run(task, ctx).state is StateType.SUCCESS
+
+
+def test_every_store_keeps_a_revision_and_deleting_the_file_removes_them() -> None:
+    assert [nsfiles.put_revision(NS, "q.sql", io.BytesIO(b))[1] for b in (b"one", b"two!")] == [1, 2]
+    assert [(r.revision, r.size) for r in nsfiles.revisions(NS, "q.sql")] == [(1, 3), (2, 4)]
+    with nsfiles.open_revision(NS, "q.sql", 1) as first:
+        assert first.read() == b"one"
+    with pytest.raises(FileNotFound):
+        nsfiles.open_revision(NS, "q.sql", 3)
+    assert [f.path for f in nsfiles.files(NS)] == ["q.sql"]  # revisions are not files of the namespace
+    assert nsfiles.delete(NS, "q.sql") == 1 and nsfiles.revisions(NS, "q.sql") == []
+
+
+def test_a_file_stored_before_revisions_were_kept_becomes_revision_one() -> None:
+    default_storage().put(nsfiles.uri(NS, "old.txt"), io.BytesIO(b"before"))
+    assert nsfiles.put_revision(NS, "old.txt", io.BytesIO(b"after"))[1] == 2
+    with nsfiles.open_revision(NS, "old.txt", 1) as first:
+        assert first.read() == b"before"
+
+
+def test_deleting_a_folder_removes_the_revisions_of_its_files() -> None:
+    put("sql/a.sql", b"a")
+    put("sql/b.sql", b"b")
+    put("sqlx.txt", b"kept")
+    assert nsfiles.delete(NS, "sql") == 2
+    assert nsfiles.revisions(NS, "sql/a.sql") == [] and len(nsfiles.revisions(NS, "sqlx.txt")) == 1
