@@ -254,6 +254,14 @@ class LoopUntil(_WithTasks):
     check_frequency: CheckFrequency = CheckFrequency()
 
 
+class WorkdirCacheOptions(Spec):
+    """A WorkingDirectory's `cache`: the files matching `patterns` (globs, `**` across folders) are kept
+    between executions of the flow (`worker/runners/workdir_cache.py`), for `ttl` (ISO-8601) or for good."""
+
+    patterns: list[str] = Field(min_length=1)
+    ttl: Duration | None = None
+
+
 class WorkingDirectory(_WithTasks):
     """Runnable tasks that share one working directory on one worker: the executor sends the whole group as
     one worker job (the job of the WorkingDirectory's task run); the worker makes a fresh directory, runs the
@@ -270,6 +278,7 @@ class WorkingDirectory(_WithTasks):
     input_files: dict[str, str | None] | str = {}
     output_files: list[str] = []
     namespace_files: NamespaceFilesOptions | None = None
+    cache: WorkdirCacheOptions | None = None
 
     @model_validator(mode="after")
     def _runnable_only(self) -> WorkingDirectory:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,21 @@ def test_working_directory_example_shares_one_directory(e2e_stack: Stack) -> Non
     assert uri.startswith("kestra:///conveyor/examples/working-directory/executions/") and uri.endswith("counts.csv")
     query = (EXAMPLES / "nsfiles" / "sql" / "report.sql").read_text().split()
     assert messages(e2e_stack, execution, "report") == [f"2 words; words,query_words\n2,{len(query)}"]
+
+
+def test_working_directory_cache_example_keeps_files_between_executions(e2e_stack: Stack, tmp_path: Path) -> None:
+    # a namespace of its own: the storage (and so the cache) outlives the test
+    namespace = f"e2e.cache.{uuid.uuid4().hex[:8]}"
+    source = (EXAMPLES / "working-directory-cache.yaml").read_text()
+    flow = tmp_path / "cache.yaml"
+    flow.write_text(source.replace("namespace: conveyor.examples", f"namespace: {namespace}"))
+    first = succeeded(e2e_stack, flow)
+    assert task_run(first, "install")["outputs"] == {"cached": False, "exitCode": 0}
+    second = succeeded(e2e_stack, flow)
+    assert task_run(second, "install")["outputs"] == {"cached": True, "exitCode": 0}
+    # the second run read the file the first one built, through the archive
+    assert messages(e2e_stack, second, "use") == messages(e2e_stack, first, "use")
+    assert messages(e2e_stack, second, "report") == ["dependencies from the cache: true"]
 
 
 def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:

@@ -10,7 +10,8 @@ a kill or the group's timeout stops the running task. The directory is removed a
 Around the tasks, as the reference's preExecuteTasks and postExecuteTasks: the selected namespace files and
 the `inputFiles` are written into the directory first (a failure there fails the group before any task
 runs), and the files matching `outputFiles` are stored last, also after a failed task (their URIs are the
-group's output `outputFiles`; a failure to store them fails the group).
+group's output `outputFiles`; a failure to store them fails the group). With `cache`, the cached files are
+unpacked before everything else and archived again after a successful group (`workdir_cache`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from conveyor.common.tasks import registry
 from conveyor.common.tasks.flowable import WorkingDirectory
 from conveyor.worker.runners import command_files
 from conveyor.worker.runners.base import GroupMember, RunContext, RunOutcome
+from conveyor.worker.runners.workdir_cache import WorkdirCache
 
 S = StateType
 
@@ -43,11 +45,15 @@ class WorkingDirectoryRunner:
         group = _Group(task, ctx, directory)
         watcher = threading.Thread(target=group.watch, name=f"workdir-{task.id}", daemon=True)
         watcher.start()
+        cache = WorkdirCache(task, ctx, Path(directory))
         try:
+            cache.restore()
             problem = command_files.prepare(task, ctx, Path(directory))
             if problem is not None:
                 return RunOutcome.failed(f"Failed preExecuteTasks on WorkingDirectory: {problem}")
             outcome = group.run()
+            if outcome.state is S.SUCCESS:
+                cache.save()
             files, problem = command_files.collect(task, ctx, Path(directory))
             if problem is not None:
                 return RunOutcome.failed(f"Failed postExecuteTasks on WorkingDirectory: {problem}")
