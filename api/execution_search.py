@@ -102,7 +102,10 @@ class ExecutionFilterParams(BaseModel):
 
 class ExecutionPage(BaseModel):
     results: list[dict[str, Any]] = Field(description="Execution documents (without their task runs)")
-    total: int
+    total: int = Field(description=f"how many match (counted up to {queries.LIST_TOTAL_LIMIT:,} unless one parent's)")
+    total_exact: bool = Field(
+        alias="totalExact", description="false when more executions match than `total` (the count stopped there)"
+    )
     next: str | None = Field(description="cursor of the next page (pass it as `after`), null on the last page")
 
 
@@ -119,5 +122,7 @@ def search_executions(
     paging: Annotated[ExecutionPageParams, Query()],
 ) -> ExecutionPage:
     filters = replace(params.filters(), allowed=readable(request))
-    found = queries.search_executions(api.client, api.prefix, filters, paging.paging())
-    return ExecutionPage(results=found.results, total=found.total, next=found.next)
+    # One parent's children are counted in full (the Execution page shows how many).
+    limit = None if filters.trigger_execution_id else queries.LIST_TOTAL_LIMIT
+    found = queries.search_executions(api.client, api.prefix, filters, paging.paging(), total_limit=limit)
+    return ExecutionPage(results=found.results, total=found.total, totalExact=found.exact, next=found.next)

@@ -36,7 +36,12 @@ MAX_DAYS = 731
 
 class TaskRunPage(BaseModel):
     results: list[dict[str, Any]] = Field(description="task-run documents: the TaskRun JSON plus attemptsCount, ...")
-    total: int = Field(description="how many task runs match")
+    total: int = Field(
+        description=f"how many task runs match (counted up to {queries.LIST_TOTAL_LIMIT:,} unless one execution's)"
+    )
+    total_exact: bool = Field(
+        alias="totalExact", description="false when more task runs match than `total` (the count stopped there)"
+    )
     next: str | None = Field(description="cursor of the next page (pass it as `after`), null on the last page")
 
 
@@ -55,8 +60,10 @@ def search_taskruns(
     # Checked here rather than in a dependency, which FastAPI would call even when another parameter failed
     # validation: a request with a bad `state` and a bad `sort` is answered 422 for `state`.
     filters = replace(filters, allowed=readable(request))  # inside the query: totals and cursors too
-    found = queries.search_taskruns(api.client, api.prefix, filters, paging.paging())
-    return TaskRunPage(results=found.results, total=found.total, next=found.next)
+    # One execution's are counted in full (the Execution page's Gantt is as tall as its task runs are many).
+    limit = None if filters.execution_id else queries.LIST_TOTAL_LIMIT
+    found = queries.search_taskruns(api.client, api.prefix, filters, paging.paging(), total_limit=limit)
+    return TaskRunPage(results=found.results, total=found.total, totalExact=found.exact, next=found.next)
 
 
 class DailyStatsQuery(TaskRunFilterParams):

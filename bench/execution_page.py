@@ -119,18 +119,24 @@ def load(es: ElasticsearchSettings, execution_id: str, count: int) -> float:
     return time.monotonic() - began
 
 
+def signed_in(playwright: Any, base: str) -> tuple[Any, Any]:
+    """Debian's Chromium, and a page of it at 1280x800 signed in as the admin."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{base}/login")
+    page.fill("#user", ADMIN_AUTH[0])
+    page.fill("#password", ADMIN_AUTH[1])
+    page.click("#login button[type=submit]")
+    page.wait_for_url("**/")
+    return browser, page
+
+
 def measure(base: str, execution_id: str, count: int, rounds: int) -> dict[str, list[float]]:
     from playwright.sync_api import sync_playwright
 
     out: dict[str, list[float]] = {"first paint": [], "scroll frame": [], "deep jump": [], "middle jump": []}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"{base}/login")
-        page.fill("#user", ADMIN_AUTH[0])
-        page.fill("#password", ADMIN_AUTH[1])
-        page.click("#login button[type=submit]")
-        page.wait_for_url("**/")
+        browser, page = signed_in(playwright, base)
         for _ in range(rounds + 1):  # the first round warms the server, the caches and the page's JIT
             page.goto(f"{base}/execution.html?id={execution_id}")
             page.wait_for_selector("body[data-painted]", timeout=60_000)

@@ -162,7 +162,7 @@ function renderTable() {
   const body = $("#taskruns tbody");
   body.replaceChildren(...view.results.map(row));
   $("#empty").hidden = view.results.length > 0;
-  $("#total").textContent = `${formatNumber(view.total)}`;
+  $("#total").textContent = view.totalExact === false ? `${formatNumber(view.total)}+` : formatNumber(view.total);
   renderPager(view, view.results.length);
   markSorted($("#taskruns"), view.sort);
 }

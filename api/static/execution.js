@@ -534,7 +534,7 @@ async function refresh() {
 // ---- start
 
 async function start() {
-  page.me = await whoAmI();
+  const me = whoAmI(); // asked beside the execution, not before it
   if (!page.id) {
     showError("No execution: open this page as /execution.html?id=EXECUTION_ID.");
     return;
@@ -570,6 +570,7 @@ async function start() {
   });
   try {
     page.execution = await request(`/api/v1/executions/${enc(page.id)}?taskRuns=false`);
+    page.me = await me;
   } catch (error) {
     showError(error.message);
     return;

@@ -89,7 +89,7 @@ function showError(message) {
 function render() {
   $("#executions tbody").replaceChildren(...view.results.map(row));
   $("#empty").hidden = view.results.length > 0;
-  $("#total").textContent = formatNumber(view.total);
+  $("#total").textContent = view.totalExact === false ? `${formatNumber(view.total)}+` : formatNumber(view.total);
   renderPager(view, view.results.length);
   markSorted($("#executions"), view.sort);
   renderSelection();

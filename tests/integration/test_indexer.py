@@ -299,6 +299,13 @@ def test_taskrun_queries_filter_sort_page_and_aggregate(
             break
     assert seen == ids() and pages == 4
 
+    # A list page's count stops at a limit: the total is then a floor, the page and its cursor the same.
+    exact = queries.search_taskruns(client, p, size=2)
+    floor = queries.search_taskruns(client, p, size=2, total_limit=3)
+    assert (floor.total, floor.exact, exact.total, exact.exact) == (3, False, len(specs), True)
+    assert (floor.results, floor.next) == (exact.results, exact.next)
+    assert queries.search_taskruns(client, p, size=2, total_limit=len(specs)).exact
+
     result = queries.search_taskruns(client, p, task_id="say", size=1).results[0]
     assert {"id", "executionId", "namespace", "flowId", "taskId", "state", "attemptsCount", "revision"} <= set(result)
 
