@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from conveyor.api.authn import Refused, client_of, current
 from conveyor.api.errors import ApiError, BadParameter, error_responses
@@ -62,6 +62,9 @@ def login_page(sso: str = "") -> str:
 
 
 class Credentials(BaseModel):
+    # Unknown fields are refused (422 naming them), as the schema says: the sign-in form has these three.
+    model_config = ConfigDict(extra="forbid")
+
     user: str = Field(min_length=1, max_length=250)
     password: str = Field(max_length=1000)
     next: str = Field(default="/", max_length=2000, description="where the form goes after signing in")
