@@ -5,13 +5,16 @@ of the children's outputs) runs as worker jobs of its own task run (`on_worker`)
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, field_validator
 
 from conveyor.common.base import Spec
 from conveyor.common.labels import labels_map
-from conveyor.common.tasks.base import FlowableTask
+from conveyor.common.tasks.base import FlowableTask, Task
+
+if TYPE_CHECKING:
+    AnyTask = Task
 
 SUBFLOW_TYPES = (
     "io.kestra.plugin.core.flow.Subflow",
@@ -82,6 +85,12 @@ class ForEachItem(_Starts):
     restart_behavior: str = Field(
         default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION|ALL_ITEMS|FAILED_ITEMS)$"
     )
+    # The reference's `finally`: tasks run whatever the outcome, after its children and merge ended, once per
+    # run of the task; the worse state wins (`executor.flowables.step`).
+    finally_: list[AnyTask] = Field(default=[], alias="finally")
+
+    def finally_tasks(self) -> list[Task]:
+        return list(self.finally_)
 
 
 # The stage of a ForEachItem task run, in its outputs (`phase`) while a worker job of it runs: the split of

@@ -340,6 +340,43 @@ tasks:
     assert run.outputs is not None and run.outputs["iterations"]["FAILED"] == 26
 
 
+FINALLY = """
+    finally:
+      - {id: after, type: io.kestra.plugin.core.debug.Return, format: "{{ outputs.each.iterations }}"}
+      - {id: second, type: io.kestra.plugin.core.log.Log, message: done}"""
+
+
+def test_foreachitem_finally_runs_once_after_the_children_and_the_merge() -> None:
+    world, pid = run_each("{rows: 50}", extra=FINALLY)
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    runs = {r.task_id: r for r in ex.task_run_list}
+    assert set(runs) == {"each", "after", "second"}
+    each_run, after = runs["each"], runs["after"]
+    assert after.parent_task_run_id == each_run.id and runs["second"].parent_task_run_id == each_run.id
+    assert each_run.state.current == S.SUCCESS and each_run.outputs and "uri" in each_run.outputs  # merged first
+    assert after.outputs == {"value": '{"CREATED":0,"RUNNING":0,"SUCCESS":3}'}
+    assert each_run.state.end_date is not None and after.state.start_date is not None
+    assert after.state.start_date <= each_run.state.end_date
+
+
+def test_foreachitem_finally_runs_after_failed_children_and_the_failure_stays() -> None:
+    failing = """
+id: per-batch-failed
+namespace: sub.test
+inputs:
+  - {id: items, type: STRING}
+tasks:
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
+"""
+    world, pid = run_each("{rows: 50}", flow=failing, extra=FINALLY)
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    runs = {r.task_id: r for r in ex.task_run_list}
+    assert runs["each"].state.current == S.FAILED
+    assert runs["after"].state.current == S.SUCCESS and runs["second"].state.current == S.SUCCESS
+
+
 def test_foreachitem_no_wait() -> None:
     world, pid = run_each("{rows: 4}", extra="    wait: false")
     (run,) = world.execution(pid).task_run_list
