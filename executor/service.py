@@ -260,7 +260,9 @@ class Executor:
                 # waited for until new events fill the batch: they never come while executions wait on it
                 if len(messages) >= self.settings.batch_size or self._full() or self._commit.overdue():
                     break
-                if not self._take(messages, pending, self.settings.batch_size - len(messages), 0.0):
+                took = self._take(messages, pending, self.settings.batch_size - len(messages), 0.0)
+                # a rebalance inside that consume settles the commit and clears it (`_revoked`)
+                if not took and self._commit is not None:
                     self._commit.ready(COMMIT_POLL)
         except BaseException:
             if messages:  # decided, never to be published: decided again after the rewind
