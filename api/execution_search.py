@@ -33,6 +33,11 @@ from conveyor.indexer.filters import SYSTEM_FLOW_NAMESPACE, ExecutionFilters, ti
 
 # key:value, the key not blank (the value may be empty)
 
+# An ISO-8601 duration (the reference's `Duration`), bounded so that now minus it stays a date.
+_SECONDS = r"[0-9]{1,6}(?:[.][0-9]{1,9})?[Ss]"
+_TIME = rf"(?:[0-9]{{1,6}}[Hh](?:[0-9]{{1,6}}[Mm])?(?:{_SECONDS})?|[0-9]{{1,6}}[Mm](?:{_SECONDS})?|{_SECONDS})"
+TIME_RANGE_PATTERN = rf"^-?[Pp](?:[0-9]{{1,5}}[Dd](?:[Tt]{_TIME})?|[Tt]{_TIME})$"
+
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
 
 
@@ -70,21 +75,21 @@ class ExecutionFilterParams(BaseModel):
     time_range: str | None = Field(
         default=None,
         max_length=50,
-        description="started within this ISO-8601 duration back from now (PT1H, P30D); not with startDate",
+        pattern=TIME_RANGE_PATTERN,
+        description="started within this ISO-8601 duration back from now (PT1H, P30D); with startDate, the later",
     )
 
     def filters(self) -> ExecutionFilters:
         """The checked filters: a bad label, date or duration is answered 400/422 by name."""
         start = parse_when(self.start_date, "startDate")
-        if self.time_range is not None and self.time_range.strip():
-            if start is not None:
-                raise BadParameter("timeRange", "startDate and timeRange are mutually exclusive")
-            try:
-                start = time_range_start(self.time_range, utcnow())
-            except ValueError as exc:
-                raise BadParameter("timeRange", str(exc), status=422) from None
         end = parse_when(self.end_date, "endDate", end=True)
         check_window(start, end)
+        if self.time_range is not None and self.time_range.strip():
+            try:  # an endDate before it: a window that matches nothing, as the reference
+                since = time_range_start(self.time_range, utcnow())
+            except ValueError as exc:
+                raise BadParameter("timeRange", str(exc), status=422) from None
+            start = since if start is None else max(start, since)  # both: the later (the reference refuses both)
         return ExecutionFilters(
             namespace=self.namespace or None,
             flow_id=self.flow_id or None,
