@@ -94,6 +94,10 @@ def _indexed(stack: Stack, server: httpx.Client, execution_id: str, states: set[
         answer = server.get(f"/api/v1/executions/{execution_id}")
         if answer.status_code != 200 or answer.json()["state"]["current"] not in states:
             return None
+        # The execution's document and its task runs' are indexed apart: in the full run the SUCCESS header
+        # was read before the last task run's document (taskRunList short of taskRunCount).
+        if len(answer.json()["taskRunList"]) < int(answer.json().get("taskRunCount") or 0):
+            return None
         return dict(answer.json())
 
     found = stack.poll(check, timeout=120)
