@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from random import Random
 from typing import Annotated, Literal
@@ -26,6 +26,16 @@ class _Retry(Spec):
 
     def delay(self, attempts_done: int, rand: Random) -> timedelta:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def next_delay(self, tries: int, rand: Random, now: datetime, first_start: datetime) -> timedelta | None:
+        """The wait before the next try after `tries` of them, or None when none is left: `maxAttempt`
+        reached, or the next try would start past `maxDuration` from the first one's start."""
+        delay = self.delay(tries, rand)
+        if self.max_attempt is not None and tries >= self.max_attempt:
+            return None
+        if self.max_duration is not None and now + delay - first_start > self.max_duration:
+            return None
+        return delay
 
 
 class ConstantRetry(_Retry):

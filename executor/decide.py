@@ -288,10 +288,8 @@ class Decider:
         if state == S.FAILED and not self.killing and policy is not None:
             first_start = run.attempts[0].state.start_date or self.now
             tries = lost.counted(run)  # an attempt lost with its worker is not the task's failure
-            delay = policy.delay(tries, self.rand)
-            within_count = policy.max_attempt is None or tries < policy.max_attempt
-            within_time = policy.max_duration is None or (self.now + delay - first_start) <= policy.max_duration
-            if within_count and within_time and policy.behavior == RetryBehavior.RETRY_FAILED_TASK:
+            delay = policy.next_delay(tries, self.rand, self.now, first_start)
+            if delay is not None and policy.behavior == RetryBehavior.RETRY_FAILED_TASK:
                 self.set_state(run, S.RETRYING)
                 self.start_timer(self.now + delay, "retry", run.id)
                 return

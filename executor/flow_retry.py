@@ -60,11 +60,9 @@ def schedule(d: Rules) -> bool:
     if found is None:
         return False
     metadata = d.execution.metadata
-    delay = found.delay(metadata.attempt_number, d.rand)
     first = metadata.original_created_date or d.execution.state.start_date or d.now
-    if found.max_attempt is not None and metadata.attempt_number >= found.max_attempt:
-        return False
-    if found.max_duration is not None and d.now + delay - first > found.max_duration:
+    delay = found.next_delay(metadata.attempt_number, d.rand, d.now, first)
+    if delay is None:
         return False
     d.set_execution_state(S.RETRYING)
     d.cancel_timers()

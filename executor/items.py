@@ -135,11 +135,8 @@ def _job_retried(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any])
     if policy.behavior != RetryBehavior.RETRY_FAILED_TASK:
         return False
     tries = int(out.get(JOB_FAILURES, 0)) + 1
-    delay = policy.delay(tries, d.rand)
-    first_start = run.state.start_date or d.now
-    within_count = policy.max_attempt is None or tries < policy.max_attempt
-    within_time = policy.max_duration is None or (d.now + delay - first_start) <= policy.max_duration
-    if not (within_count and within_time):
+    delay = policy.next_delay(tries, d.rand, d.now, run.state.start_date or d.now)
+    if delay is None:
         return False
     d.log(run, LogLevel.WARN, f"the {out.get(PHASE)} of the items failed: retried ({last.error or 'no error'})")
     d.set_outputs(run, {**out, JOB_FAILURES: tries})

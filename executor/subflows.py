@@ -86,11 +86,8 @@ def _retried(d: Rules, task: Subflow, run: TaskRun) -> bool:
     if policy is None or d.killing or policy.behavior != RetryBehavior.RETRY_FAILED_TASK:
         return False
     tries = len(run.attempts) + 1  # this child's attempt
-    delay = policy.delay(tries, d.rand)
-    first_start = run.state.start_date or d.now
-    within_count = policy.max_attempt is None or tries < policy.max_attempt
-    within_time = policy.max_duration is None or (d.now + delay - first_start) <= policy.max_duration
-    if not (within_count and within_time):
+    delay = policy.next_delay(tries, d.rand, d.now, run.state.start_date or d.now)
+    if delay is None:
         return False
     d.log(run, LogLevel.WARN, f"child execution {run.outputs and run.outputs.get('executionId')} failed: retried")
     done(d, run, S.FAILED)
