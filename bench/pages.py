@@ -114,15 +114,7 @@ def _actions(prefix: str, count: int) -> Iterator[dict[str, Any]]:
             yield from close()
             group = []
         group.append(doc)
-        yield {
-            "_index": templates.monthly_index(
-                prefix, templates.TASKRUNS, datetime.fromisoformat(doc["state"]["startDate"])
-            ),
-            "_id": doc["id"],
-            "version": doc["revision"],
-            "version_type": "external",
-            "_source": doc,
-        }
+        yield taskruns_search.taskrun_action(prefix, doc)
     if group:
         yield from close()
 

@@ -67,6 +67,20 @@ def _id(rng: random.Random) -> str:
     return f"{rng.getrandbits(88):022x}"
 
 
+def taskrun_action(prefix: str, doc: dict[str, Any]) -> dict[str, Any]:
+    """The bulk action that indexes one task-run document as the indexer does (its month's index, versioned
+    by revision)."""
+    return {
+        "_index": templates.monthly_index(
+            prefix, templates.TASKRUNS, datetime.fromisoformat(doc["state"]["startDate"])
+        ),
+        "_id": doc["id"],
+        "version": doc["revision"],
+        "version_type": "external",
+        "_source": doc,
+    }
+
+
 def documents(count: int, start: datetime, days: int, seed: int = 7) -> Iterator[dict[str, Any]]:
     """`count` task-run documents spread over `days` days from `start`, a few per execution."""
     rng = random.Random(seed)
@@ -153,15 +167,7 @@ def load(client: Elasticsearch, prefix: str, count: int, start: datetime, days: 
 
     def actions() -> Iterator[dict[str, Any]]:
         for doc in documents(count, start, days):
-            yield {
-                "_index": templates.monthly_index(
-                    prefix, templates.TASKRUNS, datetime.fromisoformat(doc["state"]["startDate"])
-                ),
-                "_id": doc["id"],
-                "version": doc["revision"],
-                "version_type": "external",
-                "_source": doc,
-            }
+            yield taskrun_action(prefix, doc)
 
     bulk = streaming_bulk(client, actions(), chunk_size=5000, max_retries=5, raise_on_error=True)
     for done, _ in enumerate(bulk, start=1):
