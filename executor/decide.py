@@ -207,37 +207,11 @@ class Decider:
         return found
 
     # ---- events
-    def apply(self, event: Event) -> None:  # noqa: C901  (one branch per event type; a dispatch table is next)
+    def apply(self, event: Event) -> None:
         self._state.remember(event.event_id)
-        if isinstance(event, ExecutionCreated):
-            if not concurrency.created(self):
-                self.set_execution_state(S.RUNNING)
-        elif isinstance(event, TaskResult):
-            self._on_result(event)
-        elif isinstance(event, TimerFired):
-            self._on_timer(event)
-        elif isinstance(event, KillRequested):
-            self._on_kill()
-        elif isinstance(event, RestartRequested):
-            if not concurrency.restarting(self):
-                restart.restart(self)
-        elif isinstance(event, WorkerLost):
-            lost.worker_lost(self, event)
-        elif isinstance(event, PauseRequested):
-            pause.pause(self)
-        elif isinstance(event, UnqueueRequested):
-            start = concurrency.unqueue(self, event.event_id)
-            if start is not None and not change_state.slot_decided(self, start):
-                concurrency.decided(self, start)
-        elif isinstance(event, ResumeRequested):
-            pause.resume(self, event)
-        elif isinstance(event, ChangeStateRequested):
-            change_state.change_state(self, event)
-        elif isinstance(event, SubflowEnded):
-            subflows.child_ended(self, event)
-            items.child_ended(self, event)
-        elif isinstance(event, SlotDecided) and not change_state.slot_decided(self, event):
-            concurrency.decided(self, event)
+        rule = _ON_EVENT.get(type(event))
+        if rule is not None:
+            rule(self, event)
         self.advance()
 
     def decision(self) -> Decision:
@@ -253,6 +227,30 @@ class Decider:
     def _hot(self, run: TaskRun) -> bool:
         """Kept an object between decisions: a running flowable (read by every change beneath it)."""
         return not run.state.terminal and isinstance(self.plan.tasks.get(run.task_id), FlowableTask)
+
+    def _on_created(self, _event: ExecutionCreated) -> None:
+        if not concurrency.created(self):
+            self.set_execution_state(S.RUNNING)
+
+    def _on_restart(self, _event: RestartRequested) -> None:
+        if not concurrency.restarting(self):
+            restart.restart(self)
+
+    def _on_pause(self, _event: PauseRequested) -> None:
+        pause.pause(self)
+
+    def _on_unqueue(self, event: UnqueueRequested) -> None:
+        start = concurrency.unqueue(self, event.event_id)
+        if start is not None:
+            self._on_slot(start)
+
+    def _on_slot(self, event: SlotDecided) -> None:
+        if not change_state.slot_decided(self, event):
+            concurrency.decided(self, event)
+
+    def _on_child_ended(self, event: SubflowEnded) -> None:
+        subflows.child_ended(self, event)
+        items.child_ended(self, event)
 
     def _on_result(self, result: TaskResult) -> None:
         run = self._state.runs.get(result.task_run_id) or workdirs.adopt(self, result)
@@ -335,7 +333,7 @@ class Decider:
                 self._state.mark(self._state.runs[run_id])
                 self.progress = True
 
-    def _on_kill(self) -> None:
+    def _on_kill(self, _event: KillRequested) -> None:
         if self.ex.state.terminal or self.killing:
             return
         self.set_execution_state(S.KILLING)
@@ -657,3 +655,20 @@ class Decider:
         self.changed[run.id] = run
         self.progress = True
         self._state.mark(run)
+
+
+# What each kind of event does to the execution (an event of another kind, none: the flow is only stepped).
+_ON_EVENT: dict[type[Any], Callable[[Decider, Any], None]] = {
+    ExecutionCreated: Decider._on_created,
+    TaskResult: Decider._on_result,
+    TimerFired: Decider._on_timer,
+    KillRequested: Decider._on_kill,
+    RestartRequested: Decider._on_restart,
+    WorkerLost: lost.worker_lost,
+    PauseRequested: Decider._on_pause,
+    UnqueueRequested: Decider._on_unqueue,
+    ResumeRequested: pause.resume,
+    ChangeStateRequested: change_state.change_state,
+    SubflowEnded: Decider._on_child_ended,
+    SlotDecided: Decider._on_slot,
+}

@@ -41,34 +41,32 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
     return None if ended is None else worst(result, ended)
 
 
-def _step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:  # noqa: C901  (one branch per flowable)
-    if isinstance(task, f.Sequential):  # AllowFailure too: `allowed` turns its failure into WARNING
-        return d.step_list(task.tasks, task.errors, run, None)
-    if isinstance(task, f.Dag):
-        return _dag(d, task, run)
-    if isinstance(task, f.LoopUntil):
-        return loops.loop_until(d, task, run)
-    if isinstance(task, f.WorkingDirectory):
-        return workdirs.step(d, task, run)
-    if isinstance(task, f.Parallel):
-        return _parallel(d, task.tasks, task.errors, run, task.limit)
-    if isinstance(task, f.ForEach):
-        return _each(d, task, task.values, task.tasks, task.errors, run, task.concurrency_limit)
-    if isinstance(task, f.EachSequential):
-        return _each(d, task, task.value, task.tasks, task.errors, run, 1)
-    if isinstance(task, f.EachParallel):
-        return _each(d, task, task.value, task.tasks, task.errors, run, task.concurrent)
-    if isinstance(task, f.If):
-        return _if(d, task, run)
-    if isinstance(task, f.Switch):
-        return _switch(d, task, run)
-    if isinstance(task, f.Pause):
-        return pause.step(d, task, run)
-    if isinstance(task, Subflow):
-        return subflows.subflow(d, task, run)
-    if isinstance(task, ForEachItem):
-        return items.for_each_item(d, task, run)
-    raise FlowableError(f"no executor rule for flowable type {task.type}")
+def _step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
+    rule = next((rule for kind, rule in _RULES if isinstance(task, kind)), None)
+    if rule is None:
+        raise FlowableError(f"no executor rule for flowable type {task.type}")
+    return rule(d, task, run)
+
+
+def _sequential(d: Rules, task: f.Sequential, run: TaskRun) -> StateType | None:
+    """AllowFailure too: `allowed` turns its failure into WARNING."""
+    return d.step_list(task.tasks, task.errors, run, None)
+
+
+def _parallel_task(d: Rules, task: f.Parallel, run: TaskRun) -> StateType | None:
+    return _parallel(d, task.tasks, task.errors, run, task.limit)
+
+
+def _for_each(d: Rules, task: f.ForEach, run: TaskRun) -> StateType | None:
+    return _each(d, task, task.values, task.tasks, task.errors, run, task.concurrency_limit)
+
+
+def _each_sequential(d: Rules, task: f.EachSequential, run: TaskRun) -> StateType | None:
+    return _each(d, task, task.value, task.tasks, task.errors, run, 1)
+
+
+def _each_parallel(d: Rules, task: f.EachParallel, run: TaskRun) -> StateType | None:
+    return _each(d, task, task.value, task.tasks, task.errors, run, task.concurrent)
 
 
 def _first(tasks: list[Task]) -> Task | None:
@@ -257,5 +255,22 @@ def _with_errors(d: Rules, state: StateType, errors: list[Task], run: TaskRun) -
         return None
     return state
 
+
+# The rule of each flowable, the first whose type the task is (AllowFailure is a Sequential).
+_RULES: tuple[tuple[type[FlowableTask], Callable[[Rules, Any, TaskRun], StateType | None]], ...] = (
+    (f.Sequential, _sequential),
+    (f.Dag, _dag),
+    (f.LoopUntil, loops.loop_until),
+    (f.WorkingDirectory, workdirs.step),
+    (f.Parallel, _parallel_task),
+    (f.ForEach, _for_each),
+    (f.EachSequential, _each_sequential),
+    (f.EachParallel, _each_parallel),
+    (f.If, _if),
+    (f.Switch, _switch),
+    (f.Pause, pause.step),
+    (Subflow, subflows.subflow),
+    (ForEachItem, items.for_each_item),
+)
 
 __all__ = ["FlowableError", "step"]
