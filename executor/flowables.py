@@ -3,10 +3,10 @@
 Each rule returns the flowable's final state (computed from its normal children only, with KILLED >
 FAILED > WARNING > SUCCESS) or None while it is still running.
 
-A flowable's `finally` tasks (the reference's, on every flowable but a WorkingDirectory here) run one after
-another once its rule has a final state, whatever it is (after `errors`, when they ran); the flowable then
-ends in the worse of the two (`_finally`). They run once per flowable task run (a ForEach's once, not per
-value), with no `value` of their own, and none starts once a kill is under way.
+A flowable's `finally` tasks (the reference's; a WorkingDirectory's worker runs its own, in its directory:
+`workdirs`) run one after another once its rule has a final state, whatever it is (after `errors`, when they
+ran); the flowable then ends in the worse of the two (`_finally`). They run once per flowable task run (a
+ForEach's once, not per value), with no `value` of their own, and none starts once a kill is under way.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def step(d: Rules, task: FlowableTask, run: TaskRun) -> StateType | None:
     """The flowable's final state, its `finally` tasks included; None while it runs."""
     result = _step(d, task, run)
     finally_ = task.finally_tasks()
-    if result is None or not finally_:
+    if result is None or not finally_ or isinstance(task, f.WorkingDirectory):  # its worker ran them: `workdirs`
         return result
     ended = d.step_list(finally_, [], run, None)
     return None if ended is None else worst(result, ended)

@@ -4,9 +4,10 @@ The executor sends one worker job, the WorkingDirectory's own task run's (its ta
 the worker runs the children one after another and reports each as a task run it created (`TaskResult`
 with `taskId` and `parentTaskRunId`), which the executor adopts (`adopt`) and then treats as any task run's
 report. When the group's attempt ends, the WorkingDirectory's state follows its children as a Sequential's
-(its `errors` run after a failure). The children are never dispatched on their own: their attempts are not
-`active` (a lost worker resubmits the whole group, as a new attempt of the WorkingDirectory), and they are
-not retried one by one.
+(its `errors` run after a failure, once the group's job ended); its `finally` tasks, which the worker ran in
+the same directory after the tasks, count as a flowable's `finally` does: the worse state wins. The children
+are never dispatched on their own: their attempts are not `active` (a lost worker resubmits the whole group,
+as a new attempt of the WorkingDirectory), and they are not retried one by one.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from conveyor.common.events import TaskResult
 from conveyor.common.model import Attempt, TaskRun
 from conveyor.common.state import State, StateType
+from conveyor.common.tasks.base import Task
 from conveyor.common.tasks.flowable import WorkingDirectory
 from conveyor.executor.state import worst
 
@@ -34,20 +36,22 @@ def step(d: Rules, task: WorkingDirectory, run: TaskRun) -> StateType | None:
     attempt = run.attempts[-1]
     if not attempt.state.terminal:
         return None
-    state, failure = _children(d, task, run)
-    if failure is None and attempt.state.current in (S.FAILED, S.KILLED):
+    state, failure = _children(d, task.tasks, run)
+    after, after_failure = _children(d, task.finally_, run)
+    if failure is None and after_failure is None and attempt.state.current in (S.FAILED, S.KILLED):
         failure = attempt.state.current  # the group failed outside its tasks (its directory, a lost worker)
     if failure is None:
-        return state
+        return worst(state, after_failure or after)
     if failure == S.FAILED and task.errors and not d.killing and d.step_list(task.errors, [], run, None) is None:
         return None
-    return failure
+    return worst(failure, after_failure or after)
 
 
-def _children(d: Rules, task: WorkingDirectory, run: TaskRun) -> tuple[StateType, StateType | None]:
-    """The worst state of the group's tasks that ran, and the failure that stopped it (None: none)."""
+def _children(d: Rules, tasks: list[Task], run: TaskRun) -> tuple[StateType, StateType | None]:
+    """The worst state of those of `tasks` that ran in the group, and the failure that stopped them (None:
+    none)."""
     state = S.SUCCESS
-    for child_task in task.tasks:
+    for child_task in tasks:
         child = None if child_task.disabled else d.state.find(run.id, child_task.id, None)
         if child is None:
             continue
@@ -64,7 +68,12 @@ def in_group(d: Rules, run: TaskRun) -> bool:
     if run.parent_task_run_id is None or run.parent_task_run_id not in d.state.runs:
         return False
     parent = d.flow_task(d.state.runs[run.parent_task_run_id].task_id)
-    return isinstance(parent, WorkingDirectory) and any(t.id == run.task_id for t in parent.tasks)
+    return isinstance(parent, WorkingDirectory) and any(t.id == run.task_id for t in _members(parent))
+
+
+def _members(group: WorkingDirectory) -> list[Task]:
+    """The tasks the group's worker runs and reports: its tasks, then its `finally` tasks."""
+    return [*group.tasks, *group.finally_]
 
 
 def adopt(d: Rules, result: TaskResult) -> TaskRun | None:
@@ -76,7 +85,7 @@ def adopt(d: Rules, result: TaskResult) -> TaskRun | None:
     group = d.flow_task(parent.task_id) if parent is not None else None
     if parent is None or not isinstance(group, WorkingDirectory) or parent.state.terminal:
         return None
-    if not any(t.id == result.task_id for t in group.tasks) or not parent.attempts:
+    if not any(t.id == result.task_id for t in _members(group)) or not parent.attempts:
         return None
     if parent.attempts[-1].state.terminal:
         return None

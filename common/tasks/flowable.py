@@ -265,8 +265,9 @@ class WorkdirCacheOptions(Spec):
 class WorkingDirectory(_WithTasks):
     """Runnable tasks that share one working directory on one worker: the executor sends the whole group as
     one worker job (the job of the WorkingDirectory's task run); the worker makes a fresh directory, runs the
-    tasks there one after another (a failure stops them, unless the task allows it), reports each as a task
-    run of its own, then removes the directory. Only runnable tasks can be in it, as in the reference."""
+    tasks there one after another (a failure stops them, unless the task allows it), then its `finally` tasks,
+    reports each as a task run of its own, then removes the directory. Only runnable tasks can be in it, as in
+    the reference."""
 
     type_names = ("io.kestra.plugin.core.flow.WorkingDirectory", "io.kestra.core.tasks.flows.WorkingDirectory")
     # A worker runs the group (`conveyor.worker.workdir`): its job carries the tasks, their reads are its own.
@@ -280,18 +281,15 @@ class WorkingDirectory(_WithTasks):
     namespace_files: NamespaceFilesOptions | None = None
     cache: WorkdirCacheOptions | None = None
 
+    # Its `finally` tasks run in the same directory, on the same worker, after its tasks (whatever their
+    # outcome; none once the group is stopped), so they are runnable tasks only too.
+
     @model_validator(mode="after")
     def _runnable_only(self) -> WorkingDirectory:
-        if self.finally_:
-            raise ValueError(
-                f"{self.id}: a WorkingDirectory has no `finally` here (one worker runs its tasks; "
-                "put the finally tasks on a Sequential around it)"
-            )
-        flowables = [
-            f"{t.id} ({t.type})" for t in self.tasks if t.kind != "runnable" or isinstance(t, ExecutionUpdatingTask)
-        ]
-        if flowables:
-            raise ValueError(
-                f"{self.id}: only tasks a worker runs can be in a WorkingDirectory, not {', '.join(flowables)}"
-            )
+        for where, tasks in (("a WorkingDirectory", self.tasks), ("a WorkingDirectory's `finally`", self.finally_)):
+            flowables = [
+                f"{t.id} ({t.type})" for t in tasks if t.kind != "runnable" or isinstance(t, ExecutionUpdatingTask)
+            ]
+            if flowables:
+                raise ValueError(f"{self.id}: only tasks a worker runs can be in {where}, not {', '.join(flowables)}")
         return self

@@ -137,6 +137,34 @@ def test_working_directory_cache_example_keeps_files_between_executions(e2e_stac
     assert messages(e2e_stack, second, "report") == ["dependencies from the cache: true"]
 
 
+def _finally_runs(execution: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    runs = {r["taskId"]: r for r in execution["taskRunList"]}
+    group = runs["workspace"]
+    assert runs["build"]["parentTaskRunId"] == group["id"] and runs["cleanup"]["parentTaskRunId"] == group["id"]
+    # one worker ran the group and its `finally`, in one directory
+    assert runs["build"]["attempts"][0]["workerId"] == runs["cleanup"]["attempts"][0]["workerId"]
+    return runs
+
+
+def test_working_directory_finally_reads_the_file_a_failed_task_left(e2e_stack: Stack) -> None:
+    execution = e2e_stack.run_json(EXAMPLES / "working-directory-finally.yaml", "--input", "fail=true")
+    assert execution["state"]["current"] == "FAILED", (execution, e2e_stack.tail())
+    runs = _finally_runs(execution)
+    assert runs["build"]["state"]["current"] == "FAILED"
+    assert runs["cleanup"]["state"]["current"] == "SUCCESS"
+    assert runs["cleanup"]["outputs"] == {"lines": 1, "last": "build started", "exitCode": 0}
+    assert runs["workspace"]["state"]["current"] == "FAILED"  # the finally did not turn it into a success
+    assert "report" not in runs
+
+
+def test_working_directory_finally_runs_after_successful_tasks(e2e_stack: Stack) -> None:
+    execution = succeeded(e2e_stack, EXAMPLES / "working-directory-finally.yaml")
+    runs = _finally_runs(execution)
+    assert [runs[t]["state"]["current"] for t in ("workspace", "build", "cleanup", "report")] == ["SUCCESS"] * 4
+    assert runs["cleanup"]["outputs"] == {"lines": 2, "last": "build done", "exitCode": 0}
+    assert messages(e2e_stack, execution, "report") == ["cleaned up after 2 lines: build done"]
+
+
 def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:
     with loopback_server() as server:
         execution = succeeded(e2e_stack, EXAMPLES / "http-download.yaml", "--input", f"conveyorUrl={server.url}")

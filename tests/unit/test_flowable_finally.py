@@ -13,6 +13,7 @@ import pytest
 from conveyor.common.errors import FlowError
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
+from conveyor.common.tasks.flowable import WorkingDirectory
 from tests.unit.sim import Outcome, run_flow, start
 from tests.unit.test_executor_records import _rebuilt
 from tests.unit.test_restart import restart
@@ -137,7 +138,7 @@ def test_a_recovery_in_the_middle_of_a_finally_goes_on_to_the_same_end() -> None
     assert sim.current() == S.SUCCESS and sim.states("last") == [S.SUCCESS] and sim.states("next") == [S.SUCCESS]
 
 
-def test_finally_tasks_are_validated_their_ids_unique_and_a_working_directory_has_none() -> None:
+def test_finally_tasks_are_validated_their_ids_unique_and_a_working_directory_runs_runnable_ones() -> None:
     with pytest.raises(FlowError, match="duplicate task id 'work'"):
         load_flow(NESTED.replace("id: tidy", "id: work"))
     with pytest.raises(FlowError, match=re.escape("tasks[0].finally[0]")):
@@ -150,5 +151,10 @@ def test_finally_tasks_are_validated_their_ids_unique_and_a_working_directory_ha
     finally:
       - {{id: a, type: {RETURN}, format: a}}
 """)
-    with pytest.raises(FlowError, match="a WorkingDirectory has no `finally`"):
-        load_flow(workdir)
+    group = load_flow(workdir).tasks[0]
+    assert isinstance(group, WorkingDirectory) and [t.id for t in group.finally_] == ["a"]  # its worker runs them
+    inner = f"[{{id: b, type: {RETURN}, format: b}}]"
+    sequential = f"{{id: a, type: io.kestra.plugin.core.flow.Sequential, tasks: {inner}}}"
+    flowable = workdir.replace(f"{{id: a, type: {RETURN}, format: a}}", sequential)
+    with pytest.raises(FlowError, match="only tasks a worker runs can be in a WorkingDirectory's `finally`"):
+        load_flow(flowable)

@@ -13,6 +13,7 @@ from conveyor.common.errors import FlowError
 from conveyor.common.events import TaskResult, WorkerJob
 from conveyor.common.loader import load_flow
 from conveyor.common.state import StateType
+from conveyor.common.tasks.flowable import WorkingDirectory
 from conveyor.worker.attempt import Attempt
 from conveyor.worker.runners.base import StopReason
 from conveyor.worker.testing import make_job
@@ -171,3 +172,151 @@ def test_a_report_for_a_task_that_is_not_in_the_group_is_ignored() -> None:
     sim.send(sim.result(job, S.RUNNING))
     _child(sim, job, "after", S.SUCCESS, 1)
     assert not sim.runs("after")
+
+
+# `finally`: the group's worker runs them in the same directory, after the tasks, whatever their outcome.
+
+
+def with_finally(spec: dict[str, Any], *finally_: dict[str, Any]) -> dict[str, Any]:
+    return {**spec, "finally": list(finally_)}
+
+
+def test_finally_runs_in_the_same_directory_after_a_failed_task_and_the_failure_stays() -> None:
+    result, published = run_group(
+        with_finally(
+            group(
+                {"id": "write", "type": SH, "commands": ["echo partial > state.txt", "exit 3"]},
+                {"id": "never", "type": "io.kestra.plugin.core.debug.Return", "format": "x"},
+            ),
+            {"id": "cleanup", "type": SH, "commands": ["cat state.txt", 'test "$(cat state.txt)" = partial']},
+            {"id": "last", "type": "io.kestra.plugin.core.debug.Return", "format": "{{ outputs.cleanup.exitCode }}"},
+        )
+    )
+    assert result is not None and result.state == S.FAILED and "task write of wd ended FAILED" in (result.error or "")
+    finals = [(r.task_id, r.state) for _, r in published if r.state.terminal]
+    assert finals == [("write", S.FAILED), ("cleanup", S.SUCCESS), ("last", S.SUCCESS)]
+    assert published[-1][1].outputs == {"value": "0"}
+    assert {r.parent_task_run_id for _, r in published} == set(GROUP_RUN)
+    directories = {job.context["workingDir"] for job, _ in published}
+    assert len(directories) == 1 and not os.path.exists(directories.pop())
+
+
+def test_finally_runs_after_successful_tasks() -> None:
+    result, published = run_group(
+        with_finally(
+            group({"id": "write", "type": SH, "commands": ["echo ok > state.txt"]}),
+            {"id": "cleanup", "type": SH, "commands": ['test "$(cat state.txt)" = ok']},
+        )
+    )
+    assert result is not None and result.state == S.SUCCESS
+    assert [(r.task_id, r.state) for _, r in published if r.state.terminal] == [
+        ("write", S.SUCCESS),
+        ("cleanup", S.SUCCESS),
+    ]
+
+
+def test_a_failing_finally_task_fails_the_group_and_stops_the_finally_tasks_after_it() -> None:
+    result, published = run_group(
+        with_finally(
+            group({"id": "ok", "type": "io.kestra.plugin.core.debug.Return", "format": "x"}),
+            {"id": "tolerated", "type": "io.kestra.plugin.core.execution.Fail", "allowFailure": True},
+            {"id": "ko", "type": "io.kestra.plugin.core.execution.Fail"},
+            {"id": "never", "type": "io.kestra.plugin.core.debug.Return", "format": "x"},
+        )
+    )
+    assert result is not None and result.state == S.FAILED
+    assert "finally task ko of wd ended FAILED" in (result.error or "")
+    assert [r.task_id for _, r in published if r.state.terminal] == ["ok", "tolerated", "ko"]
+
+
+def test_no_finally_task_starts_once_the_group_is_killed() -> None:
+    published: list[tuple[WorkerJob, TaskResult]] = []
+    spec = with_finally(
+        group({"id": "long", "type": SH, "commands": ["sleep 30"]}),
+        {"id": "cleanup", "type": "io.kestra.plugin.core.debug.Return", "format": "x"},
+    )
+    attempt = Attempt(make_job(spec), publish=lambda j, r: published.append((j, r)))
+    threading.Timer(0.5, attempt.stop, (StopReason.KILLED,)).start()
+    result = attempt.run()
+    assert result is not None and result.state == S.KILLED
+    assert [(r.task_id, r.state) for _, r in published if r.state.terminal] == [("long", S.KILLED)]
+
+
+def test_a_working_directory_takes_finally_of_runnable_tasks_only() -> None:
+    source = (
+        "id: w\nnamespace: conveyor.tests\ntasks:\n  - id: wd\n    type: " + WD + "\n"
+        "    tasks: [{id: a, type: io.kestra.plugin.core.debug.Return, format: x}]\n"
+        "    finally:\n"
+    )
+    runnable = "      - {id: f, type: io.kestra.plugin.core.log.Log, message: done}\n"
+    flow = load_flow(source + runnable)
+    workdir = flow.tasks[0]
+    assert isinstance(workdir, WorkingDirectory) and [t.id for t in workdir.finally_] == ["f"]
+    flowable = "      - {id: seq, type: io.kestra.plugin.core.flow.Sequential, tasks: [{id: r, type: " + (
+        "io.kestra.plugin.core.debug.Return, format: x}]}\n"
+    )
+    with pytest.raises(FlowError) as caught:
+        load_flow(source + flowable)
+    assert "only tasks a worker runs can be in a WorkingDirectory's `finally`, not seq" in str(caught.value)
+
+
+FINALLY_FLOW = FLOW.replace(
+    "  - id: after\n",
+    "    finally:\n"
+    "      - id: cleanup\n"
+    "        type: io.kestra.plugin.core.debug.Return\n"
+    "        format: cleaned\n"
+    "  - id: after\n",
+)
+
+
+def test_the_executor_adopts_the_finally_tasks_the_worker_ran_and_dispatches_none() -> None:
+    sim = start(FINALLY_FLOW)
+    job = _group_job(sim)
+    assert [t["id"] for t in job.task["finally"]] == ["cleanup"]  # the worker runs them
+    sim.send(sim.result(job, S.RUNNING))
+    _child(sim, job, "a", S.SUCCESS, 1, outputs={"value": "one"})
+    _child(sim, job, "b", S.SUCCESS, 2, outputs={"value": "two"})
+    _child(sim, job, "cleanup", S.SUCCESS, 3, outputs={"value": "cleaned"})
+    assert not sim.jobs
+    sim.send(sim.result(job, S.SUCCESS))
+    assert [j.task_run.task_id for j in sim.jobs] == ["after"]  # not `cleanup` again
+    sim.run_jobs()
+    states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
+    assert states == {
+        "first": S.SUCCESS,
+        "wd": S.SUCCESS,
+        "a": S.SUCCESS,
+        "b": S.SUCCESS,
+        "cleanup": S.SUCCESS,
+        "after": S.SUCCESS,
+    }
+    assert sim.runs("cleanup")[0].parent_task_run_id == job.task_run.id
+    assert sim.current() == S.SUCCESS
+
+
+def test_a_failed_finally_task_fails_the_group_without_its_errors_branch() -> None:
+    sim = start(FINALLY_FLOW)
+    job = _group_job(sim)
+    sim.send(sim.result(job, S.RUNNING))
+    _child(sim, job, "a", S.SUCCESS, 1)
+    _child(sim, job, "b", S.SUCCESS, 2)
+    _child(sim, job, "cleanup", S.FAILED, 3, error="boom")
+    sim.send(sim.result(job, S.FAILED, error="finally task cleanup of wd ended FAILED"))
+    sim.run_jobs()
+    states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
+    assert states == {"first": S.SUCCESS, "wd": S.FAILED, "a": S.SUCCESS, "b": S.SUCCESS, "cleanup": S.FAILED}
+    assert sim.current() == S.FAILED
+
+
+def test_a_successful_finally_does_not_turn_a_failed_group_into_success() -> None:
+    sim = start(FINALLY_FLOW)
+    job = _group_job(sim)
+    sim.send(sim.result(job, S.RUNNING))
+    _child(sim, job, "a", S.FAILED, 1, error="boom")
+    _child(sim, job, "cleanup", S.SUCCESS, 3)
+    sim.send(sim.result(job, S.FAILED, error="task a of wd ended FAILED"))
+    sim.run_jobs()
+    states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
+    assert states == {"first": S.SUCCESS, "wd": S.FAILED, "a": S.FAILED, "cleanup": S.SUCCESS, "handler": S.SUCCESS}
+    assert sim.current() == S.FAILED

@@ -5,7 +5,10 @@ with the group's context plus its own `taskrun`, `task`, the outputs of the task
 `workingDir`; its results (RUNNING, then the end) are reported as a task run this worker created (`taskId`,
 `parentTaskRunId`), under an id derived from the group's attempt. Tasks with a `workingDirectory` property
 (the scripts, Commands) run in the shared directory. A failure stops the group unless the task allows it;
-a kill or the group's timeout stops the running task. The directory is removed at the end.
+a kill or the group's timeout stops the running task. Then its `finally` tasks run in the same directory,
+one after another, whatever the tasks' outcome (none starts once the group is stopped), reported as the
+tasks are; the first failure, of a task or a `finally` task, is the group's. The directory is removed at the
+end.
 
 Around the tasks, as the reference's preExecuteTasks and postExecuteTasks: the selected namespace files and
 the `inputFiles` are written into the directory first (a failure there fails the group before any task
@@ -85,7 +88,17 @@ class _Group:
                 return
 
     def run(self) -> RunOutcome:
-        for child in self.task.tasks:
+        """The tasks, then the `finally` tasks whatever the tasks' outcome (none once the group is stopped:
+        a kill, its timeout, a shutdown); the first failure is the group's."""
+        failure = self._run_list(self.task.tasks, "task")
+        if self.ctx.stopped.is_set():
+            return failure or RunOutcome.success()
+        after = self._run_list(self.task.finally_, "finally task")
+        return failure or after or RunOutcome.success()
+
+    def _run_list(self, tasks: list[Any], what: str) -> RunOutcome | None:
+        """Run `tasks` one after another; the failure that stopped them, None when none did."""
+        for child in tasks:
             if child.disabled:
                 continue
             if self.ctx.stopped.is_set():
@@ -94,8 +107,8 @@ class _Group:
             if result is None:
                 break  # abandoned at shutdown: the group is too
             if result.state in (S.FAILED, S.KILLED) and not child.allow_failure:
-                return RunOutcome.failed(f"task {child.id} of {self.task.id} ended {result.state.value}")
-        return RunOutcome.success()
+                return RunOutcome.failed(f"{what} {child.id} of {self.task.id} ended {result.state.value}")
+        return None
 
     def _child_json(self, child: Any) -> dict[str, Any]:
         spec: dict[str, Any] = child.model_dump(mode="json", by_alias=True, exclude_none=True)
