@@ -1,6 +1,7 @@
 """`finally` inside flowables (issue 16), through `decide` with the simulated runners: it runs once the
 flowable's children (and `errors`) ended, whatever the outcome, once per flowable task run; the flowable takes
-the worse state; a kill stops it; a restart reruns only what failed; a WorkingDirectory refuses one.
+the worse state; a kill stops it; a restart reruns only what failed; a WorkingDirectory takes runnable ones
+(its worker runs them: `test_workdir`).
 (The reference's own flows and assertions are corpus cases `finally-sequential*`, `finally-parallel`,
 `finally-foreach`, `finally-dag`, `finally-allowfailure`.)"""
 

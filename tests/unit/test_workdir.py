@@ -320,3 +320,28 @@ def test_a_successful_finally_does_not_turn_a_failed_group_into_success() -> Non
     states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
     assert states == {"first": S.SUCCESS, "wd": S.FAILED, "a": S.FAILED, "cleanup": S.SUCCESS, "handler": S.SUCCESS}
     assert sim.current() == S.FAILED
+
+
+def test_no_finally_task_starts_once_the_group_timed_out() -> None:
+    spec = with_finally(
+        {**group({"id": "long", "type": SH, "commands": ["sleep 30"]}), "timeout": "PT1S"},
+        {"id": "cleanup", "type": "io.kestra.plugin.core.debug.Return", "format": "x"},
+    )
+    result, published = run_group(spec)
+    assert result is not None and result.state == S.FAILED
+    assert [r.task_id for _, r in published if r.state.terminal] == ["long"]
+
+
+def test_a_killed_group_ends_killed_without_its_finally_tasks() -> None:
+    sim = start(FINALLY_FLOW)
+    job = _group_job(sim)
+    sim.send(sim.result(job, S.RUNNING))
+    created = {"task_id": "a", "parent_task_run_id": job.task_run.id, "task_run_id": "child1", "attempt": 1}
+    sim.send(sim.result(job, S.RUNNING).model_copy(update=created))
+    sim.kill()
+    sim.send(sim.result(job, S.KILLED).model_copy(update=created))
+    sim.send(sim.result(job, S.KILLED))
+    sim.run_jobs()
+    states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
+    assert states == {"first": S.SUCCESS, "wd": S.KILLED, "a": S.KILLED}
+    assert sim.current() == S.KILLED
