@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -45,6 +45,9 @@ DeleteMetrics = Annotated[bool, Query(alias="deleteMetrics", description="delete
 DeleteStorage = Annotated[
     bool, Query(alias="deleteStorage", description="delete the execution's files in the internal storage")
 ]
+IncludeNonTerminated = Annotated[
+    bool, Query(alias="includeNonTerminated", description="delete executions still running too")
+]
 NOT_FOUND = "execution not found"
 # The most executions one bulk request deletes (by ids, or by query: the rest are left for the next request).
 MAX_IDS = 100
@@ -59,8 +62,15 @@ class QueryDeleted(BulkDeleted):
     remaining: int = Field(description="how many matching executions are left (past the bound of one request)")
 
 
-def _keep(logs: bool, metrics: bool, storage: bool) -> deletion.Keep:
-    return deletion.Keep(logs=not logs, metrics=not metrics, storage=not storage)
+def _keep(
+    delete_logs: DeleteLogs = True, delete_metrics: DeleteMetrics = True, delete_storage: DeleteStorage = True
+) -> deletion.Keep:
+    """What a deletion keeps, from the flags every delete route takes (`deleteLogs`, `deleteMetrics`,
+    `deleteStorage`, all true by default)."""
+    return deletion.Keep(logs=not delete_logs, metrics=not delete_metrics, storage=not delete_storage)
+
+
+Keep = Annotated[deletion.Keep, Depends(_keep)]
 
 
 def _authorize(request: Request, api: Backends, execution_id: str) -> Callable[[Execution], None]:
@@ -102,19 +112,18 @@ async def delete_by_ids(
     request: Request,
     api: Api,
     ids: Annotated[list[Annotated[str, Field(min_length=1, max_length=250)]], Body(max_length=MAX_IDS)],
-    include_non_terminated: Annotated[
-        bool, Query(alias="includeNonTerminated", description="delete executions still running too")
-    ] = False,
-    delete_logs: DeleteLogs = True,
-    delete_metrics: DeleteMetrics = True,
-    delete_storage: DeleteStorage = True,
+    keep: Keep,
+    include_non_terminated: IncludeNonTerminated = False,
 ) -> BulkDeleted:
-    keep = _keep(delete_logs, delete_metrics, delete_storage)
     count = await _in_thread(_delete_all, request, api, list(dict.fromkeys(ids)), include_non_terminated, keep)
     return BulkDeleted(count=count)
 
 
-async def _in_thread(call: Callable[..., int], *args: object) -> int:
+T = TypeVar("T")
+
+
+async def _in_thread(call: Callable[..., T], *args: object) -> T:
+    """`call(*args)` in the thread pool; an execution deleted by someone else meanwhile is a 404."""
     try:
         return await run_in_threadpool(call, *args)
     except UnknownExecution as exc:  # deleted by someone else meanwhile
@@ -161,14 +170,9 @@ async def delete_by_query(
     request: Request,
     api: Api,
     params: Annotated[ExecutionFilterParams, Query()],
-    include_non_terminated: Annotated[
-        bool, Query(alias="includeNonTerminated", description="delete executions still running too")
-    ] = False,
-    delete_logs: DeleteLogs = True,
-    delete_metrics: DeleteMetrics = True,
-    delete_storage: DeleteStorage = True,
+    keep: Keep,
+    include_non_terminated: IncludeNonTerminated = False,
 ) -> QueryDeleted:
-    keep = _keep(delete_logs, delete_metrics, delete_storage)
     filters = params.filters()
     if filters.namespace:
         require(request, Role.DEVELOPER, filters.namespace)
@@ -182,10 +186,7 @@ async def delete_by_query(
         count = _delete_all(request, api, ids, include_non_terminated, keep)
         return QueryDeleted(count=count, remaining=max(found.total - count, 0))
 
-    try:
-        return await run_in_threadpool(run)
-    except UnknownExecution as exc:
-        raise NotFound(str(exc)) from exc
+    return await _in_thread(run)
 
 
 OLDEST_FIRST = "state.startDate:asc"
@@ -234,13 +235,7 @@ async def delete_execution(
     request: Request,
     execution_id: ExecutionId,
     api: Api,
-    delete_logs: DeleteLogs = True,
-    delete_metrics: DeleteMetrics = True,
-    delete_storage: DeleteStorage = True,
+    keep: Keep,
 ) -> Response:
-    keep = _keep(delete_logs, delete_metrics, delete_storage)
-    try:
-        await run_in_threadpool(_delete, request, api, execution_id, keep)
-    except UnknownExecution as exc:
-        raise NotFound(str(exc)) from exc
+    await _in_thread(_delete, request, api, execution_id, keep)
     return Response(status_code=204)
