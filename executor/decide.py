@@ -53,6 +53,7 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import ExecutionUpdatingTask, FlowableTask, LogLevel, Task
+from conveyor.common.tasks.subflow import ForEachItem
 from conveyor.executor import (
     change_state,
     concurrency,
@@ -274,9 +275,9 @@ class Decider:
         self._state.attempt_closed(run)
         if result.state == S.FAILED and attempt.error:
             self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
-        if result.outputs is not None:
-            run.outputs = result.outputs
         task = self.task(run.task_id)
+        if result.outputs is not None:
+            run.outputs = items.job_outputs(run, result.outputs) if isinstance(task, ForEachItem) else result.outputs
         if isinstance(task, FlowableTask):
             return  # a group a worker ran (WorkingDirectory): its rule decides from its tasks' reports
         self._attempt_ended(run, task, result.state)

@@ -15,11 +15,16 @@ The executor reads no file: a big `items` file or a slow storage holds a worker,
 executor's partitions. The jobs' attempts are dropped when the task run ends: it records one attempt per run
 of its children, as before (and as the reference's corpus counts them).
 
-A restart of the parent (`restarted`): with `restartBehavior` RETRY_FAILED (the default) or FAILED_ITEMS, only
-the batches whose child FAILED or was KILLED get a new child (the others' children and outputs are kept);
-NEW_EXECUTION or ALL_ITEMS, or when the failed batches are not known (more than `MAX_RANGES` ranges, children
-whose end the parent never heard of), split the file again and start every batch again. A task run that
-failed in its merge (every child ended, none failed) merges again, nothing else.
+A restart of the parent (`restarted`): with `restartBehavior` RETRY_FAILED (the default) or FAILED_ITEMS, the
+child executions of the batches that FAILED or were KILLED are restarted themselves, as the reference does: a
+worker job of the task run (`phase: restart`, the failed ranges in `restartBatches`) reads each child back and
+sends its restart (`worker.runners.items`); the counters move those batches back to CREATED at once, and
+their next ends count as the first did (a child keeps its id). The other batches' children and outputs are
+kept. A batch whose child cannot be restarted (deleted, purged, not FAILED or KILLED) gets a new child, its
+generation kept in `replaced` (`common.batches`). NEW_EXECUTION or ALL_ITEMS, or when the failed batches are
+not known (more than `MAX_RANGES` ranges, children whose end the parent never heard of, too many children
+that cannot be restarted), split the file again and start every batch again. A task run that failed in its
+merge (every child ended, none failed) merges again, nothing else.
 
 A failed split or merge job is retried by the task's `retry` (`_job_retried`, the reference's retry of its
 split and merge subtasks): RETRYING, then the same job again after the delay. Failed children are not.
@@ -27,9 +32,9 @@ split and merge subtasks): RETRYING, then the same job again after the delay. Fa
 
 from __future__ import annotations
 
-import bisect
 from typing import TYPE_CHECKING, Any
 
+from conveyor.common import batches
 from conveyor.common.events import SubflowEnded
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.retry import RetryBehavior
@@ -37,8 +42,20 @@ from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope
 from conveyor.common.storage.items import save_outputs
 from conveyor.common.tasks.base import LogLevel
-from conveyor.common.tasks.subflow import MERGE, MERGED, PHASE, SPLIT, ForEachItem
-from conveyor.executor.subflows import TERMINAL, child, child_id, done, find
+from conveyor.common.tasks.subflow import (
+    CHILD_RUN,
+    MERGE,
+    MERGED,
+    PHASE,
+    REFUSED_BATCHES,
+    REPLACED,
+    RESTART,
+    RESTART_BATCHES,
+    RESTARTED,
+    SPLIT,
+    ForEachItem,
+)
+from conveyor.executor.subflows import TERMINAL, child, child_id, done, find, runs_of
 
 if TYPE_CHECKING:
     from conveyor.executor.rules import Rules
@@ -46,7 +63,8 @@ if TYPE_CHECKING:
 S = StateType
 # The most ranges of failed batches a task run keeps (past it, a restart runs every batch again): its record
 # stays small whatever the number of batches.
-MAX_RANGES = 100
+MAX_RANGES = batches.MAX_RANGES
+add_to_ranges = batches.add_to_ranges
 FAILED_KEY = "failedBatches"
 RERUN_KEY = "rerun"
 JOB_FAILURES = "jobFailures"
@@ -69,10 +87,18 @@ def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None
         d.touch(run)
         return _end(d, run, S.SUCCESS)
     if "iterations" not in out:  # the split's result
-        out["iterations"] = {"CREATED": 0, "RUNNING": 0} if task.wait else {}
-        if task.wait:
-            out[FAILED_KEY] = []
-        d.set_outputs(run, out)
+        _split_done(d, task, run, out)
+    if out.get(PHASE) == RESTART:
+        return _restarting(d, run, total)
+    if out.get(PHASE) == RESTARTED:
+        if not _restart_answered(d, run, out):
+            return _splitting(d, task, run, {})
+        out = dict(run.outputs or {})
+    return _children(d, task, run, out, total)
+
+
+def _children(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any], total: int) -> StateType | None:
+    """Once split: the children started, waited for, then merged."""
     if out.get(PHASE) in (MERGE, MERGED):
         return _merging(d, task, run, out)
     iterations: dict[str, int] = dict(out["iterations"])
@@ -84,6 +110,14 @@ def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None
         if _start_children(d, task, run, out, created, total):
             return None
     return _waited(d, task, run, total) if task.wait else _end(d, run, S.SUCCESS)
+
+
+def _split_done(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> None:
+    out["iterations"] = {"CREATED": 0, "RUNNING": 0} if task.wait else {}
+    if task.wait:
+        out[FAILED_KEY] = []
+        out[CHILD_RUN] = runs_of(run)  # the generation of this split's children (in their ids)
+    d.set_outputs(run, out)
 
 
 def _retrying(d: Rules, run: TaskRun) -> StateType | None:
@@ -217,8 +251,18 @@ def _final_state(iterations: dict[str, int]) -> StateType:
 
 def _kill_children(d: Rules, run: TaskRun, created: int) -> None:
     """A kill for every child started (once: the task run ends KILLED). Those already ended ignore it."""
+    out = run.outputs or {}
     for iteration in range(1, created + 1):
-        d.request_kill(child_id(run, iteration))
+        d.request_kill(current_child(run, out, iteration))
+
+
+def current_child(run: TaskRun, out: dict[str, Any], iteration: int) -> str:
+    """The id of the batch's current child: of the split's generation, or of the one `replaced` gives it (a
+    task run from before `childRun` was kept: of the task run's current run)."""
+    if CHILD_RUN not in out:
+        return child_id(run, iteration)
+    generation = batches.generation_of(out.get(REPLACED) or [], int(out[CHILD_RUN]), iteration)
+    return batches.child_id(run.id, generation, iteration)
 
 
 # ---- a child's end
@@ -230,7 +274,7 @@ def child_ended(d: Rules, event: SubflowEnded) -> None:
     out = dict(run.outputs or {})
     if not isinstance(task, ForEachItem) or not task.wait or "iterations" not in out:
         return
-    if event.child_id != child_id(run, event.iteration):
+    if event.child_id != current_child(run, out, event.iteration):
         return
     iterations = dict(out["iterations"])
     iterations["CREATED"] = max(iterations.get("CREATED", 0) - 1, 0)
@@ -244,31 +288,10 @@ def child_ended(d: Rules, event: SubflowEnded) -> None:
     d.set_outputs(run, out)
 
 
-def add_to_ranges(ranges: list[list[int]], number: int) -> list[list[int]]:
-    """`number` added to sorted, disjoint `[first, last]` ranges (joined with its neighbours)."""
-    result = [list(r) for r in ranges]
-    at = bisect.bisect_left([r[0] for r in result], number)
-    if at > 0 and result[at - 1][1] >= number:
-        return result  # already in
-    if at < len(result) and result[at][0] == number:
-        return result
-    joins_left = at > 0 and result[at - 1][1] == number - 1
-    joins_right = at < len(result) and result[at][0] == number + 1
-    if joins_left and joins_right:
-        result[at - 1][1] = result[at][1]
-        del result[at]
-    elif joins_left:
-        result[at - 1][1] = number
-    elif joins_right:
-        result[at][0] = number
-    else:
-        result.insert(at, [number, number])
-    return result
-
-
 # ---- a restart of the parent
 def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
-    """Only the failed batches again (RETRY_FAILED, FAILED_ITEMS) when they are known, else every batch."""
+    """The failed batches' children restarted (RETRY_FAILED, FAILED_ITEMS) when they are known, else every
+    batch again with new children."""
     out = dict(run.outputs or {})
     iterations: dict[str, int] = dict(out.get("iterations") or {})
     failed: list[list[int]] = out.get(FAILED_KEY) or []
@@ -284,14 +307,62 @@ def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
     if not (only_failed and known and "numberOfBatches" in out):
         d.set_outputs(run, {})  # split again, every batch again
         return
-    count = sum(last - first + 1 for first, last in failed)
+    count = batches.count(failed)
     for state in _FAILED:
         iterations.pop(state.value, None)
     iterations["CREATED"] = count
-    for key in (PHASE, JOB_FAILURES, "uri"):
+    for key in (PHASE, JOB_FAILURES, "uri", RESTART_BATCHES, REFUSED_BATCHES):
         out.pop(key, None)
-    d.set_outputs(run, {**out, "iterations": iterations, FAILED_KEY: [], RERUN_KEY: failed})
-    d.log(run, LogLevel.INFO, f"restart: {count} failed batch(es) get a new child, the others are kept")
+    if CHILD_RUN not in out:  # a task run from before children were restarted: new children for those batches
+        d.set_outputs(run, {**out, "iterations": iterations, FAILED_KEY: [], RERUN_KEY: failed})
+        d.log(run, LogLevel.INFO, f"restart: {count} failed batch(es) get a new child, the others are kept")
+        return
+    d.set_outputs(run, {**out, "iterations": iterations, FAILED_KEY: [], PHASE: RESTART, RESTART_BATCHES: failed})
+    d.dispatch(run, task)
+    d.log(run, LogLevel.INFO, f"restart: the child executions of {count} failed batch(es) are restarted")
+
+
+def _restarting(d: Rules, run: TaskRun, total: int) -> StateType | None:
+    """A worker restarts the failed batches' children; their ends count meanwhile (`child_ended`). A failed
+    job fails the task run (its error on the attempt)."""
+    last = run.attempts[-1] if run.attempts else None
+    if last is not None and not last.state.terminal:
+        if d.killing:  # the job stops with the execution's kill signal; the children restarted so far too
+            _kill_children(d, run, total)
+            return S.KILLED
+        return None
+    return last.state.current if last is not None and last.state.current in _FAILED else S.FAILED
+
+
+def _restart_answered(d: Rules, run: TaskRun, out: dict[str, Any]) -> bool:
+    """The restart job's answer: the batches whose child could not be restarted get a new child (of the task
+    run's current run, kept in `replaced`). False when the job restarted none because too many could not be:
+    every batch runs again."""
+    refused: list[list[int]] | None = out.pop(REFUSED_BATCHES, None)
+    failed: list[list[int]] = out.pop(RESTART_BATCHES, None) or []
+    del out[PHASE]
+    if refused is None:
+        d.log(run, LogLevel.WARN, "restart: too many children cannot be restarted: the file is split again")
+        d.set_outputs(run, {})
+        return False
+    restarted = batches.count(failed) - batches.count(refused)
+    d.log(run, LogLevel.INFO, f"restarted the child executions of {restarted} failed batch(es)")
+    if refused:
+        out[REPLACED] = batches.with_generation(out.get(REPLACED) or [], refused, runs_of(run))
+        out[RERUN_KEY] = refused
+        d.log(run, LogLevel.INFO, f"{batches.count(refused)} failed batch(es) get a new child: {refused}")
+    d.set_outputs(run, out)
+    return True
+
+
+def job_outputs(run: TaskRun, answer: dict[str, Any]) -> dict[str, Any]:
+    """A job's answer as the task run's outputs: the restart job's is merged into the outputs the executor
+    kept meanwhile (its restarted children may have ended before the answer came); the split's and the
+    merge's replace them."""
+    current = run.outputs or {}
+    if current.get(PHASE) == RESTART and answer.get(PHASE) == RESTARTED:
+        return {**current, **answer}
+    return answer
 
 
 def _merge_failed(out: dict[str, Any], iterations: dict[str, int]) -> bool:

@@ -164,8 +164,12 @@ def guess_state(child: StateType, transmit_failed: bool) -> StateType:
 def child_id(run: TaskRun, iteration: int | None) -> str:
     """Derived from the task run, its ended runs of children (a restart makes new children) and the batch: the
     attempts no worker ran (a ForEachItem's split or merge job is an attempt of a worker, see `executor.items`)."""
-    runs = sum(1 for attempt in run.attempts if not is_job(attempt))
-    return derived_id("subflow", run.id, str(runs), str(iteration or 0))
+    return derived_id("subflow", run.id, str(runs_of(run)), str(iteration or 0))
+
+
+def runs_of(run: TaskRun) -> int:
+    """The task run's ended runs of children: the attempts no worker ran (nor any still open)."""
+    return sum(1 for attempt in run.attempts if not is_job(attempt))
 
 
 def find(d: Rules, task: Subflow | ForEachItem, run: TaskRun) -> Flow:

@@ -27,7 +27,7 @@ from conveyor.common.tasks import registry
 from conveyor.common.tasks.base import LogLevel, Task
 from conveyor.worker.errors import InvalidTask, UnknownTaskType
 from conveyor.worker.runners import Runner, runner_for
-from conveyor.worker.runners.base import RunContext, RunOutcome, StopReason
+from conveyor.worker.runners.base import ChildRestarts, RunContext, RunOutcome, StopReason
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,13 @@ class Attempt:
         kv: KvReader | None = None,
         publish: Publish | None = None,
         restart_execution: Callable[[str], str | None] | None = None,
+        child_restarts: ChildRestarts | None = None,
     ) -> None:
         self.job = job
         self.worker_id = worker_id
         self.ctx = RunContext(job, worker_id=worker_id, emit=emit_log, kv=kv)
         self.ctx.restart_execution = restart_execution
+        self.ctx.child_restarts = child_restarts
         self._runners = runners
         # A group's runner (WorkingDirectory) runs its tasks as attempts of their own and reports each.
         self.ctx.publish = publish

@@ -90,7 +90,8 @@ class Worker:
         self._publisher = Publisher(self._producer, self.topics)
         # The KV store of `kv()` and the kv tasks: its table is read on first use only.
         self._kv = KvStore(kafka, self._producer)
-        # A Subflow's restart of its failed child reads the child back and sends its restart (`children`).
+        # A Subflow's restart of its failed child (a ForEachItem's of its failed batches' children) reads the
+        # child back and sends its restart (`children`).
         self._children = Children(kafka, self._producer)
         self._kills = tail_consumer(kafka, self.topics.kills)
         self._consumer = Consumer(
@@ -195,6 +196,7 @@ class Worker:
             kv=self._kv,
             publish=self._publisher.result,
             restart_execution=self._children.restart,
+            child_restarts=self._children,
         )
         attempt.offsets.append((partition, offset))
         self._running[job.job_id] = attempt

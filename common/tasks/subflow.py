@@ -80,8 +80,9 @@ class ForEachItem(_Starts):
     items: str
     batch: Batch = Batch()
     revision: int | None = Field(default=None, ge=1)
-    # On a restart of the parent: RETRY_FAILED (the reference's default) and FAILED_ITEMS start new children for
-    # the failed batches only, NEW_EXECUTION and ALL_ITEMS for every batch (`executor.items.restarted`).
+    # On a restart of the parent: RETRY_FAILED (the reference's default) and FAILED_ITEMS restart the failed
+    # batches' child executions themselves (a worker job), NEW_EXECUTION and ALL_ITEMS start a new child for every
+    # batch (`executor.items.restarted`).
     restart_behavior: str = Field(
         default="RETRY_FAILED", pattern="^(RETRY_FAILED|NEW_EXECUTION|ALL_ITEMS|FAILED_ITEMS)$"
     )
@@ -100,3 +101,8 @@ SPLIT, MERGE, MERGED = "split", "merge", "merged"
 # A Subflow's, while a worker restarts its failed child (RETRY_FAILED on a restart of the parent): the job's
 # answer is `restarted`, or `refused` with a `reason` (the child cannot be restarted: a new child starts).
 RESTART, RESTARTED, REFUSED = "restart", "restarted", "refused"
+# A ForEachItem's, on a restart of its parent (RETRY_FAILED, FAILED_ITEMS): the job (`phase: restart`) restarts
+# the children of the batches in `restartBatches` (ranges); it answers `phase: restarted` with the batches whose
+# child could not be restarted (`refusedBatches`, ranges; null: too many, nothing was sent). `childRun` is the
+# generation of the split's children, `replaced` the batches whose child is of another (`common.batches`).
+RESTART_BATCHES, REFUSED_BATCHES, CHILD_RUN, REPLACED = "restartBatches", "refusedBatches", "childRun", "replaced"

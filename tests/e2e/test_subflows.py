@@ -353,13 +353,21 @@ inputs:
   - {id: items, type: STRING}
   - {id: iteration, type: INT}
 tasks:
-  - {id: maybe, type: io.kestra.plugin.core.execution.Fail, condition: "{{ inputs.iteration in FAILING }}"}
+  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) | trim }}"}
+  - id: maybe
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.iteration in [2, 5] and taskrun.attemptsCount == 0 }}"
+outputs:
+  - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
 """
 
 
-def test_a_restart_of_the_parent_runs_only_the_failed_batches_again(deployed: Stack, tmp_path: Path) -> None:
+def test_a_restart_of_the_parent_restarts_the_failed_batches_children(deployed: Stack, tmp_path: Path) -> None:
+    # The reference's RETRY_FAILED (ForEachItemCaseTest.restartForEachItem): batches 2 and 5 fail on their
+    # first run; the parent's restart restarts those two child executions themselves (same ids, their
+    # successful task runs kept), no new child starts, the other four are not touched.
     child = tmp_path / "flaky.yaml"
-    child.write_text(FLAKY.replace("FAILING", "[2, 5]"))
+    child.write_text(FLAKY)
     assert deployed.cli("flows", "deploy", str(child)).returncode == 0
     source = FOR_EACH_ITEM.replace("BATCH", "{rows: 20}").replace("CHILD", "flaky")
     source = source.replace('      items: "{{ taskrun.items }}"\n', '      items: "{{ taskrun.items }}"\n'
@@ -369,19 +377,37 @@ def test_a_restart_of_the_parent_runs_only_the_failed_batches_again(deployed: St
     outputs = _runs(execution)["each"]["outputs"]
     assert outputs["numberOfBatches"] == 6 and outputs["iterations"]["FAILED"] == 2
     assert outputs["failedBatches"] == [[2, 2], [5, 5]]
-    child.write_text(FLAKY.replace("FAILING", "[]"))
-    assert deployed.cli("flows", "deploy", str(child)).returncode == 0
+
+    def children(ended: int) -> Any:
+        def settled() -> list[dict[str, Any]]:
+            found = _executions(deployed, "--parent", execution["id"])
+            done = [e for e in found if e["state"]["current"] in ("SUCCESS", "FAILED")]
+            good = [e for e in found if e["state"]["current"] == "SUCCESS"]
+            return found if len(found) == 6 and len(done) == 6 and len(good) == ended else []
+
+        return settled
+
+    first = {e["trigger"]["variables"]["iteration"]: e for e in deployed.poll(children(4), timeout=90)}
+    assert sorted(i for i, e in first.items() if e["state"]["current"] == "FAILED") == [2, 5]
+
     restarted = deployed.cli("restart", execution["id"], "--wait", "--output", "json", timeout=300)
     assert restarted.returncode == 0, restarted.stdout + restarted.stderr + deployed.tail()
     again = json.loads(restarted.stdout)
-    assert again["state"]["current"] == "SUCCESS", json.dumps(again)[:3000]
-    assert _runs(again)["each"]["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 6}
+    assert again["state"]["current"] == "SUCCESS", json.dumps(again)[:3000] + deployed.tail()
+    each = _runs(again)["each"]
+    assert each["outputs"]["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 6}
+    assert each["outputs"]["numberOfBatches"] == 6
+    assert not {"phase", "restartBatches", "refusedBatches", "replaced"} & set(each["outputs"])
+    assert [a["state"]["current"] for a in each["attempts"]] == ["FAILED", "SUCCESS"]
+    merged = deployed.cli("files", "get", each["outputs"]["uri"]).stdout.splitlines()
+    assert len(merged) == 6  # the restarted children's outputs merged with the others'
+    assert json.loads(merged[1])["value"].split() == [str(i) for i in range(20, 40)]
 
-    def children() -> list[dict[str, Any]]:
-        found = _executions(deployed, "--parent", execution["id"])
-        return found if len(found) == 8 else []
-
-    found = deployed.poll(children, timeout=90)
-    assert len(found) == 8  # 6 batches, then 2 new children for the failed ones
-    by_iteration = sorted(e["trigger"]["variables"]["iteration"] for e in found if e["state"]["current"] == "SUCCESS")
-    assert by_iteration == [1, 2, 3, 4, 5, 6]
+    after = {e["trigger"]["variables"]["iteration"]: e for e in deployed.poll(children(6), timeout=90)}
+    assert {i: e["id"] for i, e in after.items()} == {i: e["id"] for i, e in first.items()}  # no new child
+    restarted_batches = [i for i, e in after.items() if "RESTARTED" in [h["state"] for h in e["state"]["histories"]]]
+    assert sorted(restarted_batches) == [2, 5]
+    shown = deployed.cli("logs", execution["id"], "--output", "json", "--wait", "60", timeout=120)
+    text = " ".join(line["message"] for line in json.loads(shown.stdout or "[]"))
+    assert "restart of 2 failed child execution(s) sent" in text, text[-3000:]
+    assert "restarted the child executions of 2 failed batch(es)" in text, text[-3000:]

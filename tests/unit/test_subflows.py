@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
+from conveyor.common import batches
 from conveyor.common.errors import FlowError
 from conveyor.common.loader import load_flow
+from conveyor.common.model import Execution
 from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope, default_storage
 from conveyor.common.storage.items import batch_uri
 from conveyor.executor import items as items_rule
 from conveyor.worker import items
+from conveyor.worker.runners.items import restarted_since
 from tests.unit.world import World
 
 S = StateType
@@ -515,41 +519,122 @@ inputs:
   - {id: items, type: STRING}
   - {id: iteration, type: INT}
 tasks:
-  - {id: maybe, type: io.kestra.plugin.core.execution.Fail, condition: "{{ inputs.iteration in [3, 4, 7] }}"}
+  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) | trim }}"}
+  - id: maybe
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ inputs.iteration in [3, 4, 7] and taskrun.attemptsCount == 0 }}"
+outputs:
+  - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
 """
 
+# The same flow whose batches 3, 4 and 7 fail every time they run (a restart in place does not help them).
+ALWAYS = FLAKY.replace(" and taskrun.attemptsCount == 0", "")
 FIXED = FLAKY.replace("[3, 4, 7]", "[]")
+# Every batch fails on its first run.
+EVERY = FLAKY.replace("inputs.iteration in [3, 4, 7] and ", "")
 
 
-def _flaky_parent(extra: str = "") -> tuple[World, str]:
+def _flaky_parent(extra: str = "", flow: str = FLAKY, lines: int = 102) -> tuple[World, str]:
     world = World()
-    world.deploy(FLAKY)
+    world.deploy(flow)
     items_input = '      items: "{{ taskrun.items }}"'
     source = each("{rows: 4}", "flaky", extra).replace(
         items_input, items_input + '\n      iteration: "{{ taskrun.iteration }}"'
     )
-    pid = world.start(source, {"file": upload(102)})
+    pid = world.start(source, {"file": upload(lines)})
     world.run()
     return world, pid
 
 
-def test_a_restart_runs_only_the_failed_batches_again() -> None:
+def _by_batch(world: World) -> dict[int, Execution]:
+    found: dict[int, Execution] = {}
+    for child in sorted(world.children("flaky"), key=lambda c: c.state.histories[0].date):
+        assert child.trigger is not None
+        found[child.trigger.variables["iteration"]] = child  # the latest child of each batch
+    return found
+
+
+def _restarted(child: Execution) -> bool:
+    return S.RESTARTED in [h.state for h in child.state.histories]
+
+
+def test_a_restart_restarts_the_failed_batches_children_themselves() -> None:
+    # The reference's RETRY_FAILED (ForEachItemCaseTest.restartForEachItem): the failed children are restarted,
+    # keep their ids and successful task runs; no new child; the other batches are not touched.
     world, pid = _flaky_parent()
     (run,) = world.execution(pid).task_run_list
     assert run.state.current == S.FAILED and run.outputs is not None
     assert run.outputs["iterations"]["FAILED"] == 3 and run.outputs["failedBatches"] == [[3, 4], [7, 7]]
-    first = {c.id for c in world.children("flaky")}
-    world.deploy(FIXED)
+    before = _by_batch(world)
     world.restart(pid)
     world.run()
     ex = world.execution(pid)
     assert ex.state.current == S.SUCCESS
+    after = _by_batch(world)
+    assert len(world.children("flaky")) == 26  # no new child
+    assert {i: c.id for i, c in after.items()} == {i: c.id for i, c in before.items()}
+    assert sorted(world.restart_jobs) == sorted(before[i].id for i in (3, 4, 7))
+    assert sorted(i for i, c in after.items() if _restarted(c)) == [3, 4, 7]
+    assert all(c.state.current == S.SUCCESS for c in after.values())
+    count = next(r for r in after[4].task_run_list if r.task_id == "count")
+    assert len(count.attempts) == 1  # its successful task run was kept
     (run,) = ex.task_run_list
-    assert run.outputs is not None and run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 23 + 3}
-    rerun = [c for c in world.children("flaky") if c.id not in first]
-    assert sorted(c.trigger.variables["iteration"] for c in rerun if c.trigger) == [3, 4, 7]
-    assert all(c.state.current == S.SUCCESS for c in rerun)
-    assert [a.state.current for a in run.attempts] == [S.FAILED, S.SUCCESS]
+    assert run.outputs is not None and run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    assert not {"phase", "restartBatches", "refusedBatches", "replaced"} & set(run.outputs)
+    assert [a.state.current for a in run.attempts] == [S.FAILED, S.SUCCESS]  # the restart job's attempt dropped
+    with default_storage().open(run.outputs["uri"]) as stream:
+        merged = stream.read().decode().splitlines()
+    assert len(merged) == 26  # the restarted children's outputs are merged with the others'
+    assert json.loads(merged[3])["value"] == "\n".join(f"{i:>20}" for i in range(12, 16)).strip()
+
+
+def test_a_restarted_batch_that_fails_again_fails_the_parent_again() -> None:
+    world, pid = _flaky_parent(flow=ALWAYS)
+    world.restart(pid)
+    world.run()
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.FAILED and run.outputs is not None
+    assert run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 23, "FAILED": 3}
+    assert run.outputs["failedBatches"] == [[3, 4], [7, 7]]
+    assert len(world.children("flaky")) == 26
+    world.restart(pid)  # again: the same children, a third run each
+    world.run()
+    assert len(world.children("flaky")) == 26 and len(world.restart_jobs) == 6
+
+
+def test_a_failed_batch_whose_child_is_gone_gets_a_new_child() -> None:
+    world, pid = _flaky_parent(flow=ALWAYS)
+    gone = _by_batch(world)[4]
+    del world.states[gone.id]  # deleted or purged: the worker's look-up finds nothing
+    world.restart(pid)
+    world.run()
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["replaced"] == [[4, 4, 1]]  # batch 4's child is of run 1
+    after = _by_batch(world)
+    assert len(world.children("flaky")) == 26 and after[4].id != gone.id and not _restarted(after[4])
+    assert sorted(i for i, c in after.items() if _restarted(c)) == [3, 7]
+    # A second restart restarts the replacement in place (its id is found from `replaced`).
+    world.restart(pid)
+    world.run()
+    assert _restarted(world.execution(after[4].id)) and len(world.children("flaky")) == 26
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["iterations"]["FAILED"] == 3
+
+
+def test_too_many_children_that_cannot_be_restarted_run_every_batch_again() -> None:
+    # Refusals in more than MAX_RANGES ranges: nothing is sent, the file is split again, all new children.
+    world, pid = _flaky_parent(flow=EVERY, lines=4 * 210)
+    first = _by_batch(world)
+    assert len(first) == 210
+    for iteration in range(1, 211, 2):  # 105 single-batch ranges gone
+        del world.states[first[iteration].id]
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED  # the new children fail on their first run, as the first ones did
+    assert len(world.children("flaky")) == 105 + 210
+    assert not any(_restarted(c) for c in world.children("flaky"))
+    assert world.largest_event < 20_000
 
 
 def test_a_restart_with_all_items_runs_every_batch_again() -> None:
@@ -558,7 +643,42 @@ def test_a_restart_with_all_items_runs_every_batch_again() -> None:
     world.restart(pid)
     world.run()
     assert world.execution(pid).state.current == S.SUCCESS
-    assert len(world.children("flaky")) == 26 * 2
+    assert len(world.children("flaky")) == 26 * 2 and world.restart_jobs == []
+
+
+def test_a_restart_of_many_failed_batches_keeps_every_record_small() -> None:
+    # 300 failed batches restarted in place: the job and its answer carry ranges, not the 300 children.
+    world, pid = _flaky_parent(flow=EVERY, lines=4 * 300)
+    (run,) = world.execution(pid).task_run_list
+    assert run.outputs is not None and run.outputs["failedBatches"] == [[1, 300]]
+    world.largest_event = 0
+    world.restart(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.SUCCESS
+    assert len(world.restart_jobs) == 300 and len(world.children("flaky")) == 300
+    assert world.largest_event < 20_000
+
+
+def test_batch_generations() -> None:
+    replaced = batches.with_generation([], [[4, 6], [9, 9]], 1)
+    assert replaced == [[4, 6, 1], [9, 9, 1]]
+    replaced = batches.with_generation(replaced, [[5, 5], [7, 8]], 2)
+    assert replaced == [[4, 4, 1], [5, 5, 2], [6, 6, 1], [7, 8, 2], [9, 9, 1]]
+    assert [batches.generation_of(replaced, 0, i) for i in (1, 4, 5, 6, 8, 9, 10)] == [0, 1, 2, 1, 2, 1, 0]
+    assert batches.with_generation([[1, 3, 1]], [[4, 5]], 1) == [[1, 5, 1]]
+
+
+def test_a_child_restarted_since_the_parents_restart_counts_as_restarted() -> None:
+    # The restart job run again (its worker was lost): a child it already restarted is not replaced.
+    child = World()
+    cid = child.start(EVERY, {"items": upload(1), "iteration": 1})
+    child.run()
+    ex = child.execution(cid)
+    end = ex.state.histories[-1].date
+    assert not restarted_since(ex, end)
+    child.restart(cid)
+    child.run()
+    assert restarted_since(child.execution(cid), end) and not restarted_since(child.execution(cid), None)
 
 
 def test_failed_batches_are_kept_as_bounded_ranges() -> None:

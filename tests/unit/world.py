@@ -27,6 +27,9 @@ from conveyor.executor.decide import decide
 from conveyor.executor.env import Env
 from conveyor.executor.plan import Plan
 from conveyor.executor.state import ExecutionState
+from conveyor.worker.attempt import validate_task
+from conveyor.worker.runners import runner_for
+from conveyor.worker.runners.base import Prepared, RunContext
 from tests.unit.sim import T0, Outcome, fake_run
 
 
@@ -88,8 +91,23 @@ class World:
                 self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
             else:
                 self.queue.append(self._result(job, StateType.RUNNING, Outcome(StateType.RUNNING)))
-                outcome = self._restart_child(job) if job.task["type"].endswith(".Subflow") else fake_run(job)
+                outcome = self._job(job)
                 self.queue.append(self._result(job, outcome.state, outcome))
+
+    def _job(self, job: WorkerJob) -> Outcome:
+        if job.task["type"].endswith(".Subflow"):
+            return self._restart_child(job)
+        if job.task["type"].endswith(".ForEachItem") and (job.task_run.outputs or {}).get("phase") == "restart":
+            return self._restart_batches(job)
+        return fake_run(job)
+
+    def _restart_batches(self, job: WorkerJob) -> Outcome:
+        """A ForEachItem's restart job: the worker's own runner, restarting the children in this world."""
+        task = validate_task(job.task)
+        ctx = RunContext(job)
+        ctx.child_restarts = _Restarts(self)
+        outcome = runner_for(task).run(task, ctx)
+        return Outcome(outcome.state, outcome.outputs, error=outcome.error)
 
     def _restart_child(self, job: WorkerJob) -> Outcome:
         """A Subflow's restart job, as `worker.children` does it: the child's restart when it ended FAILED or
@@ -146,3 +164,24 @@ class World:
 
     def children(self, flow_id: str) -> list[Execution]:
         return [s.execution() for s in self.states.values() if s.header.flow_id == flow_id]
+
+
+@dataclass
+class _Restarts:
+    """`worker.children.Children` over the world's executions: a FAILED or KILLED child is restarted."""
+
+    world: World
+
+    def prepare(self, execution_id: str) -> Prepared:
+        state = self.world.states.get(execution_id)
+        self.world.restart_jobs.append(execution_id)
+        if state is None:
+            return Prepared(None, reason=f"no execution {execution_id}")
+        if state.header.state.current not in RESTARTABLE:
+            return Prepared(state.execution(), reason=f"it is {state.header.state.current.value}")
+        return Prepared(state.execution(), events=[(execution_id, b"")])
+
+    def send(self, ready: list[Prepared]) -> None:
+        for prepared in ready:
+            for key, _ in prepared.events or []:
+                self.world.queue.append(RestartRequested(execution_id=key))

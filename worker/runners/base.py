@@ -19,7 +19,7 @@ from conveyor.common import input_secrets
 from conveyor.common.clock import utcnow
 from conveyor.common.events import LogEntry, TaskResult, WorkerJob
 from conveyor.common.expr_context import KV_KEY, REVEALED_KEY, KvReader, Revealed
-from conveyor.common.model import MetricEntry
+from conveyor.common.model import Execution, MetricEntry
 from conveyor.common.render import render_value
 from conveyor.common.state import StateType
 from conveyor.common.tasks.base import LogLevel, Task
@@ -60,6 +60,25 @@ class GroupMember(Protocol):
     def running(self) -> TaskResult: ...
 
     def stop(self, reason: StopReason) -> None: ...
+
+
+@dataclass
+class Prepared:
+    """A child's restart made ready (`events`, for the control topic), or why it cannot be (`reason`); the
+    child's latest header when it was found."""
+
+    execution: Execution | None
+    events: list[tuple[str, bytes]] | None = None
+    reason: str | None = None
+
+
+class ChildRestarts(Protocol):
+    """Restarting many ended children for their parent (a ForEachItem's failed batches): each is looked up and
+    made ready first, then all are sent (`conveyor.worker.children`)."""
+
+    def prepare(self, execution_id: str) -> Prepared: ...
+
+    def send(self, ready: list[Prepared]) -> None: ...
 
 
 class Runner(Protocol[T_contra]):
@@ -106,6 +125,8 @@ class RunContext:
         # Set by the worker: restart an ended execution by its id (a Subflow's failed child); answers None
         # once the restart was sent, else why it cannot be (`conveyor.worker.children`).
         self.restart_execution: Callable[[str], str | None] | None = None
+        # Set by the worker: the same for many children at once (a ForEachItem's failed batches).
+        self.child_restarts: ChildRestarts | None = None
 
     def stop(self, reason: StopReason) -> bool:
         """Ask the attempt to stop; the first reason wins. True when this call stopped it."""

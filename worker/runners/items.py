@@ -5,18 +5,42 @@ The executor sends the first job when the task run starts (outputs `phase: split
 number of batches and the batches' URI pattern, a constant-size result. Once every child ended, the executor
 sends the second (`phase: merge`): the worker concatenates the children's outputs files and answers the task
 run's outputs with the merged file's `uri` (`phase: merged`). The executor reads no file.
+
+On a restart of the parent (RETRY_FAILED, FAILED_ITEMS), a third job (`phase: restart`) restarts the child
+executions of the failed batches themselves (`restartBatches`), as `conveyor restart CHILD` would
+(`conveyor.worker.children`): each child is looked up and made ready, then all are sent. A child that cannot be
+restarted (deleted, purged, not FAILED or KILLED) is answered in `refusedBatches`, and the executor starts a new
+child for its batch. So many such children that the task run could not keep their batches as `MAX_RANGES`
+ranges: nothing is sent and the answer says so (`refusedBatches: null`); the executor then runs every batch
+again. A child already restarted since the task run's restart (the job run again after a lost worker) counts
+as restarted.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from conveyor.common import batches
+from conveyor.common.model import Execution
+from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope
 from conveyor.common.storage.items import batch_uri, extension
 from conveyor.common.tasks.base import LogLevel
-from conveyor.common.tasks.subflow import MERGE, MERGED, PHASE, ForEachItem
+from conveyor.common.tasks.subflow import (
+    CHILD_RUN,
+    MERGE,
+    MERGED,
+    PHASE,
+    REFUSED_BATCHES,
+    REPLACED,
+    RESTART,
+    RESTART_BATCHES,
+    RESTARTED,
+    ForEachItem,
+)
 from conveyor.worker import items
-from conveyor.worker.runners.base import RunContext, RunOutcome
+from conveyor.worker.runners.base import Prepared, RunContext, RunOutcome
 
 
 class ForEachItemRunner:
@@ -33,7 +57,51 @@ class ForEachItemRunner:
             if merged is not None:
                 out["uri"] = merged
             return RunOutcome.success(out)
+        if out.get(PHASE) == RESTART:
+            return _restart(task, ctx, out)
         return _split(task, ctx, scope)
+
+
+def _restart(task: ForEachItem, ctx: RunContext, out: dict[str, Any]) -> RunOutcome:
+    run = ctx.job.task_run
+    restarts = ctx.child_restarts
+    if restarts is None:
+        return RunOutcome.failed(f"ForEachItem '{task.id}': this worker cannot restart executions")
+    base = int(out[CHILD_RUN])
+    replaced: batches.Ranges = out.get(REPLACED) or []
+    since = _restarted_at(run.state.histories)
+    ready: list[Prepared] = []
+    refused: batches.Ranges = []
+    for iteration in batches.numbers(out.get(RESTART_BATCHES) or []):
+        if ctx.stopped.is_set():
+            return RunOutcome.failed(f"ForEachItem '{task.id}': stopped before its children were restarted")
+        child = batches.child_id(run.id, batches.generation_of(replaced, base, iteration), iteration)
+        prepared = restarts.prepare(child)
+        if prepared.events is not None:
+            ready.append(prepared)
+        elif not restarted_since(prepared.execution, since):
+            ctx.log(LogLevel.INFO, f"batch {iteration}: child execution {child} cannot be restarted: {prepared.reason}")
+            refused = batches.add_to_ranges(refused, iteration)
+    if len(batches.with_generation(replaced, refused, -1)) > batches.MAX_RANGES:
+        ctx.log(LogLevel.WARN, "too many children cannot be restarted: every batch runs again")
+        return RunOutcome.success({PHASE: RESTARTED, REFUSED_BATCHES: None})
+    restarts.send(ready)
+    ctx.log(LogLevel.INFO, f"restart of {len(ready)} failed child execution(s) sent")
+    return RunOutcome.success({PHASE: RESTARTED, REFUSED_BATCHES: refused})
+
+
+def _restarted_at(histories: list[Any]) -> datetime | None:
+    """When the task run was last restarted (its last RESTARTED entry)."""
+    dates = [entry.date for entry in histories if entry.state == StateType.RESTARTED]
+    return dates[-1] if dates else None
+
+
+def restarted_since(child: Execution | None, since: datetime | None) -> bool:
+    """The child went RESTARTED at or after `since`: restarted for this restart of the parent already (by this
+    job run before, on a worker that was lost)."""
+    if child is None or since is None:
+        return False
+    return any(e.state == StateType.RESTARTED and e.date >= since for e in child.state.histories)
 
 
 def _split(task: ForEachItem, ctx: RunContext, scope: ExecutionScope) -> RunOutcome:
