@@ -2,7 +2,9 @@
 
 The execution goes RESTARTED then RUNNING. Every failed or killed task run whose failure made the execution
 fail goes RESTARTED: a runnable one gets a new attempt at once (its old attempts are kept), a flowable one is
-stepped again, so its own failed children restart and its unstarted children start. Task runs that ended
+stepped again, so its own failed children restart and its unstarted children start; a WorkingDirectory gets a
+new attempt of its whole group (its worker runs all its tasks and `finally` tasks again, in a fresh directory;
+the task runs of the earlier attempt are kept, the new ones are added). Task runs that ended
 well are kept as they are, and so are the runs of `errors` branches (they ran for the old failure). A failed
 run under a parent that tolerated it (`allowFailure`, so the parent is WARNING or SUCCESS) is not restarted.
 
@@ -22,6 +24,7 @@ from conveyor.common.flow import Flow
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import RESTARTABLE, StateType
 from conveyor.common.tasks.base import FlowableTask, LogLevel, Task
+from conveyor.common.tasks.flowable import WorkingDirectory
 from conveyor.common.tasks.subflow import ForEachItem, Subflow
 from conveyor.executor import items, subflows
 from conveyor.executor.state import ExecutionState
@@ -69,8 +72,8 @@ def run_again(d: Rules, when: datetime | None = None) -> None:
             items.restarted(d, task, run)
         elif isinstance(task, Subflow):
             subflows.restarted(d, task, run)
-        elif not isinstance(task, FlowableTask):
-            d.dispatch(run, task)
+        elif isinstance(task, WorkingDirectory) or not isinstance(task, FlowableTask):
+            d.dispatch(run, task)  # a WorkingDirectory: the whole group again, in a fresh directory
     d.log(None, LogLevel.INFO, f"execution restarted: {len(runs)} task run(s) run again")
 
 
@@ -97,9 +100,13 @@ def runs_to_restart(state: ExecutionState, flow: Flow) -> list[TaskRun]:
     """The FAILED or KILLED task runs, outside `errors` branches, whose every ancestor failed too."""
     in_errors = _error_branch_task_ids(flow)
     known = {task.id for task in flow.all_tasks()}
+    # A WorkingDirectory's tasks (and `finally` tasks) restart with their group, never alone.
+    grouped = {t.id for g in flow.all_tasks() if isinstance(g, WorkingDirectory) for t in [*g.tasks, *g.finally_]}
     chosen = []
     for run in state.in_order():
         if run.state.current not in RESTARTABLE or run.task_id in in_errors or run.task_id not in known:
+            continue
+        if run.task_id in grouped:
             continue
         if all(parent.state.current in RESTARTABLE for parent in state.ancestors(run)):
             chosen.append(run)

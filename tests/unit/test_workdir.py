@@ -18,6 +18,7 @@ from conveyor.worker.attempt import Attempt
 from conveyor.worker.runners.base import StopReason
 from conveyor.worker.testing import make_job
 from tests.unit.sim import Sim, start
+from tests.unit.test_restart import restart
 
 S = StateType
 WD = "io.kestra.plugin.core.flow.WorkingDirectory"
@@ -345,3 +346,34 @@ def test_a_killed_group_ends_killed_without_its_finally_tasks() -> None:
     states = {r.task_id: r.state.current for r in sim.ex.task_run_list}
     assert states == {"first": S.SUCCESS, "wd": S.KILLED, "a": S.KILLED}
     assert sim.current() == S.KILLED
+
+
+def test_a_restart_runs_the_whole_group_again_finally_included() -> None:
+    sim = start(FINALLY_FLOW)
+    job = _group_job(sim)
+    sim.send(sim.result(job, S.RUNNING))
+    _child(sim, job, "a", S.FAILED, 1, error="boom")
+    _child(sim, job, "cleanup", S.SUCCESS, 2)
+    sim.send(sim.result(job, S.FAILED, error="task a of wd ended FAILED"))
+    sim.run_jobs()
+    assert sim.current() == S.FAILED
+    restart(sim)
+    (again,) = sim.jobs  # the group as a new attempt of its task run, not `a` alone
+    sim.jobs.clear()
+    assert (again.task_run.task_id, again.attempt) == ("wd", 2)
+    sim.send(sim.result(again, S.RUNNING))
+    for n, task_id in enumerate(("a", "b", "cleanup"), start=3):
+        _child(sim, again, task_id, S.SUCCESS, n)
+    sim.send(sim.result(again, S.SUCCESS))
+    sim.run_jobs()
+    assert sim.current() == S.SUCCESS
+    runs = [(r.task_id, r.state.current) for r in sim.ex.task_run_list if r.parent_task_run_id == job.task_run.id]
+    assert runs == [  # the first attempt's task runs are kept
+        ("a", S.FAILED),
+        ("cleanup", S.SUCCESS),
+        ("handler", S.SUCCESS),
+        ("a", S.SUCCESS),
+        ("b", S.SUCCESS),
+        ("cleanup", S.SUCCESS),
+    ]
+    assert sim.runs("after")[0].state.current == S.SUCCESS
