@@ -16,9 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
+from conveyor.api import start_body
 from conveyor.api.backends import Backends, backends
 from conveyor.api.errors import BadParameter, Conflict, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
@@ -27,6 +30,7 @@ from conveyor.common.auth import Role
 from conveyor.common.base import Model
 from conveyor.common.control import Action, BadRequest, Params, Refused, UnknownExecution
 from conveyor.common.model import Execution
+from conveyor.common.resume_files import ResumeFile
 from conveyor.common.state import StateType
 
 router = APIRouter(prefix="/api/v1", tags=["executions"], dependencies=[Depends(authenticated)])
@@ -52,6 +56,22 @@ _ERRORS = error_responses(
     422,
     429,
     503,
+    _403="the runner role on the execution's namespace is required",
+    _404="no execution with this id (or not yours to read)",
+    _503="Kafka unreachable",
+)
+
+_RESUME_ERRORS = error_responses(
+    400,
+    401,
+    403,
+    404,
+    409,
+    413,
+    422,
+    429,
+    503,
+    _400="the body is neither a JSON object nor a form",
     _403="the runner role on the execution's namespace is required",
     _404="no execution with this id (or not yours to read)",
     _503="Kafka unreachable",
@@ -143,22 +163,53 @@ _COMMON = {
 }
 
 
+RESUME_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "description": "the onResume inputs by id, as JSON values"},
+                "example": {"approved": True},
+            },
+            start_body.MULTIPART: {
+                "schema": {
+                    "type": "object",
+                    "additionalProperties": {"type": "string", "format": "binary"},
+                    "description": "the onResume inputs by id: text fields, and file parts for FILE inputs",
+                }
+            },
+        },
+    }
+}
+
+
 @router.api_route(
     "/executions/{executionId}/resume",
     summary="Resume a PAUSED execution",
-    description="Every PAUSED Pause task run goes RUNNING again, with the body's `onResume` inputs (a JSON "
-    "object by input id, typed and checked like flow inputs; readable as `outputs.<pause>.onResume.<id>`), and "
-    "the execution RUNNING. 422 naming the input that does not fit; 409 when the execution is not PAUSED.",
+    description="Every PAUSED Pause task run goes RUNNING again, with the body's `onResume` inputs (typed and "
+    "checked like flow inputs; readable as `outputs.<pause>.onResume.<id>`), and the execution RUNNING. The body "
+    "is a JSON object by input id, or a `multipart/form-data` form (as the reference takes it): text fields are "
+    "inputs, and a file part for a FILE input is stored under the execution's prefix, the input's value being its "
+    "`kestra:///…/executions/{id}/inputs/{input}/{file}` URI. 422 naming the input that does not fit (a missing "
+    "required one, a file for an input that is not FILE); 413 past the server's body limit; 409 when the "
+    "execution is not PAUSED.",
     name="resume_execution",
-    **_COMMON,  # type: ignore[arg-type]
+    openapi_extra=RESUME_BODY,
+    **{**_COMMON, "responses": _RESUME_ERRORS},  # type: ignore[arg-type]
 )
-def resume(
-    request: Request,
-    execution_id: ExecutionId,
-    api: Api,
-    inputs: Annotated[dict[str, Any] | None, Body(description="the onResume inputs by id")] = None,
-) -> Requested:
-    return _send(request, api, Action.RESUME, execution_id, Params(inputs=inputs or {}), "body")
+async def resume(request: Request, execution_id: ExecutionId, api: Api) -> Requested:
+    uploads: dict[str, UploadFile] = {}
+    if start_body.is_multipart(request):
+        inputs, uploads = await start_body.form_parts(request)
+    else:
+        inputs = await start_body.json_inputs(request) or {}
+    files = {name: ResumeFile(upload.filename or name, upload.file) for name, upload in uploads.items()}
+    try:
+        params = Params(inputs=inputs, files=files)
+        return await run_in_threadpool(_send, request, api, Action.RESUME, execution_id, params, "body")
+    finally:
+        for upload in uploads.values():
+            await upload.close()
 
 
 @router.api_route(

@@ -1,5 +1,5 @@
-"""The CLI's side of the internal storage: `--input NAME=@PATH` uploads for FILE inputs, `conveyor files get`
-and `conveyor purge`."""
+"""The CLI's side of the internal storage: `--input NAME=@PATH` uploads for FILE inputs (of `conveyor run`, and
+of `conveyor resume` for a Pause's onResume), `conveyor files get` and `conveyor purge`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from conveyor.common.clock import parse_duration, utcnow
 from conveyor.common.errors import InputError, UsageError
 from conveyor.common.flow import Flow
 from conveyor.common.input_types import InputType
+from conveyor.common.resume_files import ResumeFile
 from conveyor.common.storage import FileNotFound, StorageURIError, default_storage, key_of
 from conveyor.common.storage.retention import purge as purge_storage
 from conveyor.common.storage.uri import ExecutionScope
@@ -36,6 +37,18 @@ def upload_inputs(flow: Flow, given: dict[str, Any], execution_id: str) -> dict[
             raise InputError(f"input '{name}': cannot read {path}: {error.strerror or error}") from None
         uploaded[name] = uri
     return uploaded
+
+
+def resume_files(given: dict[str, str]) -> dict[str, Any]:
+    """`conveyor resume --input`'s values: `NAME=@PATH` a file for a FILE onResume input (uploaded under the
+    execution's prefix once the resume's inputs fit; for another type it stays the text `@PATH`), the others
+    text."""
+    files = {
+        name: ResumeFile(Path(value[1:]).name, Path(value[1:]), literal=value)
+        for name, value in given.items()
+        if value.startswith("@")
+    }
+    return {"inputs": {k: v for k, v in given.items() if k not in files}, "files": files}
 
 
 def get(uri: str, output: str | None) -> int:

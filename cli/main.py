@@ -149,7 +149,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("execution", metavar="EXECUTION_ID")
     p = sub.add_parser("resume", help="resume a PAUSED execution, with the onResume inputs of its Pause")
     p.add_argument("execution", metavar="EXECUTION_ID")
-    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE", help="an onResume input")
+    p.add_argument(
+        "--input",
+        "-i",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an onResume input (a FILE input: NAME=@PATH uploads the file)",
+    )
     p = sub.add_parser("replay", help="a new execution of an ended one, from a task run on (default: the start)")
     p.add_argument("execution", metavar="EXECUTION_ID")
     p.add_argument("--from", dest="task_run", metavar="TASKRUN_ID", help="the task run to run again from")
@@ -510,8 +517,10 @@ def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:
 
     params = Params()
     if args.command == "resume":
+        from conveyor.cli.files import resume_files
+
         try:
-            params = Params(inputs=dict(parse_input_args(args.input)))
+            params = Params(**resume_files(parse_input_args(args.input)))
         except ValueError as exc:
             raise UsageError(str(exc)) from None
     elif args.command == "replay":

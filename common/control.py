@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from conveyor.common import steering
+from conveyor.common import resume_files, steering
 from conveyor.common.errors import ConveyorError
 from conveyor.common.events import (
     FLOW_HEADER,
@@ -55,6 +55,7 @@ from conveyor.common.kafka.topics import Topics
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.settings import KafkaSettings
 from conveyor.common.state import CHANGEABLE, RESTARTABLE, StateType
+from conveyor.common.storage.uri import ExecutionScope
 
 
 class Action(StrEnum):
@@ -70,10 +71,12 @@ class Action(StrEnum):
 @dataclass(frozen=True)
 class Params:
     """What some requests need besides the execution: resume's `onResume` inputs (raw: strings from the CLI,
-    JSON values from the API), replay's task run (None: from the start), change-state's task run (None: the
-    execution's own state) and state."""
+    JSON values from the API) and files (FILE inputs: stored under the execution's prefix, `common.resume_files`),
+    replay's task run (None: from the start), change-state's task run (None: the execution's own state) and
+    state."""
 
     inputs: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, resume_files.ResumeFile] = field(default_factory=dict)
     task_run_id: str | None = None
     state: str | None = None
 
@@ -173,7 +176,13 @@ def resume_events(kafka: KafkaSettings, found: Found, params: Params) -> Sent:
         raise Refused(f"execution {execution.id}: its PAUSED snapshot carries no flow definition")
     paused = [run for run in _runs(kafka, execution.id) if run.state.current == StateType.PAUSED]
     try:
-        inputs = steering.resume_inputs(found.flow, paused, params.inputs)
+        placed = resume_files.place(
+            steering.on_resume_types(found.flow, paused),
+            params.files,
+            ExecutionScope(execution.namespace, execution.flow_id, execution.id),
+        )
+        inputs = steering.resume_inputs(found.flow, paused, {**params.inputs, **placed.values})
+        resume_files.store(placed)  # once every input fits: a refused resume stores nothing
     except steering.ResumeInputError as exc:
         raise BadRequest(exc.field, str(exc)) from None
     return found, [(execution.id, ResumeRequested(execution_id=execution.id, inputs=inputs).to_json())]

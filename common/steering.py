@@ -3,7 +3,8 @@
 
 - **Resume**: each PAUSED Pause task run's `onResume` declarations type the given values as flow inputs are
   typed (`common.inputs`: defaults, `required`, rules, dotted ids); an input no paused Pause declares, or a
-  value that does not fit, is refused naming the input (`ResumeInputError`: the CLI exits 2, the API 422).
+  value that does not fit, is refused naming the input (`ResumeInputError`: the CLI exits 2, the API 422);
+  a FILE input's file is stored by `common.resume_files`, its value the file's URI.
 - **Replay** (the reference's `ExecutionService.replay`): a new execution (new id, `originalId` the replayed
   one, same inputs, labels and flow revision, `metadata.attemptNumber` + 1) whose task runs are copies (new
   ids) of those created before the chosen one, its parents marked RESTARTED so that they are stepped again;
@@ -20,6 +21,7 @@ from conveyor.common.clock import utcnow
 from conveyor.common.errors import InputError
 from conveyor.common.flow import Flow
 from conveyor.common.ids import new_id
+from conveyor.common.input_types import InputType
 from conveyor.common.inputs import InputProblems, parse_inputs
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import TRANSITIONS, State, StateType
@@ -36,12 +38,23 @@ class ResumeInputError(InputError):
         self.field = field_name
 
 
-def resume_inputs(flow_json: dict[str, Any], paused: Iterable[TaskRun], raw: dict[str, Any]) -> dict[str, Any]:
-    """By Pause task id, its `onResume` values typed; raises `ResumeInputError` naming a bad input."""
+def _pauses(flow_json: dict[str, Any], paused: Iterable[TaskRun]) -> tuple[Flow, list[Pause]]:
+    """The flow, and the Pause tasks of the paused task runs."""
     registry.resolve()  # the task types a flow definition validates against
     flow = Flow.model_validate(flow_json)
     tasks: dict[str, Task] = {task.id: task for task in flow.all_tasks()}
-    pauses = [t for t in (tasks.get(run.task_id) for run in paused) if isinstance(t, Pause)]
+    return flow, [t for t in (tasks.get(run.task_id) for run in paused) if isinstance(t, Pause)]
+
+
+def on_resume_types(flow_json: dict[str, Any], paused: Iterable[TaskRun]) -> dict[str, InputType]:
+    """The type of each `onResume` input the paused Pauses declare, by id."""
+    _, pauses = _pauses(flow_json, paused)
+    return {spec.id: spec.type for pause in pauses for spec in pause.on_resume}
+
+
+def resume_inputs(flow_json: dict[str, Any], paused: Iterable[TaskRun], raw: dict[str, Any]) -> dict[str, Any]:
+    """By Pause task id, its `onResume` values typed; raises `ResumeInputError` naming a bad input."""
+    flow, pauses = _pauses(flow_json, paused)
     declared = {spec.id for pause in pauses for spec in pause.on_resume}
     for name in raw:
         if name not in declared:

@@ -165,7 +165,8 @@ async function act(action, query = "", body = undefined, where = $("#action-resu
   where.textContent = "";
   try {
     const options = { method: "POST" };
-    if (body !== undefined) {
+    if (body instanceof FormData) options.body = body; // multipart: the browser sets its Content-Type
+    else if (body !== undefined) {
       options.headers = { "Content-Type": "application/json" };
       options.body = JSON.stringify(body);
     }
@@ -210,8 +211,9 @@ function resumeInputs() {
 }
 
 async function submitResume(form, result) {
+  // a form with a FILE input is sent as multipart/form-data (the file stored under the execution), else JSON
   const { body } = inputsBody(form);
-  if (await act("resume", "", JSON.parse(typeof body === "string" ? body : "{}"), result)) {
+  if (await act("resume", "", typeof body === "string" ? JSON.parse(body) : body, result)) {
     $("#action-result").textContent = result.textContent;
     page.resumeDialog.close();
   }

@@ -2,7 +2,8 @@
 workers, indexer and `conveyor server` as processes): an ended execution's header, Gantt (a retried task run
 shows its two attempts, ForEach values labelled), topology coloured by state and logs (a log line opens its
 task run), replay from a task run; then a running execution followed live (server-sent events) and killed
-from its page; then a Pause resumed from the form of its onResume inputs, after a ForEachItem whose children
+from its page; then a Pause resumed from the form of its onResume inputs (a FILE one among them, sent as
+multipart/form-data and read by the next task), after a ForEachItem whose children
 the header links. axe-core finds no serious or critical violation, at 1280x800 and at a phone's width.
 
 Screenshots land in `test-output/`: `web-execution.png`, `web-execution-running.png`,
@@ -228,10 +229,13 @@ tasks:
   - id: wait
     type: io.kestra.plugin.core.flow.Pause
     onResume: [{id: reason, type: STRING, description: why it may go on},
-               {id: approved, type: BOOLEAN, defaults: false}]
+               {id: approved, type: BOOLEAN, defaults: false},
+               {id: evidence, type: FILE, description: the signed form}]
   - id: after
     type: io.kestra.plugin.core.debug.Return
-    format: "{{ outputs.wait.onResume.approved }} {{ outputs.wait.onResume.reason }}"
+    format: >-
+      {{ outputs.wait.onResume.approved }} {{ outputs.wait.onResume.reason }}
+      {{ read(outputs.wait.onResume.evidence) | trim }}
 """
 ITEM = """\
 id: item
@@ -269,17 +273,23 @@ def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_lin
     page.click("#actions [data-action='resume']")
     page.locator("#resume-dialog:not([hidden])").wait_for()
     labels = page.locator("#resume-inputs label > span:first-child").all_text_contents()
-    assert labels == ["reason (string) *", "approved (boolean)"]
+    assert labels == ["reason (string) *", "approved (boolean)", "evidence (file) *"]
     assert _serious_violations(page) == []
     page.screenshot(path=str(OUTPUT / "web-execution-resume.png"), full_page=False, animations="disabled")
     page.fill("#resume-inputs input[name='reason']", "looks good")
     page.check("#resume-inputs input[name='approved']")
+    # the FILE input's file field: the form goes as multipart/form-data, the file stored under the execution
+    evidence = {"name": "evidence.txt", "mimeType": "text/plain", "buffer": b"signed by ada\n"}
+    page.set_input_files("#resume-inputs input[name='evidence']", files=[evidence])
     page.click("#resume-form button[type=submit]")
     page.locator("#resume-dialog[hidden]").wait_for(state="attached")
     page.locator("#exec-state .badge.SUCCESS").wait_for(timeout=60_000)
     ended = _indexed(e2e_stack, server, execution_id, {"SUCCESS"})
     (after,) = [r for r in ended["taskRunList"] if r["taskId"] == "after"]
-    assert after["outputs"]["value"] == "true looks good"
+    assert after["outputs"]["value"] == "true looks good signed by ada"
+    (wait,) = [r for r in ended["taskRunList"] if r["taskId"] == "wait"]
+    prefix = f"kestra:///web/execution/approval/executions/{execution_id}/inputs/evidence/"
+    assert wait["outputs"]["onResume"]["evidence"] == prefix + "evidence.txt"
 
     # the link lists the children on the Executions page
     page.click("#children-link")
