@@ -31,7 +31,10 @@ def _value(text: str, kv_type: str | None) -> Any:
 def _ttl(text: str | None) -> timedelta | None:
     if text is None:
         return None
-    parsed = parse_duration(text)
+    try:
+        parsed = parse_duration(text)
+    except ValueError:
+        parsed = None
     if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
         raise UsageError(f"--ttl: {text!r} is not a positive ISO-8601 duration (PT1H, P1D)")
     return parsed

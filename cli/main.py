@@ -201,8 +201,12 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--task", "-t", help="task id")
             p.add_argument("--follow", action="store_true", help="refresh every 2 s")
             p.add_argument("--q", "-q", help="free text over ids, namespace, flow, task and value")
-            p.add_argument("--after-date", dest="start", metavar="ISO", help="started at or after this date-time")
-            p.add_argument("--before-date", dest="end", metavar="ISO", help="started at or before this date-time")
+            p.add_argument(
+                "--after-date", dest="start", type=_day_start, metavar="ISO", help="started at or after this date-time"
+            )
+            p.add_argument(
+                "--before-date", dest="end", type=_day_end, metavar="ISO", help="started at or before this date-time"
+            )
             p.add_argument(
                 "--sort", default="state.startDate:desc", help="FIELD:asc|desc (default state.startDate:desc)"
             )
@@ -458,6 +462,31 @@ def _time_range(value: str) -> datetime:
         return time_range_start(value, utcnow())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _date_time(value: str, *, end: bool) -> datetime:
+    """`--after-date` / `--before-date`: an ISO-8601 date-time (UTC without an offset) or a date (its start, or
+    for `--before-date` its end), as the API's `startDate` / `endDate`; anything else is argparse's exit 2."""
+    from datetime import UTC, date, datetime, time
+
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time.max if end else time.min, UTC)
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an ISO-8601 date-time such as 2026-11-01T00:00:00Z, or a date, got {value!r}"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _day_start(value: str) -> datetime:
+    return _date_time(value, end=False)
+
+
+def _day_end(value: str) -> datetime:
+    return _date_time(value, end=True)
 
 
 def _delete(args: argparse.Namespace, flags: GlobalFlags) -> int:

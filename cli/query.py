@@ -10,7 +10,7 @@ from conveyor.cli.output import console, err_console, indexed_duration, print_js
 from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.settings import ElasticsearchSettings
 from conveyor.indexer import queries
-from conveyor.indexer.filters import DEFAULT_SORT, ExecutionFilters, Paging, TaskRunFilters
+from conveyor.indexer.filters import DEFAULT_SORT, ExecutionFilters, Paging, TaskRunFilters, When
 
 
 def taskruns(
@@ -25,8 +25,8 @@ def taskruns(
     output: str,
     follow: bool = False,
     q: str | None = None,
-    start: str | None = None,
-    end: str | None = None,
+    start: When | None = None,
+    end: When | None = None,
     sort: str = DEFAULT_SORT,
     after: str | None = None,
     trigger: str | None = None,

@@ -102,3 +102,31 @@ def test_global_flags_win_over_variables_and_are_handed_to_child_processes(monke
     assert flags.kafka(bootstrap="given:1").bootstrap == "given:1"
     # an empty flag is no flag, as before
     assert flags.environ() == {"CONVEYOR_ELASTICSEARCH_URL": "http://from-flag:9200"}
+
+
+@pytest.mark.parametrize("flag", ["--after-date", "--before-date"])
+def test_a_date_that_is_not_iso_is_exit_2_naming_the_flag(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Before: `taskruns --after-date yesterday` reached Elasticsearch and ended in its traceback."""
+    with pytest.raises(SystemExit) as exited:
+        main(["--elasticsearch", "http://127.0.0.1:9", "taskruns", flag, "yesterday"])
+    assert exited.value.code == 2
+    assert f"argument {flag}: expected an ISO-8601 date-time" in capsys.readouterr().err
+
+
+def test_dates_read_as_the_api_reads_them() -> None:
+    from datetime import UTC, datetime
+
+    args = _parser().parse_args(["taskruns", "--after-date", "2026-11-01", "--before-date", "2026-11-02"])
+    assert args.start == datetime(2026, 11, 1, tzinfo=UTC)
+    assert args.end == datetime(2026, 11, 2, 23, 59, 59, 999999, tzinfo=UTC)
+    window = ["--after-date", "2026-11-01T10:00:00", "--before-date", "2026-11-01T12:00Z"]
+    args = _parser().parse_args(["taskruns", *window])
+    assert (args.start, args.end) == (datetime(2026, 11, 1, 10, tzinfo=UTC), datetime(2026, 11, 1, 12, tzinfo=UTC))
+
+
+def test_a_kv_ttl_that_is_not_a_duration_is_exit_2() -> None:
+    """Before: `kv set NS K V --ttl 1h` ended in parse_duration's ValueError, a traceback and exit 1."""
+    from conveyor.cli.kv import _ttl
+
+    with pytest.raises(UsageError, match=r"--ttl: '1h' is not a positive ISO-8601 duration"):
+        _ttl("1h")
