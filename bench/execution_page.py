@@ -44,7 +44,7 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import documents, templates
 from tests.apiserver import ADMIN_AUTH, serving
-from tests.e2e.test_web import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.web import CHROMIUM, CHROMIUM_ARGS
 
 START = datetime(2026, 1, 5, 8, tzinfo=UTC)
 DEEP_ROW = 10_000

@@ -44,7 +44,7 @@ from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from conveyor.common.state import State, StateHistory
 from conveyor.indexer import documents, templates
 from tests.apiserver import ADMIN_AUTH, serving
-from tests.e2e.test_web import CHROMIUM
+from tests.e2e.web import CHROMIUM
 
 PREFIX = "bench-pages-1m"
 TOTAL = 1_000_000

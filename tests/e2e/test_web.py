@@ -9,38 +9,18 @@ Screenshots land in `test-output/` (gitignored): `web-taskruns.png` (filtered by
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from conveyor.api.settings import UserEntry
-from conveyor.common.servers.process import free_port
-from tests.apiserver import ADMIN_AUTH, PASSWORD_HASH, auth_with
-from tests.cli import ROOT
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import Stack
+from tests.e2e.web import OUTPUT, base_url, browser, deploy, open_page, server, until  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 WORKERS = 2
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OUTPUT = ROOT / "test-output"
 
 GREETINGS = """\
 id: greetings
@@ -78,44 +58,10 @@ tasks:
 EXPECTED = 3 * 4 + 2
 
 
-def start_server(e2e_stack: Stack, users: Mapping[str, UserEntry] | None = None) -> httpx.Client:
-    """`conveyor server` as a process of the stack, with `admin` and these users (all with `PASSWORD`);
-    a client signed in as `admin`, once the server answers."""
-    port = free_port()
-    entries = auth_with(users).model_dump(mode="json", by_alias=True, include={"users"})["users"]
-    for entry in entries.values():
-        entry["passwordHash"] = PASSWORD_HASH  # the dump masks the secret
-    env = {
-        "CONVEYOR_SERVER_PORT": str(port),
-        "CONVEYOR_SERVER_REFRESH_SECONDS": "0",
-        "CONVEYOR_AUTH_USERS": json.dumps(entries),
-    }
-    e2e_stack.start("server", "server", env)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30, auth=ADMIN_AUTH)
-
-    def healthy() -> bool:
-        try:
-            return client.get("/api/v1/health").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    assert e2e_stack.poll(healthy, timeout=180), f"the server did not answer\n{e2e_stack.tail()}"
-    return client
-
-
 @pytest.fixture(scope="module")
-def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
-    client = start_server(e2e_stack)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def executed(e2e_stack: Stack, server: httpx.Client) -> dict[str, Any]:
+def executed(e2e_stack: Stack, server: httpx.Client) -> dict[str, Any]:  # noqa: F811
     """Deploy the two flows and start their executions through the API; wait until every task run ended."""
-    for source in (GREETINGS, FLAKY):
-        deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
-        assert deployed.status_code == 201, deployed.text
+    deploy(server, GREETINGS, FLAKY, statuses=(201,))
     # ada's execution carries the label team:web (the page's labels box finds its 4 task runs)
     started = [
         server.post("/api/v1/executions/web.test/greetings", json={"who": w}, params=p)
@@ -136,20 +82,6 @@ def executed(e2e_stack: Stack, server: httpx.Client) -> dict[str, Any]:
     return dict(page)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: ./dev test installs Debian's chromium when run as root")
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium; ./dev test does it as root)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
 def test_the_api_ran_and_indexed_the_executions(executed: dict[str, Any]) -> None:
     states: dict[str, int] = {}
     for run in executed["results"]:
@@ -160,19 +92,13 @@ def test_the_api_ran_and_indexed_the_executions(executed: dict[str, Any]) -> Non
 
 
 def test_the_page_filters_sorts_and_shows_a_task_run(
-    executed: dict[str, Any], server: httpx.Client, browser: Any
+    executed: dict[str, Any],
+    server: httpx.Client,  # noqa: F811
+    browser: Any,  # noqa: F811
 ) -> None:
     OUTPUT.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{server.base_url}/?namespace=web.test")
     # not signed in: the sign-in form, then back to the page asked for
-    page.wait_for_url("**/login?next=**")
-    page.fill("#user", ADMIN_AUTH[0])
-    page.fill("#password", ADMIN_AUTH[1])
-    page.click("#login button[type=submit]")
-    page.wait_for_url("**/?namespace=web.test")
+    page, errors = open_page(browser, base_url(server), "/?namespace=web.test", {"width": 1440, "height": 1000})
     rows = page.locator("#taskruns tbody tr")
     rows.first.wait_for()
     assert rows.count() == EXPECTED
@@ -187,13 +113,13 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     # sort by task (ascending on the first click): "each" < "fail" < "greet" < "say"
     page.click("#taskruns th[data-sort='taskId']")
     page.wait_for_url("**sort=taskId%3Aasc**")
-    _until(page, "document.querySelector('#taskruns tbody tr td.task').textContent === 'each'")
+    until(page, "document.querySelector('#taskruns tbody tr td.task').textContent === 'each'")
     tasks = page.locator("#taskruns tbody td.task").all_inner_texts()
     assert tasks == sorted(tasks) and tasks.count("say") == 6
 
     # filter by state: only the two failed task runs remain
     page.click(".chip[data-state='FAILED']")
-    _until(page, "document.querySelectorAll('#taskruns tbody tr').length === 2")
+    until(page, "document.querySelectorAll('#taskruns tbody tr').length === 2")
     assert page.locator("#taskruns tbody tr").evaluate_all("rs => rs.map(r => r.dataset.state)") == ["FAILED"] * 2
     assert page.locator("#taskruns tbody td.task").all_inner_texts() == ["fail", "fail"]
     assert "state=FAILED" in page.url
@@ -208,7 +134,7 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     page.click("#drawer-close")
     page.click(".chip[data-state='FAILED']")
     page.fill("input[name='taskId']", "say")
-    _until(page, "document.querySelectorAll('#taskruns tbody tr').length === 6")
+    until(page, "document.querySelectorAll('#taskruns tbody tr').length === 6")
     page.locator("#taskruns tbody tr").first.click()
     page.locator("#logs .log").first.wait_for()
     value = page.locator("#drawer-meta").inner_text()
@@ -222,19 +148,10 @@ def test_the_page_filters_sorts_and_shows_a_task_run(
     page.click("#drawer-close")
     page.fill("input[name='taskId']", "")
     page.fill("input[name='labels']", "team:web")
-    _until(page, "document.querySelectorAll('#taskruns tbody tr').length === 4")
+    until(page, "document.querySelectorAll('#taskruns tbody tr').length === 4")
     assert "labels=team%3Aweb" in page.url
     assert sorted(page.locator("#taskruns tbody td.task").all_inner_texts()) == ["each", "greet", "say", "say"]
     assert page.locator("#total").inner_text() == "4"
     assert errors == []
     assert (OUTPUT / "web-taskruns.png").stat().st_size > 10_000
     page.close()
-
-
-def _until(page: Any, condition: str, timeout: float = 30.0) -> None:
-    """Poll `condition` in the page from the test (Playwright's wait_for_function evaluates a string in the
-    page, which the server's Content-Security-Policy forbids: no `unsafe-eval`)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(f"() => {condition}"):
-        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
-        page.wait_for_timeout(100)

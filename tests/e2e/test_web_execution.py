@@ -21,8 +21,7 @@ import pytest
 
 from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.conftest import Stack
-from tests.e2e.test_web import OUTPUT, _until, browser, server  # noqa: F401  (fixtures)
-from tests.e2e.test_web_flows import _sign_in
+from tests.e2e.web import OUTPUT, base_url, browser, deploy, open_page, server, until  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -83,8 +82,7 @@ tasks:
 
 
 def _deploy_and_start(server: httpx.Client, source: str, flow_id: str) -> str:  # noqa: F811
-    deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
-    assert deployed.status_code in (200, 201), deployed.text
+    deploy(server, source)
     started = server.post(f"/api/v1/executions/web.execution/{flow_id}", json={})
     assert started.status_code == 200, started.text
     return str(started.json()["id"])
@@ -108,11 +106,7 @@ def _indexed(stack: Stack, server: httpx.Client, execution_id: str, states: set[
 
 def _open(browser: Any, server: httpx.Client, execution_id: str) -> tuple[Any, list[str]]:  # noqa: F811
     """A page signed in on the execution's page, and the errors it throws."""
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, str(server.base_url).rstrip("/"), f"/execution.html?id={execution_id}")
-    return page, errors
+    return open_page(browser, base_url(server), f"/execution.html?id={execution_id}")
 
 
 def test_an_ended_execution_and_a_replay_from_a_task_run(
@@ -141,7 +135,7 @@ def test_an_ended_execution_and_a_replay_from_a_task_run(
     assert visible == ["restart", "replay"]
 
     # the Gantt: every task run, the ForEach values labelled, the retried one with its two attempts
-    _until(page, "document.querySelectorAll('#gantt-rows .gantt-row:not(.loading)').length === 6")
+    until(page, "document.querySelectorAll('#gantt-rows .gantt-row:not(.loading)').length === 6")
     assert page.locator("#gantt-count").inner_text() == "6"
     assert sorted(page.locator("#gantt-rows .gantt-row .value").all_inner_texts()) == ["blue", "green", "red"]
     failed = page.locator("#gantt-rows .gantt-row[data-state='FAILED']")
@@ -158,7 +152,7 @@ def test_an_ended_execution_and_a_replay_from_a_task_run(
     # the logs: a level filter, a search, and a line opens its task run
     page.locator("#exec-logs .log").first.wait_for()
     page.fill("#log-search", "green")
-    _until(page, "document.querySelectorAll('#exec-logs .log').length === 1")
+    until(page, "document.querySelectorAll('#exec-logs .log').length === 1")
     page.locator("#exec-logs .log").first.click()
     page.locator("#drawer.open").wait_for()
     assert "green" in page.locator("#drawer-meta").inner_text()
@@ -201,7 +195,7 @@ def test_a_running_execution_live_then_killed(
     assert page.locator("#log-live").inner_text() == "live"
     visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
     assert visible == ["kill", "pause"]
-    _until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"RUNNING\"]')")
+    until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"RUNNING\"]')")
     page.locator("#exec-logs .log", has_text="going to sleep").wait_for()
     page.screenshot(path=str(OUTPUT / "web-execution-running.png"), full_page=True, animations="disabled")
 
@@ -212,7 +206,7 @@ def test_a_running_execution_live_then_killed(
     kill.click()
     page.locator("#action-result", has_text="kill requested").wait_for()
     page.locator("#exec-state .badge.KILLED").wait_for(timeout=60_000)
-    _until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"KILLED\"]')", timeout=60)
+    until(page, "!!document.querySelector('#gantt-rows .gantt-row[data-state=\"KILLED\"]')", timeout=60)
     visible = page.locator("#actions [data-action]:visible").evaluate_all("bs => bs.map(b => b.dataset.action)")
     assert visible == ["restart", "replay"]
     assert errors == []
@@ -250,9 +244,7 @@ def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_lin
     server: httpx.Client,  # noqa: F811
     browser: Any,  # noqa: F811
 ) -> None:
-    for source in (ITEM, APPROVAL):
-        deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
-        assert deployed.status_code in (200, 201), deployed.text
+    deploy(server, ITEM, APPROVAL)
     started = server.post(
         "/api/v1/executions/web.execution/approval", files={"file": ("items.txt", b"red\ngreen\nblue\n")}
     )
@@ -294,7 +286,7 @@ def test_a_pause_resumed_with_its_onresume_form_and_the_foreachitem_children_lin
     # the link lists the children on the Executions page
     page.click("#children-link")
     page.wait_for_url(f"**/executions?triggerExecutionId={execution_id}")
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 3")
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 3")
     assert page.locator("#filters input[name='triggerExecutionId']").input_value() == execution_id
     assert errors == []
     page.close()

@@ -23,8 +23,7 @@ from conveyor.common.state import State, StateHistory, StateType
 from conveyor.indexer import documents, templates
 from tests.apiserver import ADMIN_AUTH, serving
 from tests.e2e.axe import serious_violations as _serious_violations
-from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _sign_in
+from tests.e2e.web import OUTPUT, browser, sign_in, until  # noqa: F401  (browser: the Chromium fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -99,11 +98,11 @@ def test_a_big_execution_coloured_from_all_its_task_runs_and_a_deep_jump_reads_o
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url) if "/taskruns" in r.url else None)
-    _sign_in(page, base, "/execution.html?id=ex-large")
+    sign_in(page, base, "/execution.html?id=ex-large")
     page.wait_for_selector("body[data-painted]")
     assert page.locator("#gantt-count").inner_text() == "3,000"
     # the topology: `item` is FAILED by its last task run, which is not loaded (200 of 3,000 are)
-    _until(page, "document.querySelector('.topology-node[data-task=item]')?.dataset.state === 'FAILED'")
+    until(page, "document.querySelector('.topology-node[data-task=item]')?.dataset.state === 'FAILED'")
     assert page.locator("#topology-note").inner_text() == "states of all 3,000 task runs"
     title = page.locator(".topology-node[data-task=item] title").text_content() or ""
     assert title.endswith("2998 task runs"), title

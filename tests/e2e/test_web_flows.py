@@ -25,7 +25,7 @@ from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
 from tests.cli import ROOT
 from tests.e2e.axe import AXE
 from tests.e2e.axe import serious_violations as _serious_violations
-from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
+from tests.e2e.web import OUTPUT, browser, open_page, sign_in, until  # noqa: F401  (browser: the Chromium fixture)
 from tests.integration.inprocess import serving as running
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -63,15 +63,6 @@ def server(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) ->
         yield client
 
 
-def _sign_in(page: Any, base: str, path: str, who: tuple[str, str] = ADMIN_AUTH) -> None:
-    page.goto(base + path)
-    page.wait_for_url("**/login?next=**")
-    page.fill("#user", who[0])
-    page.fill("#password", who[1])
-    page.click("#login button[type=submit]")
-    page.wait_for_url("**" + path)
-
-
 def _paste_flow(page: Any, text: str) -> None:
     """Replace the editor's whole text, as a paste would (typed text would be auto-indented)."""
     page.evaluate("text => document.querySelector('#editor').conveyorEditor.setValue(text)", text)
@@ -81,10 +72,7 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     assert AXE.exists(), f"{AXE} is missing: ./dev installs ui/node_modules (npm ci)"
     OUTPUT.mkdir(exist_ok=True)
     base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, "/flows/new")
+    page, errors = open_page(browser, base, "/flows/new")
     page.locator("#editor .cm-editor").wait_for()
 
     # a mistake: the unknown type is flagged at its task's line, in the gutter and under the editor
@@ -101,7 +89,7 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     for _ in range(3):
         page.keyboard.press("Backspace")
     page.keyboard.type("Log")
-    _until(page, "document.querySelectorAll('#problems li').length === 0")
+    until(page, "document.querySelectorAll('#problems li').length === 0")
     page.click("#save")
     page.wait_for_url("**/flows/web.flows/greeter")
     page.locator("#editor .cm-editor").wait_for()
@@ -110,10 +98,10 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
 
     # a change saved is revision 2; the diff of 1 → 2 shows the added task
     _paste_flow(page, CHANGED)
-    _until(page, "document.querySelector('#status').textContent === 'unsaved changes'")
+    until(page, "document.querySelector('#status').textContent === 'unsaved changes'")
     page.click("#save")
-    _until(page, "document.querySelector('#status').textContent.includes('revision 2')")
-    _until(page, "document.querySelectorAll('#diff .diff-added').length === 3")
+    until(page, "document.querySelector('#status').textContent.includes('revision 2')")
+    until(page, "document.querySelectorAll('#diff .diff-added').length === 3")
     added = page.locator("#diff .diff-added").all_inner_texts()
     assert added[0].strip() == "+   - id: again"
     assert page.locator("#diff .diff-removed").count() == 0
@@ -186,10 +174,7 @@ def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
     with running(scheduler):
         # the page reads the triggers once: open it when the scheduler has the schedule's state (its next slot)
         _until_listed(server, lambda rows: bool(rows["nightly"].get("next")))
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        _sign_in(page, base, "/flows/web.flows/triggered")
+        page, errors = open_page(browser, base, "/flows/web.flows/triggered")
         page.locator("#triggers tbody tr[data-trigger='hook']").wait_for()
         rows = page.locator("#triggers tbody tr").evaluate_all("rows => rows.map(r => r.dataset.trigger)")
         assert rows == ["nightly", "after_greeter", "hook", "parked"]
@@ -204,13 +189,13 @@ def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
         # Disable the webhook from the page: once the scheduler recorded it, the row says so and it answers 404
         assert server.post(hook, json={}).status_code == 200
         page.click("#triggers button[aria-label='Disable trigger hook']")
-        _until(page, "document.querySelector('#status').textContent === 'trigger hook disabled'")
+        until(page, "document.querySelector('#status').textContent === 'trigger hook disabled'")
         assert _cells(page, "hook") == ["hook", "Webhook", "no (request)", "—", "Enable"]
         assert server.post(hook, json={}).status_code == 404
         page.screenshot(path=str(OUTPUT / "web-flow-triggers.png"), full_page=True, animations="disabled")
 
         page.click("#triggers button[aria-label='Enable trigger hook']")
-        _until(page, "document.querySelector('#status').textContent === 'trigger hook enabled'")
+        until(page, "document.querySelector('#status').textContent === 'trigger hook enabled'")
         assert _cells(page, "hook")[2:] == ["yes", "—", "Disable"]
         assert server.post(hook, json={}).status_code == 200
         assert errors == []
@@ -219,7 +204,7 @@ def test_the_triggers_panel_shows_next_dates_and_disables_and_enables_a_trigger(
         # a viewer sees the buttons disabled: toggling a trigger needs the developer role
         context = browser.new_context(viewport={"width": 1280, "height": 800})
         viewer = context.new_page()
-        _sign_in(viewer, base, "/flows/web.flows/triggered", ("viewer", PASSWORD))
+        sign_in(viewer, base, "/flows/web.flows/triggered", ("viewer", PASSWORD))
         viewer.locator("#triggers tbody tr[data-trigger='hook']").wait_for()
         toggles = viewer.locator("#triggers button[data-trigger]")
         assert toggles.count() == 3

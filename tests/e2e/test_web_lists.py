@@ -19,8 +19,7 @@ import pytest
 from tests.apiserver import PASSWORD, user
 from tests.e2e.axe import serious_violations as _serious_violations
 from tests.e2e.conftest import Stack
-from tests.e2e.test_web import OUTPUT, _until, browser, start_server  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _sign_in
+from tests.e2e.web import OUTPUT, browser, deploy, open_page, sign_in, start_server, until  # noqa: F401  (browser)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -69,9 +68,7 @@ def server(e2e_stack: Stack) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def started(e2e_stack: Stack, server: httpx.Client) -> dict[str, str]:
     """flow id (batch-prod, batch-dev, sleepy, broken) -> execution id, once each is where the test wants it."""
-    for source in FLOWS:
-        deployed = server.post("/api/v1/flows", content=source, headers={"content-type": "application/x-yaml"})
-        assert deployed.status_code == 201, deployed.text
+    deploy(server, *FLOWS, statuses=(201,))
     ids = {}
     for name, flow, labels in (
         ("batch-prod", "batch", ["env:prod"]),
@@ -110,12 +107,9 @@ def test_the_executions_page_filters_sorts_and_kills_and_restarts(
 ) -> None:
     OUTPUT.mkdir(exist_ok=True)
     base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, base, "/executions?namespace=web.list")
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, base, "/executions?namespace=web.list")
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
     assert page.locator("#total").inner_text() == "4"
     assert page.locator("nav a[aria-current=page]").inner_text() == "Executions"
     link = page.locator(f"#executions tr[data-id='{started['sleepy']}'] td.id a")
@@ -124,17 +118,17 @@ def test_the_executions_page_filters_sorts_and_kills_and_restarts(
 
     # labels: only the prod batch; then back to all four
     page.fill("input[name='labels']", "env:prod")
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 1")
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 1")
     assert _rows(page) == [started["batch-prod"]]
     assert "labels=env%3Aprod" in page.url
     page.fill("input[name='labels']", "")
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
 
     # sorted by flow with the keyboard: the sort button of the column head, Enter
     page.focus("#executions th[data-sort='flowId'] button")
     page.keyboard.press("Enter")
     page.wait_for_url("**sort=flowId%3Aasc**")
-    _until(page, "document.querySelector('#executions tbody tr td:nth-child(4)').textContent === 'batch'")
+    until(page, "document.querySelector('#executions tbody tr td:nth-child(4)').textContent === 'batch'")
     flows = page.locator("#executions tbody td:nth-child(4)").all_inner_texts()
     assert flows == ["batch", "batch", "broken", "sleepy"]
     assert page.locator("#executions th[data-sort='flowId']").get_attribute("aria-sort") == "ascending"
@@ -146,7 +140,7 @@ def test_the_executions_page_filters_sorts_and_kills_and_restarts(
     assert page.locator("#kill").inner_text() == "Kill 1"
     assert page.locator("#restart").inner_text() == "Restart 1"
     page.click("#restart")
-    _until(page, "document.querySelector('#bulk-result').textContent.startsWith('Restart requested for 1')")
+    until(page, "document.querySelector('#bulk-result').textContent.startsWith('Restart requested for 1')")
     assert "3 skipped" in page.locator("#bulk-result").inner_text()
 
     def restarted() -> bool:
@@ -163,10 +157,10 @@ def test_the_executions_page_filters_sorts_and_kills_and_restarts(
     assert page.locator("#selected-count").inner_text() == "1 selected"
     assert page.locator("#restart").is_disabled()
     page.click("#kill")
-    _until(page, "document.querySelector('#bulk-result').textContent.startsWith('Kill requested for 1')")
+    until(page, "document.querySelector('#bulk-result').textContent.startsWith('Kill requested for 1')")
     assert e2e_stack.poll(lambda: _state_of(server, started["sleepy"]) == "KILLED", timeout=60)
     page.click(".chip[data-state='KILLED']")
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 1")
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 1")
     assert _rows(page) == [started["sleepy"]]
     assert "state=KILLED" in page.url
 
@@ -179,22 +173,19 @@ def test_the_executions_page_filters_sorts_and_kills_and_restarts(
 
 def test_the_logs_page_searches_every_execution(started: dict[str, str], server: httpx.Client, browser: Any) -> None:  # noqa: F811
     base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    _sign_in(page, base, "/logs?namespace=web.list")
+    page, errors = open_page(browser, base, "/logs?namespace=web.list")
     page.locator("#lines tbody tr").first.wait_for()
     messages = page.locator("#lines td.msg").all_inner_texts()
     assert {"processing the nightly batch", "going to sleep", "about to fail"} <= set(messages)
 
     page.fill("input[name='q']", "nightly batch")
-    _until(page, "document.querySelectorAll('#lines tbody tr').length === 2")
+    until(page, "document.querySelectorAll('#lines tbody tr').length === 2")
     assert set(page.locator("#lines td.msg").all_inner_texts()) == {"processing the nightly batch"}
     page.fill("input[name='q']", "")
-    _until(page, "document.querySelectorAll('#lines tbody tr').length > 2")
+    until(page, "document.querySelectorAll('#lines tbody tr').length > 2")
     page.select_option("select[name='minLevel']", "WARN")
     levels = "[...document.querySelectorAll('#lines td.lvl')].map(c => c.textContent)"
-    _until(page, f"{levels}.length > 0 && {levels}.every(l => ['WARN', 'ERROR'].includes(l))")
+    until(page, f"{levels}.length > 0 && {levels}.every(l => ['WARN', 'ERROR'].includes(l))")
     assert "about to fail" in page.locator("#lines td.msg").all_inner_texts()
     assert "minLevel=WARN" in page.url
     href = page.locator("#lines tbody tr", has_text="about to fail").locator("td.id a").first.get_attribute("href")
@@ -213,9 +204,9 @@ def test_a_viewer_sees_the_actions_it_may_not_take_disabled(
     base = str(server.base_url).rstrip("/")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
-    _sign_in(page, base, "/executions?namespace=web.list", ("viewer", PASSWORD))
-    _until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
-    _until(page, "document.querySelector('#me').textContent === 'viewer'")
+    sign_in(page, base, "/executions?namespace=web.list", ("viewer", PASSWORD))
+    until(page, "document.querySelectorAll('#executions tbody tr').length === 4")
+    until(page, "document.querySelector('#me').textContent === 'viewer'")
     page.check("#select-all")
     assert page.locator("#kill").is_disabled() and page.locator("#restart").is_disabled()
     assert "runner role" in (page.locator("#restart").get_attribute("title") or "")
@@ -228,9 +219,9 @@ def test_a_viewer_sees_the_actions_it_may_not_take_disabled(
     assert refused == 403
     page.goto(base + "/flows/web.list/batch")
     page.locator("#editor .cm-editor, #editor textarea").first.wait_for()
-    _until(page, "document.querySelector('#save').disabled && document.querySelector('#execute').disabled")
+    until(page, "document.querySelector('#save').disabled && document.querySelector('#execute').disabled")
     assert "developer role" in (page.locator("#save").get_attribute("title") or "")
     page.goto(base + "/flows")
     page.locator("#flows tbody tr").first.wait_for()
-    _until(page, "document.querySelector('#new-flow').hidden")
+    until(page, "document.querySelector('#new-flow').hidden")
     context.close()

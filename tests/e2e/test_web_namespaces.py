@@ -17,8 +17,7 @@ import pytest
 from conveyor.common.settings import ElasticsearchSettings, KafkaSettings
 from tests.apiserver import ADMIN_AUTH, PASSWORD, auth_with, serving, user
 from tests.e2e.axe import serious_violations as _serious_violations
-from tests.e2e.test_web import OUTPUT, _until, browser  # noqa: F401  (browser: the Chromium fixture)
-from tests.e2e.test_web_flows import _sign_in
+from tests.e2e.web import OUTPUT, browser, open_page, sign_in, until  # noqa: F401  (browser: the Chromium fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -56,11 +55,8 @@ def server(kafka_settings: KafkaSettings, es_settings: ElasticsearchSettings) ->
 def test_a_namespace_shows_its_flows_and_its_kv_store(server: httpx.Client, browser: Any) -> None:  # noqa: F811
     OUTPUT.mkdir(exist_ok=True)
     base = str(server.base_url).rstrip("/")
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page, errors = open_page(browser, base, "/namespaces")
     page.on("dialog", lambda dialog: dialog.accept())
-    _sign_in(page, base, "/namespaces")
     page.locator("#namespaces li").first.wait_for()
     assert page.locator("#namespaces li a").evaluate_all("as => as.map(a => a.title)") == [
         "shop",
@@ -69,35 +65,30 @@ def test_a_namespace_shows_its_flows_and_its_kv_store(server: httpx.Client, brow
     ]
     page.click("#namespaces a[title='shop.orders']")
     page.wait_for_url("**/namespaces?namespace=shop.orders")
-    _until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
+    until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
     assert page.locator("#ns-flows tbody td a").all_inner_texts() == ["intake", "refund"]
     assert page.locator("#ns-links a[href='/executions?namespace=shop.orders']").count() == 1
     page.click("#kv tr[data-key='threshold'] button")
-    _until(page, "!document.querySelector('#kv-value').hidden")
+    until(page, "!document.querySelector('#kv-value').hidden")
     assert page.locator("#kv-value").inner_text() == "threshold = 42"
 
     page.fill("#kv-form input[name='key']", "region")
     page.fill("#kv-form input[name='value']", "eu-west")
     page.fill("#kv-form input[name='description']", "where orders ship from")
     page.click("#kv-form button[type=submit]")
-    _until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 2")
+    until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 2")
     assert server.get("/api/v1/namespaces/shop.orders/kv/region").json()["value"] == "eu-west"
     assert _serious_violations(page) == []
     page.screenshot(path=str(OUTPUT / "web-namespaces.png"), full_page=True, animations="disabled")
     page.click("#kv tr[data-key='region'] button.danger")
-    _until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
+    until(page, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
     assert server.get("/api/v1/namespaces/shop.orders/kv/region").status_code == 404
     assert errors == []
     page.close()
 
     viewer = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
-    viewer.goto(base + "/namespaces?namespace=shop.orders")
-    viewer.wait_for_url("**/login?next=**")
-    viewer.fill("#user", "viewer")
-    viewer.fill("#password", PASSWORD)
-    viewer.click("#login button[type=submit]")
-    viewer.wait_for_url("**/namespaces?namespace=shop.orders")
-    _until(viewer, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
+    sign_in(viewer, base, "/namespaces?namespace=shop.orders", ("viewer", PASSWORD))
+    until(viewer, "document.querySelectorAll('#kv tbody tr[data-key]').length === 1")
     assert viewer.locator("#kv-form").is_hidden()
     assert viewer.locator("#kv button.danger").count() == 0
     assert _serious_violations(viewer) == []
