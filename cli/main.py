@@ -575,7 +575,8 @@ def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
             sys.stderr.write(f"error: {exc}\n")
             invalid += 1
             continue
-        err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({len(list(flow.all_tasks()))} tasks)")
+        count = len(list(flow.all_tasks()))
+        err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({count} task{'' if count == 1 else 's'})")
     return EXIT_INVALID if invalid else 0
 
 

@@ -10,6 +10,7 @@ bomb) or refer to themselves, files over `MAX_FLOW_BYTES`, and every schema prob
 from __future__ import annotations
 
 import codecs
+import difflib
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from conveyor.common import plugin_defaults
 from conveyor.common.errors import FlowError, Problem
 from conveyor.common.flow import Flow
 from conveyor.common.plugin_defaults import PluginDefault
+from conveyor.common.task_ids import duplicate_task_ids
 from conveyor.common.tasks import registry
 from conveyor.common.triggers import registry as triggers
 from conveyor.common.triggers.conditions import CONDITION_TYPES
@@ -101,7 +103,8 @@ def load_flow(text: str, source: str = "<flow>", defaults: Sequence[PluginDefaul
         raise FlowError(source, _unique(problems)) from exc
     duplicates = [i for i, n in Counter(t.id for t in flow.all_tasks()).items() if n > 1]
     if duplicates:
-        raise FlowError(source, [Problem("tasks", f"duplicate task id '{i}'") for i in duplicates])
+        types = {*registry.task_classes(), *(cls.canonical_type() for cls in registry.task_classes().values())}
+        raise FlowError(source, duplicate_task_ids(node, duplicates, types))
     twice = [i for i, n in Counter(t.id for t in flow.triggers).items() if n > 1]
     if twice:
         raise FlowError(source, [Problem("triggers", f"duplicate trigger id '{i}'") for i in twice])
@@ -323,8 +326,10 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
         return f"unknown property '{loc[-1] if loc else ''}'"
     if kind == "string_pattern_mismatch":
         return f"expected an identifier matching {ctx.get('pattern')}, got {_short(err['input'])}"
-    value = "" if not found else f" (got {_short(err['input'])})"
-    return f"{err['msg'].replace('Input should be', 'expected')}{value}"
+    # A validator's own ValueError already says what it got: no "Value error, " prefix, no second "(got …)".
+    text = err["msg"].removeprefix("Value error, ").replace("Input should be", "expected")
+    got = _short(err["input"])
+    return f"{text} (got {got})" if found and got not in text else text
 
 
 def _type_message(kind: str, loc: list[int | str], ctx: dict[str, Any]) -> str:
@@ -340,7 +345,24 @@ def _type_message(kind: str, loc: list[int | str], ctx: dict[str, Any]) -> str:
         what, known = "task", registry.known_types()
     if kind == "union_tag_not_found":
         return f"missing 'type': every {what} needs a type"
-    return f"unknown {what} type '{ctx.get('tag')}'; known types: {', '.join(known)}"
+    tag = str(ctx.get("tag"))
+    return f"unknown {what} type '{tag}'; {_did_you_mean(tag, known)}known types: {', '.join(known)}"
+
+
+def _did_you_mean(tag: str, known: list[str]) -> str:
+    """`did you mean 'io.kestra.plugin.core.debug.Return'? ` for a name that differs from a known one by a typo
+    in its class (`…debug.Retrun`), by case, or only in its package when one known class has that name
+    (`…core.debg.Return`); empty otherwise (`…scripts.node.Commands` is not `…shell.Commands`)."""
+    package, _, name = tag.lower().rpartition(".")
+    split = {k: k.lower().rpartition(".") for k in known}
+    typo = [k for k, (pkg, _, n) in split.items() if pkg == package and _ratio(n, name) >= 0.8]
+    same = [k for k, (_, _, n) in split.items() if n == name]
+    close = typo or (same if len(same) == 1 else difflib.get_close_matches(tag, same, n=1, cutoff=0.95))
+    return f"did you mean '{close[0]}'? " if close else ""
+
+
+def _ratio(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
 
 
 def _short(value: Any, limit: int = 80) -> str:

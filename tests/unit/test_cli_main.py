@@ -130,3 +130,10 @@ def test_a_kv_ttl_that_is_not_a_duration_is_exit_2() -> None:
 
     with pytest.raises(UsageError, match=r"--ttl: '1h' is not a positive ISO-8601 duration"):
         _ttl("1h")
+
+
+def test_validate_counts_one_task_in_the_singular(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLES / "taskrun.yaml"), str(EXAMPLES / "hello.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "valid flow conveyor.examples.taskrun (1 task)\n" in err
+    assert "valid flow conveyor.examples.hello (2 tasks)\n" in err

@@ -83,6 +83,45 @@ def test_duplicate_task_ids_are_rejected() -> None:
     assert "duplicate task id 't'" in str(err)
 
 
+def test_a_duplicate_task_id_is_located_at_its_second_use_even_nested() -> None:
+    err = problems(
+        "id: x\nnamespace: a\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: a\n"
+        "  - id: group\n    type: io.kestra.plugin.core.flow.Sequential\n    tasks:\n"
+        "      - {id: t, type: io.kestra.plugin.core.log.Log, message: b}\n"
+    )
+    assert [p.format("f.yaml") for p in err.problems] == [
+        "f.yaml:10:14: tasks[1].tasks[0].id: duplicate task id 't' (first at line 4)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("io.kestra.plugin.core.debug.Retrun", "io.kestra.plugin.core.debug.Return"),
+        ("io.kestra.plugin.core.flow.Paralel", "io.kestra.plugin.core.flow.Parallel"),
+        ("io.kestra.plugin.core.log.log", "io.kestra.plugin.core.log.Log"),
+        ("io.kestra.plugin.core.debg.Return", "io.kestra.plugin.core.debug.Return"),
+        ("io.kestra.plugin.scripts.shel.Commands", "io.kestra.plugin.scripts.shell.Commands"),
+    ],
+)
+def test_a_typo_in_a_task_type_names_the_type_meant(written: str, meant: str) -> None:
+    err = problems(f"id: x\nnamespace: a\ntasks:\n  - id: t\n    type: {written}\n")
+    assert f"unknown task type '{written}'; did you mean '{meant}'? known types: " in err.problems[0].message
+
+
+@pytest.mark.parametrize("written", ["io.kestra.plugin.scripts.node.Commands", "com.example.Foo"])
+def test_an_unknown_task_type_with_nothing_close_is_not_given_a_guess(written: str) -> None:
+    err = problems(f"id: x\nnamespace: a\ntasks:\n  - id: t\n    type: {written}\n")
+    assert err.problems[0].message.startswith(f"unknown task type '{written}'; known types: ")
+
+
+def test_a_validator_error_is_worded_once() -> None:
+    """It read `Value error, expected an ISO-8601 duration …, got '20 seconds' (got '20 seconds')`."""
+    err = problems("id: x\nnamespace: a\ntasks:\n  - {id: t, type: io.kestra.plugin.core.flow.Sleep, duration: 20s}\n")
+    (problem,) = err.problems
+    assert problem.message == "expected an ISO-8601 duration such as PT30S or PT1H, got '20s'"
+
+
 def test_missing_file_is_a_flow_error() -> None:
     with pytest.raises(FlowError, match="cannot read the file"):
         load_flow_file("does/not/exist.yaml")
