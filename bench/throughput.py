@@ -103,7 +103,17 @@ class Bench:
         self.producer = Producer(kafka)
         self.ended: dict[str, dict[str, Any]] = {}  # execution id -> final snapshot (id, state)
         # The final headers, and the task runs (the latest of each one-task execution's, for `steps`).
-        self._final = Consumer(kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions, self.topics.taskruns])
+        # It fetches as the indexer does (the broker gathers up to 256 KB for up to 200 ms), not once per record:
+        # it reads the dates the system recorded, so when it sees a record does not enter any figure, and a
+        # fetch per record made the bench's watcher one of the broker's busiest clients.
+        # CONVEYOR_BENCH_WATCH_FETCH_BYTES=1 brings back the per-record fetches (to compare).
+        watch = {
+            "fetch.min.bytes": int(os.environ.get("CONVEYOR_BENCH_WATCH_FETCH_BYTES", 256 * 1024)),
+            "fetch.wait.max.ms": 200,
+        }
+        self._final = Consumer(
+            kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions, self.topics.taskruns], extra=watch
+        )
         self._last_run: dict[str, dict[str, Any]] = {}
 
     # ---- processes
