@@ -126,7 +126,7 @@ def _send(request: Request, api: Backends, action: Action, execution_id: str, pa
         if action == Action.KILL:  # a kill that came too late is answered as such, never dropped silently
             control.check_kill(found, control.outcome(api.kafka, found, timeout=KILL_WAIT))
     except UnknownExecution as exc:
-        raise NotFound(str(exc)) from exc
+        raise NotFound(exc.public) from exc
     except Refused as exc:
         raise Conflict(str(exc)) from exc
     except BadRequest as exc:

@@ -127,7 +127,7 @@ async def _in_thread(call: Callable[..., T], *args: object) -> T:
     try:
         return await run_in_threadpool(call, *args)
     except UnknownExecution as exc:  # deleted by someone else meanwhile
-        raise NotFound(str(exc)) from exc
+        raise NotFound(exc.public) from exc
 
 
 def _delete_all(

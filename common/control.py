@@ -86,7 +86,12 @@ class ControlError(ConveyorError):
 
 
 class UnknownExecution(ControlError):
-    pass
+    """No such execution; `str()` says where it was looked for (the CLI's user chose that cluster), `public`
+    does not (the API's caller has no business knowing the Kafka address)."""
+
+    def __init__(self, message: str, execution_id: str = "") -> None:
+        super().__init__(message)
+        self.public = f"no execution {execution_id}" if execution_id else message
 
 
 class Refused(ControlError):
@@ -126,7 +131,8 @@ class Found:
 
 
 def unknown(kafka: KafkaSettings, execution_id: str) -> UnknownExecution:
-    return UnknownExecution(f"no execution {execution_id} on {kafka.bootstrap} (topic prefix {kafka.topic_prefix!r})")
+    where = f"on {kafka.bootstrap} (topic prefix {kafka.topic_prefix!r})"
+    return UnknownExecution(f"no execution {execution_id} {where}", execution_id)
 
 
 def latest_execution(kafka: KafkaSettings, execution_id: str) -> Found:
