@@ -40,6 +40,7 @@ from conveyor.common.ids import new_id
 from conveyor.common.launch import new_execution
 from conveyor.common.loader import load_flow
 from conveyor.common.storage import ExecutionScope, StorageSettings, open_storage
+from tests.child_flows import items_text
 
 CHILD = """\
 id: batch
@@ -86,7 +87,7 @@ def measure(bench: Bench, root: Path, lines: int, rows: int, workers: int, timeo
     flow = load_flow(PARENT.replace("ROWS", str(rows)))
     execution_id = new_id()
     uri = ExecutionScope(flow.namespace, flow.id, execution_id).input_file("file", "items.txt")
-    data = "".join(f"{i:>20}\n" for i in range(lines)).encode()
+    data = items_text(lines).encode()
     open_storage(StorageSettings(local_root=root)).put(uri, io.BytesIO(data))
     scan = RecordScan(bench.kafka)
     cpu_before = bench.cpu()

@@ -12,46 +12,21 @@ from typing import Any
 
 import pytest
 
+from tests import child_flows
 from tests.cli import ROOT
 from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 EXECUTORS = 2
 WORKER_ENV = {"CONVEYOR_WORKER_CONCURRENCY": "8"}
+NS = "e2e.sub"
 
 CHILDREN = {
-    "child.yaml": """
-id: child
-namespace: e2e.sub
-inputs:
-  - {id: name, type: STRING}
-tasks:
-  - {id: hello, type: io.kestra.plugin.core.debug.Return, format: "hello {{ inputs.name }}"}
-outputs:
-  - {id: greeting, type: STRING, value: "{{ outputs.hello.value }}"}
-""",
-    "failing.yaml": """
-id: failing
-namespace: e2e.sub
-tasks:
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail, errorMessage: "child failed on purpose"}
-""",
-    "slow.yaml": """
-id: slow
-namespace: e2e.sub
-tasks:
-  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT5M}
-""",
+    "child.yaml": child_flows.child(NS),
+    "failing.yaml": child_flows.failing(NS),
+    "slow.yaml": child_flows.slow(NS),
     # Fails on its first run, succeeds when restarted (the failed task run's next attempt).
-    "fails-once.yaml": """
-id: fails-once
-namespace: e2e.sub
-tasks:
-  - {id: first, type: io.kestra.plugin.core.debug.Return, format: one}
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail, condition: "{{ taskrun.attemptsCount == 0 }}"}
-outputs:
-  - {id: greeting, type: STRING, value: "{{ outputs.first.value }}"}
-""",
+    "fails-once.yaml": child_flows.fails_once(NS),
     # The reference's for-each-item-subflow.yaml and for-each-item-outputs-subflow.yaml, in our namespace.
     "for-each-item-subflow.yaml": """
 id: for-each-item-subflow
@@ -100,6 +75,32 @@ def _executions(stack: Stack, *args: str) -> list[dict[str, Any]]:
     return list(json.loads(done.stdout))
 
 
+def _succeeded_children(stack: Stack, parent_id: str, timeout: float) -> list[dict[str, Any]]:
+    """The parent's child executions, once the first of them has succeeded."""
+
+    def succeeded() -> list[dict[str, Any]]:
+        found = _executions(stack, "--parent", parent_id)
+        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
+
+    return list(stack.poll(succeeded, timeout=timeout))
+
+
+def _log_text(stack: Stack, execution_id: str, *args: str, timeout: float = 180.0) -> str:
+    """The messages of the execution's log lines, joined (`args`: more of `conveyor logs`' options)."""
+    shown = stack.cli("logs", execution_id, "--output", "json", *args, timeout=timeout)
+    return " ".join(line["message"] for line in json.loads(shown.stdout or "[]"))
+
+
+def _log_text_with(stack: Stack, execution_id: str, part: str) -> str:
+    """`_log_text` once it holds `part` (empty if it never does within a minute)."""
+
+    def holding() -> str:
+        text = _log_text(stack, execution_id)
+        return text if part in text else ""
+
+    return str(stack.poll(holding, timeout=60))
+
+
 def test_a_subflow_with_outputs(deployed: Stack, tmp_path: Path) -> None:
     parent = _flow(
         tmp_path,
@@ -129,11 +130,7 @@ tasks:
     }
     assert runs["after"]["outputs"] == {"value": "hello Ada"}
 
-    def child() -> list[dict[str, Any]]:
-        found = _executions(deployed, "--parent", execution["id"])
-        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
-
-    (found,) = deployed.poll(child, timeout=60)
+    (found,) = _succeeded_children(deployed, execution["id"], 60)
     assert found["id"] == child_id
     assert found["trigger"]["type"] == "io.kestra.plugin.core.flow.Subflow"
     assert found["trigger"]["variables"]["executionId"] == execution["id"]
@@ -179,11 +176,7 @@ tasks:
     execution = deployed.run_json(parent)
     assert execution["state"]["current"] == "FAILED"
 
-    def message() -> str:
-        done = deployed.cli("logs", execution["id"], "--output", "json")
-        return " ".join(line["message"] for line in json.loads(done.stdout or "[]"))
-
-    text = deployed.poll(lambda: "nowhere" in message() and message(), timeout=60)
+    text = _log_text_with(deployed, execution["id"], "nowhere")
     assert "Subflow 'call': no flow e2e.sub.nowhere is deployed" in text
 
 
@@ -254,49 +247,26 @@ tasks:
     assert [a["state"]["current"] for a in call["attempts"]] == ["FAILED", "SUCCESS"]
     assert _runs(again)["after"]["outputs"] == {"value": "one"}
 
-    def child() -> list[dict[str, Any]]:
-        found = _executions(deployed, "--parent", execution["id"])
-        return found if found and found[0]["state"]["current"] == "SUCCESS" else []
-
-    (found,) = deployed.poll(child, timeout=90)  # one child: the same execution, restarted
+    (found,) = _succeeded_children(deployed, execution["id"], 90)  # one child: the same execution, restarted
     assert found["id"] == child_id
     assert "RESTARTED" in [entry["state"] for entry in found["state"]["histories"]]
 
-    def message() -> str:
-        done = deployed.cli("logs", execution["id"], "--output", "json")
-        return " ".join(line["message"] for line in json.loads(done.stdout or "[]"))
-
-    text = deployed.poll(lambda: "restarted the failed child" in message() and message(), timeout=60)
+    text = _log_text_with(deployed, execution["id"], "restarted the failed child")
     assert f"restart of the child execution {child_id} sent" in text
 
 
 def _items(tmp_path: Path, lines: int = 102) -> Path:
-    path = tmp_path / "file.txt"  # the reference's storageUpload(): 102 lines, left-padded to 20
-    path.write_text("".join(f"{i:>20}\n" for i in range(lines)))
+    path = tmp_path / "file.txt"
+    path.write_text(child_flows.items_text(lines))
     return path
 
 
-FOR_EACH_ITEM = """
-id: for-each-item
-namespace: e2e.sub
-inputs:
-  - {id: file, type: FILE}
-tasks:
-  - id: each
-    type: io.kestra.plugin.core.flow.ForEachItem
-    items: "{{ inputs.file }}"
-    batch: BATCH
-    namespace: e2e.sub
-    flowId: CHILD
-    wait: true
-    transmitFailed: true
-    inputs:
-      items: "{{ taskrun.items }}"
-"""
+def _for_each_item(batch: str, child_id: str) -> str:
+    return child_flows.for_each_item(NS, "for-each-item", batch, child_id, "    wait: true\n    transmitFailed: true")
 
 
 def test_foreachitem_by_rows_the_references_counts(deployed: Stack, tmp_path: Path) -> None:
-    flow = _flow(tmp_path, FOR_EACH_ITEM.replace("BATCH", "{rows: 4}").replace("CHILD", "for-each-item-subflow"))
+    flow = _flow(tmp_path, _for_each_item("{rows: 4}", "for-each-item-subflow"))
     execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
     assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
     outputs = _runs(execution)["each"]["outputs"]
@@ -324,7 +294,7 @@ def test_foreachitem_by_rows_the_references_counts(deployed: Stack, tmp_path: Pa
 def test_foreachitem_by_partitions_with_merged_outputs(deployed: Stack, tmp_path: Path) -> None:
     flow = _flow(
         tmp_path,
-        FOR_EACH_ITEM.replace("BATCH", "{partitions: 8}").replace("CHILD", "for-each-item-outputs-subflow"),
+        _for_each_item("{partitions: 8}", "for-each-item-outputs-subflow"),
     )
     execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
     assert execution["state"]["current"] == "SUCCESS", json.dumps(execution)[:3000] + deployed.tail()
@@ -338,7 +308,7 @@ def test_foreachitem_by_partitions_with_merged_outputs(deployed: Stack, tmp_path
 
 
 def test_foreachitem_with_failing_children(deployed: Stack, tmp_path: Path) -> None:
-    flow = _flow(tmp_path, FOR_EACH_ITEM.replace("BATCH", "{rows: 40}").replace("CHILD", "failing"))
+    flow = _flow(tmp_path, _for_each_item("{rows: 40}", "failing"))
     flow.write_text(flow.read_text().replace('    inputs:\n      items: "{{ taskrun.items }}"\n', ""))
     execution = deployed.run_json(flow, "--input", f"file=@{_items(tmp_path)}")
     assert execution["state"]["current"] == "FAILED"
@@ -346,20 +316,7 @@ def test_foreachitem_with_failing_children(deployed: Stack, tmp_path: Path) -> N
     assert outputs["numberOfBatches"] == 3 and outputs["iterations"]["FAILED"] == 3
 
 
-FLAKY = """
-id: flaky
-namespace: e2e.sub
-inputs:
-  - {id: items, type: STRING}
-  - {id: iteration, type: INT}
-tasks:
-  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) | trim }}"}
-  - id: maybe
-    type: io.kestra.plugin.core.execution.Fail
-    condition: "{{ inputs.iteration in [2, 5] and taskrun.attemptsCount == 0 }}"
-outputs:
-  - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
-"""
+FLAKY = child_flows.flaky(NS, "[2, 5]")
 
 
 def test_a_restart_of_the_parent_restarts_the_failed_batches_children(deployed: Stack, tmp_path: Path) -> None:
@@ -369,9 +326,7 @@ def test_a_restart_of_the_parent_restarts_the_failed_batches_children(deployed: 
     child = tmp_path / "flaky.yaml"
     child.write_text(FLAKY)
     assert deployed.cli("flows", "deploy", str(child)).returncode == 0
-    source = FOR_EACH_ITEM.replace("BATCH", "{rows: 20}").replace("CHILD", "flaky")
-    source = source.replace('      items: "{{ taskrun.items }}"\n', '      items: "{{ taskrun.items }}"\n'
-                            '      iteration: "{{ taskrun.iteration }}"\n')  # fmt: skip
+    source = child_flows.with_iteration(_for_each_item("{rows: 20}", "flaky"))
     execution = deployed.run_json(_flow(tmp_path, source), "--input", f"file=@{_items(tmp_path)}")
     assert execution["state"]["current"] == "FAILED", json.dumps(execution)[:3000] + deployed.tail()
     outputs = _runs(execution)["each"]["outputs"]
@@ -407,7 +362,6 @@ def test_a_restart_of_the_parent_restarts_the_failed_batches_children(deployed: 
     assert {i: e["id"] for i, e in after.items()} == {i: e["id"] for i, e in first.items()}  # no new child
     restarted_batches = [i for i, e in after.items() if "RESTARTED" in [h["state"] for h in e["state"]["histories"]]]
     assert sorted(restarted_batches) == [2, 5]
-    shown = deployed.cli("logs", execution["id"], "--output", "json", "--wait", "60", timeout=120)
-    text = " ".join(line["message"] for line in json.loads(shown.stdout or "[]"))
+    text = _log_text(deployed, execution["id"], "--wait", "60", timeout=120)
     assert "restart of 2 failed child execution(s) sent" in text, text[-3000:]
     assert "restarted the child executions of 2 failed batch(es)" in text, text[-3000:]

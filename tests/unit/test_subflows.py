@@ -11,44 +11,26 @@ import pytest
 from conveyor.common import batches
 from conveyor.common.errors import FlowError
 from conveyor.common.loader import load_flow
-from conveyor.common.model import Execution
+from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import StateType
 from conveyor.common.storage import ExecutionScope, default_storage
 from conveyor.common.storage.items import batch_uri
 from conveyor.executor import items as items_rule
 from conveyor.worker import items
 from conveyor.worker.runners.items import restarted_since
+from tests import child_flows
 from tests.unit.world import World
 
 S = StateType
 
-CHILD = """
-id: child
-namespace: sub.test
-inputs:
-  - {id: name, type: STRING, defaults: nobody}
-tasks:
-  - {id: hello, type: io.kestra.plugin.core.debug.Return, format: "hello {{ inputs.name }}"}
-outputs:
-  - {id: greeting, type: STRING, value: "{{ outputs.hello.value }}"}
-"""
-
-FAILING = """
-id: failing
-namespace: sub.test
-tasks:
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
-"""
-
-SLOW = """
-id: slow
-namespace: sub.test
-tasks:
-  - {id: nap, type: io.kestra.plugin.core.flow.Sleep, duration: PT1H}
-"""
+NS = "sub.test"
+CHILD = child_flows.child(NS)
+FAILING = child_flows.failing(NS)
+SLOW = child_flows.slow(NS)
+FAILS_ONCE = child_flows.fails_once(NS)
 
 
-def parent(flow_id: str, extra: str = "") -> str:
+def parent(flow_id: str, extra: str = "", inputs: str = "{name: Ada}") -> str:
     return f"""
 id: parent
 namespace: sub.test
@@ -58,11 +40,15 @@ tasks:
     type: io.kestra.plugin.core.flow.Subflow
     namespace: sub.test
     flowId: {flow_id}
-    inputs: {{name: Ada}}
+    inputs: {inputs}
     labels: {{from: parent}}
 {extra}
   - {{id: after, type: io.kestra.plugin.core.debug.Return, format: "{{{{ outputs.call.outputs.greeting ?? 'none' }}}}"}}
 """
+
+
+def _run(execution: Execution, task_id: str) -> TaskRun:
+    return next(r for r in execution.task_run_list if r.task_id == task_id)
 
 
 @pytest.fixture(autouse=True)
@@ -78,11 +64,11 @@ def test_subflow_waits_and_returns_the_childs_outputs() -> None:
     world.run()
     ex = world.execution(pid)
     assert ex.state.current == S.SUCCESS
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     (child,) = world.children("child")
     assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "hello Ada"}}
     assert [a.state.current for a in call.attempts] == [S.SUCCESS]  # one attempt, as the reference records
-    after = next(r for r in ex.task_run_list if r.task_id == "after")
+    after = _run(ex, "after")
     assert after.outputs == {"value": "hello Ada"}
     assert child.trigger is not None and child.trigger.type == "io.kestra.plugin.core.flow.Subflow"
     assert child.trigger.variables["executionId"] == pid
@@ -103,29 +89,18 @@ def test_inherit_labels() -> None:
 def test_transmit_failed_fails_the_parent() -> None:
     world = World()
     world.deploy(FAILING)
-    pid = world.start(parent("failing").replace("inputs: {name: Ada}", "inputs: {}"))
+    pid = world.start(parent("failing", inputs="{}"))
     world.run()
     ex = world.execution(pid)
     assert ex.state.current == S.FAILED
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert call.state.current == S.FAILED and call.outputs is not None and call.outputs["state"] == "FAILED"
-
-
-FAILS_ONCE = """
-id: fails-once
-namespace: sub.test
-tasks:
-  - {id: first, type: io.kestra.plugin.core.debug.Return, format: one}
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail, condition: "{{ taskrun.attemptsCount == 0 }}"}
-outputs:
-  - {id: greeting, type: STRING, value: "{{ outputs.first.value }}"}
-"""
 
 
 def _failed_parent(flow: str, extra: str = "") -> tuple[World, str]:
     world = World()
     child = world.deploy(flow)
-    pid = world.start(parent(child.id, extra).replace("inputs: {name: Ada}", "inputs: {}"))
+    pid = world.start(parent(child.id, extra, inputs="{}"))
     world.run()
     assert world.execution(pid).state.current == S.FAILED
     return world, pid
@@ -143,12 +118,12 @@ def test_a_restart_of_the_parent_restarts_the_failed_child_itself() -> None:
     (again,) = world.children("fails-once")  # the same execution, restarted
     assert again.id == child.id and again.state.current == S.SUCCESS
     assert S.RESTARTED in [h.state for h in again.state.histories]
-    boom = next(r for r in again.task_run_list if r.task_id == "boom")
+    boom = _run(again, "boom")
     assert [a.state.current for a in boom.attempts] == [S.FAILED, S.SUCCESS]  # its failed task run ran again
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "one"}}
     assert [a.state.current for a in call.attempts] == [S.FAILED, S.SUCCESS]  # the job's attempt is dropped
-    after = next(r for r in ex.task_run_list if r.task_id == "after")
+    after = _run(ex, "after")
     assert after.outputs == {"value": "one"}
 
 
@@ -160,7 +135,7 @@ def test_a_restarted_child_that_fails_again_fails_the_parent_again() -> None:
     assert world.execution(pid).state.current == S.FAILED
     (again,) = world.children("failing")
     assert again.id == child.id and again.state.current == S.FAILED
-    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    call = _run(world.execution(pid), "call")
     assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
 
 
@@ -172,7 +147,7 @@ def test_a_restart_with_new_execution_starts_a_new_child() -> None:
     assert ex.state.current == S.FAILED  # the new child fails as the first did
     first, second = world.children("fails-once")
     assert first.id != second.id and world.restart_jobs == []
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert call.outputs is not None and call.outputs["executionId"] == second.id
     assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
 
@@ -186,7 +161,7 @@ def test_a_child_that_cannot_be_restarted_is_replaced_by_a_new_one() -> None:
     assert world.restart_jobs == [child.id]
     (second,) = world.children("failing")
     assert second.id != child.id
-    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    call = _run(world.execution(pid), "call")
     assert call.outputs is not None and call.outputs["executionId"] == second.id
 
 
@@ -209,7 +184,7 @@ def test_a_restarted_child_is_killed_with_its_parent() -> None:
 def test_without_transmit_failed_a_failed_child_is_a_success() -> None:
     world = World()
     world.deploy(FAILING)
-    pid = world.start(parent("failing", "    transmitFailed: false").replace("inputs: {name: Ada}", "inputs: {}"))
+    pid = world.start(parent("failing", "    transmitFailed: false", inputs="{}"))
     world.run()
     assert world.execution(pid).state.current == S.SUCCESS
 
@@ -218,7 +193,7 @@ def test_no_wait_ends_at_once() -> None:
     world = World()
     world.deploy(SLOW)
     world.hold.add("nap")
-    pid = world.start(parent("slow", "    wait: false").replace("inputs: {name: Ada}", "inputs: {}"))
+    pid = world.start(parent("slow", "    wait: false", inputs="{}"))
     world.run(steps=200)
     ex = world.execution(pid)
     assert ex.state.current == S.SUCCESS
@@ -232,7 +207,7 @@ def test_missing_flow_fails_with_a_clear_message() -> None:
     world.run()
     ex = world.execution(pid)
     assert ex.state.current == S.FAILED
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert call.state.current == S.FAILED
 
 
@@ -240,7 +215,7 @@ def test_kill_propagates_to_the_running_child() -> None:
     world = World()
     world.deploy(SLOW)
     world.hold.add("nap")
-    pid = world.start(parent("slow").replace("inputs: {name: Ada}", "inputs: {}"))
+    pid = world.start(parent("slow", inputs="{}"))
     world.run(steps=50)
     (child,) = world.children("slow")
     assert child.state.current == S.RUNNING
@@ -262,30 +237,24 @@ outputs:
   - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
 """
 
-
-def each(batch: str, flow_id: str = "per-batch", extra: str = "") -> str:
-    return f"""
-id: each-parent
+# A child whose every batch fails.
+ITEMS_FAILING = """
+id: per-batch-failed
 namespace: sub.test
 inputs:
-  - {{id: file, type: FILE}}
+  - {id: items, type: STRING}
 tasks:
-  - id: each
-    type: io.kestra.plugin.core.flow.ForEachItem
-    items: "{{{{ inputs.file }}}}"
-    batch: {batch}
-    namespace: sub.test
-    flowId: {flow_id}
-    inputs:
-      items: "{{{{ taskrun.items }}}}"
-{extra}
+  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
 """
+
+
+def each(batch: str, flow_id: str = "per-batch", extra: str = "") -> str:
+    return child_flows.for_each_item(NS, "each-parent", batch, flow_id, extra)
 
 
 def upload(lines: int) -> str:
     uri = ExecutionScope("sub.test", "each-parent", "upload").input_file("file", "file.txt")
-    data = "".join(f"{i:>20}\n" for i in range(lines)).encode()
-    default_storage().put(uri, io.BytesIO(data))
+    default_storage().put(uri, io.BytesIO(child_flows.items_text(lines).encode()))
     return uri
 
 
@@ -329,15 +298,7 @@ def test_foreachitem_by_bytes() -> None:
 
 
 def test_foreachitem_failed_children_fail_it() -> None:
-    failing = """
-id: per-batch-failed
-namespace: sub.test
-inputs:
-  - {id: items, type: STRING}
-tasks:
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
-"""
-    world, pid = run_each("{rows: 4}", flow=failing)
+    world, pid = run_each("{rows: 4}", flow=ITEMS_FAILING)
     ex = world.execution(pid)
     assert ex.state.current == S.FAILED
     (run,) = ex.task_run_list
@@ -365,15 +326,7 @@ def test_foreachitem_finally_runs_once_after_the_children_and_the_merge() -> Non
 
 
 def test_foreachitem_finally_runs_after_failed_children_and_the_failure_stays() -> None:
-    failing = """
-id: per-batch-failed
-namespace: sub.test
-inputs:
-  - {id: items, type: STRING}
-tasks:
-  - {id: boom, type: io.kestra.plugin.core.execution.Fail}
-"""
-    world, pid = run_each("{rows: 50}", flow=failing, extra=FINALLY)
+    world, pid = run_each("{rows: 50}", flow=ITEMS_FAILING, extra=FINALLY)
     ex = world.execution(pid)
     assert ex.state.current == S.FAILED
     runs = {r.task_id: r for r in ex.task_run_list}
@@ -429,13 +382,13 @@ def test_a_failed_child_is_retried_with_new_children_as_the_reference() -> None:
     applies to the Subflow: three children, three FAILED attempts, the parent FAILED."""
     world = World()
     world.deploy(FAILING)
-    source = parent("failing").replace("inputs: {name: Ada}", "inputs: {}")
+    source = parent("failing", inputs="{}")
     source = source.replace("tasks:", "retry: {type: constant, interval: PT1S, maxAttempt: 3}\ntasks:", 1)
     pid = world.start(source)
     world.run()
     ex = world.execution(pid)
     assert ex.state.current == S.FAILED
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert [a.state.current for a in call.attempts] == [S.FAILED] * 3
     children = world.children("failing")
     assert len({c.id for c in children}) == 3 and all(c.state.current == S.FAILED for c in children)
@@ -449,7 +402,7 @@ def test_a_subflow_with_a_retry_whose_child_succeeds_starts_one_child() -> None:
     retry = "    retry: {type: constant, interval: PT1S, maxAttempt: 3}"
     pid = world.start(parent("child").replace("    labels: {from: parent}", "    labels: {from: parent}\n" + retry))
     world.run()
-    call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+    call = _run(world.execution(pid), "call")
     assert call.state.current == S.SUCCESS and [a.state.current for a in call.attempts] == [S.SUCCESS]
     assert len(world.children("child")) == 1
 
@@ -457,18 +410,18 @@ def test_a_subflow_with_a_retry_whose_child_succeeds_starts_one_child() -> None:
 def test_a_kill_during_the_retry_delay_ends_the_subflow_killed() -> None:
     world = World()
     world.deploy(FAILING)
-    source = parent("failing").replace("inputs: {name: Ada}", "inputs: {}")
+    source = parent("failing", inputs="{}")
     pid = world.start(source.replace("    labels: {from: parent}", "    retry: {type: constant, interval: PT1H}"))
     for _ in range(1_000):
         world.run(steps=1)
-        call = next(r for r in world.execution(pid).task_run_list if r.task_id == "call")
+        call = _run(world.execution(pid), "call")
         if call.state.current == S.RETRYING:
             break
     assert call.state.current == S.RETRYING
     world.kill(pid)
     world.run()
     ex = world.execution(pid)
-    call = next(r for r in ex.task_run_list if r.task_id == "call")
+    call = _run(ex, "call")
     assert ex.state.current == S.KILLED and call.state.current == S.KILLED
     assert len(world.children("failing")) == 1
 
@@ -512,20 +465,7 @@ def test_a_split_that_fails_on_the_worker_fails_the_task_run_with_its_error() ->
     assert run.attempts[-1].error is not None and "batch.rows must be at least 1" in run.attempts[-1].error
 
 
-FLAKY = """
-id: flaky
-namespace: sub.test
-inputs:
-  - {id: items, type: STRING}
-  - {id: iteration, type: INT}
-tasks:
-  - {id: count, type: io.kestra.plugin.core.debug.Return, format: "{{ read(inputs.items) | trim }}"}
-  - id: maybe
-    type: io.kestra.plugin.core.execution.Fail
-    condition: "{{ inputs.iteration in [3, 4, 7] and taskrun.attemptsCount == 0 }}"
-outputs:
-  - {id: value, type: STRING, value: "{{ outputs.count.value }}"}
-"""
+FLAKY = child_flows.flaky(NS, "[3, 4, 7]")
 
 # The same flow whose batches 3, 4 and 7 fail every time they run (a restart in place does not help them).
 ALWAYS = FLAKY.replace(" and taskrun.attemptsCount == 0", "")
@@ -537,11 +477,7 @@ EVERY = FLAKY.replace("inputs.iteration in [3, 4, 7] and ", "")
 def _flaky_parent(extra: str = "", flow: str = FLAKY, lines: int = 102) -> tuple[World, str]:
     world = World()
     world.deploy(flow)
-    items_input = '      items: "{{ taskrun.items }}"'
-    source = each("{rows: 4}", "flaky", extra).replace(
-        items_input, items_input + '\n      iteration: "{{ taskrun.iteration }}"'
-    )
-    pid = world.start(source, {"file": upload(lines)})
+    pid = world.start(child_flows.with_iteration(each("{rows: 4}", "flaky", extra)), {"file": upload(lines)})
     world.run()
     return world, pid
 
@@ -576,7 +512,7 @@ def test_a_restart_restarts_the_failed_batches_children_themselves() -> None:
     assert sorted(world.restart_jobs) == sorted(before[i].id for i in (3, 4, 7))
     assert sorted(i for i, c in after.items() if _restarted(c)) == [3, 4, 7]
     assert all(c.state.current == S.SUCCESS for c in after.values())
-    count = next(r for r in after[4].task_run_list if r.task_id == "count")
+    count = _run(after[4], "count")
     assert len(count.attempts) == 1  # its successful task run was kept
     (run,) = ex.task_run_list
     assert run.outputs is not None and run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
@@ -763,10 +699,7 @@ def test_a_failed_merge_is_retried_without_new_children(monkeypatch: pytest.Monk
 
 
 def test_failed_children_are_not_retried_by_the_foreachitems_retry() -> None:
-    failing = ITEMS_CHILD.replace("id: per-batch", "id: per-batch-failed").split("tasks:")[0] + (
-        "tasks:\n  - {id: boom, type: io.kestra.plugin.core.execution.Fail}\n"
-    )
-    world, pid = run_each("{rows: 4}", flow=failing, extra=RETRY)
+    world, pid = run_each("{rows: 4}", flow=ITEMS_FAILING, extra=RETRY)
     assert world.execution(pid).state.current == S.FAILED
     assert len(world.children("per-batch-failed")) == 26  # one child per batch, as the reference
 
