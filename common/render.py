@@ -22,7 +22,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, UndefinedError, pass_context
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, pass_context
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -272,6 +272,18 @@ def _compile(template: str) -> Any:
 
 def is_template(value: str) -> bool:
     return "{{" in value or "{%" in value
+
+
+def syntax_error(template: str) -> tuple[int, str] | None:
+    """Where (the template's line, from 1) and why the expressions of `template` cannot compile; None if they
+    can. Rendering them would fail the same way, whatever the context: the flow loader refuses them early."""
+    if not is_template(template):
+        return None
+    try:
+        _compile(template)
+    except TemplateSyntaxError as exc:
+        return exc.lineno, exc.message or str(exc)
+    return None
 
 
 def render(template: str, context: Mapping[str, Any], task_id: str | None = None) -> str:

@@ -29,7 +29,7 @@ def duplicate_task_ids(root: yaml.Node | None, duplicates: list[str], task_types
             first[node.value] = line
             continue
         message = f"duplicate task id '{node.value}' (first at line {first[node.value]})"
-        problems.append(Problem(_field([*path, "id"]), message, line, column))
+        problems.append(Problem(field_name([*path, "id"]), message, line, column))
     located = {p.message.split("'")[1] for p in problems}
     return problems + [Problem("tasks", f"duplicate task id '{i}'") for i in duplicates if i not in located]
 
@@ -47,7 +47,8 @@ def _task_ids(node: yaml.Node | None, path: Path, task_types: Set[str]) -> Itera
             yield from _task_ids(value, [*path, key.value], task_types)
 
 
-def _field(path: Path) -> str:
+def field_name(path: Path) -> str:
+    """`tasks[1].tasks[0].id`, as the loader names a field."""
     out = ""
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
