@@ -140,6 +140,11 @@ def latest_execution(kafka: KafkaSettings, execution_id: str) -> Found:
     record = lookup.latest(kafka, Topics.of(kafka).executions, execution_id)
     if record is None:
         raise unknown(kafka, execution_id)
+    return found_in(record)
+
+
+def found_in(record: lookup.Record) -> Found:
+    """An `executions` record as what a request is made on."""
     execution = Execution.model_validate_json(record.value)
     raw_flow = record.headers.get(FLOW_HEADER) or record.headers.get(PAUSED_FLOW_HEADER)
     return Found(execution, json.loads(raw_flow) if raw_flow else None, record.partition, record.offset)
@@ -275,27 +280,42 @@ def _all_runs(kafka: KafkaSettings, execution: Execution) -> list[TaskRun]:
 def restart_events(kafka: KafkaSettings, found: Found, _: Params) -> Sent:
     """The restart request, then the execution's task runs (read from `taskruns`) in chunks that keep every
     record under the bound."""
-    execution, flow = found.execution, found.flow
+    refuse_restart(found)
+    runs = [TaskRunChange.model_validate_json(raw).task_run for raw in task_runs(kafka, found.execution.id)]
+    return found, restart_with(found, runs, Topics.of(kafka).taskruns)
+
+
+def refuse_restart(found: Found) -> None:
+    """Refused unless the execution ended FAILED or KILLED and its snapshot carries its flow."""
+    execution = found.execution
     state = execution.state.current
     if state not in RESTARTABLE:
         what = "it has not ended" if not state.terminal else "it did not fail"
         raise Refused(
             f"execution {execution.id} is {state.value} ({what}): only a FAILED or KILLED execution can be restarted"
         )
+    if found.flow is None:
+        raise Refused(f"execution {execution.id}: its final snapshot carries no flow definition to restart with")
+
+
+def restart_with(found: Found, runs: list[TaskRun], where: str) -> list[tuple[str, bytes]]:
+    """The restart events of an execution `refuse_restart` let through, with its task runs read from `where`."""
+    execution, flow = found.execution, found.flow
     if flow is None:
         raise Refused(f"execution {execution.id}: its final snapshot carries no flow definition to restart with")
-    runs = [TaskRunChange.model_validate_json(raw).task_run for raw in task_runs(kafka, execution.id)]
     if len(runs) < execution.task_run_count:
         raise Refused(
             f"execution {execution.id}: {len(runs)} of its {execution.task_run_count} task runs found on "
-            f"{Topics.of(kafka).taskruns}: cannot restart it"
+            f"{where}: cannot restart it"
         )
-    restart = RestartRequested(execution_id=execution.id, execution=execution, flow=flow, task_run_count=len(runs))
+    restart = RestartRequested(
+        execution_id=execution.id, execution=execution, flow=found.flow, task_run_count=len(runs)
+    )
     out = [(execution.id, restart.to_json())]
     for chunk in _chunks(runs):
         event = RestoreTaskRuns(execution_id=execution.id, restart_id=restart.event_id, task_runs=chunk)
         out.append((execution.id, event.to_json()))
-    return found, out
+    return out
 
 
 def task_runs(kafka: KafkaSettings, execution_id: str) -> list[bytes]:

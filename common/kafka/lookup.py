@@ -9,6 +9,7 @@ by a producer with another partitioner still answers, only more slowly.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer as _Consumer
@@ -55,6 +56,37 @@ def latest(settings: KafkaSettings, topic: str, key: str, *, everywhere: bool = 
     return found
 
 
+def latest_many(settings: KafkaSettings, topic: str, keys: Iterable[str]) -> dict[str, Record | None]:
+    """`latest` for many keys, each partition read once: their default partitions, then, for the keys not seen
+    there, the other partitions."""
+    count = partition_count(settings, topic)
+    wanted = {key.encode(): key for key in keys}
+    partitions = sorted({default_partition(key, count) for key in wanted.values()})
+    found, seen = _scan_many(settings, topic, partitions, set(wanted))
+    missing = set(wanted) - seen
+    if missing and count > 1:
+        others = [p for p in range(count) if p not in partitions]
+        more, _ = _scan_many(settings, topic, others, missing)
+        found.update(more)
+    return {key: found.get(raw) for raw, key in wanted.items()}
+
+
+def _scan_many(
+    settings: KafkaSettings, topic: str, partitions: list[int], wanted: set[bytes]
+) -> tuple[dict[bytes, Record | None], set[bytes]]:
+    found: dict[bytes, Record | None] = {}
+    seen: set[bytes] = set()
+    if not partitions:
+        return found, seen
+    for msg in read_partitions_to_end(settings, [(topic, p) for p in partitions]):
+        if msg.key not in wanted:
+            continue
+        seen.add(msg.key)
+        headers = {name: data or b"" for name, data in msg.headers}
+        found[msg.key] = None if msg.value is None else Record(msg.value, headers, msg.partition, msg.offset)
+    return found, seen
+
+
 def _scan(settings: KafkaSettings, topic: str, partitions: list[int], key: str) -> tuple[Record | None, bool]:
     wanted = key.encode()
     found: Record | None = None
@@ -78,6 +110,20 @@ def task_runs(settings: KafkaSettings, topic: str, execution_id: str) -> list[by
     execution's id in a header, so one partition is read and filtered without decoding."""
     _, latest = _task_runs(settings, topic, execution_id)
     return [value for value in latest.values() if value is not None]
+
+
+def task_runs_many(settings: KafkaSettings, topic: str, execution_ids: Iterable[str]) -> dict[str, list[bytes]]:
+    """`task_runs` for many executions, each partition read once."""
+    count = partition_count(settings, topic)
+    wanted = {execution_id.encode(): execution_id for execution_id in execution_ids}
+    partitions = sorted({default_partition(execution_id, count) for execution_id in wanted.values()})
+    latest: dict[bytes, dict[bytes, bytes | None]] = {raw: {} for raw in wanted}
+    if partitions:
+        for msg in read_partitions_to_end(settings, [(topic, p) for p in partitions]):
+            owner = next((data for name, data in msg.headers if name == EXECUTION_HEADER), None)
+            if owner is not None and owner in latest:
+                latest[owner][msg.key or b""] = msg.value
+    return {key: [v for v in latest[raw].values() if v is not None] for raw, key in wanted.items()}
 
 
 def task_run_keys(settings: KafkaSettings, topic: str, execution_id: str) -> tuple[int, list[bytes]]:

@@ -172,7 +172,10 @@ class _Restarts:
 
     world: World
 
-    def prepare(self, execution_id: str) -> Prepared:
+    def prepare(self, execution_ids: list[str]) -> list[Prepared]:
+        return [self._one(execution_id) for execution_id in execution_ids]
+
+    def _one(self, execution_id: str) -> Prepared:
         state = self.world.states.get(execution_id)
         self.world.restart_jobs.append(execution_id)
         if state is None:

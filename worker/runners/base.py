@@ -73,10 +73,10 @@ class Prepared:
 
 
 class ChildRestarts(Protocol):
-    """Restarting many ended children for their parent (a ForEachItem's failed batches): each is looked up and
-    made ready first, then all are sent (`conveyor.worker.children`)."""
+    """Restarting many ended children for their parent (a ForEachItem's failed batches): all are looked up and
+    made ready first (one answer per id, in order), then all are sent (`conveyor.worker.children`)."""
 
-    def prepare(self, execution_id: str) -> Prepared: ...
+    def prepare(self, execution_ids: list[str]) -> list[Prepared]: ...
 
     def send(self, ready: list[Prepared]) -> None: ...
 

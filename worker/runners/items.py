@@ -72,11 +72,9 @@ def _restart(task: ForEachItem, ctx: RunContext, out: dict[str, Any]) -> RunOutc
     since = _restarted_at(run.state.histories)
     ready: list[Prepared] = []
     refused: batches.Ranges = []
-    for iteration in batches.numbers(out.get(RESTART_BATCHES) or []):
-        if ctx.stopped.is_set():
-            return RunOutcome.failed(f"ForEachItem '{task.id}': stopped before its children were restarted")
-        child = batches.child_id(run.id, batches.generation_of(replaced, base, iteration), iteration)
-        prepared = restarts.prepare(child)
+    numbers = list(batches.numbers(out.get(RESTART_BATCHES) or []))
+    ids = [batches.child_id(run.id, batches.generation_of(replaced, base, i), i) for i in numbers]
+    for iteration, child, prepared in zip(numbers, ids, restarts.prepare(ids), strict=True):
         if prepared.events is not None:
             ready.append(prepared)
         elif not restarted_since(prepared.execution, since):
@@ -85,6 +83,8 @@ def _restart(task: ForEachItem, ctx: RunContext, out: dict[str, Any]) -> RunOutc
     if len(batches.with_generation(replaced, refused, -1)) > batches.MAX_RANGES:
         ctx.log(LogLevel.WARN, "too many children cannot be restarted: every batch runs again")
         return RunOutcome.success({PHASE: RESTARTED, REFUSED_BATCHES: None})
+    if ctx.stopped.is_set():  # killed meanwhile: send nothing (the parent's kill reaches the children it knows)
+        return RunOutcome.failed(f"ForEachItem '{task.id}': stopped before its children were restarted")
     restarts.send(ready)
     ctx.log(LogLevel.INFO, f"restart of {len(ready)} failed child execution(s) sent")
     return RunOutcome.success({PHASE: RESTARTED, REFUSED_BATCHES: refused})
