@@ -22,6 +22,7 @@ Every error answer has the shape `{"message": str, "errors": [{"parameter"|"fiel
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -167,11 +168,15 @@ def _methods(routes: Any, scope: dict[str, Any], depth: int = 0) -> list[tuple[i
 
 def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = []
+    errors: list[dict[str, str]] = []
     for err in exc.errors():
         where, name = _location(tuple(err.get("loc", ())))
         message = str(err.get("msg", "invalid")).replace("Input should be", "expected")
-        errors.append({"parameter": name, "in": where, "message": message})
+        same = next((e for e in errors if (e["in"], e["parameter"]) == (where, name)), None)
+        if same is None:
+            errors.append({"parameter": name, "in": where, "message": message})
+        elif message not in same["message"]:  # the members of a union (`int | float`): one field, one entry
+            same["message"] += f", or {message.removeprefix('expected ')}"
     first = errors[0] if errors else {"parameter": "request", "message": "invalid"}
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return _answer(422, f"invalid parameter '{first['parameter']}': {first['message']}{more}", errors)
@@ -186,8 +191,13 @@ def _location(loc: tuple[int | str, ...]) -> tuple[str, str]:
         return where, str(rest[0]) if rest else where
     name = ""
     for part in rest:
+        if isinstance(part, str) and _UNION_MEMBER.match(part):
+            continue  # pydantic names the member of `int | float` that failed; the caller wrote one field
         name += f"[{part}]" if isinstance(part, int) else (f".{part}" if name else str(part))
     return where, name or "body"
+
+
+_UNION_MEMBER = re.compile(r"^(int|float|str|bool|bytes|none|(list|dict|set|tuple|function-\w+|json-or-python)\[.*\])$")
 
 
 def _api(_: Request, exc: Exception) -> JSONResponse:

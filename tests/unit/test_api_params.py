@@ -53,6 +53,28 @@ def test_validation_locations_read_as_parameter_names() -> None:
     assert _location(("body", "state", 1)) == ("body", "state[1]")
     assert _location(("body",)) == ("body", "body")
     assert _location(()) == ("request", "request")
+    # pydantic names the member of a union that failed (`NUMBER.value.int`): the caller wrote `NUMBER.value`
+    assert _location(("body", "NUMBER", "value", "int")) == ("body", "NUMBER.value")
+    assert _location(("body", "JSON", "value", "dict[str,any]")) == ("body", "JSON.value")
+
+
+def test_the_members_of_a_union_are_one_field_of_one_answer() -> None:
+    """`PUT …/kv/K {"value": "x", "type": "NUMBER"}` answered `'NUMBER.value.int': … (and 1 more)`."""
+    import json
+
+    from fastapi.exceptions import RequestValidationError
+
+    from conveyor.api.errors import _validation
+
+    failed = [
+        {"loc": ("body", "NUMBER", "value", "int"), "msg": "Input should be a valid integer", "type": "int_type"},
+        {"loc": ("body", "NUMBER", "value", "float"), "msg": "Input should be a valid number", "type": "float_type"},
+    ]
+    answer = json.loads(bytes(_validation(None, RequestValidationError(failed)).body))  # type: ignore[arg-type]
+    assert answer["message"] == "invalid parameter 'NUMBER.value': expected a valid integer, or a valid number"
+    assert answer["errors"] == [
+        {"parameter": "NUMBER.value", "in": "body", "message": "expected a valid integer, or a valid number"}
+    ]
 
 
 def test_numbered_pages_are_a_bounded_from_and_exclude_the_cursor() -> None:
