@@ -359,6 +359,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_UNAVAILABLE if isinstance(exc, ApiUnavailable) else 1
+    except Exception as exc:
+        reason = _elasticsearch_unavailable(exc)
+        if reason is None:
+            raise
+        from conveyor.common.elastic import describe
+
+        where = describe(GlobalFlags.of(args).elasticsearch())
+        sys.stderr.write(f"error: Elasticsearch at {where}: {reason}\n(is the stack up? `conveyor status` says)\n")
+        return EXIT_UNAVAILABLE
+
+
+def _elasticsearch_unavailable(exc: Exception) -> str | None:
+    """Why Elasticsearch could not be asked (unreachable, or credentials refused: exit 3, one line), or None
+    for any other exception. Only looked up once the client was loaded (`--help` stays quick)."""
+    if "elasticsearch" not in sys.modules:
+        return None
+    from elasticsearch import AuthenticationException, AuthorizationException, TransportError
+
+    if isinstance(exc, TransportError):
+        return str(exc.message)
+    if isinstance(exc, AuthenticationException | AuthorizationException):
+        return f"{exc.meta.status} {exc.message}"
+    return None
 
 
 # Each handler imports what its command needs when it runs, so that `conveyor --help` stays quick.

@@ -137,3 +137,16 @@ def test_validate_counts_one_task_in_the_singular(capsys: pytest.CaptureFixture[
     err = capsys.readouterr().err
     assert "valid flow conveyor.examples.taskrun (1 task)\n" in err
     assert "valid flow conveyor.examples.hello (2 tasks)\n" in err
+
+
+@pytest.mark.parametrize("command", [["taskruns"], ["executions"], ["logs", "some-execution"]])
+def test_an_elasticsearch_that_does_not_answer_is_exit_3_in_one_line(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: the client's ConnectionError, a traceback and exit 1."""
+    from conveyor.common.servers.process import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["--elasticsearch", url, *command]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: Elasticsearch at {url} (no auth): ") and "Traceback" not in err
