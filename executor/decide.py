@@ -53,7 +53,7 @@ from conveyor.common.render import NOW_KEY, render_value
 from conveyor.common.retry import Retry, RetryBehavior
 from conveyor.common.state import State, StateType
 from conveyor.common.tasks.base import ExecutionUpdatingTask, FlowableTask, LogLevel, Task
-from conveyor.common.tasks.subflow import ForEachItem
+from conveyor.common.tasks.subflow import ForEachItem, Subflow
 from conveyor.executor import (
     change_state,
     concurrency,
@@ -277,7 +277,8 @@ class Decider:
             self._state.record_error(error_entry(self.ex.id, run, len(run.attempts), attempt))
         task = self.task(run.task_id)
         if result.outputs is not None:
-            run.outputs = items.job_outputs(run, result.outputs) if isinstance(task, ForEachItem) else result.outputs
+            restarting = isinstance(task, (ForEachItem, Subflow))  # a child may have ended before the answer
+            run.outputs = items.job_outputs(run, result.outputs) if restarting else result.outputs
         if isinstance(task, FlowableTask):
             return  # a group a worker ran (WorkingDirectory): its rule decides from its tasks' reports
         self._attempt_ended(run, task, result.state)

@@ -357,8 +357,8 @@ def _restart_answered(d: Rules, run: TaskRun, out: dict[str, Any]) -> bool:
 
 def job_outputs(run: TaskRun, answer: dict[str, Any]) -> dict[str, Any]:
     """A job's answer as the task run's outputs: the restart job's is merged into the outputs the executor
-    kept meanwhile (its restarted children may have ended before the answer came); the split's and the
-    merge's replace them."""
+    kept meanwhile (its restarted children may have ended before the answer came; a Subflow's too: its
+    child's `state` and `outputs` are kept); the split's and the merge's, and a refusal, replace them."""
     current = run.outputs or {}
     if current.get(PHASE) == RESTART and answer.get(PHASE) == RESTARTED:
         return {**current, **answer}

@@ -67,6 +67,8 @@ def subflow(d: Rules, task: Subflow, run: TaskRun) -> StateType | None:
         d.log(run, LogLevel.INFO, f"started {flow.namespace}.{flow.id} as execution {created.execution_id}")
         return None if task.wait else done(d, run, S.SUCCESS)
     if "state" in out:
+        if PHASE in out:  # the restarted child ended before its restart job's answer (`items.job_outputs`)
+            d.set_outputs(run, {key: value for key, value in out.items() if key != PHASE})
         state = guess_state(S(out["state"]), task.transmit_failed)
         if state == S.FAILED and _retried(d, task, run):
             return None

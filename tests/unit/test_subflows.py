@@ -10,6 +10,7 @@ import pytest
 
 from conveyor.common import batches
 from conveyor.common.errors import FlowError
+from conveyor.common.events import PauseRequested, ResumeRequested
 from conveyor.common.loader import load_flow
 from conveyor.common.model import Execution, TaskRun
 from conveyor.common.state import StateType
@@ -137,6 +138,73 @@ def test_a_restarted_child_that_fails_again_fails_the_parent_again() -> None:
     assert again.id == child.id and again.state.current == S.FAILED
     call = _run(world.execution(pid), "call")
     assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
+def test_a_restarted_child_that_ends_before_the_restart_jobs_answer_ends_the_parent() -> None:
+    # The worker's answer reaches the parent after the child it restarted ended: it must not undo that end.
+    world, pid = _failed_parent(FAILS_ONCE)
+    (child,) = world.children("fails-once")
+    world.late.add("call")
+    world.restart(pid)
+    world.run()
+    assert world.execution(child.id).state.current == S.SUCCESS and world.restart_jobs == [child.id]
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    call = _run(ex, "call")
+    assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "one"}}
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.SUCCESS]
+    assert _run(ex, "after").outputs == {"value": "one"}
+
+
+def test_a_restarted_childs_end_kept_while_paused_is_not_undone_by_the_restart_jobs_answer() -> None:
+    # The parent is paused (`conveyor pause`) while its child restarts: the child's end is kept in the task
+    # run's outputs, not yet acted on, when the worker's answer arrives. The answer must not erase it, else the
+    # resumed parent waits forever for an end that already came.
+    world, pid = _failed_parent(FAILS_ONCE)
+    (child,) = world.children("fails-once")
+    world.late.add("call")
+    world.restart(pid)
+    world.queue.append(PauseRequested(execution_id=pid))
+    world.run()
+    assert world.execution(child.id).state.current == S.SUCCESS and not world.late_results
+    assert world.execution(pid).state.current == S.PAUSED
+    world.queue.append(ResumeRequested(execution_id=pid))
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS
+    call = _run(ex, "call")
+    assert call.outputs == {"executionId": child.id, "state": "SUCCESS", "outputs": {"greeting": "one"}}
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.SUCCESS]
+
+
+def test_a_restarted_child_that_fails_before_the_restart_jobs_answer_fails_the_parent() -> None:
+    world, pid = _failed_parent(FAILING)
+    (child,) = world.children("failing")
+    world.late.add("call")
+    world.restart(pid)
+    world.run()
+    assert world.restart_jobs == [child.id] and len(world.children("failing")) == 1
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    call = _run(ex, "call")
+    assert call.outputs is not None and call.outputs["state"] == "FAILED" and "phase" not in call.outputs
+    assert [a.state.current for a in call.attempts] == [S.FAILED, S.FAILED]
+
+
+def test_a_child_that_cannot_be_restarted_answered_late_is_replaced_by_a_new_one() -> None:
+    world, pid = _failed_parent(FAILS_ONCE)
+    (child,) = world.children("fails-once")
+    del world.states[child.id]
+    world.late.add("call")
+    world.restart(pid)
+    world.run()
+    assert world.restart_jobs == [child.id]
+    (second,) = world.children("fails-once")
+    assert second.id != child.id
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED  # the new child fails as the first did
+    call = _run(ex, "call")
+    assert call.outputs is not None and call.outputs["executionId"] == second.id
 
 
 def test_a_restart_with_new_execution_starts_a_new_child() -> None:
