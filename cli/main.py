@@ -590,7 +590,7 @@ def _steer(args: argparse.Namespace, flags: GlobalFlags) -> int:
 def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
     from pathlib import Path
 
-    from conveyor.common.expression_check import expression_warnings
+    from conveyor.common.flow_warnings import flow_warnings
     from conveyor.common.loader import decode_flow, load_flow_file
 
     invalid = 0
@@ -601,8 +601,8 @@ def _validate(args: argparse.Namespace, flags: GlobalFlags) -> int:
             sys.stderr.write(f"error: {exc}\n")
             invalid += 1
             continue
-        for problem in expression_warnings(decode_flow(Path(path).read_bytes(), path)):
-            sys.stderr.write(f"warning: {problem.format(path)} (the task fails each time it renders this)\n")
+        for problem in flow_warnings(decode_flow(Path(path).read_bytes(), path), flow):
+            sys.stderr.write(f"warning: {problem.format(path)}\n")
         count = len(list(flow.all_tasks()))
         err_console.print(f"{path}: valid flow {flow.namespace}.{flow.id} ({count} task{'' if count == 1 else 's'})")
     return EXIT_INVALID if invalid else 0

@@ -1,7 +1,7 @@
 """Expressions that cannot compile, found before a run: `{{ outputs.x.value ` (no `}}`) fails its task with
 the same syntax error whenever it renders. The reference loads such a flow (its tests count on the task
-failing when it runs: `flowable-with-parent-fail`), so this is a warning of `conveyor validate`, at the line,
-not a refusal.
+failing when it runs: `flowable-with-parent-fail`), so this is a warning of `conveyor validate`
+(`flow_warnings`), at the line, not a refusal.
 
 Every string of the YAML tree is checked but descriptions and display names (text for people, never
 rendered) and ids and types (never rendered either).
@@ -18,11 +18,6 @@ from conveyor.common.render import syntax_error
 from conveyor.common.task_ids import Path, field_name
 
 _NOT_RENDERED = frozenset({"description", "displayName", "id", "type"})
-
-
-def expression_warnings(text: str) -> list[Problem]:
-    """The expressions of a flow's source (one the loader accepted) that cannot compile, each located."""
-    return expression_problems(yaml.compose(text, Loader=yaml.SafeLoader))
 
 
 def expression_problems(root: yaml.Node | None) -> list[Problem]:
