@@ -283,6 +283,7 @@ def _problem(
     loc = [part for part in err["loc"] if not (isinstance(part, str) and part in tags)]
     # Pydantic names the member of `str | list` that failed (e.g. "str"); the user wrote one field.
     loc = [p for p in loc if p not in ("str", "list[any]", "int", "bool", "function-after[_labels(), dict[str,str]]")]
+    loc = _without_type_tags(root, loc)
     node, found = _node_at(root, loc)
     line = node.start_mark.line + 1 if node is not None else None
     column = node.start_mark.column + 1 if node is not None else None
@@ -290,6 +291,26 @@ def _problem(
     if any(tuple(loc[: len(path)]) == path for path in supplied):
         message += " (set by pluginDefaults)"
     return Problem(_field(loc), message, line, column)
+
+
+def _without_type_tags(root: yaml.Node | None, loc: list[int | str]) -> list[int | str]:
+    """`loc` without the tags of the other discriminated unions (`retry`'s `constant`): where the user wrote a
+    mapping whose `type` is that tag and no key of that name, the tag is pydantic's, not a field."""
+    node: yaml.Node | None = root
+    kept: list[int | str] = []
+    for index, part in enumerate(loc):
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            keys = {k.value: v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+            kind = keys.get("type")
+            if part not in keys and isinstance(kind, yaml.ScalarNode) and kind.value == part:
+                continue
+            node = keys.get(part)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return kept + list(loc[index:])
+        kept.append(part)
+    return kept
 
 
 def _node_at(root: yaml.Node | None, loc: list[int | str]) -> tuple[yaml.Node | None, bool]:
@@ -328,8 +349,11 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
         return f"expected an identifier matching {ctx.get('pattern')}, got {_short(err['input'])}"
     # A validator's own ValueError already says what it got: no "Value error, " prefix, no second "(got …)".
     text = err["msg"].removeprefix("Value error, ").replace("Input should be", "expected")
+    text = text.replace("List should have", "expected").replace(" after validation", "")
     got = _short(err["input"])
-    return f"{text} (got {got})" if found and got not in text else text
+    # a whole mapping (a trigger its validator refused) is where the problem is, not a value worth repeating
+    shown = found and got not in text and not isinstance(err["input"], dict) and err["type"] != "too_short"
+    return f"{text} (got {got})" if shown else text
 
 
 def _type_message(kind: str, loc: list[int | str], ctx: dict[str, Any]) -> str:

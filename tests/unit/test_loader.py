@@ -143,3 +143,26 @@ def test_durations_accept_the_reference_spellings() -> None:
     )
     (sleep,) = flow.tasks
     assert isinstance(sleep, core.Sleep) and sleep.duration.total_seconds() == 0.25
+
+
+def test_the_tag_of_a_typed_property_is_not_part_of_the_field() -> None:
+    """It read `tasks[0].retry.constant.maxAttempts` (pydantic's tag of the `retry` union)."""
+    err = problems(
+        "id: x\nnamespace: a\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        "    retry: {type: constant, interval: PT1S, maxAttempts: 3}\n"
+    )
+    assert [p.format("f.yaml") for p in err.problems] == [
+        "f.yaml:7:58: tasks[0].retry.maxAttempts: unknown property 'maxAttempts'"
+    ]
+
+
+def test_a_refused_mapping_and_an_empty_list_are_not_repeated_back() -> None:
+    empty = problems("id: x\nnamespace: a\ntasks: []\n")
+    assert [p.format("f.yaml") for p in empty.problems] == ["f.yaml:3:8: tasks: expected at least 1 item, not 0"]
+    cron = problems(
+        "id: x\nnamespace: a\ntriggers:\n"
+        "  - {id: s, type: io.kestra.plugin.core.trigger.Schedule, cron: '61 * * * *'}\n"
+        "tasks:\n  - {id: t, type: io.kestra.plugin.core.log.Log, message: hi}\n"
+    )
+    refused = [p.format("f.yaml") for p in cron.problems]
+    assert refused == ["f.yaml:4:5: triggers[0]: invalid cron expression '61 * * * *'"]
