@@ -55,7 +55,10 @@ class ApiClient:
             with urllib.request.urlopen(request, timeout=30) as answer:
                 raw = answer.read()
         except urllib.error.HTTPError as exc:
-            raise ApiRefused(exc.code, _message(exc.read()) or exc.reason) from None
+            message = _message(exc.read()) or exc.reason
+            if exc.code == 401 and not self.authorization:  # the server's hint is for a browser or curl
+                message += f" (the CLI had no credential for {self.url}: `conveyor login`, or CONVEYOR_API_TOKEN)"
+            raise ApiRefused(exc.code, message) from None
         except (OSError, ValueError) as exc:
             raise ApiUnavailable(f"{self.url}: {exc}") from None
         return json.loads(raw) if raw else None
