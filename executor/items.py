@@ -26,12 +26,13 @@ not known (more than `MAX_RANGES` ranges, children whose end the parent never he
 that cannot be restarted), split the file again and start every batch again. A task run that failed in its
 merge (every child ended, none failed) merges again, nothing else.
 
-A failed split or merge job is retried by the task's `retry` (`_job_retried`, the reference's retry of its
-split and merge subtasks): RETRYING, then the same job again after the delay. Failed children are not.
+A failed split, merge or restart job is retried by the task's `retry` (`_job_retried`, the reference's retry
+of its split and merge subtasks): RETRYING, then the same job again after the delay. Failed children are not.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.common import batches
@@ -89,7 +90,7 @@ def for_each_item(d: Rules, task: ForEachItem, run: TaskRun) -> StateType | None
     if "iterations" not in out:  # the split's result
         _split_done(d, task, run, out)
     if out.get(PHASE) == RESTART:
-        return _restarting(d, run, total)
+        return _restarting(d, task, run, out, total)
     if out.get(PHASE) == RESTARTED:
         if not _restart_answered(d, run, out):
             return _splitting(d, task, run, {})
@@ -123,6 +124,9 @@ def _split_done(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) 
 def _retrying(d: Rules, run: TaskRun) -> StateType | None:
     if d.killing:
         d.cancel_run_timer(run)
+        out = run.outputs or {}
+        if out.get(PHASE) == RESTART:  # the children a failed restart job restarted before it failed
+            _kill_children(d, run, int(out["numberOfBatches"]))
         return S.KILLED
     return None
 
@@ -157,11 +161,12 @@ def _merging(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> 
 
 
 def _job_retried(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any]) -> bool:
-    """A failed split or merge job is retried as the task's `retry` (its own, a flowable ancestor's or the
-    flow's) says, as the reference retries its ForEachItem's split and merge subtasks (runnable tasks that
-    take their ForEachItem's retry): the task run goes RETRYING and the same job is sent again after the
-    delay. The children are not retried (the reference's executable subtask is not). `jobFailures` counts
-    the failed attempts of the current job."""
+    """A failed split, merge or restart job is retried as the task's `retry` (its own, a flowable ancestor's
+    or the flow's) says, as the reference retries its ForEachItem's split and merge subtasks (runnable tasks
+    that take their ForEachItem's retry): the task run goes RETRYING and the same job is sent again after the
+    delay (a restart job with the same batches: a child it restarted before it failed counts as restarted).
+    The children are not retried (the reference's executable subtask is not). `jobFailures` counts the
+    failed attempts of the current job."""
     last = run.attempts[-1] if run.attempts else None
     policy = d.retry_policy(task)
     if last is None or last.state.current != S.FAILED or policy is None or d.killing:
@@ -169,7 +174,7 @@ def _job_retried(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any])
     if policy.behavior != RetryBehavior.RETRY_FAILED_TASK:
         return False
     tries = int(out.get(JOB_FAILURES, 0)) + 1
-    delay = policy.next_delay(tries, d.rand, d.now, run.state.start_date or d.now)
+    delay = policy.next_delay(tries, d.rand, d.now, _started(run) or d.now)
     if delay is None:
         return False
     d.log(run, LogLevel.WARN, f"the {out.get(PHASE)} of the items failed: retried ({last.error or 'no error'})")
@@ -177,6 +182,13 @@ def _job_retried(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any])
     d.set_state(run, S.RETRYING)
     d.start_timer(d.now + delay, "retry", run.id)
     return True
+
+
+def _started(run: TaskRun) -> datetime | None:
+    """When `maxDuration` counts from: the task run's start, or its last restart (a restart's jobs are not
+    refused their retry because the first run was long ago)."""
+    restarts = [entry.date for entry in run.state.histories if entry.state == S.RESTARTED]
+    return restarts[-1] if restarts else run.state.start_date
 
 
 def _end(d: Rules, run: TaskRun, state: StateType) -> StateType:
@@ -322,14 +334,18 @@ def restarted(d: Rules, task: ForEachItem, run: TaskRun) -> None:
     d.log(run, LogLevel.INFO, f"restart: the child executions of {count} failed batch(es) are restarted")
 
 
-def _restarting(d: Rules, run: TaskRun, total: int) -> StateType | None:
+def _restarting(d: Rules, task: ForEachItem, run: TaskRun, out: dict[str, Any], total: int) -> StateType | None:
     """A worker restarts the failed batches' children; their ends count meanwhile (`child_ended`). A failed
-    job fails the task run (its error on the attempt)."""
+    job (Kafka unreachable, a storage error) is retried as the split and the merge are (`_job_retried`: the
+    same job, the same batches, after the delay); past its retry it fails the task run (its error on the
+    attempt)."""
     last = run.attempts[-1] if run.attempts else None
     if last is not None and not last.state.terminal:
         if d.killing:  # the job stops with the execution's kill signal; the children restarted so far too
             _kill_children(d, run, total)
             return S.KILLED
+        return None
+    if _job_retried(d, task, run, out):
         return None
     return last.state.current if last is not None and last.state.current in _FAILED else S.FAILED
 
@@ -341,6 +357,7 @@ def _restart_answered(d: Rules, run: TaskRun, out: dict[str, Any]) -> bool:
     refused: list[list[int]] | None = out.pop(REFUSED_BATCHES, None)
     failed: list[list[int]] = out.pop(RESTART_BATCHES, None) or []
     del out[PHASE]
+    out.pop(JOB_FAILURES, None)
     if refused is None:
         d.log(run, LogLevel.WARN, "restart: too many children cannot be restarted: the file is split again")
         d.set_outputs(run, {})

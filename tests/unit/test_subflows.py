@@ -811,3 +811,93 @@ def test_a_failed_split_with_create_new_execution_retries_the_execution(monkeypa
     assert world.execution(pid).state.current == S.RETRIED
     (second,) = [s.execution() for key, s in world.states.items() if s.header.flow_id == "each-parent" and key != pid]
     assert second.state.current == S.SUCCESS and second.metadata.attempt_number == 2
+
+
+def _delivered(world: World) -> None:
+    """Every event delivered, no timer fired: a task run waiting for its retry's delay stays RETRYING."""
+    while world.queue:
+        world.send(world.queue.popleft())
+
+
+def test_a_failed_restart_job_is_retried_as_the_tasks_retry_says() -> None:
+    # Kafka unreachable for the restart job's look-up, twice: RETRYING, then the same job after the delay (as
+    # the split and the merge); then the failed batches' children are restarted in place, no new child.
+    world, pid = _flaky_parent(RETRY)
+    before = _by_batch(world)
+    world.restart_failures = 2
+    world.restart(pid)
+    _delivered(world)
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.RETRYING and run.outputs is not None
+    assert run.outputs["jobFailures"] == 1 and run.outputs["phase"] == "restart"
+    assert run.attempts[-1].error == "ConnectionError: Kafka unreachable"
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.SUCCESS and world.restart_failures == 0
+    (run,) = ex.task_run_list
+    assert [h.state for h in run.state.histories].count(S.RETRYING) == 2
+    assert run.outputs is not None and run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 26}
+    assert "jobFailures" not in run.outputs
+    after = _by_batch(world)
+    assert len(world.children("flaky")) == 26
+    assert {i: c.id for i, c in after.items()} == {i: c.id for i, c in before.items()}
+    assert sorted(i for i, c in after.items() if _restarted(c)) == [3, 4, 7]
+
+
+def test_a_restart_job_is_retried_at_most_max_attempt_times() -> None:
+    world, pid = _flaky_parent(RETRY)
+    world.restart_failures = 10
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED and world.restart_failures == 10 - 3  # maxAttempt: 3 tries
+    (run,) = ex.task_run_list
+    assert run.attempts[-1].error == "ConnectionError: Kafka unreachable"
+    assert len(world.children("flaky")) == 26 and not any(_restarted(c) for c in world.children("flaky"))
+
+
+def test_without_retry_a_failed_restart_job_fails_the_task_run() -> None:
+    world, pid = _flaky_parent()
+    world.restart_failures = 2
+    world.restart(pid)
+    world.run()
+    assert world.execution(pid).state.current == S.FAILED and world.restart_failures == 1
+
+
+def test_a_restart_job_retried_after_failing_part_way_restarts_no_child_twice() -> None:
+    # The first try sent batch 3's child's restart, then Kafka went away; batch 3 failed again meanwhile. The
+    # retried job restarts batches 4 and 7 only: each child restarted once, each end counted once.
+    world, pid = _flaky_parent(RETRY, flow=ALWAYS)
+    world.restart_failures, world.restart_fails_in = 1, "send"
+    world.restart(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.FAILED
+    after = _by_batch(world)
+    assert len(world.children("flaky")) == 26
+    restarts = {i: [h.state for h in c.state.histories].count(S.RESTARTED) for i, c in after.items()}
+    assert {i: n for i, n in restarts.items() if n} == {3: 1, 4: 1, 7: 1}
+    (run,) = ex.task_run_list
+    assert run.outputs is not None and "replaced" not in run.outputs
+    assert run.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 23, "FAILED": 3}
+    assert run.outputs["failedBatches"] == [[3, 4], [7, 7]]
+
+
+def test_a_kill_while_a_restart_job_waits_for_its_retry_ends_it_killed() -> None:
+    # The first try restarted batch 3's child (it runs, held), then failed; the kill during the delay ends the
+    # task run KILLED, kills that child, and the job is not tried again.
+    world, pid = _flaky_parent(RETRY.replace("PT1S", "PT1H"))
+    world.restart_failures, world.restart_fails_in = 10, "send"
+    world.hold.add("maybe")
+    world.restart(pid)
+    _delivered(world)
+    (run,) = world.execution(pid).task_run_list
+    assert run.state.current == S.RETRYING
+    running = [c for c in world.children("flaky") if c.state.current == S.RUNNING]
+    assert len(running) == 1 and _restarted(running[0])
+    world.kill(pid)
+    world.run()
+    ex = world.execution(pid)
+    assert ex.state.current == S.KILLED and ex.task_run_list[0].state.current == S.KILLED
+    assert world.restart_failures == 9  # not tried again
+    assert world.execution(running[0].id).state.current in (S.KILLING, S.KILLED)

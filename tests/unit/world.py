@@ -50,6 +50,10 @@ class World:
     # it restarted ends before its answer reaches the parent).
     late: set[str] = field(default_factory=set)
     late_results: deque[TaskResult] = field(default_factory=deque)
+    # The next ForEachItem restart jobs that fail (Kafka unreachable): in their look-up ("prepare"), or in
+    # their sending ("send", after the first child's restart was sent).
+    restart_failures: int = 0
+    restart_fails_in: str = "prepare"
 
     def deploy(self, source: str) -> Flow:
         flow = load_flow(source)
@@ -111,7 +115,10 @@ class World:
         task = validate_task(job.task)
         ctx = RunContext(job)
         ctx.child_restarts = _Restarts(self)
-        outcome = runner_for(task).run(task, ctx)
+        try:
+            outcome = runner_for(task).run(task, ctx)
+        except Exception as exc:  # as the worker's attempt does: any exception fails the attempt
+            return Outcome(StateType.FAILED, error=f"{type(exc).__name__}: {exc}")
         return Outcome(outcome.state, outcome.outputs, error=outcome.error)
 
     def _restart_child(self, job: WorkerJob) -> Outcome:
@@ -186,7 +193,13 @@ class _Restarts:
     world: World
 
     def prepare(self, execution_ids: list[str]) -> list[Prepared]:
+        self._fail("prepare")
         return [self._one(execution_id) for execution_id in execution_ids]
+
+    def _fail(self, where: str) -> None:
+        if self.world.restart_failures > 0 and self.world.restart_fails_in == where:
+            self.world.restart_failures -= 1
+            raise ConnectionError("Kafka unreachable")
 
     def _one(self, execution_id: str) -> Prepared:
         state = self.world.states.get(execution_id)
@@ -198,6 +211,8 @@ class _Restarts:
         return Prepared(state.execution(), events=[(execution_id, b"")])
 
     def send(self, ready: list[Prepared]) -> None:
-        for prepared in ready:
+        for number, prepared in enumerate(ready):
+            if number == 1:
+                self._fail("send")
             for key, _ in prepared.events or []:
                 self.world.queue.append(RestartRequested(execution_id=key))

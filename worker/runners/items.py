@@ -12,8 +12,8 @@ executions of the failed batches themselves (`restartBatches`), as `conveyor res
 restarted (deleted, purged, not FAILED or KILLED) is answered in `refusedBatches`, and the executor starts a new
 child for its batch. So many such children that the task run could not keep their batches as `MAX_RANGES`
 ranges: nothing is sent and the answer says so (`refusedBatches: null`); the executor then runs every batch
-again. A child already restarted since the task run's restart (the job run again after a lost worker) counts
-as restarted.
+again. A child already restarted since the task run's restart (the job run again after a lost worker, or
+retried after it failed part way) counts as restarted and is not restarted twice.
 """
 
 from __future__ import annotations
@@ -75,9 +75,11 @@ def _restart(task: ForEachItem, ctx: RunContext, out: dict[str, Any]) -> RunOutc
     numbers = list(batches.numbers(out.get(RESTART_BATCHES) or []))
     ids = [batches.child_id(run.id, batches.generation_of(replaced, base, i), i) for i in numbers]
     for iteration, child, prepared in zip(numbers, ids, restarts.prepare(ids), strict=True):
+        if restarted_since(prepared.execution, since):
+            continue  # by this job before: its worker was lost, or it failed and is retried
         if prepared.events is not None:
             ready.append(prepared)
-        elif not restarted_since(prepared.execution, since):
+        else:
             ctx.log(LogLevel.INFO, f"batch {iteration}: child execution {child} cannot be restarted: {prepared.reason}")
             refused = batches.add_to_ranges(refused, iteration)
     if len(batches.with_generation(replaced, refused, -1)) > batches.MAX_RANGES:
