@@ -53,7 +53,13 @@ def read_namespace_file(ctx: Context, path: str) -> str:
         found = nsfiles.uri(str(namespace), clean)
     except nsfiles.NamespaceFileError as exc:
         raise ValueError(f"read(): {exc}") from None
-    return _content(found, f"namespace file {clean!r} of {namespace}")
+    try:
+        return _content(found, f"namespace file {clean!r} of {namespace}")
+    except ValueError as exc:
+        if not str(exc).startswith("read(): no namespace file"):
+            raise
+        hint = f"upload it: `conveyor nsfiles upload DIR --namespace {namespace}`, or the API's namespace files"
+        raise ValueError(f"{exc} ({hint})") from None
 
 
 @pass_context

@@ -99,6 +99,9 @@ def test_read_of_a_path_reads_the_flow_namespace_file() -> None:
     other = {"flow": {"namespace": "elsewhere", "id": "etl"}, "execution": {"id": "e1"}}
     with pytest.raises(RenderError, match=re.escape("no namespace file 'queries/q.sql' of elsewhere")):
         render_value("{{ read('queries/q.sql') }}", other)
+    # the examples' own failure before `conveyor nsfiles upload examples/nsfiles`: the message says what to do
+    with pytest.raises(RenderError, match=re.escape("(upload it: `conveyor nsfiles upload DIR --namespace elsewhere`")):
+        render_value("{{ read('queries/q.sql') }}", other)
     with pytest.raises(RenderError, match=re.escape("empty, '.' or '..' segments")):
         render_value("{{ read('../x') }}", context)
 
