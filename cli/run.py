@@ -131,7 +131,7 @@ def submit_and_wait(
     finally:
         follower.close()
     if final is None:
-        err_console.print(f"[red]execution {execution_id} did not finish within {timeout:.0f}s[/red]")
+        err_console.print(f"[red]execution {execution_id} did not finish within {timeout:g} s[/red]")
     return final
 
 

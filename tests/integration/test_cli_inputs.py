@@ -49,3 +49,18 @@ def test_a_bad_input_declaration_exits_2_with_file_line_column_field(tmp_path: P
     assert "Traceback" not in done.stderr
     assert f"{path}:5:5: inputs[1]: property 'min' does not apply to DATE inputs" in done.stderr
     assert f"{path}:6:40: inputs[2].size: unknown property 'size'" in done.stderr
+
+
+def test_a_run_that_does_not_end_in_time_says_the_timeout_given(tmp_path: Path, kafka_bootstrap: str) -> None:
+    """No executor reads these topics: `--timeout 0.5` passes, and says so (it read `within 0s`)."""
+    from conveyor.common.kafka.admin import ensure_topics
+    from conveyor.common.settings import KafkaSettings
+
+    path = tmp_path / "typed.yaml"
+    path.write_text(FLOW)
+    prefix = f"t-cli-timeout-{uuid.uuid4().hex[:6]}."
+    ensure_topics(KafkaSettings(bootstrap=kafka_bootstrap, topic_prefix=prefix, partitions=1))
+    env = {**os.environ, "CONVEYOR_KAFKA_BOOTSTRAP": kafka_bootstrap, "CONVEYOR_KAFKA_TOPIC_PREFIX": prefix}
+    done = run_cli(env, "run", str(path), "--input", "count=2", "--timeout", "0.5", timeout=90)
+    assert done.returncode == 1, done.stderr
+    assert " did not finish within 0.5 s" in done.stderr
