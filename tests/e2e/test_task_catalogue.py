@@ -165,6 +165,73 @@ def test_working_directory_finally_runs_after_successful_tasks(e2e_stack: Stack)
     assert messages(e2e_stack, execution, "report") == ["cleaned up after 2 lines: build done"]
 
 
+# A group whose second task fails until the test creates its flag file; `write` refuses a directory that is not
+# fresh and records which one it ran in, `cleanup` (finally) reads that record back.
+WORKDIR_RESTART = """
+id: workdir-restart
+namespace: e2e.workdir
+tasks:
+  - id: workspace
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: write
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - test ! -e where.txt
+          - pwd > where.txt
+          - 'printf ''::{"outputs": {"dir": "%s"}}::\\n'' "$(pwd)"'
+      - id: check
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ['test -f "FLAG"']
+    finally:
+      - id: cleanup
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands: ['printf ''::{"outputs": {"dir": "%s"}}::\\n'' "$(cat where.txt)"']
+  - {id: after, type: io.kestra.plugin.core.log.Log, message: restarted}
+"""
+
+
+def _states(execution: dict[str, Any], task_id: str) -> list[str]:
+    return [r["state"]["current"] for r in execution["taskRunList"] if r["taskId"] == task_id]
+
+
+def test_a_restarted_working_directory_runs_its_whole_group_again_in_a_fresh_directory(
+    e2e_stack: Stack, tmp_path: Path
+) -> None:
+    flag = tmp_path / "ready"
+    flow = tmp_path / "workdir-restart.yaml"
+    flow.write_text(WORKDIR_RESTART.replace("FLAG", str(flag)))
+    failed = e2e_stack.run_json(flow)
+    assert failed["state"]["current"] == "FAILED", (failed, e2e_stack.tail())
+    first = {r["taskId"]: r for r in failed["taskRunList"]}
+    assert [first[t]["state"]["current"] for t in ("write", "check", "cleanup")] == ["SUCCESS", "FAILED", "SUCCESS"]
+    assert first["cleanup"]["outputs"]["dir"] == first["write"]["outputs"]["dir"]  # finally in the same directory
+    assert "after" not in first
+    flag.touch()
+    done = e2e_stack.cli("restart", failed["id"], "--wait", "--output", "json", "--timeout", "120")
+    assert done.returncode == 0, done.stderr + e2e_stack.tail()
+    execution = json.loads(done.stdout)
+    assert execution["id"] == failed["id"] and execution["state"]["current"] == "SUCCESS", (execution, e2e_stack.tail())
+    # the whole group ran again, `finally` included, as a new attempt of the group's task run
+    assert _states(execution, "write") == ["SUCCESS", "SUCCESS"]
+    assert _states(execution, "check") == ["FAILED", "SUCCESS"]
+    assert _states(execution, "cleanup") == ["SUCCESS", "SUCCESS"]
+    (group,) = [r for r in execution["taskRunList"] if r["taskId"] == "workspace"]
+    assert group["id"] == first["workspace"]["id"] and group["state"]["current"] == "SUCCESS"
+    assert [a["state"]["current"] for a in group["attempts"]][-2:] == ["FAILED", "SUCCESS"]
+    grouped = [r for r in execution["taskRunList"] if r["taskId"] in ("write", "check", "cleanup")]
+    assert all(r["parentTaskRunId"] == group["id"] for r in grouped)
+    # the first attempt's task runs are kept as they ended
+    kept = {r["id"]: r for r in grouped}
+    for task_id in ("write", "check", "cleanup"):
+        assert kept[first[task_id]["id"]]["state"] == first[task_id]["state"]
+    # in a fresh directory (`write` refuses one that is not), which its `finally` saw too
+    again = {r["taskId"]: r for r in grouped if r["id"] not in {first[t]["id"] for t in ("write", "check", "cleanup")}}
+    assert again["write"]["outputs"]["dir"] != first["write"]["outputs"]["dir"]
+    assert again["cleanup"]["outputs"]["dir"] == again["write"]["outputs"]["dir"]
+    assert _states(execution, "after") == ["SUCCESS"]
+
+
 def test_http_download_example_stores_the_body(e2e_stack: Stack) -> None:
     with loopback_server() as server:
         execution = succeeded(e2e_stack, EXAMPLES / "http-download.yaml", "--input", f"conveyorUrl={server.url}")
