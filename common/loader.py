@@ -353,6 +353,7 @@ def _message(err: ErrorDetails, loc: list[int | str], found: bool) -> str:
     got = _short(err["input"])
     # a whole mapping (a trigger its validator refused) is where the problem is, not a value worth repeating
     shown = found and got not in text and not isinstance(err["input"], dict) and err["type"] != "too_short"
+    shown = shown and not (err["type"] == "value_error" and ": " in text)  # the validator said what it got
     return f"{text} (got {got})" if shown else text
 
 

@@ -166,3 +166,16 @@ def test_a_refused_mapping_and_an_empty_list_are_not_repeated_back() -> None:
     )
     refused = [p.format("f.yaml") for p in cron.problems]
     assert refused == ["f.yaml:4:5: triggers[0]: invalid cron expression '61 * * * *'"]
+
+
+@pytest.mark.parametrize("labels", ["[env, prod]", "[{key: env, value: prod}, {key: team}]"])
+def test_a_label_list_item_that_is_no_pair_is_refused_not_dropped(labels: str) -> None:
+    """`labels: [env, prod]` loaded as no labels at all; `{key: team}` as the label team=None."""
+    task = "{id: t, type: io.kestra.plugin.core.log.Log, message: hi}"
+    err = problems(f"id: x\nnamespace: a\nlabels: {labels}\ntasks:\n  - {task}\n")
+    (problem,) = err.problems
+    assert problem.field == "labels" and problem.line == 3
+    assert problem.message in (
+        "item 0 is not a {key, value} pair: 'env'",
+        "item 1 is not a {key, value} pair: {'key': 'team'}",
+    )
