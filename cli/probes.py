@@ -40,7 +40,10 @@ def elasticsearch_error(settings: ElasticsearchSettings) -> str | None:
         # cluster health, not ping(): the integration-test distribution answers 405 on `HEAD /`
         health = elasticsearch_client(settings).options(max_retries=0).cluster.health(timeout="3s")["status"]
     except Exception as exc:
-        return type(exc).__name__ + (f" {exc.status_code}" if hasattr(exc, "status_code") else "")
+        status = f" {exc.status_code}" if hasattr(exc, "status_code") else ""
+        # the transport's reason (`… Connection refused`, a certificate refused), not only its class name
+        reason = getattr(exc, "message", None)
+        return f"{type(exc).__name__}{status}" + (f": {reason}" if isinstance(reason, str) and reason else "")
     return None if health in ("green", "yellow") else f"cluster health {health}"
 
 
