@@ -61,6 +61,21 @@ _ERRORS = error_responses(
     _503="Kafka unreachable",
 )
 
+_BODY_ERRORS = error_responses(
+    400,
+    401,
+    403,
+    404,
+    409,
+    422,
+    429,
+    503,
+    _400="the body is not JSON in UTF-8",
+    _403="the runner role on the execution's namespace is required",
+    _404="no execution with this id (or not yours to read)",
+    _503="Kafka unreachable",
+)
+
 _RESUME_ERRORS = error_responses(
     400,
     401,
@@ -241,7 +256,7 @@ class TaskRunState(Model):
     description="The task run goes SUCCESS, WARNING or FAILED (recorded in its histories) and the execution goes "
     "on from there (an ended one RESTARTED then RUNNING). 422 for another state; 404 for an unknown task run.",
     name="change_task_run_state",
-    **_COMMON,  # type: ignore[arg-type]
+    **{**_COMMON, "responses": _BODY_ERRORS},  # type: ignore[arg-type]
 )
 def change_task_run_state(request: Request, execution_id: ExecutionId, api: Api, body: TaskRunState) -> Requested:
     params = Params(task_run_id=body.task_run_id, state=body.state)

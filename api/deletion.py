@@ -105,7 +105,16 @@ def _delete(request: Request, api: Backends, execution_id: str, keep: deletion.K
     "namespace.",
     response_model=BulkDeleted,
     responses=error_responses(
-        401, 403, 404, 409, 422, 503, _404="some executions are unknown (named)", _409="some are still running (named)"
+        400,
+        401,
+        403,
+        404,
+        409,
+        422,
+        503,
+        _400="the body is not JSON in UTF-8",
+        _404="some executions are unknown (named)",
+        _409="some are still running (named)",
     ),
 )
 async def delete_by_ids(
