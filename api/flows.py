@@ -15,8 +15,9 @@ from conveyor.api.errors import ApiError, NotFound, error_responses
 from conveyor.api.identity import authenticated, may_read, require
 from conveyor.common.auth import Role
 from conveyor.common.deployed import DeployedFlow
-from conveyor.common.errors import FlowError
+from conveyor.common.errors import FlowError, Problem
 from conveyor.common.flow import Flow
+from conveyor.common.flow_warnings import flow_warnings
 from conveyor.common.loader import MAX_FLOW_BYTES, decode_flow, flow_to_dict, load_flow
 
 router = APIRouter(prefix="/api/v1", tags=["flows"], dependencies=[Depends(authenticated)])
@@ -86,9 +87,10 @@ async def deploy_flow(
     responses=error_responses(401, 413, 429),
 )
 async def validate_flow(request: Request) -> dict[str, Any]:
-    """Always 200 for a readable body: `valid`, and either the flow's `namespace`, `id` and `inputs` or its
-    `errors`, each with the field, line and column of one problem (as a 422 of `POST /flows` names them).
-    Nothing is stored, so any signed-in user may ask."""
+    """Always 200 for a readable body: `valid`, and either the flow's `namespace`, `id`, `inputs` and
+    `warnings` (what `conveyor validate` warns of: an expression that cannot compile, a `defaults` its input
+    refuses) or its `errors`, each with the field, line and column of one problem (as a 422 of `POST /flows`
+    names them). Nothing is stored, so any signed-in user may ask."""
     raw = await request.body()
     if len(raw) > MAX_SOURCE_BYTES:
         raise ApiError(413, f"a flow's YAML may be at most {MAX_SOURCE_BYTES} bytes")
@@ -97,11 +99,16 @@ async def validate_flow(request: Request) -> dict[str, Any]:
         if not source.strip():
             return {"valid": False, "errors": [_empty()]}
         flow = await run_in_threadpool(load_flow, source, "request body")
+        warnings = await run_in_threadpool(flow_warnings, source, flow)
     except FlowError as exc:
-        problems = [{"field": p.field, "message": p.message, "line": p.line, "column": p.column} for p in exc.problems]
-        return {"valid": False, "errors": problems}
+        return {"valid": False, "errors": [_problem(p) for p in exc.problems]}
     inputs = [i.model_dump(mode="json", by_alias=True, exclude_none=True) for i in flow.inputs]
-    return {"valid": True, "namespace": flow.namespace, "id": flow.id, "inputs": inputs}
+    found = [_problem(p) for p in warnings]
+    return {"valid": True, "namespace": flow.namespace, "id": flow.id, "inputs": inputs, "warnings": found}
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    return {"field": problem.field, "message": problem.message, "line": problem.line, "column": problem.column}
 
 
 def _empty() -> dict[str, Any]:

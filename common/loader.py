@@ -284,6 +284,8 @@ def _problem(
     # Pydantic names the member of `str | list` that failed (e.g. "str"); the user wrote one field.
     loc = [p for p in loc if p not in ("str", "list[any]", "int", "bool", "function-after[_labels(), dict[str,str]]")]
     loc = _without_type_tags(root, loc)
+    if err["type"] == "union_tag_invalid" and _type_node(root, loc) is not None:
+        loc = [*loc, "type"]  # an unknown type is pointed at where it is written, not at its mapping
     node, found = _node_at(root, loc)
     line = node.start_mark.line + 1 if node is not None else None
     column = node.start_mark.column + 1 if node is not None else None
@@ -311,6 +313,12 @@ def _without_type_tags(root: yaml.Node | None, loc: list[int | str]) -> list[int
             return kept + list(loc[index:])
         kept.append(part)
     return kept
+
+
+def _type_node(root: yaml.Node | None, loc: list[int | str]) -> yaml.Node | None:
+    """The value of `type` in the mapping at `loc`, when it is written there."""
+    node, found = _node_at(root, [*loc, "type"])
+    return node if found and isinstance(node, yaml.ScalarNode) else None
 
 
 def _node_at(root: yaml.Node | None, loc: list[int | str]) -> tuple[yaml.Node | None, bool]:

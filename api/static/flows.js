@@ -179,13 +179,13 @@ async function validate(text) {
       headers: { "Content-Type": "text/plain" },
       body: text,
     });
-    problems = answer.valid ? [] : answer.errors;
+    problems = answer.valid ? (answer.warnings || []).map((w) => ({ ...w, severity: "warning" })) : answer.errors;
     page.inputs = answer.valid ? answer.inputs : page.inputs;
   } catch (error) {
     problems = [{ line: 1, column: 1, field: "", message: error.message }];
   }
   showProblems(problems);
-  return problems.map((p) => ({ line: p.line || 1, column: p.column || 1, message: describe(p) }));
+  return problems.map((p) => ({ line: p.line || 1, column: p.column || 1, message: describe(p), severity: p.severity }));
 }
 
 function describe(problem) {
@@ -194,7 +194,9 @@ function describe(problem) {
 
 function showProblems(problems) {
   $("#problems").replaceChildren(
-    ...problems.map((p) => el("li", { class: "problem" }, el("b", {}, `${p.line || "?"}:${p.column || "?"}`), " ", describe(p))),
+    ...problems.map((p) =>
+      el("li", { class: p.severity === "warning" ? "problem warning" : "problem" }, el("b", {}, `${p.line || "?"}:${p.column || "?"}`), " ", p.severity === "warning" ? "warning: " : "", describe(p)),
+    ),
   );
 }
 

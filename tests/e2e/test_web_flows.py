@@ -75,11 +75,11 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     page, errors = open_page(browser, base, "/flows/new")
     page.locator("#editor .cm-editor").wait_for()
 
-    # a mistake: the unknown type is flagged at its task's line, in the gutter and under the editor
+    # a mistake: the unknown type is flagged at its line, in the gutter and under the editor
     _paste_flow(page, BROKEN)
     problem = page.locator("#problems li").first
     problem.wait_for()
-    assert problem.inner_text().startswith("8:5 tasks[0]: unknown task type 'io.kestra.plugin.core.log.Lgo'")
+    assert problem.inner_text().startswith("9:11 tasks[0].type: unknown task type 'io.kestra.plugin.core.log.Lgo'")
     page.locator("#editor .cm-lint-marker-error").first.wait_for()
     page.screenshot(path=str(OUTPUT / "web-flow-editor-error.png"), full_page=True, animations="disabled")
 

@@ -398,7 +398,7 @@ def test_an_invalid_flow_is_refused_with_its_line_and_field(api: Api) -> None:
     answer = api.http.post("/api/v1/flows", content=bad, headers={"content-type": "application/x-yaml"})
     assert answer.status_code == 422, answer.text
     problem = answer.json()["errors"][0]
-    assert problem["field"] == "tasks[0]" and problem["line"] == 10 and "unknown task type" in problem["message"]
+    assert problem["field"] == "tasks[0].type" and problem["line"] == 11 and "unknown task type" in problem["message"]
     broken = api.http.post("/api/v1/flows", content="id: [unclosed\n", headers={"content-type": "application/x-yaml"})
     assert broken.status_code == 422 and broken.json()["errors"][0]["line"] == 2
     empty = api.http.post("/api/v1/flows", content="")

@@ -44,6 +44,17 @@ def test_a_valid_flow_answers_its_identity_and_inputs_and_is_not_deployed(http: 
     assert body["inputs"][0]["defaults"] == "world"
     assert body["inputs"][0]["displayName"] == "Who"
     assert http.get("/api/v1/flows/web.validate/checked").status_code == 404
+    assert body["warnings"] == []
+
+
+def test_a_valid_flow_answers_the_warnings_conveyor_validate_prints(http: httpx.Client) -> None:
+    doubtful = VALID.replace("defaults: world", "defaults: world\n  - id: n\n    type: INT\n    defaults: abc")
+    doubtful = doubtful.replace("{{ inputs.who }}", "{{ inputs.who | nosuchfilter }}")
+    body = http.post("/api/v1/flows/validate", content=doubtful, headers={"Content-Type": "text/plain"}).json()
+    assert body["valid"] is True, body
+    found = {(w["field"], w["line"]) for w in body["warnings"]}
+    assert found == {("inputs[1].defaults", 9), ("tasks[0].message", 14)}, body["warnings"]
+    assert all(w["message"] and w["column"] for w in body["warnings"])
 
 
 def test_an_invalid_flow_answers_each_problem_at_its_line_and_column(http: httpx.Client) -> None:
@@ -51,7 +62,7 @@ def test_an_invalid_flow_answers_each_problem_at_its_line_and_column(http: httpx
     body = http.post("/api/v1/flows/validate", content=broken, headers={"Content-Type": "text/plain"}).json()
     assert body["valid"] is False
     [problem] = body["errors"]
-    assert (problem["line"], problem["column"], problem["field"]) == (9, 5, "tasks[0]")  # the task's mapping
+    assert (problem["line"], problem["column"], problem["field"]) == (10, 11, "tasks[0].type")  # where it is written
     assert "Lgo" in problem["message"]
 
 

@@ -104,7 +104,7 @@ def test_one_invalid_flow_refuses_the_whole_batch(tmp_path: Path, env: dict[str,
     refused = run_cli(env, "flows", "deploy", str(tmp_path))
     assert refused.returncode == 2
     lines = refused.stderr.splitlines()
-    assert f"{tmp_path / 'bad.yaml'}:5:5: tasks[0]: unknown task type" in lines[0]
+    assert f"{tmp_path / 'bad.yaml'}:6:11: tasks[0].type: unknown task type" in lines[0]
     assert lines[1] == f"{tmp_path / 'twice.yaml'}:1:1: id: flow team/good is also in {tmp_path / 'good.yaml'}"
     assert "nothing deployed" in lines[-1] and "Traceback" not in refused.stderr
     assert http.get("/api/v1/flows").json() == {"results": [], "total": 0}

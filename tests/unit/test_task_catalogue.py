@@ -108,7 +108,7 @@ def test_request_options_timeout_and_auth_objects() -> None:
         (
             "    uri: http://h\n    options:\n      auth: {type: DIGEST}\n",
             8,
-            "tasks[0].options.auth",
+            "tasks[0].options.auth.type",
             "unknown type 'DIGEST'; expected one of 'BASIC', 'BEARER'",
         ),
         ("    options: {}\n", 4, "tasks[0].uri", "required"),

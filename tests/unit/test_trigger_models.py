@@ -64,7 +64,7 @@ def test_the_reference_type_names_and_aliases_load() -> None:
 
 def test_an_unknown_trigger_type_names_file_line_column_and_the_known_types() -> None:
     (problem,) = problems("  - id: x\n    type: not.a.real.Type\n")
-    assert problem.startswith("flow.yaml:6:5: triggers[0]: unknown trigger type 'not.a.real.Type'; known types:")
+    assert problem.startswith("flow.yaml:7:11: triggers[0].type: unknown trigger type 'not.a.real.Type'; known types:")
     assert "io.kestra.plugin.core.trigger.Schedule" in problem
 
 
@@ -79,7 +79,7 @@ def test_an_unknown_condition_type_is_named_as_a_condition() -> None:
     (problem,) = problems(
         "  - id: x\n    type: io.kestra.plugin.core.trigger.Flow\n    conditions:\n      - {type: nope.Condition}\n"
     )
-    assert problem.startswith("flow.yaml:9:9: triggers[0].conditions[0]: unknown condition type 'nope.Condition'")
+    assert problem.startswith("flow.yaml:9:16: triggers[0].conditions[0].type: unknown condition type 'nope.Condition'")
 
 
 def test_duplicate_trigger_ids_are_refused() -> None:

@@ -10,7 +10,8 @@ import { searchKeymap, highlightSelectionMatches } from "@codemirror/search";
 import { linter, lintGutter, forceLinting } from "@codemirror/lint";
 import { yaml } from "@codemirror/lang-yaml";
 
-// validate(text) → Promise<[{line, column, message}]> (1-based line and column, as the API answers).
+// validate(text) → Promise<[{line, column, message, severity}]> (1-based line and column, as the API answers;
+// severity "error" unless said).
 function create(parent, { doc = "", validate = null, onChange = null, label = "flow YAML" } = {}) {
   const extensions = [
     lineNumbers(), highlightActiveLineGutter(), history(), drawSelection(), indentOnInput(),
@@ -41,10 +42,10 @@ function create(parent, { doc = "", validate = null, onChange = null, label = "f
   };
 }
 
-function toDiagnostic(doc, { line = 1, column = 1, message = "" }) {
+function toDiagnostic(doc, { line = 1, column = 1, message = "", severity = "error" }) {
   const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
   const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
-  return { from, to: Math.max(from, at.to), severity: "error", message };
+  return { from, to: Math.max(from, at.to), severity: severity || "error", message };
 }
 
 window.ConveyorEditor = { create };
