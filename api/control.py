@@ -61,36 +61,9 @@ _ERRORS = error_responses(
     _503="Kafka unreachable",
 )
 
-_BODY_ERRORS = error_responses(
-    400,
-    401,
-    403,
-    404,
-    409,
-    422,
-    429,
-    503,
-    _400="the body is not JSON in UTF-8",
-    _403="the runner role on the execution's namespace is required",
-    _404="no execution with this id (or not yours to read)",
-    _503="Kafka unreachable",
-)
-
-_RESUME_ERRORS = error_responses(
-    400,
-    401,
-    403,
-    404,
-    409,
-    413,
-    422,
-    429,
-    503,
-    _400="the body is neither a JSON object nor a form",
-    _403="the runner role on the execution's namespace is required",
-    _404="no execution with this id (or not yours to read)",
-    _503="Kafka unreachable",
-)
+# The routes with a body answer 400 when it cannot be read, beside what every control route answers.
+_BODY_ERRORS = {**error_responses(400, _400="the body is not JSON in UTF-8"), **_ERRORS}
+_RESUME_ERRORS = {**error_responses(400, 413, _400="the body is neither a JSON object nor a form"), **_ERRORS}
 
 _ROUTES = {
     Action.KILL: (

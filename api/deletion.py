@@ -24,7 +24,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import ApiError, NotFound, error_responses
+from conveyor.api.errors import ApiError, NotFound, by_ids_responses, error_responses
 from conveyor.api.execution_search import ExecutionFilterParams
 from conveyor.api.identity import authenticated, may_read, readable, require
 from conveyor.common import control, deletion
@@ -104,18 +104,7 @@ def _delete(request: Request, api: Backends, execution_id: str, keep: deletion.K
     "`includeNonTerminated` (409); `errors` names each. 403 when the developer role is missing on one's "
     "namespace.",
     response_model=BulkDeleted,
-    responses=error_responses(
-        400,
-        401,
-        403,
-        404,
-        409,
-        422,
-        503,
-        _400="the body is not JSON in UTF-8",
-        _404="some executions are unknown (named)",
-        _409="some are still running (named)",
-    ),
+    responses=by_ids_responses("some are still running (named)"),
 )
 async def delete_by_ids(
     request: Request,

@@ -85,6 +85,23 @@ def error_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str
     }
 
 
+def by_ids_responses(conflict: str) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of an all-or-nothing operation on a body's list of execution ids; `conflict` says which
+    state makes it refuse (the 409)."""
+    return error_responses(
+        400,
+        401,
+        403,
+        404,
+        409,
+        422,
+        503,
+        _400="the body is not a JSON list of ids in UTF-8",
+        _404="some executions are unknown (named)",
+        _409=conflict,
+    )
+
+
 class ApiError(ConveyorError):
     def __init__(
         self,

@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import Field
 
 from conveyor.api.backends import Backends, backends
-from conveyor.api.errors import ApiError, error_responses
+from conveyor.api.errors import ApiError, by_ids_responses, error_responses
 from conveyor.api.execution_search import ExecutionFilterParams
 from conveyor.api.identity import authenticated, may_read, readable, require
 from conveyor.common import control, unqueue
@@ -78,17 +78,7 @@ def _unqueue_ids(request: Request, api: Backends, ids: list[str]) -> int:
     "runner role is missing on one's namespace.",
     response_model=BulkUnqueued,
     status_code=202,
-    responses=error_responses(
-        400,
-        401,
-        403,
-        404,
-        409,
-        422,
-        503,
-        _404="some executions are unknown (named)",
-        _409="some are not QUEUED (named)",
-    ),
+    responses=by_ids_responses("some are not QUEUED (named)"),
 )
 async def unqueue_by_ids(
     request: Request,

@@ -194,9 +194,11 @@ function describe(problem) {
 
 function showProblems(problems) {
   $("#problems").replaceChildren(
-    ...problems.map((p) =>
-      el("li", { class: p.severity === "warning" ? "problem warning" : "problem" }, el("b", {}, `${p.line || "?"}:${p.column || "?"}`), " ", p.severity === "warning" ? "warning: " : "", describe(p)),
-    ),
+    ...problems.map((p) => {
+      const warning = p.severity === "warning";
+      const at = el("b", {}, `${p.line || "?"}:${p.column || "?"}`);
+      return el("li", { class: warning ? "problem warning" : "problem" }, at, " ", warning ? "warning: " : "", describe(p));
+    }),
   );
 }
 

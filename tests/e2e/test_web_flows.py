@@ -83,6 +83,16 @@ def test_write_fix_save_diff_and_execute_a_flow(server: httpx.Client, browser: A
     page.locator("#editor .cm-lint-marker-error").first.wait_for()
     page.screenshot(path=str(OUTPUT / "web-flow-editor-error.png"), full_page=True, animations="disabled")
 
+    # a flow that loads but has an expression that cannot compile: a warning, marked as one, not an error
+    _paste_flow(page, FIXED.replace("{{ inputs.who }}", "{{ inputs.who "))
+    until(page, "document.querySelector('#problems li.warning') !== null")
+    warning = page.locator("#problems li.warning").first.inner_text()
+    assert warning.startswith("10:14 warning: tasks[0].message: invalid expression"), warning
+    page.locator("#editor .cm-lint-marker-warning").first.wait_for()
+    assert page.locator("#editor .cm-lint-marker-error").count() == 0
+    _paste_flow(page, BROKEN)
+    until(page, "document.querySelector('#problems li.problem:not(.warning)') !== null")
+
     # fixed by typing on that line: the problems go away; Save deploys revision 1 and moves to the flow's page
     page.locator("#editor .cm-line", has_text="log.Lgo").click()
     page.keyboard.press("End")

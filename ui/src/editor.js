@@ -45,7 +45,7 @@ function create(parent, { doc = "", validate = null, onChange = null, label = "f
 function toDiagnostic(doc, { line = 1, column = 1, message = "", severity = "error" }) {
   const at = doc.line(Math.min(Math.max(line, 1), doc.lines));
   const from = Math.min(at.from + Math.max(column, 1) - 1, at.to);
-  return { from, to: Math.max(from, at.to), severity: severity || "error", message };
+  return { from, to: Math.max(from, at.to), severity, message };
 }
 
 window.ConveyorEditor = { create };
