@@ -28,6 +28,8 @@ from datetime import UTC, datetime
 from prometheus_client.parser import text_string_to_metric_families
 from throughput import ONE, STEPS, Bench, new_bench, servers, warm_up
 
+from conveyor.common.gctune import tune_gc
+
 DEFAULT_SETTINGS = (
     "default;"
     "fetch10=CONVEYOR_KAFKA_FETCH_WAIT_MS=10;"
@@ -49,6 +51,8 @@ def parse(text: str) -> list[tuple[str, dict[str, str]]]:
 
 # What the executor's metrics tell of its hop: the events it consumed per transaction, and the mean commit.
 EXECUTOR = ("executor: events per commit", "executor: commit ms (mean)")
+# How late the bench's sends were behind the even rate (p99): above a few ms, the load was not even.
+LATE = "submitter: late p99"
 
 
 def executor_counters(port: int) -> tuple[float, float, float]:
@@ -86,6 +90,8 @@ def measure(bench: Bench, count: int, rate: float, port: int) -> Measures:
                 row = {"rate": rate, "created": f["created"], "ms": (f["ended"] - f["created"]) * 1000}
                 lines.write(json.dumps({**row, "steps": [s * 1000 for s in f["steps"]]}) + "\n")
     out = {"p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
+    late = sorted(bench.late)  # the bench's own lag behind the even rate: a late send makes a burst
+    out[LATE] = late[max(0, int(len(late) * 0.99) - 1)] * 1000
     for i, step in enumerate(STEPS):
         out[step] = statistics.median(f["steps"][i] for f in finals) * 1000
     out[EXECUTOR[0]] = events / max(commits, 1)
@@ -168,8 +174,8 @@ def print_table(
     print("\n| measure (ms) | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))
     for label, index in (("5/s", 0), (f"{rate:.0f}/s", 1)):
-        for key in ("p50", "p99", *STEPS, *EXECUTOR):
-            prefix = f"{label} {key}" if key in ("p50", "p99") or key in EXECUTOR else f"{label} step: {key}"
+        for key in ("p50", "p99", *STEPS, *EXECUTOR, LATE):
+            prefix = f"{label} step: {key}" if key in STEPS else f"{label} {key}"
             cells = [_median([r[index] for r in results[n]], key) for n in names]
             print(f"| {prefix} | " + " | ".join(cells) + " |")
 
@@ -185,7 +191,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="attempts one worker runs at once")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of the bench topics")
-    run(parser.parse_args())
+    args = parser.parse_args()
+    tune_gc()  # as the services: the bench's own collector pauses would make bursts of an even rate
+    run(args)
 
 
 if __name__ == "__main__":

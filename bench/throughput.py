@@ -115,6 +115,8 @@ class Bench:
             kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions, self.topics.taskruns], extra=watch
         )
         self._last_run: dict[str, dict[str, Any]] = {}
+        self._raw: list[Any] = []  # what the watcher read while sending, not decoded yet
+        self.late: list[float] = []  # how late (s) each send of the last `steady` was
 
     # ---- processes
     def start(self, name: str, command: str, env: dict[str, str] | None = None) -> None:
@@ -160,18 +162,21 @@ class Bench:
 
     def steady(self, events: list[ExecutionCreated], rate: float) -> list[str]:
         started = time.monotonic()
+        self.late = []  # how late each send was: the even rate is the bench's, a late send makes a burst
         for i, event in enumerate(events):
             delay = started + i / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            self.late.append(max(-delay, 0.0))
             self.send(event)
             self.producer.poll(0)
-            self.read_final(0)
+            self._raw.extend(self._final.consume(5000, 0))  # read now, decoded after: the sending stays even
         self.producer.flush()
         return [e.execution_id for e in events]
 
     def read_final(self, timeout: float) -> None:
-        for msg in self._final.consume(5000, timeout):
+        raw, self._raw = self._raw, []
+        for msg in [*raw, *self._final.consume(5000, timeout)]:
             if msg.topic == self.topics.taskruns:
                 run = json.loads(msg.value or b"{}").get("taskRun") or {}
                 self._last_run[run.get("executionId", "")] = run
