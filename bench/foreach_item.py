@@ -31,8 +31,8 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sizes import RecordScan, drop
-from throughput import ONE, Bench, new_bench, servers
+from sizes import RecordScan
+from throughput import ONE, Bench, drop, new_bench, servers
 
 from conveyor.common.clock import utcnow
 from conveyor.common.deployed import DeployedFlow

@@ -3,15 +3,19 @@
     .venv/bin/python bench/latency.py                       # the default settings and the variants below
     .venv/bin/python bench/latency.py --settings "default;linger2=CONVEYOR_KAFKA_LINGER_MS=2" --rounds 3
 
-Each setting (`--settings`: `name=ENV=VALUE,ENV=VALUE` separated by `;`, `default` alone for none) runs on
-fresh services of its own (1 executor, `--workers` workers, 1 indexer, under a fresh topic prefix) with those
-environment variables (the bench's own submitting producer too): after one warm-up burst, the created ->
-SUCCESS latency of one-task executions submitted at an even rate, at light load (5/s) and at `--rate`
-(default: half the one-task burst rate of the first setting's first round, measured here), then the median
-of each step (see bench/throughput.py). The settings run in turn, `--rounds` times (the machine varies:
-compare within one sitting); the table gives the medians over the rounds, one column per setting, and the
+First the servers are warmed (`--warm-seconds` of steady load, see `warm_servers`). Then each setting
+(`--settings`: `name=ENV=VALUE,ENV=VALUE` separated by `;`, `default` alone for none) runs on fresh services
+of its own (1 executor, `--workers` workers, 1 indexer, under a fresh topic prefix) with those environment
+variables (the bench's own submitting producer too): after one warm-up burst, the created -> SUCCESS latency
+of one-task executions submitted at an even rate, at light load (5/s) and at `--rate` (default: half the
+one-task burst rate of the first setting's first round, measured here), then the median of each step (see
+bench/throughput.py). The settings run in turn, `--rounds` times (the machine varies: compare within one
+sitting); the table gives the medians over the rounds, one column per setting, and the
 machine's load average. With `CONVEYOR_BENCH_LATENCY_DUMP=FILE`, every measured execution is appended to FILE
-as a JSON line (rate, creation date, latency, steps), to see what a tail is made of.
+as a JSON line (rate, creation date, latency, steps), to see what a tail is made of. The submitter keeps
+its even rate (what the watcher reads is decoded after the sending); the table gives how late its sends
+were (p99): more than a few ms means the load came in bursts. Each setting's topics and indices are deleted
+after it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from prometheus_client.parser import text_string_to_metric_families
-from throughput import ONE, STEPS, Bench, new_bench, servers, warm_up
+from throughput import ONE, STEPS, Bench, drop, new_bench, servers, warm_up
 
 from conveyor.common.gctune import tune_gc
 
@@ -51,6 +55,8 @@ def parse(text: str) -> list[tuple[str, dict[str, str]]]:
 
 # What the executor's metrics tell of its hop: the events it consumed per transaction, and the mean commit.
 EXECUTOR = ("executor: events per commit", "executor: commit ms (mean)")
+# The rate of the servers' warm-up (executions/s): well below any box's peak, so that it never builds a backlog.
+WARM_RATE = 400.0
 # How late the bench's sends were behind the even rate (p99): above a few ms, the load was not even.
 LATE = "submitter: late p99"
 
@@ -106,6 +112,9 @@ def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | Non
         stack.callback(_restore, dict(os.environ))
         os.environ.update(env)  # the submitter too (its producer's settings), as a user's CLI would have them
         bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
+        # its topics and indices go with it: a broker and a cluster left with hundreds of them made each
+        # setting of a sitting slower than the one before (2026-12-06: p50 at 900/s 100 -> 600 ms in 25 runs)
+        stack.callback(drop, bench)
         stack.callback(bench.close)
         bench.env.update(env)
         port = free_port()
@@ -119,6 +128,26 @@ def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | Non
         light = measure(bench, args.light_count, 5.0, port)
         loaded = measure(bench, max(int(rate * args.loaded_seconds), 50), rate, port)
         return light, loaded, rate
+
+
+def warm_servers(args: argparse.Namespace) -> None:
+    """A steady load of one-task executions for `--warm-seconds`, on services of their own, before any
+    measure: a Kafka or an Elasticsearch started minutes ago spends several times the CPU per message of one
+    that ran a while (their JIT compilers; 2026-12-06, fresh servers at 900/s: p50 516 ms in the first run,
+    130 ms in the fourth), and a broker of a real cluster has run for days."""
+    if args.warm_seconds <= 0:
+        return
+    bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
+    with ExitStack() as stack:
+        bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
+        stack.callback(drop, bench)
+        stack.callback(bench.close)
+        bench.start("executor-1", "executor")
+        bench.start("indexer", "indexer")
+        bench.workers(args.workers)
+        warm_up(bench, 1)
+        bench.wait(bench.steady(bench.created(ONE, int(WARM_RATE * args.warm_seconds)), WARM_RATE))
+    print(f"  servers warmed: {args.warm_seconds:.0f} s at {WARM_RATE:.0f}/s", flush=True)
 
 
 def _restore(saved: dict[str, str]) -> None:
@@ -138,6 +167,7 @@ def run(args: argparse.Namespace) -> None:
     with ExitStack() as stack:
         bootstrap, es_url, _ = servers(stack, False)
         os.environ.update(CONVEYOR_KAFKA_BOOTSTRAP=bootstrap, CONVEYOR_ELASTICSEARCH_URL=es_url)
+        warm_servers(args)
         for round_ in range(args.rounds):
             for name, env in settings:
                 loads.append(load_average())
@@ -188,6 +218,9 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=2000, help="one-task executions of the burst")
     parser.add_argument("--light-count", type=int, default=50, help="executions at 5/s")
     parser.add_argument("--loaded-seconds", type=float, default=5.0, help="length of the loaded run")
+    parser.add_argument(
+        "--warm-seconds", type=float, default=120.0, help="steady load before measuring (0: none; see warm_servers)"
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=8, help="attempts one worker runs at once")
     parser.add_argument("--partitions", type=int, default=6, help="partitions of the bench topics")

@@ -45,11 +45,9 @@ from pathlib import Path
 import orjson
 from confluent_kafka import Consumer as _Consumer
 from confluent_kafka import KafkaError, TopicPartition
-from throughput import ONE, ROOT, Bench, new_bench, one_task_burst, servers, ten_task_burst, warm_up
+from throughput import ONE, ROOT, Bench, drop, new_bench, one_task_burst, servers, ten_task_burst, warm_up
 
-from conveyor.common.elastic import elasticsearch_client
 from conveyor.common.flow import Flow
-from conveyor.common.kafka.admin import admin_client
 from conveyor.common.kafka.consumer import watermarks
 from conveyor.common.kafka.topics import EXECUTION_EVENTS, EXECUTIONS, EXECUTOR_STATE, LOGS, TASKRUNS, WORKER_JOBS
 from conveyor.common.launch import new_execution
@@ -221,26 +219,6 @@ class RecordScan:
                     del ends[(topic, partition)]
         self.consumer.close()
         return largest, where, sum(1 for s in last_state.values() if s in DONE)
-
-
-def drop(bench: Bench) -> None:
-    """The prefix's topics and indices: a large case leaves gigabytes the next cases need not carry."""
-    admin = admin_client(bench.kafka)
-    topics = [n for n in admin.list_topics(timeout=30).topics if n.startswith(bench.kafka.topic_prefix)]
-    for future in admin.delete_topics(topics, operation_timeout=30).values():
-        try:
-            future.result()
-        except Exception as exc:  # cleanup only
-            print(f"  (could not delete a topic: {exc})", file=sys.stderr)
-    client = elasticsearch_client(bench.es)
-    try:
-        indices = list(client.indices.get(index=f"{bench.es.index_prefix}-*", expand_wildcards="all"))
-        if indices:
-            client.indices.delete(index=",".join(indices))
-    except Exception as exc:  # cleanup only
-        print(f"  (could not delete the indices: {exc})", file=sys.stderr)
-    finally:
-        client.close()
 
 
 # ---- one case

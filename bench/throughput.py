@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 from conveyor.common.clock import utcnow  # noqa: E402
 from conveyor.common.elastic import elasticsearch_client  # noqa: E402
 from conveyor.common.events import FLOW_HEADER, ExecutionCreated  # noqa: E402
-from conveyor.common.kafka.admin import ensure_topics  # noqa: E402
+from conveyor.common.kafka.admin import admin_client, ensure_topics  # noqa: E402
 from conveyor.common.kafka.consumer import Consumer  # noqa: E402
+from conveyor.common.kafka.lookup import EXECUTION_HEADER  # noqa: E402
 from conveyor.common.kafka.producer import Producer  # noqa: E402
 from conveyor.common.kafka.topics import Topics  # noqa: E402
 from conveyor.common.launch import new_execution  # noqa: E402
@@ -114,7 +115,7 @@ class Bench:
         self._final = Consumer(
             kafka, f"bench-{uuid.uuid4().hex}", [self.topics.executions, self.topics.taskruns], extra=watch
         )
-        self._last_run: dict[str, dict[str, Any]] = {}
+        self._last_run: dict[str, bytes] = {}  # execution id -> its latest task-run change, undecoded
         self._raw: list[Any] = []  # what the watcher read while sending, not decoded yet
         self.late: list[float] = []  # how late (s) each send of the last `steady` was
 
@@ -177,11 +178,10 @@ class Bench:
     def read_final(self, timeout: float) -> None:
         raw, self._raw = self._raw, []
         for msg in [*raw, *self._final.consume(5000, timeout)]:
-            if msg.topic == self.topics.taskruns:
-                run = json.loads(msg.value or b"{}").get("taskRun") or {}
-                self._last_run[run.get("executionId", "")] = run
-                continue
             headers = dict(msg.headers)
+            if msg.topic == self.topics.taskruns:  # kept as read, decoded only for the steps (`wait`)
+                self._last_run[(headers.get(EXECUTION_HEADER) or b"").decode()] = msg.value or b"{}"
+                continue
             if FLOW_HEADER not in headers:  # only the final snapshot carries the pinned flow
                 continue
             snapshot = json.loads(msg.value or b"")
@@ -210,7 +210,8 @@ class Bench:
         for i in ids:
             final = self.ended[i]
             if "snapshot" in final:
-                final["steps"] = steps(final.pop("snapshot"), self._last_run.pop(i, None))
+                run = self._last_run.pop(i, None)
+                final["steps"] = steps(final.pop("snapshot"), json.loads(run).get("taskRun") if run else None)
         finals = [self.ended[i] for i in ids]
         bad = [f for f in finals if f["state"] != "SUCCESS"]
         if bad:
@@ -300,6 +301,26 @@ class Bench:
         self._final.close()
         self.producer.flush()
         del self.producer  # its client ends now, not at exit after the servers it talks to were stopped
+
+
+def drop(bench: Bench) -> None:
+    """The prefix's topics and indices: a large case leaves gigabytes the next cases need not carry."""
+    admin = admin_client(bench.kafka)
+    topics = [n for n in admin.list_topics(timeout=30).topics if n.startswith(bench.kafka.topic_prefix)]
+    for future in admin.delete_topics(topics, operation_timeout=30).values():
+        try:
+            future.result()
+        except Exception as exc:  # cleanup only
+            print(f"  (could not delete a topic: {exc})", file=sys.stderr)
+    client = elasticsearch_client(bench.es)
+    try:
+        indices = list(client.indices.get(index=f"{bench.es.index_prefix}-*", expand_wildcards="all"))
+        if indices:
+            client.indices.delete(index=",".join(indices))
+    except Exception as exc:  # cleanup only
+        print(f"  (could not delete the indices: {exc})", file=sys.stderr)
+    finally:
+        client.close()
 
 
 def servers(stack: ExitStack, local: bool) -> tuple[str, str, dict[int, str]]:

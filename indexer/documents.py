@@ -183,16 +183,18 @@ def decode(
     partition: int,
     offset: int,
     timestamp_ms: int | None = None,
+    raw: dict[str, Any] | None = None,
 ) -> Action | None:
     """The action for one message of the `kind` topic, None for a tombstone (a compacted topic's delete
-    marker: nothing to index); raises `DocumentError` when the message cannot become a document."""
+    marker: nothing to index); raises `DocumentError` when the message cannot become a document. `raw`: the
+    value's JSON already read (executions and task runs), else it is read here."""
     if value is None:
         return None
     try:
         if kind == EXECUTIONS:
-            return execution_action(prefix, Execution.model_validate_json(value), orjson.loads(value))
+            return execution_action(prefix, Execution.model_validate_json(value), raw or orjson.loads(value))
         if kind == TASKRUNS:
-            return taskrun_action(prefix, TaskRunChange.model_validate_json(value), orjson.loads(value))
+            return taskrun_action(prefix, TaskRunChange.model_validate_json(value), raw or orjson.loads(value))
         if kind == LOGS:
             return log_action(prefix, LogEntry.model_validate_json(value), topic, partition, offset)
         if kind == METRICS:

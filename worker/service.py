@@ -235,6 +235,8 @@ class Worker:
         elif self._full_since is None:
             self._full_since = now
         pausing = full and (bool(self._backpressure.paused) or now - (self._full_since or now) >= PAUSE_AFTER)
+        if not pausing and not self._backpressure.paused:
+            return  # nothing to pause or resume: the assignment is not read (a tenth of a busy worker's time)
         pause, resume = self._backpressure.update(pausing, set(self._consumer.assignment()))
         if pause:
             self._consumer.pause(pause)

@@ -79,6 +79,25 @@ def test_log_lines_are_never_merged_and_undecodable_messages_are_set_aside() -> 
     assert len(batch) == 4
 
 
+def test_only_the_newest_decodable_version_is_validated_and_errors_are_set_aside() -> None:
+    import orjson
+
+    unfit = orjson.loads(change("a", 1))
+    unfit["taskRun"]["state"] = "not a state"  # JSON with an id and a revision, but no valid task run
+    newest_unfit = orjson.loads(change("b", 4))
+    newest_unfit["taskRun"]["state"] = "not a state"
+    batch = batch_of(
+        message("p.taskruns", 0, 0, orjson.dumps(unfit)),  # superseded below: never validated
+        message("p.taskruns", 0, 1, change("a", 2, "SUCCESS")),
+        message("p.taskruns", 0, 2, change("b", 3)),
+        message("p.taskruns", 0, 3, orjson.dumps(newest_unfit)),  # b's newest: refused, its older one written
+        message("p.taskruns", 0, 4, b'{"revision": 1}'),  # no entity to tell: decoded at once, refused
+    )
+    assert [(p.action.id, p.action.version) for p in batch.pending()] == [("a", 2), ("b", 3)]
+    assert sorted(u.message.offset for u in batch.undecodable()) == [3, 4]
+    assert len(batch) == 5
+
+
 def test_a_batch_is_due_when_full_or_old_enough() -> None:
     batch = Batch("cv", KINDS)
     assert not batch.due(100.0, max_size=2, max_age=0.5)
