@@ -95,9 +95,8 @@ def measure(bench: Bench, count: int, rate: float, port: int) -> Measures:
             for f in finals:
                 row = {"rate": rate, "created": f["created"], "ms": (f["ended"] - f["created"]) * 1000}
                 lines.write(json.dumps({**row, "steps": [s * 1000 for s in f["steps"]]}) + "\n")
-    out = {"p50": statistics.median(latencies), "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
-    late = sorted(bench.late)  # the bench's own lag behind the even rate: a late send makes a burst
-    out[LATE] = late[max(0, int(len(late) * 0.99) - 1)] * 1000
+    out = {"p50": statistics.median(latencies), "p99": _p99(latencies)}
+    out[LATE] = _p99(sorted(bench.late)) * 1000  # the bench's own lag behind the even rate: a late send is a burst
     for i, step in enumerate(STEPS):
         out[step] = statistics.median(f["steps"][i] for f in finals) * 1000
     out[EXECUTOR[0]] = events / max(commits, 1)
@@ -105,23 +104,30 @@ def measure(bench: Bench, count: int, rate: float, port: int) -> Measures:
     return out
 
 
+def started(stack: ExitStack, args: argparse.Namespace, env: dict[str, str], port: int) -> Bench:
+    """A bench under a fresh prefix, its services started with `env` (the executor's metrics on `port`) and
+    warmed by one burst; `stack` stops them and deletes its topics and indices (a broker and a cluster left
+    with hundreds of them made each setting of a sitting slower than the one before: 2026-12-06, p50 at
+    900/s 100 -> 600 ms in 25 runs)."""
+    bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
+    bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
+    stack.callback(drop, bench)
+    stack.callback(bench.close)
+    bench.env.update(env)
+    bench.start("executor-1", "executor", {"CONVEYOR_METRICS_PORT": str(port)})
+    bench.start("indexer", "indexer")
+    bench.workers(args.workers)
+    warm_up(bench, 1)
+    return bench
+
+
 def one_setting(args: argparse.Namespace, env: dict[str, str], rate: float | None) -> tuple[Measures, Measures, float]:
     """Light-load and loaded measures of one setting on fresh services, and the loaded rate used."""
-    bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
     with ExitStack() as stack:
         stack.callback(_restore, dict(os.environ))
         os.environ.update(env)  # the submitter too (its producer's settings), as a user's CLI would have them
-        bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
-        # its topics and indices go with it: a broker and a cluster left with hundreds of them made each
-        # setting of a sitting slower than the one before (2026-12-06: p50 at 900/s 100 -> 600 ms in 25 runs)
-        stack.callback(drop, bench)
-        stack.callback(bench.close)
-        bench.env.update(env)
         port = free_port()
-        bench.start("executor-1", "executor", {"CONVEYOR_METRICS_PORT": str(port)})
-        bench.start("indexer", "indexer")
-        bench.workers(args.workers)
-        warm_up(bench, 1)
+        bench = started(stack, args, env, port)
         if rate is None:
             _, executions_per_s, _ = bench.rate(ONE, args.executions)
             rate = executions_per_s / 2
@@ -137,17 +143,14 @@ def warm_servers(args: argparse.Namespace) -> None:
     130 ms in the fourth), and a broker of a real cluster has run for days."""
     if args.warm_seconds <= 0:
         return
-    bootstrap, es_url = os.environ["CONVEYOR_KAFKA_BOOTSTRAP"], os.environ["CONVEYOR_ELASTICSEARCH_URL"]
     with ExitStack() as stack:
-        bench = new_bench(bootstrap, es_url, {}, args.partitions, args.concurrency)
-        stack.callback(drop, bench)
-        stack.callback(bench.close)
-        bench.start("executor-1", "executor")
-        bench.start("indexer", "indexer")
-        bench.workers(args.workers)
-        warm_up(bench, 1)
+        bench = started(stack, args, {}, free_port())
         bench.wait(bench.steady(bench.created(ONE, int(WARM_RATE * args.warm_seconds)), WARM_RATE))
     print(f"  servers warmed: {args.warm_seconds:.0f} s at {WARM_RATE:.0f}/s", flush=True)
+
+
+def _p99(ordered: list[float]) -> float:
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
 def _restore(saved: dict[str, str]) -> None:

@@ -92,8 +92,9 @@ class Batch:
         return len(self._entries) >= max_size or (self.opened_at is not None and now - self.opened_at >= max_age)
 
     def pending(self) -> list[Pending]:
-        """The newest version of each entity (highest revision; on a tie, the later message), in the
-        order the entities first appeared. Older versions in the batch are superseded, not written."""
+        """The newest decodable version of each entity (highest revision; on a tie, the later message), in
+        the order the entities first appeared. Older versions in the batch are superseded, not written (nor
+        validated)."""
         versions: dict[tuple[str, str], list[tuple[int, int]]] = {}  # entity -> its (version, entry index)
         for i, (_, outcome) in enumerate(self._entries):
             if isinstance(outcome, (Action, Deferred)):
